@@ -1,0 +1,107 @@
+"""Interactive Brokers for NoETL playbooks: auth that stays out of the way, trading actions, a simulator.
+
+Names load lazily so a `noetl-ib` shell step pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from .actions.spec import Action
+    from .auth.base import Token, TokenProvider
+    from .auth.cache import FileTokenCache, MemoryTokenCache
+    from .auth.oauth1a import LiveSessionTokenProvider
+    from .auth.oauth2 import IBTokenProvider
+    from .client import IBClient
+    from .credentials.models import CredentialRecord, OAuth1aData, OAuth2Data, parse_record
+    from .errors import (
+        AmbiguousContract,
+        AuthError,
+        BrokerError,
+        ConfigurationError,
+        ContractNotFound,
+        CredentialError,
+        CredentialNotFound,
+        IBPluginError,
+        InputError,
+        LiveTradingRefused,
+        OrderRejected,
+        OrderUnconfirmed,
+        RateLimited,
+        TransientError,
+    )
+    from .hookspecs import hookimpl
+    from .plugins import get_token_provider, load_credential
+    from .runner import run_action
+
+__all__ = [
+    "Action",
+    "AmbiguousContract",
+    "AuthError",
+    "BrokerError",
+    "ConfigurationError",
+    "ContractNotFound",
+    "CredentialError",
+    "CredentialNotFound",
+    "CredentialRecord",
+    "FileTokenCache",
+    "IBClient",
+    "IBPluginError",
+    "IBTokenProvider",
+    "InputError",
+    "LiveSessionTokenProvider",
+    "LiveTradingRefused",
+    "MemoryTokenCache",
+    "OAuth1aData",
+    "OAuth2Data",
+    "OrderRejected",
+    "OrderUnconfirmed",
+    "RateLimited",
+    "Token",
+    "TokenProvider",
+    "TransientError",
+    "__version__",
+    "get_token_provider",
+    "hookimpl",
+    "load_credential",
+    "parse_record",
+    "run_action",
+]
+
+_LAZY = {
+    "Action": ".actions.spec",
+    "Token": ".auth.base",
+    "TokenProvider": ".auth.base",
+    "FileTokenCache": ".auth.cache",
+    "MemoryTokenCache": ".auth.cache",
+    "LiveSessionTokenProvider": ".auth.oauth1a",
+    "IBTokenProvider": ".auth.oauth2",
+    "IBClient": ".client",
+    "CredentialRecord": ".credentials.models",
+    "OAuth1aData": ".credentials.models",
+    "OAuth2Data": ".credentials.models",
+    "parse_record": ".credentials.models",
+    "hookimpl": ".hookspecs",
+    "get_token_provider": ".plugins",
+    "load_credential": ".plugins",
+    "run_action": ".runner",
+}
+_ERRORS = {n for n in __all__ if n.endswith(("Error", "Contract", "NotFound", "Rejected", "Refused", "Unconfirmed", "Limited"))}
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names on first use (PEP 562)."""
+    module = ".errors" if name in _ERRORS else _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'noetl_ib_plugin' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,113 @@
+"""Load RSA keys and DH parameters with errors that name the field and never print the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import CredentialError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+__all__ = ["MIN_RSA_BITS", "load_dh_prime", "load_rsa_private_key", "read_key_file"]
+
+MIN_RSA_BITS = 2048
+
+
+def read_key_file(path: str, field: str) -> str:
+    """Read a PEM file named by a `*_path` field; the error names the field and the path, not the content."""
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CredentialError(
+            f"key file {path!r} does not exist",
+            field=field,
+            fix="point it at the PEM file that holds the private key, or put the PEM text in the "
+            "record instead.",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not readable text"
+        raise CredentialError(
+            f"key file {path!r} cannot be read ({reason})",
+            field=field,
+            fix="check the path and its permissions; the file must be PEM text.",
+        ) from None
+
+
+def load_rsa_private_key(pem: str, field: str) -> RSAPrivateKey:
+    """Parse an unencrypted PEM RSA private key of at least 2048 bits."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+    text = pem.strip()
+    if "-----BEGIN" not in text:
+        raise CredentialError(
+            "is not PEM text (no '-----BEGIN ... PRIVATE KEY-----' line)",
+            field=field,
+            fix="paste the whole PEM file, header and footer included, with real or '\\n' "
+            "newlines; or use the matching *_path field.",
+        )
+    text = text.replace("\\n", "\n")
+    try:
+        key = serialization.load_pem_private_key(text.encode("utf-8"), password=None)
+    except TypeError:
+        raise CredentialError(
+            "is an encrypted (password-protected) private key",
+            field=field,
+            fix="export it without a passphrase, e.g. `openssl pkey -in key.pem -out plain.pem`, "
+            "and keep the file mode 600.",
+        ) from None
+    except (ValueError, Exception):  # noqa: BLE001 - cryptography raises several types; none may echo the key
+        raise CredentialError(
+            "does not parse as a PEM private key (truncated, damaged or not a key)",
+            field=field,
+            fix="re-export the key as PKCS#8 or PKCS#1 PEM "
+            "(`openssl pkey -in key.pem -out fixed.pem`).",
+        ) from None
+    if not isinstance(key, RSAPrivateKey):
+        raise CredentialError(
+            f"is a {type(key).__name__.lstrip('_').replace('PrivateKey', '')} key, not RSA",
+            field=field,
+            fix="IBKR signs with RS256: generate an RSA key, e.g. "
+            "`openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048`.",
+        )
+    if key.key_size < MIN_RSA_BITS:
+        raise CredentialError(
+            f"is a {key.key_size}-bit RSA key; at least {MIN_RSA_BITS} bits are required",
+            field=field,
+            fix="generate a 2048-bit (or larger) RSA key and register its public half with IBKR.",
+        )
+    return key
+
+
+def load_dh_prime(value: str, field: str = "dh_prime") -> tuple[int, int | None]:
+    """Accept a hex prime or a path to `dhparam.pem`; returns (prime, generator-or-None)."""
+    text = value.strip()
+    candidate = text.lower().removeprefix("0x").replace(":", "").replace(" ", "").replace("\n", "")
+    if candidate and all(c in "0123456789abcdef" for c in candidate):
+        prime = int(candidate, 16)
+        if prime.bit_length() < 512:
+            raise CredentialError(
+                f"is a {prime.bit_length()}-bit number; IBKR's DH prime has 2048 bits",
+                field=field,
+                fix="copy the full prime from `openssl dhparam -in dhparam.pem -text`, "
+                "or give the path to dhparam.pem.",
+            )
+        return prime, None
+    if "-----BEGIN DH PARAMETERS-----" in text:
+        pem = text
+    else:
+        pem = read_key_file(text, field)
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        params = serialization.load_pem_parameters(pem.encode("utf-8"))
+        numbers = params.parameter_numbers()  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - never echo the file
+        raise CredentialError(
+            "is neither a hex prime nor a readable dhparam.pem",
+            field=field,
+            fix="give the prime as hex or the path to the dhparam.pem you registered with IBKR.",
+        ) from None
+    return int(numbers.p), int(numbers.g)

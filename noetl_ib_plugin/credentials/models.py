@@ -1,0 +1,360 @@
+"""NoETL credential records for both IBKR schemes, validated with errors that name field and fix."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ..errors import CredentialError
+from .keys import load_dh_prime, load_rsa_private_key, read_key_file
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+__all__ = [
+    "BUILTIN_CREDENTIAL_TYPES",
+    "OAUTH1A_TYPE",
+    "OAUTH2_TYPE",
+    "CredentialData",
+    "CredentialRecord",
+    "OAuth1aData",
+    "OAuth2Data",
+    "parse_record",
+]
+
+OAUTH2_TYPE = "interactive_brokers_oauth"
+OAUTH1A_TYPE = "interactive_brokers_oauth1a"
+DEFAULT_API_ROOT = "https://api.ibkr.com"
+
+
+def _normalize_root(url: str) -> str:
+    """Reduce `https://host`, `https://host/v1` or `https://host/v1/api` (any slashes) to the host root."""
+    root = url.strip().rstrip("/")
+    for suffix in ("/v1/api", "/v1"):
+        if root.endswith(suffix):
+            root = root[: -len(suffix)]
+            break
+    parts = urlsplit(root)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            "must be an http(s) URL such as https://api.ibkr.com "
+            "(a trailing /v1 or /v1/api is accepted)"
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError(
+            "must use https for anything but a loopback simulator; plain http would send "
+            "tokens in clear text"
+        )
+    return root
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class CredentialData(BaseModel):
+    """Fields every IBKR scheme shares: where the API is, which account, paper or live."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    #: Secret fields: masked everywhere, checked by the canary tests.
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    account_id: str | None = Field(
+        default=None, description="IBKR account id (DU... for paper); default: the first account"
+    )
+    environment: Literal["paper", "live"] = Field(
+        default="paper", description="'paper' (default) or 'live'; live trading also needs allow_live"
+    )
+    api_base_url: str = Field(
+        default=DEFAULT_API_ROOT, description="API host root, e.g. https://api.ibkr.com"
+    )
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _root(cls, value: str) -> str:
+        return _normalize_root(value)
+
+    @property
+    def trading_base_url(self) -> str:
+        """Root of the trading endpoints (`.../v1/api`)."""
+        return f"{self.api_base_url}/v1/api"
+
+
+def _pem_or_path(
+    data: Any, pem_field: str, path_field: str, *, required: bool = True
+) -> Any:
+    """Exactly one of a PEM field and its `*_path` twin must be given."""
+    if not isinstance(data, dict):
+        return data
+    has_pem = bool(data.get(pem_field))
+    has_path = bool(data.get(path_field))
+    if has_pem and has_path:
+        raise ValueError(f"give {pem_field} or {path_field}, not both")
+    if required and not (has_pem or has_path):
+        raise ValueError(f"{pem_field} (PEM text) or {path_field} (a file) is required")
+    return data
+
+
+class OAuth2Data(CredentialData):
+    """`interactive_brokers_oauth`: private_key_jwt client credentials plus the SSO session."""
+
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("private_key",)
+
+    client_id: str = Field(min_length=1, description="OAuth 2.0 client id IBKR issued")
+    key_id: str = Field(min_length=1, description="key id (kid) of the registered public key")
+    private_key: SecretStr | None = Field(default=None, description="RSA private key, PEM text")
+    private_key_path: str | None = Field(default=None, description="path to the RSA private key PEM")
+    credential: str = Field(min_length=1, description="IBKR username the SSO session is opened for")
+    ip: str | None = Field(default=None, description="public IP claim for the SSO session")
+    ip_claim: Literal["ip", "userIp"] = Field(
+        default="ip", description="claim name for the IP: 'ip' (IBKR demo) or 'userIp' (OpenAPI)"
+    )
+    service: str | None = Field(default=None, description="optional 'service' claim, e.g. AM_LOGIN")
+    token_url: str | None = Field(default=None, description="override of the token endpoint")
+    sso_session_url: str | None = Field(default=None, description="override of the SSO endpoint")
+    audience: str = Field(default="/token", min_length=1, description="client assertion aud claim")
+    scope: str = Field(default="sso-sessions.write", min_length=1, description="token scope")
+
+    _key: RSAPrivateKey | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_key(cls, data: Any) -> Any:
+        return _pem_or_path(data, "private_key", "private_key_path")
+
+    @field_validator("token_url", "sso_session_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        _normalize_root(value)  # same scheme rules as the base URL
+        return value.strip()
+
+    @property
+    def resolved_token_url(self) -> str:
+        """The token endpoint, derived from the host root unless overridden."""
+        return self.token_url or f"{self.api_base_url}/oauth2/api/v1/token"
+
+    @property
+    def resolved_sso_session_url(self) -> str:
+        """The SSO session endpoint, derived from the host root unless overridden."""
+        return self.sso_session_url or f"{self.api_base_url}/gw/api/v1/sso-sessions"
+
+    def rsa_key(self) -> RSAPrivateKey:
+        """Parse the private key once; raise a CredentialError naming the field if it is unusable."""
+        if self._key is None:
+            if self.private_key is not None:
+                pem, field = self.private_key.get_secret_value(), "data.private_key"
+            else:
+                assert self.private_key_path is not None
+                pem = read_key_file(self.private_key_path, "data.private_key_path")
+                field = "data.private_key_path"
+            self._key = load_rsa_private_key(pem, field)
+        return self._key
+
+    def check(self) -> None:
+        """Full validation, including the key: what `noetl-ib credentials check` runs."""
+        self.rsa_key()
+
+
+class OAuth1aData(CredentialData):
+    """`interactive_brokers_oauth1a`: consumer key, access token and the Live Session Token inputs."""
+
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = (
+        "access_token",
+        "access_token_secret",
+        "signature_key",
+        "encryption_key",
+    )
+
+    consumer_key: str = Field(min_length=1, description="OAuth consumer key (9 characters)")
+    access_token: SecretStr = Field(description="OAuth access token from the IBKR portal")
+    access_token_secret: SecretStr = Field(
+        description="base64 access token secret, encrypted with your public encryption key"
+    )
+    signature_key: SecretStr | None = Field(default=None, description="private signature key PEM")
+    signature_key_path: str | None = Field(default=None, description="path to private_signature.pem")
+    encryption_key: SecretStr | None = Field(default=None, description="private encryption key PEM")
+    encryption_key_path: str | None = Field(
+        default=None, description="path to private_encryption.pem"
+    )
+    dh_prime: str = Field(min_length=1, description="DH prime as hex, or the path to dhparam.pem")
+    dh_generator: int = Field(default=2, ge=2, description="DH generator (2)")
+    realm: str | None = Field(
+        default=None, description="'limited_poa' (default) or 'test_realm' for TESTCONS"
+    )
+
+    _keys: dict[str, RSAPrivateKey] = PrivateAttr(default_factory=dict)
+    _dh: tuple[int, int] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys_given(cls, data: Any) -> Any:
+        data = _pem_or_path(data, "signature_key", "signature_key_path")
+        return _pem_or_path(data, "encryption_key", "encryption_key_path")
+
+    @property
+    def resolved_realm(self) -> str:
+        """`test_realm` for IBKR's TESTCONS consumer, `limited_poa` otherwise, unless set."""
+        if self.realm:
+            return self.realm
+        return "test_realm" if self.consumer_key == "TESTCONS" else "limited_poa"
+
+    def _load(self, name: str) -> RSAPrivateKey:
+        key = self._keys.get(name)
+        if key is None:
+            secret: SecretStr | None = getattr(self, name)
+            if secret is not None:
+                pem, field = secret.get_secret_value(), f"data.{name}"
+            else:
+                path: str = getattr(self, f"{name}_path")
+                field = f"data.{name}_path"
+                pem = read_key_file(path, field)
+            key = self._keys[name] = load_rsa_private_key(pem, field)
+        return key
+
+    def signature_rsa_key(self) -> RSAPrivateKey:
+        """The private signature key, parsed once."""
+        return self._load("signature_key")
+
+    def encryption_rsa_key(self) -> RSAPrivateKey:
+        """The private encryption key, parsed once."""
+        return self._load("encryption_key")
+
+    def dh_parameters(self) -> tuple[int, int]:
+        """(prime, generator), from hex or from dhparam.pem (whose generator wins)."""
+        if self._dh is None:
+            prime, generator = load_dh_prime(self.dh_prime, "data.dh_prime")
+            self._dh = (prime, generator or self.dh_generator)
+        return self._dh
+
+    def check(self) -> None:
+        """Full validation, including keys and DH prime."""
+        self.signature_rsa_key()
+        self.encryption_rsa_key()
+        self.dh_parameters()
+
+
+#: Built-in credential types; hosts may add more through the plugin hooks. Aliases are the
+#: names NoETL's older Python factory accepted.
+BUILTIN_CREDENTIAL_TYPES: dict[str, type[CredentialData]] = {
+    OAUTH2_TYPE: OAuth2Data,
+    "ib_oauth": OAuth2Data,
+    "ibkr_oauth": OAuth2Data,
+    OAUTH1A_TYPE: OAuth1aData,
+}
+
+
+class CredentialRecord(BaseModel):
+    """The NoETL record `{name, type, description, tags, data}` with `data` parsed for its type."""
+
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True, arbitrary_types_allowed=True)
+
+    name: str
+    type: str
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    data: CredentialData
+
+    def __repr__(self) -> str:
+        return f"CredentialRecord(name={self.name!r}, type={self.type!r}, data={self.data!r})"
+
+
+_FIXES = {
+    "missing": "add it to the record's data (see credentials.example.json).",
+    "extra_forbidden": "remove it or fix its spelling; the known fields are listed in the README.",
+    "literal_error": "use one of the allowed values.",
+    "string_type": "give a string.",
+    "int_parsing": "give a whole number.",
+    "string_too_short": "give a non-empty value.",
+}
+
+
+def _validation_to_error(exc: ValidationError, prefix: str) -> CredentialError:
+    """First pydantic error as a CredentialError that names the field and never the value."""
+    err = exc.errors(include_input=False, include_url=False)[0]
+    loc = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__")
+    field = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "record"
+    message = str(err.get("msg", "is invalid"))
+    message = message.removeprefix("Value error, ")
+    kind = str(err.get("type", ""))
+    if kind == "missing":
+        message = "is required"
+    elif kind == "extra_forbidden":
+        message = "is not a known field"
+    fix = _FIXES.get(kind, "correct the value and try again.")
+    return CredentialError(message, field=field or "data", fix=fix)
+
+
+def parse_record(
+    raw: Mapping[str, Any],
+    types: Mapping[str, type[CredentialData]] | None = None,
+) -> CredentialRecord:
+    """Validate one NoETL credential record; `types` maps type names to data models."""
+    known = dict(BUILTIN_CREDENTIAL_TYPES if types is None else types)
+    if not isinstance(raw, Mapping):
+        raise CredentialError(
+            f"a credential record must be a JSON object, got {type(raw).__name__}",
+            field="record",
+            fix="use the shape of credentials.example.json: {name, type, description, tags, data}.",
+        )
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise CredentialError(
+            "is required", field="name", fix="give the record a name, e.g. \"ib_paper\"."
+        )
+    kind = raw.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise CredentialError(
+            "is required",
+            field="type",
+            fix=f"set type to one of: {', '.join(sorted(known))}.",
+        )
+    model = known.get(kind)
+    if model is None:
+        raise CredentialError(
+            f"unknown credential type {kind!r}",
+            field="type",
+            fix=f"use one of: {', '.join(sorted(known))}, or install the plugin that provides it.",
+        )
+    data = raw.get("data")
+    if not isinstance(data, Mapping):
+        raise CredentialError(
+            "is required and must be an object",
+            field="data",
+            fix="put the IBKR fields under data (see credentials.example.json).",
+        )
+    try:
+        parsed = model.model_validate(dict(data))
+    except ValidationError as exc:
+        raise _validation_to_error(exc, "data.") from None
+    tags = raw.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise CredentialError("must be a list of strings", field="tags", fix="e.g. [\"ib\"].")
+    description = raw.get("description")
+    return CredentialRecord(
+        name=name,
+        type=kind,
+        description=description if isinstance(description, str) else None,
+        tags=list(tags),
+        data=parsed,
+    )

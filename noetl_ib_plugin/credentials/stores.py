@@ -1,0 +1,280 @@
+"""Where NoETL keeps credential records, searched in a documented order by `load_credential`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import stat
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from ..errors import ConfigurationError, CredentialError, CredentialNotFound
+from .models import CredentialData, CredentialRecord, parse_record
+
+__all__ = [
+    "AliasStore",
+    "ChainStore",
+    "CredentialStore",
+    "FileStore",
+    "ServerStore",
+    "alias_env_var",
+    "default_store",
+    "load_credential",
+    "read_records_file",
+]
+
+log = logging.getLogger(__name__)
+
+
+class CredentialStore(Protocol):
+    """One place records live; `find` returns the raw record or None, `describe` says where it looked."""
+
+    def find(self, name: str) -> Mapping[str, Any] | None:
+        """The raw record named `name`, or None."""
+        ...
+
+    def describe(self, name: str) -> str:
+        """Human description of where `name` was looked up (for not-found errors)."""
+        ...
+
+
+def _records_from(payload: Any, source: str) -> list[Mapping[str, Any]]:
+    """A file holds one record, a list of records, or `{"credentials": [...]}`."""
+    if isinstance(payload, Mapping) and isinstance(payload.get("credentials"), list):
+        payload = payload["credentials"]
+    if isinstance(payload, Mapping):
+        return [payload]
+    if isinstance(payload, list) and all(isinstance(r, Mapping) for r in payload):
+        return list(payload)
+    raise CredentialError(
+        f"{source} does not hold credential records",
+        field="credentials_file",
+        fix='use one record, a list of records, or {"credentials": [...]} '
+        "(see credentials.example.json).",
+    )
+
+
+def read_records_file(path: str | os.PathLike[str]) -> list[Mapping[str, Any]]:
+    """Parse a credentials JSON file; errors name the file, never its content."""
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CredentialError(
+            f"credentials file {str(p)!r} does not exist",
+            field="credentials_file",
+            fix="check the path given by --credentials-file or NOETL_IB_CREDENTIALS.",
+        ) from None
+    except (OSError, UnicodeDecodeError):
+        raise CredentialError(
+            f"credentials file {str(p)!r} cannot be read",
+            field="credentials_file",
+            fix="check its permissions; it must be UTF-8 JSON.",
+        ) from None
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CredentialError(
+            f"credentials file {str(p)!r} is not valid JSON (line {exc.lineno}, column {exc.colno})",
+            field="credentials_file",
+            fix="fix the JSON syntax; PEM newlines must be written as \\n inside strings.",
+        ) from None
+    return _records_from(payload, f"credentials file {str(p)!r}")
+
+
+class FileStore:
+    """An explicit JSON file: `--credentials-file` or `NOETL_IB_CREDENTIALS`."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser()
+
+    def find(self, name: str) -> Mapping[str, Any] | None:
+        for record in read_records_file(self.path):
+            if record.get("name") == name:
+                return record
+        return None
+
+    def describe(self, name: str) -> str:
+        return f"file {str(self.path)!r}"
+
+
+def alias_env_var(alias: str) -> str:
+    """NoETL's variable name for an alias: upper-cased, `-` and `.` become `_`."""
+    return "NOETL_CREDENTIAL_" + re.sub(r"[-.]", "_", alias).upper()
+
+
+def _alias_dir() -> Path:
+    explicit = os.environ.get("NOETL_CREDENTIALS_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".config"
+    return base / "noetl" / "credentials"
+
+
+class AliasStore:
+    """NoETL's local alias store: `NOETL_CREDENTIAL_<ALIAS>`, else `<dir>/<alias>`."""
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+        self._directory = Path(directory) if directory is not None else None
+
+    @property
+    def directory(self) -> Path:
+        """The alias directory, resolved from the environment at call time."""
+        return self._directory if self._directory is not None else _alias_dir()
+
+    def _parse(self, alias: str, text: str, source: str) -> Mapping[str, Any]:
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError:
+            raise CredentialError(
+                f"{source} does not hold a JSON credential record",
+                field="credential",
+                fix="store the whole record, e.g. `noetl credential set "
+                f"{alias} \"$(cat record.json)\"`; a bare token is not an IBKR credential.",
+            ) from None
+        if not isinstance(payload, Mapping):
+            raise CredentialError(
+                f"{source} does not hold a JSON object",
+                field="credential",
+                fix="store one credential record (see credentials.example.json).",
+            )
+        record = dict(payload)
+        record.setdefault("name", alias)
+        return record
+
+    def find(self, name: str) -> Mapping[str, Any] | None:
+        env = alias_env_var(name)
+        if os.environ.get(env):
+            return self._parse(name, os.environ[env], f"environment variable {env}")
+        if "/" in name or name in ("", ".", ".."):
+            return None
+        path = self.directory / name
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            return None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning(
+                "credential file %s is readable by group or others; run `chmod 600 %s`", path, path
+            )
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            raise CredentialError(
+                f"alias file {str(path)!r} cannot be read",
+                field="credential",
+                fix="check its permissions (it should be mode 600 and owned by you).",
+            ) from None
+        return self._parse(name, text, f"alias file {str(path)!r}")
+
+    def describe(self, name: str) -> str:
+        return f"env {alias_env_var(name)}, alias file {str(self.directory / name)!r}"
+
+
+class ServerStore:
+    """A NoETL server: `GET {url}/api/credentials/<name>?include_data=true`."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def find(self, name: str) -> Mapping[str, Any] | None:
+        import requests
+
+        endpoint = f"{self.url}/api/credentials/{quote(name, safe='')}"
+        try:
+            resp = requests.get(endpoint, params={"include_data": "true"}, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise ConfigurationError(
+                f"NoETL server {self.url!r} is not reachable ({type(exc).__name__})",
+                field="NOETL_SERVER_URL",
+                fix="start the server, correct NOETL_SERVER_URL, or unset it to use local stores.",
+            ) from None
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise ConfigurationError(
+                f"NoETL server {self.url!r} answered HTTP {resp.status_code} for credential "
+                f"{name!r}",
+                field="NOETL_SERVER_URL",
+                fix="check the server logs and that your NoETL session may read credentials.",
+            )
+        try:
+            payload = resp.json()
+        except ValueError:
+            raise ConfigurationError(
+                f"NoETL server {self.url!r} returned a non-JSON body",
+                field="NOETL_SERVER_URL",
+                fix="point NOETL_SERVER_URL at the NoETL API (e.g. http://localhost:8082).",
+            ) from None
+        if isinstance(payload, Mapping) and isinstance(payload.get("credential"), Mapping):
+            payload = payload["credential"]
+        if not isinstance(payload, Mapping) or "data" not in payload:
+            raise ConfigurationError(
+                f"NoETL server {self.url!r} returned credential {name!r} without data",
+                field="NOETL_SERVER_URL",
+                fix="the server must support include_data=true (NoETL 2.x or later).",
+            )
+        return payload
+
+    def describe(self, name: str) -> str:
+        return f"NoETL server {self.url!r}"
+
+
+class ChainStore:
+    """Stores tried in order; the first that knows the name wins."""
+
+    def __init__(self, stores: Sequence[CredentialStore]) -> None:
+        self.stores = list(stores)
+
+    def find(self, name: str) -> Mapping[str, Any] | None:
+        for store in self.stores:
+            record = store.find(name)
+            if record is not None:
+                return record
+        return None
+
+    def describe(self, name: str) -> str:
+        return "; ".join(s.describe(name) for s in self.stores)
+
+
+def default_store(credentials_file: str | os.PathLike[str] | None = None) -> ChainStore:
+    """The documented order: explicit file, NoETL alias store, NoETL server (if configured)."""
+    stores: list[CredentialStore] = []
+    path = credentials_file or os.environ.get("NOETL_IB_CREDENTIALS")
+    if path:
+        stores.append(FileStore(path))
+    stores.append(AliasStore())
+    server = os.environ.get("NOETL_SERVER_URL")
+    if server:
+        stores.append(ServerStore(server))
+    return ChainStore(stores)
+
+
+def load_credential(
+    name: str,
+    credentials_file: str | os.PathLike[str] | None = None,
+    *,
+    types: Mapping[str, type[CredentialData]] | None = None,
+    store: CredentialStore | None = None,
+) -> CredentialRecord:
+    """Resolve a record by name through the stores and validate it for its type."""
+    if not isinstance(name, str) or not name.strip():
+        raise CredentialError(
+            "is required", field="credential", fix="pass the name of a registered credential."
+        )
+    chain = store if store is not None else default_store(credentials_file)
+    raw = chain.find(name)
+    if raw is None:
+        searched = (
+            [s.describe(name) for s in chain.stores]
+            if isinstance(chain, ChainStore)
+            else [chain.describe(name)]
+        )
+        raise CredentialNotFound(name, searched)
+    return parse_record(raw, types)

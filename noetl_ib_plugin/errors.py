@@ -1,0 +1,170 @@
+"""Typed errors: every failure a user can meet names its field or cause and the fix, never a secret."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AmbiguousContract",
+    "AuthError",
+    "BrokerError",
+    "ConfigurationError",
+    "ContractNotFound",
+    "CredentialError",
+    "CredentialNotFound",
+    "IBPluginError",
+    "InputError",
+    "LiveTradingRefused",
+    "OrderRejected",
+    "OrderUnconfirmed",
+    "RateLimited",
+    "TransientError",
+]
+
+
+class IBPluginError(Exception):
+    """Base of every error the plugin raises on purpose, so callers can catch one type."""
+
+    #: Coarse category the CLI maps to an exit code: input, auth, broker, transient.
+    category: ClassVar[str] = "broker"
+
+    def __init__(self, message: str, *, field: str | None = None, fix: str | None = None) -> None:
+        self.message = message
+        self.field = field
+        self.fix = fix
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        text = self.message
+        if self.field and self.field not in text:
+            text = f"{self.field}: {text}"
+        if self.fix:
+            text = f"{text} Fix: {self.fix}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape the CLI prints on stderr; safe because messages never carry secrets."""
+        out: dict[str, Any] = {"type": type(self).__name__, "message": str(self)}
+        if self.field:
+            out["field"] = self.field
+        return out
+
+
+class InputError(IBPluginError, ValueError):
+    """The caller's arguments are wrong; retrying the same call cannot help."""
+
+    category = "input"
+
+
+class CredentialError(InputError):
+    """A credential record is missing a field, has a bad value, or has an unusable key."""
+
+
+class CredentialNotFound(CredentialError):
+    """No store holds a record by that name; the message lists every place searched."""
+
+    def __init__(self, name: str, searched: list[str]) -> None:
+        self.name = name
+        self.searched = list(searched)
+        where = "; ".join(searched) if searched else "no store was configured"
+        super().__init__(
+            f"credential {name!r} was not found (looked in: {where})",
+            field="credential",
+            fix="register it with `noetl register credential -f FILE`, pass --credentials-file, "
+            "or set NOETL_IB_CREDENTIALS to a JSON file that holds it.",
+        )
+
+
+class ConfigurationError(InputError):
+    """An environment variable or option has a value the plugin cannot use."""
+
+
+class LiveTradingRefused(InputError):
+    """A trading action met a live account without the two explicit opt-ins."""
+
+
+class AuthError(IBPluginError):
+    """Authentication failed: bad keys, unregistered consumer, clock skew, revoked session."""
+
+    category = "auth"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        field: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.status = status
+        super().__init__(message, field=field, fix=fix)
+
+
+class BrokerError(IBPluginError):
+    """IBKR answered with an error; carries the HTTP status and IBKR's own message."""
+
+    category = "broker"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        field: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.status = status
+        super().__init__(message, field=field, fix=fix)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Adds the HTTP status so scripts can branch on it."""
+        out = super().to_dict()
+        if self.status is not None:
+            out["status"] = self.status
+        return out
+
+
+class TransientError(BrokerError):
+    """A network error or 5xx that outlasted the retry budget; the same call may work later."""
+
+    category = "transient"
+
+
+class RateLimited(TransientError):
+    """IBKR answered 429 past the retry budget; `retry_after` is its hint in seconds."""
+
+    def __init__(self, message: str, *, status: int | None = 429, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status=status, fix="slow down; the client paces itself below IBKR's limits unless pacing was disabled.")
+
+
+class OrderRejected(BrokerError):
+    """IBKR refused the order (or a confirmation question was declined by the confirm policy)."""
+
+
+class OrderUnconfirmed(TransientError):
+    """The order may or may not exist: the connection dropped and reconciliation could not tell."""
+
+
+class ContractNotFound(BrokerError, LookupError):
+    """No contract matched the symbol and filters."""
+
+
+class AmbiguousContract(BrokerError, LookupError):
+    """Several contracts matched; the caller must narrow by exchange, currency or conid."""
+
+    category = "input"
+
+    def __init__(self, message: str, *, candidates: list[dict[str, Any]]) -> None:
+        self.candidates = candidates
+        super().__init__(
+            message,
+            field="symbol",
+            fix="pass exchange=..., currency=... or conid=... to pick one of the candidates.",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Includes the candidates so a playbook can show them."""
+        out = super().to_dict()
+        out["candidates"] = self.candidates
+        return out

@@ -1,0 +1,164 @@
+"""The registry: built-ins and `noetl.plugins` entry points register through the same hooks."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import ConfigurationError, CredentialError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .actions.spec import Action
+    from .auth.base import TokenProvider
+    from .credentials.models import CredentialData, CredentialRecord
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Registry",
+    "get_plugin_manager",
+    "get_token_provider",
+    "load_credential",
+    "registry",
+    "reset_registry",
+]
+
+ENTRY_POINT_GROUP = "noetl.plugins"
+BUILTIN_PLUGIN_NAME = "interactive_brokers"
+
+
+class _PluginManager(pluggy.PluginManager):
+    """Treats every `noetl_*` function as a hook implementation, so a misspelled one fails loudly."""
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is None and name.startswith(f"{hookspecs.PROJECT}_"):
+            method = getattr(plugin, name, None)
+            if callable(method):
+                return {}
+        return opts
+
+
+@dataclass
+class Registry:
+    """What the loaded plugins registered, by name."""
+
+    credential_types: dict[str, type[CredentialData]] = field(default_factory=dict)
+    token_providers: dict[str, Callable[[Any], TokenProvider]] = field(default_factory=dict)
+    actions: dict[str, Action] = field(default_factory=dict)
+
+    def _add_credential_type(self, type_name: str, data_model: Any) -> None:
+        self.credential_types[type_name] = data_model
+
+    def _add_token_provider(self, type_name: str, factory: Any) -> None:
+        self.token_providers[type_name] = factory
+
+    def _add_action(self, action: Any) -> None:
+        if action.name in self.actions and self.actions[action.name] is not action:
+            raise ConfigurationError(
+                f"two plugins register the action {action.name!r}",
+                field="noetl.plugins",
+                fix="uninstall one of them or give the action another name.",
+            )
+        self.actions[action.name] = action
+
+    def token_provider_for(self, credential: Any) -> TokenProvider:
+        """The provider for a record (or its `data`), picked by credential type."""
+        from .credentials.models import CredentialRecord
+
+        if isinstance(credential, CredentialRecord):
+            type_name, data = credential.type, credential.data
+        else:
+            data = credential
+            type_name = next(
+                (name for name, model in self.credential_types.items() if type(data) is model), ""
+            )
+        factory = self.token_providers.get(type_name)
+        if factory is None:
+            raise CredentialError(
+                f"no token provider is registered for credential type {type_name or type(data).__name__!r}",
+                field="type",
+                fix=f"use one of: {', '.join(sorted(self.token_providers))}, or install the "
+                "plugin that provides this type.",
+            )
+        return factory(data)
+
+
+_lock = threading.Lock()
+_pm: pluggy.PluginManager | None = None
+_registry: Registry | None = None
+
+
+def get_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:
+    """The process-wide plugin manager: built-ins first, then every `noetl.plugins` entry point."""
+    global _pm
+    with _lock:
+        if _pm is None:
+            pm = _PluginManager(hookspecs.PROJECT)
+            pm.add_hookspecs(hookspecs)
+            from . import builtin
+
+            pm.register(builtin, name=BUILTIN_PLUGIN_NAME)
+            if load_entry_points:
+                pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+            try:
+                pm.check_pending()
+            except pluggy.PluginValidationError as exc:
+                raise ConfigurationError(
+                    f"plugin {exc.plugin!r} implements a hook that does not exist ({exc})",
+                    field="noetl.plugins",
+                    fix="check the hook name's spelling against noetl_ib_plugin.hookspecs.",
+                ) from None
+            _pm = pm
+        return _pm
+
+
+def registry() -> Registry:
+    """Everything registered, collected once per process."""
+    global _registry
+    if _registry is None:
+        pm = get_plugin_manager()
+        reg = Registry()
+        pm.hook.noetl_register_credential_types(register=reg._add_credential_type)
+        pm.hook.noetl_register_token_providers(register=reg._add_token_provider)
+        pm.hook.noetl_register_actions(register=reg._add_action)
+        with _lock:
+            if _registry is None:
+                _registry = reg
+    assert _registry is not None
+    return _registry
+
+
+def reset_registry() -> None:
+    """Forget loaded plugins (tests, or a host that installed a plugin at run time)."""
+    global _pm, _registry
+    with _lock:
+        _pm = None
+        _registry = None
+
+
+def load_credential(
+    name: str, credentials_file: str | os.PathLike[str] | None = None
+) -> CredentialRecord:
+    """Resolve a record by name (file, NoETL alias store, NoETL server) for any registered type."""
+    from .credentials.stores import load_credential as _load
+
+    return _load(name, credentials_file, types=registry().credential_types)
+
+
+def get_token_provider(record: CredentialRecord | Mapping[str, Any] | str) -> TokenProvider:
+    """The provider registered for the record's type; accepts a record, a record dict or a name."""
+    from .credentials.models import parse_record
+
+    if isinstance(record, str):
+        record = load_credential(record)
+    elif isinstance(record, Mapping):
+        record = parse_record(record, registry().credential_types)
+    return registry().token_provider_for(record)

@@ -1,0 +1,64 @@
+"""Shared fixtures: every test runs with its own cache, alias store and a clean environment."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+_ISOLATED_ENV = (
+    "NOETL_IB_CREDENTIALS",
+    "NOETL_SERVER_URL",
+    "NOETL_IB_TOKEN_CACHE",
+    "NOETL_IB_LOG_LEVEL",
+    "NOETL_IB_PACING",
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point caches and stores at tmp_path so no test reads or writes the user's real files."""
+    import os
+
+    for name in _ISOLATED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith("NOETL_CREDENTIAL_"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NOETL_IB_CACHE_DIR", str(tmp_path / "token-cache"))
+    monkeypatch.setenv("NOETL_CREDENTIALS_DIR", str(tmp_path / "noetl-credentials"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    yield
+
+
+def _pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> rsa.RSAPrivateKey:
+    """A throw-away 2048-bit RSA key generated for this test run."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def rsa_pem(rsa_key: rsa.RSAPrivateKey) -> str:
+    """The throw-away key as PKCS#8 PEM text."""
+    return _pem(rsa_key)
+
+
+@pytest.fixture
+def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """Capture every log record of the package at DEBUG (for secret canaries)."""
+    caplog.set_level(logging.DEBUG, logger="noetl_ib_plugin")
+    caplog.set_level(logging.DEBUG)
+    return caplog
