@@ -90,7 +90,11 @@ _LAZY = {
     "load_credential": ".plugins",
     "run_action": ".runner",
 }
-_ERRORS = {n for n in __all__ if n.endswith(("Error", "Contract", "NotFound", "Rejected", "Refused", "Unconfirmed", "Limited"))}
+_ERRORS = {
+    n
+    for n in __all__
+    if n.endswith(("Error", "Contract", "NotFound", "Rejected", "Refused", "Unconfirmed", "Limited"))
+}
 
 
 def __getattr__(name: str) -> Any:

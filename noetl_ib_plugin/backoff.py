@@ -43,7 +43,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Full-jitter delay before retry number `attempt` (1-based), at least Retry-After."""
-        cap = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        cap = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         jittered = cap * (0.5 + 0.5 * self.rand())
         if retry_after is not None:
             return min(max(jittered, retry_after), self.max_retry_after)

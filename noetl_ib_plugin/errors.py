@@ -135,7 +135,11 @@ class RateLimited(TransientError):
 
     def __init__(self, message: str, *, status: int | None = 429, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
-        super().__init__(message, status=status, fix="slow down; the client paces itself below IBKR's limits unless pacing was disabled.")
+        super().__init__(
+            message,
+            status=status,
+            fix="slow down; the client paces itself below IBKR's limits unless pacing was disabled.",
+        )
 
 
 class OrderRejected(BrokerError):

@@ -6,7 +6,14 @@ from typing import Any, Protocol
 
 import pluggy
 
-__all__ = ["PROJECT", "RegisterAction", "RegisterCredentialType", "RegisterTokenProvider", "hookimpl", "hookspec"]
+__all__ = [
+    "PROJECT",
+    "RegisterAction",
+    "RegisterCredentialType",
+    "RegisterTokenProvider",
+    "hookimpl",
+    "hookspec",
+]
 
 PROJECT = "noetl"
 hookspec = pluggy.HookspecMarker(PROJECT)

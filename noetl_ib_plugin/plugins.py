@@ -144,9 +144,7 @@ def reset_registry() -> None:
         _registry = None
 
 
-def load_credential(
-    name: str, credentials_file: str | os.PathLike[str] | None = None
-) -> CredentialRecord:
+def load_credential(name: str, credentials_file: str | os.PathLike[str] | None = None) -> CredentialRecord:
     """Resolve a record by name (file, NoETL alias store, NoETL server) for any registered type."""
     from .credentials.stores import load_credential as _load
 

@@ -104,9 +104,7 @@ class TokenProvider(abc.ABC):
     ) -> None:
         self._cache = cache if cache is not None else default_cache()
         self._clock: Clock = clock or _now
-        self.buffer_seconds = (
-            self.DEFAULT_BUFFER_SECONDS if buffer_seconds is None else float(buffer_seconds)
-        )
+        self.buffer_seconds = self.DEFAULT_BUFFER_SECONDS if buffer_seconds is None else float(buffer_seconds)
         self.buffer_fraction = (
             self.DEFAULT_BUFFER_FRACTION if buffer_fraction is None else float(buffer_fraction)
         )
@@ -147,12 +145,10 @@ class TokenProvider(abc.ABC):
         return self._clock()
 
     def _fresh(self, token: Token | None) -> bool:
-        return token is not None and self.now() < token.refresh_at(
-            self.buffer_seconds, self.buffer_fraction
-        )
+        return token is not None and self.now() < token.refresh_at(self.buffer_seconds, self.buffer_fraction)
 
     def current_token(self) -> Token:
-        """A token that is valid for at least the buffer; fetches at most once across threads and processes."""
+        """A token valid for at least the buffer; at most one fetch across threads and processes."""
         token = self._token
         if self._fresh(token):
             assert token is not None

@@ -71,8 +71,7 @@ def auth_request(
                 continue
             raise TransientError(
                 f"{what} failed: {type(exc).__name__} talking to {_origin(url)}",
-                fix="check connectivity to the IBKR API host; the request was retried "
-                f"{attempt} times.",
+                fix=f"check connectivity to the IBKR API host; the request was retried {attempt} times.",
             ) from None
         if resp.status_code in RETRYABLE_STATUS:
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))

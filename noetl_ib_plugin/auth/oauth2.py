@@ -47,7 +47,11 @@ def coerce_oauth2_data(credential_data: OAuth2Data | CredentialRecord | Mapping[
             )
         return credential_data.data
     if isinstance(credential_data, Mapping):
-        data = credential_data.get("data") if "data" in credential_data and "type" in credential_data else credential_data
+        data = (
+            credential_data.get("data")
+            if "data" in credential_data and "type" in credential_data
+            else credential_data
+        )
         try:
             return OAuth2Data.model_validate(dict(data))  # type: ignore[arg-type]
         except Exception as exc:
@@ -186,13 +190,17 @@ class IBTokenProvider(TokenProvider):
 
         obtained = self.now()
         resp = auth_request(
-            self._http(), "POST", url, what="OAuth 2.0 token request", policy=self._policy,
-            build=build, timeout=self.timeout,
+            self._http(),
+            "POST",
+            url,
+            what="OAuth 2.0 token request",
+            policy=self._policy,
+            build=build,
+            timeout=self.timeout,
         )
         if not 200 <= resp.status_code < 300:
             raise AuthError(
-                f"OAuth 2.0 token request was refused: HTTP {resp.status_code} "
-                f"({problem_detail(resp)})",
+                f"OAuth 2.0 token request was refused: HTTP {resp.status_code} ({problem_detail(resp)})",
                 status=resp.status_code,
                 fix=TOKEN_CAUSES,
             )
@@ -222,8 +230,13 @@ class IBTokenProvider(TokenProvider):
             }, self.sso_session_jwt().encode("ascii")
 
         resp = auth_request(
-            self._http(), "POST", url, what="SSO session request", policy=self._policy,
-            build=build, timeout=self.timeout,
+            self._http(),
+            "POST",
+            url,
+            what="SSO session request",
+            policy=self._policy,
+            build=build,
+            timeout=self.timeout,
         )
         if not 200 <= resp.status_code < 300:
             return resp, None

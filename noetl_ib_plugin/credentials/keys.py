@@ -58,12 +58,11 @@ def load_rsa_private_key(pem: str, field: str) -> RSAPrivateKey:
             fix="export it without a passphrase, e.g. `openssl pkey -in key.pem -out plain.pem`, "
             "and keep the file mode 600.",
         ) from None
-    except (ValueError, Exception):  # noqa: BLE001 - cryptography raises several types; none may echo the key
+    except (ValueError, Exception):
         raise CredentialError(
             "does not parse as a PEM private key (truncated, damaged or not a key)",
             field=field,
-            fix="re-export the key as PKCS#8 or PKCS#1 PEM "
-            "(`openssl pkey -in key.pem -out fixed.pem`).",
+            fix="re-export the key as PKCS#8 or PKCS#1 PEM (`openssl pkey -in key.pem -out fixed.pem`).",
         ) from None
     if not isinstance(key, RSAPrivateKey):
         raise CredentialError(
@@ -95,19 +94,45 @@ def load_dh_prime(value: str, field: str = "dh_prime") -> tuple[int, int | None]
                 "or give the path to dhparam.pem.",
             )
         return prime, None
-    if "-----BEGIN DH PARAMETERS-----" in text:
-        pem = text
-    else:
-        pem = read_key_file(text, field)
-    from cryptography.hazmat.primitives import serialization
-
+    pem = text if "-----BEGIN DH PARAMETERS-----" in text else read_key_file(text, field)
     try:
-        params = serialization.load_pem_parameters(pem.encode("utf-8"))
-        numbers = params.parameter_numbers()  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - never echo the file
+        return _parse_dhparam_pem(pem)
+    except ValueError:
         raise CredentialError(
             "is neither a hex prime nor a readable dhparam.pem",
             field=field,
             fix="give the prime as hex or the path to the dhparam.pem you registered with IBKR.",
         ) from None
-    return int(numbers.p), int(numbers.g)
+
+
+def _parse_dhparam_pem(pem: str) -> tuple[int, int]:
+    """Read `DHParameter ::= SEQUENCE { prime INTEGER, base INTEGER }` (PKCS#3) from PEM.
+
+    Parsed here because cryptography deprecates its finite-field DH API; this is all we need of it.
+    """
+    import base64
+    import binascii
+
+    lines = pem.strip().splitlines()
+    try:
+        begin = lines.index("-----BEGIN DH PARAMETERS-----")
+        end = lines.index("-----END DH PARAMETERS-----")
+        der = base64.b64decode("".join(lines[begin + 1 : end]), validate=True)
+    except (ValueError, binascii.Error):
+        raise ValueError("not a DH PARAMETERS PEM") from None
+
+    def read(buf: bytes, pos: int, tag: int) -> tuple[bytes, int]:
+        if pos + 2 > len(buf) or buf[pos] != tag:
+            raise ValueError("unexpected DER tag")
+        length, pos = buf[pos + 1], pos + 2
+        if length & 0x80:
+            count = length & 0x7F
+            length, pos = int.from_bytes(buf[pos : pos + count], "big"), pos + count
+        if pos + length > len(buf):
+            raise ValueError("truncated DER")
+        return buf[pos : pos + length], pos + length
+
+    body, _ = read(der, 0, 0x30)
+    prime, pos = read(body, 0, 0x02)
+    base, _ = read(body, pos, 0x02)
+    return int.from_bytes(prime, "big"), int.from_bytes(base, "big")

@@ -50,13 +50,11 @@ def _normalize_root(url: str) -> str:
     parts = urlsplit(root)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
-            "must be an http(s) URL such as https://api.ibkr.com "
-            "(a trailing /v1 or /v1/api is accepted)"
+            "must be an http(s) URL such as https://api.ibkr.com (a trailing /v1 or /v1/api is accepted)"
         )
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ValueError(
-            "must use https for anything but a loopback simulator; plain http would send "
-            "tokens in clear text"
+            "must use https for anything but a loopback simulator; plain http would send tokens in clear text"
         )
     return root
 
@@ -99,9 +97,7 @@ class CredentialData(BaseModel):
         return f"{self.api_base_url}/v1/api"
 
 
-def _pem_or_path(
-    data: Any, pem_field: str, path_field: str, *, required: bool = True
-) -> Any:
+def _pem_or_path(data: Any, pem_field: str, path_field: str, *, required: bool = True) -> Any:
     """Exactly one of a PEM field and its `*_path` twin must be given."""
     if not isinstance(data, dict):
         return data
@@ -194,9 +190,7 @@ class OAuth1aData(CredentialData):
     signature_key: SecretStr | None = Field(default=None, description="private signature key PEM")
     signature_key_path: str | None = Field(default=None, description="path to private_signature.pem")
     encryption_key: SecretStr | None = Field(default=None, description="private encryption key PEM")
-    encryption_key_path: str | None = Field(
-        default=None, description="path to private_encryption.pem"
-    )
+    encryption_key_path: str | None = Field(default=None, description="path to private_encryption.pem")
     dh_prime: str = Field(min_length=1, description="DH prime as hex, or the path to dhparam.pem")
     dh_generator: int = Field(default=2, ge=2, description="DH generator (2)")
     realm: str | None = Field(
@@ -319,9 +313,7 @@ def parse_record(
         )
     name = raw.get("name")
     if not isinstance(name, str) or not name:
-        raise CredentialError(
-            "is required", field="name", fix="give the record a name, e.g. \"ib_paper\"."
-        )
+        raise CredentialError("is required", field="name", fix='give the record a name, e.g. "ib_paper".')
     kind = raw.get("type")
     if not isinstance(kind, str) or not kind:
         raise CredentialError(
@@ -349,7 +341,7 @@ def parse_record(
         raise _validation_to_error(exc, "data.") from None
     tags = raw.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise CredentialError("must be a list of strings", field="tags", fix="e.g. [\"ib\"].")
+        raise CredentialError("must be a list of strings", field="tags", fix='e.g. ["ib"].')
     description = raw.get("description")
     return CredentialRecord(
         name=name,

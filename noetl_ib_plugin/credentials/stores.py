@@ -53,8 +53,7 @@ def _records_from(payload: Any, source: str) -> list[Mapping[str, Any]]:
     raise CredentialError(
         f"{source} does not hold credential records",
         field="credentials_file",
-        fix='use one record, a list of records, or {"credentials": [...]} '
-        "(see credentials.example.json).",
+        fix='use one record, a list of records, or {"credentials": [...]} (see credentials.example.json).',
     )
 
 
@@ -135,7 +134,7 @@ class AliasStore:
                 f"{source} does not hold a JSON credential record",
                 field="credential",
                 fix="store the whole record, e.g. `noetl credential set "
-                f"{alias} \"$(cat record.json)\"`; a bare token is not an IBKR credential.",
+                f'{alias} "$(cat record.json)"`; a bare token is not an IBKR credential.',
             ) from None
         if not isinstance(payload, Mapping):
             raise CredentialError(
@@ -159,9 +158,7 @@ class AliasStore:
         except OSError:
             return None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            log.warning(
-                "credential file %s is readable by group or others; run `chmod 600 %s`", path, path
-            )
+            log.warning("credential file %s is readable by group or others; run `chmod 600 %s`", path, path)
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
@@ -199,8 +196,7 @@ class ServerStore:
             return None
         if resp.status_code != 200:
             raise ConfigurationError(
-                f"NoETL server {self.url!r} answered HTTP {resp.status_code} for credential "
-                f"{name!r}",
+                f"NoETL server {self.url!r} answered HTTP {resp.status_code} for credential {name!r}",
                 field="NOETL_SERVER_URL",
                 fix="check the server logs and that your NoETL session may read credentials.",
             )

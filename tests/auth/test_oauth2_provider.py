@@ -45,7 +45,7 @@ def server(rsa_key: rsa.RSAPrivateKey) -> Iterator[TokenServer]:
         key_id="kid-1",
         public_key=rsa_key.public_key(),
         username="paperuser",
-        clock=lambda: time.time(),
+        clock=lambda: time.time(),  # noqa: PLW0108 - looked up per call so freezegun can move it
     )
     with TokenServer(state) as srv:
         yield srv
@@ -67,7 +67,9 @@ def test_fetch_token_returns_sso_bearer_that_the_api_accepts(server: TokenServer
     assert server.state.token_requests == 1 and server.state.sso_requests == 1
 
 
-def test_client_assertions_verify_with_an_independent_decoder(rsa_key: rsa.RSAPrivateKey, rsa_pem: str) -> None:
+def test_client_assertions_verify_with_an_independent_decoder(
+    rsa_key: rsa.RSAPrivateKey, rsa_pem: str
+) -> None:
     """Assertions verify with raw `cryptography` (not PyJWT): header, claims, lifetime, unique jti."""
     provider = IBTokenProvider(
         _data("http://127.0.0.1:1", rsa_pem, audience="/token"), cache=MemoryTokenCache()
@@ -98,7 +100,9 @@ def test_sso_jwt_carries_configured_claims(rsa_key: rsa.RSAPrivateKey, rsa_pem: 
     assert claims["exp"] - claims["iat"] == 86400
 
 
-def test_expiry_buffer_reuse_refresh_inside_buffer_and_after_expiry(server: TokenServer, rsa_pem: str) -> None:
+def test_expiry_buffer_reuse_refresh_inside_buffer_and_after_expiry(
+    server: TokenServer, rsa_pem: str
+) -> None:
     """Reused before the buffer, refreshed inside it, refreshed after expiry (freezegun)."""
     server.state.token_ttl = 3600  # buffer = min(300 s, 10 % of 3600 s) = 300 s
     with freeze_time("2026-01-05 14:00:00") as frozen:
@@ -136,10 +140,17 @@ def test_sso_bearer_not_trusted_past_its_own_jwt_exp(rsa_pem: str) -> None:
     now = 1_800_000_000
     bearer = pyjwt.encode({"exp": now + 600}, "k" * 32, algorithm="HS256")
     with responses.RequestsMock() as rsps:
-        rsps.add(responses.POST, "https://api.ibkr.com/oauth2/api/v1/token",
-                 json={"access_token": "acc", "token_type": "Bearer", "expires_in": 86399})
-        rsps.add(responses.POST, "https://api.ibkr.com/gw/api/v1/sso-sessions",
-                 json={"active": True, "access_token": bearer}, status=201)
+        rsps.add(
+            responses.POST,
+            "https://api.ibkr.com/oauth2/api/v1/token",
+            json={"access_token": "acc", "token_type": "Bearer", "expires_in": 86399},
+        )
+        rsps.add(
+            responses.POST,
+            "https://api.ibkr.com/gw/api/v1/sso-sessions",
+            json={"active": True, "access_token": bearer},
+            status=201,
+        )
         provider = IBTokenProvider(
             _data("https://api.ibkr.com", rsa_pem), cache=MemoryTokenCache(), clock=lambda: now
         )
@@ -168,7 +179,9 @@ def test_32_threads_on_a_cold_cache_make_one_token_request(server: TokenServer, 
     assert server.state.sso_requests == 1
 
 
-def test_providers_in_one_process_share_the_file_cache(server: TokenServer, rsa_pem: str, tmp_path: Path) -> None:
+def test_providers_in_one_process_share_the_file_cache(
+    server: TokenServer, rsa_pem: str, tmp_path: Path
+) -> None:
     """A second provider for the same credential reuses the first one's token from disk."""
     cache = FileTokenCache(tmp_path / "c")
     a = IBTokenProvider(_data(server.url, rsa_pem), cache=cache)
@@ -218,7 +231,9 @@ def test_8_processes_started_together_make_one_token_request(
     start = time.time() + 2.5
     env = {**__import__("os").environ, "NOETL_IB_CACHE_DIR": str(tmp_path / "shared-cache")}
     procs = [
-        subprocess.Popen([sys.executable, str(script), str(record), str(start)], stdout=subprocess.PIPE, env=env, text=True)
+        subprocess.Popen(
+            [sys.executable, str(script), str(record), str(start)], stdout=subprocess.PIPE, env=env, text=True
+        )
         for _ in range(8)
     ]
     outs = [p.communicate(timeout=60)[0].strip() for p in procs]
@@ -227,7 +242,9 @@ def test_8_processes_started_together_make_one_token_request(
     assert server.state.token_requests == 1
 
 
-def test_invalidate_with_a_stale_token_keeps_the_fresh_one(server: TokenServer, rsa_pem: str, tmp_path: Path) -> None:
+def test_invalidate_with_a_stale_token_keeps_the_fresh_one(
+    server: TokenServer, rsa_pem: str, tmp_path: Path
+) -> None:
     """invalidate(old) after a refresh does not drop the new token (compare, not clear)."""
     provider = IBTokenProvider(_data(server.url, rsa_pem), cache=FileTokenCache(tmp_path / "c"))
     old = provider.fetch_token()
@@ -281,16 +298,19 @@ def test_token_endpoint_retries_5xx_and_honours_retry_after(rsa_pem: str) -> Non
     responses.add(responses.POST, url, status=503, json={"error": "down"})
     responses.add(responses.POST, url, status=429, headers={"Retry-After": "1.5"}, json={"error": "slow"})
     responses.add(responses.POST, url, json={"access_token": "acc", "expires_in": 3600})
-    responses.add(responses.POST, "https://api.ibkr.com/gw/api/v1/sso-sessions",
-                  json={"active": True, "access_token": "bearer-xyz"})
+    responses.add(
+        responses.POST,
+        "https://api.ibkr.com/gw/api/v1/sso-sessions",
+        json={"active": True, "access_token": "bearer-xyz"},
+    )
     sleeps: list[float] = []
     policy = RetryPolicy(max_attempts=4, base_delay=0.01, sleep=sleeps.append, rand=lambda: 0.0)
-    provider = IBTokenProvider(_data("https://api.ibkr.com", rsa_pem), cache=MemoryTokenCache(), retry_policy=policy)
+    provider = IBTokenProvider(
+        _data("https://api.ibkr.com", rsa_pem), cache=MemoryTokenCache(), retry_policy=policy
+    )
     assert provider.fetch_token() == "bearer-xyz"
     assert len(sleeps) == 2 and sleeps[1] == 1.5
-    assertions = [
-        c.request.body for c in responses.calls if c.request.url == url
-    ]
+    assertions = [c.request.body for c in responses.calls if c.request.url == url]
     assert len(set(map(str, assertions))) == 3  # every retry signs a fresh assertion
 
 
@@ -299,7 +319,9 @@ def test_token_endpoint_gives_up_with_a_typed_error(rsa_pem: str) -> None:
     """Retries are bounded: persistent 429 ends in RateLimited, persistent 500 in TransientError."""
     url = "https://api.ibkr.com/oauth2/api/v1/token"
     responses.add(responses.POST, url, status=429, json={"error": "slow down"})
-    provider = IBTokenProvider(_data("https://api.ibkr.com", rsa_pem), cache=MemoryTokenCache(), retry_policy=_no_sleep_policy())
+    provider = IBTokenProvider(
+        _data("https://api.ibkr.com", rsa_pem), cache=MemoryTokenCache(), retry_policy=_no_sleep_policy()
+    )
     with pytest.raises(RateLimited):
         provider.fetch_token()
     assert len(responses.calls) == 3
@@ -314,15 +336,19 @@ def test_network_error_is_retried_then_transient(rsa_pem: str) -> None:
     """Connection errors retry within the budget and end as TransientError naming the host only."""
     url = "https://api.ibkr.com/oauth2/api/v1/token"
     responses.add(responses.POST, url, body=requests.ConnectionError("refused"))
-    provider = IBTokenProvider(_data("https://api.ibkr.com", rsa_pem), cache=MemoryTokenCache(), retry_policy=_no_sleep_policy())
+    provider = IBTokenProvider(
+        _data("https://api.ibkr.com", rsa_pem), cache=MemoryTokenCache(), retry_policy=_no_sleep_policy()
+    )
     with pytest.raises(TransientError) as info:
         provider.fetch_token()
     assert "api.ibkr.com" in str(info.value)
     assert len(responses.calls) == 3
 
 
-def test_access_token_outlives_bearer_and_is_replaced_once_when_refused(server: TokenServer, rsa_pem: str) -> None:
-    """An expired bearer reuses the still-valid access token; one the SSO endpoint refuses is replaced once."""
+def test_access_token_outlives_bearer_and_is_replaced_once_when_refused(
+    server: TokenServer, rsa_pem: str
+) -> None:
+    """An expired bearer reuses the live access token; one the SSO endpoint refuses is replaced once."""
     with freeze_time("2026-01-05 14:00:00") as frozen:
         provider = IBTokenProvider(_data(server.url, rsa_pem), cache=MemoryTokenCache(), sso_lifetime=60)
         first = provider.fetch_token()
@@ -336,7 +362,9 @@ def test_access_token_outlives_bearer_and_is_replaced_once_when_refused(server: 
         assert (server.state.token_requests, server.state.sso_requests) == (2, 4)
 
 
-def test_secret_canary_logs_reprs_exceptions(server: TokenServer, rsa_pem: str, debug_logs: pytest.LogCaptureFixture) -> None:
+def test_secret_canary_logs_reprs_exceptions(
+    server: TokenServer, rsa_pem: str, debug_logs: pytest.LogCaptureFixture
+) -> None:
     """At DEBUG, neither the key, an assertion, the access token nor the bearer leaks anywhere."""
     provider = IBTokenProvider(_data(server.url, rsa_pem), cache=MemoryTokenCache())
     token = provider.current_token()
@@ -344,9 +372,19 @@ def test_secret_canary_logs_reprs_exceptions(server: TokenServer, rsa_pem: str, 
     assertion = server.state.assertions[-1]
     provider.invalidate(bearer)
     provider.fetch_token()
-    texts = [debug_logs.text, repr(provider), repr(token), str(token), repr(provider.data), str(provider.data),
-             json.dumps(provider.token_info()), provider.data.model_dump_json()]
-    bad = IBTokenProvider(_data("http://127.0.0.1:9", rsa_pem), cache=MemoryTokenCache(), retry_policy=_no_sleep_policy())
+    texts = [
+        debug_logs.text,
+        repr(provider),
+        repr(token),
+        str(token),
+        repr(provider.data),
+        str(provider.data),
+        json.dumps(provider.token_info()),
+        provider.data.model_dump_json(),
+    ]
+    bad = IBTokenProvider(
+        _data("http://127.0.0.1:9", rsa_pem), cache=MemoryTokenCache(), retry_policy=_no_sleep_policy()
+    )
     with pytest.raises(TransientError) as info:
         bad.fetch_token()
     texts.append(str(info.value))

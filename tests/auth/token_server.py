@@ -66,7 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     state: TokenServerState
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
 
     def _send(self, status: int, body: dict[str, Any], ctype: str = "application/json") -> None:
@@ -138,7 +138,9 @@ class _Handler(BaseHTTPRequestHandler):
             token = secrets.token_urlsafe(24)
             with st.lock:
                 st.access_tokens[token] = st.clock() + st.token_ttl
-            self._send(200, {"access_token": token, "token_type": "Bearer", "expires_in": str(int(st.token_ttl))})
+            self._send(
+                200, {"access_token": token, "token_type": "Bearer", "expires_in": str(int(st.token_ttl))}
+            )
             return
         if self.path == "/gw/api/v1/sso-sessions":
             with st.lock:
