@@ -192,7 +192,7 @@ class OAuth1aData(CredentialData):
     encryption_key: SecretStr | None = Field(default=None, description="private encryption key PEM")
     encryption_key_path: str | None = Field(default=None, description="path to private_encryption.pem")
     dh_prime: str = Field(min_length=1, description="DH prime as hex, or the path to dhparam.pem")
-    dh_generator: int = Field(default=2, ge=2, description="DH generator (2)")
+    dh_generator: int = Field(default=2, ge=2, le=65537, description="DH generator (2)")
     realm: str | None = Field(
         default=None, description="'limited_poa' (default) or 'test_realm' for TESTCONS"
     )
