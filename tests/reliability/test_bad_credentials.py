@@ -52,7 +52,7 @@ def _oauth1a(**data: Any) -> dict[str, Any]:
 
 def _truncated(pem: str) -> str:
     lines = pem.splitlines()
-    return "\n".join(lines[: len(lines) // 2] + [lines[-1]])
+    return "\n".join([*lines[: len(lines) // 2], lines[-1]])
 
 
 _RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
