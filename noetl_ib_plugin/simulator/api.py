@@ -1,0 +1,307 @@
+"""The trading routes under /v1/api (plus the two OAuth 2.0 endpoints), as a route table."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from . import portfolio
+from .auth import Principal
+from .broker import BrokerSession
+from .common import ApiError, Request, Response
+from .market import _US_SECTIONS
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+__all__ = ["ROUTES", "Call", "Route", "match"]
+
+SERVER_INFO = {"serverName": "ibsim", "serverVersion": "Build 10.25.0, simulator"}
+
+
+@dataclass
+class Call:
+    """Everything a route handler needs about one authenticated request."""
+
+    req: Request
+    args: tuple[str, ...]
+    principal: Principal | None = None
+    session: BrokerSession | None = None
+
+    @property
+    def who(self) -> Principal:
+        """The authenticated principal (routes marked public never ask)."""
+        assert self.principal is not None
+        return self.principal
+
+    @property
+    def sess(self) -> BrokerSession:
+        """The caller's brokerage session."""
+        assert self.session is not None
+        return self.session
+
+
+Handler = Callable[["Engine", Call], Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One endpoint: methods, path pattern, stats name, pacing classes and bridge requirement."""
+
+    methods: frozenset[str]
+    pattern: re.Pattern[str]
+    name: str
+    handler: Handler
+    public: bool = False
+    bridge: bool = False
+    pace: tuple[str, ...] = ()
+
+
+def _auth_status(session: BrokerSession) -> dict[str, Any]:
+    """The authStatus object shared by ssodh/init, auth/status and tickle."""
+    return {"authenticated": session.bridge, "competing": False, "connected": True,
+            "message": "", "MAC": "98:F2:B3:23:BF:A0", "serverInfo": SERVER_INFO, "fail": ""}
+
+
+def _user_id(username: str) -> int:
+    """A stable numeric user id per username."""
+    return 10_000_000 + int(hashlib.sha256(username.encode()).hexdigest()[:6], 16)
+
+
+def oauth2_token(engine: Engine, call: Call) -> Any:
+    """POST /oauth2/api/v1/token."""
+    engine.stats.incr("oauth2_token_requests")
+    form = dict(parse_qsl(call.req.body.decode("utf-8", "replace"), keep_blank_values=True))
+    return engine.auth.issue_access_token(form)
+
+
+def sso_session(engine: Engine, call: Call) -> Any:
+    """POST /gw/api/v1/sso-sessions."""
+    engine.stats.incr("sso_session_requests")
+    return engine.auth.open_sso_session(
+        call.req.header("authorization"), call.req.header("content-type"), call.req.body
+    )
+
+
+def live_session_token(engine: Engine, call: Call) -> Any:
+    """POST /v1/api/oauth/live_session_token."""
+    engine.stats.incr("lst_requests")
+    return engine.auth.live_session_token(call.req.method, call.req.path,
+                                          call.req.header("authorization"))
+
+
+def ssodh_init(engine: Engine, call: Call) -> Any:
+    """Open the brokerage session for this token."""
+    engine.stats.incr("ssodh_init_requests")
+    with engine.broker.lock:
+        call.sess.close()
+        call.sess.bridge = True
+        call.sess.opened_at = engine.clock()
+    return _auth_status(call.sess)
+
+
+def auth_status(engine: Engine, call: Call) -> Any:
+    """Report whether the brokerage session is open."""
+    return _auth_status(call.sess)
+
+
+def tickle(engine: Engine, call: Call) -> Any:
+    """Keep-alive; also reports the session."""
+    remaining = max(0, int((call.who.expires_at - engine.clock()) * 1000))
+    return {"session": hashlib.sha256(call.who.token_id.encode()).hexdigest()[:32],
+            "ssoExpires": remaining, "collission": False, "userId": _user_id(call.who.username),
+            "hmds": {"error": "no bridge"} if not call.sess.bridge else {"authStatus": "ok"},
+            "iserver": {"authStatus": _auth_status(call.sess)}}
+
+
+def sso_validate(engine: Engine, call: Call) -> Any:
+    """Validate the SSO token."""
+    now = engine.clock()
+    who = call.who
+    return {"USER_ID": _user_id(who.username), "USER_NAME": who.username, "RESULT": True,
+            "AUTH_TIME": int(now * 1000), "SF_ENABLED": False, "IS_FREE_TRIAL": False,
+            "CREDENTIAL": who.username, "IP": "127.0.0.1",
+            "EXPIRES": max(0, int((who.expires_at - now) * 1000)),
+            "QUALIFIED_FOR_MOBILE_AUTH": None, "LANDING_APP": "UNIVERSAL", "IS_MASTER": False,
+            "lastAccessed": int(now * 1000),
+            "LOGIN_TYPE": 2 if who.account_id.startswith("DU") else 1,
+            "PAPER_USER_NAME": who.username, "features": {"env": "PROD", "wlms": True},
+            "region": "NJ"}
+
+
+def logout(engine: Engine, call: Call) -> Any:
+    """End the brokerage session (the token itself stays valid)."""
+    with engine.broker.lock:
+        call.sess.close()
+    return {"status": True}
+
+
+def iserver_accounts(engine: Engine, call: Call) -> Any:
+    """List the principal's brokerage accounts."""
+    return portfolio.iserver_accounts(engine.broker.account_for(call.who, call.who.account_id))
+
+
+def portfolio_accounts(engine: Engine, call: Call) -> Any:
+    """List portfolio accounts."""
+    return portfolio.portfolio_accounts(engine.broker.account_for(call.who, call.who.account_id))
+
+
+def account_summary(engine: Engine, call: Call) -> Any:
+    """Account summary figures."""
+    account = engine.broker.account_for(call.who, call.args[0])
+    with engine.broker.lock:
+        return portfolio.summary(account, engine.market)
+
+
+def positions(engine: Engine, call: Call) -> Any:
+    """One page of positions."""
+    account = engine.broker.account_for(call.who, call.args[0])
+    with engine.broker.lock:
+        return portfolio.positions_page(account, engine.market, int(call.args[1]),
+                                        engine.positions_page_size)
+
+
+def secdef_search(engine: Engine, call: Call) -> Any:
+    """Search listings by symbol (GET query or POST JSON body)."""
+    params: dict[str, Any] = call.req.params()
+    if call.req.method == "POST":
+        body = call.req.json()
+        params.update(body if isinstance(body, dict) else {})
+    symbol = str(params.get("symbol", "")).strip().upper()
+    sec_type = str(params.get("secType") or "STK").upper()
+    if not symbol:
+        raise ApiError(400, {"error": "Bad Request: symbol required", "statusCode": 400})
+    if sec_type != "STK":
+        return []
+    by_name = str(params.get("name", "")).lower() == "true"
+    out = []
+    for c in engine.market.contracts.values():
+        if not c.search:
+            continue
+        if c.symbol == symbol or (by_name and c.company.upper().startswith(symbol)):
+            sections = _US_SECTIONS if c.currency == "USD" else [{"secType": "STK"}]
+            out.append({"conid": str(c.conid), "companyHeader": f"{c.company} - {c.exchange}",
+                        "companyName": c.company, "symbol": c.symbol, "description": c.exchange,
+                        "restricted": None, "fop": None, "opt": None, "war": None,
+                        "sections": [dict(s) for s in sections]})
+    return out
+
+
+def contract_info(engine: Engine, call: Call) -> Any:
+    """Contract details by conid."""
+    contract = engine.market.contracts.get(int(call.args[0]))
+    if contract is None:
+        raise ApiError(500, {"error": f"Invalid conid: {call.args[0]}", "statusCode": 500})
+    return {"con_id": contract.conid, "conid": contract.conid, "symbol": contract.symbol,
+            "exchange": contract.exchange, "listing_exchange": contract.exchange,
+            "currency": contract.currency, "company_name": contract.company,
+            "local_symbol": contract.symbol, "instrument_type": "STK", "secType": "STK",
+            "valid_exchanges": f"SMART,{contract.exchange}"}
+
+
+def snapshot(engine: Engine, call: Call) -> Any:
+    """Market data snapshot with the per-session pre-flight."""
+    params = call.req.params()
+    try:
+        conids = [int(c) for c in params.get("conids", "").split(",") if c.strip()]
+    except ValueError:
+        raise ApiError(400, {"error": "Bad Request: invalid conids", "statusCode": 400}) from None
+    if not conids or len(conids) > 100:
+        raise ApiError(400, {"error": "Bad Request: 1 to 100 conids required", "statusCode": 400})
+    fields = [f.strip() for f in params.get("fields", "").split(",") if f.strip()]
+    out = []
+    with engine.broker.lock:
+        for conid in conids:
+            if conid not in engine.market.contracts:
+                out.append({"conid": conid, "conidEx": str(conid)})
+                continue
+            if conid not in call.sess.snapshot_conids:
+                call.sess.snapshot_conids.add(conid)
+                out.append({"conid": conid, "conidEx": str(conid)})
+                continue
+            data = engine.market.snapshot_fields(conid)
+            keep = {"conid", "conidEx", "_updated", "server_id", *fields} if fields else set(data)
+            out.append({k: v for k, v in data.items() if k in keep})
+    return out
+
+
+def place_order(engine: Engine, call: Call) -> Any:
+    """Place one order (maybe answered by a question)."""
+    return engine.broker.place(call.who, call.args[0], call.req.json())
+
+
+def reply(engine: Engine, call: Call) -> Any:
+    """Answer a question."""
+    body = call.req.json()
+    confirmed = isinstance(body, dict) and body.get("confirmed") is True
+    return engine.broker.reply(call.who, call.args[0], confirmed)
+
+
+def live_orders(engine: Engine, call: Call) -> Any:
+    """Orders of the day, with pre-flight."""
+    params = call.req.params()
+    filters = {f.strip() for f in params.get("filters", "").split(",") if f.strip()}
+    force = params.get("force", "").lower() == "true"
+    return engine.broker.live_orders(call.sess, call.who.account_id, filters, force)
+
+
+def cancel_order(engine: Engine, call: Call) -> Any:
+    """Cancel an order."""
+    return engine.broker.cancel(call.who, call.args[0], call.args[1])
+
+
+def trades(engine: Engine, call: Call) -> Any:
+    """Executions of the day."""
+    return engine.broker.trades(call.who.account_id)
+
+
+def _r(methods: str, path: str, handler: Handler, **kw: Any) -> Route:
+    """Build a route from a readable template ({x} matches one path segment)."""
+    regex = re.sub(r"\{[a-z_]+\}", r"([^/]+)", path)
+    return Route(frozenset(methods.split("|")), re.compile(f"^{regex}/?$"), path, handler, **kw)
+
+
+ROUTES: list[Route] = [
+    _r("POST", "/oauth2/api/v1/token", oauth2_token, public=True),
+    _r("POST", "/gw/api/v1/sso-sessions", sso_session, public=True),
+    _r("POST", "/v1/api/oauth/live_session_token", live_session_token, public=True),
+    _r("POST", "/v1/api/iserver/auth/ssodh/init", ssodh_init),
+    _r("POST", "/v1/api/iserver/reauthenticate", ssodh_init),
+    _r("GET|POST", "/v1/api/iserver/auth/status", auth_status),
+    _r("GET|POST", "/v1/api/tickle", tickle, pace=("tickle",)),
+    _r("GET", "/v1/api/sso/validate", sso_validate, pace=("sso_validate",)),
+    _r("GET|POST", "/v1/api/logout", logout),
+    _r("GET", "/v1/api/iserver/accounts", iserver_accounts, bridge=True),
+    _r("GET", "/v1/api/portfolio/accounts", portfolio_accounts, pace=("portfolio_accounts",)),
+    _r("GET", "/v1/api/portfolio/{acct}/summary", account_summary),
+    _r("GET", "/v1/api/portfolio/{acct}/positions/{page}", positions),
+    _r("GET|POST", "/v1/api/iserver/secdef/search", secdef_search, bridge=True),
+    _r("GET", "/v1/api/iserver/contract/{conid}/info", contract_info, bridge=True),
+    _r("GET", "/v1/api/iserver/marketdata/snapshot", snapshot, bridge=True, pace=("snapshot",)),
+    _r("POST", "/v1/api/iserver/account/{acct}/orders", place_order, bridge=True),
+    _r("POST", "/v1/api/iserver/reply/{id}", reply, bridge=True),
+    _r("GET", "/v1/api/iserver/account/orders", live_orders, bridge=True, pace=("live_orders",)),
+    _r("DELETE", "/v1/api/iserver/account/{acct}/order/{id}", cancel_order, bridge=True),
+    _r("GET", "/v1/api/iserver/account/trades", trades, bridge=True, pace=("trades",)),
+]
+
+
+def match(method: str, path: str) -> tuple[Route, tuple[str, ...]] | None:
+    """Find the route for a request; positions/{page} and conids must be numeric."""
+    for route in ROUTES:
+        found = route.pattern.match(path)
+        if found and method in route.methods:
+            args = found.groups()
+            if route.handler in (positions, contract_info) and not args[-1].isdigit():
+                return None
+            return route, args
+    return None
+
+
+def not_found(path: str) -> Response:
+    """IBKR answers unknown paths with 404."""
+    return Response(404, {"error": f"Not Found: {path}", "statusCode": 404})

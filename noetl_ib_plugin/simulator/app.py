@@ -1,0 +1,257 @@
+"""The in-process Simulator: server lifecycle, built-in clients and test-facing helpers."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .engine import Engine
+from .keys import (
+    OAUTH1A_ACCOUNT,
+    OAUTH2_ACCOUNT,
+    SimKeys,
+    credential_records,
+    encrypt_secret,
+    generate_keys,
+    public_pem,
+    write_credentials,
+)
+from .lst import RFC3526_PRIME_HEX
+from .server import SimHTTPServer
+
+__all__ = ["Simulator"]
+
+
+class Simulator:
+    """An IBKR Web API paper broker on loopback, speaking OAuth 2.0 and OAuth 1.0a for real."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_dir: str | Path | None = None,
+        *,
+        pacing: bool = True,
+        seed: int = 1,
+        token_ttl: float = 86399,
+        sso_ttl: float = 86400,
+        lst_ttl: float = 86400,
+        session_idle_timeout: float = 360,
+        faults: Mapping[str, Any] | None = None,
+        pacing_overrides: Mapping[str, tuple[int, float]] | None = None,
+        pacing_leniency: float = 0.05,
+        positions_page_size: int = 100,
+        bulk_positions: int = 120,
+        keys: SimKeys | None = None,
+        default_clients: bool = True,
+        public_url: str | None = None,
+        reply_ttl: float = 120.0,
+        cancel_delay: float = 0.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._state_dir = Path(state_dir) if state_dir is not None else None
+        self._own_state_dir = False
+        self._public_url = public_url
+        self._default_clients = default_clients
+        self.keys = keys
+        self.engine = Engine(
+            seed=seed, clock=clock, pacing=pacing, pacing_overrides=pacing_overrides,
+            pacing_leniency=pacing_leniency, positions_page_size=positions_page_size,
+            bulk_positions={OAUTH1A_ACCOUNT: bulk_positions} if bulk_positions else None,
+        )
+        self.token_ttl, self.sso_ttl, self.lst_ttl = token_ttl, sso_ttl, lst_ttl
+        self.session_idle_timeout = session_idle_timeout
+        self.engine.broker.reply_ttl = reply_ttl
+        self.engine.broker.cancel_delay = cancel_delay
+        if faults:
+            self.engine.faults.set(dict(faults))
+        self._server: SimHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._credentials_file: Path | None = None
+        self.credentials: list[dict[str, Any]] = []
+
+    # -- lifetimes settable at any time ---------------------------------------------------------
+    @property
+    def token_ttl(self) -> float:
+        """OAuth 2.0 access token lifetime (expires_in), seconds."""
+        return self.engine.auth.token_ttl
+
+    @token_ttl.setter
+    def token_ttl(self, value: float) -> None:
+        self.engine.auth.token_ttl = float(value)
+
+    @property
+    def sso_ttl(self) -> float:
+        """SSO bearer lifetime, seconds."""
+        return self.engine.auth.sso_ttl
+
+    @sso_ttl.setter
+    def sso_ttl(self, value: float) -> None:
+        self.engine.auth.sso_ttl = float(value)
+
+    @property
+    def lst_ttl(self) -> float:
+        """Live session token lifetime, seconds."""
+        return self.engine.auth.lst_ttl
+
+    @lst_ttl.setter
+    def lst_ttl(self, value: float) -> None:
+        self.engine.auth.lst_ttl = float(value)
+
+    @property
+    def session_idle_timeout(self) -> float:
+        """Seconds without requests after which a brokerage session is dropped."""
+        return self.engine.broker.session_idle_timeout
+
+    @session_idle_timeout.setter
+    def session_idle_timeout(self, value: float) -> None:
+        self.engine.broker.session_idle_timeout = float(value)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> Simulator:
+        """Bind, register the built-in clients, write credentials.json and serve in a thread."""
+        if self._server is not None:
+            return self
+        server = SimHTTPServer((self.host, self.port), self.engine)
+        self._server = server
+        self.port = server.server_address[1]
+        self.engine.auth.public_url = self._public_url or self.url
+        if self._default_clients:
+            self._install_default_clients()
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05},
+            name=f"ibsim-{self.port}", daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close keep-alive connections and remove a temp state dir we created."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_all()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._own_state_dir and self._state_dir is not None:
+            shutil.rmtree(self._state_dir, ignore_errors=True)
+
+    def __enter__(self) -> Simulator:
+        """Start on entry."""
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        """Stop on exit."""
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The host root, e.g. http://127.0.0.1:54321 (the trading API lives under /v1/api)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """The trading base URL."""
+        return f"{self.url}/v1/api"
+
+    @property
+    def credentials_file(self) -> Path:
+        """Path of credentials.json (written at start when default clients are enabled)."""
+        if self._credentials_file is None:
+            raise RuntimeError("simulator not started or default_clients=False")
+        return self._credentials_file
+
+    def _install_default_clients(self) -> None:
+        """Register sim_oauth2 and sim_oauth1a and write their credential records."""
+        keys = self.keys = self.keys or generate_keys()
+        self.register_oauth2_client(keys.client_id, keys.key_id, public_pem(keys.oauth2_key),
+                                    keys.username, OAUTH2_ACCOUNT)
+        self.register_oauth1a_consumer(
+            keys.consumer_key, keys.access_token, public_pem(keys.signature_key),
+            keys.oauth1a_username, OAUTH1A_ACCOUNT,
+            access_token_secret=keys.access_token_secret_plain,
+        )
+        self.credentials = credential_records(keys, self.url)
+        if self._state_dir is None:
+            self._state_dir = Path(tempfile.mkdtemp(prefix="ibsim-"))
+            self._own_state_dir = True
+        self._credentials_file = write_credentials(
+            self._state_dir / "credentials.json", self.credentials
+        )
+
+    # -- registration ----------------------------------------------------------------------------
+    def register_oauth2_client(self, client_id: str, key_id: str, public_key_pem: str,
+                               username: str, account_id: str) -> None:
+        """Accept private_key_jwt assertions signed by this key; opens a paper account."""
+        self.engine.auth.register_oauth2_client(client_id, key_id, public_key_pem, username,
+                                                account_id)
+        self.engine.broker.ensure_account(account_id, username)
+
+    def register_oauth1a_consumer(
+        self,
+        consumer_key: str,
+        access_token: str,
+        signature_public_key_pem: str,
+        username: str,
+        account_id: str,
+        *,
+        encryption_public_key_pem: str | None = None,
+        access_token_secret: bytes | None = None,
+        dh_prime_hex: str = RFC3526_PRIME_HEX,
+        dh_generator: int = 2,
+        realm: str = "limited_poa",
+    ) -> str | None:
+        """Register a consumer; returns base64(RSA-encrypt(secret)) when an encryption key is given.
+
+        `access_token_secret` is the plaintext secret (random when omitted); its hex is the
+        prepend the client recovers by decrypting the returned value with its private key.
+        """
+        plain = access_token_secret if access_token_secret is not None else secrets.token_bytes(24)
+        self.engine.auth.register_oauth1a_consumer(
+            consumer_key, access_token=access_token,
+            signature_public_key_pem=signature_public_key_pem, prepend_hex=plain.hex(),
+            username=username, account_id=account_id, dh_prime_hex=dh_prime_hex,
+            dh_generator=dh_generator, realm=realm,
+        )
+        self.engine.broker.ensure_account(account_id, username)
+        if encryption_public_key_pem is None:
+            return None
+        return encrypt_secret(encryption_public_key_pem, plain)
+
+    # -- test helpers ----------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """Same as GET /__sim/stats."""
+        return self.engine.stats.snapshot()
+
+    def orders(self) -> list[dict[str, Any]]:
+        """Same as GET /__sim/orders."""
+        self.engine.broker.evaluate()
+        return self.engine.broker.admin_orders()
+
+    def set_faults(self, plan: Mapping[str, Any]) -> None:
+        """Same as POST /__sim/faults ({} clears)."""
+        self.engine.faults.set(dict(plan))
+
+    def reset(self) -> None:
+        """Same as POST /__sim/reset."""
+        self.engine.reset()
+
+    def set_price(self, conid: int, price: float) -> None:
+        """Pin a price; working orders are evaluated at once."""
+        self.engine.set_price(conid, price)
+
+    def revoke_all(self) -> int:
+        """Same as POST /__sim/revoke."""
+        return self.engine.auth.revoke_all()

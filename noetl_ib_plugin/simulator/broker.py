@@ -1,0 +1,339 @@
+"""Paper-broker state: accounts, positions, brokerage sessions, order book and questions."""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .auth import Principal
+from .common import ApiError
+from .market import Contract, Market
+from .orders import (
+    WORKING,
+    Fill,
+    Order,
+    OrderRejectedError,
+    fill_price,
+    parse_ticket,
+    questions_for,
+    render_live,
+)
+from .stats import Stats
+
+__all__ = ["NO_BRIDGE", "Account", "Broker", "BrokerSession", "Position"]
+
+Clock = Callable[[], float]
+NO_BRIDGE = {"error": "Bad Request: no bridge", "statusCode": 400}
+FIRST_ORDER_ID = 1370093239
+STARTING_POSITIONS = ((265598, 100.0, 150.0), (272093, 50.0, 300.0), (8314, 20.0, 140.0))
+
+
+@dataclass
+class Position:
+    """Holding in one contract; avg cost and realized P&L follow fills."""
+
+    contract: Contract
+    quantity: float = 0.0
+    avg_cost: float = 0.0
+    realized: float = 0.0
+
+
+@dataclass
+class Account:
+    """One paper account with USD cash (FX is ignored) and positions in insertion order."""
+
+    account_id: str
+    username: str
+    cash: float
+    positions: dict[int, Position] = field(default_factory=dict)
+    coids: set[str] = field(default_factory=set)
+
+
+@dataclass
+class BrokerSession:
+    """The brokerage ("bridge") session of one bearer or LST, with its pre-flight memory."""
+
+    token_id: str
+    bridge: bool = False
+    last_seen: float = 0.0
+    opened_at: float = 0.0
+    snapshot_conids: set[int] = field(default_factory=set)
+    orders_primed: bool = False
+    last_orders_empty: bool = False
+
+    def close(self) -> None:
+        """Drop the bridge and everything the gateway caches per session."""
+        self.bridge = False
+        self.snapshot_conids.clear()
+        self.orders_primed = False
+        self.last_orders_empty = False
+
+
+@dataclass
+class PendingReply:
+    """A question waiting for POST /iserver/reply/{id}."""
+
+    reply_id: str
+    order: Order
+    remaining: list[tuple[str, str]]
+    created: float
+
+
+class Broker:
+    """All mutable trading state behind one re-entrant lock."""
+
+    def __init__(self, market: Market, clock: Clock, stats: Stats, seed: int) -> None:
+        self.market = market
+        self.clock = clock
+        self.stats = stats
+        self.seed = seed
+        self.lock = threading.RLock()
+        self.session_idle_timeout = 360.0
+        self.reply_ttl = 120.0
+        self.cancel_delay = 0.0
+        self.starting_cash = 1_000_000.0
+        self.bulk: dict[str, list[Contract]] = {}
+        self._owners: dict[str, str] = {}
+        self.reset()
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Fresh accounts, no orders, no sessions; registered owners are kept."""
+        with self.lock:
+            self.rng = random.Random(self.seed)
+            self.accounts: dict[str, Account] = {}
+            self.sessions: dict[str, BrokerSession] = {}
+            self.orders: dict[int, Order] = {}
+            self.replies: dict[str, PendingReply] = {}
+            self.next_order_id = FIRST_ORDER_ID
+            for account_id, username in self._owners.items():
+                self._create_account(account_id, username)
+
+    def ensure_account(self, account_id: str, username: str) -> None:
+        """Create the paper account for a principal the first time it is registered."""
+        with self.lock:
+            self._owners.setdefault(account_id, username)
+            if account_id not in self.accounts:
+                self._create_account(account_id, username)
+
+    def _create_account(self, account_id: str, username: str) -> None:
+        """Seed cash and a few starting positions (plus the bulk book, if configured)."""
+        account = Account(account_id, username, self.starting_cash)
+        for conid, qty, cost in STARTING_POSITIONS:
+            account.positions[conid] = Position(self.market.contracts[conid], qty, cost)
+        for contract in self.bulk.get(account_id, []):
+            account.positions[contract.conid] = Position(contract, 1.0, contract.base_price)
+        self.accounts[account_id] = account
+
+    # -- sessions ---------------------------------------------------------------------------
+    def session(self, principal: Principal) -> BrokerSession:
+        """The caller's session, idled out when no request came for session_idle_timeout s."""
+        now = self.clock()
+        with self.lock:
+            session = self.sessions.get(principal.token_id)
+            if session is None:
+                session = self.sessions[principal.token_id] = BrokerSession(principal.token_id)
+            elif session.bridge and now - session.last_seen > self.session_idle_timeout:
+                session.close()
+            session.last_seen = now
+            return session
+
+    def require_bridge(self, principal: Principal) -> BrokerSession:
+        """Refuse /iserver/* calls until ssodh/init opened the brokerage session."""
+        session = self.session(principal)
+        if not session.bridge:
+            raise ApiError(400, NO_BRIDGE)
+        return session
+
+    def account_for(self, principal: Principal, account_id: str) -> Account:
+        """The principal's own account; any other id is refused like IBKR (500)."""
+        with self.lock:
+            account = self.accounts.get(account_id)
+        if account is None or account_id != principal.account_id:
+            raise ApiError(500, {"error": f"Invalid account: {account_id}", "statusCode": 500})
+        return account
+
+    # -- orders -------------------------------------------------------------------------------
+    def evaluate(self) -> None:
+        """Fill working orders whose trigger/limit the current price satisfies; finish cancels."""
+        now = self.clock()
+        with self.lock:
+            for order in self.orders.values():
+                if order.status == "PendingCancel" and now >= order.cancel_at:
+                    order.status = "Cancelled"
+                elif order.status in WORKING and not order.contract.halted:
+                    self._try_fill(order, now)
+
+    def _try_fill(self, order: Order, now: float) -> None:
+        """Execute the whole remaining quantity when the rules say the order trades now."""
+        price = fill_price(order, self.market.price(order.contract.conid))
+        if price is None:
+            if order.triggered and order.status == "PreSubmitted":
+                order.status = "Submitted"
+            return
+        quantity = order.quantity - order.filled
+        order.fills.append(Fill(quantity, price, now))
+        order.status = "Filled"
+        self.stats.incr("orders_filled")
+        self._book_fill(self.accounts[order.account], order.contract, order.side, quantity, price)
+
+    def _book_fill(self, account: Account, contract: Contract, side: str, qty: float,
+                   price: float) -> None:
+        """Update position, average cost, realized P&L and cash for one execution."""
+        signed = qty if side == "BUY" else -qty
+        pos = account.positions.setdefault(contract.conid, Position(contract))
+        if pos.quantity == 0 or (pos.quantity > 0) == (signed > 0):
+            total = abs(pos.quantity) + qty
+            pos.avg_cost = (abs(pos.quantity) * pos.avg_cost + qty * price) / total
+            pos.quantity += signed
+        else:
+            closing = min(qty, abs(pos.quantity))
+            direction = 1.0 if pos.quantity > 0 else -1.0
+            pos.realized += closing * (price - pos.avg_cost) * direction
+            pos.quantity += signed
+            if pos.quantity == 0:
+                pos.avg_cost = 0.0
+            elif (pos.quantity > 0) != (direction > 0):
+                pos.avg_cost = price
+        account.cash -= signed * price
+
+    def _new_reply(self, order: Order, remaining: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Register the next question of a chain and render it like IBKR."""
+        reply_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        self.replies[reply_id] = PendingReply(reply_id, order, remaining[1:], self.clock())
+        self.stats.incr("questions_asked")
+        message_id, text = remaining[0]
+        return [{"id": reply_id, "message": [text], "isSuppressed": False,
+                 "messageIds": [message_id]}]
+
+    def _check_coid(self, account: Account, order: Order) -> None:
+        """cOIDs are unique per account; a reuse is an HTTP 200 rejection."""
+        if order.coid is not None and order.coid in account.coids:
+            self.stats.incr("orders_rejected_duplicate_coid")
+            raise OrderRejectedError(f"Order couldn't be submitted: Local order ID={order.coid} is "
+                              "already registered.")
+
+    def place(self, principal: Principal, account_id: str, body: Any) -> Any:
+        """POST /iserver/account/{acct}/orders: a question, the placed list or {"error"}."""
+        account = self.account_for(principal, account_id)
+        tickets = body.get("orders") if isinstance(body, dict) else body
+        with self.lock:
+            try:
+                if not isinstance(tickets, list) or len(tickets) != 1:
+                    raise OrderRejectedError("Exactly one order per request is supported")
+                order = parse_ticket(tickets[0], account_id, self.market.contracts, self.clock())
+                self._check_coid(account, order)
+            except OrderRejectedError as exc:
+                self.stats.incr("orders_rejected")
+                return {"error": str(exc)}
+            questions = questions_for(order, self.market.price(order.contract.conid))
+            if questions:
+                return self._new_reply(order, questions)
+            return self._submit(account, order)
+
+    def reply(self, principal: Principal, reply_id: str, confirmed: bool) -> Any:
+        """POST /iserver/reply/{id}: next question, the placed list, or the drop answer."""
+        now = self.clock()
+        with self.lock:
+            pending = self.replies.pop(reply_id, None)
+            if pending is None or pending.order.account != principal.account_id or \
+                    now - pending.created > self.reply_ttl:
+                raise ApiError(400, {"error": f"reply id not found: '{reply_id}'"})
+            if not confirmed:
+                self.stats.incr("orders_rejected")
+                return {"error": "Order was not confirmed and has been cancelled "
+                                 "(reply answered with confirmed=false).", "confirmed": False}
+            if pending.remaining:
+                return self._new_reply(pending.order, pending.remaining)
+            account = self.accounts[pending.order.account]
+            try:
+                self._check_coid(account, pending.order)
+            except OrderRejectedError as exc:
+                self.stats.incr("orders_rejected")
+                return {"error": str(exc)}
+            return self._submit(account, pending.order)
+
+    def _submit(self, account: Account, order: Order) -> list[dict[str, Any]]:
+        """Accept the order: give it an id, register its cOID and try to execute at once."""
+        order.order_id = self.next_order_id
+        self.next_order_id += 1
+        order.created = self.clock()
+        if order.coid is not None:
+            account.coids.add(order.coid)
+        order.status = "PreSubmitted" if order.stop_price is not None else "Submitted"
+        self.orders[order.order_id] = order
+        self.stats.incr("orders_accepted")
+        if not order.contract.halted:
+            self._try_fill(order, order.created)
+        if order.status in WORKING and order.tif in ("IOC", "FOK"):
+            order.status = "Cancelled"
+        elif order.contract.halted:
+            order.status = "PreSubmitted"
+        return [{"order_id": str(order.order_id), "order_status": order.status,
+                 "encrypt_message": "1"}]
+
+    def cancel(self, principal: Principal, account_id: str, order_id: str) -> dict[str, Any]:
+        """DELETE an order: acknowledge and move it to PendingCancel, then Cancelled."""
+        self.account_for(principal, account_id)
+        with self.lock:
+            order = self.orders.get(int(order_id)) if order_id.isdigit() else None
+            if order is None or order.account != account_id:
+                return {"error": f"OrderID {order_id} doesn't exist"}
+            if order.status not in WORKING:
+                return {"error": f"OrderID {order_id} cannot be cancelled, status: {order.status}"}
+            order.status = "PendingCancel"
+            order.cancel_at = self.clock() + self.cancel_delay
+            self.stats.incr("orders_cancelled")
+            self.evaluate()
+            return {"msg": "Request was submitted", "order_id": order.order_id,
+                    "conid": order.contract.conid, "account": account_id}
+
+    def live_orders(self, session: BrokerSession, account_id: str, filters: set[str],
+                    force: bool) -> dict[str, Any]:
+        """GET /iserver/account/orders with the session's pre-flight and force=true behaviour."""
+        with self.lock:
+            if not session.orders_primed or (force and not session.last_orders_empty):
+                session.orders_primed = True
+                session.last_orders_empty = True
+                return {"orders": [], "snapshot": False}
+            session.last_orders_empty = False
+            today = int(self.clock() // 86400)
+            wanted = {f.replace("_", "").lower() for f in filters} - {"sortbytime", ""}
+            out = []
+            for order in self.orders.values():
+                if order.account != account_id:
+                    continue
+                if order.status not in WORKING and int(order.created // 86400) != today:
+                    continue
+                if wanted and order.status.lower() not in wanted:
+                    continue
+                out.append(render_live(order))
+            return {"orders": out, "snapshot": True}
+
+    def trades(self, account_id: str) -> list[dict[str, Any]]:
+        """GET /iserver/account/trades: executions of the day."""
+        with self.lock:
+            out = []
+            for order in self.orders.values():
+                if order.account != account_id:
+                    continue
+                for n, fill in enumerate(order.fills):
+                    out.append({
+                        "execution_id": f"{order.order_id:x}.{n}", "symbol": order.contract.symbol,
+                        "side": "B" if order.side == "BUY" else "S", "size": fill.quantity,
+                        "price": f"{fill.price:.2f}", "order_ref": order.coid or "",
+                        "trade_time_r": int(fill.time * 1000), "conid": order.contract.conid,
+                        "account": account_id, "order_id": order.order_id,
+                        "commission": "0.00", "sec_type": "STK",
+                        "exchange": order.contract.exchange,
+                    })
+            return out
+
+    def admin_orders(self) -> list[dict[str, Any]]:
+        """Every order for GET /__sim/orders."""
+        with self.lock:
+            return [o.to_admin() for o in self.orders.values()]

@@ -1,0 +1,73 @@
+"""`noetl-ib simulator ...`: run the simulator until SIGINT/SIGTERM, announcing itself on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+from .app import Simulator
+
+__all__ = ["build_parser", "main"]
+
+log = logging.getLogger("noetl_ib_plugin.simulator")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The simulator's command line."""
+    parser = argparse.ArgumentParser(
+        prog="noetl-ib simulator",
+        description="Run the IBKR Web API paper-broker simulator on loopback.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--state-dir", default=None, help="where credentials.json goes")
+    parser.add_argument("--faults", default=None, help="fault plan as JSON (see /__sim/faults)")
+    parser.add_argument("--no-pacing", action="store_true", help="disable IBKR pacing limits")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--token-ttl", type=float, default=86399.0)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start, print one JSON line ({url, credentials_file, pid}), serve until a signal, exit 0."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s ibsim %(levelname)s %(message)s")
+    try:
+        faults = json.loads(args.faults) if args.faults else None
+        if faults is not None and not isinstance(faults, dict):
+            raise ValueError("--faults must be a JSON object")
+    except ValueError as exc:
+        print(f"noetl-ib simulator: invalid --faults: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        """Ask the main loop to shut down cleanly."""
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    sim = Simulator(host=args.host, port=args.port, state_dir=args.state_dir,
+                    pacing=not args.no_pacing, seed=args.seed, token_ttl=args.token_ttl,
+                    faults=faults)
+    try:
+        sim.start()
+        ready = {"url": sim.url, "credentials_file": str(sim.credentials_file), "pid": os.getpid()}
+        sys.stdout.write(json.dumps(ready) + "\n")
+        sys.stdout.flush()
+        log.info("listening on %s (pacing %s)", sim.url, "off" if args.no_pacing else "on")
+        while not stop.wait(0.5):
+            pass
+        log.info("shutting down")
+    finally:
+        sim.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

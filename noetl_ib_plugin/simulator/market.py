@@ -1,0 +1,174 @@
+"""A small contract universe and deterministic seeded price paths, rendered as snapshot fields."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["CONTRACTS", "Contract", "Market", "bulk_contracts", "fmt_size", "fmt_volume"]
+
+Clock = Callable[[], float]
+DAY = 86400
+
+
+@dataclass(frozen=True)
+class Contract:
+    """One listing: symbol plus exchange and currency; a symbol may have several listings."""
+
+    conid: int
+    symbol: str
+    company: str
+    exchange: str
+    currency: str
+    base_price: float
+    market_data: bool = True
+    halted: bool = False
+    traded_today: bool = True
+    search: bool = True
+
+
+_US_SECTIONS: list[dict[str, str]] = [
+    {"secType": "STK"},
+    {"secType": "OPT", "months": "JUN25;JUL25;AUG25", "exchange": "SMART;AMEX;BATS;BOX;CBOE"},
+    {"secType": "WAR", "exchange": "FWB;SWB"},
+    {"secType": "BAG"},
+]
+
+CONTRACTS: dict[int, Contract] = {
+    c.conid: c
+    for c in (
+        Contract(265598, "AAPL", "APPLE INC", "NASDAQ", "USD", 190.0),
+        Contract(272093, "MSFT", "MICROSOFT CORP", "NASDAQ", "USD", 410.0),
+        Contract(756733, "SPY", "SPDR S&P 500 ETF TRUST", "ARCA", "USD", 510.0),
+        Contract(8314, "IBM", "INTL BUSINESS MACHINES CORP", "NYSE", "USD", 185.0),
+        Contract(76792991, "TSLA", "TESLA INC", "NASDAQ", "USD", 175.0),
+        Contract(4036812, "BHP", "BHP GROUP LTD-SPON ADR", "NYSE", "USD", 58.0),
+        Contract(4036818, "BHP", "BHP GROUP LTD", "ASX", "AUD", 44.0, traded_today=False),
+        Contract(459530, "SIVB", "SVB FINANCIAL GROUP", "NASDAQ", "USD", 106.0, halted=True),
+        Contract(13109, "VOD", "VODAFONE GROUP PLC", "LSE", "GBP", 0.7, market_data=False),
+    )
+}
+
+
+def bulk_contracts(count: int) -> list[Contract]:
+    """Tiny synthetic listings (ZZ001...) so one account has enough positions to page."""
+    return [
+        Contract(900001 + i, f"ZZ{i + 1:03d}", f"SIMULATED HOLDING {i + 1}", "NYSE", "USD",
+                 10.0 + i % 37, search=False)
+        for i in range(count)
+    ]
+
+
+def fmt_volume(value: float) -> str:
+    """Format a volume like IBKR's field 87: 950, 1.2K, 3.45M."""
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.2f}M"
+    if value >= 1_000:
+        return f"{value / 1_000:.1f}K"
+    return str(int(value))
+
+
+def fmt_size(value: int) -> str:
+    """Format a size with thousands separators, as fields 88/85/7059 arrive."""
+    return f"{value:,}"
+
+
+def _unit(*parts: object) -> float:
+    """A deterministic number in [0, 1) from the parts (seeded hashing, not random state)."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+class Market:
+    """Prices as a pure function of (seed, conid, time) unless pinned by set_price."""
+
+    def __init__(self, seed: int, clock: Clock, contracts: dict[int, Contract]) -> None:
+        self.seed = seed
+        self.clock = clock
+        self.contracts = contracts
+        self._pinned: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        """Drop pinned prices so the seeded paths apply again."""
+        with self._lock:
+            self._pinned.clear()
+
+    def set_price(self, conid: int, price: float) -> None:
+        """Pin a contract's last price (tests use this to trigger orders deterministically)."""
+        if conid not in self.contracts:
+            raise KeyError(conid)
+        with self._lock:
+            self._pinned[conid] = float(price)
+
+    def _prior_close(self, contract: Contract, day: int) -> float:
+        """Yesterday's close, a seeded daily wiggle around the base price."""
+        wiggle = _unit(self.seed, contract.conid, day, "pc") - 0.5
+        return contract.base_price * (1 + 0.02 * wiggle)
+
+    def price(self, conid: int, when: float | None = None) -> float:
+        """The last price now (or at `when`): slow sine drift plus a per-second seeded jitter."""
+        with self._lock:
+            pinned = self._pinned.get(conid)
+        if pinned is not None:
+            return pinned
+        contract = self.contracts[conid]
+        t = self.clock() if when is None else when
+        prior = self._prior_close(contract, int(t // DAY))
+        if contract.halted or not contract.traded_today:
+            return round(prior, 2)
+        phase = 2 * math.pi * _unit(self.seed, conid, "phase")
+        drift = 0.01 * math.sin(2 * math.pi * t / 900 + phase)
+        jitter = 0.002 * (_unit(self.seed, conid, int(t)) - 0.5)
+        return round(prior * (1 + drift + jitter), 2)
+
+    def snapshot_fields(self, conid: int) -> dict[str, Any]:
+        """All snapshot fields for a conid as IBKR renders them (strings, prefixes, separators)."""
+        contract = self.contracts[conid]
+        now = self.clock()
+        base: dict[str, Any] = {
+            "conid": conid,
+            "conidEx": str(conid),
+            "_updated": int(now * 1000),
+            "55": contract.symbol,
+            "6509": "RpB" if contract.market_data else "N",
+            "server_id": f"q{conid % 7}",
+        }
+        if not contract.market_data:
+            return base
+        day = int(now // DAY)
+        last = self.price(conid)
+        prior = round(self._prior_close(contract, day), 2)
+        opening = round(prior * (1 + 0.006 * (_unit(self.seed, conid, day, "open") - 0.5)), 2)
+        high = round(max(last, opening, prior) * 1.004, 2)
+        low = round(min(last, opening, prior) * 0.996, 2)
+        tick = 0.01 if last >= 1 else 0.0001
+        bid, ask = last - tick, last + tick
+        frac = (now % DAY) / DAY
+        volume = (200_000 + 40_000_000 * _unit(self.seed, conid, "vol")) * (0.05 + frac)
+        prefix = "H" if contract.halted else ("" if contract.traded_today else "C")
+        digits = 2 if last >= 1 else 4
+        change = last - prior
+        base.update({
+            "31": f"{prefix}{last:.{digits}f}",
+            "84": f"{bid:.{digits}f}",
+            "86": f"{ask:.{digits}f}",
+            "88": fmt_size(100 * (1 + int(40 * _unit(self.seed, conid, int(now), "b")))),
+            "85": fmt_size(100 * (1 + int(40 * _unit(self.seed, conid, int(now), "a")))),
+            "7059": fmt_size(int(1 + 300 * _unit(self.seed, conid, int(now), "ls"))),
+            "87": fmt_volume(volume if contract.traded_today else 0.0),
+            "7295": f"{opening:.{digits}f}",
+            "70": f"{high:.{digits}f}",
+            "71": f"{low:.{digits}f}",
+            "7296": f"{prior:.{digits}f}",
+            "7741": f"{prior:.{digits}f}",
+            "82": f"{change:+.{digits}f}".replace("+", ""),
+            "83": f"{100 * change / prior:.2f}",
+        })
+        if contract.halted:
+            base["6509"] = "Z"
+        return base

@@ -1,0 +1,50 @@
+"""Test helpers for downstream users: a running IBKR simulator as a context manager or fixture.
+
+Add ``from noetl_ib_plugin.testing import ib_simulator`` to a conftest.py to get a fresh
+simulator (pacing off, throw-away keys) per test; its ``credentials_file`` holds ready-made
+``sim_oauth2`` and ``sim_oauth1a`` credential records pointing at it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from noetl_ib_plugin.simulator import SimKeys, Simulator, generate_keys
+
+__all__ = ["ib_simulator", "running_simulator"]
+
+_keys: SimKeys | None = None
+_keys_lock = threading.Lock()
+
+
+def _shared_keys() -> SimKeys:
+    """RSA generation is the slow part of start-up, so one throw-away set serves a test run."""
+    global _keys
+    with _keys_lock:
+        if _keys is None:
+            _keys = generate_keys()
+        return _keys
+
+
+@contextmanager
+def running_simulator(**options: Any) -> Iterator[Simulator]:
+    """Start a Simulator with `options` (keys shared per process unless given) and stop it after."""
+    options.setdefault("keys", _shared_keys())
+    sim = Simulator(**options)
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+@pytest.fixture
+def ib_simulator(tmp_path: Any) -> Iterator[Simulator]:
+    """A started simulator with pacing off, credentials.json in the test's tmp_path."""
+    with running_simulator(pacing=False, state_dir=tmp_path / "ibsim") as sim:
+        yield sim

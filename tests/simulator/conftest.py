@@ -1,0 +1,71 @@
+"""Fixtures: one shared simulator (reset per test), built-in credentials and ready clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from noetl_ib_plugin.simulator import SimKeys, Simulator, generate_keys
+from noetl_ib_plugin.testing import ib_simulator  # noqa: F401  (re-exported fixture under test)
+
+from .clients import OAuth1aClient, OAuth2Client, Trader, load_private
+
+
+@pytest.fixture(scope="session")
+def sim_keys() -> SimKeys:
+    """Throw-away keys generated once per run (RSA generation is the slow part)."""
+    return generate_keys()
+
+
+@pytest.fixture(scope="session")
+def shared_sim(sim_keys: SimKeys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
+    """One simulator for most tests, pacing off."""
+    state = tmp_path_factory.mktemp("ibsim")
+    with Simulator(pacing=False, keys=sim_keys, state_dir=state) as sim:
+        yield sim
+
+
+@pytest.fixture
+def sim(shared_sim: Simulator) -> Iterator[Simulator]:
+    """The shared simulator with clean state and default lifetimes."""
+    shared_sim.reset()
+    yield shared_sim
+    shared_sim.token_ttl, shared_sim.sso_ttl, shared_sim.lst_ttl = 86399, 86400, 86400
+    shared_sim.session_idle_timeout = 360
+    shared_sim.set_faults({})
+
+
+def records(sim: Simulator) -> dict[str, dict[str, Any]]:
+    """Credential data by record name."""
+    return {r["name"]: r["data"] for r in sim.credentials}
+
+
+@pytest.fixture
+def o2(sim: Simulator) -> OAuth2Client:
+    """An OAuth 2.0 client for the built-in sim_oauth2 credential."""
+    data = records(sim)["sim_oauth2"]
+    return OAuth2Client(data["api_base_url"], data["client_id"], data["key_id"],
+                        load_private(data["private_key"]), data["credential"])
+
+
+@pytest.fixture
+def o1(sim: Simulator) -> OAuth1aClient:
+    """An OAuth 1.0a client for sim_oauth1a with a fresh live session token."""
+    data = records(sim)["sim_oauth1a"]
+    client = OAuth1aClient(data["api_base_url"], data)
+    client.obtain_lst()
+    return client
+
+
+@pytest.fixture
+def trader(sim: Simulator, o2: OAuth2Client) -> Trader:
+    """A bearer-authenticated trader with the brokerage session open."""
+    return Trader(sim.url, records(sim)["sim_oauth2"]["account_id"], bearer=o2.bearer()).init()
+
+
+@pytest.fixture
+def trader1a(sim: Simulator, o1: OAuth1aClient) -> Trader:
+    """An OAuth 1.0a trader with the brokerage session open."""
+    return Trader(sim.url, records(sim)["sim_oauth1a"]["account_id"], oauth1a=o1).init()

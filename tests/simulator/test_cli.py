@@ -1,0 +1,86 @@
+"""The CLI announces itself, writes credentials.json (0600) and exits 0 on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from noetl_ib_plugin.simulator.cli import build_parser, main
+
+
+def test_cli_subprocess_lifecycle(tmp_path: Path) -> None:
+    """One JSON line on stdout, mode-600 credentials with both records, exit 0 on SIGTERM."""
+    state = tmp_path / "state"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "noetl_ib_plugin.simulator", "--state-dir", str(state),
+         "--no-pacing", "--seed", "3", "--faults", '{"latency_ms": 1}'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ready = json.loads(proc.stdout.readline())
+        assert set(ready) == {"url", "credentials_file", "pid"} and ready["pid"] == proc.pid
+        path = Path(ready["credentials_file"])
+        assert path == state / "credentials.json"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        creds = {r["name"]: r for r in json.loads(path.read_text())["credentials"]}
+        assert creds["sim_oauth2"]["type"] == "interactive_brokers_oauth"
+        assert creds["sim_oauth1a"]["type"] == "interactive_brokers_oauth1a"
+        assert creds["sim_oauth2"]["data"]["api_base_url"] == ready["url"]
+        assert creds["sim_oauth1a"]["data"]["realm"] == "limited_poa"
+        assert requests.get(f"{ready['url']}/__sim/health", timeout=5).json() == {"ok": True}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert proc.stdout.read() == ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_cli_rejects_bad_faults() -> None:
+    """An invalid --faults plan exits 2 before starting."""
+    assert main(["--faults", "[1]"]) == 2
+    assert build_parser().parse_args(["--port", "0"]).port == 0
+
+
+def test_credentials_records_shape(ib_simulator: object) -> None:
+    """The shipped ib_simulator fixture writes every documented credential field."""
+    from noetl_ib_plugin.simulator import Simulator
+
+    assert isinstance(ib_simulator, Simulator)
+    creds = json.loads(ib_simulator.credentials_file.read_text())["credentials"]
+    by_name = {r["name"]: r for r in creds}
+    for rec in creds:
+        assert set(rec) == {"name", "type", "description", "tags", "data"}
+    assert set(by_name["sim_oauth2"]["data"]) == {
+        "client_id", "key_id", "private_key", "credential", "account_id", "environment",
+        "api_base_url"}
+    assert set(by_name["sim_oauth1a"]["data"]) == {
+        "consumer_key", "access_token", "access_token_secret", "signature_key",
+        "encryption_key", "dh_prime", "dh_generator", "realm", "account_id", "environment",
+        "api_base_url"}
+    assert by_name["sim_oauth1a"]["data"]["consumer_key"].isupper()
+    assert len(by_name["sim_oauth1a"]["data"]["consumer_key"]) == 9
+    assert os.stat(ib_simulator.credentials_file).st_mode & 0o777 == 0o600
+
+
+def test_running_simulator_helper() -> None:
+    """running_simulator starts a server and stops it (port closed) on exit."""
+    from noetl_ib_plugin.testing import running_simulator
+
+    with running_simulator(pacing=False) as sim:
+        url = sim.url
+        assert requests.get(f"{url}/__sim/health", timeout=5).status_code == 200
+    try:
+        requests.get(f"{url}/__sim/health", timeout=1)
+        raise AssertionError("simulator still answering after stop")
+    except requests.ConnectionError:
+        pass

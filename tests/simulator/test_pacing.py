@@ -1,0 +1,73 @@
+"""Pacing (§9): 429 with Retry-After over the limits, counted; an exactly-paced client passes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from noetl_ib_plugin.simulator import SimKeys, Simulator
+from noetl_ib_plugin.simulator.pacing import Pacer
+
+from .clients import OAuth2Client, Trader, load_private
+from .conftest import records
+
+
+@pytest.fixture
+def paced(sim_keys: SimKeys) -> Iterator[tuple[Simulator, Trader]]:
+    """A simulator with short pacing windows and a ready trader."""
+    overrides = {"global": (8, 0.5), "snapshot": (2, 0.3), "tickle": (1, 0.2),
+                 "live_orders": (1, 0.3)}
+    with Simulator(keys=sim_keys, pacing_overrides=overrides) as s:
+        data = records(s)["sim_oauth2"]
+        client = OAuth2Client(s.url, data["client_id"], data["key_id"],
+                              load_private(data["private_key"]), data["credential"])
+        trader = Trader(s.url, "DU1234567", bearer=client.bearer())
+        time.sleep(0.5)
+        yield s, trader
+
+
+def test_endpoint_limit_gives_429(paced: tuple[Simulator, Trader]) -> None:
+    """A second tickle inside its window is a 429 with Retry-After, counted in stats."""
+    sim, t = paced
+    assert t.post("/tickle").status_code == 200
+    resp = t.post("/tickle")
+    assert resp.status_code == 429 and "error" in resp.json()
+    assert int(resp.headers["Retry-After"]) >= 1
+    assert sim.stats()["rate_limited_responses"] == 1
+
+
+def test_global_limit(paced: tuple[Simulator, Trader]) -> None:
+    """More than the global limit in the window is refused."""
+    _, t = paced
+    codes = [t.post("/iserver/auth/status").status_code for _ in range(10)]
+    assert codes.count(200) == 8 and codes.count(429) == 2
+
+
+def test_exact_rate_never_limited(paced: tuple[Simulator, Trader]) -> None:
+    """A client sending exactly one tickle per window never sees a 429."""
+    sim, t = paced
+    start = time.monotonic()
+    for n in range(5):
+        time.sleep(max(0.0, start + 0.2 * n - time.monotonic()))
+        assert t.post("/tickle").status_code == 200
+    assert sim.stats()["rate_limited_responses"] == 0
+
+
+def test_pacing_off_by_default_in_tests(sim: Simulator, trader: Trader) -> None:
+    """pacing=False disables every limit."""
+    assert all(trader.post("/tickle").status_code == 200 for _ in range(5))
+
+
+def test_pacer_unit_leniency() -> None:
+    """The window shrinks by the leniency margin and refusals are not recorded."""
+    now = [0.0]
+    pacer = Pacer(lambda: now[0], {"global": (1, 1.0)}, leniency=0.05)
+    assert pacer.check("u", ("global",)) is None
+    now[0] = 0.9
+    wait = pacer.check("u", ("global",))
+    assert wait is not None and wait == pytest.approx(0.05)
+    now[0] = 0.96
+    assert pacer.check("u", ("global",)) is None
+    assert pacer.check("v", ("global",)) is None
