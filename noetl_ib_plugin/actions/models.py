@@ -1,0 +1,269 @@
+"""Pydantic input models: the public contract of each action, strict and with helpful errors."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "FIELD_IDS",
+    "ORDER_TYPE_ALIASES",
+    "AccountSummaryInput",
+    "CancelOrderInput",
+    "GetOpenOrdersInput",
+    "GetPositionsInput",
+    "PlaceOrderInput",
+    "SnapshotInput",
+    "field_error",
+]
+
+#: Accepted spellings of the four order types (after upper-casing, '-' and ' ' become '_').
+ORDER_TYPE_ALIASES: dict[str, str] = {
+    "MKT": "MKT",
+    "MARKET": "MKT",
+    "LMT": "LMT",
+    "LIMIT": "LMT",
+    "STP": "STP",
+    "STOP": "STP",
+    "STOP_LIMIT": "STOP_LIMIT",
+    "STP_LMT": "STOP_LIMIT",
+    "STOPLIMIT": "STOP_LIMIT",
+    "STPLMT": "STOP_LIMIT",
+    "STOP_LMT": "STOP_LIMIT",
+    "STP_LIMIT": "STOP_LIMIT",
+}
+
+#: Snapshot field names -> IBKR field ids (doc §6).
+FIELD_IDS: dict[str, str] = {
+    "last": "31",
+    "symbol": "55",
+    "high": "70",
+    "low": "71",
+    "change": "82",
+    "change_pct": "83",
+    "bid": "84",
+    "ask_size": "85",
+    "ask": "86",
+    "volume": "87",
+    "bid_size": "88",
+    "availability": "6509",
+    "last_size": "7059",
+    "open": "7295",
+    "close": "7296",
+    "prior_close": "7741",
+}
+
+_BASE = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def field_error(field: str, message: str) -> PydanticCustomError:
+    """A validation error that names its field even when raised by a model-level check."""
+    return PydanticCustomError("field_error", "{field}: {detail}", {"field": field, "detail": message})
+
+
+def _id_list(value: Any) -> Any:
+    """Accept "o163,o354" as well as ["o163", "o354"]."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class PlaceOrderInput(BaseModel):
+    """One order; `symbol` or `conid` picks the contract, prices only where the type needs them."""
+
+    model_config = _BASE
+
+    symbol: str | None = Field(default=None, min_length=1, max_length=32, description="ticker")
+    conid: int | None = Field(default=None, gt=0, description="IBKR contract id")
+    side: Literal["BUY", "SELL"] = Field(description="BUY or SELL (case-insensitive)")
+    quantity: float = Field(gt=0, description="number of shares, > 0")
+    order_type: Literal["MKT", "LMT", "STP", "STOP_LIMIT"] = Field(
+        default="MKT", description="MKT, LMT, STP or STOP_LIMIT ('STP LMT' accepted)"
+    )
+    limit_price: float | None = Field(
+        default=None, gt=0, description="limit price (LMT and STOP_LIMIT only)"
+    )
+    stop_price: float | None = Field(
+        default=None, gt=0, description="stop trigger price (STP and STOP_LIMIT only)"
+    )
+    tif: Literal["DAY", "GTC", "IOC", "OPG", "FOK"] = Field(default="DAY", description="time in force")
+    exchange: str | None = Field(default=None, description="listing exchange filter, e.g. NYSE")
+    currency: str | None = Field(default=None, description="currency filter, e.g. USD")
+    sec_type: str = Field(default="STK", description="security type of the contract (STK)")
+    client_order_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:\-]+$",
+        description="cOID; generated when absent; resending the same id never duplicates",
+    )
+    confirm: list[str] = Field(
+        default_factory=list, description="question message ids to confirm, e.g. ['o163']"
+    )
+    decline: list[str] = Field(
+        default_factory=list, description="message ids to decline even if confirmed by default"
+    )
+    outside_rth: bool = Field(default=False, description="allow execution outside regular hours")
+    account_id: str | None = Field(default=None, description="override the credential's account")
+
+    @field_validator("side", mode="before")
+    @classmethod
+    def _side(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("tif", mode="before")
+    @classmethod
+    def _tif(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("order_type", mode="before")
+    @classmethod
+    def _order_type(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        key = value.strip().upper().replace("-", "_").replace(" ", "_")
+        canonical = ORDER_TYPE_ALIASES.get(key)
+        if canonical is None:
+            raise PydanticCustomError(
+                "order_type",
+                "unknown order type '{value}'; use MKT, LMT, STP or STOP_LIMIT",
+                {"value": value[:20]},
+            )
+        return canonical
+
+    @field_validator("symbol", "exchange", "currency", "sec_type", mode="after")
+    @classmethod
+    def _upper(cls, value: str | None) -> str | None:
+        return value.upper() if value else value
+
+    @field_validator("confirm", "decline", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> Any:
+        return _id_list(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PlaceOrderInput:
+        if self.symbol is None and self.conid is None:
+            raise field_error("symbol", "give symbol (e.g. AAPL) or conid")
+        needs_limit = self.order_type in ("LMT", "STOP_LIMIT")
+        needs_stop = self.order_type in ("STP", "STOP_LIMIT")
+        if needs_limit and self.limit_price is None:
+            raise field_error("limit_price", f"is required for {self.order_type} orders")
+        if not needs_limit and self.limit_price is not None:
+            raise field_error("limit_price", f"is not allowed for {self.order_type} orders")
+        if needs_stop and self.stop_price is None:
+            raise field_error("stop_price", f"is required for {self.order_type} orders")
+        if not needs_stop and self.stop_price is not None:
+            raise field_error("stop_price", f"is not allowed for {self.order_type} orders")
+        return self
+
+
+class CancelOrderInput(BaseModel):
+    """Cancel one working order by IBKR order id."""
+
+    model_config = _BASE
+
+    order_id: str = Field(min_length=1, pattern=r"^\d+$", description="IBKR order id (digits)")
+    account_id: str | None = Field(default=None, description="override the credential's account")
+
+    @field_validator("order_id", mode="before")
+    @classmethod
+    def _str(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class GetOpenOrdersInput(BaseModel):
+    """Orders of the day, optionally filtered by IBKR status names."""
+
+    model_config = _BASE
+
+    filters: list[str] = Field(
+        default_factory=list, description="status filters, e.g. ['Submitted', 'Filled']"
+    )
+    include_inactive: bool = Field(
+        default=True, description="include filled/cancelled orders of the day"
+    )
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _filters(cls, value: Any) -> Any:
+        return _id_list(value)
+
+
+class GetPositionsInput(BaseModel):
+    """All positions of the account, every page."""
+
+    model_config = _BASE
+
+    account_id: str | None = Field(default=None, description="override the credential's account")
+
+
+class AccountSummaryInput(BaseModel):
+    """Funds and margin figures of the account."""
+
+    model_config = _BASE
+
+    account_id: str | None = Field(default=None, description="override the credential's account")
+
+
+class SnapshotInput(BaseModel):
+    """Quotes for symbols and/or conids, polled until the requested fields arrive (bounded)."""
+
+    model_config = _BASE
+
+    symbols: list[str] = Field(default_factory=list, description="tickers, e.g. ['AAPL']")
+    conids: list[int] = Field(default_factory=list, description="contract ids")
+    fields: list[str] = Field(
+        default_factory=lambda: ["last", "bid", "ask", "bid_size", "ask_size", "volume"],
+        description=f"field names ({', '.join(FIELD_IDS)}) or raw IBKR field ids",
+    )
+    exchange: str | None = Field(default=None, description="listing exchange filter for symbols")
+    currency: str | None = Field(default=None, description="currency filter for symbols")
+    max_wait: float = Field(default=5.0, ge=0, le=60, description="seconds to wait for fields")
+    max_attempts: int = Field(default=20, ge=1, le=200, description="polls at most")
+    poll_interval: float = Field(default=0.2, ge=0, le=5, description="seconds between polls")
+
+    @field_validator("symbols", "fields", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _id_list(value)
+
+    @field_validator("conids", mode="before")
+    @classmethod
+    def _conids(cls, value: Any) -> Any:
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            return _id_list(str(value))
+        return value
+
+    @field_validator("symbols", mode="after")
+    @classmethod
+    def _upper(cls, value: list[str]) -> list[str]:
+        return [v.upper() for v in value]
+
+    @field_validator("fields", mode="after")
+    @classmethod
+    def _known_fields(cls, value: list[str]) -> list[str]:
+        out = []
+        for name in value:
+            key = name.strip().lower()
+            if key in FIELD_IDS or key.isdigit():
+                out.append(key)
+            else:
+                raise PydanticCustomError(
+                    "unknown_field",
+                    "unknown field '{name}'; use one of: {known}, or a numeric IBKR field id",
+                    {"name": name[:20], "known": ", ".join(FIELD_IDS)},
+                )
+        if not out:
+            raise PydanticCustomError("empty_fields", "give at least one field")
+        if len(out) > 50:
+            raise PydanticCustomError("too_many_fields", "at most 50 fields per snapshot")
+        return out
+
+    @model_validator(mode="after")
+    def _some(self) -> SnapshotInput:
+        if not self.symbols and not self.conids:
+            raise field_error("symbols", "give symbols and/or conids")
+        return self

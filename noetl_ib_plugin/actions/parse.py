@@ -1,0 +1,93 @@
+"""Turn IBKR's stringly numbers ("C168.42", "1.2K", "1,300") into numbers and flags."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+__all__ = ["ParsedValue", "as_float", "as_int", "parse_field", "parse_number"]
+
+_SUFFIX = {"K": Decimal(1_000), "M": Decimal(1_000_000), "B": Decimal(1_000_000_000)}
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+class ParsedValue:
+    """A field value with the flags its prefix carried (`C` prior close, `H` halted)."""
+
+    __slots__ = ("halted", "prior_close", "value")
+
+    def __init__(self, value: Any, *, prior_close: bool = False, halted: bool = False) -> None:
+        self.value = value
+        self.prior_close = prior_close
+        self.halted = halted
+
+
+def _to_number(dec: Decimal, had_point: bool) -> int | float:
+    """Whole numbers without a decimal point stay ints; everything else becomes a float."""
+    if not had_point and dec == dec.to_integral_value():
+        return int(dec)
+    return float(dec)
+
+
+def parse_number(value: Any) -> int | float | None:
+    """A number from a JSON number or IBKR text; None when it is not a number (or empty)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip().replace(",", "").replace("\u00a0", "").replace(" ", "")
+    if text.endswith("%"):
+        text = text[:-1]
+    if not text:
+        return None
+    multiplier = Decimal(1)
+    suffix = text[-1].upper()
+    if suffix in _SUFFIX and len(text) > 1:
+        multiplier = _SUFFIX[suffix]
+        text = text[:-1]
+    if not _NUMBER.match(text):
+        return None
+    try:
+        dec = Decimal(text) * multiplier
+    except InvalidOperation:
+        return None
+    had_point = ("." in text or "e" in text.lower()) and multiplier == 1
+    return _to_number(dec, had_point)
+
+
+def parse_field(value: Any) -> ParsedValue:
+    """Parse one snapshot value: strip `C`/`H` prefixes into flags, numbers into numbers."""
+    if isinstance(value, str):
+        text = value.strip()
+        prior = halted = False
+        if text[:1] in ("C", "H") and len(text) > 1 and (text[1].isdigit() or text[1] in ".-"):
+            prior, halted = text[0] == "C", text[0] == "H"
+            text = text[1:]
+        number = parse_number(text)
+        if number is not None:
+            return ParsedValue(number, prior_close=prior, halted=halted)
+        return ParsedValue(value)
+    number = parse_number(value)
+    return ParsedValue(number if number is not None else value)
+
+
+def as_float(value: Any) -> float | None:
+    """A float, or None for empty/missing/non-numeric values."""
+    number = parse_number(value)
+    return None if number is None else float(number)
+
+
+def as_int(value: Any) -> int | None:
+    """An int for ids (conid, order id) given as numbers or numeric strings."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None

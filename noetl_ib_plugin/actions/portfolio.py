@@ -1,0 +1,103 @@
+"""Portfolio actions: every page of positions, and the account summary as plain numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..client import IBClient
+from ..errors import BrokerError
+from .models import AccountSummaryInput, GetPositionsInput
+from .parse import as_float, as_int
+
+__all__ = ["MAX_POSITION_PAGES", "account_summary", "get_positions", "normalize_position"]
+
+#: Safety bound: 1000 pages of 100 positions; a server that never ends the pages cannot hang us.
+MAX_POSITION_PAGES = 1000
+
+#: Output name -> IBKR summary key.
+SUMMARY_FIELDS: dict[str, str] = {
+    "net_liquidation": "netliquidation",
+    "available_funds": "availablefunds",
+    "buying_power": "buyingpower",
+    "total_cash": "totalcashvalue",
+    "settled_cash": "settledcash",
+    "excess_liquidity": "excessliquidity",
+    "equity_with_loan": "equitywithloanvalue",
+    "gross_position_value": "grosspositionvalue",
+    "init_margin": "initmarginreq",
+    "maint_margin": "maintmarginreq",
+    "accrued_cash": "accruedcash",
+    "cushion": "cushion",
+    "leverage": "leverage",
+}
+
+
+def normalize_position(item: dict[str, Any]) -> dict[str, Any]:
+    """One position with numbers as numbers and this package's field names."""
+    return {
+        "symbol": item.get("ticker") or item.get("contractDesc"),
+        "conid": as_int(item.get("conid")),
+        "position": as_float(item.get("position")),
+        "avg_price": as_float(item.get("avgPrice", item.get("avgCost"))),
+        "avg_cost": as_float(item.get("avgCost")),
+        "market_price": as_float(item.get("mktPrice")),
+        "market_value": as_float(item.get("mktValue")),
+        "unrealized_pnl": as_float(item.get("unrealizedPnl")),
+        "realized_pnl": as_float(item.get("realizedPnl")),
+        "currency": item.get("currency"),
+        "asset_class": item.get("assetClass"),
+        "exchange": item.get("listingExchange"),
+    }
+
+
+def get_positions(client: IBClient, inp: GetPositionsInput) -> dict[str, Any]:
+    """`GET /portfolio/{acct}/positions/{page}` from page 0 until an empty page."""
+    account = inp.account_id or client.account_id
+    positions: list[dict[str, Any]] = []
+    for page in range(MAX_POSITION_PAGES):
+        body = client.get(f"/portfolio/{account}/positions/{page}")
+        if isinstance(body, dict) and body.get("error"):
+            raise BrokerError(f"reading positions failed: {body['error']}", field="account_id")
+        items = [i for i in body or [] if isinstance(i, dict)] if isinstance(body, list) else []
+        if not items:
+            break
+        positions.extend(normalize_position(i) for i in items)
+    else:
+        raise BrokerError(
+            f"positions did not end after {MAX_POSITION_PAGES} pages",
+            fix="report this: IBKR kept returning non-empty pages.",
+        )
+    return {"account_id": account, "positions": positions, "count": len(positions)}
+
+
+def _amount(entry: Any) -> Any:
+    """Numbers sit in `amount`, text in `value`; isNull means no value."""
+    if not isinstance(entry, dict) or entry.get("isNull"):
+        return None
+    if entry.get("value") not in (None, ""):
+        number = as_float(entry.get("value"))
+        return number if number is not None else entry.get("value")
+    return as_float(entry.get("amount"))
+
+
+def account_summary(client: IBClient, inp: AccountSummaryInput) -> dict[str, Any]:
+    """`GET /portfolio/{acct}/summary` reduced to the figures people ask for (plus all of them)."""
+    account = inp.account_id or client.account_id
+    body = client.get(f"/portfolio/{account}/summary")
+    if not isinstance(body, dict) or body.get("error"):
+        detail = body.get("error") if isinstance(body, dict) else str(body)[:200]
+        raise BrokerError(f"reading the account summary failed: {detail}", field="account_id")
+    out: dict[str, Any] = {"account_id": account}
+    for name, key in SUMMARY_FIELDS.items():
+        out[name] = _amount(body.get(key))
+    currency = None
+    for key in ("netliquidation", "totalcashvalue", "availablefunds"):
+        entry = body.get(key)
+        if isinstance(entry, dict) and entry.get("currency"):
+            currency = entry["currency"]
+            break
+    out["currency"] = currency
+    out["values"] = {
+        key: _amount(entry) for key, entry in sorted(body.items()) if not key.endswith(("-c", "-s"))
+    }
+    return out

@@ -1,0 +1,19 @@
+"""The IBKR trading-API client (imports only auth, credentials, errors and backoff below it)."""
+
+from .bootstrap import BrokerageSession
+from .errors import OutcomeUnknown
+from .pacing import DEFAULT_LIMITS, Limit, Pacer, limits_for, shared_pacer
+from .session import READ_ONLY_POSTS, IBClient, is_no_bridge
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "READ_ONLY_POSTS",
+    "BrokerageSession",
+    "IBClient",
+    "Limit",
+    "OutcomeUnknown",
+    "Pacer",
+    "is_no_bridge",
+    "limits_for",
+    "shared_pacer",
+]

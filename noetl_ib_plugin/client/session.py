@@ -1,0 +1,445 @@
+"""`IBClient`: one pooled HTTP session per credential with auth, bootstrap, pacing and retries."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+import urllib3.exceptions
+
+from ..auth.base import Token, TokenProvider
+from ..auth.http import USER_AGENT, problem_detail
+from ..backoff import RetryPolicy, parse_retry_after
+from ..errors import (
+    AuthError,
+    BrokerError,
+    LiveTradingRefused,
+    RateLimited,
+    TransientError,
+)
+from .bootstrap import (
+    BROKERAGE_STATE,
+    PORTFOLIO_STATE,
+    SSODH_INIT_BODY,
+    BrokerageSession,
+    needs_for,
+)
+from .errors import OutcomeUnknown
+from .pacing import Pacer, pacing_disabled_by_env, shared_pacer
+
+__all__ = ["READ_ONLY_POSTS", "IBClient", "is_no_bridge"]
+
+log = logging.getLogger(__name__)
+
+#: POSTs that change nothing at IBKR, so they may be retried like GETs.
+READ_ONLY_POSTS = frozenset(
+    {"/iserver/auth/status", "/tickle", "/iserver/auth/ssodh/init", "/sso/validate"}
+)
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+AUTH_FIX = (
+    "the token was refreshed once and IBKR still refused it: check that the credential's "
+    "consumer/client is registered and not revoked, the system clock is correct, and that no "
+    "other process logged the same user out; run `noetl-ib token --refresh` to retry."
+)
+
+
+def is_no_bridge(resp: requests.Response) -> bool:
+    """True for IBKR's 400 "no bridge": the brokerage session is not open (anymore)."""
+    return resp.status_code == 400 and "no bridge" in (resp.text or "").lower()
+
+
+def _not_sent(exc: requests.RequestException) -> bool:
+    """True when the request certainly never reached the server (connect failed)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, urllib3.exceptions.MaxRetryError):
+        reason = reason.reason
+    return isinstance(
+        reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+    )
+
+
+class _Retry(Exception):
+    """Internal: go round the request loop again (after a 401 or a lost bridge)."""
+
+
+@dataclass
+class _Shared:
+    """Mutable state shared by an `IBClient` and its `with_options` views."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    brokerage: BrokerageSession | None = None
+    brokerage_token: Token | None = None
+    portfolio_token: Token | None = None
+
+
+class IBClient:
+    """Talks to IBKR's trading API for one credential; safe to share between threads."""
+
+    def __init__(
+        self,
+        provider: TokenProvider,
+        *,
+        account_id: str | None = None,
+        environment: str = "paper",
+        timeout: tuple[float, float] = (5.0, 30.0),
+        pacer: Pacer | bool | None = None,
+        retry_policy: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        allow_live: bool = False,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.provider = provider
+        self.explicit_account_id = account_id
+        self.environment = environment
+        self.timeout = timeout
+        self.allow_live = allow_live
+        self.clock: Callable[[], float] = clock or time.monotonic
+        self.sleep: Callable[[float], None] = sleep or time.sleep
+        if isinstance(pacer, Pacer):
+            self.pacer = pacer
+        elif pacer is False or (pacer is None and pacing_disabled_by_env()):
+            self.pacer = Pacer.disabled()
+        else:
+            self.pacer = shared_pacer(provider.cache_key)
+        self.retry_policy = retry_policy or RetryPolicy(sleep=self.sleep)
+        self.session = session if session is not None else self._new_session()
+        self._s = _Shared()
+
+    @staticmethod
+    def _new_session() -> requests.Session:
+        """Keep-alive session with a pool large enough for concurrent playbook steps."""
+        sess = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
+        sess.mount("https://", adapter)
+        sess.mount("http://", adapter)
+        sess.headers["User-Agent"] = USER_AGENT
+        sess.headers["Accept"] = "application/json"
+        return sess
+
+    # -- views and lifecycle -------------------------------------------------------------------
+
+    def with_options(self, *, allow_live: bool | None = None) -> IBClient:
+        """A view for one call that shares the HTTP session, pacing and bootstrap state."""
+        view = copy.copy(self)
+        if allow_live is not None:
+            view.allow_live = allow_live
+        return view
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.session.close()
+
+    def __enter__(self) -> IBClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"IBClient(base={self.api_base_url!r}, provider={self.provider!r})"
+
+    @property
+    def api_base_url(self) -> str:
+        """Trading root, e.g. `https://api.ibkr.com/v1/api`."""
+        return self.provider.api_base_url.rstrip("/")
+
+    # -- the request pipeline ------------------------------------------------------------------
+
+    def get(self, path: str, *, params: Mapping[str, Any] | None = None, **kw: Any) -> Any:
+        """GET (retried on network errors, 5xx and 429)."""
+        return self.request("GET", path, params=params, **kw)
+
+    def post(self, path: str, json: Any = None, **kw: Any) -> Any:
+        """POST; retried only for read-only endpoints unless `idempotent=True`."""
+        return self.request("POST", path, json=json, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        """DELETE; never retried blindly."""
+        return self.request("DELETE", path, **kw)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+        bootstrap: bool = True,
+    ) -> Any:
+        """Send one API call and return its decoded JSON; raises the package's typed errors.
+
+        401/410: the token is invalidated (only if still current) and the call is sent once more.
+        400 "no bridge": the brokerage bootstrap runs again, then the call is sent once more.
+        """
+        method = method.upper()
+        if not path.startswith("/"):
+            path = "/" + path
+        if idempotent is None:
+            idempotent = method == "GET" or (method == "POST" and path in READ_ONLY_POSTS)
+        needs = needs_for(path) if bootstrap else None
+        auth_retries = 1
+        bridge_retries = 1 if bootstrap else 0
+        force_bootstrap = False
+        while True:
+            if needs is not None:
+                self._ensure(needs, force=force_bootstrap)
+                force_bootstrap = False
+            resp, token_used = self._send(method, path, params, json, idempotent)
+            if resp.status_code in (401, 410):
+                detail = problem_detail(resp)
+                if auth_retries > 0:
+                    auth_retries -= 1
+                    log.info("%s %s: HTTP %s, refreshing the token once", method, path,
+                             resp.status_code)
+                    self.provider.invalidate(token_used)
+                    continue
+                raise AuthError(
+                    f"{method} {path}: HTTP {resp.status_code} from IBKR ({detail})",
+                    status=resp.status_code,
+                    fix=AUTH_FIX,
+                )
+            if is_no_bridge(resp):
+                if bridge_retries > 0:
+                    bridge_retries -= 1
+                    log.info("%s %s: no brokerage session, bootstrapping again", method, path)
+                    needs = needs or "iserver"
+                    force_bootstrap = True
+                    continue
+                raise BrokerError(
+                    f"{method} {path}: HTTP 400 from IBKR (no bridge) after re-opening the "
+                    "brokerage session",
+                    status=400,
+                    fix="another session may have taken over this username (compete); retry, or "
+                    "log out of other IBKR sessions for this user.",
+                )
+            return self._decode(method, path, resp)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        idempotent: bool,
+    ) -> tuple[requests.Response, str]:
+        """Pace, authorize and send; retry transient failures when that is safe."""
+        url = self.api_base_url + path
+        policy = self.retry_policy
+        started = self.clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            self.pacer.acquire(method, path)
+            req = requests.Request(method, url, params=params, json=json)
+            prepared = self.session.prepare_request(req)
+            token_used = self.provider.authorize(method, prepared.url or url, prepared.headers)
+            try:
+                resp = self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
+            except requests.RequestException as exc:
+                safe = idempotent or _not_sent(exc)
+                delay = policy.delay(attempt)
+                if safe and policy.should_retry(attempt, self.clock() - started, delay):
+                    log.info("%s %s: %s, retrying in %.2fs", method, path, type(exc).__name__,
+                             delay)
+                    policy.sleep(delay)
+                    continue
+                what = f"{method} {path}: {type(exc).__name__} talking to IBKR"
+                if not safe:
+                    raise OutcomeUnknown(
+                        f"{what}; the request may or may not have been processed",
+                        fix="check the state at IBKR before sending it again.",
+                    ) from None
+                raise TransientError(
+                    f"{what} (tried {attempt} times)",
+                    fix="check connectivity to the IBKR API host and retry later.",
+                ) from None
+            if resp.status_code in RETRYABLE_STATUS:
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                # Non-idempotent calls are never resent here, not even after a 429: the caller
+                # decides (place_order resends once with the same cOID, which IBKR de-duplicates).
+                safe = idempotent
+                delay = policy.delay(attempt, retry_after)
+                if safe and policy.should_retry(attempt, self.clock() - started, delay):
+                    log.info("%s %s: HTTP %s, retrying in %.2fs", method, path,
+                             resp.status_code, delay)
+                    resp.close()
+                    policy.sleep(delay)
+                    continue
+                detail = problem_detail(resp)
+                what = f"{method} {path}: HTTP {resp.status_code} from IBKR ({detail})"
+                if resp.status_code == 429:
+                    raise RateLimited(what, retry_after=retry_after)
+                if not safe:
+                    raise OutcomeUnknown(
+                        f"{what}; the request may or may not have been processed",
+                        status=resp.status_code,
+                        fix="check the state at IBKR before sending it again.",
+                    )
+                raise TransientError(
+                    f"{what} (tried {attempt} times)",
+                    status=resp.status_code,
+                    fix="IBKR is having trouble; retry later.",
+                )
+            return resp, token_used
+
+    @staticmethod
+    def _decode(method: str, path: str, resp: requests.Response) -> Any:
+        """JSON body of a 2xx answer; a BrokerError with IBKR's message otherwise."""
+        if not 200 <= resp.status_code < 300:
+            raise BrokerError(
+                f"{method} {path}: HTTP {resp.status_code} from IBKR ({problem_detail(resp)})",
+                status=resp.status_code,
+            )
+        if not resp.content:
+            return None
+        try:
+            return resp.json()
+        except ValueError:
+            raise BrokerError(
+                f"{method} {path}: IBKR answered HTTP {resp.status_code} with a body that is "
+                "not JSON",
+                status=resp.status_code,
+            ) from None
+
+    # -- bootstrap -----------------------------------------------------------------------------
+
+    def _ensure(self, needs: str, *, force: bool = False) -> None:
+        """Run whichever bootstrap `needs` names, at most once per token."""
+        self.brokerage(force=force)
+        if needs == "portfolio":
+            self._ensure_portfolio()
+
+    def brokerage(self, *, force: bool = False) -> BrokerageSession:
+        """The brokerage session for the current token: memory, then the token cache, else open it."""
+        st = self._s
+        token = self.provider.current_token()
+        if not force and st.brokerage is not None and st.brokerage_token == token:
+            return st.brokerage
+        with st.lock:
+            token = self.provider.current_token()
+            if not force and st.brokerage is not None and st.brokerage_token == token:
+                return st.brokerage
+            if not force:
+                saved = self.provider.load_state(BROKERAGE_STATE)
+                session = BrokerageSession.from_state(saved) if saved else None
+                if session is not None:
+                    log.debug("brokerage session reused from the token cache")
+                    st.brokerage, st.brokerage_token = session, token
+                    return session
+            return self._open_brokerage()
+
+    def _open_brokerage(self) -> BrokerageSession:
+        """`POST /iserver/auth/ssodh/init` then `GET /iserver/accounts`; remembered with the token."""
+        st = self._s
+        init = self.request("POST", "/iserver/auth/ssodh/init", json=SSODH_INIT_BODY,
+                            bootstrap=False)
+        if isinstance(init, dict) and init.get("authenticated") is False:
+            raise AuthError(
+                "IBKR did not open the brokerage session (ssodh/init answered "
+                f"authenticated=false{', ' + str(init['message']) if init.get('message') else ''})",
+                fix="another session may be competing for this username; retry shortly.",
+            )
+        accounts = self.request("GET", "/iserver/accounts", bootstrap=False)
+        session = BrokerageSession.from_accounts(accounts, time.time())
+        if not session.accounts and not self.explicit_account_id:
+            raise BrokerError(
+                "IBKR returned no accounts for this credential",
+                fix="check that the IBKR user behind the credential has a trading account.",
+            )
+        self.provider.save_state(BROKERAGE_STATE, session.to_state())
+        st.brokerage, st.brokerage_token = session, self.provider.current_token()
+        st.portfolio_token = None
+        return session
+
+    def _ensure_portfolio(self) -> None:
+        """`GET /portfolio/accounts` once per token before other `/portfolio/*` calls."""
+        st = self._s
+        token = self.provider.current_token()
+        if st.portfolio_token == token:
+            return
+        with st.lock:
+            token = self.provider.current_token()
+            if st.portfolio_token == token:
+                return
+            opened_at = self.brokerage().opened_at
+            saved = self.provider.load_state(PORTFOLIO_STATE)
+            if not saved or saved.get("session_opened_at") != opened_at:
+                self.request("GET", "/portfolio/accounts", bootstrap=False)
+                self.provider.save_state(PORTFOLIO_STATE, {"session_opened_at": opened_at})
+            st.portfolio_token = self.provider.current_token()
+
+    def session_flag(self, name: str) -> bool:
+        """Whether a one-shot fact (e.g. "orders_primed") holds for the current brokerage session."""
+        return name in self.brokerage().flags
+
+    def set_session_flag(self, name: str) -> None:
+        """Record a one-shot fact for this brokerage session, here and in the token cache."""
+        session = self.brokerage()
+        with self._s.lock:
+            if name in session.flags:
+                return
+            session.flags.add(name)
+            self.provider.save_state(BROKERAGE_STATE, session.to_state())
+
+    # -- accounts and the paper guard ----------------------------------------------------------
+
+    @property
+    def account_id(self) -> str:
+        """The credential's account, else IBKR's selected account."""
+        if self.explicit_account_id:
+            return self.explicit_account_id
+        session = self.brokerage()
+        if not session.selected_account:
+            raise BrokerError(
+                "IBKR did not say which account to use",
+                fix="set data.account_id in the credential record.",
+            )
+        return session.selected_account
+
+    def is_paper(self, account_id: str | None = None) -> bool:
+        """Paper when the id starts with DU, or IBKR says `isPaper` for the selected account."""
+        acct = account_id or self.account_id
+        if acct.upper().startswith("DU"):
+            return True
+        session = self.brokerage()
+        return bool(session.is_paper) and acct in (session.selected_account, *session.accounts)
+
+    def ensure_trading_allowed(self, account_id: str | None = None) -> str:
+        """Return the account to trade, or raise LiveTradingRefused without both opt-ins."""
+        acct = account_id or self.account_id
+        if self.is_paper(acct):
+            return acct
+        if self.environment == "live" and self.allow_live:
+            log.warning("trading on LIVE account %s (credential environment=live, allow_live)",
+                        acct)
+            return acct
+        missing = []
+        if self.environment != "live":
+            missing.append('set "environment": "live" in the credential record\'s data')
+        if not self.allow_live:
+            missing.append("pass allow_live=True (CLI: --allow-live)")
+        raise LiveTradingRefused(
+            f"refusing to trade on account {acct}: it is not a paper account",
+            field="account_id",
+            fix="to trade a live account on purpose, " + " and ".join(missing) + ".",
+        )
+
+    # -- small session helpers -----------------------------------------------------------------
+
+    def tickle(self) -> Any:
+        """Keep the brokerage session alive (IBKR idles it out after ~6 minutes)."""
+        return self.request("POST", "/tickle")
+
+    def auth_status(self) -> Any:
+        """`POST /iserver/auth/status` (read-only)."""
+        return self.request("POST", "/iserver/auth/status")

@@ -1,0 +1,150 @@
+"""The plugin layer: resolve a credential, reuse one client per credential, validate, run an action."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from .auth.base import fingerprint
+from .client import IBClient
+from .credentials import CredentialRecord, load_credential, parse_record
+from .errors import InputError
+from .plugins import registry
+
+__all__ = ["clear_clients", "get_client", "list_actions", "resolve_credential", "run_action"]
+
+_clients: dict[str, IBClient] = {}
+_clients_lock = threading.Lock()
+
+_FIXES = {
+    "missing": "add it to the action's arguments.",
+    "extra_forbidden": "remove it or fix its spelling; see `list_actions()` for the inputs.",
+    "literal_error": "use one of the allowed values.",
+    "greater_than": "give a positive number.",
+}
+
+
+def resolve_credential(
+    credential: str | Mapping[str, Any] | CredentialRecord,
+    credentials_file: str | os.PathLike[str] | None = None,
+) -> CredentialRecord:
+    """A record from its name (stores), a raw record dict, or a parsed record."""
+    types = registry().credential_types
+    if isinstance(credential, CredentialRecord):
+        return credential
+    if isinstance(credential, Mapping):
+        return parse_record(credential, types)
+    if isinstance(credential, str):
+        return load_credential(credential, credentials_file, types=types)
+    raise InputError(
+        f"must be a credential name, a record object or a CredentialRecord, "
+        f"not {type(credential).__name__}",
+        field="credential",
+    )
+
+
+def _record_key(record: CredentialRecord) -> str:
+    """Identity of a record's contents (secrets are hashed, never stored)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        if isinstance(value, BaseModel):
+            return {k: plain(getattr(value, k)) for k in type(value).model_fields}
+        return value
+
+    payload = json.dumps({"type": record.type, "data": plain(record.data)}, sort_keys=True,
+                         default=str)
+    return fingerprint(payload)
+
+
+def get_client(record: CredentialRecord) -> IBClient:
+    """One `IBClient` (and so one pooled HTTP session and pacer) per credential per process."""
+    key = _record_key(record)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            provider = registry().token_provider_for(record)
+            client = IBClient(
+                provider,
+                account_id=record.data.account_id,
+                environment=record.data.environment,
+            )
+            _clients[key] = client
+        return client
+
+
+def clear_clients() -> None:
+    """Close and forget cached clients (tests, or a host reloading credentials)."""
+    with _clients_lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
+
+
+def _input_error(action: str, exc: ValidationError) -> InputError:
+    """First validation problem as an InputError naming the field; input values are not echoed."""
+    err = exc.errors(include_input=False, include_url=False)[0]
+    ctx = err.get("ctx") or {}
+    loc = ".".join(str(p) for p in err.get("loc", ()))
+    field = str(ctx.get("field") or loc or "input")
+    message = str(ctx.get("detail") or err.get("msg") or "is invalid")
+    message = message.removeprefix("Value error, ")
+    kind = str(err.get("type", ""))
+    if kind == "missing":
+        message = "is required"
+    elif kind == "extra_forbidden":
+        message = "is not an input of this action"
+    count = exc.error_count()
+    more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
+    return InputError(
+        f"{action}: {field}: {message}{more}",
+        field=field,
+        fix=_FIXES.get(kind, "correct the value and try again."),
+    )
+
+
+def run_action(
+    name: str,
+    credential: str | Mapping[str, Any] | CredentialRecord,
+    *,
+    credentials_file: str | os.PathLike[str] | None = None,
+    allow_live: bool = False,
+    **args: Any,
+) -> dict[str, Any]:
+    """Run a registered action by name and return its JSON-serialisable result."""
+    actions = registry().actions
+    action = actions.get(name)
+    if action is None:
+        raise InputError(
+            f"unknown action {name!r}",
+            field="action",
+            fix=f"use one of: {', '.join(sorted(actions))}.",
+        )
+    try:
+        validated = action.input_model.model_validate(args)
+    except ValidationError as exc:
+        raise _input_error(name, exc) from None
+    record = resolve_credential(credential, credentials_file)
+    client = get_client(record).with_options(allow_live=allow_live)
+    if action.trading:
+        client.ensure_trading_allowed(getattr(validated, "account_id", None))
+    return action.run(client, validated)
+
+
+def list_actions() -> list[dict[str, Any]]:
+    """Every registered action: name, description, whether it trades, and its input JSON schema."""
+    return [
+        {
+            "name": action.name,
+            "description": action.description,
+            "trading": action.trading,
+            "input_schema": action.input_model.model_json_schema(),
+        }
+        for action in sorted(registry().actions.values(), key=lambda a: a.name)
+    ]
