@@ -50,7 +50,9 @@ def simulator(in_process: bool) -> Iterator[tuple[str, dict[str, dict[str, Any]]
         return
     proc = subprocess.Popen(
         [sys.executable, "-m", "noetl_ib_plugin.simulator", "--no-pacing"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -66,18 +68,47 @@ def bearer_session(url: str, data: dict[str, Any]) -> requests.Session:
     """OAuth 2.0: token, SSO bearer, ssodh/init."""
     key, http, now = _key(data["private_key"]), requests.Session(), int(time.time())
     hdr = {"kid": data["key_id"]}
-    assertion = jwt.encode({"iss": data["client_id"], "sub": data["client_id"], "aud": "/token",
-                            "iat": now - 10, "exp": now + 20, "jti": str(uuid.uuid4())},
-                           key, algorithm="RS256", headers=hdr)
-    token = http.post(f"{url}/oauth2/api/v1/token", data={
-        "grant_type": "client_credentials", "client_assertion": assertion,
-        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        "scope": "sso-sessions.write"}, timeout=10).json()["access_token"]
-    sso = jwt.encode({"iss": data["client_id"], "credential": data["credential"], "iat": now,
-                      "exp": now + 3600, "jti": str(uuid.uuid4())}, key, algorithm="RS256",
-                     headers=hdr)
-    bearer = http.post(f"{url}/gw/api/v1/sso-sessions", data=sso, timeout=10, headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/jwt"}).json()
+    assertion = jwt.encode(
+        {
+            "iss": data["client_id"],
+            "sub": data["client_id"],
+            "aud": "/token",
+            "iat": now - 10,
+            "exp": now + 20,
+            "jti": str(uuid.uuid4()),
+        },
+        key,
+        algorithm="RS256",
+        headers=hdr,
+    )
+    token = http.post(
+        f"{url}/oauth2/api/v1/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion": assertion,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "scope": "sso-sessions.write",
+        },
+        timeout=10,
+    ).json()["access_token"]
+    sso = jwt.encode(
+        {
+            "iss": data["client_id"],
+            "credential": data["credential"],
+            "iat": now,
+            "exp": now + 3600,
+            "jti": str(uuid.uuid4()),
+        },
+        key,
+        algorithm="RS256",
+        headers=hdr,
+    )
+    bearer = http.post(
+        f"{url}/gw/api/v1/sso-sessions",
+        data=sso,
+        timeout=10,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/jwt"},
+    ).json()
     http.headers["Authorization"] = f"Bearer {bearer['access_token']}"
     http.post(f"{url}/v1/api/iserver/auth/ssodh/init", json={"publish": True}, timeout=10)
     return http
@@ -96,16 +127,24 @@ def _header(params: dict[str, str]) -> str:
 
 def oauth1a_session(url: str, data: dict[str, Any]) -> requests.Session:
     """OAuth 1.0a: LST via DH, then an auth hook signing each request with HMAC-SHA256."""
-    prepend = _key(data["encryption_key"]).decrypt(
-        base64.b64decode(data["access_token_secret"]), padding.PKCS1v15()).hex()
+    prepend = (
+        _key(data["encryption_key"])
+        .decrypt(base64.b64decode(data["access_token_secret"]), padding.PKCS1v15())
+        .hex()
+    )
     prime, a = int(data["dh_prime"], 16), secrets.randbits(256)
-    params = {"oauth_consumer_key": data["consumer_key"], "oauth_nonce": secrets.token_hex(8),
-              "oauth_signature_method": "RSA-SHA256", "oauth_timestamp": str(int(time.time())),
-              "oauth_token": data["access_token"],
-              "diffie_hellman_challenge": format(pow(2, a, prime), "x")}
+    params = {
+        "oauth_consumer_key": data["consumer_key"],
+        "oauth_nonce": secrets.token_hex(8),
+        "oauth_signature_method": "RSA-SHA256",
+        "oauth_timestamp": str(int(time.time())),
+        "oauth_token": data["access_token"],
+        "diffie_hellman_challenge": format(pow(2, a, prime), "x"),
+    }
     lst_url = f"{url}/v1/api/oauth/live_session_token"
-    sig = _key(data["signature_key"]).sign(_base("POST", lst_url, params, prepend).encode(),
-                                           padding.PKCS1v15(), hashes.SHA256())
+    sig = _key(data["signature_key"]).sign(
+        _base("POST", lst_url, params, prepend).encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
     params["oauth_signature"] = quote_plus(base64.b64encode(sig).decode())
     body = requests.post(lst_url, headers={"Authorization": _header(params)}, timeout=10).json()
     k = pow(int(body["diffie_hellman_response"], 16), a, prime)
@@ -115,9 +154,13 @@ def oauth1a_session(url: str, data: dict[str, Any]) -> requests.Session:
     def sign(r: requests.PreparedRequest) -> requests.PreparedRequest:
         """Sign one request."""
         assert r.method and r.url
-        p = {"oauth_consumer_key": data["consumer_key"], "oauth_nonce": secrets.token_hex(8),
-             "oauth_signature_method": "HMAC-SHA256", "oauth_timestamp": str(int(time.time())),
-             "oauth_token": data["access_token"]}
+        p = {
+            "oauth_consumer_key": data["consumer_key"],
+            "oauth_nonce": secrets.token_hex(8),
+            "oauth_signature_method": "HMAC-SHA256",
+            "oauth_timestamp": str(int(time.time())),
+            "oauth_token": data["access_token"],
+        }
         mac = hmac.new(lst, _base(r.method, r.url.split("?")[0], p).encode(), hashlib.sha256)
         p["oauth_signature"] = quote_plus(base64.b64encode(mac.digest()).decode())
         r.headers["Authorization"] = _header(p)
@@ -141,8 +184,7 @@ def measure(call: Callable[[], requests.Response], seconds: float) -> dict[str, 
             raise SystemExit(f"unexpected {resp.status_code}: {resp.text}")
         count += 1
     elapsed = time.perf_counter() - start
-    return {"requests": count, "seconds": round(elapsed, 3),
-            "requests_per_s": round(count / elapsed, 1)}
+    return {"requests": count, "seconds": round(elapsed, 3), "requests_per_s": round(count / elapsed, 1)}
 
 
 def main() -> None:

@@ -1,0 +1,137 @@
+"""Benchmark 1: token requests per token lifetime, for 16 threads and for 8 processes.
+
+16 threads x 500 authenticated GETs spread over RUN seconds against a simulator whose tokens live
+TTL seconds (so they expire 3 times during the run): the simulator counts token requests, the
+target is one per lifetime (4 with the first). Then the same load from 8 processes started
+together, sharing the file cache, and 8 `noetl-ib` CLI processes started together on a cold
+cache (target: 1 token request).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from _common import VENV_BIN, emit, isolated_cache, simulator
+
+TTL = 4.0  # the refresh buffer is 10 % of it, so a token is replaced every 3.6 s
+RUN = 13.0  # fetches at 0, 3.6, 7.2 and 10.8 s: 4 in all
+THREADS, PER_THREAD = 16, 500
+PROCESSES, PER_PROCESS = 8, 1000
+
+WORKER = """
+import sys, time, threading
+from noetl_ib_plugin import load_credential, get_token_provider, IBClient
+creds, start, run = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+count, threads = int(sys.argv[4]), int(sys.argv[5])
+client = IBClient(get_token_provider(load_credential("sim_oauth2", creds)), pacer=False)
+errors = []
+def work():
+    for i in range(count):
+        time.sleep(max(0.0, start + run * i / count - time.time()))
+        try:
+            client.get("/iserver/accounts")
+        except Exception as exc:
+            errors.append(type(exc).__name__)
+ts = [threading.Thread(target=work) for _ in range(threads)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print(len(errors))
+"""
+
+
+def _run_workers(creds: Path, processes: int, threads: int, per_thread: int) -> tuple[float, int]:
+    start = time.time() + 2.0
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(creds), str(start), str(RUN), str(per_thread), str(threads)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    errors = sum(int(p.communicate()[0].strip() or 0) for p in procs)
+    return time.time() - start, errors
+
+
+def _threads_in_process(creds: Path) -> tuple[float, int]:
+    from noetl_ib_plugin import IBClient, get_token_provider, load_credential
+
+    client = IBClient(get_token_provider(load_credential("sim_oauth2", creds)), pacer=False)
+    errors: list[str] = []
+    start = time.time() + 0.5
+
+    def work() -> None:
+        for i in range(PER_THREAD):
+            time.sleep(max(0.0, start + RUN * i / PER_THREAD - time.time()))
+            try:
+                client.get("/iserver/accounts")
+            except Exception as exc:
+                errors.append(type(exc).__name__)
+
+    workers = [threading.Thread(target=work) for _ in range(THREADS)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    return time.time() - start, len(errors)
+
+
+def main() -> None:
+    """Run the three scenarios against one simulator process and print the counts."""
+    result: dict[str, object] = {"token_ttl_s": TTL, "run_s": RUN, "target_token_requests": 4}
+    with simulator("--no-pacing", "--token-ttl", str(TTL)) as sim:
+        with isolated_cache():
+            before = sim.stats()["oauth2_token_requests"]
+            elapsed, errors = _threads_in_process(sim.credentials_file)
+            result["threads"] = {
+                "threads": THREADS,
+                "requests": THREADS * PER_THREAD,
+                "elapsed_s": round(elapsed, 2),
+                "errors": errors,
+                "token_requests": sim.stats()["oauth2_token_requests"] - before,
+            }
+        with isolated_cache():
+            before = sim.stats()["oauth2_token_requests"]
+            elapsed, errors = _run_workers(sim.credentials_file, PROCESSES, 1, PER_PROCESS)
+            result["processes"] = {
+                "processes": PROCESSES,
+                "requests": PROCESSES * PER_PROCESS,
+                "elapsed_s": round(elapsed, 2),
+                "errors": errors,
+                "token_requests": sim.stats()["oauth2_token_requests"] - before,
+            }
+    with simulator("--no-pacing") as sim, isolated_cache():
+        before = sim.stats()["oauth2_token_requests"]
+        cli = str(VENV_BIN / "noetl-ib")
+        procs = [
+            subprocess.Popen(
+                [
+                    cli,
+                    "run",
+                    "get_positions",
+                    "--credential",
+                    "sim_oauth2",
+                    "--credentials-file",
+                    str(sim.credentials_file),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(PROCESSES)
+        ]
+        codes = [p.wait() for p in procs]
+        result["cli_cold_start"] = {
+            "processes": PROCESSES,
+            "exit_codes": codes,
+            "token_requests": sim.stats()["oauth2_token_requests"] - before,
+            "target_token_requests": 1,
+        }
+    emit(result)
+
+
+if __name__ == "__main__":
+    main()
