@@ -250,8 +250,12 @@ class IBTokenProvider(TokenProvider):
             )
         return resp, bearer
 
-    def _reusable_access_token(self) -> tuple[str, float] | None:
-        """An access token from the last bearer that is still outside its buffer."""
+    def _reusable_access_token(self) -> tuple[str, float, float] | None:
+        """The last access token, if at least half its life is left.
+
+        A bearer never outlives the access token that minted it, so reusing one near its end
+        would mint ever shorter bearers in a loop; past half-life we fetch a new one instead.
+        """
         candidates = [self._token]
         entry = self._cache.load(self.cache_key)
         if entry:
@@ -261,19 +265,25 @@ class IBTokenProvider(TokenProvider):
                 continue
             value = token.extra.get("access_token")
             expires = token.extra.get("access_expires_at")
+            obtained = token.extra.get("access_obtained_at", token.obtained_at)
             if isinstance(value, str) and isinstance(expires, (int, float)):
-                life = max(0.0, float(expires) - token.obtained_at)
-                if self.now() < float(expires) - min(self.buffer_seconds, self.buffer_fraction * life):
-                    return value, float(expires)
+                life = max(0.0, float(expires) - float(obtained))
+                if float(expires) - self.now() >= life / 2:
+                    return value, float(expires), float(obtained)
         return None
 
     def _fetch_new(self) -> Token:
         obtained = self.now()
         reused = self._reusable_access_token()
-        access, access_expires = reused if reused else self._access_token()
+        if reused is not None:
+            access, access_expires, access_obtained = reused
+        else:
+            access_obtained = obtained
+            access, access_expires = self._access_token()
         resp, bearer = self._sso_bearer(access)
         if bearer is None and reused is not None and resp.status_code in (401, 403):
             log.info("cached access token refused by the SSO endpoint; fetching a new one")
+            access_obtained = self.now()
             access, access_expires = self._access_token()
             resp, bearer = self._sso_bearer(access)
         if bearer is None:
@@ -292,7 +302,11 @@ class IBTokenProvider(TokenProvider):
             expires_at=expires,
             obtained_at=obtained,
             scheme=self.scheme,
-            extra={"access_token": access, "access_expires_at": access_expires},
+            extra={
+                "access_token": access,
+                "access_expires_at": access_expires,
+                "access_obtained_at": access_obtained,
+            },
         )
 
 

@@ -189,6 +189,7 @@ class IBClient:
         needs = needs_for(path) if bootstrap else None
         auth_retries = 1
         bridge_retries = 1 if bootstrap else 0
+        stale_retries = 2 if bootstrap else 0
         force_bootstrap = False
         while True:
             if needs is not None:
@@ -209,6 +210,14 @@ class IBClient:
                     fix=AUTH_FIX,
                 )
             if is_no_bridge(resp):
+                opened = self._s.brokerage_token
+                token_moved = opened is None or opened.value != token_used
+                if token_moved and stale_retries > 0:
+                    # The token was replaced while this call was in flight: bootstrap the new
+                    # token's session without spending the genuine no-bridge retry.
+                    stale_retries -= 1
+                    needs = needs or "iserver"
+                    continue
                 if bridge_retries > 0:
                     bridge_retries -= 1
                     log.info("%s %s: no brokerage session, bootstrapping again", method, path)
