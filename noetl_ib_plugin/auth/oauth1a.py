@@ -17,10 +17,9 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import requests
-from pydantic import ValidationError
 
 from ..backoff import RetryPolicy
-from ..credentials.models import CredentialRecord, OAuth1aData, _validation_to_error
+from ..credentials.models import CredentialRecord, OAuth1aData, coerce_data
 from ..errors import AuthError, CredentialError
 from .base import Clock, Token, TokenProvider
 from .cache import TokenCache
@@ -62,36 +61,6 @@ def _quoted_path_url(url: str) -> str:
     return quote_plus(url)
 
 
-def _to_data(
-    credential_data: OAuth1aData | CredentialRecord | Mapping[str, Any],
-) -> OAuth1aData:
-    """Accept the model, a parsed record, a whole record mapping or its `data` (NoETL style)."""
-    if isinstance(credential_data, OAuth1aData):
-        return credential_data
-    if isinstance(credential_data, CredentialRecord):
-        if not isinstance(credential_data.data, OAuth1aData):
-            raise CredentialError(
-                f"record {credential_data.name!r} is of type {credential_data.type!r}, "
-                "not OAuth 1.0a",
-                field="type",
-                fix="use get_token_provider(record) to pick the provider for its type.",
-            )
-        return credential_data.data
-    if not isinstance(credential_data, Mapping):
-        raise CredentialError(
-            f"expected the credential's data object, got {type(credential_data).__name__}",
-            field="data",
-            fix="pass the record's `data` mapping or an OAuth1aData instance.",
-        )
-    data = credential_data
-    if "type" in data and isinstance(data.get("data"), Mapping):
-        data = data["data"]
-    try:
-        return OAuth1aData.model_validate(dict(data))
-    except ValidationError as exc:
-        raise _validation_to_error(exc, "data.") from None
-
-
 class LiveSessionTokenProvider(TokenProvider):
     """`interactive_brokers_oauth1a`: the token is the LST; `authorize` HMAC-signs each request."""
 
@@ -113,7 +82,7 @@ class LiveSessionTokenProvider(TokenProvider):
         super().__init__(
             cache=cache, clock=clock, buffer_seconds=buffer_seconds, buffer_fraction=buffer_fraction
         )
-        self.data = _to_data(credential_data)
+        self.data = coerce_data(credential_data, OAuth1aData, "OAuth 1.0a")
         self._nonce = nonce_factory or generate_nonce
         self._dh_random = dh_random or default_dh_random
         self._session = session

@@ -10,13 +10,13 @@ from typing import Any
 import requests
 
 from ..backoff import RetryPolicy
-from ..credentials.models import CredentialRecord, OAuth2Data, _validation_to_error
-from ..errors import AuthError, CredentialError
+from ..credentials.models import CredentialRecord, OAuth2Data, coerce_data
+from ..errors import AuthError
 from .base import Clock, Token, TokenProvider
 from .cache import TokenCache
 from .http import auth_request, problem_detail
 
-__all__ = ["IBTokenProvider", "coerce_oauth2_data"]
+__all__ = ["IBTokenProvider"]
 
 log = logging.getLogger(__name__)
 
@@ -32,39 +32,6 @@ SSO_CAUSES = (
     "check that data.credential is the IBKR username this client may open sessions for, that "
     "data.ip (if set) is your public IP, and that the client has the sso-sessions.write scope."
 )
-
-
-def coerce_oauth2_data(credential_data: OAuth2Data | CredentialRecord | Mapping[str, Any]) -> OAuth2Data:
-    """Accept the record's `data` dict (NoETL style), a parsed record, or the model itself."""
-    if isinstance(credential_data, OAuth2Data):
-        return credential_data
-    if isinstance(credential_data, CredentialRecord):
-        if not isinstance(credential_data.data, OAuth2Data):
-            raise CredentialError(
-                f"record {credential_data.name!r} is of type {credential_data.type!r}, not OAuth 2.0",
-                field="type",
-                fix="use get_token_provider(record) to pick the provider for its type.",
-            )
-        return credential_data.data
-    if isinstance(credential_data, Mapping):
-        data = (
-            credential_data.get("data")
-            if "data" in credential_data and "type" in credential_data
-            else credential_data
-        )
-        try:
-            return OAuth2Data.model_validate(dict(data))  # type: ignore[arg-type]
-        except Exception as exc:
-            from pydantic import ValidationError
-
-            if isinstance(exc, ValidationError):
-                raise _validation_to_error(exc, "data.") from None
-            raise
-    raise CredentialError(
-        f"expected the credential's data as a dict, got {type(credential_data).__name__}",
-        field="data",
-        fix="pass record['data'] or a CredentialRecord.",
-    )
 
 
 class IBTokenProvider(TokenProvider):
@@ -90,7 +57,7 @@ class IBTokenProvider(TokenProvider):
         sso_lifetime: float = 86400.0,
         timeout: tuple[float, float] = (5.0, 20.0),
     ) -> None:
-        self.data = coerce_oauth2_data(credential_data)
+        self.data = coerce_data(credential_data, OAuth2Data, "OAuth 2.0")
         super().__init__(
             cache=cache, clock=clock, buffer_seconds=buffer_seconds, buffer_fraction=buffer_fraction
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -32,6 +32,7 @@ __all__ = [
     "CredentialRecord",
     "OAuth1aData",
     "OAuth2Data",
+    "coerce_data",
     "parse_record",
 ]
 
@@ -258,6 +259,9 @@ BUILTIN_CREDENTIAL_TYPES: dict[str, type[CredentialData]] = {
 }
 
 
+_D = TypeVar("_D", bound=CredentialData)
+
+
 class CredentialRecord(BaseModel):
     """The NoETL record `{name, type, description, tags, data}` with `data` parsed for its type."""
 
@@ -297,6 +301,36 @@ def _validation_to_error(exc: ValidationError, prefix: str) -> CredentialError:
         message = "is not a known field"
     fix = _FIXES.get(kind, "correct the value and try again.")
     return CredentialError(message, field=field or "data", fix=fix)
+
+
+def coerce_data(
+    credential_data: _D | CredentialRecord | Mapping[str, Any], model: type[_D], scheme: str
+) -> _D:
+    """Accept the model, a parsed record, a whole record mapping or its `data` (NoETL style)."""
+    if isinstance(credential_data, model):
+        return credential_data
+    if isinstance(credential_data, CredentialRecord):
+        if not isinstance(credential_data.data, model):
+            raise CredentialError(
+                f"record {credential_data.name!r} is of type {credential_data.type!r}, not {scheme}",
+                field="type",
+                fix="use get_token_provider(record) to pick the provider for its type.",
+            )
+        return credential_data.data
+    if not isinstance(credential_data, Mapping):
+        raise CredentialError(
+            f"expected the credential's data object, got {type(credential_data).__name__}",
+            field="data",
+            fix=f"pass the record's `data` mapping, the record, or a {model.__name__}.",
+        )
+    data: Mapping[str, Any] = credential_data
+    inner = data.get("data")
+    if "type" in data and isinstance(inner, Mapping):
+        data = inner
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        raise _validation_to_error(exc, "data.") from None
 
 
 def parse_record(

@@ -1,0 +1,213 @@
+"""`noetl-ib`: the plugin as a command for NoETL `kind: shell` steps (one JSON object on stdout).
+
+Every shell step is a fresh process, so this module imports only the standard library; each
+command imports what it needs when it runs.
+
+Exit codes: 0 ok, 1 unexpected, 2 bad input, 3 auth, 4 broker rejection, 5 transient failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from ._io import (
+    EXIT_OK,
+    CliUsageError,
+    FailedWithResult,
+    configure_logging,
+    emit,
+    report_error,
+    stdout_to_stderr,
+)
+
+__all__ = ["main"]
+
+PROG = "noetl-ib"
+
+_EPILOG = """\
+exit codes: 0 ok, 1 unexpected error, 2 bad input, 3 authentication failed,
+            4 broker rejected the request, 5 transient failure (retry later)
+credentials: --credentials-file, else $NOETL_IB_CREDENTIALS, else NoETL's alias store,
+             else $NOETL_SERVER_URL; logs: -v or NOETL_IB_LOG_LEVEL=DEBUG (stderr only)
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting, so errors stay JSON on stderr."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliUsageError(f"{self.prog}: {message}")
+
+
+def _verbose_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="debug logs on stderr (no secrets)"
+    )
+
+
+def _credential_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    parser.add_argument(
+        "--credential", "-c", required=required, metavar="NAME", help="credential record name"
+    )
+    parser.add_argument(
+        "--credentials-file", metavar="FILE", help="JSON file of records (default $NOETL_IB_CREDENTIALS)"
+    )
+
+
+def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    parser = _Parser(
+        prog=PROG,
+        description="Interactive Brokers Web API actions for NoETL playbooks.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _verbose_option(parser)
+    parser.add_argument("--version", action="store_true", help="print the version as JSON")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser(
+        "run",
+        help="run one action and print its result as one JSON object",
+        description="Run ACTION; arguments come from --args-json and/or key=value words "
+        "(values parse as JSON when they can: 1, 2.5, true, [1,2]; else strings).",
+    )
+    run.add_argument("action", metavar="ACTION", help="action name (see `noetl-ib actions`)")
+    run.add_argument("params", nargs="*", metavar="key=value", help="action arguments")
+    _credential_options(run)
+    run.add_argument("--args-json", metavar="JSON", help="action arguments as a JSON object")
+    run.add_argument(
+        "--allow-live", action="store_true", help="permit trading on a live account (also needs the record)"
+    )
+    _verbose_option(run)
+
+    token = sub.add_parser(
+        "token",
+        help="show token metadata (never the token); --export-alias writes a bearer for http steps",
+    )
+    _credential_options(token)
+    token.add_argument(
+        "--export-alias",
+        metavar="ALIAS",
+        help="write the OAuth 2.0 bearer to NoETL's alias store, for "
+        "`auth: {type: bearer, credential: ALIAS}`",
+    )
+    _verbose_option(token)
+
+    creds = sub.add_parser("credentials", help="check or register credential records")
+    creds_sub = creds.add_subparsers(dest="creds_command", metavar="SUBCOMMAND", parser_class=_Parser)
+    check = creds_sub.add_parser("check", help="validate every record in FILE, keys included")
+    check.add_argument("file", metavar="FILE")
+    _verbose_option(check)
+    register = creds_sub.add_parser(
+        "register", help="POST every record in FILE to a NoETL server (like `noetl register credential -f`)"
+    )
+    register.add_argument("file", metavar="FILE")
+    register.add_argument(
+        "--server", metavar="URL", help="NoETL server (default $NOETL_SERVER_URL or http://localhost:8082)"
+    )
+    register.add_argument(
+        "--no-validate", action="store_true", help="send records even if they do not validate"
+    )
+    _verbose_option(register)
+    _verbose_option(creds)
+
+    actions = sub.add_parser("actions", help="list actions and their arguments as JSON")
+    _verbose_option(actions)
+
+    sub.add_parser(
+        "simulator",
+        help="run the local IBKR simulator (see `noetl-ib simulator --help`)",
+        add_help=False,
+    )
+    return parser, run
+
+
+def _leading_flags(argv: list[str]) -> tuple[int, int]:
+    """Index of the command word and the number of leading -v flags."""
+    verbose = 0
+    for index, word in enumerate(argv):
+        if word in ("-v", "--verbose"):
+            verbose += 1
+        elif word.startswith("-v") and set(word[1:]) == {"v"}:
+            verbose += len(word) - 1
+        else:
+            return index, verbose
+    return len(argv), verbose
+
+
+def _dispatch(ns: argparse.Namespace) -> Any:
+    command: str = ns.command
+    handler: Callable[[argparse.Namespace], Any]
+    if command == "run":
+        from ._run import cmd_run as handler
+    elif command == "token":
+        from ._token import cmd_token as handler
+    elif command == "credentials":
+        if ns.creds_command is None:
+            raise CliUsageError("credentials: choose a subcommand: check FILE or register FILE")
+        from ._credentials import cmd_check, cmd_register
+
+        handler = cmd_check if ns.creds_command == "check" else cmd_register
+    elif command == "actions":
+        from ._actions import cmd_actions as handler
+    else:  # pragma: no cover - argparse restricts the choices
+        raise CliUsageError(f"unknown command {command!r}")
+    return handler(ns)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `noetl-ib` console script; returns the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    index, verbose = _leading_flags(args)
+    if index < len(args) and args[index] == "simulator":
+        # The simulator is a long-running server with its own options and logging.
+        from ..simulator.cli import main as simulator_main
+
+        rest = args[index + 1 :]
+        return int(simulator_main(["-v", *rest] if verbose else rest) or 0)
+
+    parser, run_parser = _build_parser()
+    command: str | None = None
+    try:
+        try:
+            if _is_run(args, index):
+                # key=value words may sit between options: only intermixed parsing allows that.
+                ns = run_parser.parse_intermixed_args(args[:index] + args[index + 1 :])
+                ns.command, ns.version = "run", False
+            else:
+                ns = parser.parse_args(args)
+        except SystemExit as exc:  # --help
+            return int(exc.code or 0)
+        verbose = max(verbose, int(getattr(ns, "verbose", 0) or 0))
+        configure_logging(verbose)
+        if ns.version:
+            from .._version import __version__
+
+            emit({"name": "noetl-ib-plugin", "version": __version__})
+            return EXIT_OK
+        command = ns.command
+        if command == "run":
+            command = f"run {ns.action}"
+        if command is None:
+            parser.print_help(sys.stderr)
+            raise CliUsageError("a command is required: run, token, credentials, actions, simulator")
+        with stdout_to_stderr():
+            result = _dispatch(ns)
+    except FailedWithResult as failed:
+        emit(failed.result)
+        return report_error(failed.cause, verbose=verbose, command=command)
+    except KeyboardInterrupt:
+        sys.stderr.write('{"error":{"type":"Interrupted","message":"interrupted"}}\n')
+        return 130
+    except Exception as exc:
+        return report_error(exc, verbose=verbose, command=command)
+    emit(result)
+    return EXIT_OK
+
+
+def _is_run(args: list[str], index: int) -> bool:
+    """`run` takes key=value words anywhere between options, which needs intermixed parsing."""
+    return index < len(args) and args[index] == "run"

@@ -1,0 +1,47 @@
+"""`noetl-ib run ACTION`: one action, one JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ._io import CliUsageError, parse_assignments
+
+__all__ = ["cmd_run", "collect_args"]
+
+
+def collect_args(args_json: str | None, params: list[str]) -> dict[str, Any]:
+    """--args-json first, then key=value words on top (the words win)."""
+    args: dict[str, Any] = {}
+    if args_json:
+        try:
+            parsed = json.loads(args_json)
+        except json.JSONDecodeError as exc:
+            raise CliUsageError(f"--args-json is not valid JSON ({exc.msg})", field="args_json") from None
+        if not isinstance(parsed, dict):
+            raise CliUsageError("--args-json must be a JSON object", field="args_json")
+        args.update(parsed)
+    args.update(parse_assignments(params))
+    return args
+
+
+def cmd_run(ns: argparse.Namespace) -> dict[str, Any]:
+    """Resolve the credential and run the action through the shared runner."""
+    args = collect_args(ns.args_json, list(ns.params or []))
+    for reserved in ("credential", "credentials_file", "allow_live"):
+        if reserved in args:
+            raise CliUsageError(
+                f"{reserved!r} is an option, not an action argument: use --{reserved.replace('_', '-')}",
+                field=reserved,
+            )
+    from ..runner import run_action
+
+    result = run_action(
+        ns.action,
+        ns.credential,
+        credentials_file=ns.credentials_file,
+        allow_live=bool(ns.allow_live),
+        **args,
+    )
+    return dict(result)

@@ -1,0 +1,69 @@
+"""Write a bearer into NoETL's local alias store, as `auth: {type: bearer, credential: X}` reads it."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import stat
+import tempfile
+from pathlib import Path
+
+__all__ = ["alias_directory", "validate_alias", "write_alias"]
+
+log = logging.getLogger(__name__)
+
+_ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def alias_directory() -> Path:
+    """NoETL's lookup order: $NOETL_CREDENTIALS_DIR, $XDG_CONFIG_HOME/noetl/credentials, ~/.config/..."""
+    explicit = os.environ.get("NOETL_CREDENTIALS_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".config"
+    return base / "noetl" / "credentials"
+
+
+def validate_alias(alias: str) -> str:
+    """An alias is a plain file name: letters, digits, `_ . -`; never a path."""
+    from ..errors import InputError
+
+    if not _ALIAS.match(alias or "") or alias in (".", ".."):
+        raise InputError(
+            f"alias {alias!r} is not a valid NoETL credential alias",
+            field="export_alias",
+            fix="use letters, digits, '_', '.' or '-' (e.g. ib_bearer); it becomes a file name.",
+        )
+    return alias
+
+
+def write_alias(alias: str, secret: str, directory: Path | None = None) -> Path:
+    """Atomically write `<dir>/<alias>` (dir 0700, file 0600): the raw token and a newline.
+
+    That is exactly what `noetl credential set ALIAS` stores; NoETL trims the newline and sends
+    `Authorization: Bearer <content>`. It refuses files readable by group or others.
+    """
+    validate_alias(alias)
+    target_dir = directory if directory is not None else alias_directory()
+    target_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(target_dir.stat().st_mode)
+    if mode & 0o077:
+        log.info("tightening %s from %o to 700", target_dir, mode)
+        os.chmod(target_dir, 0o700)
+    fd, tmp = tempfile.mkstemp(prefix=f".{alias}.", suffix=".tmp", dir=target_dir)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secret.strip() + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        path = target_dir / alias
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
