@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -57,10 +57,34 @@ FIELD_IDS: dict[str, str] = {
 
 _BASE = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+#: IBKR contract ids are 32-bit ints (TWS API `int conId`).
+MAX_CONID = 2**31 - 1
+#: Account ids are interpolated into URL paths, so only letters and digits (no `/`, `..`, `?`).
+ACCOUNT_PATTERN = r"^[A-Za-z0-9]+$"
+_CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
+
+Conid = Annotated[int, Field(gt=0, le=MAX_CONID)]
+Symbol = Annotated[str, Field(min_length=1, max_length=32)]
+
 
 def field_error(field: str, message: str) -> PydanticCustomError:
     """A validation error that names its field even when raised by a model-level check."""
     return PydanticCustomError("field_error", "{field}: {detail}", {"field": field, "detail": message})
+
+
+def _not_bool(value: Any) -> Any:
+    """`True` is not a quantity, price or conid (pydantic would read it as 1)."""
+    if isinstance(value, bool) or (isinstance(value, list) and any(isinstance(v, bool) for v in value)):
+        raise PydanticCustomError("bool_not_number", "must be a number, not a boolean")
+    return value
+
+
+def _printable(value: Any) -> Any:
+    """Symbols end up in URLs, messages and logs: control characters are refused."""
+    items = value if isinstance(value, list) else [value]
+    if any(isinstance(v, str) and _CONTROL.intersection(v) for v in items):
+        raise PydanticCustomError("control_character", "must not contain control characters")
+    return value
 
 
 def _id_list(value: Any) -> Any:
@@ -76,22 +100,23 @@ class PlaceOrderInput(BaseModel):
     model_config = _BASE
 
     symbol: str | None = Field(default=None, min_length=1, max_length=32, description="ticker")
-    conid: int | None = Field(default=None, gt=0, description="IBKR contract id")
+    conid: int | None = Field(default=None, gt=0, le=MAX_CONID, description="IBKR contract id")
     side: Literal["BUY", "SELL"] = Field(description="BUY or SELL (case-insensitive)")
-    quantity: float = Field(gt=0, description="number of shares, > 0")
+    quantity: float = Field(gt=0, allow_inf_nan=False, description="number of shares, > 0")
     order_type: Literal["MKT", "LMT", "STP", "STOP_LIMIT"] = Field(
         default="MKT", description="MKT, LMT, STP or STOP_LIMIT ('STP LMT' accepted)"
     )
     limit_price: float | None = Field(
-        default=None, gt=0, description="limit price (LMT and STOP_LIMIT only)"
+        default=None, gt=0, allow_inf_nan=False, description="limit price (LMT and STOP_LIMIT only)"
     )
     stop_price: float | None = Field(
-        default=None, gt=0, description="stop trigger price (STP and STOP_LIMIT only)"
+        default=None, gt=0, allow_inf_nan=False,
+        description="stop trigger price (STP and STOP_LIMIT only)",
     )
     tif: Literal["DAY", "GTC", "IOC", "OPG", "FOK"] = Field(default="DAY", description="time in force")
     exchange: str | None = Field(default=None, description="listing exchange filter, e.g. NYSE")
     currency: str | None = Field(default=None, description="currency filter, e.g. USD")
-    sec_type: str = Field(default="STK", description="security type of the contract (STK)")
+    sec_type: str = Field(default="STK", min_length=1, description="security type of the contract (STK)")
     client_order_id: str | None = Field(
         default=None,
         min_length=1,
@@ -106,7 +131,20 @@ class PlaceOrderInput(BaseModel):
         default_factory=list, description="message ids to decline even if confirmed by default"
     )
     outside_rth: bool = Field(default=False, description="allow execution outside regular hours")
-    account_id: str | None = Field(default=None, description="override the credential's account")
+    account_id: str | None = Field(
+        default=None, max_length=32, pattern=ACCOUNT_PATTERN,
+        description="override the credential's account",
+    )
+
+    @field_validator("quantity", "limit_price", "stop_price", "conid", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> Any:
+        return _not_bool(value)
+
+    @field_validator("symbol", mode="before")
+    @classmethod
+    def _symbol_text(cls, value: Any) -> Any:
+        return _printable(value)
 
     @field_validator("side", mode="before")
     @classmethod
@@ -166,7 +204,10 @@ class CancelOrderInput(BaseModel):
     model_config = _BASE
 
     order_id: str = Field(min_length=1, pattern=r"^\d+$", description="IBKR order id (digits)")
-    account_id: str | None = Field(default=None, description="override the credential's account")
+    account_id: str | None = Field(
+        default=None, max_length=32, pattern=ACCOUNT_PATTERN,
+        description="override the credential's account",
+    )
 
     @field_validator("order_id", mode="before")
     @classmethod
@@ -197,7 +238,10 @@ class GetPositionsInput(BaseModel):
 
     model_config = _BASE
 
-    account_id: str | None = Field(default=None, description="override the credential's account")
+    account_id: str | None = Field(
+        default=None, max_length=32, pattern=ACCOUNT_PATTERN,
+        description="override the credential's account",
+    )
 
 
 class AccountSummaryInput(BaseModel):
@@ -205,7 +249,10 @@ class AccountSummaryInput(BaseModel):
 
     model_config = _BASE
 
-    account_id: str | None = Field(default=None, description="override the credential's account")
+    account_id: str | None = Field(
+        default=None, max_length=32, pattern=ACCOUNT_PATTERN,
+        description="override the credential's account",
+    )
 
 
 class SnapshotInput(BaseModel):
@@ -213,8 +260,8 @@ class SnapshotInput(BaseModel):
 
     model_config = _BASE
 
-    symbols: list[str] = Field(default_factory=list, description="tickers, e.g. ['AAPL']")
-    conids: list[int] = Field(default_factory=list, description="contract ids")
+    symbols: list[Symbol] = Field(default_factory=list, description="tickers, e.g. ['AAPL']")
+    conids: list[Conid] = Field(default_factory=list, description="contract ids")
     fields: list[str] = Field(
         default_factory=lambda: ["last", "bid", "ask", "bid_size", "ask_size", "volume"],
         description=f"field names ({', '.join(FIELD_IDS)}) or raw IBKR field ids",
@@ -228,14 +275,14 @@ class SnapshotInput(BaseModel):
     @field_validator("symbols", "fields", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
-        return _id_list(value)
+        return _printable(_id_list(value))
 
     @field_validator("conids", mode="before")
     @classmethod
     def _conids(cls, value: Any) -> Any:
         if isinstance(value, (str, int)) and not isinstance(value, bool):
             return _id_list(str(value))
-        return value
+        return _not_bool(value)
 
     @field_validator("symbols", mode="after")
     @classmethod
@@ -248,7 +295,7 @@ class SnapshotInput(BaseModel):
         out = []
         for name in value:
             key = name.strip().lower()
-            if key in FIELD_IDS or key.isdigit():
+            if key in FIELD_IDS or (key.isascii() and key.isdigit()):
                 out.append(key)
             else:
                 raise PydanticCustomError(

@@ -1,0 +1,332 @@
+"""Fault-soak engine shared by tests/reliability/test_fault_soak.py and bench/soak.py.
+
+N mixed actions (reads, resting LMT orders with explicit cOIDs, cancels of our own orders) run
+over T threads through `run_action` against an in-process simulator that injects 500s, 429s,
+connection resets and token revocations. Afterwards the simulator's order book is compared with
+what the calls returned: no cOID twice, no accepted order lost, nothing in the book we did not send.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from noetl_ib_plugin.actions.contracts import clear_contract_cache
+from noetl_ib_plugin.backoff import RetryPolicy
+from noetl_ib_plugin.errors import IBPluginError
+from noetl_ib_plugin.runner import clear_clients, run_action
+from noetl_ib_plugin.simulator import Simulator
+from noetl_ib_plugin.testing import running_simulator
+
+__all__ = [
+    "FAULTS",
+    "ORDER_BOUND",
+    "READ_BOUND",
+    "SoakConfig",
+    "run_soak",
+    "soak_simulator",
+    "violations",
+]
+
+FAULTS: dict[str, Any] = {
+    "http_500": 0.10,
+    "http_429": 0.05,
+    "reset_before": 0.03,
+    "reset_after": 0.02,
+    "revoke_token": 0.01,
+}
+
+_POLICY = RetryPolicy()
+#: One read is at most a few requests, each retried within `max_total`; 10 s covers a token
+#: refresh and the brokerage bootstrap on top.
+READ_BOUND = _POLICY.max_total + 10.0
+#: An order may need a contract lookup, the POST, a reconciliation and one resend + reconciliation.
+ORDER_BOUND = 2 * READ_BOUND
+
+#: Pinned prices; resting orders sit 2% away (inside IBKR's 3% constraint, so no o163 question).
+PRICES: dict[str, tuple[int, float]] = {
+    "AAPL": (265598, 100.0),
+    "MSFT": (272093, 400.0),
+    "IBM": (8314, 200.0),
+    "SPY": (756733, 500.0),
+    "TSLA": (76792991, 200.0),
+}
+READS = ("get_positions", "snapshot", "account_summary", "get_open_orders")
+#: Relative weights of the mix (cancel falls back to a place when the thread has nothing to cancel).
+MIX: dict[str, float] = {
+    "get_positions": 0.12,
+    "snapshot": 0.14,
+    "account_summary": 0.12,
+    "get_open_orders": 0.12,
+    "place_order": 0.35,
+    "cancel_order": 0.15,
+}
+WORKING = {"PreSubmitted", "Submitted", "PendingSubmit"}
+
+
+@dataclass(frozen=True)
+class SoakConfig:
+    """Size and seed of one soak run."""
+
+    actions: int = 200
+    threads: int = 8
+    seed: int = 7
+    creds: tuple[str, ...] = ("sim_oauth2", "sim_oauth1a")
+    #: Give up waiting for the workers after this long (a hang is reported, not waited out).
+    deadline: float = 600.0
+
+
+@dataclass
+class Call:
+    """One action call and how it ended."""
+
+    kind: str
+    cred: str
+    outcome: str = "ok"
+    duration: float = 0.0
+    coid: str | None = None
+    order_id: str | None = None
+    result: dict[str, Any] | None = None
+    message: str = ""
+    typed: bool = True
+
+
+@dataclass
+class _Worker:
+    """Per-thread state: its credential, its ops and the order ids it may cancel."""
+
+    cred: str
+    ops: list[tuple[int, str]]
+    calls: list[Call] = field(default_factory=list)
+    mine: list[str] = field(default_factory=list)
+
+
+def _plan(cfg: SoakConfig) -> list[tuple[int, str]]:
+    """Deterministic op kinds, numbered."""
+    rng = random.Random(cfg.seed)
+    kinds, weights = list(MIX), list(MIX.values())
+    return [(i, rng.choices(kinds, weights)[0]) for i in range(cfg.actions)]
+
+
+def _args(kind: str, index: int, cfg: SoakConfig, rng: random.Random,
+          worker: _Worker) -> tuple[str, dict[str, Any]]:
+    """Arguments for one op (a cancel with nothing to cancel becomes a place)."""
+    if kind == "cancel_order":
+        if worker.mine:
+            return kind, {"order_id": worker.mine.pop(rng.randrange(len(worker.mine)))}
+        kind = "place_order"
+    if kind == "place_order":
+        symbol = rng.choice(sorted(PRICES))
+        price = PRICES[symbol][1]
+        side = rng.choice(["BUY", "SELL"])
+        limit = round(price * (0.98 if side == "BUY" else 1.02), 2)
+        return kind, {
+            "symbol": symbol, "side": side, "quantity": rng.randint(1, 10), "order_type": "LMT",
+            "limit_price": limit, "tif": "DAY",
+            "client_order_id": f"soak-{cfg.seed}-{index:05d}",
+        }
+    if kind == "snapshot":
+        return kind, {"symbols": rng.sample(sorted(PRICES), 2), "poll_interval": 0.05,
+                      "max_wait": 2.0}
+    return kind, {}
+
+
+def _work(worker: _Worker, cfg: SoakConfig, credentials_file: Path, index: int) -> None:
+    """Run one thread's ops in order, recording every outcome."""
+    rng = random.Random(cfg.seed * 1000 + index)
+    for number, planned in worker.ops:
+        kind, args = _args(planned, number, cfg, rng, worker)
+        call = Call(kind, worker.cred, coid=args.get("client_order_id"),
+                    order_id=args.get("order_id"))
+        started = time.monotonic()
+        try:
+            call.result = run_action(kind, worker.cred, credentials_file=credentials_file, **args)
+        except IBPluginError as exc:
+            call.outcome = type(exc).__name__
+            call.message = str(exc)[:300]
+        except Exception as exc:  # a crash: not one of the plugin's typed errors
+            call.outcome = type(exc).__name__
+            call.message = repr(exc)[:300]
+            call.typed = False
+        call.duration = time.monotonic() - started
+        if kind == "place_order" and call.result is not None:
+            call.order_id = str(call.result.get("order_id") or "")
+            if call.order_id:
+                worker.mine.append(call.order_id)
+        worker.calls.append(call)
+
+
+@contextmanager
+def soak_simulator(seed: int, state_dir: Path | None = None) -> Iterator[Simulator]:
+    """An in-process simulator, pacing off on both sides, prices pinned, no faults yet."""
+    old = os.environ.get("NOETL_IB_PACING")
+    os.environ["NOETL_IB_PACING"] = "off"
+    clear_clients()
+    clear_contract_cache()
+    try:
+        with running_simulator(pacing=False, seed=seed, state_dir=state_dir) as sim:
+            yield sim
+    finally:
+        clear_clients()
+        clear_contract_cache()
+        if old is None:
+            os.environ.pop("NOETL_IB_PACING", None)
+        else:
+            os.environ["NOETL_IB_PACING"] = old
+
+
+def run_soak(sim: Simulator, cfg: SoakConfig) -> dict[str, Any]:
+    """Run the mix under the fault plan and return the summary (see `violations` for the verdict)."""
+    sim.reset()
+    clear_clients()
+    clear_contract_cache()
+    for conid, price in PRICES.values():
+        sim.set_price(conid, price)
+    sim.set_faults({"seed": cfg.seed, **FAULTS})
+    plan = _plan(cfg)
+    workers = [_Worker(cfg.creds[i % len(cfg.creds)], plan[i :: cfg.threads])
+               for i in range(cfg.threads)]
+    started = time.monotonic()
+    pool = ThreadPoolExecutor(cfg.threads, thread_name_prefix="soak")
+    futures = [pool.submit(_work, w, cfg, sim.credentials_file, i) for i, w in enumerate(workers)]
+    done, pending = wait(futures, timeout=cfg.deadline)
+    pool.shutdown(wait=not pending, cancel_futures=True)
+    wall = time.monotonic() - started
+    sim.set_faults({})
+    calls = [c for w in workers for c in w.calls]
+    summary = _summarise(calls, sim, cfg, wall)
+    summary["expected_actions"] = cfg.actions
+    summary["hung_threads"] = len(pending)
+    summary["worker_errors"] = [repr(f.exception())[:300] for f in done if f.exception()]
+    return summary
+
+
+def _summarise(calls: list[Call], sim: Simulator, cfg: SoakConfig, wall: float) -> dict[str, Any]:
+    """Counts by outcome, the order-book comparison and the simulator's counters."""
+    outcomes: dict[str, Counter[str]] = defaultdict(Counter)
+    errors: Counter[str] = Counter()
+    max_duration: dict[str, float] = defaultdict(float)
+    for c in calls:
+        outcomes[c.kind][c.outcome] += 1
+        if c.outcome != "ok":
+            errors[c.outcome] += 1
+        max_duration[c.kind] = max(max_duration[c.kind], round(c.duration, 3))
+    examples: dict[str, str] = {}
+    for c in calls:
+        if c.outcome != "ok":
+            examples.setdefault(f"{c.kind}/{c.outcome}", c.message[:200])
+    crashes = [f"{c.kind}: {c.message}" for c in calls if not c.typed]
+    over_bound = [
+        f"{c.kind} took {c.duration:.1f}s ({c.outcome})" for c in calls
+        if c.duration > (READ_BOUND if c.kind in READS else ORDER_BOUND)
+    ]
+    # Unconfirmed/failed reads are fine; what matters is what happened to orders.
+    book = sim.orders()
+    by_coid: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for order in book:
+        by_coid[str(order["cOID"])].append(order)
+    by_id = {str(o["order_id"]): o for o in book}
+    places = [c for c in calls if c.kind == "place_order"]
+    ours = {c.coid for c in places}
+    duplicates = {coid: len(found) for coid, found in by_coid.items() if len(found) > 1}
+    foreign = sorted(coid for coid in by_coid if coid not in ours)
+    lost, mismatched = [], []
+    failed_in_book = failed_absent = reconciled = 0
+    failed_types: Counter[str] = Counter()
+    for c in places:
+        found = by_coid.get(str(c.coid), [])
+        if c.outcome == "ok":
+            reconciled += bool(c.result and c.result.get("reconciled"))
+            if not found:
+                lost.append(c.coid)
+            elif len(found) == 1 and str(found[0]["order_id"]) != c.order_id:
+                mismatched.append(c.coid)
+        else:
+            failed_types[c.outcome] += 1
+            if found:
+                failed_in_book += 1
+            else:
+                failed_absent += 1
+    cancels = [c for c in calls if c.kind == "cancel_order"]
+    cancel_ok_still_working = [
+        c.order_id for c in cancels
+        if c.outcome == "ok" and str(by_id.get(str(c.order_id), {}).get("status")) in WORKING
+    ]
+    stats = sim.stats()
+    return {
+        "actions": len(calls),
+        "threads": cfg.threads,
+        "seed": cfg.seed,
+        "wall_seconds": round(wall, 2),
+        "outcomes": {k: dict(v) for k, v in sorted(outcomes.items())},
+        "errors_by_type": dict(errors.most_common()),
+        "error_examples": dict(sorted(examples.items())),
+        "crashes": crashes[:20],
+        "crash_count": len(crashes),
+        "over_bound": over_bound[:20],
+        "bounds_seconds": {"read": READ_BOUND, "order": ORDER_BOUND},
+        "max_duration_seconds": dict(sorted(max_duration.items())),
+        "orders": {
+            "place_calls": len(places),
+            "placed_ok": sum(c.outcome == "ok" for c in places),
+            "placed_ok_reconciled": reconciled,
+            "place_failed": len(places) - sum(c.outcome == "ok" for c in places),
+            "place_failed_by_type": dict(failed_types),
+            "unconfirmed": failed_types.get("OrderUnconfirmed", 0),
+            "failed_but_in_book": failed_in_book,
+            "failed_and_absent": failed_absent,
+            "book_size": len(book),
+            "duplicates": len(duplicates),
+            "duplicate_coids": sorted(duplicates)[:20],
+            "lost": len(lost),
+            "lost_coids": lost[:20],
+            "order_id_mismatch": mismatched[:20],
+            "foreign_coids": foreign[:20],
+            "cancel_calls": len(cancels),
+            "cancel_ok": sum(c.outcome == "ok" for c in cancels),
+            "cancel_ok_still_working": cancel_ok_still_working[:20],
+            "book_status": dict(Counter(str(o["status"]) for o in book)),
+        },
+        "sim": {
+            key: stats[key] for key in (
+                "requests_total", "orders_accepted", "orders_rejected",
+                "orders_rejected_duplicate_coid", "orders_cancelled", "orders_filled",
+                "questions_asked", "auth_failures", "oauth2_token_requests",
+                "sso_session_requests", "lst_requests", "ssodh_init_requests",
+                "faults_injected", "faults_injected_total",
+            )
+        },
+    }
+
+
+def violations(summary: dict[str, Any]) -> list[str]:
+    """Every broken invariant in a summary, as readable lines (empty when all hold)."""
+    out: list[str] = []
+    orders = summary["orders"]
+    if summary["hung_threads"]:
+        out.append(f"{summary['hung_threads']} worker threads did not finish")
+    out += [f"worker error: {e}" for e in summary["worker_errors"]]
+    out += [f"crash (not an IBPluginError): {c}" for c in summary["crashes"]]
+    out += [f"over bound: {o}" for o in summary["over_bound"]]
+    if orders["duplicates"]:
+        out.append(f"cOIDs in the book more than once: {orders['duplicate_coids']}")
+    if orders["lost"]:
+        out.append(f"placed orders missing from the book: {orders['lost_coids']}")
+    if orders["order_id_mismatch"]:
+        out.append(f"order_id differs from the book: {orders['order_id_mismatch']}")
+    if orders["foreign_coids"]:
+        out.append(f"cOIDs in the book that no call sent: {orders['foreign_coids']}")
+    if orders["cancel_ok_still_working"]:
+        out.append(f"cancel acknowledged but order still working: {orders['cancel_ok_still_working']}")
+    if summary["actions"] != summary["expected_actions"]:
+        out.append(f"{summary['actions']} of {summary['expected_actions']} actions ran")
+    return out
+
