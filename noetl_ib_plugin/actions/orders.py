@@ -371,7 +371,25 @@ def place_order(
 def cancel_order(client: IBClient, inp: CancelOrderInput) -> dict[str, Any]:
     """`DELETE /iserver/account/{acct}/order/{id}`; IBKR only acknowledges the request."""
     account = client.ensure_trading_allowed(inp.account_id)
-    body = client.delete(f"/iserver/account/{account}/order/{inp.order_id}")
+    path = f"/iserver/account/{account}/order/{inp.order_id}"
+    try:
+        body = _delete_once_more_if_unprocessed(client, path)
+    except OutcomeUnknown as exc:
+        status = _live_status(client, inp.order_id)
+        log.warning("cancel of order %s: %s; live status now %s", inp.order_id, exc.message, status)
+        if status in CANCEL_STATES:
+            return {
+                "order_id": inp.order_id,
+                "status": "cancel_requested",
+                "message": f"reconciled: the order is {status}",
+                "conid": None,
+                "account_id": account,
+                "reconciled": True,
+            }
+        if status not in WORKING_STATES:
+            raise
+        # Still working: asking again to cancel the same order cannot do harm.
+        body = client.delete(path)
     for _ in range(MAX_QUESTIONS):
         kind, item = _classify(body)
         if kind != "question":
@@ -397,6 +415,29 @@ def cancel_order(client: IBClient, inp: CancelOrderInput) -> dict[str, Any]:
         "conid": as_int(body.get("conid")),
         "account_id": body.get("account") or account,
     }
+
+
+CANCEL_STATES = frozenset({"PendingCancel", "PreCancelled", "Cancelled"})
+WORKING_STATES = frozenset({"PendingSubmit", "PreSubmitted", "Submitted", "Inactive"})
+
+
+def _delete_once_more_if_unprocessed(client: IBClient, path: str) -> Any:
+    """A 429 means IBKR did not process the cancel, so one resend after Retry-After is safe."""
+    try:
+        return client.delete(path)
+    except RateLimited as exc:
+        client.sleep(min(exc.retry_after or 1.0, 5.0))
+        return client.delete(path)
+
+
+def _live_status(client: IBClient, order_id: str) -> str | None:
+    """The order's status in the live-orders list, or None when it is not there."""
+    orders, _ = _live_orders_once(client)
+    for order in orders:
+        normalized = normalize_order(order)
+        if normalized["order_id"] == str(order_id):
+            return str(normalized["status"]) if normalized["status"] else None
+    return None
 
 
 def get_open_orders(client: IBClient, inp: GetOpenOrdersInput) -> dict[str, Any]:

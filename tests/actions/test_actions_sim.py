@@ -254,3 +254,26 @@ def test_open_orders_handles_preflight(sim: Simulator) -> None:
     sim.engine.broker.sessions.clear()  # a new brokerage session: pre-flight again
     out = act(sim, "sim_oauth2", "get_open_orders")
     assert out["complete"] and [o["order_id"] for o in out["orders"]] == [placed["order_id"]]
+
+
+def test_cancel_with_lost_answer_is_reconciled_from_live_orders(sim: Simulator) -> None:
+    """The DELETE is processed but its answer lost: the cancel is confirmed from live orders."""
+    sim.set_price(AAPL, 100.0)
+    placed = act(sim, "sim_oauth2", "place_order", symbol="AAPL", side="BUY", quantity=1,
+                 order_type="LMT", limit_price=99.0)
+    sim.set_faults({"reset_after": 1.0, "methods": ["DELETE"]})
+    out = act(sim, "sim_oauth2", "cancel_order", order_id=placed["order_id"])
+    assert out["status"] == "cancel_requested" and out["reconciled"] is True
+    book = _orders_with(sim, placed["client_order_id"])
+    assert [o["status"] for o in book] in (["Cancelled"], ["PendingCancel"])
+
+
+def test_cancel_rate_limited_once_is_resent(sim: Simulator) -> None:
+    """A 429 on the cancel (not processed by IBKR) is resent once after Retry-After."""
+    sim.set_price(AAPL, 100.0)
+    placed = act(sim, "sim_oauth2", "place_order", symbol="AAPL", side="BUY", quantity=1,
+                 order_type="LMT", limit_price=99.0)
+    sim.set_faults({"http_429": 0.5, "seed": 11, "methods": ["DELETE"]})
+    out = act(sim, "sim_oauth2", "cancel_order", order_id=placed["order_id"])
+    assert out["status"] == "cancel_requested"
+    assert sim.stats()["faults_injected"].get("http_429", 0) >= 1
