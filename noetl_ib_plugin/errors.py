@@ -28,10 +28,19 @@ class IBPluginError(Exception):
     #: Coarse category the CLI maps to an exit code: input, auth, broker, transient.
     category: ClassVar[str] = "broker"
 
-    def __init__(self, message: str, *, field: str | None = None, fix: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        fix: str | None = None,
+        status: int | None = None,
+    ) -> None:
         self.message = message
         self.field = field
         self.fix = fix
+        #: HTTP status of IBKR's answer, when there was one.
+        self.status = status
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -88,33 +97,11 @@ class AuthError(IBPluginError):
 
     category = "auth"
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        field: str | None = None,
-        fix: str | None = None,
-    ) -> None:
-        self.status = status
-        super().__init__(message, field=field, fix=fix)
-
 
 class BrokerError(IBPluginError):
     """IBKR answered with an error; carries the HTTP status and IBKR's own message."""
 
     category = "broker"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        field: str | None = None,
-        fix: str | None = None,
-    ) -> None:
-        self.status = status
-        super().__init__(message, field=field, fix=fix)
 
     def to_dict(self) -> dict[str, Any]:
         """Adds the HTTP status so scripts can branch on it."""

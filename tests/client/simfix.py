@@ -36,6 +36,7 @@ def sim(module_sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simu
     clear_contract_cache()
     yield module_sim
     clear_clients()
+    clear_contract_cache()
 
 
 def provider_for(sim: Simulator, cred: str) -> TokenProvider:

@@ -171,7 +171,7 @@ SNAPSHOT_INVALID: list[tuple[str, dict[str, Any], str]] = [
 
 
 @pytest.fixture(scope="module")
-def warm(reliability_sim: Simulator, tmp_path_factory: pytest.TempPathFactory
+def warm(module_sim: Simulator, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[tuple[Simulator, SecretScanner]]:
     """The module's simulator with both clients logged in once, and a scanner for every secret.
 
@@ -183,7 +183,7 @@ def warm(reliability_sim: Simulator, tmp_path_factory: pytest.TempPathFactory
         mp.setenv("NOETL_IB_PACING", "off")
         clear_clients()
         clear_contract_cache()
-        sim = reliability_sim
+        sim = module_sim
         sim.reset()
         sim.set_price(AAPL, 100.0)
         scan = SecretScanner(record_secrets(sim.credentials_file))
@@ -204,7 +204,7 @@ def warm(reliability_sim: Simulator, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture
-def rsim(warm: tuple[Simulator, SecretScanner]) -> Simulator:
+def sim(warm: tuple[Simulator, SecretScanner]) -> Simulator:
     """The warmed-up simulator (not reset between tests: assertions use counter deltas)."""
     return warm[0]
 
@@ -240,59 +240,59 @@ def _assert_validation_error(sim: Simulator, scanner: SecretScanner, action: str
 
 @pytest.mark.parametrize(("changes", "field"), [c[1:] for c in PLACE_INVALID],
                          ids=[c[0] for c in PLACE_INVALID])
-def test_place_order_invalid_input(rsim: Simulator, scanner: SecretScanner,
+def test_place_order_invalid_input(sim: Simulator, scanner: SecretScanner,
                                    changes: dict[str, Any], field: str) -> None:
     """A malformed order is an InputError naming its field, raised before any request."""
-    _assert_validation_error(rsim, scanner, "place_order", _args(BASE, changes), field)
+    _assert_validation_error(sim, scanner, "place_order", _args(BASE, changes), field)
 
 
 @pytest.mark.parametrize(("args", "field"), [c[1:] for c in CANCEL_INVALID],
                          ids=[c[0] for c in CANCEL_INVALID])
-def test_cancel_order_invalid_input(rsim: Simulator, scanner: SecretScanner,
+def test_cancel_order_invalid_input(sim: Simulator, scanner: SecretScanner,
                                     args: dict[str, Any], field: str) -> None:
     """A malformed cancel is an InputError naming its field, raised before any request."""
-    _assert_validation_error(rsim, scanner, "cancel_order", args, field)
+    _assert_validation_error(sim, scanner, "cancel_order", args, field)
 
 
 @pytest.mark.parametrize(("args", "field"), [c[1:] for c in SNAPSHOT_INVALID],
                          ids=[c[0] for c in SNAPSHOT_INVALID])
-def test_snapshot_invalid_input(rsim: Simulator, scanner: SecretScanner,
+def test_snapshot_invalid_input(sim: Simulator, scanner: SecretScanner,
                                 args: dict[str, Any], field: str) -> None:
     """A malformed quote request is an InputError naming its field, raised before any request."""
-    _assert_validation_error(rsim, scanner, "snapshot", {"max_wait": 0.5, **args}, field)
+    _assert_validation_error(sim, scanner, "snapshot", {"max_wait": 0.5, **args}, field)
 
 
 @pytest.mark.parametrize(("changes", "error", "field"), [c[1:] for c in PLACE_REFUSED],
                          ids=[c[0] for c in PLACE_REFUSED])
-def test_place_order_refused_without_an_order(rsim: Simulator, scanner: SecretScanner,
+def test_place_order_refused_without_an_order(sim: Simulator, scanner: SecretScanner,
                                               changes: dict[str, Any], error: type[IBPluginError],
                                               field: str | None) -> None:
     """Well-formed but impossible orders end in a typed error and leave the book untouched."""
-    before = rsim.stats()["orders_accepted"]
-    exc, result = _call(rsim, "place_order", _args(BASE, changes))
+    before = sim.stats()["orders_accepted"]
+    exc, result = _call(sim, "place_order", _args(BASE, changes))
     assert result is None and isinstance(exc, error), (exc, result)
     if field is not None:
         assert exc.field == field and field in str(exc)
-    assert rsim.stats()["orders_accepted"] == before
+    assert sim.stats()["orders_accepted"] == before
     scanner.assert_clean([str(exc), repr(exc)], f"place_order {changes!r}")
 
 
 @pytest.mark.parametrize("order_id", ["424242", 10**30, "0" * 300], ids=["unknown", "huge", "long"])
-def test_cancel_unknown_order_names_order_id(rsim: Simulator, scanner: SecretScanner,
+def test_cancel_unknown_order_names_order_id(sim: Simulator, scanner: SecretScanner,
                                              order_id: Any) -> None:
     """Cancelling an id the broker does not know is a BrokerError naming order_id."""
-    before = rsim.stats()["orders_cancelled"]
-    exc, _ = _call(rsim, "cancel_order", {"order_id": order_id})
+    before = sim.stats()["orders_cancelled"]
+    exc, _ = _call(sim, "cancel_order", {"order_id": order_id})
     assert exc is not None and exc.category == "broker" and exc.field == "order_id"
-    assert rsim.stats()["orders_cancelled"] == before
+    assert sim.stats()["orders_cancelled"] == before
     scanner.assert_clean([str(exc), repr(exc)], "cancel_order")
 
 
-def test_valid_baseline_order_is_placed_once(rsim: Simulator, scanner: SecretScanner) -> None:
+def test_valid_baseline_order_is_placed_once(sim: Simulator, scanner: SecretScanner) -> None:
     """The corpus' BASE order really is valid: it rests in the book exactly once."""
-    exc, result = _call(rsim, "place_order", {**BASE, "client_order_id": "corpus-base-1"})
+    exc, result = _call(sim, "place_order", {**BASE, "client_order_id": "corpus-base-1"})
     assert exc is None and result is not None
-    assert [o["order_id"] for o in rsim.orders() if o["cOID"] == "corpus-base-1"] == [
+    assert [o["order_id"] for o in sim.orders() if o["cOID"] == "corpus-base-1"] == [
         int(result["order_id"])
     ]
     scanner.assert_clean([repr(result)], "place_order result")
@@ -428,26 +428,26 @@ _EXAMPLES = settings(max_examples=80, deadline=None, derandomize=True,
 
 @_EXAMPLES
 @given(args=_ACTION_ARGS["place_order"])
-def test_generated_place_order_inputs(rsim: Simulator, scanner: SecretScanner,
+def test_generated_place_order_inputs(sim: Simulator, scanner: SecretScanner,
                                       args: dict[str, Any]) -> None:
     """Random place_order arguments: a typed error naming a field, or a real order; never a crash."""
-    _check_any(rsim, scanner, "place_order", args)
+    _check_any(sim, scanner, "place_order", args)
 
 
 @_EXAMPLES
 @given(args=_ACTION_ARGS["snapshot"])
-def test_generated_snapshot_inputs(rsim: Simulator, scanner: SecretScanner,
+def test_generated_snapshot_inputs(sim: Simulator, scanner: SecretScanner,
                                    args: dict[str, Any]) -> None:
     """Random snapshot arguments: a typed error naming a field, or quotes; never a crash."""
-    _check_any(rsim, scanner, "snapshot", args)
+    _check_any(sim, scanner, "snapshot", args)
 
 
 @_EXAMPLES
 @given(args=_ACTION_ARGS["cancel_order"])
-def test_generated_cancel_order_inputs(rsim: Simulator, scanner: SecretScanner,
+def test_generated_cancel_order_inputs(sim: Simulator, scanner: SecretScanner,
                                        args: dict[str, Any]) -> None:
     """Random cancel_order arguments: a typed error naming a field, or an acknowledgement."""
     if args.get("order_id") == REAL_ORDER:
-        placed = run_action("place_order", CRED, credentials_file=rsim.credentials_file, **BASE)
+        placed = run_action("place_order", CRED, credentials_file=sim.credentials_file, **BASE)
         args = {**args, "order_id": placed["order_id"]}
-    _check_any(rsim, scanner, "cancel_order", args)
+    _check_any(sim, scanner, "cancel_order", args)

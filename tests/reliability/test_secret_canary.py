@@ -145,25 +145,25 @@ def _log_texts(caplog: pytest.LogCaptureFixture) -> list[str]:
     return texts
 
 
-def test_session_leaks_no_secret(rsim: Simulator, caplog: pytest.LogCaptureFixture,
+def test_session_leaks_no_secret(sim: Simulator, caplog: pytest.LogCaptureFixture,
                                  capfd: pytest.CaptureFixture[str], rsa_pem: str,
                                  tmp_path: Path) -> None:
     """DEBUG logs, output, errors and reprs of a full two-scheme session hold no secret."""
     caplog.set_level(logging.DEBUG)
     for name in list(logging.root.manager.loggerDict):
         caplog.set_level(logging.DEBUG, logger=name)
-    session = Session(rsim)
-    _everything(rsim, session, rsa_pem, tmp_path)
+    session = Session(sim)
+    _everything(sim, session, rsa_pem, tmp_path)
     provider = session.client("sim_oauth1a").provider
     assert isinstance(provider, LiveSessionTokenProvider)
-    assert rsim.keys is not None
-    assert provider._decrypted_prepend() == rsim.keys.access_token_secret_plain.hex()
-    scan = _scanner(rsim, session, {"wrong_key": rsa_pem})
+    assert sim.keys is not None
+    assert provider._decrypted_prepend() == sim.keys.access_token_secret_plain.hex()
+    scan = _scanner(sim, session, {"wrong_key": rsa_pem})
     assert len(session.tokens) >= 6 and len({t.value for t in session.tokens}) >= 4
     # The canary itself works: each kind of secret is found when it is there.
     assert scan.leaks(rsa_pem[200:260]) == ["wrong_key"]
     assert scan.leaks(f"x{session.tokens[-1].value}x")
-    assert scan.leaks(rsim.keys.access_token_secret_plain.hex()) == ["oauth1a.prepend"]
+    assert scan.leaks(sim.keys.access_token_secret_plain.hex()) == ["oauth1a.prepend"]
     captured = capfd.readouterr()
     assert len(caplog.records) > 50
     scan.assert_clean(_log_texts(caplog), "logs")
@@ -194,20 +194,20 @@ def _cached_tokens(cache: Path) -> dict[str, str]:
     return out
 
 
-def test_cli_leaks_no_secret(rsim: Simulator, tmp_path: Path) -> None:
+def test_cli_leaks_no_secret(sim: Simulator, tmp_path: Path) -> None:
     """`noetl-ib run/token -v` at DEBUG prints no secret; cache files are 600 with secret-free names."""
     cache = tmp_path / "cli-cache"
     env = {**os.environ, "NOETL_IB_CACHE_DIR": str(cache), "NOETL_IB_LOG_LEVEL": "DEBUG",
            "NOETL_IB_PACING": "off"}
-    file_args = ["--credentials-file", str(rsim.credentials_file)]
-    rsim.set_price(AAPL, 100.0)
+    file_args = ["--credentials-file", str(sim.credentials_file)]
+    sim.set_price(AAPL, 100.0)
     outputs: list[subprocess.CompletedProcess[str]] = []
     tokens: dict[str, str] = {}
     for cred in CREDS:
         outputs.append(_cli(["run", "get_positions", "-c", cred, *file_args], env))
         outputs.append(_cli(["token", "-c", cred, *file_args], env))
         tokens.update(_cached_tokens(cache))
-        rsim.revoke_all()  # the next call meets a 401 with the cached token and refreshes
+        sim.revoke_all()  # the next call meets a 401 with the cached token and refreshes
         outputs.append(_cli(["run", "place_order", "-c", cred, *file_args, "symbol=AAPL",
                              "side=BUY", "quantity=1", "order_type=LMT", "limit_price=95"], env))
         outputs.append(_cli(["run", "place_order", "-c", cred, *file_args, "symbol=AAPL",
@@ -216,13 +216,13 @@ def test_cli_leaks_no_secret(rsim: Simulator, tmp_path: Path) -> None:
     codes = [p.returncode for p in outputs]
     assert codes == [0, 0, 4, 2] * 2, [(p.returncode, p.stderr[-500:]) for p in outputs]
     assert all("DEBUG" in p.stderr for p in outputs if p.returncode != 2)  # 2: no request made
-    assert rsim.stats()["auth_failures"] >= 2
+    assert sim.stats()["auth_failures"] >= 2
     files = sorted(p for p in cache.rglob("*") if p.is_file())
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    scan = SecretScanner(record_secrets(rsim.credentials_file))
-    assert rsim.keys is not None
-    scan.add("oauth1a.prepend", rsim.keys.access_token_secret_plain.hex())
+    scan = SecretScanner(record_secrets(sim.credentials_file))
+    assert sim.keys is not None
+    scan.add("oauth1a.prepend", sim.keys.access_token_secret_plain.hex())
     for value, label in tokens.items():
         scan.add(label, value)
     assert len(tokens) >= 4, "expected tokens from before and after the revocation"
