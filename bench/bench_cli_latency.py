@@ -55,8 +55,14 @@ def _import_us(code: str) -> int:
 
 def main() -> None:
     """Warm the cache with one CLI run, then interleave the two commands."""
+    import compileall
+
+    import noetl_ib_plugin
     from noetl_ib_plugin import get_token_provider, load_credential
 
+    # An installed package has its bytecode; make a source checkout match (this shell may set
+    # PYTHONDONTWRITEBYTECODE, which would otherwise make every run recompile the package).
+    compileall.compile_dir(os.path.dirname(noetl_ib_plugin.__file__), quiet=1)
     with simulator("--no-pacing") as sim, isolated_cache():
         env = dict(os.environ)
         cli = [

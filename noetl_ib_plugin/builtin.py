@@ -1,4 +1,8 @@
-"""The built-in plugin: registers this package's types, providers and actions through the public hooks."""
+"""The built-in plugin: registers this package's types, providers and actions through the public hooks.
+
+Actions are registered by import path and load on first use, so a `noetl-ib run` step imports
+only the action it runs.
+"""
 
 from __future__ import annotations
 

@@ -96,6 +96,26 @@ _pm: pluggy.PluginManager | None = None
 _registry: Registry | None = None
 
 
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    """Register every `noetl.plugins` entry point, like `pm.load_setuptools_entrypoints`, cheaper.
+
+    pluggy parses every installed distribution's entry points; this reads each
+    `entry_points.txt` once and parses only those that mention the group. Same rules as pluggy:
+    a name already registered (the built-in) or blocked is skipped, and registering one module
+    under two names still raises.
+    """
+    from importlib.metadata import distributions
+
+    for dist in distributions():
+        text = dist.read_text("entry_points.txt")
+        if not text or ENTRY_POINT_GROUP not in text:
+            continue
+        for ep in dist.entry_points.select(group=ENTRY_POINT_GROUP):
+            if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+                continue
+            pm.register(ep.load(), name=ep.name)
+
+
 def get_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:
     """The process-wide plugin manager: built-ins first, then every `noetl.plugins` entry point."""
     global _pm
@@ -107,7 +127,7 @@ def get_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManage
 
             pm.register(builtin, name=BUILTIN_PLUGIN_NAME)
             if load_entry_points:
-                pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+                _load_entry_points(pm)
             try:
                 pm.check_pending()
             except pluggy.PluginValidationError as exc:

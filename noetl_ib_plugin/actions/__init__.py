@@ -1,35 +1,35 @@
-"""Built-in trading actions: names and input models are the public contract playbooks rely on."""
+"""Built-in trading actions: names and input models are the public contract playbooks rely on.
+
+Input models and run functions are named by import path and load on first use, so a
+`noetl-ib run get_positions` step never imports the order or market-data code.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from ..client import IBClient
-from .marketdata import snapshot
-from .models import (
-    AccountSummaryInput,
-    CancelOrderInput,
-    GetOpenOrdersInput,
-    GetPositionsInput,
-    PlaceOrderInput,
-    SnapshotInput,
-)
-from .orders import cancel_order, get_open_orders, place_order
-from .portfolio import account_summary, get_positions
 from .spec import Action
 
+if TYPE_CHECKING:
+    from ..client import IBClient
+
 __all__ = ["BUILTIN_ACTIONS", "Action"]
+
+_MODELS = f"{__name__}.models"
 
 
 def _place_order(client: IBClient, inp: Any) -> dict[str, Any]:
     """Adapter with the `run(client, input)` signature (settings stay at their defaults)."""
+    from .orders import place_order
+
     return place_order(client, inp)
 
 
 BUILTIN_ACTIONS: list[Action] = [
     Action(
         name="place_order",
-        input_model=PlaceOrderInput,
+        input_model=f"{_MODELS}:PlaceOrderInput",
         run=_place_order,
         description="Place one order (MKT/LMT/STP/STOP_LIMIT) exactly once, answering IBKR's "
         "questions by the confirm policy.",
@@ -37,34 +37,59 @@ BUILTIN_ACTIONS: list[Action] = [
     ),
     Action(
         name="cancel_order",
-        input_model=CancelOrderInput,
-        run=cancel_order,
+        input_model=f"{_MODELS}:CancelOrderInput",
+        run=f"{__name__}.orders:cancel_order",
         description="Request cancellation of a working order by order_id.",
         trading=True,
     ),
     Action(
         name="get_open_orders",
-        input_model=GetOpenOrdersInput,
-        run=get_open_orders,
+        input_model=f"{_MODELS}:GetOpenOrdersInput",
+        run=f"{__name__}.orders:get_open_orders",
         description="List the day's orders (working, filled, cancelled), normalised.",
     ),
     Action(
         name="get_positions",
-        input_model=GetPositionsInput,
-        run=get_positions,
+        input_model=f"{_MODELS}:GetPositionsInput",
+        run=f"{__name__}.portfolio:get_positions",
         description="All positions of the account (every page), numbers as numbers.",
     ),
     Action(
         name="account_summary",
-        input_model=AccountSummaryInput,
-        run=account_summary,
+        input_model=f"{_MODELS}:AccountSummaryInput",
+        run=f"{__name__}.portfolio:account_summary",
         description="Net liquidation, available funds, buying power, cash and margin figures.",
     ),
     Action(
         name="snapshot",
-        input_model=SnapshotInput,
-        run=snapshot,
+        input_model=f"{_MODELS}:SnapshotInput",
+        run=f"{__name__}.marketdata:snapshot",
         description="Market data snapshot for symbols/conids, polled through the pre-flight "
         "until the requested fields arrive (bounded).",
     ),
 ]
+
+#: Names this package used to import eagerly; still reachable as attributes, loaded on access.
+_LAZY = {
+    "IBClient": "..client",
+    "snapshot": ".marketdata",
+    "cancel_order": ".orders",
+    "get_open_orders": ".orders",
+    "place_order": ".orders",
+    "account_summary": ".portfolio",
+    "get_positions": ".portfolio",
+    "AccountSummaryInput": ".models",
+    "CancelOrderInput": ".models",
+    "GetOpenOrdersInput": ".models",
+    "GetPositionsInput": ".models",
+    "PlaceOrderInput": ".models",
+    "SnapshotInput": ".models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the formerly eager names on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)

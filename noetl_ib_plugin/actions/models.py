@@ -55,7 +55,8 @@ FIELD_IDS: dict[str, str] = {
     "prior_close": "7741",
 }
 
-_BASE = ConfigDict(extra="forbid", str_strip_whitespace=True)
+# defer_build: a CLI step validates one action's input, so only that model builds its schema.
+_BASE = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 #: IBKR contract ids are 32-bit ints (TWS API `int conId`).
 MAX_CONID = 2**31 - 1

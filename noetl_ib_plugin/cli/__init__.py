@@ -57,7 +57,8 @@ def _credential_options(parser: argparse.ArgumentParser, *, required: bool = Tru
     )
 
 
-def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+def _build_parser(*, only_run: bool = False) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The top-level parser and the `run` sub-parser; `only_run` skips the other commands' parsers."""
     parser = _Parser(
         prog=PROG,
         description="Interactive Brokers Web API actions for NoETL playbooks.",
@@ -82,6 +83,8 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         "--allow-live", action="store_true", help="permit trading on a live account (also needs the record)"
     )
     _verbose_option(run)
+    if only_run:  # a `run` step (the hot path) parses with `run` alone
+        return parser, run
 
     token = sub.add_parser(
         "token",
@@ -169,11 +172,12 @@ def main(argv: list[str] | None = None) -> int:
         rest = args[index + 1 :]
         return int(simulator_main(["-v", *rest] if verbose else rest) or 0)
 
-    parser, run_parser = _build_parser()
+    is_run = _is_run(args, index)
+    parser, run_parser = _build_parser(only_run=is_run)
     command: str | None = None
     try:
         try:
-            if _is_run(args, index):
+            if is_run:
                 # key=value words may sit between options: only intermixed parsing allows that.
                 ns = run_parser.parse_intermixed_args(args[:index] + args[index + 1 :])
                 ns.command, ns.version = "run", False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -79,23 +80,26 @@ class FailedWithResult(Exception):
 
 # -- secrets never reach a log line ----------------------------------------------------------
 
-_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"-----BEGIN [A-Z0-9 ]+-----.*?-----END [A-Z0-9 ]+-----", re.S), "<redacted pem>"),
-    (re.compile(r"\beyJ[\w-]*\.[\w-]+\.[\w-]*"), "<redacted jwt>"),
-    (re.compile(r"(?i)\b(bearer|oauth)\s+[A-Za-z0-9._~+/=-]{16,}"), r"\1 <redacted>"),
-    (
-        re.compile(
-            r"(?i)\b(oauth_signature|oauth_token|access_token|live_session_token|client_assertion"
-            r"|access_token_secret|private_key|token|authorization)(['\"]?\s*[:=]\s*['\"]?)[^'\"&,\s}]+"
+@functools.cache
+def _redactions() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """The patterns, compiled on first use: a step that logs nothing and succeeds never needs them."""
+    return (
+        (re.compile(r"-----BEGIN [A-Z0-9 ]+-----.*?-----END [A-Z0-9 ]+-----", re.S), "<redacted pem>"),
+        (re.compile(r"\beyJ[\w-]*\.[\w-]+\.[\w-]*"), "<redacted jwt>"),
+        (re.compile(r"(?i)\b(bearer|oauth)\s+[A-Za-z0-9._~+/=-]{16,}"), r"\1 <redacted>"),
+        (
+            re.compile(
+                r"(?i)\b(oauth_signature|oauth_token|access_token|live_session_token|client_assertion"
+                r"|access_token_secret|private_key|token|authorization)(['\"]?\s*[:=]\s*['\"]?)[^'\"&,\s}]+"
+            ),
+            r"\1\2<redacted>",
         ),
-        r"\1\2<redacted>",
-    ),
-)
+    )
 
 
 def redact(text: str) -> str:
     """Mask anything shaped like a key, JWT, bearer or signature (defence in depth; code logs none)."""
-    for pattern, replacement in _REDACTIONS:
+    for pattern, replacement in _redactions():
         text = pattern.sub(replacement, text)
     return text
 

@@ -72,7 +72,7 @@ def _is_loopback(host: str) -> bool:
 class CredentialData(BaseModel):
     """Fields every IBKR scheme shares: where the API is, which account, paper or live."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True, defer_build=True)
 
     #: Secret fields: masked everywhere, checked by the canary tests.
     SECRET_FIELDS: ClassVar[tuple[str, ...]] = ()
@@ -265,7 +265,9 @@ _D = TypeVar("_D", bound=CredentialData)
 class CredentialRecord(BaseModel):
     """The NoETL record `{name, type, description, tags, data}` with `data` parsed for its type."""
 
-    model_config = ConfigDict(frozen=True, hide_input_in_errors=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, hide_input_in_errors=True, arbitrary_types_allowed=True, defer_build=True
+    )
 
     name: str
     type: str

@@ -6,6 +6,7 @@ timings, so they hold on any machine).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -26,7 +27,6 @@ OTHER_ACTION_MODULES = (
     "noetl_ib_plugin.actions.contracts",
     "noetl_ib_plugin.actions.confirm",
 )
-OTHER_SCHEME = {"sim_oauth2": "noetl_ib_plugin.auth.oauth1a", "sim_oauth1a": "noetl_ib_plugin.auth.oauth2"}
 
 _RUN_AND_LIST_MODULES = """
 import json, sys
@@ -59,35 +59,33 @@ def _imported(modules: list[str], prefix: str) -> list[str]:
 
 
 @pytest.mark.parametrize("credential", ["sim_oauth2", "sim_oauth1a"])
-def test_warm_run_imports_only_its_scheme_and_action(sim: Simulator, tmp_path: Path, credential: str) -> None:
-    """A warm-cache `run get_positions` loads no jwt/cryptography, simulator, other scheme or action."""
+def test_warm_run_imports_only_the_action_it_runs(sim: Simulator, tmp_path: Path, credential: str) -> None:
+    """A warm-cache `run get_positions` imports no jwt/cryptography, simulator or other action module."""
     warm = cli("run", "get_positions", "--credential", credential)
     assert warm.returncode == 0, warm.stderr
     modules, result = _modules_after(tmp_path, "run", "get_positions", "--credential", credential)
     assert result["positions"]
     assert "noetl_ib_plugin.actions.portfolio" in modules
-    unexpected = [m for name in (*NEVER_ON_WARM_RUN, *OTHER_ACTION_MODULES, OTHER_SCHEME[credential])
-                  for m in _imported(modules, name)]
+    unexpected = [m for name in (*NEVER_ON_WARM_RUN, *OTHER_ACTION_MODULES) for m in _imported(modules, name)]
     assert not unexpected, f"warm run imported {unexpected}"
 
 
-def test_registry_imports_no_action_or_provider_module() -> None:
-    """Collecting the registry registers every action and provider without importing any of them."""
+def test_registry_imports_no_action_module() -> None:
+    """Collecting the registry registers every action without importing any action module."""
     code = (
         "import sys\n"
         "from noetl_ib_plugin.plugins import registry\n"
         "reg = registry()\n"
         "assert {'place_order', 'get_positions', 'snapshot'} <= set(reg.actions)\n"
-        "print([m for m in sys.modules if m.startswith(('noetl_ib_plugin.actions.', "
-        "'noetl_ib_plugin.auth.oauth', 'jwt', 'cryptography', 'requests')) "
-        "and m != 'noetl_ib_plugin.actions.spec'])\n"
+        "print([m for m in sys.modules if m.startswith(('noetl_ib_plugin.actions.', 'jwt', "
+        "'cryptography', 'noetl_ib_plugin.simulator')) and m != 'noetl_ib_plugin.actions.spec'])\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
 
 
 def test_action_accepts_import_paths_and_resolves_them_on_first_use() -> None:
-    """`Action(name, "mod:Model", "mod:func", ...)` equals nothing else, is frozen, loads lazily."""
+    """`Action(name, "mod:Model", "mod:func", ...)` resolves on access and stays a frozen dataclass."""
     lazy = Action("pos", "noetl_ib_plugin.actions.models:GetPositionsInput",
                   "noetl_ib_plugin.actions.portfolio:get_positions", "Positions.")
     before = hash(lazy)
@@ -99,7 +97,8 @@ def test_action_accepts_import_paths_and_resolves_them_on_first_use() -> None:
         "pos", "noetl_ib_plugin.actions.models:GetPositionsInput",
         "noetl_ib_plugin.actions.portfolio:get_positions", "Positions.")
     with pytest.raises(AttributeError):
-        lazy.name = "other"
+        lazy.name = "other"  # type: ignore[misc]
+    assert dataclasses.replace(lazy, name="pos2").input_model is GetPositionsInput
     with pytest.raises(ValueError, match=r"package\.module:attribute"):
         Action("bad", "no_colon_here", get_positions, "Bad.")
     missing = Action("gone", "noetl_ib_plugin.actions.models:NoSuchModel", get_positions, "Gone.")
