@@ -10,21 +10,11 @@ import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["alias_directory", "validate_alias", "write_alias"]
+__all__ = ["validate_alias", "write_alias"]
 
 log = logging.getLogger(__name__)
 
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-
-
-def alias_directory() -> Path:
-    """NoETL's lookup order: $NOETL_CREDENTIALS_DIR, $XDG_CONFIG_HOME/noetl/credentials, ~/.config/..."""
-    explicit = os.environ.get("NOETL_CREDENTIALS_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".config"
-    return base / "noetl" / "credentials"
 
 
 def validate_alias(alias: str) -> str:
@@ -47,6 +37,8 @@ def write_alias(alias: str, secret: str, directory: Path | None = None) -> Path:
     `Authorization: Bearer <content>`. It refuses files readable by group or others.
     """
     validate_alias(alias)
+    from ..credentials.stores import alias_directory
+
     target_dir = directory if directory is not None else alias_directory()
     target_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     mode = stat.S_IMODE(target_dir.stat().st_mode)

@@ -21,6 +21,7 @@ __all__ = [
     "CredentialStore",
     "FileStore",
     "ServerStore",
+    "alias_directory",
     "alias_env_var",
     "default_store",
     "load_credential",
@@ -106,7 +107,8 @@ def alias_env_var(alias: str) -> str:
     return "NOETL_CREDENTIAL_" + re.sub(r"[-.]", "_", alias).upper()
 
 
-def _alias_dir() -> Path:
+def alias_directory() -> Path:
+    """Where NoETL keeps aliases: $NOETL_CREDENTIALS_DIR, else (XDG config or ~/.config)/noetl/credentials."""
     explicit = os.environ.get("NOETL_CREDENTIALS_DIR")
     if explicit:
         return Path(explicit).expanduser()
@@ -124,7 +126,7 @@ class AliasStore:
     @property
     def directory(self) -> Path:
         """The alias directory, resolved from the environment at call time."""
-        return self._directory if self._directory is not None else _alias_dir()
+        return self._directory if self._directory is not None else alias_directory()
 
     def _parse(self, alias: str, text: str, source: str) -> Mapping[str, Any]:
         try:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from noetl_ib_plugin.cli.alias import alias_directory, validate_alias, write_alias
+from noetl_ib_plugin.cli.alias import validate_alias, write_alias
+from noetl_ib_plugin.credentials.stores import alias_directory
 from noetl_ib_plugin.errors import InputError
 from noetl_ib_plugin.simulator import Simulator
 
