@@ -43,7 +43,7 @@ def load_rsa_private_key(pem: str, field: str) -> RSAPrivateKey:
     text = pem.strip()
     if "-----BEGIN" not in text:
         raise CredentialError(
-            "is not PEM text (no '-----BEGIN ... PRIVATE KEY-----' line)",
+            "is not PEM text (no 'BEGIN ... PRIVATE KEY' header line)",
             field=field,
             fix="paste the whole PEM file, header and footer included, with real or '\\n' "
             "newlines; or use the matching *_path field.",
