@@ -97,6 +97,12 @@ def _build_parser(*, only_run: bool = False) -> tuple[argparse.ArgumentParser, a
         help="write the OAuth 2.0 bearer to NoETL's alias store, for "
         "`auth: {type: bearer, credential: ALIAS}`",
     )
+    token.add_argument(
+        "--refresh",
+        action="store_true",
+        help="drop the cached token (memory and shared cache) and fetch a new one, e.g. after a "
+        "key rotation or a revoked session",
+    )
     _verbose_option(token)
 
     creds = sub.add_parser("credentials", help="check or register credential records")

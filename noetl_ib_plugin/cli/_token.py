@@ -33,6 +33,8 @@ def cmd_token(ns: argparse.Namespace) -> dict[str, Any]:
             "URL, nonce and timestamp), so there is no static header a plain http step could "
             "send; use `noetl-ib run ACTION` steps for this credential, or an OAuth 2.0 one.",
         )
+    if ns.refresh:
+        provider.clear_cache()
     info = provider.token_info()
     out: dict[str, Any] = {"credential": record.name, "type": record.type, **info}
     if ns.export_alias:

@@ -66,10 +66,6 @@ def _not_sent(exc: requests.RequestException) -> bool:
     )
 
 
-class _Retry(Exception):
-    """Internal: go round the request loop again (after a 401 or a lost bridge)."""
-
-
 @dataclass
 class _Shared:
     """Mutable state shared by an `IBClient` and its `with_options` views."""

@@ -35,6 +35,16 @@ def test_token_prints_masked_metadata(sim: Simulator, tmp_path: Path) -> None:
     assert sim.stats()["oauth2_token_requests"] == 1
 
 
+def test_refresh_replaces_the_cached_token(sim: Simulator) -> None:
+    """`token --refresh` drops the shared cache entry and fetches exactly one new token."""
+    one_json(cli("token", "--credential", "sim_oauth2").stdout)
+    refreshed = one_json(cli("token", "--credential", "sim_oauth2", "--refresh").stdout)
+    again = one_json(cli("token", "--credential", "sim_oauth2").stdout)
+    assert refreshed["from_cache"] is False and again["from_cache"] is True
+    assert refreshed["token"] == again["token"]
+    assert sim.stats()["oauth2_token_requests"] == 2
+
+
 def test_export_alias_writes_the_raw_bearer_mode_600(sim: Simulator, tmp_path: Path) -> None:
     """The alias file is the bearer plus a newline (what `noetl credential set` writes), mode 600, dir 700."""
     proc = cli("token", "--credential", "sim_oauth2", "--export-alias", "ib_bearer")
