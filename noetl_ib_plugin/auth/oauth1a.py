@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import hmac
 import logging
 import re
@@ -111,13 +110,12 @@ class LiveSessionTokenProvider(TokenProvider):
         return self.data.trading_base_url
 
     def _cache_identity(self) -> tuple[str, ...]:
-        """Consumer key, a hash of the access token, base URL and realm: public facts only."""
-        token_hash = hashlib.sha256(self.data.access_token.get_secret_value().encode()).hexdigest()
+        """Consumer key, base URL, realm and a digest of the secrets (token, secret, both keys)."""
         return (
             self.data.consumer_key,
-            token_hash[:16],
             self.data.trading_base_url,
             self.data.resolved_realm,
+            self.data.secret_digest(),
         )
 
     def authorize(self, method: str, url: str, headers: MutableMapping[str, str]) -> str:

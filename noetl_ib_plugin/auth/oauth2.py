@@ -85,6 +85,7 @@ class IBTokenProvider(TokenProvider):
             d.credential,
             d.audience,
             d.scope,
+            d.secret_digest(),
         )
 
     def authorize(self, method: str, url: str, headers: MutableMapping[str, str]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -96,6 +97,26 @@ class CredentialData(BaseModel):
     def trading_base_url(self) -> str:
         """Root of the trading endpoints (`.../v1/api`)."""
         return f"{self.api_base_url}/v1/api"
+
+    def secret_digest(self) -> str:
+        """SHA-256 of the secret material (key files read): a rotated or wrong key gets its own cache.
+
+        Never the secret itself: token caches are keyed by this digest mixed with public ids.
+        """
+        import hashlib
+
+        digest = hashlib.sha256()
+        for name in self.SECRET_FIELDS:
+            value = getattr(self, name, None)
+            text = value.get_secret_value() if isinstance(value, SecretStr) else ""
+            path = getattr(self, f"{name}_path", None)
+            if not text and isinstance(path, str):
+                try:
+                    text = Path(path).expanduser().read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    text = f"unreadable:{path}"  # the key loader reports it properly on use
+            digest.update(name.encode() + b"\0" + text.strip().replace("\\n", "\n").encode() + b"\0")
+        return digest.hexdigest()
 
 
 def _pem_or_path(data: Any, pem_field: str, path_field: str, *, required: bool = True) -> Any:

@@ -392,3 +392,32 @@ def test_secret_canary_logs_reprs_exceptions(
     key_body = "".join(rsa_pem.splitlines()[1:-1])
     for secret in (bearer, access, assertion, key_body[:40], rsa_pem.splitlines()[5]):
         assert secret not in blob
+
+
+def test_a_different_key_never_reuses_another_keys_token(
+    server: TokenServer, rsa_pem: str, tmp_path: Path
+) -> None:
+    """Same client and key id but another private key: its own cache entry, so a wrong key fails now."""
+    cache_dir = tmp_path / "shared"
+    good = IBTokenProvider(_data(server.url, rsa_pem), cache=FileTokenCache(cache_dir))
+    good.fetch_token()
+    other_pem = _pem_of(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    wrong = IBTokenProvider(_data(server.url, other_pem), cache=FileTokenCache(cache_dir))
+    assert wrong.cache_key != good.cache_key
+    with pytest.raises(AuthError):
+        wrong.fetch_token()
+    key_file = tmp_path / "key.pem"
+    key_file.write_text(rsa_pem)
+    by_path = {**_data(server.url, rsa_pem), "private_key": None, "private_key_path": str(key_file)}
+    del by_path["private_key"]
+    same = IBTokenProvider(by_path, cache=FileTokenCache(cache_dir))
+    assert same.cache_key == good.cache_key  # the same key, inline or from a file, shares tokens
+    assert same.fetch_token() == good.fetch_token()
+
+
+def _pem_of(key: rsa.RSAPrivateKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
