@@ -12,8 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
-
 from noetl_ib_plugin.simulator import SimKeys, Simulator, generate_keys
 
 __all__ = ["ib_simulator", "running_simulator"]
@@ -43,8 +41,15 @@ def running_simulator(**options: Any) -> Iterator[Simulator]:
         sim.stop()
 
 
-@pytest.fixture
-def ib_simulator(tmp_path: Any) -> Iterator[Simulator]:
+def _ib_simulator(tmp_path: Any) -> Iterator[Simulator]:
     """A started simulator with pacing off, credentials.json in the test's tmp_path."""
     with running_simulator(pacing=False, state_dir=tmp_path / "ibsim") as sim:
         yield sim
+
+
+try:  # the fixture needs pytest; running_simulator() works without it
+    import pytest
+except ImportError:  # pragma: no cover - pytest is a dev dependency
+    pass
+else:
+    ib_simulator = pytest.fixture(_ib_simulator, name="ib_simulator")
