@@ -242,7 +242,7 @@ def _submit_once(
             raise OrderRejected(
                 f"IBKR asked to confirm {described}: {text!r}; the confirm policy declined it, "
                 "so the order was not placed",
-                fix=f"if this is intended, pass confirm=[{allow}] (CLI: --confirm "
+                fix=f"if this is intended, pass confirm=[{allow}] (CLI: confirm="
                 f"{','.join(m for m in refused if not m.startswith('<'))}).",
             )
         confirmed.extend(ids)
