@@ -40,7 +40,13 @@ def live_sim(sim: Simulator, rsa_key: Any) -> Simulator:
     return sim
 
 
-ORDER: dict[str, Any] = {"symbol": "AAPL", "side": "BUY", "quantity": 1, "order_type": "LMT", "limit_price": 99.0}
+ORDER: dict[str, Any] = {
+    "symbol": "AAPL",
+    "side": "BUY",
+    "quantity": 1,
+    "order_type": "LMT",
+    "limit_price": 99.0,
+}
 
 
 @pytest.mark.parametrize(("environment", "allow_live"), [("paper", False), ("paper", True), ("live", False)])
