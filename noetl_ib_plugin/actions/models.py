@@ -104,8 +104,9 @@ class PlaceOrderInput(BaseModel):
     conid: int | None = Field(default=None, gt=0, le=MAX_CONID, description="IBKR contract id")
     side: Literal["BUY", "SELL"] = Field(description="BUY or SELL (case-insensitive)")
     quantity: float = Field(gt=0, allow_inf_nan=False, description="number of shares, > 0")
+    # Required on purpose: an omitted type must not silently become a market order.
     order_type: Literal["MKT", "LMT", "STP", "STOP_LIMIT"] = Field(
-        default="MKT", description="MKT, LMT, STP or STOP_LIMIT ('STP LMT' accepted)"
+        description="MKT, LMT, STP or STOP_LIMIT ('STP LMT' accepted); required"
     )
     limit_price: float | None = Field(
         default=None, gt=0, allow_inf_nan=False, description="limit price (LMT and STOP_LIMIT only)"

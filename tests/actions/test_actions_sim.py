@@ -89,7 +89,7 @@ def test_question_chain_is_confirmed_when_allowed(sim: Simulator) -> None:
 
 def test_generic_warning_is_auto_confirmed(sim: Simulator) -> None:
     """o354 (no market data) is in the default auto-confirm set; the order goes through."""
-    out = act(sim, "sim_oauth2", "place_order", symbol="VOD", side="BUY", quantity=1)
+    out = act(sim, "sim_oauth2", "place_order", order_type="MKT", symbol="VOD", side="BUY", quantity=1)
     assert out["confirmed_message_ids"] == ["o354"]
     assert _orders_with(sim, out["client_order_id"])
 
@@ -109,7 +109,7 @@ def test_declined_question_raises_and_leaves_nothing_hanging(sim: Simulator) -> 
 def test_decline_overrides_default_auto_confirm(sim: Simulator) -> None:
     """`decline=["o354"]` refuses even a generic warning the default policy would confirm."""
     with pytest.raises(OrderRejected, match="o354"):
-        act(sim, "sim_oauth2", "place_order", symbol="VOD", side="BUY", quantity=1,
+        act(sim, "sim_oauth2", "place_order", order_type="MKT", symbol="VOD", side="BUY", quantity=1,
             decline="o354")
     assert not sim.orders()
 
@@ -147,7 +147,7 @@ def test_ambiguous_symbol_lists_candidates_and_filters_resolve_it(sim: Simulator
     assert {c["currency"] for c in info.value.candidates} == {"USD", "AUD"}
     asx = act(sim, "sim_oauth2", "snapshot", symbols=["BHP"], exchange="ASX", fields=["last"])
     assert asx["snapshots"][0]["conid"] == 4036818
-    usd = act(sim, "sim_oauth2", "place_order", symbol="BHP", currency="USD", side="BUY",
+    usd = act(sim, "sim_oauth2", "place_order", order_type="MKT", symbol="BHP", currency="USD", side="BUY",
               quantity=1)
     assert usd["conid"] == 4036812
     with pytest.raises(ContractNotFound):
@@ -159,7 +159,7 @@ def test_reset_after_on_order_placement_gives_one_order(sim: Simulator, cred: st
     """The order POST is processed, then the connection drops: reconciliation returns the real id."""
     sim.set_faults({"reset_after": 1.0, "methods": ["POST"],
                     "paths": [f"/v1/api/iserver/account/{ACCOUNTS[cred]}/orders"]})
-    out = act(sim, cred, "place_order", symbol="AAPL", side="BUY", quantity=3)
+    out = act(sim, cred, "place_order", order_type="MKT", symbol="AAPL", side="BUY", quantity=3)
     orders = _orders_with(sim, out["client_order_id"])
     assert len(orders) == 1 and str(orders[0]["order_id"]) == out["order_id"]
     assert out["reconciled"] is True
@@ -173,7 +173,7 @@ def test_reset_before_resends_once_with_same_coid(sim: Simulator) -> None:
     """The POST is dropped before IBKR sees it: confirmed absent, resent once, one order."""
     sim.set_faults({"reset_before": 0.5, "seed": 3, "methods": ["POST"],
                     "paths": ["/v1/api/iserver/account/DU1234567/orders"]})
-    out = act(sim, "sim_oauth2", "place_order", symbol="AAPL", side="BUY", quantity=1,
+    out = act(sim, "sim_oauth2", "place_order", order_type="MKT", symbol="AAPL", side="BUY", quantity=1,
               client_order_id="rb-1")
     assert len(_orders_with(sim, "rb-1")) == 1
     assert str(_orders_with(sim, "rb-1")[0]["order_id"]) == out["order_id"]
@@ -194,16 +194,16 @@ def test_persistent_500_on_placement_raises_order_unconfirmed(sim: Simulator) ->
     sim.set_faults({"http_500": 1.0, "methods": ["POST"],
                     "paths": ["/v1/api/iserver/account/DU1234567/orders"]})
     with pytest.raises(OrderUnconfirmed) as info:
-        act(sim, "sim_oauth2", "place_order", symbol="AAPL", side="BUY", quantity=1,
+        act(sim, "sim_oauth2", "place_order", order_type="MKT", symbol="AAPL", side="BUY", quantity=1,
             client_order_id="u-1")
     assert "u-1" in str(info.value) and not sim.orders()
 
 
 def test_reused_client_order_id_resolves_to_the_existing_order(sim: Simulator) -> None:
     """Sending the same client_order_id twice returns the first order instead of a duplicate."""
-    first = act(sim, "sim_oauth2", "place_order", symbol="IBM", side="BUY", quantity=1,
+    first = act(sim, "sim_oauth2", "place_order", order_type="MKT", symbol="IBM", side="BUY", quantity=1,
                 client_order_id="same-1")
-    second = act(sim, "sim_oauth2", "place_order", symbol="IBM", side="BUY", quantity=1,
+    second = act(sim, "sim_oauth2", "place_order", order_type="MKT", symbol="IBM", side="BUY", quantity=1,
                  client_order_id="same-1")
     assert second["order_id"] == first["order_id"] and second["reconciled"]
     assert len(_orders_with(sim, "same-1")) == 1
@@ -224,9 +224,12 @@ def test_revoked_token_mid_run_refreshes_once(sim: Simulator) -> None:
         ({"symbol": "AAPL", "side": "BUY", "quantity": -1}, "quantity"),
         ({"symbol": "AAPL", "side": "BUY", "quantity": 1, "order_type": "LMT"}, "limit_price"),
         ({"symbol": "AAPL", "side": "BUY", "quantity": 1, "order_type": "TRAIL"}, "order_type"),
-        ({"symbol": "AAPL", "conid": 8314, "side": "BUY", "quantity": 1}, "conid"),
-        ({"symbol": "AAPL", "side": "HOLD", "quantity": 1}, "side"),
-        ({"symbol": "AAPL", "side": "BUY", "quantity": 1, "stop_price": 3}, "stop_price"),
+        ({"symbol": "AAPL", "conid": 8314, "side": "BUY", "quantity": 1, "order_type": "MKT"},
+         "conid"),
+        ({"symbol": "AAPL", "side": "HOLD", "quantity": 1, "order_type": "MKT"}, "side"),
+        ({"symbol": "AAPL", "side": "BUY", "quantity": 1, "order_type": "MKT", "stop_price": 3},
+         "stop_price"),
+        ({"symbol": "AAPL", "side": "BUY", "quantity": 1}, "order_type"),
     ],
 )
 def test_invalid_order_inputs_name_the_field(sim: Simulator, args: dict[str, Any],
@@ -247,7 +250,7 @@ def test_cancel_unknown_order_names_order_id(sim: Simulator) -> None:
 
 def test_open_orders_handles_preflight(sim: Simulator) -> None:
     """The first live-orders answer of a session is empty; the action asks again and sees orders."""
-    placed = act(sim, "sim_oauth2", "place_order", symbol="MSFT", side="BUY", quantity=1)
+    placed = act(sim, "sim_oauth2", "place_order", order_type="MKT", symbol="MSFT", side="BUY", quantity=1)
     from noetl_ib_plugin.runner import clear_clients
 
     clear_clients()

@@ -18,6 +18,8 @@ from tests.client.fakes import BASE, FakeClock, add_bootstrap, calls_to, make_cl
 ORDERS = f"{BASE}/iserver/account/DU111/orders"
 LIVE = f"{BASE}/iserver/account/orders"
 
+_MKT_ORDER = PlaceOrderInput(symbol="AAPL", side="BUY", quantity=1, order_type="MKT")
+
 
 @pytest.fixture(autouse=True)
 def _mocked() -> Any:
@@ -49,7 +51,7 @@ def test_undecidable_reconciliation_raises_order_unconfirmed(_mocked: Any) -> No
     clock = FakeClock()
     client = make_client(clock=clock)
     with pytest.raises(OrderUnconfirmed) as info:
-        place_order(client, PlaceOrderInput(symbol="AAPL", side="BUY", quantity=1), _settings())
+        place_order(client, _MKT_ORDER, _settings())
     assert "nib-fixed" in str(info.value)
     assert _posted_coids(_mocked) == ["nib-fixed"]  # never resent while undecided
     assert calls_to(_mocked, "/iserver/account/orders") == 4
@@ -63,7 +65,7 @@ def test_rate_limited_placement_is_resent_with_same_coid(_mocked: Any) -> None:
                 json=[{"order_id": "42", "order_status": "Submitted"}])
     clock = FakeClock()
     client = make_client(clock=clock)
-    out = place_order(client, PlaceOrderInput(symbol="AAPL", side="BUY", quantity=1), _settings())
+    out = place_order(client, _MKT_ORDER, _settings())
     assert out["order_id"] == "42"
     assert _posted_coids(_mocked) == ["nib-fixed", "nib-fixed"]
     assert clock.sleeps == [3.0]
@@ -76,7 +78,7 @@ def test_found_after_reset_returns_the_live_order(_mocked: Any) -> None:
     _mocked.add(responses.GET, LIVE, json={"orders": [
         {"orderId": 7, "order_ref": "other", "status": "Filled"},
         {"orderId": 8, "order_ref": "nib-fixed", "status": "Submitted"}], "snapshot": True})
-    out = place_order(make_client(), PlaceOrderInput(symbol="AAPL", side="BUY", quantity=1),
+    out = place_order(make_client(), _MKT_ORDER,
                       _settings())
     assert out["order_id"] == "8" and out["status"] == "Submitted" and out["reconciled"]
     assert _posted_coids(_mocked) == ["nib-fixed"]
@@ -87,7 +89,7 @@ def test_question_without_ids_is_declined(_mocked: Any) -> None:
     _mocked.add(responses.POST, ORDERS, json=[{"id": "q1", "message": ["Sure?"]}])
     _mocked.add(responses.POST, f"{BASE}/iserver/reply/q1", json={"error": "dropped"})
     with pytest.raises(OrderRejected):
-        place_order(make_client(), PlaceOrderInput(symbol="AAPL", side="BUY", quantity=1),
+        place_order(make_client(), _MKT_ORDER,
                     _settings())
     reply = [c for c in _mocked.calls if c.request.url.endswith("/iserver/reply/q1")]
     assert json.loads(reply[0].request.body) == {"confirmed": False}
@@ -97,7 +99,7 @@ def test_ibkr_rejection_is_order_rejected(_mocked: Any) -> None:
     """An HTTP 200 {"error": ...} answer becomes OrderRejected carrying IBKR's words."""
     _mocked.add(responses.POST, ORDERS, json={"error": "We cannot accept an order at the limit"})
     with pytest.raises(OrderRejected, match="cannot accept"):
-        place_order(make_client(), PlaceOrderInput(symbol="AAPL", side="BUY", quantity=1),
+        place_order(make_client(), _MKT_ORDER,
                     _settings())
 
 
@@ -108,5 +110,5 @@ def test_stale_reply_id_is_order_rejected(_mocked: Any) -> None:
     _mocked.add(responses.POST, f"{BASE}/iserver/reply/q2", status=400,
                 json={"error": "reply id not found: 'q2'"})
     with pytest.raises(OrderRejected, match="reply id not found"):
-        place_order(make_client(), PlaceOrderInput(symbol="AAPL", side="BUY", quantity=1),
+        place_order(make_client(), _MKT_ORDER,
                     _settings())

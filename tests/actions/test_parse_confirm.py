@@ -72,14 +72,14 @@ def test_place_order_normalisation() -> None:
                                 limit_price=1, stop_price=2, tif="gtc")
         assert (order.order_type, order.side, order.tif, order.symbol) == (
             "STOP_LIMIT", "SELL", "GTC", "AAPL")
-    assert PlaceOrderInput(conid=1, side="BUY", quantity=1, confirm="o163, o383").confirm == [
-        "o163", "o383"]
+    order = PlaceOrderInput(conid=1, side="BUY", quantity=1, order_type="MKT", confirm="o163, o383")
+    assert order.confirm == ["o163", "o383"]
 
 
 def test_place_order_requires_a_contract() -> None:
     """Neither symbol nor conid is an error that names symbol."""
     with pytest.raises(ValidationError, match="symbol"):
-        PlaceOrderInput(side="BUY", quantity=1)
+        PlaceOrderInput(side="BUY", quantity=1, order_type="MKT")
 
 
 def test_snapshot_fields() -> None:

@@ -154,4 +154,4 @@ def test_actions_lists_every_action_with_arguments(capsys: pytest.CaptureFixture
     assert catalog["place_order"]["trading"] is True
     args = {a["name"]: a for a in catalog["place_order"]["arguments"]}
     assert args["side"]["required"] is True
-    assert args["order_type"]["default"] == "MKT"
+    assert args["order_type"]["required"] is True  # an omitted type must not become a market order
