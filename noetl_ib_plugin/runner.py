@@ -13,6 +13,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from .auth.base import fingerprint
 from .client import IBClient
 from .credentials import CredentialRecord, load_credential, parse_record
+from .credentials.models import first_validation_problem
 from .errors import InputError
 from .plugins import registry
 
@@ -89,17 +90,10 @@ def clear_clients() -> None:
 
 def _input_error(action: str, exc: ValidationError) -> InputError:
     """First validation problem as an InputError naming the field; input values are not echoed."""
-    err = exc.errors(include_input=False, include_url=False)[0]
-    ctx = err.get("ctx") or {}
-    loc = ".".join(str(p) for p in err.get("loc", ()))
+    loc, message, kind, ctx = first_validation_problem(
+        exc, extra_message="is not an input of this action"
+    )
     field = str(ctx.get("field") or loc or "input")
-    message = str(ctx.get("detail") or err.get("msg") or "is invalid")
-    message = message.removeprefix("Value error, ")
-    kind = str(err.get("type", ""))
-    if kind == "missing":
-        message = "is required"
-    elif kind == "extra_forbidden":
-        message = "is not an input of this action"
     count = exc.error_count()
     more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
     return InputError(

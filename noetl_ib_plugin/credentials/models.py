@@ -34,6 +34,7 @@ __all__ = [
     "OAuth1aData",
     "OAuth2Data",
     "coerce_data",
+    "first_validation_problem",
     "parse_record",
 ]
 
@@ -310,18 +311,26 @@ _FIXES = {
 }
 
 
-def _validation_to_error(exc: ValidationError, prefix: str) -> CredentialError:
-    """First pydantic error as a CredentialError that names the field and never the value."""
+def first_validation_problem(
+    exc: ValidationError, *, extra_message: str = "is not a known field"
+) -> tuple[str, str, str, dict[str, Any]]:
+    """(location, message, error type, ctx) of pydantic's first problem; never the input value."""
     err = exc.errors(include_input=False, include_url=False)[0]
     loc = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__")
-    field = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "record"
-    message = str(err.get("msg", "is invalid"))
-    message = message.removeprefix("Value error, ")
+    ctx = dict(err.get("ctx") or {})
+    message = str(ctx.get("detail") or err.get("msg") or "is invalid").removeprefix("Value error, ")
     kind = str(err.get("type", ""))
     if kind == "missing":
         message = "is required"
     elif kind == "extra_forbidden":
-        message = "is not a known field"
+        message = extra_message
+    return loc, message, kind, ctx
+
+
+def _validation_to_error(exc: ValidationError, prefix: str) -> CredentialError:
+    """First pydantic error as a CredentialError that names the field and never the value."""
+    loc, message, kind, _ = first_validation_problem(exc)
+    field = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "record"
     fix = _FIXES.get(kind, "correct the value and try again.")
     return CredentialError(message, field=field or "data", fix=fix)
 
