@@ -16,7 +16,7 @@ import time
 
 from _common import VENV_BIN, emit, isolated_cache, median, simulator
 
-RUNS = 15
+RUNS = 25
 
 MINIMAL = """
 import os, requests
