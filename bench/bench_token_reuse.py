@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -57,36 +56,13 @@ def _run_workers(creds: Path, processes: int, threads: int, per_thread: int) -> 
     return time.time() - start, errors
 
 
-def _threads_in_process(creds: Path) -> tuple[float, int]:
-    from noetl_ib_plugin import IBClient, get_token_provider, load_credential
-
-    client = IBClient(get_token_provider(load_credential("sim_oauth2", creds)), pacer=False)
-    errors: list[str] = []
-    start = time.time() + 0.5
-
-    def work() -> None:
-        for i in range(PER_THREAD):
-            time.sleep(max(0.0, start + RUN * i / PER_THREAD - time.time()))
-            try:
-                client.get("/iserver/accounts")
-            except Exception as exc:
-                errors.append(type(exc).__name__)
-
-    workers = [threading.Thread(target=work) for _ in range(THREADS)]
-    for t in workers:
-        t.start()
-    for t in workers:
-        t.join()
-    return time.time() - start, len(errors)
-
-
 def main() -> None:
     """Run the three scenarios against one simulator process and print the counts."""
     result: dict[str, object] = {"token_ttl_s": TTL, "run_s": RUN, "target_token_requests": 4}
     with simulator("--no-pacing", "--token-ttl", str(TTL)) as sim:
         with isolated_cache():
             before = sim.stats()["oauth2_token_requests"]
-            elapsed, errors = _threads_in_process(sim.credentials_file)
+            elapsed, errors = _run_workers(sim.credentials_file, 1, THREADS, PER_THREAD)
             result["threads"] = {
                 "threads": THREADS,
                 "requests": THREADS * PER_THREAD,

@@ -32,8 +32,7 @@ def main() -> int:
     opts = parser.parse_args()
     # Reconciliation warnings are expected by the hundred under this fault plan.
     logging.getLogger("noetl_ib_plugin").setLevel(logging.ERROR)
-    cfg = SoakConfig(actions=opts.actions, threads=opts.threads, seed=opts.seed,
-                     deadline=opts.deadline)
+    cfg = SoakConfig(actions=opts.actions, threads=opts.threads, seed=opts.seed, deadline=opts.deadline)
     with tempfile.TemporaryDirectory(prefix="nib-soak-") as tmp:
         os.environ["NOETL_IB_CACHE_DIR"] = str(Path(tmp) / "token-cache")
         with soak_simulator(cfg.seed, Path(tmp) / "ibsim") as sim:
