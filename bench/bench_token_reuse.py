@@ -60,26 +60,21 @@ def main() -> None:
     """Run the three scenarios against one simulator process and print the counts."""
     result: dict[str, object] = {"token_ttl_s": TTL, "run_s": RUN, "target_token_requests": 4}
     with simulator("--no-pacing", "--token-ttl", str(TTL)) as sim:
-        with isolated_cache():
-            before = sim.stats()["oauth2_token_requests"]
-            elapsed, errors = _run_workers(sim.credentials_file, 1, THREADS, PER_THREAD)
-            result["threads"] = {
-                "threads": THREADS,
-                "requests": THREADS * PER_THREAD,
-                "elapsed_s": round(elapsed, 2),
-                "errors": errors,
-                "token_requests": sim.stats()["oauth2_token_requests"] - before,
-            }
-        with isolated_cache():
-            before = sim.stats()["oauth2_token_requests"]
-            elapsed, errors = _run_workers(sim.credentials_file, PROCESSES, 1, PER_PROCESS)
-            result["processes"] = {
-                "processes": PROCESSES,
-                "requests": PROCESSES * PER_PROCESS,
-                "elapsed_s": round(elapsed, 2),
-                "errors": errors,
-                "token_requests": sim.stats()["oauth2_token_requests"] - before,
-            }
+        for label, processes, threads, per_worker in (
+            ("threads", 1, THREADS, PER_THREAD),
+            ("processes", PROCESSES, 1, PER_PROCESS),
+        ):
+            with isolated_cache():
+                before = sim.stats()["oauth2_token_requests"]
+                elapsed, errors = _run_workers(sim.credentials_file, processes, threads, per_worker)
+                result[label] = {
+                    "processes": processes,
+                    "threads": threads,
+                    "requests": processes * threads * per_worker,
+                    "elapsed_s": round(elapsed, 2),
+                    "errors": errors,
+                    "token_requests": sim.stats()["oauth2_token_requests"] - before,
+                }
     with simulator("--no-pacing") as sim, isolated_cache():
         before = sim.stats()["oauth2_token_requests"]
         cli = str(VENV_BIN / "noetl-ib")

@@ -13,7 +13,7 @@ from .._version import __version__
 from ..backoff import RetryPolicy, parse_retry_after
 from ..errors import AuthError, RateLimited, TransientError
 
-__all__ = ["USER_AGENT", "auth_request", "problem_detail", "raise_for_auth"]
+__all__ = ["USER_AGENT", "auth_refused", "auth_request", "problem_detail", "raise_for_auth"]
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +97,16 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def raise_for_auth(resp: requests.Response, what: str, causes: str) -> None:
-    """Turn a non-2xx auth answer into an AuthError that lists likely causes."""
-    if 200 <= resp.status_code < 300:
-        return
-    raise AuthError(
+def auth_refused(resp: requests.Response, what: str, causes: str) -> AuthError:
+    """The AuthError for a refused auth request: status, IBKR's words, and the likely causes."""
+    return AuthError(
         f"{what} was refused: HTTP {resp.status_code} ({problem_detail(resp)})",
         status=resp.status_code,
         fix=causes,
     )
+
+
+def raise_for_auth(resp: requests.Response, what: str, causes: str) -> None:
+    """Turn a non-2xx auth answer into an AuthError that lists likely causes."""
+    if not 200 <= resp.status_code < 300:
+        raise auth_refused(resp, what, causes)

@@ -14,7 +14,7 @@ from ..credentials.models import CredentialRecord, OAuth2Data, coerce_data
 from ..errors import AuthError
 from .base import Clock, Token, TokenProvider
 from .cache import TokenCache
-from .http import auth_request, problem_detail
+from .http import auth_refused, auth_request, raise_for_auth
 
 __all__ = ["IBTokenProvider"]
 
@@ -166,12 +166,7 @@ class IBTokenProvider(TokenProvider):
             build=build,
             timeout=self.timeout,
         )
-        if not 200 <= resp.status_code < 300:
-            raise AuthError(
-                f"OAuth 2.0 token request was refused: HTTP {resp.status_code} ({problem_detail(resp)})",
-                status=resp.status_code,
-                fix=TOKEN_CAUSES,
-            )
+        raise_for_auth(resp, "OAuth 2.0 token request", TOKEN_CAUSES)
         body = _json_object(resp, "OAuth 2.0 token response")
         token = body.get("access_token")
         try:
@@ -255,11 +250,7 @@ class IBTokenProvider(TokenProvider):
             access, access_expires = self._access_token()
             resp, bearer = self._sso_bearer(access)
         if bearer is None:
-            raise AuthError(
-                f"SSO session request was refused: HTTP {resp.status_code} ({problem_detail(resp)})",
-                status=resp.status_code,
-                fix=SSO_CAUSES,
-            )
+            raise auth_refused(resp, "SSO session request", SSO_CAUSES)
         expires = min(access_expires, obtained + self.sso_lifetime)
         bearer_exp = _jwt_exp(bearer)
         if bearer_exp is not None:
