@@ -72,12 +72,19 @@ class CredentialError(InputError):
 class CredentialNotFound(CredentialError):
     """No store holds a record by that name; the message lists every place searched."""
 
-    def __init__(self, name: str, searched: list[str]) -> None:
+    def __init__(self, name: str, searched: list[str], known: list[str] | None = None) -> None:
+        import difflib
+
         self.name = name
         self.searched = list(searched)
+        #: Record names the searched stores do hold (files and alias directory), sorted.
+        self.known = sorted(set(known or []))
         where = "; ".join(searched) if searched else "no store was configured"
+        close = difflib.get_close_matches(name, self.known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        names = f" Names found: {', '.join(self.known)}{hint}" if self.known else ""
         super().__init__(
-            f"credential {name!r} was not found (looked in: {where})",
+            f"credential {name!r} was not found (looked in: {where}).{names}",
             field="credential",
             fix="register it with `noetl register credential -f FILE`, pass --credentials-file, "
             "or set NOETL_IB_CREDENTIALS to a JSON file that holds it.",
@@ -146,12 +153,20 @@ class AmbiguousContract(BrokerError, LookupError):
 
     category = "input"
 
-    def __init__(self, message: str, *, candidates: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, message: str, *, candidates: list[dict[str, Any]], conid_argument: str = "conid"
+    ) -> None:
         self.candidates = candidates
+        # Name the argument of the action that raised it: place_order takes conid=, snapshot conids=.
+        first = next((c for c in candidates if c.get("conid")), {})
+        pick = f"{conid_argument}={first['conid']}" if first else f"{conid_argument}=CONID"
+        narrow = " or ".join(
+            f"{key}={first[key]}" for key in ("exchange", "currency") if first.get(key)
+        ) or "exchange=EXCHANGE or currency=CURRENCY"
         super().__init__(
             message,
             field="symbol",
-            fix="pass exchange=..., currency=... or conid=... to pick one of the candidates.",
+            fix=f"pick one candidate: pass {pick} (its conid), or narrow with {narrow}.",
         )
 
     def to_dict(self) -> dict[str, Any]:

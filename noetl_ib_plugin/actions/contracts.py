@@ -146,8 +146,13 @@ def resolve_contract(
     exchange: str | None = None,
     currency: str | None = None,
     sec_type: str = "STK",
+    conid_argument: str = "conid",
 ) -> Contract:
-    """The single contract the caller means; AmbiguousContract / ContractNotFound otherwise."""
+    """The single contract the caller means; AmbiguousContract / ContractNotFound otherwise.
+
+    `conid_argument` is how the calling action spells its conid input, so the ambiguity hint
+    names an argument the user can pass as written (`conid=` for orders, `conids=` for quotes).
+    """
     sec_type = sec_type.upper()
     if symbol is None:
         if conid is None:
@@ -196,7 +201,8 @@ def resolve_contract(
         raise ContractNotFound(
             f"no contract found for symbol {symbol} ({filters})",
             field="symbol",
-            fix="check the symbol, relax exchange/currency, or pass conid=.",
+            fix=f"check the symbol, relax exchange/currency, or pass {conid_argument}= with its "
+            "IBKR contract id.",
         )
     if len(candidates) > 1:
         enriched = [_with_currency(client, c) for c in candidates[:10]]
@@ -206,5 +212,6 @@ def resolve_contract(
         raise AmbiguousContract(
             f"symbol {symbol} matches {len(candidates)} {sec_type} listings: {listing}",
             candidates=[c.to_dict() for c in enriched],
+            conid_argument=conid_argument,
         )
     return candidates[0]

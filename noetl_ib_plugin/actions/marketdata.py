@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from ..client import IBClient
-from ..errors import BrokerError
-from .contracts import resolve_contract
+from ..errors import AmbiguousContract, BrokerError, ContractNotFound, IBPluginError, TransientError
+from .contracts import contract_info, resolve_contract
 from .models import FIELD_IDS, SnapshotInput
-from .parse import as_int, parse_field
+from .parse import as_int, parse_snapshot_field
 
-__all__ = ["MAX_CONIDS_PER_REQUEST", "snapshot"]
+__all__ = ["MAX_CONIDS_PER_REQUEST", "SNAPSHOT_ENDPOINT", "snapshot"]
 
 MAX_CONIDS_PER_REQUEST = 100
+SNAPSHOT_ENDPOINT = "/iserver/marketdata/snapshot"
 _NAME_BY_ID = {fid: name for name, fid in FIELD_IDS.items()}
+#: Keys every answer carries, even the pre-flight one and IBKR's answer for an unknown conid.
+_BARE_KEYS = frozenset({"conid", "conidEx"})
 
 
 def _present(value: Any) -> bool:
@@ -21,35 +24,77 @@ def _present(value: Any) -> bool:
     return value is not None and value != ""
 
 
+def _wrong_shape(what: str) -> TransientError:
+    """A 200 whose body is not the documented list of objects: never read as "no quotes"."""
+    return TransientError(
+        f"GET {SNAPSHOT_ENDPOINT} answered HTTP 200 with {what} instead of a list of quote objects",
+        status=200,
+        fix="retry later (IBKR may be in maintenance); if it persists, check the api_base_url "
+        "in the credential record points at IBKR's Web API.",
+    )
+
+
 def _poll(client: IBClient, conids: list[int], ids: list[str]) -> list[dict[str, Any]]:
-    """One round of snapshot requests (chunks of 100 conids)."""
+    """One round of snapshot requests (chunks of 100 conids); the shape is checked."""
     out: list[dict[str, Any]] = []
     for start in range(0, len(conids), MAX_CONIDS_PER_REQUEST):
         chunk = conids[start : start + MAX_CONIDS_PER_REQUEST]
         body = client.get(
-            "/iserver/marketdata/snapshot",
+            SNAPSHOT_ENDPOINT,
             params={"conids": ",".join(str(c) for c in chunk), "fields": ",".join(ids)},
         )
         if isinstance(body, dict) and body.get("error"):
-            raise BrokerError(f"market data snapshot failed: {body['error']}", field="conids")
-        out.extend(item for item in body or [] if isinstance(item, dict))
+            raise BrokerError(
+                f"GET {SNAPSHOT_ENDPOINT} failed: {str(body['error'])[:200]}", field="conids"
+            )
+        if not isinstance(body, list):
+            raise _wrong_shape("an object" if isinstance(body, dict) else
+                               "no body" if body is None else f"a {type(body).__name__}")
+        if not all(isinstance(item, dict) for item in body):
+            raise _wrong_shape("a list holding non-objects")
+        out.extend(body)
     return out
 
 
+def _failure(error: IBPluginError, **key: Any) -> dict[str, Any]:
+    """One per-symbol / per-conid failure as it appears under `errors`."""
+    return {**key, **error.to_dict()}
+
+
 def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
-    """Quotes for every requested conid; `missing` lists fields still absent at the bound."""
+    """Quotes for every requested symbol and conid (`GET /iserver/marketdata/snapshot`).
+
+    Returns `{"snapshots": [quote...], "complete": bool, "attempts": int, "partial": bool,
+    "errors": [{"symbol"|"conid", "type", "message", ...}]}`. Each quote holds the requested
+    fields by name (numbers as numbers, text as text), `last_is_prior_close`, `halted`, `updated`
+    (epoch ms) and `missing` (fields still absent when the polling bound was reached).
+    An unknown or ambiguous symbol, or a conid IBKR does not know, is listed under `errors` and
+    the rest are quoted (`partial: true`); with `all_or_nothing=true`, or when nothing could be
+    quoted, the first such error is raised instead (`ContractNotFound`, `AmbiguousContract`).
+    A 200 answer that is not a list of objects raises `TransientError` naming the endpoint.
+    """
     symbols: dict[int, str | None] = {}
+    errors: list[tuple[IBPluginError, dict[str, Any]]] = []
     for symbol in inp.symbols:
-        contract = resolve_contract(
-            client, symbol=symbol, exchange=inp.exchange, currency=inp.currency
-        )
+        try:
+            contract = resolve_contract(
+                client, symbol=symbol, exchange=inp.exchange, currency=inp.currency,
+                conid_argument="conids",
+            )
+        except (AmbiguousContract, ContractNotFound) as exc:
+            if inp.all_or_nothing:
+                raise
+            errors.append((exc, {"symbol": symbol}))
+            continue
         symbols.setdefault(contract.conid, contract.symbol or symbol)
+    unverified = [c for c in inp.conids if c not in symbols]
     for conid in inp.conids:
         symbols.setdefault(conid, None)
     conids = list(symbols)
     ids = [FIELD_IDS.get(name, name) for name in inp.fields]
     ids = list(dict.fromkeys(ids))
     seen: dict[int, dict[str, Any]] = {c: {} for c in conids}
+    answered: set[int] = set()
 
     def missing(conid: int) -> list[str]:
         return [fid for fid in ids if not _present(seen[conid].get(fid))]
@@ -63,13 +108,36 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
             got = as_int(item.get("conid"))
             if got is None or got not in seen:
                 continue
+            if set(item) - _BARE_KEYS:
+                answered.add(got)
             for key, value in item.items():
                 if _present(value):
                     seen[got][key] = value
+        if attempts >= 2:
+            # Past the pre-flight IBKR answers a known conid with at least its stream keys; an
+            # unknown one stays bare forever, so ask the contract endpoint once instead of
+            # polling it until max_wait.
+            for conid in [c for c in unverified if c not in answered]:
+                unverified.remove(conid)
+                try:
+                    contract_info(client, conid)
+                except ContractNotFound:
+                    unknown = ContractNotFound(
+                        f"no contract with conid {conid}: IBKR does not know it",
+                        field="conids",
+                        fix="check the conid, or pass symbols= with the ticker instead.",
+                    )
+                    if inp.all_or_nothing:
+                        raise unknown from None
+                    errors.append((unknown, {"conid": conid}))
+                    conids.remove(conid)
         pending = [c for c in conids if missing(c)]
         if not pending or client.clock() + inp.poll_interval > deadline:
             break
         client.sleep(inp.poll_interval)
+
+    if errors and not conids:
+        raise errors[0][0]
 
     quotes = []
     for conid in conids:
@@ -81,7 +149,7 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
             if not _present(raw.get(fid)):
                 quote[name] = None
                 continue
-            parsed = parse_field(raw[fid])
+            parsed = parse_snapshot_field(fid, raw[fid])
             quote[name] = parsed.value
             if fid == "31":
                 flags["last_is_prior_close"] = parsed.prior_close
@@ -96,6 +164,8 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
         quotes.append(quote)
     return {
         "snapshots": quotes,
-        "complete": all(not q["missing"] for q in quotes),
+        "complete": all(not q["missing"] for q in quotes) and not errors,
         "attempts": attempts,
+        "partial": bool(errors),
+        "errors": [_failure(exc, **key) for exc, key in errors],
     }

@@ -273,6 +273,11 @@ class SnapshotInput(BaseModel):
     max_wait: float = Field(default=5.0, ge=0, le=60, description="seconds to wait for fields")
     max_attempts: int = Field(default=20, ge=1, le=200, description="polls at most")
     poll_interval: float = Field(default=0.2, ge=0, le=5, description="seconds between polls")
+    all_or_nothing: bool = Field(
+        default=False,
+        description="fail the whole snapshot when one symbol/conid is unknown or ambiguous "
+        "(default: quote the rest and list the failures under `errors`)",
+    )
 
     @field_validator("symbols", "fields", mode="before")
     @classmethod

@@ -6,7 +6,29 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["ParsedValue", "as_float", "as_int", "parse_field", "parse_number"]
+__all__ = [
+    "NUMERIC_FIELDS",
+    "TEXT_FIELDS",
+    "ParsedValue",
+    "as_float",
+    "as_int",
+    "parse_field",
+    "parse_number",
+    "parse_snapshot_field",
+]
+
+#: Snapshot field ids whose values are text even when they look like numbers (IBKR's field list:
+#: 55 symbol, 6004 exchange, 6070 sec type, 6072 months, 6509 availability, 7051 company name,
+#: 7094 conid+exchange, 7219/7220 contract description, 7221 listing exchange, 7280 industry,
+#: 7281 category).
+TEXT_FIELDS = frozenset(
+    {"55", "6004", "6070", "6072", "6509", "7051", "7094", "7219", "7220", "7221", "7280", "7281"}
+)
+#: Snapshot field ids whose values are numbers (prices, sizes, volume, change, open/high/low).
+NUMERIC_FIELDS = frozenset(
+    {"31", "70", "71", "82", "83", "84", "85", "86", "87", "88", "7059", "7282", "7284", "7293",
+     "7294", "7295", "7296", "7633", "7741", "7762"}
+)
 
 _SUFFIX = {"K": Decimal(1_000), "M": Decimal(1_000_000), "B": Decimal(1_000_000_000)}
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -91,3 +113,16 @@ def as_int(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return None
+
+
+def parse_snapshot_field(field_id: str, value: Any) -> ParsedValue:
+    """Parse one snapshot value by what its field holds, not by how the value looks.
+
+    Numeric fields (`NUMERIC_FIELDS`) lose `C`/`H` prefixes (as flags), thousands separators and
+    `K`/`M`/`B` suffixes; text fields (`TEXT_FIELDS`) and ids this package does not know come
+    back exactly as IBKR sent them, so a symbol such as HKEX's "1" stays the string "1".
+    Source: IBKR Web API, `GET /iserver/marketdata/snapshot` field list.
+    """
+    if field_id in NUMERIC_FIELDS:
+        return parse_field(value)
+    return ParsedValue(value)

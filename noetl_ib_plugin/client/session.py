@@ -32,6 +32,7 @@ from .bootstrap import (
 )
 from .errors import OutcomeUnknown
 from .pacing import Pacer, pacing_disabled_by_env, shared_pacer
+from .refusals import invalid_account_error, is_invalid_account, is_invalid_input
 
 __all__ = ["READ_ONLY_POSTS", "IBClient", "is_no_bridge"]
 
@@ -227,6 +228,8 @@ class IBClient:
                     fix="another session may have taken over this username (compete); retry, or "
                     "log out of other IBKR sessions for this user.",
                 )
+            if is_invalid_account(resp):
+                raise invalid_account_error(method, path, self._known_accounts())
             return self._decode(method, path, resp)
 
     def _send(
@@ -268,7 +271,7 @@ class IBClient:
                     f"{what} (tried {attempt} times)",
                     fix="check connectivity to the IBKR API host and retry later.",
                 ) from None
-            if resp.status_code in RETRYABLE_STATUS:
+            if resp.status_code in RETRYABLE_STATUS and not is_invalid_input(resp):
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                 # Non-idempotent calls are never resent here, not even after a 429: the caller
                 # decides (place_order resends once with the same cOID, which IBKR de-duplicates).
@@ -397,6 +400,11 @@ class IBClient:
             self.provider.save_state(BROKERAGE_STATE, session.to_state())
 
     # -- accounts and the paper guard ----------------------------------------------------------
+
+    def _known_accounts(self) -> list[str]:
+        """The accounts the brokerage session reported (none when it is not open)."""
+        session = self._s.brokerage
+        return list(session.accounts) if session is not None else []
 
     @property
     def account_id(self) -> str:

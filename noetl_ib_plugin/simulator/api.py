@@ -223,7 +223,7 @@ def snapshot(engine: Engine, call: Call) -> Any:
                 call.sess.snapshot_conids.add(conid)
                 out.append({"conid": conid, "conidEx": str(conid)})
                 continue
-            data = engine.market.snapshot_fields(conid)
+            data = engine.market.staged_snapshot_fields((call.sess.token_id, call.sess.opened_at), conid)
             keep = {"conid", "conidEx", "_updated", "server_id", *fields} if fields else set(data)
             out.append({k: v for k, v in data.items() if k in keep})
     return out

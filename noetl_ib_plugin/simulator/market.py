@@ -9,7 +9,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CONTRACTS", "Contract", "Market", "bulk_contracts", "fmt_size", "fmt_volume"]
+__all__ = [
+    "CONTRACTS",
+    "LATE_FIELDS",
+    "Contract",
+    "Market",
+    "bulk_contracts",
+    "fmt_size",
+    "fmt_volume",
+]
+
+#: Quote fields that arrive one poll after the others (IBKR: "fields may appear one poll at a
+#: time"): the book (bid/ask and sizes), volume and last size.
+LATE_FIELDS = frozenset({"84", "85", "86", "88", "87", "7059"})
 
 Clock = Callable[[], float]
 DAY = 86400
@@ -92,11 +104,30 @@ class Market:
         self.contracts = contracts
         self._pinned: dict[int, float] = {}
         self._lock = threading.Lock()
+        #: Deliver LATE_FIELDS one poll after the rest, as IBKR does; False for every field at once.
+        self.staged = True
+        self._polls: dict[tuple[Any, int], int] = {}
 
     def reset(self) -> None:
-        """Drop pinned prices so the seeded paths apply again."""
+        """Drop pinned prices and poll counts so the seeded paths and stages apply again."""
         with self._lock:
             self._pinned.clear()
+            self._polls.clear()
+
+    def staged_snapshot_fields(self, viewer: Any, conid: int) -> dict[str, Any]:
+        """`snapshot_fields` as the `viewer` (a brokerage session) sees it on this poll.
+
+        The first data poll after the pre-flight lacks LATE_FIELDS; later polls carry everything.
+        """
+        data = self.snapshot_fields(conid)
+        if not self.staged:
+            return data
+        with self._lock:
+            polls = self._polls.get((viewer, conid), 0) + 1
+            self._polls[(viewer, conid)] = polls
+        if polls > 1:
+            return data
+        return {k: v for k, v in data.items() if k not in LATE_FIELDS}
 
     def set_price(self, conid: int, price: float) -> None:
         """Pin a contract's last price (tests use this to trigger orders deterministically)."""

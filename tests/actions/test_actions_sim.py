@@ -115,10 +115,11 @@ def test_decline_overrides_default_auto_confirm(sim: Simulator) -> None:
 
 
 def test_snapshot_polls_through_preflight_and_parses(sim: Simulator) -> None:
-    """First request is the bare pre-flight; the action polls, then parses numbers and flags."""
+    """Pre-flight, then the price fields, then the book: the action polls until all arrived."""
     out = act(sim, "sim_oauth2", "snapshot", symbols=["AAPL", "SIVB"], conids=[4036818],
               fields=["last", "bid", "volume", "bid_size", "symbol", "7741"])
-    assert out["complete"] and out["attempts"] == 2
+    assert out["complete"] and out["attempts"] == 3
+    assert out["partial"] is False and out["errors"] == []
     by_conid = {q["conid"]: q for q in out["snapshots"]}
     aapl = by_conid[AAPL]
     assert isinstance(aapl["bid_size"], int) and isinstance(aapl["volume"], int)
@@ -130,8 +131,8 @@ def test_snapshot_polls_through_preflight_and_parses(sim: Simulator) -> None:
 
 
 def test_snapshot_reports_missing_fields_at_the_bound(sim: Simulator) -> None:
-    """A conid that never delivers fields is reported in `missing` after max_wait, not hung on."""
-    out = act(sim, "sim_oauth2", "snapshot", conids=[424242], fields=["last", "bid"],
+    """A conid without market data (VOD) is reported in `missing` after max_wait, not hung on."""
+    out = act(sim, "sim_oauth2", "snapshot", conids=[13109], fields=["last", "bid"],
               max_wait=0.3, poll_interval=0.05)
     (quote,) = out["snapshots"]
     assert out["complete"] is False

@@ -28,12 +28,15 @@ def test_search_bhp_is_ambiguous(trader: Trader) -> None:
 
 
 def test_snapshot_preflight_then_fields(trader: Trader) -> None:
-    """First snapshot per conid is conid/conidEx only; later ones carry string fields."""
+    """Pre-flight is conid/conidEx only; prices come next, the book one poll later (stages)."""
     params = {"conids": "265598,8314", "fields": "31,84,86,87,88,85,55,7295,70,71,7741,82,83,6509"}
     first = trader.get("/iserver/marketdata/snapshot", params=params).json()
     assert first == [{"conid": 265598, "conidEx": "265598"}, {"conid": 8314, "conidEx": "8314"}]
     second = trader.get("/iserver/marketdata/snapshot", params=params).json()
-    aapl = second[0]
+    early = second[0]
+    assert early["55"] == "AAPL" and isinstance(early["31"], str) and "_updated" in early
+    assert not {"84", "86", "85", "88", "87"} & set(early)  # the book arrives on a later poll
+    aapl = trader.get("/iserver/marketdata/snapshot", params=params).json()[0]
     assert aapl["55"] == "AAPL" and aapl["6509"] == "RpB" and "_updated" in aapl
     for field in ("31", "84", "86", "87", "88", "85", "7295", "70", "71", "7741", "82", "83"):
         assert isinstance(aapl[field], str), field
@@ -49,6 +52,28 @@ def test_snapshot_prefixes_and_no_data(trader: Trader) -> None:
     asx, halted, vod = trader.get("/iserver/marketdata/snapshot", params=params).json()
     assert asx["31"].startswith("C") and halted["31"].startswith("H")
     assert "31" not in vod and vod["6509"] == "N"
+
+
+def test_snapshot_unknown_conid_stays_bare(trader: Trader) -> None:
+    """An unknown conid answers conid/conidEx only on every poll; its contract info is a 500."""
+    params = {"conids": "1", "fields": "31,84"}
+    for _ in range(3):
+        assert trader.get("/iserver/marketdata/snapshot", params=params).json() == [
+            {"conid": 1, "conidEx": "1"}
+        ]
+    info = trader.get("/iserver/contract/1/info")
+    assert info.status_code == 500 and "Invalid conid" in info.text
+
+
+def test_snapshot_stages_can_be_relaxed() -> None:
+    """With `staged = False` the first data poll carries every field (for unit tests)."""
+    market = Market(7, lambda: 1_700_000_000.0, dict(CONTRACTS))
+    first = market.staged_snapshot_fields("s1", 265598)
+    assert "84" not in first and "31" in first
+    assert "84" in market.staged_snapshot_fields("s1", 265598)
+    assert "84" not in market.staged_snapshot_fields("s2", 265598)  # stages are per session
+    market.staged = False
+    assert "84" in market.staged_snapshot_fields("s3", 265598)
 
 
 def test_prices_are_deterministic() -> None:

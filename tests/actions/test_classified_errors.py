@@ -1,0 +1,128 @@
+"""Errors classified right (issue 15 item 3, issue 10 item 8 for the snapshot): real simulator."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+
+from noetl_ib_plugin.actions.marketdata import snapshot
+from noetl_ib_plugin.actions.models import SnapshotInput
+from noetl_ib_plugin.client import IBClient
+from noetl_ib_plugin.errors import (
+    AmbiguousContract,
+    ContractNotFound,
+    InputError,
+    TransientError,
+)
+from noetl_ib_plugin.simulator import Simulator
+from tests.client.simfix import ACCOUNTS, CREDS, act
+
+AAPL = 265598
+
+
+def _requests_to(sim: Simulator, fragment: str) -> int:
+    """How many trading-API requests the simulator saw on endpoints containing `fragment`."""
+    by_endpoint: dict[str, int] = sim.stats()["requests_by_endpoint"]
+    return sum(n for endpoint, n in by_endpoint.items() if fragment in endpoint)
+
+
+@pytest.mark.parametrize("cred", CREDS)
+def test_foreign_account_is_an_input_error_listing_the_accounts(sim: Simulator, cred: str) -> None:
+    """get_positions account_id=<not the credential's>: InputError on account_id, no retries."""
+    with pytest.raises(InputError) as info:
+        act(sim, cred, "get_positions", account_id="DU0000000")
+    err = info.value
+    assert err.field == "account_id" and err.category == "input"
+    assert ACCOUNTS[cred] in err.message  # lists the accounts that exist
+    assert err.fix is not None and f"account_id={ACCOUNTS[cred]}" in err.fix
+    assert _requests_to(sim, "/positions/") == 1  # answered once, never retried
+
+
+def test_unknown_conid_is_contract_not_found_after_two_polls(sim: Simulator) -> None:
+    """snapshot conids=1: ContractNotFound naming conid 1 after 2 polls, not max_wait of polling."""
+    with pytest.raises(ContractNotFound) as info:
+        act(sim, "sim_oauth2", "snapshot", conids=[1], fields=["last"], max_wait=30)
+    assert "conid 1" in info.value.message and info.value.field == "conids"
+    assert _requests_to(sim, "marketdata/snapshot") == 2
+    assert _requests_to(sim, "/contract/") == 1  # the 500 "Invalid conid" is not retried
+
+
+def test_one_unknown_symbol_is_reported_and_the_rest_quoted(sim: Simulator) -> None:
+    """symbols=AAPL,NOPE and conids=1: AAPL quoted, NOPE and conid 1 listed under errors."""
+    out = act(sim, "sim_oauth2", "snapshot", symbols=["AAPL", "NOPE"], conids=[1],
+              fields=["last"])
+    assert [q["conid"] for q in out["snapshots"]] == [AAPL]
+    assert isinstance(out["snapshots"][0]["last"], float)
+    assert out["partial"] is True and out["complete"] is False
+    by_key = {e.get("symbol") or e.get("conid"): e for e in out["errors"]}
+    assert by_key["NOPE"]["type"] == "ContractNotFound"
+    assert by_key[1]["type"] == "ContractNotFound"
+
+
+def test_all_or_nothing_fails_the_whole_snapshot(sim: Simulator) -> None:
+    """all_or_nothing=true: one unknown symbol raises ContractNotFound naming it."""
+    with pytest.raises(ContractNotFound, match="NOPE"):
+        act(sim, "sim_oauth2", "snapshot", symbols=["AAPL", "NOPE"], fields=["last"],
+            all_or_nothing=True)
+
+
+def test_ambiguous_snapshot_hint_names_the_conids_argument(sim: Simulator) -> None:
+    """The ambiguity fix names `conids=<a candidate>` (the snapshot's argument), which then works."""
+    with pytest.raises(AmbiguousContract) as info:
+        act(sim, "sim_oauth2", "snapshot", symbols=["BHP"], fields=["last"])
+    fix = info.value.fix or ""
+    assert "conids=4036812" in fix and "conid=" not in fix.replace("conids=", "")
+    out = act(sim, "sim_oauth2", "snapshot", conids=[4036812], fields=["last"])
+    assert out["snapshots"][0]["conid"] == 4036812
+
+
+def test_ambiguous_order_hint_names_the_conid_argument(sim: Simulator) -> None:
+    """place_order's ambiguity fix names `conid=` (its argument), not `conids=`."""
+    with pytest.raises(AmbiguousContract) as info:
+        act(sim, "sim_oauth2", "place_order", symbol="BHP", side="BUY", quantity=1,
+            order_type="MKT")
+    assert "conid=4036812" in (info.value.fix or "") and "conids=" not in (info.value.fix or "")
+
+
+class _CannedClient:
+    """Answers every GET with one canned body: the snapshot's shape check in isolation."""
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
+        self.now = 0.0
+
+    def get(self, path: str, params: Any = None) -> Any:
+        return self.body
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"message": "maintenance"}, "maintenance", None, {"snapshots": []}, [1, 2], 7],
+    ids=["message-object", "string", "empty", "wrong-object", "list-of-numbers", "number"],
+)
+def test_snapshot_wrong_shape_is_a_typed_error_naming_the_endpoint(body: Any) -> None:
+    """A 200 that is not a list of objects raises TransientError naming the endpoint, never []."""
+    client = cast(IBClient, _CannedClient(body))
+    with pytest.raises(TransientError) as info:
+        snapshot(client, SnapshotInput(conids=[AAPL], fields=["last"]))
+    assert "/iserver/marketdata/snapshot" in info.value.message and info.value.status == 200
+
+
+def test_snapshot_values_are_typed_by_field_not_by_appearance() -> None:
+    """Numeric fields lose prefixes/separators/K-M; text fields (symbol, company) stay strings."""
+    row = {"conid": 1, "conidEx": "1", "_updated": 5, "55": "1", "7051": "3M", "6004": "0700",
+           "31": "C1,234.50", "87": "1.2K", "88": "1,300", "84": "H12"}
+    client = cast(IBClient, _CannedClient([row]))
+    fields = ["symbol", "7051", "6004", "last", "volume", "bid_size", "bid"]
+    (quote,) = snapshot(client, SnapshotInput(conids=[1], fields=fields))["snapshots"]
+    assert quote["symbol"] == "1" and quote["7051"] == "3M" and quote["6004"] == "0700"
+    assert quote["last"] == 1234.5 and quote["last_is_prior_close"] is True
+    assert quote["volume"] == 1200 and quote["bid_size"] == 1300 and quote["bid"] == 12
+    assert quote["halted"] is True
