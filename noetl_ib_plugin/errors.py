@@ -86,8 +86,9 @@ class CredentialNotFound(CredentialError):
         super().__init__(
             f"credential {name!r} was not found (looked in: {where}).{names}",
             field="credential",
-            fix="register it with `noetl register credential -f FILE`, pass --credentials-file, "
-            "or set NOETL_IB_CREDENTIALS to a JSON file that holds it.",
+            fix="store it for local runs with `noetl credential set NAME < record.json`, register "
+            "it on a NoETL server with `noetl register credential -f FILE`, pass "
+            "--credentials-file FILE, or set NOETL_IB_CREDENTIALS to a JSON file that holds it.",
         )
 
 

@@ -24,7 +24,7 @@ _clients_lock = threading.Lock()
 
 _FIXES = {
     "missing": "add it to the action's arguments.",
-    "extra_forbidden": "remove it or fix its spelling; see `list_actions()` for the inputs.",
+    "extra_forbidden": "remove it or fix its spelling.",
     "literal_error": "use one of the allowed values.",
     "greater_than": "give a positive number.",
 }
@@ -96,11 +96,18 @@ def _input_error(action: str, exc: ValidationError) -> InputError:
     field = str(ctx.get("field") or loc or "input")
     count = exc.error_count()
     more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
-    return InputError(
-        f"{action}: {field}: {message}{more}",
-        field=field,
-        fix=_FIXES.get(kind, "correct the value and try again."),
-    )
+    fix = _FIXES.get(kind, "correct the value and try again.")
+    if kind == "extra_forbidden":
+        from .credentials.suggest import closest
+
+        model = registry().actions[action].input_model
+        near = closest(field.rsplit(".", 1)[-1], model.model_fields)
+        if near:
+            fix = f"did you mean {near}=? Rename it, or remove it."
+    # The caller may be a shell step or Python: name the way to see the inputs in both.
+    fix += (f" Its inputs: `noetl-ib actions {action}` on the command line, "
+            "`list_actions()` in Python.")
+    return InputError(f"{action}: {field}: {message}{more}", field=field, fix=fix)
 
 
 def run_action(

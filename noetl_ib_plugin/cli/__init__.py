@@ -123,7 +123,14 @@ def _build_parser(*, only_run: bool = False) -> tuple[argparse.ArgumentParser, a
     _verbose_option(register)
     _verbose_option(creds)
 
-    actions = sub.add_parser("actions", help="list actions and their arguments as JSON")
+    actions = sub.add_parser(
+        "actions",
+        help="list actions (a table), or one action's inputs and outputs with NAME",
+        description="Without NAME: a table of every action. With NAME: that action's inputs "
+        "(type, default, meaning) and outputs. --json prints the catalog as one JSON object.",
+    )
+    actions.add_argument("name", nargs="?", metavar="NAME", help="one action, e.g. place_order")
+    actions.add_argument("--json", action="store_true", help="print JSON (for scripts)")
     _verbose_option(actions)
 
     sub.add_parser(
@@ -214,7 +221,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:
         return report_error(exc, verbose=verbose, command=command)
-    emit(result)
+    if isinstance(result, str):  # text meant for a person (`actions` without --json)
+        sys.stdout.write(result)
+        sys.stdout.flush()
+    else:
+        emit(result)
     return EXIT_OK
 
 

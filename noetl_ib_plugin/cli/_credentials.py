@@ -73,7 +73,16 @@ def cmd_check(ns: argparse.Namespace) -> dict[str, Any]:
     records = read_records_file(ns.file)
     summaries = check_records(records)
     invalid = [s for s in summaries if not s["valid"]]
-    result = {"file": str(ns.file), "valid": not invalid, "records": summaries}
+    result = {"file": str(ns.file), "valid": bool(summaries) and not invalid, "records": summaries}
+    if not summaries:
+        from ._io import FailedWithResult
+
+        # An empty list validates nothing: a step relying on this file would find no credential.
+        raise FailedWithResult(result, CredentialError(
+            f"credentials file {str(ns.file)!r} holds no records",
+            field="records",
+            fix="add at least one record (see credentials.example.json).",
+        ))
     if invalid:
         from ._io import FailedWithResult
 

@@ -31,7 +31,8 @@ def cmd_token(ns: argparse.Namespace) -> dict[str, Any]:
             field="export_alias",
             fix="OAuth 1.0a signs every request with the live session token (HMAC over method, "
             "URL, nonce and timestamp), so there is no static header a plain http step could "
-            "send; use `noetl-ib run ACTION` steps for this credential, or an OAuth 2.0 one.",
+            "send; use `noetl-ib run ACTION --credential NAME` steps for this credential, or an "
+            "OAuth 2.0 one.",
         )
     if ns.refresh:
         provider.clear_cache()

@@ -46,7 +46,8 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 AUTH_FIX = (
     "the token was refreshed once and IBKR still refused it: check that the credential's "
     "consumer/client is registered and not revoked, the system clock is correct, and that no "
-    "other process logged the same user out; run `noetl-ib token --refresh` to retry."
+    "other process logged the same user out; run `noetl-ib token --refresh --credential NAME` "
+    "(NAME: the record's name) to retry."
 )
 
 

@@ -327,11 +327,39 @@ def first_validation_problem(
     return loc, message, kind, ctx
 
 
-def _validation_to_error(exc: ValidationError, prefix: str) -> CredentialError:
+def _check_field_names(data: Mapping[str, Any], model: type[BaseModel], prefix: str) -> None:
+    """An unknown key that is close to a known field is a typo: say so before other checks."""
+    from .suggest import closest
+
+    if model.model_config.get("extra") != "forbid":
+        return  # a plugin's type that accepts extra keys: nothing is a typo
+    known = set(model.model_fields) | {
+        f.alias for f in model.model_fields.values() if f.alias
+    }
+    for key in data:
+        if isinstance(key, str) and key not in known:
+            near = closest(key, sorted(known))
+            if near:
+                raise CredentialError(
+                    "is not a known field",
+                    field=f"{prefix}{key}",
+                    fix=f"did you mean {prefix}{near}? Rename it, or remove it.",
+                )
+
+
+def _validation_to_error(
+    exc: ValidationError, prefix: str, model: type[BaseModel] | None = None
+) -> CredentialError:
     """First pydantic error as a CredentialError that names the field and never the value."""
     loc, message, kind, _ = first_validation_problem(exc)
     field = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "record"
     fix = _FIXES.get(kind, "correct the value and try again.")
+    if kind == "extra_forbidden" and model is not None:
+        from .suggest import closest
+
+        near = closest(loc.rsplit(".", 1)[-1], model.model_fields)
+        if near:
+            fix = f"did you mean {prefix}{near}? Rename it, or remove it."
     return CredentialError(message, field=field or "data", fix=fix)
 
 
@@ -359,10 +387,11 @@ def coerce_data(
     inner = data.get("data")
     if "type" in data and isinstance(inner, Mapping):
         data = inner
+    _check_field_names(data, model, "data.")
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
-        raise _validation_to_error(exc, "data.") from None
+        raise _validation_to_error(exc, "data.", model) from None
 
 
 def parse_record(
@@ -401,10 +430,11 @@ def parse_record(
             field="data",
             fix="put the IBKR fields under data (see credentials.example.json).",
         )
+    _check_field_names(data, model, "data.")
     try:
         parsed = model.model_validate(dict(data))
     except ValidationError as exc:
-        raise _validation_to_error(exc, "data.") from None
+        raise _validation_to_error(exc, "data.", model) from None
     tags = raw.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise CredentialError("must be a list of strings", field="tags", fix='e.g. ["ib"].')

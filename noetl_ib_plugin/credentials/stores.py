@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ __all__ = [
     "alias_directory",
     "alias_env_var",
     "default_store",
+    "known_names",
     "load_credential",
     "read_records_file",
 ]
@@ -135,8 +137,9 @@ class AliasStore:
             raise CredentialError(
                 f"{source} does not hold a JSON credential record",
                 field="credential",
-                fix="store the whole record, e.g. `noetl credential set "
-                f'{alias} "$(cat record.json)"`; a bare token is not an IBKR credential.',
+                fix="store the whole record, reading the file on standard input: "
+                f"`noetl credential set {shlex.quote(alias)} < record.json`; a bare token is "
+                "not an IBKR credential.",
             ) from None
         if not isinstance(payload, Mapping):
             raise CredentialError(
@@ -216,7 +219,8 @@ class ServerStore:
             raise ConfigurationError(
                 f"NoETL server {self.url!r} returned credential {name!r} without data",
                 field="NOETL_SERVER_URL",
-                fix="the server must support include_data=true (NoETL 2.x or later).",
+                fix="the server must answer `GET /api/credentials/NAME?include_data=true` with "
+                "the record's data (NoETL 2.x or later).",
             )
         return payload
 
@@ -274,5 +278,25 @@ def load_credential(
             if isinstance(chain, ChainStore)
             else [chain.describe(name)]
         )
-        raise CredentialNotFound(name, searched)
+        raise CredentialNotFound(name, searched, known_names(chain))
     return parse_record(raw, types)
+
+
+def known_names(store: CredentialStore) -> list[str]:
+    """Record names the local stores hold (files, alias directory), for did-you-mean hints.
+
+    Best effort: an unreadable file or directory contributes nothing; servers are not listed.
+    """
+    names: set[str] = set()
+    stores = store.stores if isinstance(store, ChainStore) else [store]
+    for one in stores:
+        try:
+            if isinstance(one, FileStore):
+                names.update(str(r["name"]) for r in read_records_file(one.path)
+                             if isinstance(r.get("name"), str))
+            elif isinstance(one, AliasStore) and one.directory.is_dir():
+                names.update(p.name for p in one.directory.iterdir()
+                             if p.is_file() and not p.name.startswith("."))
+        except (CredentialError, OSError):
+            continue
+    return sorted(names)

@@ -147,7 +147,7 @@ def test_register_refuses_invalid_records_and_unreachable_servers(
 
 def test_actions_lists_every_action_with_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     """`actions` lists each action, whether it trades, and its arguments with types and defaults."""
-    assert main(["actions"]) == 0
+    assert main(["actions", "--json"]) == 0
     catalog = {a["name"]: a for a in one_json(capsys.readouterr().out)["actions"]}
     assert {"place_order", "cancel_order", "get_positions", "snapshot", "get_open_orders",
             "account_summary"} <= set(catalog)
