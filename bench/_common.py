@@ -1,15 +1,22 @@
-"""Shared plumbing for the benchmarks: a simulator in its own process, stats, timing helpers."""
+"""Shared plumbing for the benchmarks: a simulator in its own process, stats, timing, verdicts.
+
+Each benchmark declares its targets; `emit` prints the figures plus one verdict per target
+(`value`, `target`, `met`) and, with `--strict` or NOETL_IB_BENCH_STRICT=1 (for CI), exits 1 when
+a target is missed. Without it a miss is reported, not fatal, so `make bench` always shows every
+figure.
+"""
 
 from __future__ import annotations
 
 import json
+import operator
 import os
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +87,52 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
-def emit(result: dict[str, Any]) -> None:
-    """Every benchmark prints exactly one JSON object."""
-    print(json.dumps(result, indent=2, sort_keys=True))
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<=": operator.le, ">=": operator.ge, "==": operator.eq,
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One figure's target: `figure` is a dotted path into the result, e.g. "processes.errors"."""
+
+    figure: str
+    op: str
+    value: float
+    why: str = ""
+
+    def judge(self, result: dict[str, Any]) -> dict[str, Any]:
+        """The verdict for this target: the measured value, the target as text, met or not."""
+        value: Any = result
+        for part in self.figure.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        met = isinstance(value, (int, float)) and _OPS[self.op](value, self.value)
+        verdict = {"figure": self.figure, "value": value, "target": f"{self.op} {self.value:g}",
+                   "met": bool(met)}
+        if self.why:
+            verdict["why"] = self.why
+        return verdict
+
+
+def strict_mode() -> bool:
+    """`--strict` on the command line or NOETL_IB_BENCH_STRICT=1: a missed target exits 1."""
+    return "--strict" in sys.argv[1:] or os.environ.get("NOETL_IB_BENCH_STRICT") == "1"
+
+
+def emit(result: dict[str, Any], targets: Sequence[Target] = ()) -> None:
+    """Print one JSON object: the figures, a verdict per target, and whether all were met.
+
+    Also prints one `MET`/`MISSED` line per target on stderr for a person reading `make bench`.
+    """
+    verdicts = [t.judge(result) for t in targets]
+    out = dict(result)
+    if verdicts:
+        out["verdicts"] = verdicts
+        out["all_targets_met"] = all(v["met"] for v in verdicts)
+    print(json.dumps(out, indent=2, sort_keys=True))
+    for v in verdicts:
+        print(f"  {'MET   ' if v['met'] else 'MISSED'} {v['figure']} = {v['value']} "
+              f"(target {v['target']})", file=sys.stderr)
+    sys.stdout.flush()
+    if verdicts and not out["all_targets_met"] and strict_mode():
+        sys.exit(1)

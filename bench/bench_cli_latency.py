@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from _common import VENV_BIN, emit, isolated_cache, median, simulator
+from _common import VENV_BIN, Target, emit, isolated_cache, median, simulator
 
 RUNS = 25
 
@@ -104,7 +104,11 @@ def main() -> None:
                 "noetl_ib_plugin.cli": _import_us("import noetl_ib_plugin.cli"),
                 "requests": _import_us("import requests"),
             },
-        }
+        },
+        (
+            Target("ratio", "<=", 1.5, "a warm CLI step vs a minimal requests script"),
+            Target("token_requests_during_runs", "<=", 1, "steps share the cached token"),
+        ),
     )
 
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 import requests
-from _common import emit, isolated_cache, median, simulator
+from _common import Target, emit, isolated_cache, median, simulator
 
 ROUNDS, CALLS = 12, 250
 PATH = "/iserver/accounts"
@@ -65,7 +65,11 @@ def main() -> None:
             "ratio_oauth1a_vs_bare": round(us["ibclient_oauth1a_hmac"] / us["bare_requests"], 3),
             "target_oauth2": 1.15,
             "target_oauth1a": 1.3,
-        }
+        },
+        (
+            Target("ratio_oauth2_vs_bare", "<=", 1.15, "client CPU per GET, bearer"),
+            Target("ratio_oauth1a_vs_bare", "<=", 1.3, "client CPU per GET, HMAC signing"),
+        ),
     )
 
 

@@ -1,4 +1,9 @@
-"""OAuth 1.0a costs: LST round trip on the loopback simulator and per-request signing CPU (JSON out)."""
+"""OAuth 1.0a costs: LST round trip on the loopback simulator and per-request signing CPU (JSON out).
+
+`sim_auth_failures` is expected to equal GET_RUNS: the reference "bare" GETs are sent unsigned
+on purpose (to time an HTTP round trip without signing), so the simulator refuses each with 401
+and counts it. `sim_auth_failures_unexpected` (the rest) must be 0: no signed request failed.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from _common import Target, emit
 
 from noetl_ib_plugin.auth import MemoryTokenCache
 from noetl_ib_plugin.auth.oauth1a import LiveSessionTokenProvider
@@ -86,21 +92,28 @@ def main() -> None:
         signed = get_cpu_us(session, url, lambda h: provider.authorize("GET", url, h))
         stats = sim.stats()
 
-    print(
-        json.dumps(
-            {
-                "lst_obtain_ms_median": round(statistics.median(lst_ms), 2),
-                "lst_obtain_ms_min": round(min(lst_ms), 2),
-                "lst_runs": LST_RUNS,
-                "authorize_us_median": round(sign_us, 2),
-                "trivial_bearer_header_us_median": round(trivial_us, 2),
-                "bare_get_client_cpu_us_median": round(bare, 1),
-                "signed_get_client_cpu_us_median": round(signed, 1),
-                "signed_to_bare_get_cpu_ratio": round(signed / bare, 3),
-                "sim_lst_requests": stats.get("lst_requests"),
-                "sim_auth_failures": stats.get("auth_failures"),
-            }
-        )
+    auth_failures = int(stats.get("auth_failures") or 0)
+    emit(
+        {
+            "lst_obtain_ms_median": round(statistics.median(lst_ms), 2),
+            "lst_obtain_ms_min": round(min(lst_ms), 2),
+            "lst_runs": LST_RUNS,
+            "authorize_us_median": round(sign_us, 2),
+            "trivial_bearer_header_us_median": round(trivial_us, 2),
+            "bare_get_client_cpu_us_median": round(bare, 1),
+            "signed_get_client_cpu_us_median": round(signed, 1),
+            "signed_to_bare_get_cpu_ratio": round(signed / bare, 3),
+            "sim_lst_requests": stats.get("lst_requests"),
+            "sim_auth_failures": auth_failures,
+            "sim_auth_failures_expected": GET_RUNS,
+            "sim_auth_failures_unexpected": auth_failures - GET_RUNS,
+            "note": "the bare reference GETs are unsigned on purpose; the simulator answers each "
+            "401 and counts it as an auth failure",
+        },
+        (
+            Target("sim_auth_failures_unexpected", "==", 0, "no signed request was refused"),
+            Target("sim_lst_requests", "==", LST_RUNS, "one LST per cleared cache, no retries"),
+        ),
     )
 
 

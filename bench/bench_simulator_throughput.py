@@ -56,6 +56,7 @@ def main() -> None:
     """Run both schemes and print one JSON object."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--strict", action="store_true", help="accepted for `make bench`; no targets")
     args = parser.parse_args()
     with simulator("--no-pacing") as sim, isolated_cache():
         bearer, bearer_url = _session(sim.credentials_file, "sim_oauth2")

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import VENV_BIN, emit, isolated_cache, simulator
+from _common import VENV_BIN, Target, emit, isolated_cache, simulator
 
 TTL = 10.0  # JWT exp is whole seconds, so a bearer lives 9-10 s; refreshed at 90 % of that
 RUN = 31.0  # fetches near 0, 9, 18 and 27 s: 4 in all
@@ -101,7 +101,16 @@ def main() -> None:
             "token_requests": sim.stats()["oauth2_token_requests"] - before,
             "target_token_requests": 1,
         }
-    emit(result)
+    emit(
+        result,
+        (
+            Target("threads.token_requests", "<=", 4, "one per token lifetime (3 expiries)"),
+            Target("threads.errors", "==", 0),
+            Target("processes.token_requests", "<=", 4, "processes share the file cache"),
+            Target("processes.errors", "==", 0),
+            Target("cli_cold_start.token_requests", "==", 1, "single-flight across processes"),
+        ),
+    )
 
 
 if __name__ == "__main__":
