@@ -3,8 +3,9 @@
 IBKR answers an account id the session does not hold with HTTP 500 `{"error": "Invalid account:
 X"}` on `/portfolio/*` and with HTTP 400 `{"error": "accountId is not valid"}` on the order
 endpoints, and an unknown conid on `/iserver/contract/{conid}/info` with HTTP 500 naming the
-conid (IBKR Web API: portfolio, orders and contract endpoints). Retrying cannot help: the account case becomes an `InputError`
-on `account_id`, the others reach the action as a `BrokerError` it classifies.
+conid (IBKR Web API: portfolio, order and contract endpoints). Retrying cannot help: the
+account case becomes an `InputError` on `account_id`, the others reach the action as a
+`BrokerError` it classifies.
 """
 
 from __future__ import annotations
