@@ -142,23 +142,55 @@ def _noetl_help(words: tuple[str, ...]) -> str | None:
     return proc.stdout + proc.stderr if proc.returncode == 0 else None
 
 
-def _check_noetl(command: str) -> None:
-    """The command path exists in the real NoETL CLI and knows every option we print."""
-    words = _words(command)[1:]
-    path = tuple(w for w in words if not w.startswith("-") and not PLACEHOLDER.match(w)
-                 and "." not in w and "/" not in w and w != HOLE)
-    # Positional values (an alias name) may follow the subcommands: find the longest real path.
-    for cut in range(len(path), 0, -1):
-        help_text = _noetl_help(path[:cut])
-        if help_text is not None:
+def _subcommands(help_text: str) -> set[str]:
+    """Names in the `Commands:` block of a clap help text."""
+    block = help_text.split("\nCommands:\n", 1)
+    if len(block) < 2:
+        return set()
+    names = set()
+    for line in block[1].splitlines():
+        if not line.strip():
             break
-    else:
-        pytest.fail(f"`{command}`: no such noetl command")
-    assert cut >= min(len(path), 2) or len(path) == 1, f"`{command}`: `noetl {' '.join(path)}` fails"
-    for option in (w.split("=", 1)[0] for w in words if w.startswith("-")):
-        assert re.search(rf"(^|[\s,]){re.escape(option)}\b", help_text), (
-            f"`{command}`: noetl {' '.join(path[:cut])} has no option {option}"
-        )
+        match = re.match(r"^  ([a-z][\w-]*)\s", line)
+        if match:
+            names.add(match.group(1))
+    return names
+
+
+def _check_noetl(command: str) -> None:
+    """The command path exists in the real NoETL CLI, with its options and positional count."""
+    words = _words(command)[1:]
+    path: list[str] = []
+    help_text = _noetl_help(())
+    assert help_text is not None, "the noetl CLI is not installed"
+    while words and words[0] in _subcommands(help_text):
+        path.append(words.pop(0))
+        found = _noetl_help(tuple(path))
+        assert found is not None, f"`{command}`: `noetl {' '.join(path)} --help` fails"
+        help_text = found
+    assert path, f"`{command}`: no such noetl command"
+    assert not _subcommands(help_text) or (words and words[0].startswith("-")), (
+        f"`{command}`: `noetl {' '.join(path)}` needs one of its subcommands"
+    )
+    usage = next((line for line in help_text.splitlines() if line.startswith("Usage:")), "")
+    slots = len(re.findall(r"<[A-Z_]+>(?!\.\.\.)|\[[A-Z_]+\](?!\.\.\.)", usage.split("[OPTIONS]")[-1]))
+    positional = 0
+    words_iter = iter(words)
+    for word in words_iter:
+        if word.startswith("-"):
+            option = word.split("=", 1)[0]
+            # Option definition lines look like "  -f, --file <FILE>" or "      --context <NAME>".
+            specs = [line.strip() for line in help_text.splitlines()
+                     if re.match(r"^\s+-", line)
+                     and option in re.findall(r"--?[\w-]+", line.strip().split(" <")[0])]
+            assert specs, f"`{command}`: noetl {' '.join(path)} has no option {option}"
+            if "<" in specs[0] and "=" not in word:
+                next(words_iter, None)  # the option's value
+        else:
+            positional += 1
+    assert positional <= slots, (
+        f"`{command}`: noetl {' '.join(path)} takes {slots} positional argument(s), got {positional}"
+    )
 
 
 def _noetl_ib_options() -> set[str]:
@@ -250,6 +282,8 @@ def test_noetl_ib_checker_tells_good_from_bad(command: str, ok: bool) -> None:
         ("noetl register credential -f FILE", True),
         ("noetl credentials put NAME", False),
         ("noetl register credential --from-stdin", False),
+        ('noetl credential set NAME "$(cat record.json)"', False),  # the old alias hint
+        ("noetl register", False),  # a subcommand is missing
     ],
 )
 def test_noetl_checker_tells_good_from_bad(command: str, ok: bool) -> None:
