@@ -126,3 +126,37 @@ def test_snapshot_values_are_typed_by_field_not_by_appearance() -> None:
     assert quote["last"] == 1234.5 and quote["last_is_prior_close"] is True
     assert quote["volume"] == 1200 and quote["bid_size"] == 1300 and quote["bid"] == 12
     assert quote["halted"] is True
+
+
+def test_order_on_a_foreign_account_is_an_input_error_and_nothing_is_placed(sim: Simulator) -> None:
+    """place_order account_id=<not the credential's>: InputError on account_id, empty order book."""
+    with pytest.raises(InputError) as info:
+        act(sim, "sim_oauth2", "place_order", symbol="AAPL", side="BUY", quantity=1,
+            order_type="MKT", account_id="DU0000000")
+    assert info.value.field == "account_id" and ACCOUNTS["sim_oauth2"] in info.value.message
+    assert sim.orders() == []
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "account", "invalid_input"),
+    [
+        (500, '{"error": "Invalid account: DU0", "statusCode": 500}', True, True),
+        (400, '{"error": "accountId is not valid"}', True, True),  # IBKR on order endpoints
+        (500, '{"error": "Invalid conid: 1", "statusCode": 500}', False, True),
+        (500, '{"error": "Internal Server Error"}', False, False),  # a real 5xx stays retryable
+        (503, '{"error": "Invalid account"}', False, False),
+    ],
+)
+def test_refusals_tell_input_errors_from_server_trouble(
+    status: int, body: str, account: bool, invalid_input: bool
+) -> None:
+    """Only IBKR's "not your account / unknown conid" answers skip the retry loop."""
+    import requests
+
+    from noetl_ib_plugin.client.refusals import is_invalid_account, is_invalid_input
+
+    resp = requests.Response()
+    resp.status_code = status
+    resp._content = body.encode()
+    assert is_invalid_account(resp) is account
+    assert is_invalid_input(resp) is invalid_input
