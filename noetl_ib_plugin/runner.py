@@ -97,13 +97,18 @@ def _input_error(action: str, exc: ValidationError) -> InputError:
     count = exc.error_count()
     more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
     fix = _FIXES.get(kind, "correct the value and try again.")
-    if kind == "extra_forbidden":
-        from .credentials.suggest import closest
+    from .credentials.suggest import closest
 
-        model = registry().actions[action].input_model
-        near = closest(field.rsplit(".", 1)[-1], model.model_fields)
-        if near:
-            fix = f"did you mean {near}=? Rename it, or remove it."
+    model = registry().actions[action].input_model
+    # A misspelt input (`qty=1`) also makes the real one missing: report the typo first.
+    for err in exc.errors():
+        if err.get("type") == "extra_forbidden" and err.get("loc"):
+            name = str(err["loc"][-1])
+            near = closest(name, model.model_fields)
+            if near:
+                field, message = name, "is not an input of this action"
+                fix = f"did you mean {near}=? Rename it, or remove it."
+                break
     # The caller may be a shell step or Python: name the way to see the inputs in both.
     fix += (f" Its inputs: `noetl-ib actions {action}` on the command line, "
             "`list_actions()` in Python.")

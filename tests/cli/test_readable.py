@@ -57,6 +57,7 @@ def test_unknown_credential_lists_names_and_the_closest(
     ("args", "field", "suggestion"),
     [
         ({"qty": 1}, "qty", "quantity="),
+        ({"qty": 1, "quantity": None}, "qty", "quantity="),  # the issue's input: no quantity
         ({"limt_price": 1.0}, "limt_price", "limit_price="),
         ({"sidee": "BUY"}, "sidee", "side="),
     ],
@@ -67,7 +68,7 @@ def test_unknown_argument_names_the_closest_input(
     """`qty=1` on place_order: the fix says `quantity=` and how to list the inputs (CLI and Python)."""
     with pytest.raises(InputError) as info:
         run_action("place_order", "unused", symbol="AAPL", side="BUY", order_type="MKT",
-                   **({"quantity": 1} | args))
+                   **{k: v for k, v in ({"quantity": 1} | args).items() if v is not None})
     err = info.value
     assert err.field == field and err.fix is not None
     assert f"did you mean {suggestion}" in err.fix
