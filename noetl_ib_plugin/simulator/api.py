@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from . import history as history_data
+from . import ledger as ledger_data
 from . import portfolio
 from .auth import Principal
 from .broker import BrokerSession
@@ -259,6 +261,18 @@ def trades(engine: Engine, call: Call) -> Any:
     return engine.broker.trades(call.who.account_id)
 
 
+def history(engine: Engine, call: Call) -> Any:
+    """Historical bars (simulator/history.py)."""
+    return history_data.history(engine.market, call.req.params())
+
+
+def ledger(engine: Engine, call: Call) -> Any:
+    """Cash per currency (simulator/ledger.py)."""
+    account = engine.broker.account_for(call.who, call.args[0])
+    with engine.broker.lock:
+        return ledger_data.ledger(account, engine.market)
+
+
 def _r(methods: str, path: str, handler: Handler, **kw: Any) -> Route:
     """Build a route from a readable template ({x} matches one path segment)."""
     regex = re.sub(r"\{[a-z_]+\}", r"([^/]+)", path)
@@ -287,6 +301,8 @@ ROUTES: list[Route] = [
     _r("GET", "/v1/api/iserver/account/orders", live_orders, bridge=True, pace=("live_orders",)),
     _r("DELETE", "/v1/api/iserver/account/{acct}/order/{id}", cancel_order, bridge=True),
     _r("GET", "/v1/api/iserver/account/trades", trades, bridge=True, pace=("trades",)),
+    _r("GET", "/v1/api/iserver/marketdata/history", history, bridge=True),
+    _r("GET", "/v1/api/portfolio/{acct}/ledger", ledger),
 ]
 
 
