@@ -181,6 +181,10 @@ class Quote(_Output):
     updated: int | None = Field(default=None, description="IBKR's _updated, epoch milliseconds")
     missing: list[str] = Field(default_factory=list, description="fields still absent")
 
+    def value(self, name: str) -> Any:
+        """A requested field by name ("last", "bid", ... or a raw id); None when absent."""
+        return (self.model_extra or {}).get(name)
+
 
 class SnapshotOutput(_Output):
     """`snapshot`."""
