@@ -65,7 +65,12 @@ class TradesInput(BaseModel):
 
 def order_status(client: IBClient, inp: OrderStatusInput) -> dict[str, Any]:
     """The order's state; BrokerError (field order_id) when IBKR does not know the id."""
-    body = client.get(f"/iserver/account/order/status/{inp.order_id}")
+    try:
+        body = client.get(f"/iserver/account/order/status/{inp.order_id}")
+    except BrokerError as exc:
+        if exc.status not in (400, 404, 500) or type(exc) is not BrokerError:
+            raise
+        body = {"error": exc.message}
     if not isinstance(body, dict) or body.get("error"):
         detail = body.get("error") if isinstance(body, dict) else str(body)[:200]
         raise BrokerError(
