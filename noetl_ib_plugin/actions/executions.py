@@ -85,8 +85,10 @@ def order_status(client: IBClient, inp: OrderStatusInput) -> dict[str, Any]:
         remaining = total - filled
     raw_type = str(body.get("order_type") or body.get("orderType") or "").upper()
     cannot_cancel = body.get("cannot_cancel_order")
+    placed = _order_time(body.get("order_time"))
     return {
         "order_id": str(body.get("order_id") or inp.order_id),
+        "client_order_id": body.get("order_ref") or None,
         "status": body.get("order_status"),
         "conid": as_int(body.get("conid")),
         "symbol": body.get("symbol"),
@@ -102,7 +104,18 @@ def order_status(client: IBClient, inp: OrderStatusInput) -> dict[str, Any]:
         "account_id": body.get("account"),
         "description": body.get("order_description"),
         "can_cancel": None if cannot_cancel is None else not bool(cannot_cancel),
+        "time": placed,
     }
+
+
+def _order_time(text: Any) -> str | None:
+    """IBKR's `order_time` ("231211180049": yyMMddHHmmss, UTC) as ISO-8601 UTC."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return iso_utc(datetime.strptime(text, "%y%m%d%H%M%S").replace(tzinfo=UTC))
+    except ValueError:
+        return None
 
 
 def _execution(item: dict[str, Any]) -> dict[str, Any]:

@@ -284,6 +284,7 @@ class OrderStatusOutput(_Output):
     """`order_status` (`GET /iserver/account/order/status/{orderId}`)."""
 
     order_id: str
+    client_order_id: str | None = Field(default=None, description="order_ref (the cOID)")
     status: str | None = None
     conid: int | None = None
     symbol: str | None = None
@@ -299,6 +300,7 @@ class OrderStatusOutput(_Output):
     account_id: str | None = None
     description: str | None = None
     can_cancel: bool | None = None
+    time: datetime | None = Field(default=None, description="IBKR's order_time, ISO-8601 UTC")
 
 
 class Execution(_Output):

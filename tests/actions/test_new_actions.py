@@ -15,6 +15,7 @@ from noetl_ib_plugin.errors import BrokerError, InputError
 from noetl_ib_plugin.plugins import registry
 from noetl_ib_plugin.runner import output_schema
 from noetl_ib_plugin.simulator import Simulator
+from noetl_ib_plugin.simulator.api import ROUTES
 from tests.client.simfix import ACCOUNTS, CREDS, act
 
 AAPL = 265598
@@ -191,3 +192,27 @@ def test_schema_rejects_what_the_model_forbids() -> None:
     assert schema["$defs"]["Bar"]["properties"]["time"]["format"] == "date-time"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"conid": "x", "period": "1d", "bar": "1h"}, schema)
+
+
+_HAS_ORDER_STATUS = any(r.name == "/v1/api/iserver/account/order/status/{id}" for r in ROUTES)
+
+
+@pytest.mark.skipif(not _HAS_ORDER_STATUS,
+                    reason="the simulator's order status route comes with issue 10's branch")
+@pytest.mark.parametrize("cred", CREDS)
+def test_order_status_follows_an_order(sim: Simulator, cred: str) -> None:
+    """order_status: a resting LMT is Submitted with nothing filled, then Cancelled after cancel."""
+    sim.set_price(AAPL, 100.0)
+    placed = act(sim, cred, "place_order", symbol="AAPL", side="BUY", quantity=4,
+                 order_type="LMT", limit_price=99.0)
+    working = act(sim, cred, "order_status", order_id=placed["order_id"])
+    _check_schema("order_status", working)
+    assert working["status"] == "Submitted" and working["side"] == "BUY"
+    assert working["quantity"] == 4.0 and working["filled_quantity"] == 0.0
+    assert working["limit_price"] == 99.0 and working["order_type"] == "LMT"
+    assert working["client_order_id"] == placed["client_order_id"]
+    act(sim, cred, "cancel_order", order_id=placed["order_id"])
+    assert act(sim, cred, "order_status", order_id=placed["order_id"])["status"] == "Cancelled"
+    with pytest.raises(BrokerError) as info:
+        act(sim, cred, "order_status", order_id="1")
+    assert info.value.field == "order_id"

@@ -55,6 +55,7 @@ def test_order_status_of_a_filled_order(rsps: Any) -> None:
     assert out.side == "SELL" and out.order_type == "MKT"
     assert out.quantity == 5.0 and out.filled_quantity == 5.0 and out.remaining_quantity == 0.0
     assert out.avg_price == 193.12 and out.can_cancel is False and out.account_id == "DU111"
+    assert out.time is not None and out.time.isoformat() == "2023-12-11T18:00:49+00:00"
 
 
 def test_order_status_of_an_unknown_order(rsps: Any) -> None:
