@@ -293,16 +293,16 @@ ROUTES: list[Route] = [
     _r("GET", "/v1/api/portfolio/accounts", portfolio_accounts, pace=("portfolio_accounts",)),
     _r("GET", "/v1/api/portfolio/{acct}/summary", account_summary),
     _r("GET", "/v1/api/portfolio/{acct}/positions/{page}", positions),
+    _r("GET", "/v1/api/portfolio/{acct}/ledger", ledger),
     _r("GET|POST", "/v1/api/iserver/secdef/search", secdef_search, bridge=True),
     _r("GET", "/v1/api/iserver/contract/{conid}/info", contract_info, bridge=True),
     _r("GET", "/v1/api/iserver/marketdata/snapshot", snapshot, bridge=True, pace=("snapshot",)),
+    _r("GET", "/v1/api/iserver/marketdata/history", history, bridge=True),
     _r("POST", "/v1/api/iserver/account/{acct}/orders", place_order, bridge=True),
     _r("POST", "/v1/api/iserver/reply/{id}", reply, bridge=True),
     _r("GET", "/v1/api/iserver/account/orders", live_orders, bridge=True, pace=("live_orders",)),
     _r("DELETE", "/v1/api/iserver/account/{acct}/order/{id}", cancel_order, bridge=True),
     _r("GET", "/v1/api/iserver/account/trades", trades, bridge=True, pace=("trades",)),
-    _r("GET", "/v1/api/iserver/marketdata/history", history, bridge=True),
-    _r("GET", "/v1/api/portfolio/{acct}/ledger", ledger),
 ]
 
 
