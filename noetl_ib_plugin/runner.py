@@ -119,7 +119,7 @@ def run_action(
     allow_live: bool = False,
     **args: Any,
 ) -> dict[str, Any]:
-    """Run a registered action by name and return its output model's JSON dump (a dict)."""
+    """Run a registered action by name and return its JSON-serialisable result."""
     actions = registry().actions
     action = actions.get(name)
     if action is None:
@@ -136,7 +136,7 @@ def run_action(
     client = get_client(record).with_options(allow_live=allow_live)
     if action.trading:
         client.ensure_trading_allowed(getattr(validated, "account_id", None))
-    from .actions.outputs import dump_output
+    from .actions.outputs import dump_output  # the result is its output model's JSON dump
 
     return dump_output(action.output_model, action.run(client, validated), name)
 
