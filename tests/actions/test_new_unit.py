@@ -25,14 +25,14 @@ FILLED_STATUS = {
     "conidex": "265598", "conid": 265598, "symbol": "AAPL", "side": "S",
     "contract_description_1": "AAPL", "listing_exchange": "NASDAQ.NMS", "option_acct": "c",
     "company_name": "APPLE INC", "size": "0.0", "total_size": "5.0", "currency": "USD",
-    "account": "DU111", "order_type": "MARKET", "cum_fill": "5.0", "order_status": "Filled",
+    "account": "DU1234567", "order_type": "MARKET", "cum_fill": "5.0", "order_status": "Filled",
     "order_ccp_status": "2", "order_status_description": "Order Filled", "tif": "DAY",
     "fgColor": "#FFFFFF", "bgColor": "#000000", "order_not_editable": True,
     "editable_fields": "", "cannot_cancel_order": True, "deactivate_order": False,
     "sec_type": "STK", "available_chart_periods": "#R|1",
     "order_description": "Sold 5 Market, Day",
     "order_description_with_contract": "Sold 5 AAPL Market, Day", "alert_active": 1,
-    "child_order_type": "0", "order_clearing_account": "DU111", "size_and_fills": "5",
+    "child_order_type": "0", "order_clearing_account": "DU1234567", "size_and_fills": "5",
     "exit_strategy_display_price": "193.12", "average_price": "193.12",
     "allowed_duplicate_opposite": True, "order_time": "231211180049",
 }
@@ -54,7 +54,7 @@ def test_order_status_of_a_filled_order(rsps: Any) -> None:
     assert out.order_id == "1799796559" and out.status == "Filled"
     assert out.side == "SELL" and out.order_type == "MKT"
     assert out.quantity == 5.0 and out.filled_quantity == 5.0 and out.remaining_quantity == 0.0
-    assert out.avg_price == 193.12 and out.can_cancel is False and out.account_id == "DU111"
+    assert out.avg_price == 193.12 and out.can_cancel is False and out.account_id == "DU1234567"
     assert out.time is not None and out.time.isoformat() == "2023-12-11T18:00:49+00:00"
 
 
@@ -71,30 +71,31 @@ def test_order_status_of_an_unknown_order(rsps: Any) -> None:
 def test_accounts_of_a_multi_account_user(rsps: Any) -> None:
     """Two accounts: DU is paper, U is live; the credential's account_id is the default."""
     rsps.replace(responses.GET, f"{BASE}/iserver/accounts",
-                 json={"accounts": ["DU111", "U222"], "selectedAccount": "U222",
-                       "isPaper": False, "aliases": {"U222": "main"}})
+                 json={"accounts": ["DU1234567", "U7654321"], "selectedAccount": "U7654321",
+                       "isPaper": False, "aliases": {"U7654321": "main"}})
     rsps.replace(responses.GET, f"{BASE}/portfolio/accounts",
-                 json=[{"id": "DU111", "accountId": "DU111", "currency": "USD", "type": "DEMO"},
-                       {"id": "U222", "accountId": "U222", "currency": "AUD",
+                 json=[{"id": "DU1234567", "accountId": "DU1234567", "currency": "USD", "type": "DEMO"},
+                       {"id": "U7654321", "accountId": "U7654321", "currency": "AUD",
                         "type": "INDIVIDUAL", "accountTitle": "Jane"}])
-    out = accounts(make_client(account_id="DU111"), AccountsInput())
+    out = accounts(make_client(account_id="DU1234567"), AccountsInput())
     by_id = {a["account_id"]: a for a in out["accounts"]}
-    assert by_id["DU111"]["paper"] is True and by_id["U222"]["paper"] is False
-    assert by_id["U222"]["currency"] == "AUD" and by_id["U222"]["type"] == "INDIVIDUAL"
-    assert by_id["U222"]["selected"] and not by_id["DU111"]["selected"]
-    assert by_id["DU111"]["default"] and not by_id["U222"]["default"]
-    assert out["selected_account"] == "U222" and out["default_account"] == "DU111"
-    assert by_id["U222"]["alias"] == "main" and by_id["U222"]["title"] == "Jane"
+    assert by_id["DU1234567"]["paper"] is True and by_id["U7654321"]["paper"] is False
+    assert by_id["U7654321"]["currency"] == "AUD" and by_id["U7654321"]["type"] == "INDIVIDUAL"
+    assert by_id["U7654321"]["selected"] and not by_id["DU1234567"]["selected"]
+    assert by_id["DU1234567"]["default"] and not by_id["U7654321"]["default"]
+    assert out["selected_account"] == "U7654321" and out["default_account"] == "DU1234567"
+    assert by_id["U7654321"]["alias"] == "main" and by_id["U7654321"]["title"] == "Jane"
 
 
 def test_ledger_base_currency_from_ibkr_shape(rsps: Any) -> None:
     """An AUD-based account: BASE first, the base currency is the one at exchange rate 1."""
     entry = {"cashbalance": 1000.5, "settledcash": 900, "exchangerate": 1, "currency": "AUD",
              "netliquidationvalue": 5000, "timestamp": 1702285200, "key": "LedgerList"}
-    rsps.add(responses.GET, f"{BASE}/portfolio/DU111/ledger", json={
+    client = make_client()
+    rsps.add(responses.GET, f"{BASE}/portfolio/{client.account_id}/ledger", json={
         "USD": {**entry, "currency": "USD", "exchangerate": 1.52, "cashbalance": -20},
         "AUD": entry, "BASE": {**entry, "currency": "BASE"}})
-    out = ledger(make_client(), LedgerInput())
+    out = ledger(client, LedgerInput())
     assert [c["currency"] for c in out["currencies"]] == ["BASE", "AUD", "USD"]
     assert out["base_currency"] == "AUD"
     usd = out["currencies"][2]
