@@ -181,3 +181,25 @@ def test_bot_example_runs_against_the_simulator(tmp_path: Path) -> None:
     assert summary["order"]["status"] == "Submitted"
     assert summary["order"]["limit_price"] < summary["quote"]["bid"]
     assert summary["cancel"] == "cancel_requested"
+
+
+def test_no_secret_in_logs_reprs_or_errors(sim: Simulator, bot_env: dict[str, str],
+                                           debug_logs: pytest.LogCaptureFixture,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bot run at DEBUG, its repr and a failing call never show the OAUTH_* secrets or keys."""
+    secrets = [bot_env["OAUTH_ACCESS_TOKEN"], bot_env["OAUTH_ACCESS_TOKEN_SECRET"]]
+    for path in ("OAUTH_SIGNATURE_PATH", "OAUTH_ENCRYPTION_PATH"):
+        pem = Path(bot_env[path]).read_text(encoding="utf-8")
+        secrets += [line for line in pem.splitlines() if len(line) > 40]
+    with TradingClient.from_env() as ib:
+        ib.connect()
+        ib.get_positions()
+        with pytest.raises(BrokerError) as info:
+            ib.cancel_order("1")
+        shown = repr(ib) + str(info.value) + repr(ib.record) + debug_logs.text
+    monkeypatch.setenv("OAUTH_DH_PRIME", "zz")
+    with pytest.raises(CredentialError) as bad:
+        TradingClient.from_env()
+    shown += str(bad.value)
+    for secret in secrets:
+        assert secret not in shown
