@@ -85,3 +85,14 @@ def test_without_oauth_variables_env_is_not_found(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(CredentialNotFound) as info:
         load_credential("env")
     assert "OAUTH_* environment variables" in str(info.value)
+
+
+def test_cli_runs_with_the_env_credential(bot_env: dict[str, str]) -> None:
+    """`noetl-ib run get_positions --credential env` works from the OAUTH_* variables alone."""
+    from tests.cli.helpers import cli, one_json, process_env
+
+    run = cli("run", "get_positions", "--credential", "env", env=process_env(**bot_env))
+    assert run.returncode == 0, run.stderr
+    assert one_json(run.stdout)["account_id"] == "DU7654321"
+    for var in SECRET_VARS:
+        assert bot_env[var] not in run.stdout + run.stderr
