@@ -19,8 +19,8 @@ class Quote(_Output):
     text or null.
     """
 
-    conid: int
-    symbol: str | None = None
+    conid: int = Field(description="IBKR contract id")
+    symbol: str | None = Field(default=None, description="ticker")
     last_is_prior_close: bool = Field(default=False, description="field 31 had the C prefix")
     halted: bool = Field(default=False, description="field 31 had the H prefix")
     updated: int | None = Field(default=None, description="IBKR's _updated, epoch milliseconds")
@@ -35,29 +35,31 @@ class SnapshotOutput(_Output):
     """`snapshot`."""
 
     snapshots: list[Quote] = Field(default_factory=list)
-    complete: bool = True
-    attempts: int = 0
+    complete: bool = Field(default=True, description="every requested field arrived")
+    attempts: int = Field(default=0, description="snapshot polls made")
 
 
 class Bar(_Output):
     """One history bar; `time` is the bar's start, ISO-8601 UTC."""
 
-    time: datetime
-    open: float | None = None
-    high: float | None = None
-    low: float | None = None
-    close: float | None = None
-    volume: float | None = None
+    time: datetime = Field(description="ISO-8601 UTC")
+    open: float | None = Field(default=None, description="first price of the bar")
+    high: float | None = Field(default=None, description="highest price")
+    low: float | None = Field(default=None, description="lowest price")
+    close: float | None = Field(default=None, description="last price of the bar")
+    volume: float | None = Field(default=None, description="shares traded in the bar")
 
 
 class HistoryOutput(_Output):
     """`history` (`GET /iserver/marketdata/history`)."""
 
-    conid: int
-    symbol: str | None = None
+    conid: int = Field(description="IBKR contract id")
+    symbol: str | None = Field(default=None, description="ticker")
     period: str = Field(description="IBKR period, e.g. 1d, 1w, 6m")
     bar: str = Field(description="IBKR bar size, e.g. 5min, 1h, 1d")
-    outside_rth: bool = False
+    outside_rth: bool = Field(
+        default=False, description="bars outside regular trading hours included"
+    )
     start: datetime | None = Field(default=None, description="IBKR's startTime, ISO-8601 UTC")
     bars: list[Bar] = Field(default_factory=list)
-    count: int = 0
+    count: int = Field(default=0, description="number of items")
