@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .hookspecs import hookimpl
     from .plugins import get_token_provider, load_credential
     from .runner import run_action
+    from .trading import TradingClient
 
 __all__ = [
     "Action",
@@ -63,6 +64,7 @@ __all__ = [
     "RateLimited",
     "Token",
     "TokenProvider",
+    "TradingClient",
     "TransientError",
     "__version__",
     "get_token_provider",
@@ -89,6 +91,7 @@ _LAZY = {
     "get_token_provider": ".plugins",
     "load_credential": ".plugins",
     "run_action": ".runner",
+    "TradingClient": ".trading",
 }
 _ERRORS = {
     n

@@ -34,7 +34,8 @@ def noetl_register_token_providers(register: RegisterTokenProvider) -> None:
 
 @hookimpl
 def noetl_register_actions(register: RegisterAction) -> None:
-    """place_order, get_positions, snapshot, cancel_order, get_open_orders, account_summary."""
+    """place_order, get_positions, snapshot, cancel_order, get_open_orders, account_summary,
+    history, ledger, accounts, auth_status, order_status, trades."""
     from .actions import BUILTIN_ACTIONS
 
     for action in BUILTIN_ACTIONS:

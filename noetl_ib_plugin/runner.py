@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from .actions.spec import Action
 from .auth.base import fingerprint
 from .client import IBClient
 from .credentials import CredentialRecord, load_credential, parse_record
@@ -17,7 +18,14 @@ from .credentials.models import first_validation_problem
 from .errors import InputError
 from .plugins import registry
 
-__all__ = ["clear_clients", "get_client", "list_actions", "resolve_credential", "run_action"]
+__all__ = [
+    "clear_clients",
+    "get_client",
+    "list_actions",
+    "output_schema",
+    "resolve_credential",
+    "run_action",
+]
 
 _clients: dict[str, IBClient] = {}
 _clients_lock = threading.Lock()
@@ -140,7 +148,15 @@ def run_action(
     client = get_client(record).with_options(allow_live=allow_live)
     if action.trading:
         client.ensure_trading_allowed(getattr(validated, "account_id", None))
-    return action.run(client, validated)
+    from .actions.outputs import dump_output  # the result is its output model's JSON dump
+
+    return dump_output(action.output_model, action.run(client, validated), name)
+
+
+def output_schema(action: Action) -> dict[str, Any] | None:
+    """The JSON schema of an action's result, or None for an action without an output model."""
+    model = action.output_model
+    return model.model_json_schema(mode="serialization") if model is not None else None
 
 
 def list_actions() -> list[dict[str, Any]]:
@@ -151,6 +167,7 @@ def list_actions() -> list[dict[str, Any]]:
             "description": action.description,
             "trading": action.trading,
             "input_schema": action.input_model.model_json_schema(),
+            "output_schema": output_schema(action),
         }
         for action in sorted(registry().actions.values(), key=lambda a: a.name)
     ]

@@ -20,6 +20,7 @@ RANKS = {
     "client": 3,
     "actions": 4,
     "runner": 5,
+    "trading": 5,
     "plugins": 5,
     "builtin": 5,
     "entry": 6,

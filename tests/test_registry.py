@@ -43,6 +43,7 @@ EXPECTED_PUBLIC_NAMES = {
     "RateLimited",
     "Token",
     "TokenProvider",
+    "TradingClient",
     "TransientError",
     "__version__",
     "get_token_provider",
@@ -69,7 +70,7 @@ def test_public_names_are_pinned_and_all_resolve() -> None:
 
 
 def test_builtins_register_both_schemes_and_the_actions(fresh_registry: None) -> None:
-    """Credential types, providers and the six actions come through the hooks."""
+    """Credential types, providers and the twelve actions come through the hooks."""
     reg = plugins.registry()
     assert {"interactive_brokers_oauth", "interactive_brokers_oauth1a"} <= set(reg.credential_types)
     assert set(reg.token_providers) == set(reg.credential_types)
@@ -80,6 +81,12 @@ def test_builtins_register_both_schemes_and_the_actions(fresh_registry: None) ->
         "cancel_order",
         "get_open_orders",
         "account_summary",
+        "history",
+        "ledger",
+        "accounts",
+        "auth_status",
+        "order_status",
+        "trades",
     } <= set(reg.actions)
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["BUILTIN_ACTIONS", "Action"]
 
 _MODELS = f"{__name__}.models"
+_OUT = f"{__name__}.outputs"
 
 
 def _place_order(client: IBClient, inp: Any) -> dict[str, Any]:
@@ -31,6 +32,7 @@ BUILTIN_ACTIONS: list[Action] = [
         name="place_order",
         input_model=f"{_MODELS}:PlaceOrderInput",
         run=_place_order,
+        output_model=f"{_OUT}:PlaceOrderOutput",
         description="Place one order (MKT/LMT/STP/STOP_LIMIT) exactly once, answering IBKR's "
         "questions by the confirm policy.",
         trading=True,
@@ -39,6 +41,7 @@ BUILTIN_ACTIONS: list[Action] = [
         name="cancel_order",
         input_model=f"{_MODELS}:CancelOrderInput",
         run=f"{__name__}.orders:cancel_order",
+        output_model=f"{_OUT}:CancelOrderOutput",
         description="Request cancellation of a working order by order_id.",
         trading=True,
     ),
@@ -46,26 +49,75 @@ BUILTIN_ACTIONS: list[Action] = [
         name="get_open_orders",
         input_model=f"{_MODELS}:GetOpenOrdersInput",
         run=f"{__name__}.orders:get_open_orders",
+        output_model=f"{_OUT}:OpenOrdersOutput",
         description="List the day's orders (working, filled, cancelled), normalised.",
     ),
     Action(
         name="get_positions",
         input_model=f"{_MODELS}:GetPositionsInput",
         run=f"{__name__}.portfolio:get_positions",
+        output_model=f"{_OUT}:PositionsOutput",
         description="All positions of the account (every page), numbers as numbers.",
     ),
     Action(
         name="account_summary",
         input_model=f"{_MODELS}:AccountSummaryInput",
         run=f"{__name__}.portfolio:account_summary",
+        output_model=f"{_OUT}:AccountSummaryOutput",
         description="Net liquidation, available funds, buying power, cash and margin figures.",
     ),
     Action(
         name="snapshot",
         input_model=f"{_MODELS}:SnapshotInput",
         run=f"{__name__}.marketdata:snapshot",
+        output_model=f"{_OUT}:SnapshotOutput",
         description="Market data snapshot for symbols/conids, polled through the pre-flight "
         "until the requested fields arrive (bounded).",
+    ),
+    Action(
+        name="history",
+        input_model=f"{__name__}.history:HistoryInput",
+        run=f"{__name__}.history:history",
+        output_model=f"{_OUT}:HistoryOutput",
+        description="Historical bars (OHLCV) for a symbol or conid; times ISO-8601 UTC; at most "
+        "5 concurrent requests per credential.",
+    ),
+    Action(
+        name="ledger",
+        input_model=f"{__name__}.ledger:LedgerInput",
+        run=f"{__name__}.ledger:ledger",
+        output_model=f"{_OUT}:LedgerOutput",
+        description="Cash balances per currency (BASE first) of the account.",
+    ),
+    Action(
+        name="accounts",
+        input_model=f"{__name__}.accounts:AccountsInput",
+        run=f"{__name__}.accounts:accounts",
+        output_model=f"{_OUT}:AccountsOutput",
+        description="The accounts the credential can trade: paper/live, currency, type, and "
+        "which one actions use by default.",
+    ),
+    Action(
+        name="auth_status",
+        input_model=f"{__name__}.session_status:AuthStatusInput",
+        run=f"{__name__}.session_status:auth_status",
+        output_model=f"{_OUT}:AuthStatusOutput",
+        description="Health check: authenticated, connected, competing, session age; never "
+        "fetches or refreshes a token.",
+    ),
+    Action(
+        name="order_status",
+        input_model=f"{__name__}.executions:OrderStatusInput",
+        run=f"{__name__}.executions:order_status",
+        output_model=f"{_OUT}:OrderStatusOutput",
+        description="One order's status, fills and average price by order_id.",
+    ),
+    Action(
+        name="trades",
+        input_model=f"{__name__}.executions:TradesInput",
+        run=f"{__name__}.executions:trades",
+        output_model=f"{_OUT}:TradesOutput",
+        description="Recent executions (optionally of one order), to confirm a fill.",
     ),
 ]
 

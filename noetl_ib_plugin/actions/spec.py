@@ -84,8 +84,10 @@ class _ImportedOnFirstUse(Generic[_T]):
 class Action:
     """A named trading job; `trading=True` puts it behind the paper guard.
 
-    `input_model` and `run` accept the objects or `"package.module:attribute"` strings; a string
-    is imported the first time the field is read (validation, `list_actions`, running it).
+    `input_model`, `run` and `output_model` accept the objects or `"package.module:attribute"`
+    strings; a string is imported the first time the field is read (validation, `list_actions`,
+    running it). `output_model` (optional) is the pydantic model of the result: the runner
+    validates the run function's dict with it and returns its JSON dump (one published schema).
     """
 
     name: str
@@ -93,6 +95,7 @@ class Action:
     run: RunFunction
     description: str
     trading: bool = False
+    output_model: type[BaseModel] | None = None
 
     def __init__(
         self,
@@ -101,6 +104,8 @@ class Action:
         run: RunFunction | str,
         description: str,
         trading: bool = False,
+        *,
+        output_model: type[BaseModel] | str | None = None,
     ) -> None:
         set_ = object.__setattr__  # frozen; the two import-path fields go through their descriptors
         set_(self, "name", name)
@@ -108,12 +113,14 @@ class Action:
         set_(self, "run", run)
         set_(self, "description", description)
         set_(self, "trading", trading)
+        set_(self, "output_model", output_model)
 
     def __repr__(self) -> str:
         """Shows import paths as given, so printing an action imports nothing."""
         return (
             f"Action(name={self.name!r}, input_model={_INPUT_MODEL.given(self)!r}, "
-            f"run={_RUN.given(self)!r}, description={self.description!r}, trading={self.trading!r})"
+            f"run={_RUN.given(self)!r}, description={self.description!r}, trading={self.trading!r}, "
+            f"output_model={_OUTPUT_MODEL.given(self)!r})"
         )
 
 
@@ -127,3 +134,4 @@ def _install(name: str) -> _ImportedOnFirstUse[Any]:
 
 _INPUT_MODEL = _install("input_model")
 _RUN = _install("run")
+_OUTPUT_MODEL = _install("output_model")

@@ -246,7 +246,8 @@ class ChainStore:
 
 
 def default_store(credentials_file: str | os.PathLike[str] | None = None) -> ChainStore:
-    """The documented order: explicit file, NoETL alias store, NoETL server (if configured)."""
+    """The documented order: explicit file, NoETL alias store, NoETL server (if configured),
+    then the `env` record built from OAUTH_* variables (credentials/env_store.py)."""
     stores: list[CredentialStore] = []
     path = credentials_file or os.environ.get("NOETL_IB_CREDENTIALS")
     if path:
@@ -255,6 +256,9 @@ def default_store(credentials_file: str | os.PathLike[str] | None = None) -> Cha
     server = os.environ.get("NOETL_SERVER_URL")
     if server:
         stores.append(ServerStore(server))
+    from .env_store import EnvironmentStore
+
+    stores.append(EnvironmentStore())
     return ChainStore(stores)
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from . import history as history_data
+from . import ledger as ledger_data
 from . import portfolio
 from .auth import Principal
 from .broker import BrokerSession
@@ -259,6 +261,18 @@ def trades(engine: Engine, call: Call) -> Any:
     return engine.broker.trades(call.who.account_id)
 
 
+def history(engine: Engine, call: Call) -> Any:
+    """Historical bars (simulator/history.py)."""
+    return history_data.history(engine.market, call.req.params())
+
+
+def ledger(engine: Engine, call: Call) -> Any:
+    """Cash per currency (simulator/ledger.py)."""
+    account = engine.broker.account_for(call.who, call.args[0])
+    with engine.broker.lock:
+        return ledger_data.ledger(account, engine.market)
+
+
 def _r(methods: str, path: str, handler: Handler, **kw: Any) -> Route:
     """Build a route from a readable template ({x} matches one path segment)."""
     regex = re.sub(r"\{[a-z_]+\}", r"([^/]+)", path)
@@ -279,9 +293,11 @@ ROUTES: list[Route] = [
     _r("GET", "/v1/api/portfolio/accounts", portfolio_accounts, pace=("portfolio_accounts",)),
     _r("GET", "/v1/api/portfolio/{acct}/summary", account_summary),
     _r("GET", "/v1/api/portfolio/{acct}/positions/{page}", positions),
+    _r("GET", "/v1/api/portfolio/{acct}/ledger", ledger),
     _r("GET|POST", "/v1/api/iserver/secdef/search", secdef_search, bridge=True),
     _r("GET", "/v1/api/iserver/contract/{conid}/info", contract_info, bridge=True),
     _r("GET", "/v1/api/iserver/marketdata/snapshot", snapshot, bridge=True, pace=("snapshot",)),
+    _r("GET", "/v1/api/iserver/marketdata/history", history, bridge=True),
     _r("POST", "/v1/api/iserver/account/{acct}/orders", place_order, bridge=True),
     _r("POST", "/v1/api/iserver/reply/{id}", reply, bridge=True),
     _r("GET", "/v1/api/iserver/account/orders", live_orders, bridge=True, pace=("live_orders",)),

@@ -1,0 +1,154 @@
+"""order_status and trades: what happened to an order, so a playbook can confirm a fill.
+
+Sources: `GET /iserver/account/order/status/{orderId}` (one order, any state) and
+`GET /iserver/account/trades` (the account's executions of the last days, paced 1 per 5 s).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..client import IBClient
+from ..errors import BrokerError
+from .history import iso_utc
+from .parse import as_float, as_int
+
+__all__ = ["OrderStatusInput", "TradesInput", "order_status", "trades"]
+
+_SIDES = {"B": "BUY", "BUY": "BUY", "BOT": "BUY", "S": "SELL", "SELL": "SELL", "SLD": "SELL"}
+_TYPES = {"MARKET": "MKT", "MKT": "MKT", "LIMIT": "LMT", "LMT": "LMT", "STOP": "STP",
+          "STP": "STP", "STOP_LIMIT": "STOP_LIMIT", "STOPLIMIT": "STOP_LIMIT",
+          "STP LMT": "STOP_LIMIT"}
+
+
+def _side(value: Any) -> str | None:
+    return _SIDES.get(str(value).upper(), str(value)) if value else None
+
+
+def _digits(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class OrderStatusInput(BaseModel):
+    """One order by IBKR order id."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+
+    order_id: str = Field(min_length=1, max_length=20, pattern=r"^\d+$",
+                          description="IBKR order id (digits)")
+
+    @field_validator("order_id", mode="before")
+    @classmethod
+    def _str(cls, value: Any) -> Any:
+        return _digits(value)
+
+
+class TradesInput(BaseModel):
+    """Recent executions, optionally only those of one order (by order_id or client_order_id)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+
+    days: int = Field(default=1, ge=1, le=7, description="how many days back (IBKR: up to 7)")
+    order_id: str | None = Field(default=None, max_length=20, pattern=r"^\d+$",
+                                 description="only executions of this IBKR order id")
+    client_order_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                        description="only executions of this cOID (order_ref)")
+
+    @field_validator("order_id", mode="before")
+    @classmethod
+    def _str(cls, value: Any) -> Any:
+        return _digits(value)
+
+
+def order_status(client: IBClient, inp: OrderStatusInput) -> dict[str, Any]:
+    """The order's state; BrokerError (field order_id) when IBKR does not know the id."""
+    try:
+        body = client.get(f"/iserver/account/order/status/{inp.order_id}")
+    except BrokerError as exc:
+        if exc.status not in (400, 404, 500) or type(exc) is not BrokerError:
+            raise
+        body = {"error": exc.message}
+    if not isinstance(body, dict) or body.get("error"):
+        detail = body.get("error") if isinstance(body, dict) else str(body)[:200]
+        raise BrokerError(
+            f"order {inp.order_id} status unavailable: {detail}",
+            field="order_id",
+            fix="use an order_id from place_order or get_open_orders.",
+        )
+    total = as_float(body.get("total_size"))
+    filled = as_float(body.get("cum_fill"))
+    remaining = as_float(body.get("size"))
+    if remaining is None and total is not None and filled is not None:
+        remaining = total - filled
+    raw_type = str(body.get("order_type") or body.get("orderType") or "").upper()
+    cannot_cancel = body.get("cannot_cancel_order")
+    placed = _order_time(body.get("order_time"))
+    return {
+        "order_id": str(body.get("order_id") or inp.order_id),
+        "client_order_id": body.get("order_ref") or None,
+        "status": body.get("order_status"),
+        "conid": as_int(body.get("conid")),
+        "symbol": body.get("symbol"),
+        "side": _side(body.get("side")),
+        "order_type": _TYPES.get(raw_type, raw_type or None),
+        "quantity": total,
+        "filled_quantity": filled,
+        "remaining_quantity": remaining,
+        "avg_price": as_float(body.get("average_price")),
+        "limit_price": as_float(body.get("limit_price")),
+        "stop_price": as_float(body.get("stop_price")),
+        "tif": body.get("tif"),
+        "account_id": body.get("account"),
+        "description": body.get("order_description"),
+        "can_cancel": None if cannot_cancel is None else not bool(cannot_cancel),
+        "time": placed,
+    }
+
+
+def _order_time(text: Any) -> str | None:
+    """IBKR's `order_time` ("231211180049": yyMMddHHmmss, UTC) as ISO-8601 UTC."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return iso_utc(datetime.strptime(text, "%y%m%d%H%M%S").replace(tzinfo=UTC))
+    except ValueError:
+        return None
+
+
+def _execution(item: dict[str, Any]) -> dict[str, Any]:
+    """One execution in this package's names; `time` from `trade_time_r` (epoch ms)."""
+    stamp = as_int(item.get("trade_time_r"))
+    when = iso_utc(datetime.fromtimestamp(stamp / 1000, tz=UTC)) if stamp else None
+    order_id = item.get("order_id")
+    return {
+        "execution_id": str(item.get("execution_id") or ""),
+        "order_id": str(order_id) if order_id not in (None, "") else None,
+        "client_order_id": item.get("order_ref") or None,
+        "symbol": item.get("symbol"),
+        "conid": as_int(item.get("conid")),
+        "side": _side(item.get("side")),
+        "quantity": as_float(item.get("size")),
+        "price": as_float(item.get("price")),
+        "commission": as_float(item.get("commission")),
+        "time": when,
+        "account_id": item.get("account") or item.get("accountCode"),
+        "exchange": item.get("exchange"),
+    }
+
+
+def trades(client: IBClient, inp: TradesInput) -> dict[str, Any]:
+    """Executions newest first, filtered by order when asked."""
+    params = {"days": str(inp.days)} if inp.days != 1 else None
+    body = client.get("/iserver/account/trades", params=params)
+    if isinstance(body, dict) and body.get("error"):
+        raise BrokerError(f"listing trades failed: {body['error']}")
+    items = [_execution(i) for i in body or [] if isinstance(i, dict)] if isinstance(body, list) else []
+    if inp.order_id is not None:
+        items = [t for t in items if t["order_id"] == inp.order_id]
+    if inp.client_order_id is not None:
+        items = [t for t in items if t["client_order_id"] == inp.client_order_id]
+    items.sort(key=lambda t: t["time"] or "", reverse=True)
+    return {"trades": items, "count": len(items)}

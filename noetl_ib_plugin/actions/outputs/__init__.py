@@ -1,0 +1,83 @@
+"""Output models: the one published schema of every action's result.
+
+The runner validates each action's dict with its `Action.output_model` and hands the playbook the
+model's JSON dump (`model_dump(mode="json")`): numbers stay numbers, timestamps are ISO-8601 UTC
+strings. Every model allows extra fields, so an action may add a field before its model names it.
+Field meanings follow IBKR's Web API (the endpoint is named on each model).
+
+The models live in one submodule per area and load on first use, so a `noetl-ib run` step builds
+only its own action's model.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .base import Number, dump_output, load_output
+
+if TYPE_CHECKING:
+    from .marketdata import Bar, HistoryOutput, Quote, SnapshotOutput
+    from .orders import (
+        CancelOrderOutput,
+        Execution,
+        OpenOrdersOutput,
+        Order,
+        OrderStatusOutput,
+        PlaceOrderOutput,
+        TradesOutput,
+    )
+    from .portfolio import (
+        AccountInfo,
+        AccountsOutput,
+        AccountSummaryOutput,
+        LedgerCurrency,
+        LedgerOutput,
+        Position,
+        PositionsOutput,
+    )
+    from .session import AuthStatusOutput
+
+__all__ = [
+    "AccountInfo",
+    "AccountSummaryOutput",
+    "AccountsOutput",
+    "AuthStatusOutput",
+    "Bar",
+    "CancelOrderOutput",
+    "Execution",
+    "HistoryOutput",
+    "LedgerCurrency",
+    "LedgerOutput",
+    "Number",
+    "OpenOrdersOutput",
+    "Order",
+    "OrderStatusOutput",
+    "PlaceOrderOutput",
+    "Position",
+    "PositionsOutput",
+    "Quote",
+    "SnapshotOutput",
+    "TradesOutput",
+    "dump_output",
+    "load_output",
+]
+
+_WHERE = {
+    **dict.fromkeys(("Bar", "HistoryOutput", "Quote", "SnapshotOutput"), ".marketdata"),
+    **dict.fromkeys(("CancelOrderOutput", "Execution", "OpenOrdersOutput", "Order",
+                     "OrderStatusOutput", "PlaceOrderOutput", "TradesOutput"), ".orders"),
+    **dict.fromkeys(("AccountInfo", "AccountsOutput", "AccountSummaryOutput", "LedgerCurrency",
+                     "LedgerOutput", "Position", "PositionsOutput"), ".portfolio"),
+    "AuthStatusOutput": ".session",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a model's submodule on first use (PEP 562)."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,65 @@
+"""Output models of the market-data actions: snapshot, history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from .base import _Output
+
+__all__ = ["Bar", "HistoryOutput", "Quote", "SnapshotOutput"]
+
+
+class Quote(_Output):
+    """One conid of `snapshot` (`GET /iserver/marketdata/snapshot`).
+
+    The requested fields (last, bid, ask, ... or raw field ids) are extra keys holding numbers,
+    text or null.
+    """
+
+    conid: int = Field(description="IBKR contract id")
+    symbol: str | None = Field(default=None, description="ticker")
+    last_is_prior_close: bool = Field(default=False, description="field 31 had the C prefix")
+    halted: bool = Field(default=False, description="field 31 had the H prefix")
+    updated: int | None = Field(default=None, description="IBKR's _updated, epoch milliseconds")
+    missing: list[str] = Field(default_factory=list, description="fields still absent")
+
+    def value(self, name: str) -> Any:
+        """A requested field by name ("last", "bid", ... or a raw id); None when absent."""
+        return (self.model_extra or {}).get(name)
+
+
+class SnapshotOutput(_Output):
+    """`snapshot`."""
+
+    snapshots: list[Quote] = Field(default_factory=list)
+    complete: bool = Field(default=True, description="every requested field arrived")
+    attempts: int = Field(default=0, description="snapshot polls made")
+
+
+class Bar(_Output):
+    """One history bar; `time` is the bar's start, ISO-8601 UTC."""
+
+    time: datetime = Field(description="ISO-8601 UTC")
+    open: float | None = Field(default=None, description="first price of the bar")
+    high: float | None = Field(default=None, description="highest price")
+    low: float | None = Field(default=None, description="lowest price")
+    close: float | None = Field(default=None, description="last price of the bar")
+    volume: float | None = Field(default=None, description="shares traded in the bar")
+
+
+class HistoryOutput(_Output):
+    """`history` (`GET /iserver/marketdata/history`)."""
+
+    conid: int = Field(description="IBKR contract id")
+    symbol: str | None = Field(default=None, description="ticker")
+    period: str = Field(description="IBKR period, e.g. 1d, 1w, 6m")
+    bar: str = Field(description="IBKR bar size, e.g. 5min, 1h, 1d")
+    outside_rth: bool = Field(
+        default=False, description="bars outside regular trading hours included"
+    )
+    start: datetime | None = Field(default=None, description="IBKR's startTime, ISO-8601 UTC")
+    bars: list[Bar] = Field(default_factory=list)
+    count: int = Field(default=0, description="number of items")

@@ -1,0 +1,138 @@
+"""Output models of the order actions: place_order, cancel_order, get_open_orders, order_status, trades."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from .base import _Output
+
+__all__ = [
+    "CancelOrderOutput",
+    "Execution",
+    "OpenOrdersOutput",
+    "Order",
+    "OrderStatusOutput",
+    "PlaceOrderOutput",
+    "TradesOutput",
+]
+
+
+class PlaceOrderOutput(_Output):
+    """`place_order`: the order IBKR accepted (`POST /iserver/account/{accountId}/orders`)."""
+
+    order_id: str = Field(description="IBKR order id (digits)")
+    client_order_id: str | None = Field(default=None, description="cOID sent with the order")
+    status: str | None = Field(default=None, description="IBKR order status, e.g. Submitted")
+    conid: int | None = Field(default=None, description="IBKR contract id")
+    symbol: str | None = Field(default=None, description="ticker")
+    exchange: str | None = Field(default=None, description="listing exchange, e.g. NASDAQ")
+    side: str | None = Field(default=None, description="BUY or SELL")
+    quantity: float | None = Field(default=None, description="shares")
+    order_type: str | None = Field(default=None, description="MKT, LMT, STP or STOP_LIMIT")
+    limit_price: float | None = Field(
+        default=None, description="limit price, in the contract's currency"
+    )
+    stop_price: float | None = Field(default=None, description="stop trigger price")
+    tif: str | None = Field(default=None, description="time in force, e.g. DAY, GTC")
+    confirmed_message_ids: list[str] = Field(
+        default_factory=list, description="IBKR question ids answered yes"
+    )
+    account_id: str | None = Field(default=None, description="IBKR account id")
+    reconciled: bool = Field(
+        default=False, description="true when the outcome was read back from live orders"
+    )
+
+
+class CancelOrderOutput(_Output):
+    """`cancel_order`: IBKR acknowledged the request (`DELETE /iserver/account/{acct}/order/{id}`)."""
+
+    order_id: str = Field(description="IBKR order id (digits)")
+    status: str = Field(description="cancel_requested: IBKR only acknowledges the request")
+    message: str | None = Field(default=None, description="IBKR's message")
+    conid: int | None = Field(default=None, description="IBKR contract id")
+    account_id: str | None = Field(default=None, description="IBKR account id")
+
+
+class Order(_Output):
+    """One order of the day as `GET /iserver/account/orders` lists it, in this package's names."""
+
+    order_id: str = Field(description="IBKR order id (digits)")
+    client_order_id: str | None = Field(default=None, description="cOID (IBKR's order_ref)")
+    account_id: str | None = Field(default=None, description="IBKR account id")
+    conid: int | None = Field(default=None, description="IBKR contract id")
+    symbol: str | None = Field(default=None, description="ticker")
+    side: str | None = Field(default=None, description="BUY or SELL")
+    order_type: str | None = Field(default=None, description="MKT, LMT, STP or STOP_LIMIT")
+    status: str | None = Field(
+        default=None, description="IBKR status: PreSubmitted, Submitted, Filled, Cancelled, Inactive, ..."
+    )
+    quantity: float | None = Field(default=None, description="shares")
+    filled_quantity: float | None = Field(default=None, description="shares filled so far")
+    remaining_quantity: float | None = Field(default=None, description="shares still working")
+    price: float | None = Field(default=None, description="price, in the contract's currency")
+    stop_price: float | None = Field(default=None, description="stop trigger price")
+    avg_price: float | None = Field(default=None, description="average fill price")
+    tif: str | None = Field(default=None, description="time in force, e.g. DAY, GTC")
+    exchange: str | None = Field(default=None, description="listing exchange, e.g. NASDAQ")
+    currency: str | None = Field(default=None, description="ISO currency code, e.g. USD")
+
+
+class OpenOrdersOutput(_Output):
+    """`get_open_orders` (`GET /iserver/account/orders`)."""
+
+    account_id: str | None = Field(default=None, description="IBKR account id")
+    orders: list[Order] = Field(default_factory=list)
+    complete: bool = Field(default=True, description="false when IBKR kept answering pre-flight")
+
+
+class OrderStatusOutput(_Output):
+    """`order_status` (`GET /iserver/account/order/status/{orderId}`)."""
+
+    order_id: str = Field(description="IBKR order id (digits)")
+    client_order_id: str | None = Field(default=None, description="order_ref (the cOID)")
+    status: str | None = Field(
+        default=None, description="IBKR status: PreSubmitted, Submitted, Filled, Cancelled, Inactive, ..."
+    )
+    conid: int | None = Field(default=None, description="IBKR contract id")
+    symbol: str | None = Field(default=None, description="ticker")
+    side: str | None = Field(default=None, description="BUY or SELL")
+    order_type: str | None = Field(default=None, description="MKT, LMT, STP or STOP_LIMIT")
+    quantity: float | None = Field(default=None, description="shares")
+    filled_quantity: float | None = Field(default=None, description="shares filled so far")
+    remaining_quantity: float | None = Field(default=None, description="shares still working")
+    avg_price: float | None = Field(default=None, description="average fill price")
+    limit_price: float | None = Field(
+        default=None, description="limit price, in the contract's currency"
+    )
+    stop_price: float | None = Field(default=None, description="stop trigger price")
+    tif: str | None = Field(default=None, description="time in force, e.g. DAY, GTC")
+    account_id: str | None = Field(default=None, description="IBKR account id")
+    description: str | None = Field(default=None, description="IBKR's order description")
+    can_cancel: bool | None = Field(default=None, description="IBKR would accept a cancel")
+    time: datetime | None = Field(default=None, description="IBKR's order_time, ISO-8601 UTC")
+
+
+class Execution(_Output):
+    """One execution of `GET /iserver/account/trades`."""
+
+    execution_id: str = Field(description="IBKR execution id")
+    order_id: str | None = Field(default=None, description="IBKR order id (digits)")
+    client_order_id: str | None = Field(default=None, description="order_ref (the cOID)")
+    symbol: str | None = Field(default=None, description="ticker")
+    conid: int | None = Field(default=None, description="IBKR contract id")
+    side: str | None = Field(default=None, description="BUY or SELL")
+    quantity: float | None = Field(default=None, description="shares")
+    price: float | None = Field(default=None, description="price, in the contract's currency")
+    commission: float | None = Field(default=None, description="commission charged")
+    time: datetime | None = Field(default=None, description="ISO-8601 UTC")
+    account_id: str | None = Field(default=None, description="IBKR account id")
+    exchange: str | None = Field(default=None, description="listing exchange, e.g. NASDAQ")
+
+
+class TradesOutput(_Output):
+    """`trades`: recent executions, optionally for one order."""
+
+    trades: list[Execution] = Field(default_factory=list)
+    count: int = Field(default=0, description="number of items")

@@ -1,0 +1,299 @@
+"""`TradingClient`: a typed, synchronous IBKR client for Python trading bots.
+
+It is a thin front over the registered actions: every method runs the action through
+`run_action` (same token provider and cache, pacing, brokerage bootstrap, paper guard and
+exactly-once order placement as a playbook step) and returns the action's output model from
+`noetl_ib_plugin.actions.outputs`. Errors are the package's typed errors (`IBPluginError` and
+subclasses). One instance may be shared by threads.
+
+    with TradingClient.from_env() as ib:          # OAUTH_* variables, see credentials/env_store.py
+        ib.connect()
+        cash = ib.get_account_balance().available_funds
+        order = ib.place_order(symbol="AAPL", side="BUY", quantity=1, order_type="LMT",
+                               limit_price=150.0)
+        ib.cancel_order(order.order_id)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel
+
+from .actions.outputs import (
+    AccountsOutput,
+    AccountSummaryOutput,
+    AuthStatusOutput,
+    CancelOrderOutput,
+    HistoryOutput,
+    LedgerOutput,
+    OpenOrdersOutput,
+    OrderStatusOutput,
+    PlaceOrderOutput,
+    PositionsOutput,
+    SnapshotOutput,
+    TradesOutput,
+    load_output,
+)
+from .credentials import CredentialRecord, parse_record
+from .credentials.env_store import checked_record
+from .errors import IBPluginError, InputError
+from .plugins import registry
+from .runner import get_client, resolve_credential, run_action
+
+__all__ = ["DEFAULT_KEEPALIVE_INTERVAL", "TradingClient"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds between keepalive tickles (IBKR idles a brokerage session out after ~6 minutes).
+DEFAULT_KEEPALIVE_INTERVAL = 60.0
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class _Keepalive:
+    """A daemon thread that tickles every `interval` seconds until stopped."""
+
+    def __init__(self, owner: TradingClient, interval: float) -> None:
+        self._owner = owner
+        self.interval = interval
+        self._stop = threading.Event()
+        self.tickles = 0
+        self._thread = threading.Thread(target=self._loop, name="ibkr-keepalive", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self._owner.tickle()
+                self.tickles += 1
+            except IBPluginError as exc:  # a failed tickle must not kill the bot; the next call
+                log.warning("keepalive tickle failed: %s", exc.message)  # re-opens the session
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop and wait (bounded) for the thread to end."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the thread still runs."""
+        return self._thread.is_alive()
+
+
+class TradingClient:
+    """IBKR for bots: construct once, call typed methods, `close()` (or use `with`).
+
+    `credential` is a record name (looked up in the documented stores, `env` included), a raw
+    record dict or a `CredentialRecord`; None builds the record from the OAUTH_* environment.
+    `allow_live=True` is needed (with a record whose environment is live) to trade a live
+    account. `keepalive=True` tickles the brokerage session every `keepalive_interval` seconds
+    from a background thread.
+    """
+
+    def __init__(
+        self,
+        credential: str | Mapping[str, Any] | CredentialRecord | None = None,
+        *,
+        credentials_file: str | os.PathLike[str] | None = None,
+        allow_live: bool = False,
+        keepalive: bool = False,
+        keepalive_interval: float = DEFAULT_KEEPALIVE_INTERVAL,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        if credential is None:
+            types = registry().credential_types
+            credential = parse_record(checked_record(environ, types), types)
+        self.record = resolve_credential(credential, credentials_file)
+        self.allow_live = allow_live
+        self._lock = threading.Lock()
+        self._closed = False
+        self._keepalive: _Keepalive | None = None
+        if keepalive:
+            if not keepalive_interval > 0:
+                raise InputError("must be a positive number of seconds",
+                                 field="keepalive_interval", fix="use keepalive_interval=60.")
+            self._keepalive = _Keepalive(self, keepalive_interval)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> TradingClient:
+        """A client for the OAuth 1.0a record in OAUTH_* variables (errors name the variable)."""
+        return cls(None, environ=environ, **options)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the keepalive; later calls raise. Pooled connections stay with the process-wide
+        per-credential client that playbook steps share (released at exit)."""
+        with self._lock:
+            self._closed = True
+            keepalive, self._keepalive = self._keepalive, None
+        if keepalive is not None:
+            keepalive.stop()
+
+    def __enter__(self) -> TradingClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"TradingClient(credential={self.record.name!r}, type={self.record.type!r}, "
+                f"environment={self.record.data.environment!r}, closed={self._closed})")
+
+    @property
+    def keepalive_running(self) -> bool:
+        """Whether the keepalive thread is running."""
+        keepalive = self._keepalive
+        return keepalive is not None and keepalive.alive
+
+    def _run(self, action: str, model: type[_M], args: Mapping[str, Any]) -> _M:
+        """Run one registered action; None arguments mean "the action's default"."""
+        if self._closed:
+            raise InputError("this TradingClient is closed", field="client",
+                             fix="create a new TradingClient (or keep the `with` block open).")
+        given = {k: v for k, v in args.items() if v is not None}
+        result = run_action(action, self.record, allow_live=self.allow_live, **given)
+        return load_output(model, result, action)
+
+    # -- session -----------------------------------------------------------------------------
+
+    def connect(self) -> AuthStatusOutput:
+        """Obtain a token if needed, open the brokerage session, and report its status."""
+        if self._closed:
+            raise InputError("this TradingClient is closed", field="client",
+                             fix="create a new TradingClient.")
+        get_client(self.record).brokerage()
+        return self.auth_status()
+
+    def auth_status(self) -> AuthStatusOutput:
+        """`auth_status` action: never fetches or refreshes a token."""
+        return self._run("auth_status", AuthStatusOutput, {})
+
+    def is_connected(self) -> bool:
+        """True when IBKR reports the brokerage session authenticated and connected."""
+        try:
+            status = self.auth_status()
+        except IBPluginError as exc:
+            log.info("is_connected: %s", exc.message)
+            return False
+        return status.authenticated and status.connected
+
+    def tickle(self) -> Any:
+        """`POST /tickle` once (what the keepalive thread sends)."""
+        return get_client(self.record).tickle()
+
+    # -- trading -----------------------------------------------------------------------------
+
+    def place_order(
+        self,
+        *,
+        side: Literal["BUY", "SELL"] | str,
+        quantity: float,
+        order_type: str,
+        symbol: str | None = None,
+        conid: int | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        tif: str | None = None,
+        client_order_id: str | None = None,
+        confirm: list[str] | None = None,
+        decline: list[str] | None = None,
+        outside_rth: bool | None = None,
+        exchange: str | None = None,
+        currency: str | None = None,
+        account_id: str | None = None,
+    ) -> PlaceOrderOutput:
+        """`place_order`: exactly once per `client_order_id` (generated when absent).
+
+        Raises OrderRejected (IBKR refused), OrderUnconfirmed (a question not confirmed),
+        OutcomeUnknown-derived errors when the outcome could not be read back, and
+        LiveTradingRefused on a live account without both opt-ins.
+        """
+        return self._run("place_order", PlaceOrderOutput, {
+            "side": side, "quantity": quantity, "order_type": order_type, "symbol": symbol,
+            "conid": conid, "limit_price": limit_price, "stop_price": stop_price, "tif": tif,
+            "client_order_id": client_order_id, "confirm": confirm, "decline": decline,
+            "outside_rth": outside_rth, "exchange": exchange, "currency": currency,
+            "account_id": account_id,
+        })
+
+    def cancel_order(self, order_id: str | int, account_id: str | None = None) -> CancelOrderOutput:
+        """`cancel_order`: IBKR acknowledges the request; `get_order_status` shows the result."""
+        return self._run("cancel_order", CancelOrderOutput,
+                         {"order_id": order_id, "account_id": account_id})
+
+    def get_open_orders(self, filters: list[str] | None = None,
+                        include_inactive: bool | None = None) -> OpenOrdersOutput:
+        """`get_open_orders`: the day's orders."""
+        return self._run("get_open_orders", OpenOrdersOutput,
+                         {"filters": filters, "include_inactive": include_inactive})
+
+    def get_order_status(self, order_id: str | int) -> OrderStatusOutput:
+        """`order_status`: one order by IBKR order id."""
+        return self._run("order_status", OrderStatusOutput, {"order_id": order_id})
+
+    def get_trades(self, *, days: int | None = None, order_id: str | int | None = None,
+                   client_order_id: str | None = None) -> TradesOutput:
+        """`trades`: recent executions, optionally of one order."""
+        return self._run("trades", TradesOutput, {"days": days, "order_id": order_id,
+                                                  "client_order_id": client_order_id})
+
+    # -- account -----------------------------------------------------------------------------
+
+    def get_positions(self, account_id: str | None = None) -> PositionsOutput:
+        """`get_positions`: every position of the account."""
+        return self._run("get_positions", PositionsOutput, {"account_id": account_id})
+
+    def get_account_balance(self, account_id: str | None = None) -> AccountSummaryOutput:
+        """`account_summary`: net liquidation, available funds, buying power, cash."""
+        return self._run("account_summary", AccountSummaryOutput, {"account_id": account_id})
+
+    def get_ledger(self, account_id: str | None = None) -> LedgerOutput:
+        """`ledger`: cash balances per currency."""
+        return self._run("ledger", LedgerOutput, {"account_id": account_id})
+
+    def get_accounts(self) -> AccountsOutput:
+        """`accounts`: what the credential can trade."""
+        return self._run("accounts", AccountsOutput, {})
+
+    # -- market data -------------------------------------------------------------------------
+
+    def get_market_data(
+        self,
+        symbols: list[str] | str | None = None,
+        *,
+        conids: list[int] | None = None,
+        fields: list[str] | None = None,
+        exchange: str | None = None,
+        currency: str | None = None,
+        max_wait: float | None = None,
+    ) -> SnapshotOutput:
+        """`snapshot`: quotes (last, bid, ask, sizes, volume by default)."""
+        if isinstance(symbols, str):
+            symbols = [symbols]
+        return self._run("snapshot", SnapshotOutput, {
+            "symbols": symbols, "conids": conids, "fields": fields, "exchange": exchange,
+            "currency": currency, "max_wait": max_wait,
+        })
+
+    def get_history(
+        self,
+        symbol: str | None = None,
+        *,
+        conid: int | None = None,
+        period: str | None = None,
+        bar: str | None = None,
+        outside_rth: bool | None = None,
+        exchange: str | None = None,
+        currency: str | None = None,
+    ) -> HistoryOutput:
+        """`history`: OHLCV bars, times in UTC."""
+        return self._run("history", HistoryOutput, {
+            "symbol": symbol, "conid": conid, "period": period, "bar": bar,
+            "outside_rth": outside_rth, "exchange": exchange, "currency": currency,
+        })

@@ -1,0 +1,72 @@
+"""The output boundary: the runner returns the output model's JSON dump, and never loses a result."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from noetl_ib_plugin.actions.outputs import (
+    PlaceOrderOutput,
+    Quote,
+    dump_output,
+    load_output,
+)
+from noetl_ib_plugin.actions.spec import Action
+from noetl_ib_plugin.plugins import registry
+from noetl_ib_plugin.runner import list_actions, output_schema
+
+PLACED = {"order_id": "1370093239", "client_order_id": "nib-1", "status": "Submitted",
+          "conid": 265598, "quantity": 5.0, "reconciled": False}
+
+
+def test_dump_keeps_unknown_fields_and_fills_defaults() -> None:
+    """Extra fields another engineer adds survive the dump; missing optional ones become null."""
+    out = dump_output(PlaceOrderOutput, {**PLACED, "new_field": [1, 2]}, "place_order")
+    assert out["new_field"] == [1, 2] and out["order_id"] == "1370093239"
+    assert out["limit_price"] is None and out["confirmed_message_ids"] == []
+
+
+def test_a_placed_order_survives_a_schema_mismatch(caplog: pytest.LogCaptureFixture) -> None:
+    """A result the model refuses is returned as it came (logged), never turned into an error."""
+    broken = {**PLACED, "order_id": ["not", "a", "string"]}
+    with caplog.at_level(logging.ERROR, logger="noetl_ib_plugin.actions.outputs"):
+        out = dump_output(PlaceOrderOutput, broken, "place_order")
+        typed = load_output(PlaceOrderOutput, broken, "place_order")
+    assert out is broken
+    assert typed.order_id == ["not", "a", "string"]  # type: ignore[comparison-overlap]
+    assert "place_order: result does not match PlaceOrderOutput" in caplog.text
+
+
+def test_no_output_model_means_the_raw_result() -> None:
+    """A third-party action without an output model returns its dict unchanged."""
+    result: dict[str, Any] = {"x": 1}
+    assert dump_output(None, result, "x") is result
+    action = Action("x", BaseModel, lambda c, a: {}, "no model")
+    assert action.output_model is None and output_schema(action) is None
+    assert "output_model=None" in repr(action)
+
+
+def test_every_builtin_action_publishes_an_output_schema() -> None:
+    """list_actions() carries each action's output JSON schema next to its input schema."""
+    listed = {a["name"]: a for a in list_actions()}
+    assert set(listed) == set(registry().actions)
+    for name, entry in listed.items():
+        schema = entry["output_schema"]
+        assert schema is not None and schema["type"] == "object", name
+        assert schema["properties"], name
+
+
+def test_output_model_is_imported_on_first_use() -> None:
+    """The registry names output models by import path; reading the field imports the class."""
+    action = registry().actions["place_order"]
+    assert "outputs:PlaceOrderOutput" in repr(action)
+    assert action.output_model is PlaceOrderOutput
+
+
+def test_quote_value_reads_requested_fields() -> None:
+    """Quote.value gives a requested snapshot field, None when it was not requested."""
+    quote = Quote.model_validate({"conid": 1, "last": 10.5, "bid": None})
+    assert quote.value("last") == 10.5 and quote.value("bid") is None and quote.value("ask") is None
