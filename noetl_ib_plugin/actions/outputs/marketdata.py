@@ -9,7 +9,7 @@ from pydantic import Field
 
 from .base import _Output
 
-__all__ = ["Bar", "HistoryOutput", "Quote", "SnapshotOutput"]
+__all__ = ["Bar", "HistoryOutput", "Quote", "SnapshotFailure", "SnapshotOutput"]
 
 
 class Quote(_Output):
@@ -31,12 +31,25 @@ class Quote(_Output):
         return (self.model_extra or {}).get(name)
 
 
+class SnapshotFailure(_Output):
+    """One symbol or conid `snapshot` could not quote (the error's `to_dict()` plus its key)."""
+
+    symbol: str | None = Field(default=None, description="the symbol that failed")
+    conid: int | None = Field(default=None, description="the conid that failed")
+    type: str = Field(description="error type, e.g. ContractNotFound, AmbiguousContract")
+    message: str = Field(description="what went wrong and the fix")
+
+
 class SnapshotOutput(_Output):
     """`snapshot`."""
 
     snapshots: list[Quote] = Field(default_factory=list)
     complete: bool = Field(default=True, description="every requested field arrived")
     attempts: int = Field(default=0, description="snapshot polls made")
+    partial: bool = Field(default=False, description="some symbols/conids failed; see errors")
+    errors: list[SnapshotFailure] = Field(
+        default_factory=list, description="one entry per symbol or conid that could not be quoted"
+    )
 
 
 class Bar(_Output):
