@@ -144,7 +144,7 @@ def test_sso_checks_claims_key_and_content_type(o2: OAuth2Client) -> None:
     assert o2.sso_response(access, content_type="application/json").status_code == 400
     assert o2.sso_response(access, jti="fixed-1").status_code == 200
     assert o2.sso_response(access, jti="fixed-1").status_code == 401
-    assert o2.sso_response(access, ip=None, userIp="1.2.3.4", service="AM_LOGIN").status_code == 200
+    assert o2.sso_response(access, ip=None, userIp="1.2.3.4", service="AM.LOGIN").status_code == 200
 
 
 def test_bearer_expiry_is_the_minimum(sim: Simulator, o2: OAuth2Client) -> None:
