@@ -385,7 +385,11 @@ class IBClient:
 
     def _check_not_taken_over(self) -> None:
         """Before reopening after "no bridge": if IBKR says another session competes, stop."""
-        status = self.request("POST", "/iserver/auth/status", bootstrap=False)
+        try:
+            status = self.request("POST", "/iserver/auth/status", bootstrap=False)
+        except (TransientError, BrokerError) as exc:  # unknown: reopen, as before this check
+            log.debug("auth/status unreadable before reopening the session: %s", exc)
+            return
         if isinstance(status, dict) and status.get("competing") is True:
             log.warning("brokerage session taken over by another session of this username")
             raise taken_over(self.compete)

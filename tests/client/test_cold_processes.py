@@ -37,8 +37,7 @@ TOKEN_COUNTERS = {"sim_oauth2": ("oauth2_token_requests", "sso_session_requests"
 @pytest.mark.parametrize("cred", ["sim_oauth2", "sim_oauth1a"])
 def test_24_cold_processes_make_one_token_request_and_one_ssodh_init(
         cred: str, tmp_path: Path) -> None:
-    """24 processes released together on one cold cache dir: 1 token request, 1 ssodh/init
-    (before the fix: 3 for OAuth 2.0 and 12 for OAuth 1.0a), every process gets its answer."""
+    """24 cold processes released together: 1 token request and 1 ssodh/init (24 without the lock)."""
     gate = tmp_path / "gate"
     gate.mkdir()
     env = dict(os.environ, NOETL_IB_CACHE_DIR=str(tmp_path / "cache"))

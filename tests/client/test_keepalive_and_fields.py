@@ -92,8 +92,7 @@ def _oauth2(sim: Simulator, **extra: Any) -> IBTokenProvider:
 
 
 def test_ip_claim_and_service_are_part_of_the_cache_identity(sim: Simulator) -> None:
-    """Changing ip, ip_claim or service changes the cache key (a token for one IP is not
-    reused for another); the same values give the same key."""
+    """ip, ip_claim and service change the cache key; the same values give the same key."""
     base = _oauth2(sim, ip="203.0.113.7").cache_key
     assert _oauth2(sim, ip="203.0.113.7").cache_key == base
     for extra in ({"ip": "203.0.113.8"}, {"ip": "203.0.113.7", "ip_claim": "userIp"},
@@ -102,8 +101,7 @@ def test_ip_claim_and_service_are_part_of_the_cache_identity(sim: Simulator) -> 
 
 
 def test_ip_claim_reaches_a_simulator_that_checks_it(sim: Simulator, tmp_path: Path) -> None:
-    """With check_ip on, a record whose ip is the caller's address gets a session; another
-    address is refused naming the ip claim."""
+    """With check_ip on, the caller's own ip gets a session and another ip is refused naming the claim."""
     sim.engine.auth.check_ip = True
     try:
         assert _oauth2(sim, ip="127.0.0.1").fetch_token()

@@ -42,9 +42,7 @@ def _client(sim: Simulator, cred: str, cache: Path, monkeypatch: pytest.MonkeyPa
 @pytest.mark.parametrize("cred", CREDS)
 def test_kick_by_another_cache_dir_is_reported_typed_without_kicking_back(
         sim: Simulator, cred: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two clients of one username with different cache dirs: the second's ssodh/init kicks the
-    first; the first then raises SessionTakenOver (naming compete) instead of reopening, so the
-    kick count stays 1 and the second keeps working."""
+    """A kicked client raises SessionTakenOver instead of reopening: 1 kick, the other keeps working."""
     first = _client(sim, cred, tmp_path / "a", monkeypatch)
     assert first.get(SEARCH, params={"symbol": "AAPL"})
     second = _client(sim, cred, tmp_path / "b", monkeypatch)
@@ -73,8 +71,7 @@ def test_shared_cache_dir_means_one_session_and_no_kicks(
 
 def test_compete_false_refuses_up_front(sim: Simulator, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """compete=false against a live session of the user raises SessionTakenOver at once and
-    leaves the holder's session alone."""
+    """compete=false against a live session raises SessionTakenOver at once and leaves the holder alone."""
     holder = _client(sim, "sim_oauth2", tmp_path / "a", monkeypatch)
     assert holder.get(SEARCH, params={"symbol": "AAPL"})
     polite = _client(sim, "sim_oauth2", tmp_path / "b", monkeypatch, compete=False)
@@ -98,8 +95,7 @@ def test_compete_comes_from_the_credential_record(tmp_path: Path,
 
 
 def test_waits_out_the_bridge_warm_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """After ssodh/init the client polls /iserver/accounts (sleeping through the injected clock)
-    until the bridge lists accounts, instead of failing on {}; then iserver calls work."""
+    """After ssodh/init the client polls accounts through the injected clock until the bridge is warm."""
     clock = FrozenWallClock()
     with running_simulator(pacing=False, state_dir=tmp_path / "sim", bridge_warmup=3.0,
                            clock=clock) as sim:
@@ -129,8 +125,7 @@ def test_bridge_wait_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 def test_init_session_first_is_treated_like_no_bridge(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """A simulator answering 400 "Init session first" for lost sessions: the client reopens the
-    session and resends once, like after "no bridge"."""
+    """400 "Init session first" makes the client reopen the session and resend once, like no bridge."""
     with running_simulator(pacing=False, state_dir=tmp_path / "sim",
                            uninitialised="init session first") as sim:
         monkeypatch.setenv("NOETL_IB_CACHE_DIR", str(tmp_path / "cache"))
@@ -153,8 +148,7 @@ def test_bootstrap_signals() -> None:
 
 @responses.activate
 def test_failed_to_generate_sso_dh_token_names_its_causes() -> None:
-    """IBKR's 500 "failed to generate sso dh token" on ssodh/init is an AuthError whose fix names
-    eligibility and new paper accounts."""
+    """500 "failed to generate sso dh token" is an AuthError whose fix names eligibility and new accounts."""
     client = make_client()
     for _ in range(4):
         responses.add(responses.POST, f"{BASE}/iserver/auth/ssodh/init", status=500,
@@ -167,8 +161,7 @@ def test_failed_to_generate_sso_dh_token_names_its_causes() -> None:
 
 @responses.activate
 def test_authenticated_false_without_competing_is_an_auth_error() -> None:
-    """ssodh/init answering authenticated=false (not competing) raises AuthError with IBKR's
-    fail text, not a loop."""
+    """ssodh/init authenticated=false (not competing) is one AuthError with IBKR's fail text, no loop."""
     client = make_client()
     responses.add(responses.POST, f"{BASE}/iserver/auth/ssodh/init",
                   json={"authenticated": False, "competing": False, "fail": "not allowed"})

@@ -40,8 +40,7 @@ def test_global_window_counts_every_process(tmp_path: Path) -> None:
 
 
 def test_a_429_waits_the_endpoint_window_out(tmp_path: Path) -> None:
-    """After a 429 on snapshots (10/s), the next snapshot waits a whole second, in-process and
-    shared pacers alike, and other endpoints are not held back."""
+    """After a 429 the endpoint's next request waits its whole window; other endpoints do not."""
     local_clock, clock = FakeClock(), FakeClock()
     local = Pacer(clock=local_clock, sleep=local_clock.sleep, margin=0, slack=0)
     shared, other = _pacers(tmp_path / "k-pacing.json", clock)

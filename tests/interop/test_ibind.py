@@ -42,9 +42,7 @@ def ibind_python(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.mark.slow
 def test_ibind_oauth1a_positions_snapshot_and_questioned_order(ibind_python: str,
                                                                tmp_path: Path) -> None:
-    """ibind authenticates with OAuth 1.0a (LST), waits out the bridge warm-up, reads positions,
-    snapshots after its pre-flight and places a stop order, answering IBKR's "will most likely
-    trigger and fill immediately" question by its own text matching; pacing is on, 0 x 429."""
+    """ibind (OAuth 1.0a) reads positions, snapshots and places a questioned order: 0 x 429."""
     with running_simulator(pacing=True, state_dir=tmp_path / "sim", bridge_warmup=1.0) as sim:
         run = subprocess.run([ibind_python, str(DRIVER), str(sim.credentials_file)],
                              check=False, capture_output=True, text=True, timeout=300)

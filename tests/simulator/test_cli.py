@@ -110,8 +110,7 @@ def _free_port() -> int:
 
 
 def test_state_dir_keeps_keys_port_registrations_and_orders(tmp_path: Path) -> None:
-    """A restart on the same --state-dir keeps the credentials file valid (same keys and port),
-    a user's registered client, and the order book."""
+    """A restart on one --state-dir keeps keys (same credentials file), port, registrations and orders."""
     state = tmp_path / "state"
     port = _free_port()
     key = new_rsa_key()

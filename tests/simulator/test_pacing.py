@@ -74,8 +74,7 @@ def test_pacer_unit_leniency() -> None:
 
 
 def test_penalty_box_after_repeat_offences() -> None:
-    """Three refusals within the strike window box the principal: every request is a 429 until
-    the box ends, while other principals are unaffected."""
+    """Three refusals in the strike window box a principal until the box ends; others are unaffected."""
     now = [0.0]
     pacer = Pacer(lambda: now[0], {"tickle": (1, 1.0)}, leniency=0.0, penalty_seconds=30.0,
                   penalty_strikes=3, penalty_window=60.0)
@@ -104,8 +103,7 @@ def test_strikes_expire_outside_their_window() -> None:
 
 
 def test_penalty_box_over_http_counted_and_retry_after_optional(sim_keys: SimKeys) -> None:
-    """Over HTTP the box answers 429 to every call and counts penalty_box_entries; with
-    retry_after=False the 429 carries no Retry-After."""
+    """Over HTTP the box answers 429 to every call, is counted, and Retry-After can be left out."""
     overrides = {"tickle": (1, 5.0)}
     with Simulator(keys=sim_keys, pacing_overrides=overrides, penalty_seconds=60,
                    penalty_strikes=2, retry_after=False, bridge_warmup=0) as s:

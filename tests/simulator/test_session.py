@@ -61,8 +61,7 @@ def _strict(sim: Simulator, **rules: object) -> None:
 
 
 def test_compete_true_kicks_the_previous_session(sim: Simulator, o2: OAuth2Client) -> None:
-    """A second token of the same username opening with compete=true kicks the first: its next
-    iserver call is 400 "no bridge" and auth/status, tickle say authenticated=false, competing."""
+    """compete=true kicks the user's previous session: no bridge there, and status/tickle say competing."""
     first = Trader(sim.url, "DU1234567", bearer=o2.bearer()).init()
     assert first.get("/iserver/accounts").status_code == 200
     second = Trader(sim.url, "DU1234567", bearer=o2.bearer()).init()
@@ -114,8 +113,7 @@ def test_single_session_off_keeps_both(sim: Simulator, o2: OAuth2Client) -> None
 
 
 def test_bridge_warms_up_then_accounts_first(sim: Simulator, trader: Trader) -> None:
-    """During warm-up /iserver/accounts is {}; other iserver calls answer 500 "Please query
-    /accounts first" until accounts answered; then they work."""
+    """Warm-up answers accounts {}; other iserver calls answer 500 query /accounts first until then."""
     _strict(sim, bridge_warmup=0.3, accounts_first=True)
     try:
         trader.init()
@@ -133,8 +131,7 @@ def test_bridge_warms_up_then_accounts_first(sim: Simulator, trader: Trader) -> 
 
 def test_uninitialised_session_answers_init_session_first(sim: Simulator,
                                                          o2: OAuth2Client) -> None:
-    """uninitialised="init session first": a never-opened session answers IBKR's 400 "Init
-    session first"; a closed one (logout) still answers "no bridge"."""
+    """A never-opened session answers 400 "Init session first" when configured; a closed one no bridge."""
     _strict(sim, uninitialised="init session first")
     try:
         t = Trader(sim.url, "DU1234567", bearer=o2.bearer())
