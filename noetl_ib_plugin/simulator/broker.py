@@ -211,11 +211,14 @@ class Broker:
                 rival.close()
                 rival.kicked = True
                 self.stats.incr("sessions_kicked")
+            # Re-initialising a live bridge keeps it warm and its accounts query remembered.
+            warm = session.bridge and session.accounts_queried
             session.close()
             session.bridge = session.initialised = True
+            session.accounts_queried = warm
             session.kicked = session.competing = False
             session.opened_at = now
-            session.ready_at = now + self.rules.bridge_warmup
+            session.ready_at = now if warm else now + self.rules.bridge_warmup
             self.holders[principal.username] = principal.token_id
             return session
 

@@ -125,6 +125,11 @@ def test_bridge_warms_up_then_accounts_first(sim: Simulator, trader: Trader) -> 
         accounts = trader.get("/iserver/accounts").json()
         assert accounts["accounts"] == ["DU1234567"]
         assert trader.get("/iserver/secdef/search", params={"symbol": "AAPL"}).status_code == 200
+        trader.init()  # another step re-initialising the same live session keeps it usable
+        assert trader.get("/iserver/secdef/search", params={"symbol": "AAPL"}).status_code == 200
+        trader.post("/logout")
+        trader.init()
+        assert trader.get("/iserver/accounts").json() == {}
     finally:
         _strict(sim, bridge_warmup=0.0, accounts_first=False)
 
