@@ -31,8 +31,10 @@ def _shared_keys() -> SimKeys:
 
 @contextmanager
 def running_simulator(**options: Any) -> Iterator[Simulator]:
-    """Start a Simulator with `options` (keys shared per process unless given) and stop it after."""
+    """Start a Simulator with `options` (keys shared per process unless given, no bridge warm-up
+    unless given) and stop it after."""
     options.setdefault("keys", _shared_keys())
+    options.setdefault("bridge_warmup", 0)  # IBKR's 1-5 s warm-up would only slow tests down
     sim = Simulator(**options)
     sim.start()
     try:

@@ -85,6 +85,9 @@ class IBTokenProvider(TokenProvider):
             d.credential,
             d.audience,
             d.scope,
+            d.ip or "",
+            d.ip_claim,
+            d.service or "",
             d.secret_digest(),
         )
 

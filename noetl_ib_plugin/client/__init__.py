@@ -1,7 +1,8 @@
 """The IBKR trading-API client (imports only auth, credentials, errors and backoff below it)."""
 
-from .bootstrap import BrokerageSession
+from .bootstrap import BrokerageSession, SessionTakenOver
 from .errors import OutcomeUnknown
+from .keepalive import Keepalive
 from .pacing import DEFAULT_LIMITS, Limit, Pacer, limits_for, shared_pacer
 from .session import READ_ONLY_POSTS, IBClient, is_no_bridge
 
@@ -10,9 +11,11 @@ __all__ = [
     "READ_ONLY_POSTS",
     "BrokerageSession",
     "IBClient",
+    "Keepalive",
     "Limit",
     "OutcomeUnknown",
     "Pacer",
+    "SessionTakenOver",
     "is_no_bridge",
     "limits_for",
     "shared_pacer",

@@ -1,17 +1,114 @@
-"""The brokerage-session bootstrap's result, kept beside the token so new processes skip it."""
+"""The brokerage-session bootstrap's result, kept beside the token so new processes skip it,
+plus what the bootstrap needs to survive real sessions: the compete flag, the bridge warm-up
+wait, a cross-process lock, and the typed error for a session another one took over."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["BROKERAGE_STATE", "PORTFOLIO_STATE", "BrokerageSession", "needs_for"]
+from ..errors import AuthError, BrokerError
+from .filelock import file_lock
+
+__all__ = [
+    "BRIDGE_WAIT",
+    "BROKERAGE_STATE",
+    "PORTFOLIO_STATE",
+    "SSO_DH_FIX",
+    "BrokerageSession",
+    "SessionTakenOver",
+    "bootstrap_lock",
+    "is_bootstrap_signal",
+    "needs_for",
+    "ssodh_body",
+    "ssodh_refused",
+    "taken_over",
+]
 
 #: Names under which the state rides in the provider's token cache entry.
 BROKERAGE_STATE = "brokerage"
 PORTFOLIO_STATE = "portfolio"
 
 SSODH_INIT_BODY = {"publish": True, "compete": True}
+
+#: Seconds to wait after `ssodh/init` for `/iserver/accounts` to list accounts (IBKR: 1-5 s).
+BRIDGE_WAIT = 20.0
+#: Polls of `/iserver/accounts` start this far apart and double up to 2 s.
+BRIDGE_POLL = 0.25
+
+#: IBKR's 500 "failed to generate sso dh token" and similar ssodh/init refusals.
+SSO_DH_FIX = (
+    "IBKR refused to open a brokerage session for this user. Usual causes: the username or "
+    "account is not eligible for the Web API (e.g. not fully approved or funded), a new paper "
+    "account in its first one or two weeks, market data/trading permissions still pending, or "
+    "IBKR's nightly maintenance; check the account in the IBKR portal and retry later."
+)
+
+#: IBKR's answers that mean "(re)open the brokerage session, then send the call once more".
+_BOOTSTRAP_SIGNALS = ((400, "no bridge"), (400, "init session first"),
+                      (500, "please query /accounts first"))
+
+
+def is_bootstrap_signal(status: int, text: str) -> bool:
+    """True for IBKR's 400 "no bridge", 400 "Init session first" and 500 "Please query
+    /accounts first": the brokerage session is not (or not yet) usable."""
+    low = (text or "").lower()
+    return any(status == code and phrase in low for code, phrase in _BOOTSTRAP_SIGNALS)
+
+
+def ssodh_body(compete: bool) -> dict[str, bool]:
+    """`POST /iserver/auth/ssodh/init` body; compete=true logs out other sessions of the user."""
+    return {"publish": True, "compete": compete}
+
+
+class SessionTakenOver(BrokerError):
+    """Another session of the same IBKR username holds the brokerage session.
+
+    Raised instead of opening it again, so two clients never kick each other back and forth.
+    """
+
+
+def taken_over(compete: bool) -> SessionTakenOver:
+    """The typed error for a competing or kicked session, with how to avoid it."""
+    if compete:
+        what = ("another session of the same IBKR username took the brokerage session over "
+                "(IBKR allows one per username: TWS, the portal, the mobile app or another "
+                "process with a different token cache)")
+    else:
+        what = ("another session of the same IBKR username holds the brokerage session and "
+                "this credential has compete=false")
+    return SessionTakenOver(
+        f"{what}; not reopening it to avoid sessions kicking each other",
+        field="compete",
+        fix="run every process of this user with the same token cache directory "
+        "(NOETL_IB_CACHE_DIR) so they share one session, and log out of TWS/the portal for "
+        "this username; set \"compete\": true in the credential's data to take the session "
+        "over on the next run.",
+    )
+
+
+def ssodh_refused(init: Any) -> AuthError:
+    """ssodh/init answered authenticated=false without competing."""
+    message = init.get("message") or init.get("fail") if isinstance(init, dict) else None
+    return AuthError(
+        "IBKR did not open the brokerage session (ssodh/init answered authenticated=false"
+        f"{', ' + str(message) if message else ''})",
+        fix=SSO_DH_FIX,
+    )
+
+
+@contextlib.contextmanager
+def bootstrap_lock(cache: Any, key: str, timeout: float) -> Iterator[None]:
+    """Single-flight across processes: a lock file beside the token cache (when it is on disk)."""
+    directory = getattr(cache, "directory", None)
+    if directory is None:
+        yield
+        return
+    with file_lock(Path(directory) / f"{key}-brokerage.lock", timeout=timeout):
+        yield
 
 
 @dataclass

@@ -1,22 +1,44 @@
-"""Client-side pacing: stay below IBKR's published limits instead of collecting 429s."""
+"""Client-side pacing: stay below IBKR's published limits instead of collecting 429s.
+
+IBKR counts per username, and playbook steps are separate processes, so the pacer of a
+credential whose token cache is on disk keeps its history in that directory
+(`<cache_key>-pacing.json`, guarded by a lock file whose wait times out): every process of the
+credential shares one set of windows. A 429 fills the endpoint's window, so the next attempt
+waits the whole window out instead of retrying at once (IBKR boxes repeat offenders for 10 min).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import os
+import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from .filelock import file_lock
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "FilePacer",
     "Limit",
     "Pacer",
+    "install_rate_limit_hook",
     "limits_for",
     "pacing_disabled_by_env",
     "shared_pacer",
 ]
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -105,15 +127,17 @@ class Pacer:
         """The widened window length used for one limit."""
         return limit.period * (1.0 + self.margin) + self.slack
 
-    def _earliest(self, names: tuple[str, ...], now: float) -> float:
+    def _earliest(self, names: tuple[str, ...], now: float,
+                  history: dict[str, deque[float]] | None = None) -> float:
         """Earliest time >= now at which one more request fits every named window (lock held)."""
+        history = self._sent if history is None else history
         earliest = now
         for name in names:
             limit = self.limits.get(name)
             if limit is None:
                 continue
             span = self._span(limit)
-            sent = self._sent.setdefault(name, deque())
+            sent = history.setdefault(name, deque())
             while sent and sent[0] <= now - span:
                 sent.popleft()
             if len(sent) >= limit.count:
@@ -145,15 +169,147 @@ class Pacer:
         with self._lock:
             self._sent.clear()
 
+    def _fill(self, names: tuple[str, ...], now: float,
+              history: dict[str, deque[float]]) -> None:
+        """Mark the endpoint's windows (not the global one, unless alone) as full from now."""
+        specific = [n for n in names if n != "global" and n in self.limits] or ["global"]
+        for name in specific:
+            history.setdefault(name, deque()).extend([now] * self.limits[name].count)
+
+    def note_rate_limited(self, method: str, path: str) -> None:
+        """IBKR answered 429: the next request to this endpoint waits its whole window out."""
+        if not self.enabled:
+            return
+        with self._lock:
+            self._fill(limits_for(method, path), self._clock(), self._sent)
+
+
+class FilePacer(Pacer):
+    """A Pacer whose windows live in a JSON file shared by every process of one credential.
+
+    The file holds send times from the wall clock (`time.time`, comparable across processes);
+    each acquire reads, decides and writes under `file_lock` (its wait times out).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        limits: Mapping[str, Limit] | None = None,
+        *,
+        margin: float = 0.01,
+        slack: float = 0.005,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+        lock_timeout: float = 30.0,
+    ) -> None:
+        super().__init__(limits, margin=margin, slack=slack, clock=clock or time.time,
+                         sleep=sleep)
+        self.path = Path(path)
+        self.lock_path = self.path.with_suffix(".lock")
+        self.lock_timeout = lock_timeout
+
+    def _load(self) -> dict[str, deque[float]]:
+        """The shared history; a missing or damaged file is an empty history."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            sent = data.get("sent", {}) if isinstance(data, dict) else {}
+            return {str(k): deque(float(t) for t in v) for k, v in sent.items()
+                    if isinstance(v, list)}
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, TypeError, AttributeError):
+            log.warning("ignoring a damaged pacing file %s", self.path.name)
+            return {}
+
+    def _store(self, history: dict[str, deque[float]], now: float) -> None:
+        """Write the history back atomically, dropping entries older than their window."""
+        keep: dict[str, list[float]] = {}
+        for name, sent in history.items():
+            limit = self.limits.get(name)
+            if limit is None:
+                continue
+            horizon = now - self._span(limit)
+            recent = [t for t in sent if t > horizon][-limit.count * 2:]
+            if recent:
+                keep[name] = recent
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"v": 1, "sent": keep}, fh, separators=(",", ":"))
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def acquire(self, method: str, path: str) -> float:
+        """Block until every process's requests leave room, record this one, return seconds waited."""
+        if not self.enabled:
+            return 0.0
+        names = limits_for(method, path)
+        waited = 0.0
+        while True:
+            with self._lock, file_lock(self.lock_path, timeout=self.lock_timeout):
+                history = self._load()
+                now = self._clock()
+                at = self._earliest(names, now, history)
+                if at <= now:
+                    for name in names:
+                        if name in self.limits:
+                            history.setdefault(name, deque()).append(now)
+                    self._store(history, now)
+                    self.waited += waited
+                    return waited
+            pause = at - now
+            self._sleep(pause)
+            waited += pause
+
+    def note_rate_limited(self, method: str, path: str) -> None:
+        """IBKR answered 429: fill the endpoint's window for every process of the credential."""
+        if not self.enabled:
+            return
+        with self._lock, file_lock(self.lock_path, timeout=self.lock_timeout):
+            history = self._load()
+            now = self._clock()
+            self._fill(limits_for(method, path), now, history)
+            self._store(history, now)
+
+    def reset(self) -> None:
+        """Forget the shared history (tests)."""
+        with self._lock, file_lock(self.lock_path, timeout=self.lock_timeout), \
+                contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
 
 _SHARED: dict[str, Pacer] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_pacer(key: str) -> Pacer:
-    """The process-wide pacer for one credential (keyed by the provider's cache key)."""
+def shared_pacer(key: str, directory: str | os.PathLike[str] | None = None) -> Pacer:
+    """The pacer for one credential (keyed by the provider's cache key): shared through
+    `directory` (the token cache directory) across processes, else within this process."""
+    slot = f"{key}@{directory}" if directory is not None else key
     with _SHARED_LOCK:
-        pacer = _SHARED.get(key)
+        pacer = _SHARED.get(slot)
         if pacer is None:
-            pacer = _SHARED[key] = Pacer()
+            pacer = (FilePacer(Path(directory) / f"{key}-pacing.json")
+                     if directory is not None else Pacer())
+            _SHARED[slot] = pacer
         return pacer
+
+
+def install_rate_limit_hook(session: requests.Session, pacer: Pacer, api_root: str) -> None:
+    """Tell `pacer` about every 429 the session receives, so retries wait the window out."""
+    base = urlsplit(api_root).path.rstrip("/")
+
+    def on_response(resp: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+        """Response hook: a 429 fills the endpoint's window."""
+        if resp.status_code == 429 and resp.request is not None:
+            path = urlsplit(resp.request.url or "").path
+            if base and path.startswith(base):
+                path = path[len(base):]
+            pacer.note_rate_limited(resp.request.method or "GET", path or "/")
+        return resp
+
+    session.hooks.setdefault("response", []).append(on_response)

@@ -24,14 +24,21 @@ from ..errors import (
     TransientError,
 )
 from .bootstrap import (
+    BRIDGE_POLL,
+    BRIDGE_WAIT,
     BROKERAGE_STATE,
     PORTFOLIO_STATE,
-    SSODH_INIT_BODY,
+    SSO_DH_FIX,
     BrokerageSession,
+    bootstrap_lock,
+    is_bootstrap_signal,
     needs_for,
+    ssodh_body,
+    ssodh_refused,
+    taken_over,
 )
 from .errors import OutcomeUnknown
-from .pacing import Pacer, pacing_disabled_by_env, shared_pacer
+from .pacing import Pacer, install_rate_limit_hook, pacing_disabled_by_env, shared_pacer
 from .refusals import invalid_account_error, is_invalid_account, is_invalid_input
 
 __all__ = ["READ_ONLY_POSTS", "IBClient", "is_no_bridge"]
@@ -52,8 +59,9 @@ AUTH_FIX = (
 
 
 def is_no_bridge(resp: requests.Response) -> bool:
-    """True for IBKR's 400 "no bridge": the brokerage session is not open (anymore)."""
-    return resp.status_code == 400 and "no bridge" in (resp.text or "").lower()
+    """True for IBKR's 400 "no bridge" / "Init session first" and 500 "Please query /accounts
+    first": the brokerage session is not open (anymore, or not yet usable)."""
+    return is_bootstrap_signal(resp.status_code, resp.text)
 
 
 def _not_sent(exc: requests.RequestException) -> bool:
@@ -107,10 +115,19 @@ class IBClient:
         elif pacer is False or (pacer is None and pacing_disabled_by_env()):
             self.pacer = Pacer.disabled()
         else:
-            self.pacer = shared_pacer(provider.cache_key)
+            cache_dir = getattr(getattr(provider, "_cache", None), "directory", None)
+            self.pacer = shared_pacer(provider.cache_key, cache_dir)
         self.retry_policy = retry_policy or RetryPolicy(sleep=self.sleep)
         self.session = session if session is not None else self._new_session()
+        install_rate_limit_hook(self.session, self.pacer, self.api_base_url)
         self._s = _Shared()
+        data = getattr(provider, "data", None)
+        #: ssodh/init `compete` flag (credential data `compete`, default true).
+        self.compete: bool = bool(getattr(data, "compete", True))
+        #: Seconds to wait for the bridge to list accounts after ssodh/init.
+        self.bridge_wait: float = BRIDGE_WAIT
+        #: Seconds to wait for another process's bootstrap (cross-process lock).
+        self.bootstrap_lock_timeout: float = 60.0
 
     @staticmethod
     def _new_session() -> requests.Session:
@@ -329,7 +346,13 @@ class IBClient:
             self._ensure_portfolio()
 
     def brokerage(self, *, force: bool = False) -> BrokerageSession:
-        """The brokerage session for the current token: memory, then the token cache, else open it."""
+        """The brokerage session for the current token: memory, then the token cache, else open it.
+
+        Opening is single-flight across threads and processes (a lock file beside the token
+        cache, whose wait times out); whoever gets the lock re-reads the shared state first.
+        `force` (after "no bridge") reopens unless another process already did, and raises
+        SessionTakenOver instead when IBKR reports another session of the user competing.
+        """
         st = self._s
         token = self.provider.current_token()
         if not force and st.brokerage is not None and st.brokerage_token == token:
@@ -338,37 +361,93 @@ class IBClient:
             token = self.provider.current_token()
             if not force and st.brokerage is not None and st.brokerage_token == token:
                 return st.brokerage
+            # After "no bridge" the saved session is the failed one unless someone reopened since.
+            failed = (st.brokerage.opened_at if st.brokerage is not None else float("inf")) \
+                if force else None
             if not force:
-                saved = self.provider.load_state(BROKERAGE_STATE)
-                session = BrokerageSession.from_state(saved) if saved else None
-                if session is not None:
-                    log.debug("brokerage session reused from the token cache")
-                    st.brokerage, st.brokerage_token = session, token
-                    return session
-            return self._open_brokerage()
+                reused = self._reuse_saved(token, None)
+                if reused is not None:
+                    return reused
+            cache = getattr(self.provider, "_cache", None)
+            with bootstrap_lock(cache, self.provider.cache_key, self.bootstrap_lock_timeout):
+                reused = self._reuse_saved(token, failed)
+                if reused is not None:
+                    return reused
+                if force:
+                    self._check_not_taken_over()
+                return self._open_brokerage()
+
+    def _reuse_saved(self, token: Token, failed: float | None) -> BrokerageSession | None:
+        """The session saved beside this token by any process, unless it is the one that failed."""
+        saved = self.provider.load_state(BROKERAGE_STATE)
+        session = BrokerageSession.from_state(saved) if saved else None
+        if session is None or (failed is not None and session.opened_at <= failed):
+            return None
+        log.debug("brokerage session reused from the token cache")
+        self._s.brokerage, self._s.brokerage_token = session, token
+        return session
+
+    def _check_not_taken_over(self) -> None:
+        """Before reopening after "no bridge": if IBKR says another session competes, stop."""
+        try:
+            status = self.request("POST", "/iserver/auth/status", bootstrap=False)
+        except (TransientError, BrokerError) as exc:  # unknown: reopen, as before this check
+            log.debug("auth/status unreadable before reopening the session: %s", exc)
+            return
+        if isinstance(status, dict) and status.get("competing") is True:
+            log.warning("brokerage session taken over by another session of this username")
+            raise taken_over(self.compete)
 
     def _open_brokerage(self) -> BrokerageSession:
-        """`POST /iserver/auth/ssodh/init` then `GET /iserver/accounts`; remembered with the token."""
+        """`POST /iserver/auth/ssodh/init`, then poll `GET /iserver/accounts` until the bridge is
+        warm; remembered with the token for every process sharing the cache."""
         st = self._s
-        init = self.request("POST", "/iserver/auth/ssodh/init", json=SSODH_INIT_BODY,
-                            bootstrap=False)
+        try:
+            init = self.request("POST", "/iserver/auth/ssodh/init",
+                                json=ssodh_body(self.compete), bootstrap=False)
+        except (TransientError, BrokerError) as exc:
+            if "sso dh token" in str(exc).lower():
+                raise AuthError(
+                    f"POST /iserver/auth/ssodh/init: HTTP {exc.status} from IBKR (failed to "
+                    "generate sso dh token)", status=exc.status, fix=SSO_DH_FIX,
+                ) from None
+            raise
         if isinstance(init, dict) and init.get("authenticated") is False:
-            raise AuthError(
-                "IBKR did not open the brokerage session (ssodh/init answered "
-                f"authenticated=false{', ' + str(init['message']) if init.get('message') else ''})",
-                fix="another session may be competing for this username; retry shortly.",
-            )
-        accounts = self.request("GET", "/iserver/accounts", bootstrap=False)
-        session = BrokerageSession.from_accounts(accounts, time.time())
-        if not session.accounts and not self.explicit_account_id:
-            raise BrokerError(
-                "IBKR returned no accounts for this credential",
-                fix="check that the IBKR user behind the credential has a trading account.",
-            )
+            if init.get("competing") is True:
+                raise taken_over(self.compete)
+            raise ssodh_refused(init)
+        session = self._await_accounts()
         self.provider.save_state(BROKERAGE_STATE, session.to_state())
         st.brokerage, st.brokerage_token = session, self.provider.current_token()
         st.portfolio_token = None
         return session
+
+    def _await_accounts(self) -> BrokerageSession:
+        """`GET /iserver/accounts` until it lists accounts (IBKR's bridge warms up for 1-5 s after
+        ssodh/init and answers `{}` meanwhile); bounded by `bridge_wait` seconds."""
+        deadline = self.clock() + self.bridge_wait
+        pause = BRIDGE_POLL
+        while True:
+            accounts = self.request("GET", "/iserver/accounts", bootstrap=False)
+            session = BrokerageSession.from_accounts(accounts, time.time())
+            if session.accounts:
+                return session
+            if self.clock() + pause > deadline:
+                break
+            log.debug("brokerage bridge warming up (no accounts yet); polling again in %.2fs",
+                      pause)
+            self.sleep(pause)
+            pause = min(pause * 2, 2.0)
+        if self.explicit_account_id:
+            log.warning("IBKR listed no accounts %.0f s after ssodh/init; using data.account_id",
+                        self.bridge_wait)
+            return session
+        raise BrokerError(
+            f"IBKR returned no accounts for this credential within {self.bridge_wait:.0f} s of "
+            "opening the brokerage session",
+            fix="retry in a minute (the session may still be warming up); check that the IBKR "
+            "user behind the credential has a trading account.",
+        )
 
     def _ensure_portfolio(self) -> None:
         """`GET /portfolio/accounts` once per token before other `/portfolio/*` calls."""

@@ -80,10 +80,19 @@ def load_rsa_private_key(pem: str, field: str) -> RSAPrivateKey:
     return key
 
 
+def _hex_block(text: str) -> str:
+    """The prime's hex digits from hex text with any whitespace/colons (CRLF, tabs, the block
+    `openssl dhparam -text` prints, with or without its "prime:"/"generator:" lines)."""
+    low = text.lower()
+    if "prime:" in low:
+        low = low.split("prime:", 1)[1].split("generator", 1)[0]
+    return "".join(low.split()).removeprefix("0x").replace(":", "")
+
+
 def load_dh_prime(value: str, field: str = "dh_prime") -> tuple[int, int | None]:
     """Accept a hex prime or a path to `dhparam.pem`; returns (prime, generator-or-None)."""
     text = value.strip()
-    candidate = text.lower().removeprefix("0x").replace(":", "").replace(" ", "").replace("\n", "")
+    candidate = _hex_block(text)
     if candidate and all(c in "0123456789abcdef" for c in candidate):
         prime = int(candidate, 16)
         if prime.bit_length() < 512:

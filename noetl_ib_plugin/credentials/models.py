@@ -88,6 +88,10 @@ class CredentialData(BaseModel):
     api_base_url: str = Field(
         default=DEFAULT_API_ROOT, description="API host root, e.g. https://api.ibkr.com"
     )
+    compete: bool = Field(
+        default=True, description="ssodh/init compete flag: true takes the username's brokerage "
+        "session over from other sessions (TWS, portal, another worker); false refuses instead"
+    )
 
     @field_validator("api_base_url")
     @classmethod
@@ -143,11 +147,16 @@ class OAuth2Data(CredentialData):
     private_key: SecretStr | None = Field(default=None, description="RSA private key, PEM text")
     private_key_path: str | None = Field(default=None, description="path to the RSA private key PEM")
     credential: str = Field(min_length=1, description="IBKR username the SSO session is opened for")
-    ip: str | None = Field(default=None, description="public IP claim for the SSO session")
+    ip: str | None = Field(
+        default=None, description="your public IP, sent as the SSO session's IP claim (IBKR may "
+        "check it against the caller)"
+    )
     ip_claim: Literal["ip", "userIp"] = Field(
         default="ip", description="claim name for the IP: 'ip' (IBKR demo) or 'userIp' (OpenAPI)"
     )
-    service: str | None = Field(default=None, description="optional 'service' claim, e.g. AM_LOGIN")
+    service: str | None = Field(
+        default=None, description="optional 'service' claim, e.g. AM.LOGIN (IBKR's sample)"
+    )
     token_url: str | None = Field(default=None, description="override of the token endpoint")
     sso_session_url: str | None = Field(default=None, description="override of the SSO endpoint")
     audience: str = Field(default="/token", min_length=1, description="client assertion aud claim")

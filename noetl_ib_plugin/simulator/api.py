@@ -65,7 +65,7 @@ class Route:
 
 def _auth_status(session: BrokerSession) -> dict[str, Any]:
     """The authStatus object shared by ssodh/init, auth/status and tickle."""
-    return {"authenticated": session.bridge, "competing": False, "connected": True,
+    return {"authenticated": session.bridge, "competing": session.competing, "connected": True,
             "message": "", "MAC": "98:F2:B3:23:BF:A0", "serverInfo": SERVER_INFO, "fail": ""}
 
 
@@ -85,7 +85,8 @@ def sso_session(engine: Engine, call: Call) -> Any:
     """POST /gw/api/v1/sso-sessions."""
     engine.stats.incr("sso_session_requests")
     return engine.auth.open_sso_session(
-        call.req.header("authorization"), call.req.header("content-type"), call.req.body
+        call.req.header("authorization"), call.req.header("content-type"), call.req.body,
+        call.req.client_ip,
     )
 
 
@@ -99,11 +100,16 @@ def live_session_token(engine: Engine, call: Call) -> Any:
 def ssodh_init(engine: Engine, call: Call) -> Any:
     """Open the brokerage session for this token."""
     engine.stats.incr("ssodh_init_requests")
-    with engine.broker.lock:
-        call.sess.close()
-        call.sess.bridge = True
-        call.sess.opened_at = engine.clock()
-    return _auth_status(call.sess)
+    return _auth_status(engine.broker.open_bridge(call.who, _compete(call.req)))
+
+
+def _compete(req: Request) -> bool:
+    """`compete` from the JSON body or the query string (IBKR accepts both); absent means false."""
+    body = req.json() if req.body else {}
+    value = body.get("compete") if isinstance(body, dict) else None
+    if value is None:
+        value = req.params().get("compete")
+    return value is True or str(value).lower() == "true"
 
 
 def auth_status(engine: Engine, call: Call) -> Any:
@@ -143,7 +149,9 @@ def logout(engine: Engine, call: Call) -> Any:
 
 
 def iserver_accounts(engine: Engine, call: Call) -> Any:
-    """List the principal's brokerage accounts."""
+    """List the principal's brokerage accounts (`{}` while the bridge warms up)."""
+    if not engine.broker.accounts_ready(call.sess):
+        return {}
     return portfolio.iserver_accounts(engine.broker.account_for(call.who, call.who.account_id))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
 import tempfile
@@ -12,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from . import state
 from .engine import Engine
 from .keys import (
     OAUTH1A_ACCOUNT,
@@ -28,6 +30,8 @@ from .server import SimHTTPServer
 
 __all__ = ["Simulator"]
 
+log = logging.getLogger("noetl_ib_plugin.simulator")
+
 
 class Simulator:
     """An IBKR Web API paper broker on loopback, speaking OAuth 2.0 and OAuth 1.0a for real."""
@@ -35,7 +39,7 @@ class Simulator:
     def __init__(
         self,
         host: str = "127.0.0.1",
-        port: int = 0,
+        port: int | None = 0,
         state_dir: str | Path | None = None,
         *,
         pacing: bool = True,
@@ -55,10 +59,34 @@ class Simulator:
         reply_ttl: float = 120.0,
         cancel_delay: float = 0.0,
         clock: Callable[[], float] = time.time,
+        bridge_warmup: float = 1.0,
+        accounts_first: bool = True,
+        single_session: bool = True,
+        uninitialised: str = "no bridge",
+        require_jti: bool = False,
+        check_ip: bool = False,
+        penalty_seconds: float = 600.0,
+        penalty_strikes: int = 3,
+        retry_after: bool = True,
     ) -> None:
+        """Configure; nothing listens until start().
+
+        IBKR-like by default; tests relax with `bridge_warmup=0` (seconds `/iserver/accounts`
+        answers `{}` after `ssodh/init`), `accounts_first=False` (no 500 "Please query /accounts
+        first"), `single_session=False` (no kicks between sessions of one username),
+        `penalty_seconds=0` (no penalty box). `uninitialised` is "no bridge" or "init session
+        first". `require_jti` refuses client assertions without `jti`; `check_ip` compares the
+        SSO `ip` claim with the caller. With `state_dir`, keys, a given port, user registrations
+        and the order book survive a restart; `port=None` reuses the port a previous run with
+        this `state_dir` was given.
+        """
         self.host = host
-        self.port = port
         self._state_dir = Path(state_dir) if state_dir is not None else None
+        if port is None:  # the port a previous run was given, else a free one
+            port = (state.load_port(self._state_dir) if self._state_dir else None) or 0
+        elif port and self._state_dir is not None:
+            state.save_port(self._state_dir, port)
+        self.port: int = port
         self._own_state_dir = False
         self._public_url = public_url
         self._default_clients = default_clients
@@ -71,6 +99,14 @@ class Simulator:
         self.token_ttl, self.sso_ttl, self.lst_ttl = token_ttl, sso_ttl, lst_ttl
         self.session_idle_timeout = session_idle_timeout
         self.engine.broker.reply_ttl = reply_ttl
+        rules = self.engine.broker.rules
+        rules.bridge_warmup, rules.accounts_first = float(bridge_warmup), accounts_first
+        rules.single_session, rules.uninitialised = single_session, uninitialised
+        self.engine.auth.require_jti, self.engine.auth.check_ip = require_jti, check_ip
+        self.engine.pacer.penalty_seconds = float(penalty_seconds)
+        self.engine.pacer.penalty_strikes = penalty_strikes
+        self.engine.retry_after_header = retry_after
+        self.engine.state_dir = self._state_dir
         self.engine.broker.cancel_delay = cancel_delay
         if faults:
             self.engine.faults.set(dict(faults))
@@ -127,6 +163,13 @@ class Simulator:
         self.engine.auth.public_url = self._public_url or self.url
         if self._default_clients:
             self._install_default_clients()
+        if self._state_dir is not None and not self._own_state_dir:
+            for entry in state.load_registrations(self._state_dir):
+                try:
+                    state.register(self.engine, entry, None)
+                except (TypeError, ValueError) as exc:
+                    log.warning("ignoring a saved registration: %s", exc)
+            state.load_book(self._state_dir, self.engine)
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05},
             name=f"ibsim-{self.port}", daemon=True,
@@ -144,6 +187,8 @@ class Simulator:
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._state_dir is not None and not self._own_state_dir:
+            state.save_book(self._state_dir, self.engine)
         if self._own_state_dir and self._state_dir is not None:
             shutil.rmtree(self._state_dir, ignore_errors=True)
 
@@ -175,7 +220,15 @@ class Simulator:
 
     def _install_default_clients(self) -> None:
         """Register sim_oauth2 and sim_oauth1a and write their credential records."""
-        keys = self.keys = self.keys or generate_keys()
+        reused = False
+        if self.keys is None and self._state_dir is not None:
+            self.keys = state.load_keys(self._state_dir)
+            reused = self.keys is not None
+        if self.keys is None:
+            self.keys = generate_keys()
+            if self._state_dir is not None:
+                state.save_keys(self._state_dir, self.keys)
+        keys = self.keys
         self.register_oauth2_client(keys.client_id, keys.key_id, public_pem(keys.oauth2_key),
                                     keys.username, OAUTH2_ACCOUNT)
         self.register_oauth1a_consumer(
@@ -187,9 +240,12 @@ class Simulator:
         if self._state_dir is None:
             self._state_dir = Path(tempfile.mkdtemp(prefix="ibsim-"))
             self._own_state_dir = True
-        self._credentials_file = write_credentials(
-            self._state_dir / "credentials.json", self.credentials
-        )
+        path = self._state_dir / "credentials.json"
+        kept = state.same_credentials(path, self.credentials) if reused else None
+        if kept is not None:  # byte-identical file: the RSA-encrypted secret is randomised
+            self.credentials, self._credentials_file = kept, path
+            return
+        self._credentials_file = write_credentials(path, self.credentials)
 
     # -- registration ----------------------------------------------------------------------------
     def register_oauth2_client(self, client_id: str, key_id: str, public_key_pem: str,
@@ -251,6 +307,10 @@ class Simulator:
     def set_price(self, conid: int, price: float) -> None:
         """Pin a price; working orders are evaluated at once."""
         self.engine.set_price(conid, price)
+
+    def register(self, entry: Mapping[str, Any]) -> dict[str, Any]:
+        """Same as POST /__sim/clients: register a user's own client or consumer (saved)."""
+        return state.register(self.engine, dict(entry), self._state_dir)
 
     def revoke_all(self) -> int:
         """Same as POST /__sim/revoke."""

@@ -106,6 +106,20 @@ class Issued:
     revoked: bool = False
 
 
+#: Scopes IBKR grants a private_key_jwt client; the token request must ask for the first.
+SSO_SCOPES = ("sso-sessions.write", "sso-sessions.read")
+
+
+def _check_scope(requested: str | None) -> str:
+    """The granted scope: absent means sso-sessions.write; anything else must be IBKR's."""
+    if not requested:
+        return SSO_SCOPES[0]
+    parts = requested.split()
+    if SSO_SCOPES[0] not in parts or any(p not in SSO_SCOPES for p in parts):
+        raise _problem(400, f"invalid_scope: {requested!r} (use 'sso-sessions.write')")
+    return " ".join(parts)
+
+
 class AuthService:
     """Registries, token issuance and per-request verification; thread-safe."""
 
@@ -126,6 +140,10 @@ class AuthService:
         self._lsts: dict[str, list[Issued]] = {}
         self._by_id: dict[str, Issued] = {}
         self._jtis: dict[str, float] = {}
+        #: IBKR's own samples send no `jti`; True refuses assertions without one.
+        self.require_jti = False
+        #: True compares the SSO assertion's `ip`/`userIp` claim with the caller's address.
+        self.check_ip = False
         self._nonces: dict[tuple[str, str], float] = {}
 
     # -- registration ---------------------------------------------------------------------
@@ -200,6 +218,16 @@ class AuthService:
             raise _problem(401, "The assertion jti has already been used")
         self._jtis[key] = expires + LEEWAY
 
+    def _check_jti(self, client: OAuth2Client, claims: Mapping[str, Any], exp: float,
+                   missing: str) -> None:
+        """A `jti`, when present, is one-time; absent is fine unless require_jti (lock held)."""
+        jti = claims.get("jti")
+        if jti is None and not self.require_jti:
+            return
+        if not isinstance(jti, str) or not jti:
+            raise _problem(401, missing)
+        self._remember_jti(f"{client.client_id}:{jti}", exp)
+
     def _verify_jws(
         self, token: str, client: OAuth2Client | None
     ) -> tuple[OAuth2Client, dict[str, Any]]:
@@ -265,10 +293,8 @@ class AuthService:
             if not auds & self._accepted_audiences():
                 raise _problem(401, "The assertion audience is invalid")
             exp = self._check_times(claims, MAX_ASSERTION_LIFETIME)
-            jti = claims.get("jti")
-            if not isinstance(jti, str) or not jti:
-                raise _problem(401, "The assertion must carry a jti")
-            self._remember_jti(f"{client.client_id}:{jti}", exp)
+            self._check_jti(client, claims, exp, "The assertion must carry a jti")
+            scope = _check_scope(form.get("scope"))
             now = self.clock()
             value = secrets.token_urlsafe(32)
             issued = Issued("a:" + value[:16], "access", client.username, client.account_id,
@@ -278,12 +304,12 @@ class AuthService:
         return {
             "access_token": value,
             "token_type": "Bearer",
-            "scope": form.get("scope") or "sso-sessions.write",
+            "scope": scope,
             "expires_in": int(self.token_ttl),
         }
 
     def open_sso_session(
-        self, authorization: str, content_type: str, body: bytes
+        self, authorization: str, content_type: str, body: bytes, client_ip: str = ""
     ) -> dict[str, Any]:
         """Handle POST /gw/api/v1/sso-sessions: bearer access token plus a signed session JWS."""
         scheme, _, value = authorization.partition(" ")
@@ -305,11 +331,12 @@ class AuthService:
             for name in ("ip", "userIp", "service"):
                 if name in claims and not isinstance(claims[name], str):
                     raise _problem(400, f"{name} must be a string")
+            if self.check_ip:
+                claimed = claims.get("ip", claims.get("userIp"))
+                if claimed != client_ip:
+                    raise _problem(401, f"The ip claim does not match the caller ({client_ip})")
             exp = self._check_times(claims, None)
-            jti = claims.get("jti")
-            if not isinstance(jti, str) or not jti:
-                raise _problem(401, "The session assertion must carry a jti")
-            self._remember_jti(f"{client.client_id}:{jti}", exp)
+            self._check_jti(client, claims, exp, "The session assertion must carry a jti")
             bearer_exp = min(now + self.sso_ttl, exp, access.expires_at)
             bearer_jti = secrets.token_hex(12)
             bearer = jwt.encode(

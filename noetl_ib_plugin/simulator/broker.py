@@ -24,10 +24,23 @@ from .orders import (
 )
 from .stats import Stats
 
-__all__ = ["NO_BRIDGE", "Account", "Broker", "BrokerSession", "Position"]
+__all__ = [
+    "ACCOUNTS_FIRST",
+    "INIT_SESSION_FIRST",
+    "NO_BRIDGE",
+    "Account",
+    "Broker",
+    "BrokerSession",
+    "Position",
+    "SessionRules",
+]
 
 Clock = Callable[[], float]
 NO_BRIDGE = {"error": "Bad Request: no bridge", "statusCode": 400}
+#: What IBKR's gateway answers for a session that was never initialised (ibeam#140).
+INIT_SESSION_FIRST = {"error": "Init session first", "statusCode": 400}
+#: IBKR's 500 for iserver calls sent before `GET /iserver/accounts` in a fresh session.
+ACCOUNTS_FIRST = {"error": "Please query /accounts first", "statusCode": 500}
 FIRST_ORDER_ID = 1370093239
 STARTING_POSITIONS = ((265598, 100.0, 150.0), (272093, 50.0, 300.0), (8314, 20.0, 140.0))
 
@@ -54,20 +67,43 @@ class Account:
 
 
 @dataclass
+class SessionRules:
+    """How stubborn brokerage sessions are; the defaults are IBKR's, tests may relax them."""
+
+    #: One brokerage session per username: `compete=true` kicks the previous holder.
+    single_session: bool = True
+    #: Seconds after `ssodh/init` during which `/iserver/accounts` answers `{}`.
+    bridge_warmup: float = 1.0
+    #: iserver calls before a successful `/iserver/accounts` answer 500 ACCOUNTS_FIRST.
+    accounts_first: bool = True
+    #: Answer for a never-initialised session: "no bridge" or "init session first".
+    uninitialised: str = "no bridge"
+
+
+@dataclass
 class BrokerSession:
     """The brokerage ("bridge") session of one bearer or LST, with its pre-flight memory."""
 
     token_id: str
+    username: str = ""
     bridge: bool = False
     last_seen: float = 0.0
     opened_at: float = 0.0
     snapshot_conids: set[int] = field(default_factory=set)
     orders_primed: bool = False
     last_orders_empty: bool = False
+    #: When `/iserver/accounts` starts answering (the bridge warm-up ends).
+    ready_at: float = 0.0
+    accounts_queried: bool = False
+    initialised: bool = False
+    kicked: bool = False
+    #: Another session of the same username holds the bridge (reported by auth/status, tickle).
+    competing: bool = False
 
     def close(self) -> None:
         """Drop the bridge and everything the gateway caches per session."""
         self.bridge = False
+        self.accounts_queried = False
         self.snapshot_conids.clear()
         self.orders_primed = False
         self.last_orders_empty = False
@@ -98,6 +134,7 @@ class Broker:
         self.starting_cash = 1_000_000.0
         self.bulk: dict[str, list[Contract]] = {}
         self._owners: dict[str, str] = {}
+        self.rules = SessionRules()
         self.reset()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -107,6 +144,8 @@ class Broker:
             self.rng = random.Random(self.seed)
             self.accounts: dict[str, Account] = {}
             self.sessions: dict[str, BrokerSession] = {}
+            #: username -> token_id of the session holding that user's bridge.
+            self.holders: dict[str, str] = {}
             self.orders: dict[int, Order] = {}
             self.replies: dict[str, PendingReply] = {}
             self.next_order_id = FIRST_ORDER_ID
@@ -136,18 +175,70 @@ class Broker:
         with self.lock:
             session = self.sessions.get(principal.token_id)
             if session is None:
-                session = self.sessions[principal.token_id] = BrokerSession(principal.token_id)
+                session = BrokerSession(principal.token_id, principal.username)
+                self.sessions[principal.token_id] = session
             elif session.bridge and now - session.last_seen > self.session_idle_timeout:
                 session.close()
             session.last_seen = now
+            session.competing = self._rival(session, now) is not None
             return session
 
-    def require_bridge(self, principal: Principal) -> BrokerSession:
-        """Refuse /iserver/* calls until ssodh/init opened the brokerage session."""
+    def _rival(self, session: BrokerSession, now: float) -> BrokerSession | None:
+        """Another live session holding this username's bridge (lock held)."""
+        if not self.rules.single_session:
+            return None
+        holder_id = self.holders.get(session.username)
+        holder = self.sessions.get(holder_id) if holder_id else None
+        if holder is None or holder is session or not holder.bridge:
+            return None
+        if now - holder.last_seen > self.session_idle_timeout:
+            return None
+        return holder
+
+    def open_bridge(self, principal: Principal, compete: bool) -> BrokerSession:
+        """`ssodh/init`: open this token's bridge; `compete` kicks another live session of the user.
+
+        Without `compete`, a live rival leaves the bridge closed and the answer says `competing`.
+        """
+        now = self.clock()
+        with self.lock:
+            session = self.session(principal)
+            rival = self._rival(session, now)
+            if rival is not None:
+                if not compete:
+                    session.competing = True
+                    return session
+                rival.close()
+                rival.kicked = True
+                self.stats.incr("sessions_kicked")
+            # Re-initialising a live bridge keeps it warm and its accounts query remembered.
+            warm = session.bridge and session.accounts_queried
+            session.close()
+            session.bridge = session.initialised = True
+            session.accounts_queried = warm
+            session.kicked = session.competing = False
+            session.opened_at = now
+            session.ready_at = now if warm else now + self.rules.bridge_warmup
+            self.holders[principal.username] = principal.token_id
+            return session
+
+    def require_bridge(self, principal: Principal, *, accounts: bool = False) -> BrokerSession:
+        """Refuse /iserver/* calls until ssodh/init opened the session and accounts were queried."""
         session = self.session(principal)
         if not session.bridge:
-            raise ApiError(400, NO_BRIDGE)
+            fresh = not session.initialised and self.rules.uninitialised != "no bridge"
+            raise ApiError(400, dict(INIT_SESSION_FIRST if fresh else NO_BRIDGE))
+        if self.rules.accounts_first and not accounts and not session.accounts_queried:
+            raise ApiError(500, dict(ACCOUNTS_FIRST))
         return session
+
+    def accounts_ready(self, session: BrokerSession) -> bool:
+        """Whether the bridge finished warming up; the first ready answer unlocks iserver calls."""
+        with self.lock:
+            if self.clock() < session.ready_at:
+                return False
+            session.accounts_queried = True
+            return True
 
     def account_for(self, principal: Principal, account_id: str) -> Account:
         """The principal's own account; any other id is refused like IBKR (500)."""

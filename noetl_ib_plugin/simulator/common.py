@@ -39,6 +39,8 @@ class Request:
     query: str
     headers: dict[str, str]
     body: bytes
+    #: The caller's address as the server saw it (checked against the SSO `ip` claim).
+    client_ip: str = ""
 
     def header(self, name: str) -> str:
         """Header value or "" (names are case-insensitive)."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
-from . import api
+from . import api, state
 from .auth import AuthError, AuthService
 from .broker import Broker
 from .common import ApiError, Request, Response
@@ -46,6 +47,10 @@ class Engine:
         self.broker = Broker(self.market, clock, self.stats, seed)
         self.broker.bulk = {acct: extra[:n] for acct, n in (bulk_positions or {}).items()}
         self.pacer = Pacer(clock, pacing_overrides, pacing_leniency, pacing)
+        #: Send Retry-After with a 429 (IBKR does not document one; clients must not need it).
+        self.retry_after_header = True
+        #: Where user registrations are saved (None: not persisted).
+        self.state_dir: Path | None = None
         self.positions_page_size = positions_page_size
 
     def reset(self) -> None:
@@ -76,13 +81,19 @@ class Engine:
                     self.stats.fault("revoke_token")
                     self.auth.revoke(call.principal.token_id)
                     raise AuthError(401, {"error": "token revoked", "statusCode": 401})
+                boxed_before = self.pacer.boxed_total
                 wait = self.pacer.check(call.principal.username, ("global", *route.pace))
                 if wait is not None:
                     self.stats.incr("rate_limited_responses")
+                    if self.pacer.boxed_total > boxed_before:
+                        self.stats.incr("penalty_box_entries")
+                    headers = ({"Retry-After": self.pacer.retry_after(wait)}
+                               if self.retry_after_header else {})
                     return Response(429, {"error": "Too many requests", "statusCode": 429},
-                                    headers={"Retry-After": self.pacer.retry_after(wait)})
-                call.session = (self.broker.require_bridge(call.principal) if route.bridge
-                                else self.broker.session(call.principal))
+                                    headers=headers)
+                accounts = route.handler is api.iserver_accounts
+                call.session = (self.broker.require_bridge(call.principal, accounts=accounts)
+                                if route.bridge else self.broker.session(call.principal))
             result = route.handler(self, call)
         except AuthError as exc:
             self.stats.incr("auth_failures")
@@ -122,6 +133,10 @@ class Engine:
                 return Response(200, {"conid": int(body["conid"]), "price": float(body["price"])})
             if path == "/__sim/revoke" and req.method == "POST":
                 return Response(200, {"revoked": self.auth.revoke_all()})
+            if path == "/__sim/clients" and req.method == "POST":
+                if not isinstance(body, dict):
+                    raise ValueError("the body must be a JSON object")
+                return Response(200, state.register(self, body, self.state_dir))
             if path == "/__sim/health":
                 return Response(200, {"ok": True})
         except ApiError as exc:

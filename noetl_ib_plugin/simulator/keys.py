@@ -22,6 +22,8 @@ __all__ = [
     "credential_records",
     "encrypt_secret",
     "generate_keys",
+    "keys_from_json",
+    "keys_to_json",
     "private_pem",
     "public_pem",
     "write_credentials",
@@ -131,3 +133,36 @@ def write_credentials(path: Path, records: list[dict[str, Any]]) -> Path:
         json.dump({"credentials": records}, handle, indent=2)
         handle.write("\n")
     return path
+
+
+def keys_to_json(keys: SimKeys) -> dict[str, Any]:
+    """Serialise the built-in clients' keys so `--state-dir` restarts keep credentials working."""
+    return {
+        "oauth2_key": private_pem(keys.oauth2_key),
+        "signature_key": private_pem(keys.signature_key),
+        "encryption_key": private_pem(keys.encryption_key),
+        "client_id": keys.client_id, "key_id": keys.key_id, "username": keys.username,
+        "consumer_key": keys.consumer_key, "access_token": keys.access_token,
+        "access_token_secret_hex": keys.access_token_secret_plain.hex(),
+        "oauth1a_username": keys.oauth1a_username,
+    }
+
+
+def _load_private(pem: str) -> rsa.RSAPrivateKey:
+    """One RSA private key from PKCS#8 PEM text."""
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TypeError("simulator keys must be RSA")
+    return key
+
+
+def keys_from_json(data: dict[str, Any]) -> SimKeys:
+    """Inverse of keys_to_json; raises KeyError/ValueError/TypeError on a damaged file."""
+    return SimKeys(
+        _load_private(data["oauth2_key"]), _load_private(data["signature_key"]),
+        _load_private(data["encryption_key"]), client_id=data["client_id"],
+        key_id=data["key_id"], username=data["username"], consumer_key=data["consumer_key"],
+        access_token=data["access_token"],
+        access_token_secret_plain=bytes.fromhex(data["access_token_secret_hex"]),
+        oauth1a_username=data["oauth1a_username"],
+    )

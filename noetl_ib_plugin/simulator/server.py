@@ -97,7 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         path, _, query = self.path.partition("?")
         headers = {k.lower(): v for k, v in self.headers.items()}
-        return Request(self.command, path, query, headers, body)
+        return Request(self.command, path, query, headers, body, str(self.client_address[0]))
 
     def _dispatch(self) -> None:
         """Admin calls bypass faults; trading calls get latency, resets and canned errors first."""

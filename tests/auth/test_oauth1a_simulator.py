@@ -21,8 +21,8 @@ if not hasattr(simulator, "Simulator"):  # the package exists before its entry p
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Any]:
-    """One simulator for the module: key generation is the slow part."""
-    with simulator.Simulator(pacing=False) as running:
+    """One simulator for the module (no bridge warm-up): key generation is the slow part."""
+    with simulator.Simulator(pacing=False, bridge_warmup=0) as running:
         yield running
 
 

@@ -90,13 +90,13 @@ def test_client_assertions_verify_with_an_independent_decoder(
 def test_sso_jwt_carries_configured_claims(rsa_key: rsa.RSAPrivateKey, rsa_pem: str) -> None:
     """The SSO body names the username and puts the IP under the configured claim name."""
     provider = IBTokenProvider(
-        _data("http://127.0.0.1:1", rsa_pem, ip="203.0.113.7", ip_claim="userIp", service="AM_LOGIN"),
+        _data("http://127.0.0.1:1", rsa_pem, ip="203.0.113.7", ip_claim="userIp", service="AM.LOGIN"),
         cache=MemoryTokenCache(),
     )
     _, claims = verify_jws(provider.sso_session_jwt(), rsa_key.public_key())
     assert claims["credential"] == "paperuser"
     assert claims["userIp"] == "203.0.113.7" and "ip" not in claims
-    assert claims["service"] == "AM_LOGIN"
+    assert claims["service"] == "AM.LOGIN"
     assert claims["exp"] - claims["iat"] == 86400
 
 

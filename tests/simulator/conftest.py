@@ -21,9 +21,10 @@ def sim_keys() -> SimKeys:
 
 @pytest.fixture(scope="session")
 def shared_sim(sim_keys: SimKeys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
-    """One simulator for most tests, pacing off."""
+    """One simulator for most tests, pacing off, no bridge warm-up, no accounts-first rule."""
     state = tmp_path_factory.mktemp("ibsim")
-    with Simulator(pacing=False, keys=sim_keys, state_dir=state) as sim:
+    with Simulator(pacing=False, keys=sim_keys, state_dir=state, bridge_warmup=0,
+                   accounts_first=False) as sim:
         yield sim
 
 

@@ -12,7 +12,11 @@ from pathlib import Path
 
 import requests
 
+from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.simulator.cli import build_parser, main
+from noetl_ib_plugin.simulator.keys import new_rsa_key, public_pem
+
+from .clients import OAuth2Client, Trader, load_private
 
 
 def test_cli_subprocess_lifecycle(tmp_path: Path) -> None:
@@ -84,3 +88,53 @@ def test_running_simulator_helper() -> None:
         raise AssertionError("simulator still answering after stop")
     except requests.ConnectionError:
         pass
+
+
+def test_help_texts_for_every_option() -> None:
+    """--host, --seed, --token-ttl (and every other option) say what they do."""
+    parser = build_parser()
+    for action in parser._actions:
+        if action.dest != "help":
+            assert action.help, action.dest
+    text = parser.format_help()
+    assert "loopback" in text and "same seed" in text and "86399" in text
+
+
+def _free_port() -> int:
+    """A port nobody listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_state_dir_keeps_keys_port_registrations_and_orders(tmp_path: Path) -> None:
+    """A restart on one --state-dir keeps keys (same credentials file), port, registrations and orders."""
+    state = tmp_path / "state"
+    port = _free_port()
+    key = new_rsa_key()
+    mine = {"type": "oauth2", "client_id": "MINE", "key_id": "mine-1", "username": "me2",
+            "account_id": "DU5550002", "public_key": public_pem(key)}
+    with Simulator(port=port, state_dir=state, pacing=False, bridge_warmup=0) as first:
+        creds_before = first.credentials_file.read_text()
+        first.register(mine)
+        data = {r["name"]: r["data"] for r in first.credentials}["sim_oauth2"]
+        client = OAuth2Client(first.url, data["client_id"], data["key_id"],
+                              load_private(data["private_key"]), data["credential"])
+        trader = Trader(first.url, "DU1234567", bearer=client.bearer()).init()
+        trader.get("/iserver/accounts")
+        placed = trader.confirm_all(trader.order(conid=265598, orderType="LMT", price=1.0,
+                                                 quantity=1, cOID="keep-me"))
+        order_id = placed[0]["order_id"]
+    assert stat.S_IMODE((state / "keys.json").stat().st_mode) == 0o600
+    with Simulator(port=None, state_dir=state, pacing=False, bridge_warmup=0) as second:
+        assert second.port == port
+        assert second.credentials_file.read_text() == creds_before
+        assert [o for o in second.orders() if str(o.get("order_id")) == order_id]
+        client = OAuth2Client(second.url, data["client_id"], data["key_id"],
+                              load_private(data["private_key"]), data["credential"])
+        assert client.bearer()
+        own = OAuth2Client(second.url, "MINE", "mine-1", key, "me2")
+        t = Trader(second.url, "DU5550002", bearer=own.bearer()).init()
+        assert t.get("/iserver/accounts").json()["accounts"] == ["DU5550002"]

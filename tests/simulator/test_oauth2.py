@@ -74,10 +74,48 @@ def test_rejects_replayed_jti(o2: OAuth2Client) -> None:
     assert resp.status_code == 401 and "jti" in resp.json()["detail"]
 
 
-def test_rejects_wrong_aud_iss_sub_and_missing_jti(o2: OAuth2Client) -> None:
-    """aud, iss and sub must match; jti is required."""
-    for claims in ({"aud": "/nope"}, {"iss": "someone"}, {"sub": "someone"}, {"jti": None}):
+def test_rejects_wrong_aud_iss_sub(o2: OAuth2Client) -> None:
+    """aud, iss and sub must match."""
+    cases: tuple[dict[str, Any], ...] = ({"aud": "/nope"}, {"iss": "someone"}, {"sub": "someone"})
+    for claims in cases:
         assert o2.token_response(o2.assertion(**claims)).status_code == 401, claims
+
+
+def test_assertions_without_jti_are_accepted_like_ibkr(sim: Simulator, o2: OAuth2Client) -> None:
+    """IBKR's own samples send no jti: both assertions work without one unless require_jti."""
+    resp = o2.token_response(o2.assertion(jti=None))
+    assert resp.status_code == 200, resp.text
+    assert o2.sso_response(resp.json()["access_token"], jti=None).status_code == 200
+    sim.engine.auth.require_jti = True
+    try:
+        refused = o2.token_response(o2.assertion(jti=None))
+        assert refused.status_code == 401 and "jti" in refused.json()["detail"]
+        assert o2.sso_response(o2.access_token(), jti=None).status_code == 401
+    finally:
+        sim.engine.auth.require_jti = False
+
+
+def test_scope_must_be_ibkrs(o2: OAuth2Client) -> None:
+    """scope sso-sessions.write (optionally with .read) is granted; any other scope is a 400."""
+    ok = o2.token_response(scope="sso-sessions.write sso-sessions.read")
+    assert ok.status_code == 200 and ok.json()["scope"] == "sso-sessions.write sso-sessions.read"
+    for scope in ("sso-sessions.read", "openid", "sso-sessions.write admin"):
+        bad = o2.token_response(scope=scope)
+        assert bad.status_code == 400 and "scope" in bad.json()["detail"], scope
+
+
+def test_ip_claim_checked_against_the_caller_when_enabled(sim: Simulator,
+                                                         o2: OAuth2Client) -> None:
+    """check_ip: an ip claim other than the caller's address is refused; the caller's passes."""
+    sim.engine.auth.check_ip = True
+    try:
+        wrong = o2.sso_response(o2.access_token(), ip="203.0.113.9")
+        assert wrong.status_code == 401 and "ip claim" in wrong.json()["detail"]
+        assert o2.sso_response(o2.access_token(), ip="127.0.0.1").status_code == 200
+        assert o2.sso_response(o2.access_token(), ip=None,
+                               userIp="127.0.0.1").status_code == 200
+    finally:
+        sim.engine.auth.check_ip = False
 
 
 def test_rejects_non_rs256_and_unknown_kid(o2: OAuth2Client) -> None:
@@ -106,7 +144,7 @@ def test_sso_checks_claims_key_and_content_type(o2: OAuth2Client) -> None:
     assert o2.sso_response(access, content_type="application/json").status_code == 400
     assert o2.sso_response(access, jti="fixed-1").status_code == 200
     assert o2.sso_response(access, jti="fixed-1").status_code == 401
-    assert o2.sso_response(access, ip=None, userIp="1.2.3.4", service="AM_LOGIN").status_code == 200
+    assert o2.sso_response(access, ip=None, userIp="1.2.3.4", service="AM.LOGIN").status_code == 200
 
 
 def test_bearer_expiry_is_the_minimum(sim: Simulator, o2: OAuth2Client) -> None:

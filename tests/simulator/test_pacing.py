@@ -19,7 +19,7 @@ def paced(sim_keys: SimKeys) -> Iterator[tuple[Simulator, Trader]]:
     """A simulator with short pacing windows and a ready trader."""
     overrides = {"global": (8, 0.5), "snapshot": (2, 0.3), "tickle": (1, 0.2),
                  "live_orders": (1, 0.3)}
-    with Simulator(keys=sim_keys, pacing_overrides=overrides) as s:
+    with Simulator(keys=sim_keys, pacing_overrides=overrides, penalty_seconds=0) as s:
         data = records(s)["sim_oauth2"]
         client = OAuth2Client(s.url, data["client_id"], data["key_id"],
                               load_private(data["private_key"]), data["credential"])
@@ -71,3 +71,48 @@ def test_pacer_unit_leniency() -> None:
     now[0] = 0.96
     assert pacer.check("u", ("global",)) is None
     assert pacer.check("v", ("global",)) is None
+
+
+def test_penalty_box_after_repeat_offences() -> None:
+    """Three refusals in the strike window box a principal until the box ends; others are unaffected."""
+    now = [0.0]
+    pacer = Pacer(lambda: now[0], {"tickle": (1, 1.0)}, leniency=0.0, penalty_seconds=30.0,
+                  penalty_strikes=3, penalty_window=60.0)
+    assert pacer.check("u", ("tickle",)) is None
+    assert pacer.check("u", ("tickle",)) is not None
+    assert pacer.check("u", ("tickle",)) is not None and not pacer.boxed("u")
+    wait = pacer.check("u", ("tickle",))
+    assert wait == pytest.approx(30.0) and pacer.boxed("u") and pacer.boxed_total == 1
+    now[0] = 10.0
+    assert pacer.check("u", ("global",)) == pytest.approx(20.0)
+    assert pacer.check("v", ("tickle",)) is None
+    now[0] = 30.0
+    assert pacer.check("u", ("tickle",)) is None and not pacer.boxed("u")
+
+
+def test_strikes_expire_outside_their_window() -> None:
+    """Refusals further apart than penalty_window never add up to a box."""
+    now = [0.0]
+    pacer = Pacer(lambda: now[0], {"tickle": (1, 1.0)}, leniency=0.0, penalty_seconds=30.0,
+                  penalty_strikes=2, penalty_window=5.0)
+    for step in range(4):
+        now[0] = step * 10.0
+        assert pacer.check("u", ("tickle",)) is None
+        assert pacer.check("u", ("tickle",)) is not None
+    assert pacer.boxed_total == 0
+
+
+def test_penalty_box_over_http_counted_and_retry_after_optional(sim_keys: SimKeys) -> None:
+    """Over HTTP the box answers 429 to every call, is counted, and Retry-After can be left out."""
+    overrides = {"tickle": (1, 5.0)}
+    with Simulator(keys=sim_keys, pacing_overrides=overrides, penalty_seconds=60,
+                   penalty_strikes=2, retry_after=False, bridge_warmup=0) as s:
+        data = records(s)["sim_oauth2"]
+        client = OAuth2Client(s.url, data["client_id"], data["key_id"],
+                              load_private(data["private_key"]), data["credential"])
+        t = Trader(s.url, "DU1234567", bearer=client.bearer())
+        codes = [t.post("/tickle").status_code for _ in range(3)]
+        assert codes == [200, 429, 429]
+        boxed = t.post("/iserver/auth/status")
+        assert boxed.status_code == 429 and "Retry-After" not in boxed.headers
+        assert s.stats()["penalty_box_entries"] == 1
