@@ -22,6 +22,7 @@ RANKS = {
     "runner": 5,
     "plugins": 5,
     "builtin": 5,
+    "step_context": 0,
     "entry": 6,
     "cli": 6,
     "__init__": 6,
