@@ -9,8 +9,21 @@ from typing import Any
 
 import pytest
 
-from noetl_ib_plugin.entry import default_client_order_id, main, split_credential_fields, step_context_from
-from noetl_ib_plugin.errors import CredentialError, InputError
+from noetl_ib_plugin.entry import (
+    _failure,
+    default_client_order_id,
+    main,
+    split_credential_fields,
+    step_context_from,
+)
+from noetl_ib_plugin.errors import (
+    AuthError,
+    CredentialError,
+    InputError,
+    OrderRejected,
+    OrderUnconfirmed,
+    TransientError,
+)
 from noetl_ib_plugin.simulator import Simulator
 from tests.cli.helpers import record_secrets
 
@@ -251,3 +264,20 @@ def test_input_error_type_is_kept(sim: Simulator) -> None:
     result = main("snapshot", credential="sim_oauth2", symbols="", fields="last")
     assert result["ok"] is False
     assert result["error"]["type"] == InputError.__name__
+
+
+@pytest.mark.parametrize(
+    ("exc", "outcome"),
+    [
+        (OrderUnconfirmed("connection reset after sending"), "unknown"),
+        (TransientError("HTTP 503 from IBKR"), "unknown"),
+        (AuthError("refused"), "unknown"),
+        (OrderRejected("IBKR rejected it"), "refused"),
+        (InputError("bad", field="quantity"), "refused"),
+    ],
+)
+def test_place_order_outcome_is_never_refused_unless_known(exc: Exception, outcome: str) -> None:
+    """Only an input error or IBKR's own rejection says refused; anything else may be working."""
+    result = _failure("place_order", exc)
+    assert result["outcome"] == outcome
+    assert "outcome" not in _failure("get_positions", exc)
