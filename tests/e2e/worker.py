@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MARKER", "WorkerRun", "run_python_step"]
+__all__ = ["MARKER", "WorkerRun", "render", "run_playbook", "run_python_step"]
 
 MARKER = "@@__NOETL_RESULT__@@"
 
@@ -158,3 +159,102 @@ def run_python_step(
     else:
         status, error = "ok", None
     return WorkerRun(status, data, error, out, err, proc.returncode, duration_ms)
+
+
+# -- the server side of a run: render a step's config, resolve keychain aliases, route on results --
+
+_EXPR = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+_PART = re.compile(r"\.?([A-Za-z_]\w*)|\[(\d+)\]")
+_KEYCHAIN_ALIAS = re.compile(r"keychain\.([A-Za-z_][\w-]*)")
+
+
+def _lookup(expr: str, context: dict[str, Any]) -> Any:
+    """A path like `a.b[0].c`, optionally prefixed by `not`; undefined is "" (minijinja's lenient mode)."""
+    negate = expr.startswith("not ")
+    node: Any = context
+    for name, index in _PART.findall(expr[4:] if negate else expr):
+        if name and isinstance(node, dict):
+            node = node.get(name, "")
+        elif index and isinstance(node, list) and int(index) < len(node):
+            node = node[int(index)]
+        else:
+            node = ""
+    return (not _truthy(node)) if negate else node
+
+
+def _scalar(value: Any) -> str:
+    """How a template prints a value: booleans lower-case, None empty, objects as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "0", "none")
+    return bool(value)
+
+
+def render(value: Any, context: dict[str, Any]) -> Any:
+    """Render a step config: a string that is one whole expression of an object stays an object."""
+    if isinstance(value, dict):
+        return {k: render(v, context) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render(v, context) for v in value]
+    if not isinstance(value, str):
+        return value
+    whole = _EXPR.fullmatch(value.strip())
+    if whole:
+        found = _lookup(whole.group(1), context)
+        return found if isinstance(found, (dict, list)) else _scalar(found)
+    return _EXPR.sub(lambda m: _scalar(_lookup(m.group(1), context)), value)
+
+
+def run_playbook(
+    doc: dict[str, Any],
+    *,
+    server_url: str,
+    python: str = sys.executable,
+    execution_id: str = "480000000000000001",
+    catalog_id: int = 470000000000000001,
+    worker_env: dict[str, str] | None = None,
+    workload: dict[str, Any] | None = None,
+) -> tuple[list[str], dict[str, WorkerRun]]:
+    """Drive a playbook step by step like server + worker: (the path taken, each python step's run)."""
+    import requests
+
+    steps = {s["step"]: s for s in doc["workflow"]}
+    context: dict[str, Any] = {"workload": {**doc.get("workload", {}), **(workload or {})},
+                               "execution_id": execution_id, "catalog_id": catalog_id}
+    path: list[str] = []
+    runs: dict[str, WorkerRun] = {}
+    name = "start"
+    while name != "end" and len(path) < 50:
+        step = steps[name]
+        path.append(name)
+        tool = step.get("tool")
+        if tool and tool.get("kind") == "python":
+            code = tool.get("code", "")
+            assert not any(m in code for m in ("{{", "{%", "{#")), f"{name}: template markers in code"
+            keychain: dict[str, Any] = {}
+            for alias in sorted(set(_KEYCHAIN_ALIAS.findall(json.dumps(tool)))):
+                resp = requests.get(f"{server_url}/api/credentials/{alias}", timeout=10,
+                                    params={"include_data": "true", "execution_id": execution_id})
+                keychain[alias] = resp.json()["data"] if resp.status_code == 200 else ""
+            rendered = render(tool, {**context, "keychain": keychain})
+            run = run_python_step(
+                code, rendered.get("args") or {}, python=rendered.get("python") or python,
+                variables={k: v for k, v in context.items() if k != "keychain"},
+                execution_id=execution_id, step=name, server_url=server_url,
+                worker_env={"NOETL_SERVER_URL": server_url, **(worker_env or {})},
+            )
+            runs[name] = run
+            context[name] = run.data
+        arcs = step.get("next") or [{"step": "end"}]
+        name = next(a["step"] for a in arcs if "when" not in a or _truthy(render(a["when"], context)))
+    path.append(name)
+    return path, runs
