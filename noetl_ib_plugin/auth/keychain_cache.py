@@ -30,6 +30,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -84,6 +85,8 @@ class KeychainTokenCache:
         poll: float = 0.2,
         wait: float = 30.0,
         claim_ttl: int = 30,
+        await_state: str | None = "brokerage",
+        state_wait: float = 10.0,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
         owner: str | None = None,
@@ -97,6 +100,9 @@ class KeychainTokenCache:
         self.poll = poll
         self.wait = wait
         self.claim_ttl = claim_ttl
+        #: State a peer that won the election is expected to add (client.bootstrap.BROKERAGE_STATE).
+        self.await_state = await_state
+        self.state_wait = state_wait
         self._clock = clock or time.time
         self._sleep = sleep or time.sleep
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -186,23 +192,38 @@ class KeychainTokenCache:
         """The host's lock: one process per host reads, fetches and writes at a time."""
         return self.local.lock(key)
 
+    @property
+    def directory(self) -> Path | None:
+        """The host cache's directory: host-wide lock files and shared pacing live beside it."""
+        found = getattr(self.local, "directory", None)
+        return Path(found) if found is not None else None
+
     # -- electing one fetcher across hosts ----------------------------------------------------
 
     def claim_fetch(self, key: str, accept: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
         """Called under `lock` before a fetch: a token a peer fetched (`accept`ed), else None to fetch."""
         deadline = self._clock() + self.wait
+        peer_won = False
+        state_deadline: float | None = None
         while True:
             data = self._get(key)
             entry = data.get("entry") if data and data.get("kind") == TOKEN_KIND else None
+            now = self._clock()
             if isinstance(entry, dict) and accept(entry):
+                if peer_won and self._state_pending(entry):
+                    # The winner is opening the brokerage session; reuse it instead of competing.
+                    state_deadline = state_deadline or now + self.state_wait
+                    if now < state_deadline:
+                        self._sleep(self.poll)
+                        continue
                 with contextlib.suppress(OSError):
                     self.local.store(key, entry)
                 return dict(entry)
             claim = data if data and data.get("kind") == CLAIM_KIND else None
-            now = self._clock()
             live = claim is not None and float(claim.get("at") or 0) + self.claim_ttl > now
             if claim is not None and live and claim.get("owner") == self.owner:
                 return None  # our claim survived the settle time: we fetch
+            peer_won = peer_won or live
             if now >= deadline:
                 log.warning("no peer token after %.0fs; fetching on this host", self.wait)
                 return None
@@ -213,6 +234,13 @@ class KeychainTokenCache:
                 self._sleep(self.settle)
             else:
                 self._sleep(self.poll)
+
+    def _state_pending(self, entry: dict[str, Any]) -> bool:
+        """True while the awaited state (the brokerage session) is not in the entry yet."""
+        if not self.await_state:
+            return False
+        state = entry.get("state")
+        return not (isinstance(state, dict) and isinstance(state.get(self.await_state), dict))
 
     def __repr__(self) -> str:
         return f"KeychainTokenCache({self.server_url!r}, catalog_id={self.catalog_id!r})"

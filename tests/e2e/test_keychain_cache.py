@@ -26,6 +26,7 @@ from .worker import run_python_step
 KEY = "0123456789abcdef0123456789abcdef"
 ENTRY = {"value": "bearer-1", "expires_at": 2000.0, "obtained_at": 1000.0, "scheme": "oauth2",
          "extra": {}}
+SESSION = {**ENTRY, "state": {"brokerage": {"accounts": ["DU1"], "selected_account": "DU1"}}}
 
 
 @pytest.fixture
@@ -98,12 +99,14 @@ def test_claim_elects_the_last_writer_and_the_others_reuse_its_token(
         if len(steps) == 1:  # b read "not found" before a's claim landed; b's claim lands last
             assert b._post(KEY, {"kind": "noetl-ib-claim", "owner": "b", "at": 1500.0}, 30)
             assert b.claim_fetch(KEY, lambda _e: True) is None  # b reads its own claim: b fetches
-        else:  # while a polls, b finishes its fetch and stores the token
+        elif len(steps) == 2:  # while a polls, b finishes its fetch and stores the token
             b.store(KEY, ENTRY)
+        else:  # then b opens the brokerage session, which rides in the same entry
+            b.store(KEY, SESSION)
 
     a = _cache(noetl_server, tmp_path, "a", sleep=a_sleeps, settle=0.5, poll=0.2)
-    assert a.claim_fetch(KEY, lambda _e: True) == ENTRY
-    assert steps == ["sleep 0.5", "sleep 0.2"]
+    assert a.claim_fetch(KEY, lambda _e: True) == SESSION
+    assert steps == ["sleep 0.5", "sleep 0.2", "sleep 0.2"]
     claims = [p["data"]["owner"] for p in noetl_server.keychain_posts if "owner" in p["data"]]
     assert claims == ["a", "b"]
 
@@ -120,6 +123,24 @@ def test_claim_wait_is_bounded(noetl_server: NoetlServer, tmp_path: Path) -> Non
     a = _cache(noetl_server, tmp_path, "a", clock=lambda: now[0], sleep=tick, wait=5.0, poll=1.0)
     assert a.claim_fetch(KEY, lambda _e: True) is None
     assert now[0] == 1505.0
+
+
+def test_wait_for_the_winners_session_is_bounded(noetl_server: NoetlServer, tmp_path: Path) -> None:
+    """A token whose winner never opens a session is used after `state_wait` seconds."""
+    now = [1500.0]
+    other = _cache(noetl_server, tmp_path, "other")
+    other._post(KEY, {"kind": "noetl-ib-claim", "owner": "other", "at": 1500.0}, 30)
+
+    def tick(seconds: float) -> None:
+        now[0] += seconds
+        if now[0] >= 1502.0:
+            other.store(KEY, ENTRY)
+
+    a = _cache(noetl_server, tmp_path, "a", clock=lambda: now[0], sleep=tick, poll=1.0,
+               state_wait=3.0)
+    assert a.claim_fetch(KEY, lambda _e: True) == ENTRY
+    assert now[0] == 1505.0  # token seen at 1502, then 3 s for the session that never came
+    assert _cache(noetl_server, tmp_path, "late").claim_fetch(KEY, lambda _e: True) == ENTRY
 
 
 def test_stale_shared_token_is_not_accepted(noetl_server: NoetlServer, tmp_path: Path) -> None:
@@ -144,6 +165,7 @@ def test_default_cache_layers_the_keychain_inside_a_step(
     with pytest.raises(ConfigurationError) as info:
         default_cache()
     assert info.value.field == "NOETL_SERVER_URL"
+    assert shared.directory is not None and shared.directory.name == "token-cache"  # host locks
 
 
 def test_two_hosts_share_one_token_and_one_brokerage_session(
