@@ -107,6 +107,7 @@ def figures(stats: dict[str, Any], result: PoolResult, steps: int) -> dict[str, 
         "sso_session_requests": stats["sso_session_requests"],
         "ssodh_init_requests": stats["ssodh_init_requests"],
     }
-    if "kicks" in stats:
-        out["kicks"] = stats["kicks"]
+    for name in ("kicks", "sessions_kicked"):  # the simulator's name for it varies by version
+        if name in stats:
+            out["kicks"] = stats[name]
     return out
