@@ -13,7 +13,7 @@ import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from noetl_ib_plugin.simulator import Simulator
-from tests.cli.helpers import REPO, record_secrets
+from tests.cli.helpers import REPO, noetl, process_env, record_secrets
 
 from .noetl_server import NoetlServer
 from .test_entry import sim_record
@@ -114,3 +114,11 @@ def test_failed_step_routes_to_failed(sim: Simulator, noetl_with_credential: Noe
     assert runs["start"].status == "ok"
     assert runs["start"].data["isError"] is True
     assert runs["start"].data["error"]["field"] == "credential"
+
+
+@pytest.mark.parametrize("path", PLAYBOOKS, ids=lambda p: p.name)
+def test_local_runtime_refuses_distributed_playbooks(path: Path) -> None:
+    """The real `noetl run --runtime local` refuses them instead of skipping the python steps."""
+    proc = noetl("run", str(path), "--runtime", "local", "--json", env=process_env())
+    assert proc.returncode != 0
+    assert "requires distributed runtime" in proc.stderr

@@ -105,6 +105,16 @@ def test_entry_with_whole_keychain_object(sim: Simulator, form: str) -> None:
     assert_quiet(run)
 
 
+def test_logs_only_when_asked_and_redacted(sim: Simulator) -> None:
+    """log_level: DEBUG writes the plugin's logs to stderr, still without a secret."""
+    run = run_python_step(CODE, {"action": "get_positions", "credential": "sim_oauth2",
+                                 "log_level": "DEBUG"})
+    assert run.result["ok"] is True
+    assert "noetl_ib_plugin" in run.stderr
+    for secret in record_secrets(sim.credentials_file):
+        assert secret not in run.stderr
+
+
 def test_entry_with_keychain_fields_in_worker(sim: Simulator) -> None:
     """Individual keychain fields plus credential_type build the record; action args pass through."""
     data = sim_record(sim)["data"]
