@@ -12,7 +12,9 @@ entry first and mirrors it into the host file, else falls back to the host file;
 writes both. The keychain has no compare-and-set, so hosts that start cold together elect a
 fetcher with a *claim*: each writes ``{owner}`` to the entry, waits `settle` seconds and reads
 it back; the last writer wins and fetches, the others poll until its token appears (at most
-`wait` seconds, then they fetch themselves). Two hosts fetch only when one reads back its claim
+`wait` seconds, then they fetch themselves), and then up to `state_wait` seconds more for the
+brokerage session the winner opens, which rides in the same entry, so they reuse it instead of
+competing for the username's one session. Two hosts fetch only when one reads back its claim
 before another host's claim lands, i.e. when their claim round trips are more than `settle`
 apart; `bench/bench_worker_pool.py` measures it.
 
