@@ -20,11 +20,9 @@ HOSTS, PER_HOST = 3, 4
 def test_cold_worker_pool_shares_tokens_through_the_keychain(
     sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every step succeeds; at most one token per host (the claim usually makes it 1); no secret shared.
-
-    The keychain API has no compare-and-set, so the honest bound is one fetch per host; the
-    figure this run gives is printed for the report (bench/bench_worker_pool.py repeats it).
-    """
+    """Every step succeeds; at most one token per host (the claim usually makes it 1); no secret shared."""
+    # The keychain API has no compare-and-set, so the honest bound is one fetch per host; the
+    # figure this run gives is printed (bench/bench_worker_pool.py repeats it over rounds).
     monkeypatch.delenv("NOETL_IB_CREDENTIALS")
     server = NoetlServer().start()
     try:
