@@ -14,8 +14,9 @@ dict with ``ok``. On failure the dict is
 ``{"ok": false, "isError": true, "summary": "<one line>", "error": {"type", "message", "field",
 "category", "fix"}}`` (category: input, auth, broker, transient, internal); for `place_order`
 it adds ``outcome``: ``refused`` (nothing is working at IBKR) or ``unknown`` (check before
-resending). Route on ``{{ <step>.ok }}``; with ``NOETL_PROVIDER_ERROR_TERMINATES=1`` NoETL fails
-the step on ``isError``. Python callers pass ``on_error="raise"`` to get the typed exception
+resending); a successful `place_order` says ``outcome: placed``. Route on
+``{{ <step>.ok }}``; with ``NOETL_PROVIDER_ERROR_TERMINATES=1`` NoETL fails the step on
+``isError``. Python callers pass ``on_error="raise"`` to get the typed exception
 (`noetl_ib_plugin.errors`). ``log_level="DEBUG"`` (or ``NOETL_IB_LOG_LEVEL``) sends redacted logs
 to stderr.
 
@@ -437,4 +438,6 @@ def _run(
     if not isinstance(out, dict):
         out = {"result": out}
     out.setdefault("ok", True)
+    if action == "place_order":
+        out.setdefault("outcome", "placed")
     return out

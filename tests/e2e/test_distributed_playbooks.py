@@ -97,7 +97,7 @@ def test_order_roundtrip_playbook_places_and_cancels(
     assert path == ["start", "place", "open_orders", "cancel", "end"], {
         k: r.data for k, r in runs.items()}
     placed = runs["place"].data
-    assert placed["client_order_id"].startswith("nib-")
+    assert placed["client_order_id"].startswith("nib-") and placed["outcome"] == "placed"
     assert placed["order_id"] in {o["order_id"] for o in runs["open_orders"].data["orders"]}
     assert runs["cancel"].data["status"] == "cancel_requested"
     assert sim.stats()["orders_cancelled"] == 1
