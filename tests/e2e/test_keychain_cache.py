@@ -168,20 +168,22 @@ def test_default_cache_layers_the_keychain_inside_a_step(
     assert shared.directory is not None and shared.directory.name == "token-cache"  # host locks
 
 
+@pytest.mark.parametrize(("credential", "counter"), [("sim_oauth2", "oauth2_token_requests"),
+                                                     ("sim_oauth1a", "lst_requests")])
 def test_two_hosts_share_one_token_and_one_brokerage_session(
-    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, credential: str, counter: str
 ) -> None:
-    """Host B (own cache dir) reuses host A's token and brokerage session through the keychain."""
+    """Host B (own cache dir) reuses host A's token or LST and brokerage session through the keychain."""
     server = NoetlServer().start()
     try:
         for host in ("a", "b"):
             monkeypatch.setenv("NOETL_IB_CACHE_DIR", str(tmp_path / host))
-            run = run_python_step(CODE, {"action": "get_positions", "credential": "sim_oauth2"},
+            run = run_python_step(CODE, {"action": "get_positions", "credential": credential},
                                   variables={"catalog_id": 42},
                                   worker_env={"NOETL_SERVER_URL": server.url})
             assert run.result["ok"] is True, run.result
         stats = sim.stats()
-        assert stats["oauth2_token_requests"] == 1
+        assert stats[counter] == 1
         assert stats["ssodh_init_requests"] == 1
         posted = json.dumps(server.keychain_posts)
         assert "brokerage" in posted
