@@ -1,47 +1,75 @@
 """`main(**args)` for NoETL `kind: python` steps (distributed runtime): one action, one dict back.
 
-The NoETL worker runs the step's `code:` in a fresh interpreter (the step's `python:`), puts the
-rendered `args:` in globals and calls `main(**args)`; whatever `main` returns becomes the step
-result. So a step only needs::
+The NoETL worker wraps the step's `code:` in a script, runs it as ``<python> <file>``, feeds it
+``{"args", "variables", "execution_id", "step", "server_url"}`` on stdin, binds `args`,
+`variables`, `execution_id`, `step` and each arg as globals, then calls `main` with the args
+(all of them, since `main` takes ``**kwargs``) and records the returned dict. So a step needs::
 
     code: |
       from noetl_ib_plugin.entry import main
 
-The credential can arrive three ways:
+**Outcome.** In step mode (the default, ``on_error="return"``) `main` never raises and prints
+nothing on stdout or stderr (the worker stores both in NoETL's event log): it returns a JSON-safe
+dict with ``ok``. On failure the dict is
+``{"ok": false, "isError": true, "summary": "<one line>", "error": {"type", "message", "field",
+"category", "fix"}}`` (category: input, auth, broker, transient, internal); for `place_order`
+it adds ``outcome``: ``refused`` (nothing is working at IBKR) or ``unknown`` (check before
+resending); a successful `place_order` says ``outcome: placed``. Route on
+``{{ <step>.ok }}``; with ``NOETL_PROVIDER_ERROR_TERMINATES=1`` NoETL fails the step on
+``isError``. Python callers pass ``on_error="raise"`` to get the typed exception
+(`noetl_ib_plugin.errors`). ``log_level="DEBUG"`` (or ``NOETL_IB_LOG_LEVEL``) sends redacted logs
+to stderr.
 
-1. ``credential="ib_paper"`` -- a record name, resolved like the CLI does
-   (``credentials_file`` / ``NOETL_IB_CREDENTIALS``, NoETL's alias store, ``NOETL_SERVER_URL``);
-2. ``credential={"name": ..., "type": ..., "data": {...}}`` -- a whole record;
-3. individual fields from the keychain, which is how the distributed runtime hands out secrets
-   (``{{ keychain.<alias>.<field> }}`` renders scalars only)::
+**Credentials**, tried in this order:
 
-       credential_type: interactive_brokers_oauth
-       client_id: "{{ keychain.ib_paper.client_id }}"
-       key_id: "{{ keychain.ib_paper.key_id }}"
-       private_key: "{{ keychain.ib_paper.private_key }}"
-       credential: "{{ keychain.ib_paper.credential }}"     # the IBKR username field
-       api_base_url: "{{ keychain.ib_paper.api_base_url }}"
+1. a whole keychain object, ``credential: "{{ keychain.ib_oauth }}"`` -- it arrives as a dict,
+   either the record (``{"type", "data": {...}}``) or its flat ``data``; the type comes from
+   ``credential_type``, else the record, else the fields (``consumer_key`` means OAuth 1.0a);
+2. individual scalar fields, ``credential_type: interactive_brokers_oauth`` plus
+   ``client_id: "{{ keychain.ib_oauth.client_id }}"`` etc.: every argument named like a field of
+   that type's data model goes into the credential (``credential`` is then the IBKR username);
+3. a record name, ``credential: ib_oauth``: fetched from the server the step came from
+   (``GET {server_url}/api/credentials/{name}?include_data=true&execution_id=...``, server from
+   ``server_url=`` or the worker's ``$NOETL_SERVER_URL``), after ``credentials_file`` /
+   ``$NOETL_IB_CREDENTIALS`` and before NoETL's local alias store.
 
-   With ``credential_type`` present, every argument whose name is a field of that type's data
-   model (``noetl-ib actions`` lists action arguments; the README lists credential fields) goes
-   into the credential -- including ``credential`` (the username) and ``account_id`` -- and the
-   rest are the action's arguments. Empty strings are dropped, because Jinja renders a keychain
-   field that is not set as "". ``credential_name`` names the record in logs and the token cache
-   (default ``keychain``).
+Empty strings count as absent (a keychain field that is not set renders as "").
+Type names ``ib_oauth`` and ``ibkr_oauth`` (NoETL's older factory) mean
+``interactive_brokers_oauth``.
 
-Errors are raised (the step fails with the plugin's message, never a secret); pass
-``on_error="return"`` to get ``{"ok": false, "error": {...}}`` back and route on it instead.
+**Step context.** `execution_id`, `step`, `server_url` and the `catalog_id` from `variables`
+are taken from the arguments, else from the worker's globals, and made current
+(`noetl_ib_plugin.step_context`) while the action runs: the token cache then shares one token
+and one brokerage session per credential through the server's keychain API
+(`noetl_ib_plugin.auth.keychain_cache`).
+
+**Deterministic client order id.** For `place_order` without ``client_order_id`` inside a
+NoETL step, the id is ``"nib-" + sha256("<execution_id>|<step>|<canonical params>")[:20]``
+(canonical params: the order arguments as sorted, compact JSON). Re-driving the same execution
+and step therefore resends the same cOID, which IBKR and this plugin treat as the same order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["main", "split_credential_fields"]
+from .step_context import StepContext
+
+__all__ = ["default_client_order_id", "main", "split_credential_fields", "step_context_from"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_RECORD_KEYS = ("name", "type", "description", "tags")
+_OAUTH1A_HINTS = ("consumer_key", "access_token_secret")
+_COID_PREFIX = "nib-"
 
 
 def _as_bool(value: Any, field: str) -> bool:
@@ -54,7 +82,55 @@ def _as_bool(value: Any, field: str) -> bool:
         return bool(value)
     from .errors import InputError
 
-    raise InputError(f"must be true or false, got {type(value).__name__}", field=field)
+    raise InputError(
+        f"must be true or false, got {type(value).__name__}",
+        field=field,
+        fix=f"pass {field}: true or {field}: false.",
+    )
+
+
+def _text(value: Any) -> str | None:
+    """A context value as a non-empty string (ids arrive as ints or strings), else None."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def step_context_from(
+    execution_id: Any = None,
+    step: Any = None,
+    server_url: Any = None,
+    catalog_id: Any = None,
+    *,
+    worker_globals: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> StepContext:
+    """Explicit values first, then the worker's globals (`execution_id`, `step`, `variables`), then env.
+
+    The server URL falls back to ``$NOETL_SERVER_URL`` (the worker's environment is inherited);
+    the catalog id to ``$NOETL_IB_KEYCHAIN_CATALOG_ID`` when the step does not say.
+    """
+    env = os.environ if environ is None else environ
+    g: Mapping[str, Any] = worker_globals if worker_globals is not None else _main_globals()
+    variables = g.get("variables")
+    variables = variables if isinstance(variables, Mapping) else {}
+    override = _text(env.get("NOETL_IB_KEYCHAIN_CATALOG_ID"))
+    url = _text(server_url) or _text(g.get("server_url")) or _text(variables.get("server_url"))
+    return StepContext(
+        execution_id=_text(execution_id) or _text(g.get("execution_id"))
+        or _text(variables.get("execution_id")),
+        step=_text(step) or _text(g.get("step")),
+        server_url=(url or _text(env.get("NOETL_SERVER_URL")) or "").rstrip("/") or None,
+        catalog_id=override or _text(catalog_id) or _text(variables.get("catalog_id")),
+    )
+
+
+def _main_globals() -> Mapping[str, Any]:
+    """The globals of the script the worker generated (`__main__`), or nothing outside a worker."""
+    module = sys.modules.get("__main__")
+    found = getattr(module, "__dict__", None)
+    return found if isinstance(found, Mapping) else {}
 
 
 def split_credential_fields(
@@ -62,16 +138,8 @@ def split_credential_fields(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(credential data, action params): a field of the type's data model belongs to the credential."""
     from .errors import CredentialError
-    from .plugins import registry
 
-    types = registry().credential_types
-    model = types.get(credential_type)
-    if model is None:
-        raise CredentialError(
-            f"unknown credential type {credential_type!r}",
-            field="credential_type",
-            fix=f"use one of: {', '.join(sorted(types))}.",
-        )
+    model = _credential_model(credential_type, "credential_type")
     fields = set(model.model_fields)
     data: dict[str, Any] = {}
     rest: dict[str, Any] = {}
@@ -92,61 +160,284 @@ def split_credential_fields(
     return data, rest
 
 
-def _resolve(
-    credential: Any, credential_type: str | None, credential_name: str | None, params: dict[str, Any]
-) -> tuple[Any, dict[str, Any]]:
-    """The credential to hand to the runner (a name or a parsed record) and the action params."""
+def _credential_model(type_name: str, field: str) -> Any:
+    """The data model registered for `type_name`, or a CredentialError listing the known types."""
+    from .errors import CredentialError
+    from .plugins import registry
+
+    types = registry().credential_types
+    model = types.get(type_name)
+    if model is None:
+        raise CredentialError(
+            f"unknown credential type {type_name!r}",
+            field=field,
+            fix=f"use one of: {', '.join(sorted(types))}.",
+        )
+    return model
+
+
+def _keychain_object(credential: Any) -> Mapping[str, Any] | None:
+    """A whole keychain object: a dict, or the same rendered as a JSON string."""
+    if isinstance(credential, Mapping):
+        return credential
+    if isinstance(credential, str) and credential.lstrip().startswith("{"):
+        try:
+            parsed = json.loads(credential)
+        except ValueError:
+            from .errors import CredentialError
+
+            raise CredentialError(
+                "looks like a keychain object but is not valid JSON",
+                field="credential",
+                fix='pass credential: "{{ keychain.<alias> }}" unquoted inside args, or a record name.',
+            ) from None
+        return parsed if isinstance(parsed, Mapping) else None
+    return None
+
+
+def _record_from_object(
+    obj: Mapping[str, Any], credential_type: str | None, credential_name: str | None
+) -> Any:
+    """Parse a keychain object, flat `data` or a whole record, into a CredentialRecord."""
     from .credentials import parse_record
     from .errors import CredentialError
     from .plugins import registry
 
+    inner = obj.get("data")
+    if isinstance(inner, Mapping):
+        data = dict(inner)
+        meta = {k: obj[k] for k in _RECORD_KEYS if obj.get(k) not in (None, "")}
+    else:
+        data = {k: v for k, v in obj.items() if k not in _RECORD_KEYS}
+        meta = {k: obj[k] for k in ("name", "type") if isinstance(obj.get(k), str) and obj[k]}
+    data = {k: v for k, v in data.items() if v is not None and v != ""}
+    if not data:
+        raise CredentialError(
+            "the keychain object has no fields",
+            field="credential",
+            fix="check that the playbook's keychain alias names a registered credential "
+            "(set NOETL_KEYCHAIN_STRICT=1 on the workers to fail on unresolved aliases).",
+        )
+    kind = credential_type or meta.get("type")
+    if not kind:
+        kind = "interactive_brokers_oauth1a" if any(k in data for k in _OAUTH1A_HINTS) else (
+            "interactive_brokers_oauth"
+        )
+    _credential_model(str(kind), "credential_type" if credential_type else "type")
+    raw = {**meta, "name": credential_name or meta.get("name") or "keychain", "type": kind,
+           "data": data}
+    return parse_record(raw, registry().credential_types)
+
+
+def _load_by_name(name: str, credentials_file: str | None, ctx: StepContext) -> Any:
+    """Explicit file, then the step's NoETL server (with execution_id), then the local alias store."""
+    from .credentials import load_credential
+    from .credentials.stores import AliasStore, ChainStore, CredentialStore, FileStore, ServerStore
+    from .plugins import registry
+
+    stores: list[CredentialStore] = []
+    path = credentials_file or os.environ.get("NOETL_IB_CREDENTIALS")
+    if path:
+        stores.append(FileStore(path))
+    if ctx.server_url:
+        stores.append(ServerStore(ctx.server_url, execution_id=ctx.execution_id))
+    stores.append(AliasStore())
+    return load_credential(name, types=registry().credential_types, store=ChainStore(stores))
+
+
+def _resolve(
+    credential: Any,
+    credential_type: str | None,
+    credential_name: str | None,
+    params: dict[str, Any],
+    *,
+    credentials_file: str | None,
+    ctx: StepContext,
+) -> tuple[Any, dict[str, Any]]:
+    """The parsed credential record and the action params, trying the three forms in order."""
+    from .errors import CredentialError
+
+    obj = _keychain_object(credential)
+    if obj is not None:
+        if credential_type:
+            _, params = split_credential_fields(credential_type, params)
+        return _record_from_object(obj, credential_type, credential_name), params
     if credential_type:
+        from .credentials import parse_record
+        from .plugins import registry
+
         data, rest = split_credential_fields(credential_type, params, credential)
         raw = {"name": credential_name or "keychain", "type": credential_type, "data": data}
         return parse_record(raw, registry().credential_types), rest
-    if isinstance(credential, Mapping):
-        raw = dict(credential)
-        raw.setdefault("name", credential_name or "inline")
-        return parse_record(raw, registry().credential_types), params
     if isinstance(credential, str) and credential.strip():
-        return credential.strip(), params
+        return _load_by_name(credential.strip(), credentials_file, ctx), params
     raise CredentialError(
         "is required",
         field="credential",
-        fix="pass credential=<record name>, a record dict, or credential_type plus the "
-        "record's fields from the keychain.",
+        fix='pass credential: "{{ keychain.<alias> }}" (the whole record), a record name, or '
+        "credential_type plus the record's fields from the keychain.",
     )
 
 
+def default_client_order_id(execution_id: str, step: str, params: Mapping[str, Any]) -> str:
+    """``nib-`` + 20 hex of sha256("execution_id|step|canonical params"): same step, same cOID."""
+    canonical = json.dumps(
+        {k: v for k, v in params.items() if k != "client_order_id"},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    digest = hashlib.sha256(f"{execution_id}|{step}|{canonical}".encode()).hexdigest()
+    return _COID_PREFIX + digest[:20]
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """Collapse whitespace so the summary stays one line in NoETL's UI."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _failure(action: Any, exc: BaseException) -> dict[str, Any]:
+    """The step result for a failure: ok false, isError, a one-line summary, the typed error."""
+    from .errors import IBPluginError, InputError, OrderRejected
+
+    if isinstance(exc, IBPluginError):
+        error: dict[str, Any] = {**exc.to_dict(), "message": exc.message, "field": exc.field,
+                                 "category": exc.category, "fix": exc.fix}
+        if exc.status is not None:
+            error["status"] = exc.status
+        text = str(exc)
+    else:
+        # Foreign exceptions may quote anything (a secret, a PEM): only their type is shown.
+        error = {"type": type(exc).__name__, "message": "unexpected error inside noetl-ib-plugin",
+                 "field": None, "category": "internal",
+                 "fix": "rerun with log_level: DEBUG and report the traceback (it is redacted)."}
+        text = f"{error['type']}: {error['message']}"
+    label = action if isinstance(action, str) and action else "noetl-ib"
+    out: dict[str, Any] = {
+        "ok": False,
+        "isError": True,
+        "summary": _one_line(f"{label} failed: {text}"),
+        "error": error,
+    }
+    if label == "place_order":
+        refused = isinstance(exc, (InputError, OrderRejected))
+        out["outcome"] = "refused" if refused else "unknown"
+    return out
+
+
+@contextmanager
+def _quiet(log_level: str | None) -> Iterator[None]:
+    """Nothing on stdout/stderr unless asked: NoETL persists both in its event log."""
+    level = (log_level or os.environ.get("NOETL_IB_LOG_LEVEL") or "").strip().upper()
+    package = logging.getLogger("noetl_ib_plugin")
+    if level:
+        from .cli._io import configure_logging
+
+        configure_logging(0)
+        named = logging.getLevelName(level)
+        if isinstance(named, int):
+            logging.getLogger().setLevel(named)
+        yield
+        return
+    added: logging.Handler | None = None
+    if not logging.getLogger().handlers and not package.handlers:
+        # No host logging configured: without a handler Python's last resort prints warnings.
+        added = logging.NullHandler()
+        package.addHandler(added)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        if added is not None:
+            package.removeHandler(added)
+
+
 def main(
-    action: str,
+    action: str | None = None,
     credential: str | Mapping[str, Any] | None = None,
     credentials_file: str | None = None,
     *,
     credential_type: str | None = None,
     credential_name: str | None = None,
     allow_live: bool | str = False,
-    on_error: str = "raise",
+    on_error: str = "return",
+    log_level: str | None = None,
+    execution_id: str | int | None = None,
+    step: str | None = None,
+    server_url: str | None = None,
+    catalog_id: str | int | None = None,
     **params: Any,
 ) -> dict[str, Any]:
-    """Run `action` with `params` and return its result dict (see the module docstring)."""
-    from .errors import IBPluginError, InputError
+    """Run `action` with `params` inside a NoETL step and return its result dict plus ``ok``.
 
-    if on_error not in ("raise", "return"):
-        raise InputError("must be 'raise' or 'return'", field="on_error")
+    Shapes, credential forms and the failure dict are in the module docstring. Raises only with
+    ``on_error="raise"`` (the typed `noetl_ib_plugin.errors` exceptions).
+    """
+    from .errors import InputError
+
+    raise_errors = on_error == "raise"
     try:
-        resolved, action_params = _resolve(credential, credential_type, credential_name, dict(params))
-        from .runner import run_action
+        if on_error not in ("raise", "return"):
+            raise InputError(
+                f"must be 'raise' or 'return', got {str(on_error)[:20]!r}",
+                field="on_error",
+                fix="use on_error: return in playbooks (the default) or on_error='raise' in Python.",
+            )
+        with _quiet(log_level):
+            return _run(action, credential=credential, credentials_file=credentials_file,
+                        credential_type=credential_type, credential_name=credential_name,
+                        allow_live=allow_live, execution_id=execution_id, step=step,
+                        server_url=server_url, catalog_id=catalog_id, params=params)
+    except Exception as exc:
+        if raise_errors:
+            raise
+        return _failure(action, exc)
 
-        result = run_action(
-            action,
-            resolved,
-            credentials_file=credentials_file or None,
-            allow_live=_as_bool(allow_live, "allow_live"),
-            **action_params,
+
+def _run(
+    action: str | None,
+    *,
+    credential: Any,
+    credentials_file: str | None,
+    credential_type: str | None,
+    credential_name: str | None,
+    allow_live: bool | str,
+    execution_id: Any,
+    step: Any,
+    server_url: Any,
+    catalog_id: Any,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """Resolve the credential, make the step current, run the action; exceptions propagate."""
+    from .errors import InputError
+    from .runner import run_action
+    from .step_context import running_step
+
+    if not isinstance(action, str) or not action.strip():
+        raise InputError(
+            "is required",
+            field="action",
+            fix="add action: <name> to the step's args (`noetl-ib actions` lists them).",
         )
-    except IBPluginError as exc:
-        if on_error == "return":
-            return {"ok": False, "error": {**exc.to_dict(), "category": exc.category}}
-        raise
-    return dict(result)
+    ctx = step_context_from(execution_id, step, server_url, catalog_id)
+    live = _as_bool(allow_live, "allow_live")
+    with running_step(ctx):
+        record, action_params = _resolve(
+            credential, credential_type, credential_name, dict(params),
+            credentials_file=credentials_file, ctx=ctx,
+        )
+        if (action == "place_order" and not action_params.get("client_order_id")
+                and ctx.execution_id and ctx.step):
+            action_params["client_order_id"] = default_client_order_id(
+                ctx.execution_id, ctx.step, action_params
+            )
+        result = run_action(action, record, allow_live=live, **action_params)
+    out = json.loads(json.dumps(result, default=str))
+    if not isinstance(out, dict):
+        out = {"result": out}
+    out.setdefault("ok", True)
+    if action == "place_order":
+        out.setdefault("outcome", "placed")
+    return out

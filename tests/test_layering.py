@@ -23,6 +23,7 @@ RANKS = {
     "trading": 5,
     "plugins": 5,
     "builtin": 5,
+    "step_context": 0,
     "entry": 6,
     "cli": 6,
     "__init__": 6,

@@ -81,6 +81,13 @@ class Token:
             return None
 
 
+def _peer_fetched(cache: TokenCache, key: str, accept: Callable[[dict[str, Any]], bool]) -> Token | None:
+    """A token another host fetched while we waited (caches shared across hosts; see keychain_cache)."""
+    claim = getattr(cache, "claim_fetch", None)
+    entry = claim(key, accept) if callable(claim) else None
+    return Token.from_entry(entry) if isinstance(entry, dict) else None
+
+
 class TokenProvider(abc.ABC):
     """Base of every scheme: a lock-free fast path, single-flight refresh, a shared file cache.
 
@@ -147,6 +154,10 @@ class TokenProvider(abc.ABC):
     def _fresh(self, token: Token | None) -> bool:
         return token is not None and self.now() < token.refresh_at(self.buffer_seconds, self.buffer_fraction)
 
+    def _fresh_entry(self, entry: dict[str, Any]) -> bool:
+        token = Token.from_entry(entry)
+        return token is not None and token.scheme == self.scheme and self._fresh(token)
+
     def current_token(self) -> Token:
         """A token valid for at least the buffer; at most one fetch across threads and processes."""
         token = self._token
@@ -165,6 +176,10 @@ class TokenProvider(abc.ABC):
                     log.debug("%s token loaded from cache (expires_at=%.0f)", self.scheme, cached.expires_at)
                     self._token = cached
                     return cached
+                peer = _peer_fetched(self._cache, self.cache_key, self._fresh_entry)
+                if peer is not None and peer.scheme == self.scheme and self._fresh(peer):
+                    self._token = peer
+                    return peer
                 log.debug("%s token missing or inside its refresh buffer; fetching", self.scheme)
                 token = self._fetch_new()
                 self._cache.store(self.cache_key, token.to_entry())
@@ -206,6 +221,10 @@ class TokenProvider(abc.ABC):
             self._token = None
             with self._cache.lock(self.cache_key):
                 self._cache.delete(self.cache_key)
+
+    def invalidate_token(self) -> None:
+        """NoETL's older `IBTokenProvider.invalidate_token()`: the same as `clear_cache`."""
+        self.clear_cache()
 
     # -- per-token state (the brokerage session rides on the token) --------------------------
 

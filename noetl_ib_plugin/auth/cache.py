@@ -181,19 +181,30 @@ _FILE_CACHES_LOCK = threading.Lock()
 
 
 def default_cache() -> TokenCache:
-    """The cache chosen by the environment: shared files unless `NOETL_IB_TOKEN_CACHE=memory`."""
-    mode = os.environ.get("NOETL_IB_TOKEN_CACHE", "file").strip().lower()
+    """The cache chosen by the environment: shared files unless `NOETL_IB_TOKEN_CACHE=memory`.
+
+    Unset inside a NoETL step that knows its server and catalog id, or `keychain`, layers the
+    NoETL keychain API over the files (`keychain_cache.py`); `file` keeps this host's files only.
+    """
+    mode = os.environ.get("NOETL_IB_TOKEN_CACHE", "").strip().lower()
     if mode == "memory":
         return _PROCESS_MEMORY_CACHE
-    if mode not in ("file", ""):
+    if mode not in ("file", "", "keychain"):
         raise ConfigurationError(
             f"unknown token cache mode {mode!r}",
             field="NOETL_IB_TOKEN_CACHE",
-            fix="use 'file' (default, shared across processes) or 'memory'.",
+            fix="use 'file' (this host only), 'keychain' (shared through NoETL) or 'memory'; "
+            "unset, a NoETL step shares through the keychain when it can.",
         )
     directory = default_cache_dir()
     with _FILE_CACHES_LOCK:
         cache = _FILE_CACHES.get(directory)
         if cache is None:
             cache = _FILE_CACHES[directory] = FileTokenCache(directory)
-        return cache
+    if mode != "file":
+        from .keychain_cache import shared_cache_over
+
+        layered = shared_cache_over(cache, required=mode == "keychain")
+        if layered is not None:
+            return layered
+    return cache

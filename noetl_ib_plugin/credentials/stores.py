@@ -179,18 +179,25 @@ class AliasStore:
 
 
 class ServerStore:
-    """A NoETL server: `GET {url}/api/credentials/<name>?include_data=true`."""
+    """A NoETL server: `GET {url}/api/credentials/<name>?include_data=true[&execution_id=]`.
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    Inside a step, `execution_id` is passed like the worker does so the server can scope access.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 10.0, execution_id: str | None = None) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.execution_id = execution_id
 
     def find(self, name: str) -> Mapping[str, Any] | None:
         import requests
 
         endpoint = f"{self.url}/api/credentials/{quote(name, safe='')}"
         try:
-            resp = requests.get(endpoint, params={"include_data": "true"}, timeout=self.timeout)
+            params = {"include_data": "true"}
+            if self.execution_id:
+                params["execution_id"] = self.execution_id
+            resp = requests.get(endpoint, params=params, timeout=self.timeout)
         except requests.RequestException as exc:
             raise ConfigurationError(
                 f"NoETL server {self.url!r} is not reachable ({type(exc).__name__})",

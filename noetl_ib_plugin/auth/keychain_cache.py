@@ -1,0 +1,283 @@
+"""A token cache shared by every worker host through NoETL's keychain API, over the host's files.
+
+Source of the API: NoETL's server (`GET/POST/DELETE /api/keychain/{catalog_id}/{name}`,
+``?scope_type=global``; POST body ``{data, scope_type, execution_id, expires_in}``; GET answers
+``{status: found|expired|not_found, data, expires_at}``), see ../shared/noetl.md. Entries are
+stored encrypted by the server (envelope AES-256-GCM); this module puts there only the token
+entry the file cache holds (the bearer or Live Session Token, its expiry, and the brokerage
+session state that rides on it), never a private key.
+
+Layering: `lock` is the host's file lock (one process per host fetches); `load` reads the shared
+entry first and mirrors it into the host file, else falls back to the host file; `store`
+writes both. The keychain has no compare-and-set, so hosts that start cold together elect a
+fetcher with a *claim*: each writes ``{owner}`` to the entry, waits `settle` seconds and reads
+it back; the last writer wins and fetches, the others poll until its token appears (at most
+`wait` seconds, then they fetch themselves), and then up to `state_wait` seconds more for the
+brokerage session the winner opens, which rides in the same entry, so they reuse it instead of
+competing for the username's one session. Two hosts fetch only when one reads back its claim
+before another host's claim lands, i.e. when their claim round trips are more than `settle`
+apart; `bench/bench_worker_pool.py` measures it.
+
+The shared layer is best effort: if the server is unreachable or answers an unknown shape, the
+host file cache alone is used (a warning in the log), which is what a step did before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from ..errors import ConfigurationError
+from ..step_context import current_step
+from .cache import TokenCache
+
+__all__ = ["KeychainTokenCache", "contains_private_key", "shared_cache_over"]
+
+log = logging.getLogger(__name__)
+
+TOKEN_KIND = "noetl-ib-token"
+CLAIM_KIND = "noetl-ib-claim"
+#: Names a keychain entry may never carry, at any depth (the plugin never puts them there).
+_FORBIDDEN_KEYS = frozenset(
+    {"private_key", "signature_key", "encryption_key", "access_token_secret", "client_secret"}
+)
+_PEM_MARK = "PRIVATE KEY-----"
+
+
+def contains_private_key(value: Any) -> bool:
+    """True when `value` holds a PEM private key or a field named like one, at any depth."""
+    if isinstance(value, str):
+        return _PEM_MARK in value
+    if isinstance(value, dict):
+        return any(
+            str(k).lower() in _FORBIDDEN_KEYS or contains_private_key(v) for k, v in value.items()
+        )
+    if isinstance(value, (list, tuple)):
+        return any(contains_private_key(v) for v in value)
+    return False
+
+
+class KeychainTokenCache:
+    """`TokenCache` on `{server_url}/api/keychain/{catalog_id}/noetl-ib-<key>`, layered over `local`.
+
+    `clock` (epoch seconds), `sleep` and `owner` (the claim's id) are injectable for tests.
+    HTTP calls use `timeout` (connect, read) seconds; every wait ends after `wait` seconds.
+    """
+
+    def __init__(
+        self,
+        server_url: str,
+        catalog_id: str,
+        local: TokenCache,
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (3.05, 10.0),
+        settle: float = 0.5,
+        poll: float = 0.2,
+        wait: float = 30.0,
+        claim_ttl: int = 30,
+        await_state: str | None = "brokerage",
+        state_wait: float = 10.0,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.server_url = server_url.rstrip("/")
+        self.catalog_id = str(catalog_id)
+        self.local = local
+        self._session = session or requests.Session()
+        self.timeout = timeout
+        self.settle = settle
+        self.poll = poll
+        self.wait = wait
+        self.claim_ttl = claim_ttl
+        #: State a peer that won the election is expected to add (client.bootstrap.BROKERAGE_STATE).
+        self.await_state = await_state
+        self.state_wait = state_wait
+        self._clock = clock or time.time
+        self._sleep = sleep or time.sleep
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    # -- the keychain API --------------------------------------------------------------------
+
+    def _url(self, key: str) -> str:
+        if not key or not all(c.isalnum() or c in "-_" for c in key):
+            raise ValueError("cache keys are fingerprints: letters, digits, '-' and '_' only")
+        name = quote(f"noetl-ib-{key}", safe="")
+        return f"{self.server_url}/api/keychain/{quote(self.catalog_id, safe='')}/{name}"
+
+    def _get(self, key: str) -> dict[str, Any] | None:
+        """The entry's `data` when found; None when absent, expired or unreadable."""
+        try:
+            resp = self._session.get(self._url(key), params={"scope_type": "global"},
+                                     timeout=self.timeout)
+        except requests.RequestException as exc:
+            log.warning("NoETL keychain unreachable (%s); using this host's token cache",
+                        type(exc).__name__)
+            return None
+        if resp.status_code == 404:
+            return None
+        try:
+            body = resp.json() if resp.status_code == 200 else None
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or body.get("status") not in ("found", "expired", "not_found"):
+            log.warning("NoETL keychain answered HTTP %s with an unknown shape; using this host's "
+                        "token cache", resp.status_code)
+            return None
+        data = body.get("data")
+        if body["status"] != "found" or not isinstance(data, dict):
+            return None
+        return data
+
+    def _post(self, key: str, data: dict[str, Any], expires_in: int) -> bool:
+        """Write the shared entry (scope global); False when the server did not take it."""
+        if contains_private_key(data):
+            log.error("refusing to share a token cache entry that holds private key material")
+            return False
+        body = {"data": data, "scope_type": "global", "expires_in": max(1, int(expires_in))}
+        try:
+            resp = self._session.post(self._url(key), json=body, timeout=self.timeout)
+        except requests.RequestException as exc:
+            log.warning("NoETL keychain unreachable (%s); token kept on this host only",
+                        type(exc).__name__)
+            return False
+        if not 200 <= resp.status_code < 300:
+            log.warning("NoETL keychain refused the token entry (HTTP %s)", resp.status_code)
+            return False
+        return True
+
+    # -- TokenCache --------------------------------------------------------------------------
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        """The shared token entry (mirrored into the host file), else the host file's entry."""
+        data = self._get(key)
+        entry = data.get("entry") if data and data.get("kind") == TOKEN_KIND else None
+        if isinstance(entry, dict):
+            with contextlib.suppress(OSError):
+                self.local.store(key, entry)
+            return dict(entry)
+        return self.local.load(key)
+
+    def store(self, key: str, entry: dict[str, Any]) -> None:
+        """Write the host file, then the shared entry with the token's remaining life as expiry."""
+        self.local.store(key, entry)
+        try:
+            expires_in = float(entry["expires_at"]) - self._clock()
+        except (KeyError, TypeError, ValueError):
+            return
+        if expires_in > 0:
+            self._post(key, {"kind": TOKEN_KIND, "entry": entry}, int(expires_in))
+
+    def delete(self, key: str) -> None:
+        """Drop both copies (a 401 invalidation must reach every host)."""
+        self.local.delete(key)
+        try:
+            self._session.delete(self._url(key), params={"scope_type": "global"},
+                                 timeout=self.timeout)
+        except requests.RequestException as exc:
+            log.warning("NoETL keychain unreachable (%s); shared token not deleted",
+                        type(exc).__name__)
+
+    def lock(self, key: str) -> contextlib.AbstractContextManager[None]:
+        """The host's lock: one process per host reads, fetches and writes at a time."""
+        return self.local.lock(key)
+
+    @property
+    def directory(self) -> Path | None:
+        """The host cache's directory: host-wide lock files and shared pacing live beside it."""
+        found = getattr(self.local, "directory", None)
+        return Path(found) if found is not None else None
+
+    # -- electing one fetcher across hosts ----------------------------------------------------
+
+    def claim_fetch(self, key: str, accept: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+        """Called under `lock` before a fetch: a token a peer fetched (`accept`ed), else None to fetch."""
+        deadline = self._clock() + self.wait
+        peer_won = False
+        state_deadline: float | None = None
+        while True:
+            data = self._get(key)
+            entry = data.get("entry") if data and data.get("kind") == TOKEN_KIND else None
+            now = self._clock()
+            if isinstance(entry, dict) and accept(entry):
+                if peer_won and self._state_pending(entry):
+                    # The winner is opening the brokerage session; reuse it instead of competing.
+                    state_deadline = state_deadline or now + self.state_wait
+                    if now < state_deadline:
+                        self._sleep(self.poll)
+                        continue
+                with contextlib.suppress(OSError):
+                    self.local.store(key, entry)
+                return dict(entry)
+            claim = data if data and data.get("kind") == CLAIM_KIND else None
+            live = claim is not None and float(claim.get("at") or 0) + self.claim_ttl > now
+            if claim is not None and live and claim.get("owner") == self.owner:
+                return None  # our claim survived the settle time: we fetch
+            peer_won = peer_won or live
+            if now >= deadline:
+                log.warning("no peer token after %.0fs; fetching on this host", self.wait)
+                return None
+            if not live:
+                if not self._post(key, {"kind": CLAIM_KIND, "owner": self.owner, "at": now},
+                                  self.claim_ttl):
+                    return None  # the shared layer is not working: behave like a lone host
+                self._sleep(self.settle)
+            else:
+                self._sleep(self.poll)
+
+    def _state_pending(self, entry: dict[str, Any]) -> bool:
+        """True while the awaited state (the brokerage session) is not in the entry yet."""
+        if not self.await_state:
+            return False
+        state = entry.get("state")
+        return not (isinstance(state, dict) and isinstance(state.get(self.await_state), dict))
+
+    def __repr__(self) -> str:
+        return f"KeychainTokenCache({self.server_url!r}, catalog_id={self.catalog_id!r})"
+
+
+_CACHES: dict[tuple[str, str, int], KeychainTokenCache] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def shared_cache_over(local: TokenCache, *, required: bool = False) -> KeychainTokenCache | None:
+    """The keychain layer for the current NoETL step (or env), or None when it cannot be used.
+
+    The server is the step's `server_url`, else ``$NOETL_SERVER_URL``; the catalog id is
+    ``$NOETL_IB_KEYCHAIN_CATALOG_ID``, else the step's `catalog_id`. With `required`
+    (``NOETL_IB_TOKEN_CACHE=keychain``) a missing one is a ConfigurationError.
+    """
+    step = current_step()
+    server = (step.server_url if step else None) or os.environ.get("NOETL_SERVER_URL", "").strip()
+    catalog = os.environ.get("NOETL_IB_KEYCHAIN_CATALOG_ID", "").strip() or (
+        step.catalog_id if step else None
+    )
+    if not server or not catalog:
+        if required:
+            missing = "NOETL_SERVER_URL" if not server else "NOETL_IB_KEYCHAIN_CATALOG_ID"
+            raise ConfigurationError(
+                "is needed to share tokens through the NoETL keychain",
+                field=missing,
+                fix=f"set {missing} (e.g. export NOETL_SERVER_URL=http://noetl:8082, "
+                "NOETL_IB_KEYCHAIN_CATALOG_ID=<a catalog id>), or unset NOETL_IB_TOKEN_CACHE.",
+            )
+        return None
+    key = (server.rstrip("/"), str(catalog), id(local))
+    with _CACHES_LOCK:
+        cache = _CACHES.get(key)
+        if cache is None:
+            cache = _CACHES[key] = KeychainTokenCache(server, str(catalog), local)
+        return cache
+
