@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from ..errors import ConfigurationError, CredentialError, CredentialNotFound
-from .models import CredentialData, CredentialRecord, parse_record
+from .models import CredentialData, CredentialRecord, check_record_name, parse_record
 
 __all__ = [
     "AliasStore",
@@ -262,10 +262,7 @@ def load_credential(
     store: CredentialStore | None = None,
 ) -> CredentialRecord:
     """Resolve a record by name through the stores and validate it for its type."""
-    if not isinstance(name, str) or not name.strip():
-        raise CredentialError(
-            "is required", field="credential", fix="pass the name of a registered credential."
-        )
+    check_record_name(name)
     chain = store if store is not None else default_store(credentials_file)
     raw = chain.find(name)
     if raw is None:
