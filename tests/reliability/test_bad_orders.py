@@ -108,21 +108,41 @@ PLACE_INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("account-query", {"account_id": "DU1234567?x=1"}, "account_id"),
     ("account-int", {"account_id": 1234567}, "account_id"),
     ("empty-sec-type", {"sec_type": ""}, "sec_type"),
+    # Issue 11 item 11: a bound and a character set for every input.
+    ("unicode-symbol", {"symbol": "ÄPPL"}, "symbol"),
+    ("emoji-symbol", {"symbol": "📈"}, "symbol"),
+    ("sql-injection-symbol", {"symbol": "AAPL'; DROP TABLE--"}, "symbol"),
+    ("path-traversal-symbol", {"symbol": "../../etc/passwd"}, "symbol"),
+    ("percent-encoded-symbol", {"symbol": "%2e%2e%2f"}, "symbol"),
+    ("rtl-override-symbol", {"symbol": "AAPL\u202eLPAA"}, "symbol"),
+    ("quantity-1e-300", {"quantity": 1e-300}, "quantity"),
+    ("quantity-1e308", {"quantity": 1e308}, "quantity"),
+    ("huge-quantity", {"quantity": 10**30}, "quantity"),
+    ("limit-1e308", {"limit_price": 1e308}, "limit_price"),
+    ("absurd-limit", {"limit_price": 1e300}, "limit_price"),
+    ("tiny-limit", {"limit_price": 1e-9}, "limit_price"),
+    ("stop-1e308", {"order_type": "STP", "limit_price": DROP, "stop_price": 1e308}, "stop_price"),
+    ("sec-type-20k-escapes", {"sec_type": "STK\x1b[31m\\u0000" + "A" * 20000}, "sec_type"),
+    ("sec-type-newline", {"sec_type": "STK\nOPT"}, "sec_type"),
+    ("exchange-control", {"exchange": "NYSE\x07"}, "exchange"),
+    ("exchange-long", {"exchange": "N" * 17}, "exchange"),
+    ("currency-control", {"currency": "US\nD"}, "currency"),
+    ("currency-four-letters", {"currency": "USDT"}, "currency"),
+    ("confirm-control", {"confirm": ["o163\r\nX: 1"]}, "confirm"),
+    ("confirm-too-many", {"confirm": ["o163"] * 101}, "confirm"),
+    ("name-argument", {"name": "x"}, "name"),
 ]
 
 #: Valid to the model but impossible at the broker: (id, changes, error type, field or None).
 PLACE_REFUSED: list[tuple[str, dict[str, Any], type[IBPluginError], str | None]] = [
-    ("unicode-symbol", {"symbol": "ÄPPL"}, ContractNotFound, "symbol"),
-    ("emoji-symbol", {"symbol": "📈"}, ContractNotFound, "symbol"),
-    ("sql-injection-symbol", {"symbol": "AAPL'; DROP TABLE--"}, ContractNotFound, "symbol"),
-    ("path-traversal-symbol", {"symbol": "../../etc/passwd"}, ContractNotFound, "symbol"),
-    ("percent-encoded-symbol", {"symbol": "%2e%2e%2f"}, ContractNotFound, "symbol"),
+    ("unknown-symbol", {"symbol": "ZZZZQ"}, ContractNotFound, "symbol"),
+    ("unknown-dotted-symbol", {"symbol": "BRK.Z"}, ContractNotFound, "symbol"),
     ("symbol-and-other-conid", {"conid": 272093}, InputError, "conid"),
     ("unknown-conid", {"symbol": DROP, "conid": 424242}, ContractNotFound, "conid"),
     ("options-sec-type", {"sec_type": "OPT"}, ContractNotFound, "symbol"),
-    ("huge-quantity", {"quantity": 10**30}, OrderRejected, None),
-    ("absurd-limit", {"limit_price": 1e300}, OrderRejected, None),
-    ("tiny-limit", {"limit_price": 1e-9}, OrderRejected, None),
+    ("large-quantity", {"quantity": 9_000_000}, OrderRejected, None),
+    ("far-limit", {"limit_price": 9_000_000.0}, OrderRejected, None),
+    ("smallest-limit", {"limit_price": 0.000001}, OrderRejected, None),
     ("live-account", {"account_id": "U1234567"}, LiveTradingRefused, "account_id"),
 ]
 
@@ -140,6 +160,11 @@ CANCEL_INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("none-order-id", {"order_id": None}, "order_id"),
     ("unknown-argument", {"order_id": "1", "force": True}, "force"),
     ("account-path-traversal", {"order_id": "1", "account_id": "../x"}, "account_id"),
+    ("arabic-digits-order-id", {"order_id": "\u0661\u0662\u0663"}, "order_id"),
+    ("fullwidth-digits-order-id", {"order_id": "\uff11\uff12\uff13"}, "order_id"),
+    ("superscript-order-id", {"order_id": "\u00b9\u00b2"}, "order_id"),
+    ("long-order-id", {"order_id": "0" * 300}, "order_id"),
+    ("huge-order-id", {"order_id": 10**30}, "order_id"),
 ]
 
 #: snapshot arguments the model must refuse: (id, args, field named).
@@ -167,6 +192,21 @@ SNAPSHOT_INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("max-attempts-zero", {"symbols": ["AAPL"], "max_attempts": 0}, "max_attempts"),
     ("poll-interval-word", {"symbols": ["AAPL"], "poll_interval": "fast"}, "poll_interval"),
     ("unknown-argument", {"symbols": ["AAPL"], "field": ["last"]}, "field"),
+    ("exchange-control", {"symbols": ["AAPL"], "exchange": "NASDAQ\x00"}, "exchange"),
+    ("currency-control", {"symbols": ["AAPL"], "currency": "\x1bUSD"}, "currency"),
+    ("symbol-rtl-override", {"symbols": ["\u202eAAPL"]}, "symbols"),
+    ("too-many-symbols", {"symbols": ["AAPL"] * 101}, "symbols"),
+    ("field-20k", {"symbols": ["AAPL"], "fields": ["x" * 20000]}, "fields"),
+]
+
+#: get_open_orders arguments the model must refuse: (id, args, field named).
+OPEN_ORDERS_INVALID: list[tuple[str, dict[str, Any], str]] = [
+    ("filter-control", {"filters": ["Submitted\x00"]}, "filters"),
+    ("filter-newline-in-string", {"filters": "Submitted,Filled\nX"}, "filters"),
+    ("filter-unicode", {"filters": ["Fill\u202eed"]}, "filters"),
+    ("filter-long", {"filters": ["S" * 33]}, "filters"),
+    ("too-many-filters", {"filters": ["Filled"] * 21}, "filters"),
+    ("include-inactive-word", {"include_inactive": "perhaps"}, "include_inactive"),
 ]
 
 
@@ -262,6 +302,14 @@ def test_snapshot_invalid_input(sim: Simulator, scanner: SecretScanner,
     _assert_validation_error(sim, scanner, "snapshot", {"max_wait": 0.5, **args}, field)
 
 
+@pytest.mark.parametrize(("args", "field"), [c[1:] for c in OPEN_ORDERS_INVALID],
+                         ids=[c[0] for c in OPEN_ORDERS_INVALID])
+def test_get_open_orders_invalid_input(sim: Simulator, scanner: SecretScanner,
+                                       args: dict[str, Any], field: str) -> None:
+    """A malformed open-orders filter is an InputError naming its field, raised before any request."""
+    _assert_validation_error(sim, scanner, "get_open_orders", args, field)
+
+
 @pytest.mark.parametrize(("changes", "error", "field"), [c[1:] for c in PLACE_REFUSED],
                          ids=[c[0] for c in PLACE_REFUSED])
 def test_place_order_refused_without_an_order(sim: Simulator, scanner: SecretScanner,
@@ -277,7 +325,7 @@ def test_place_order_refused_without_an_order(sim: Simulator, scanner: SecretSca
     scanner.assert_clean([str(exc), repr(exc)], f"place_order {changes!r}")
 
 
-@pytest.mark.parametrize("order_id", ["424242", 10**30, "0" * 300], ids=["unknown", "huge", "long"])
+@pytest.mark.parametrize("order_id", ["424242", 9 * 10**18, "9" * 19], ids=["unknown", "huge", "long"])
 def test_cancel_unknown_order_names_order_id(sim: Simulator, scanner: SecretScanner,
                                              order_id: Any) -> None:
     """Cancelling an id the broker does not know is a BrokerError naming order_id."""
