@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from ..errors import ConfigurationError, CredentialError, CredentialNotFound
 from .models import CredentialData, CredentialRecord, check_record_name, parse_record
+from .permissions import check_trusted
 
 __all__ = [
     "AliasStore",
@@ -159,10 +160,15 @@ class AliasStore:
             mode = path.stat().st_mode
         except OSError:
             return None
+        # Writable by others or owned by someone else: refused (it decides where keys are sent).
+        check_trusted(self.directory.stat(), self.directory, directory=True, field="NOETL_CREDENTIALS_DIR")
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             log.warning("credential file %s is readable by group or others; run `chmod 600 %s`", path, path)
         try:
-            text = path.read_text(encoding="utf-8")
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as fh:
+                check_trusted(os.fstat(fh.fileno()), path, directory=False, field="credential")
+                text = fh.read(1 << 20).decode("utf-8")
         except (OSError, UnicodeDecodeError):
             raise CredentialError(
                 f"alias file {str(path)!r} cannot be read",
