@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -97,10 +98,21 @@ def field_error(field: str, message: str) -> PydanticCustomError:
     return PydanticCustomError("field_error", "{field}: {detail}", {"field": field, "detail": message})
 
 
-def _not_bool(value: Any) -> Any:
-    """`True` is not a quantity, price or conid (pydantic would read it as 1)."""
-    if isinstance(value, bool) or (isinstance(value, list) and any(isinstance(v, bool) for v in value)):
+_DECIMAL_TEXT = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*")
+_WHOLE_TEXT = re.compile(r"\s*[0-9]+\s*")
+
+
+def _not_bool(value: Any, *, whole: bool = False) -> Any:
+    """`True` is not a quantity, price or conid (pydantic would read it as 1); number text is
+    plain ASCII decimal (`"2.5"`, `"1e3"`; digits only for whole numbers), never `"1_0"` or `"٣"`."""
+    items = value if isinstance(value, list) else [value]
+    if any(isinstance(v, bool) for v in items):
         raise PydanticCustomError("bool_not_number", "must be a number, not a boolean")
+    pattern = _WHOLE_TEXT if whole else _DECIMAL_TEXT
+    if any(isinstance(v, str) and not pattern.fullmatch(v) for v in items):
+        raise PydanticCustomError(
+            "number_text", "must be a whole number" if whole else "must be a decimal number"
+        )
     return value
 
 
@@ -173,10 +185,15 @@ class PlaceOrderInput(BaseModel):
         description="override the credential's account",
     )
 
-    @field_validator("quantity", "limit_price", "stop_price", "conid", mode="before")
+    @field_validator("quantity", "limit_price", "stop_price", mode="before")
     @classmethod
     def _numbers(cls, value: Any) -> Any:
         return _not_bool(value)
+
+    @field_validator("conid", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        return _not_bool(value, whole=True)
 
     @field_validator("symbol", mode="before")
     @classmethod
@@ -319,14 +336,24 @@ class SnapshotInput(BaseModel):
     @field_validator("symbols", "fields", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
-        return _printable(_id_list(value))
+        return _id_list(value)
 
     @field_validator("conids", mode="before")
     @classmethod
     def _conids(cls, value: Any) -> Any:
         if isinstance(value, (str, int)) and not isinstance(value, bool):
-            return _id_list(str(value))
+            value = _id_list(str(value))
+        return _not_bool(value, whole=True)
+
+    @field_validator("max_wait", "poll_interval", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> Any:
         return _not_bool(value)
+
+    @field_validator("max_attempts", mode="before")
+    @classmethod
+    def _attempts(cls, value: Any) -> Any:
+        return _not_bool(value, whole=True)
 
     @field_validator("symbols", mode="after")
     @classmethod

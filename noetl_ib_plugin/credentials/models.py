@@ -361,6 +361,15 @@ class OAuth1aData(CredentialData):
     def _path_text(cls, value: Any) -> Any:
         return _no_control(value)
 
+    @field_validator("dh_generator", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (
+            isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,6}\s*", value) is None
+        ):
+            raise ValueError("must be a whole number such as 2")
+        return value
+
     @property
     def resolved_realm(self) -> str:
         """`test_realm` for IBKR's TESTCONS consumer, `limited_poa` otherwise, unless set."""
