@@ -588,7 +588,7 @@ PROBLEMS: dict[str, Callable[[dict[str, Any]], set[str]]] = {
 def _valid_outcomes(action: str, args: dict[str, Any]) -> set[tuple[str, str | None]]:
     """What a valid call may end in: ("ok", None) or (error type, field), by the broker's rules."""
     if action == "place_order":
-        out = {("ok", None), ("OrderRejected", None)}
+        out: set[tuple[str, str | None]] = {("ok", None), ("OrderRejected", None)}
         symbol = args.get("symbol")
         listed = symbol is None or symbol.strip().upper() in _LISTED
         filtered = any(args.get(k) is not None for k in ("exchange", "currency")) or (
