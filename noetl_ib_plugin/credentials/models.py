@@ -536,7 +536,9 @@ def parse_record(
     model = known.get(kind)
     if model is None:
         raise CredentialError(
-            f"unknown credential type {kind!r}",
+            f"unknown credential type {kind!r}"
+            if RECORD_NAME_PATTERN.fullmatch(kind) else
+            f"is not a credential type ({len(kind)} characters)",
             field="type",
             fix=f"use one of: {', '.join(sorted(known))}, or install the plugin that provides it.",
         )

@@ -148,3 +148,13 @@ def test_cli_with_a_stringified_record_echoes_no_secret(sim: Simulator, tmp_path
         assert proc.returncode == 2, proc.stderr[-400:]
         assert '"field":"credential"' in proc.stderr
         scan.assert_clean([proc.stdout, proc.stderr, (tmp_path / "e.log").read_text()], "CLI")
+
+
+def test_unknown_type_is_echoed_only_when_it_looks_like_a_type() -> None:
+    """A record `type` holding pasted text is refused by length, never repeated back."""
+    with pytest.raises(CredentialError) as info:
+        parse_record({"name": "ib", "type": f"oauth {SECRET}", "data": {}})
+    assert info.value.field == "type" and SECRET not in str(info.value)
+    with pytest.raises(CredentialError) as info:
+        parse_record({"name": "ib", "type": "ib_oauth2", "data": {}})
+    assert "'ib_oauth2'" in str(info.value)
