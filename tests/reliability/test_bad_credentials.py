@@ -334,8 +334,7 @@ def _records(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=_records())
 def test_generated_records_match_the_oracle(case: tuple[str, dict[str, Any]]) -> None:
-    """Each generated record is valid exactly when the oracle says so; else a CredentialError
-    (category input) naming one of the exact fields the oracle rejects; never a secret echoed."""
+    """Valid exactly when the oracle says so, else an input CredentialError naming an exact bad field."""
     kind, data = case
     expected = expected_problems(kind, data)
     try:
@@ -372,8 +371,7 @@ def _one_field(draw: st.DrawFn) -> tuple[str, str, Any]:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=_one_field())
 def test_generated_single_fields_match_the_oracle(case: tuple[str, str, Any]) -> None:
-    """One field changed: accepted exactly when the oracle accepts it, else refused naming exactly
-    that field (or its key twin) with category input, the value never echoed."""
+    """One field changed: accepted exactly when the oracle accepts it, else refused naming that field."""
     kind, name, value = case
     base = _oauth2() if kind == "interactive_brokers_oauth" else _oauth1a()
     data = {**base["data"], name: value}

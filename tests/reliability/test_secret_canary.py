@@ -278,8 +278,8 @@ def _cli_then_library_logs(sim: Simulator, capfd: pytest.CaptureFixture[str],
 def test_cli_log_filter_redacts_library_debug_lines(sim: Simulator, capfd: pytest.CaptureFixture[str],
                                                     rsa_pem: str,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """Through the CLI's real handler at DEBUG, secrets urllib3 and others log are masked; without
-    the filter they would show (the same run with the filter disabled leaks, so this can fail)."""
+    """The CLI's real DEBUG handler masks secrets urllib3 and others log, and leaks without its filter."""
+    # The second run disables the filter and must see every secret: proof the canary can fail.
     from noetl_ib_plugin.cli._io import RedactingFilter
 
     err, secrets = _cli_then_library_logs(sim, capfd, rsa_pem)
