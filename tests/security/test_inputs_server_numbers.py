@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from noetl_ib_plugin.actions.parse import as_float, as_int, parse_number
 from noetl_ib_plugin.auth.cache import MemoryTokenCache
 from noetl_ib_plugin.auth.oauth1a import LiveSessionTokenProvider
 from noetl_ib_plugin.auth.oauth2 import IBTokenProvider
@@ -111,3 +112,16 @@ def test_live_session_token_expiration_not_finite_is_refused(expiration: str) ->
     with pytest.raises(AuthError) as info:
         LiveSessionTokenProvider._parse(resp)
     assert "live_session_token_expiration" in str(info.value)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), "1e999999",
+                                   "-1e999999", "NaN", "Infinity", "9" * 400 + "K"])
+def test_market_numbers_that_are_not_finite_are_not_numbers(value: object) -> None:
+    """Snapshot/portfolio numbers that are NaN or overflow to infinity parse as missing (None)."""
+    assert parse_number(value) is None and as_float(value) is None
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0661\u0662", "\uff11"])
+def test_ids_with_unicode_digits_are_not_ids(value: str) -> None:
+    """An id made of non-ASCII digits from the broker is not an id (and never a crash)."""
+    assert as_int(value) is None
