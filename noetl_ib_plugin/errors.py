@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from .redaction import redact
+
 __all__ = [
     "AmbiguousContract",
     "AuthError",
@@ -36,9 +38,10 @@ class IBPluginError(Exception):
         fix: str | None = None,
         status: int | None = None,
     ) -> None:
-        self.message = message
-        self.field = field
-        self.fix = fix
+        # Redacted here, once, so every path (Python, entry.main, CLI) shows the same safe text.
+        self.message = redact(message)
+        self.field = redact(field) if field else field
+        self.fix = redact(fix) if fix else fix
         #: HTTP status of IBKR's answer, when there was one.
         self.status = status
         super().__init__(self._render())

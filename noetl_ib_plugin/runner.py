@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -35,7 +36,14 @@ _FIXES = {
     "extra_forbidden": "remove it or fix its spelling.",
     "literal_error": "use one of the allowed values.",
     "greater_than": "give a positive number.",
+    "greater_than_equal": "give a larger number (the limit is in the message).",
+    "less_than_equal": "give a smaller number (the limit is in the message).",
+    "string_too_long": "give a shorter value (the limit is in the message).",
+    "too_long": "give fewer items (the limit is in the message).",
+    "string_pattern_mismatch": "use only the characters the message lists.",
 }
+#: Action names as registered: echoed in errors only when they look like one.
+_ACTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 
 
 def resolve_credential(
@@ -125,18 +133,23 @@ def _input_error(action: str, exc: ValidationError) -> InputError:
 
 def run_action(
     name: str,
+    /,
     credential: str | Mapping[str, Any] | CredentialRecord,
     *,
     credentials_file: str | os.PathLike[str] | None = None,
     allow_live: bool = False,
     **args: Any,
 ) -> dict[str, Any]:
-    """Run a registered action by name and return its JSON-serialisable result."""
+    """Run a registered action by name and return its JSON-serialisable result.
+
+    `name` is positional-only, so an action argument called `name` is validated like any other.
+    """
     actions = registry().actions
-    action = actions.get(name)
+    action = actions.get(name) if isinstance(name, str) else None
     if action is None:
+        shown = repr(name) if isinstance(name, str) and _ACTION_NAME.fullmatch(name) else "given"
         raise InputError(
-            f"unknown action {name!r}",
+            f"unknown action {shown}",
             field="action",
             fix=f"use one of: {', '.join(sorted(actions))}.",
         )

@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "noetl_ib_plugin"
 RANKS = {
     "_version": 0,
     "errors": 0,
+    "redaction": 0,
     "backoff": 0,
     "hookspecs": 0,
     "credentials": 1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -64,8 +65,32 @@ MAX_CONID = 2**31 - 1
 ACCOUNT_PATTERN = r"^[A-Za-z0-9]+$"
 _CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
 
+#: Order size bounds: IBKR's smallest fractional increment, and far above any real order.
+MIN_QUANTITY = 0.0001
+MAX_QUANTITY = 10_000_000.0
+#: Price bounds in the contract's currency: a millionth, and far above any listed share.
+MIN_PRICE = 0.000001
+MAX_PRICE = 10_000_000.0
+#: Tickers as IBKR lists them (BRK B, BF.B, EUR.USD): ASCII letters, digits and `space . _ & + -`.
+SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._&+-]*$"
+#: Exchange codes (SMART, NYSE, ISLAND, SEHK...) and ISO 4217 currency codes.
+EXCHANGE_PATTERN = r"^[A-Za-z0-9._-]+$"
+CURRENCY_PATTERN = r"^[A-Za-z]{3}$"
+#: IBKR security types (STK, OPT, FUT, CASH, CRYPTO...).
+SEC_TYPE_PATTERN = r"^[A-Za-z]+$"
+#: Order ids are ASCII digits (no Unicode digits: they would reach the URL path).
+ORDER_ID_PATTERN = r"^[0-9]+$"
+#: Reply message ids (o163, o10153) and order status filters (Submitted, pending_submit).
+MESSAGE_ID_PATTERN = r"^[A-Za-z0-9_]+$"
+STATUS_FILTER_PATTERN = r"^[A-Za-z_]+$"
+MAX_LIST_ITEMS = 100
+
 Conid = Annotated[int, Field(gt=0, le=MAX_CONID)]
-Symbol = Annotated[str, Field(min_length=1, max_length=32)]
+Symbol = Annotated[str, Field(min_length=1, max_length=32, pattern=SYMBOL_PATTERN)]
+MessageId = Annotated[str, Field(min_length=1, max_length=32, pattern=MESSAGE_ID_PATTERN)]
+StatusFilter = Annotated[str, Field(min_length=1, max_length=32, pattern=STATUS_FILTER_PATTERN)]
+Exchange = Annotated[str, Field(min_length=1, max_length=16, pattern=EXCHANGE_PATTERN)]
+Currency = Annotated[str, Field(min_length=3, max_length=3, pattern=CURRENCY_PATTERN)]
 
 
 def field_error(field: str, message: str) -> PydanticCustomError:
@@ -73,10 +98,21 @@ def field_error(field: str, message: str) -> PydanticCustomError:
     return PydanticCustomError("field_error", "{field}: {detail}", {"field": field, "detail": message})
 
 
-def _not_bool(value: Any) -> Any:
-    """`True` is not a quantity, price or conid (pydantic would read it as 1)."""
-    if isinstance(value, bool) or (isinstance(value, list) and any(isinstance(v, bool) for v in value)):
+_DECIMAL_TEXT = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*")
+_WHOLE_TEXT = re.compile(r"\s*[0-9]+\s*")
+
+
+def _not_bool(value: Any, *, whole: bool = False) -> Any:
+    """`True` is not a quantity, price or conid (pydantic would read it as 1); number text is
+    plain ASCII decimal (`"2.5"`, `"1e3"`; digits only for whole numbers), never `"1_0"` or `"٣"`."""
+    items = value if isinstance(value, list) else [value]
+    if any(isinstance(v, bool) for v in items):
         raise PydanticCustomError("bool_not_number", "must be a number, not a boolean")
+    pattern = _WHOLE_TEXT if whole else _DECIMAL_TEXT
+    if any(isinstance(v, str) and not pattern.fullmatch(v) for v in items):
+        raise PydanticCustomError(
+            "number_text", "must be a whole number" if whole else "must be a decimal number"
+        )
     return value
 
 
@@ -100,25 +136,34 @@ class PlaceOrderInput(BaseModel):
 
     model_config = _BASE
 
-    symbol: str | None = Field(default=None, min_length=1, max_length=32, description="ticker")
+    symbol: str | None = Field(
+        default=None, min_length=1, max_length=32, pattern=SYMBOL_PATTERN, description="ticker"
+    )
     conid: int | None = Field(default=None, gt=0, le=MAX_CONID, description="IBKR contract id")
     side: Literal["BUY", "SELL"] = Field(description="BUY or SELL (case-insensitive)")
-    quantity: float = Field(gt=0, allow_inf_nan=False, description="number of shares, > 0")
+    quantity: float = Field(
+        ge=MIN_QUANTITY, le=MAX_QUANTITY, allow_inf_nan=False,
+        description=f"number of shares, {MIN_QUANTITY} to {MAX_QUANTITY:.0f}",
+    )
     # Required on purpose: an omitted type must not silently become a market order.
     order_type: Literal["MKT", "LMT", "STP", "STOP_LIMIT"] = Field(
         description="MKT, LMT, STP or STOP_LIMIT ('STP LMT' accepted); required"
     )
     limit_price: float | None = Field(
-        default=None, gt=0, allow_inf_nan=False, description="limit price (LMT and STOP_LIMIT only)"
+        default=None, ge=MIN_PRICE, le=MAX_PRICE, allow_inf_nan=False,
+        description="limit price (LMT and STOP_LIMIT only)",
     )
     stop_price: float | None = Field(
-        default=None, gt=0, allow_inf_nan=False,
+        default=None, ge=MIN_PRICE, le=MAX_PRICE, allow_inf_nan=False,
         description="stop trigger price (STP and STOP_LIMIT only)",
     )
     tif: Literal["DAY", "GTC", "IOC", "OPG", "FOK"] = Field(default="DAY", description="time in force")
-    exchange: str | None = Field(default=None, description="listing exchange filter, e.g. NYSE")
-    currency: str | None = Field(default=None, description="currency filter, e.g. USD")
-    sec_type: str = Field(default="STK", min_length=1, description="security type of the contract (STK)")
+    exchange: Exchange | None = Field(default=None, description="listing exchange filter, e.g. NYSE")
+    currency: Currency | None = Field(default=None, description="currency filter, e.g. USD")
+    sec_type: str = Field(
+        default="STK", min_length=1, max_length=8, pattern=SEC_TYPE_PATTERN,
+        description="security type of the contract (STK)",
+    )
     client_order_id: str | None = Field(
         default=None,
         min_length=1,
@@ -126,11 +171,13 @@ class PlaceOrderInput(BaseModel):
         pattern=r"^[A-Za-z0-9._:\-]+$",
         description="cOID; generated when absent; resending the same id never duplicates",
     )
-    confirm: list[str] = Field(
-        default_factory=list, description="question message ids to confirm, e.g. ['o163']"
+    confirm: list[MessageId] = Field(
+        default_factory=list, max_length=MAX_LIST_ITEMS,
+        description="question message ids to confirm, e.g. ['o163']",
     )
-    decline: list[str] = Field(
-        default_factory=list, description="message ids to decline even if confirmed by default"
+    decline: list[MessageId] = Field(
+        default_factory=list, max_length=MAX_LIST_ITEMS,
+        description="message ids to decline even if confirmed by default",
     )
     outside_rth: bool = Field(default=False, description="allow execution outside regular hours")
     account_id: str | None = Field(
@@ -138,10 +185,15 @@ class PlaceOrderInput(BaseModel):
         description="override the credential's account",
     )
 
-    @field_validator("quantity", "limit_price", "stop_price", "conid", mode="before")
+    @field_validator("quantity", "limit_price", "stop_price", mode="before")
     @classmethod
     def _numbers(cls, value: Any) -> Any:
         return _not_bool(value)
+
+    @field_validator("conid", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        return _not_bool(value, whole=True)
 
     @field_validator("symbol", mode="before")
     @classmethod
@@ -205,7 +257,9 @@ class CancelOrderInput(BaseModel):
 
     model_config = _BASE
 
-    order_id: str = Field(min_length=1, pattern=r"^\d+$", description="IBKR order id (digits)")
+    order_id: str = Field(
+        min_length=1, max_length=19, pattern=ORDER_ID_PATTERN, description="IBKR order id (digits)"
+    )
     account_id: str | None = Field(
         default=None, max_length=32, pattern=ACCOUNT_PATTERN,
         description="override the credential's account",
@@ -222,8 +276,9 @@ class GetOpenOrdersInput(BaseModel):
 
     model_config = _BASE
 
-    filters: list[str] = Field(
-        default_factory=list, description="status filters, e.g. ['Submitted', 'Filled']"
+    filters: list[StatusFilter] = Field(
+        default_factory=list, max_length=20,
+        description="status filters, e.g. ['Submitted', 'Filled']",
     )
     include_inactive: bool = Field(
         default=True, description="include filled/cancelled orders of the day"
@@ -262,14 +317,18 @@ class SnapshotInput(BaseModel):
 
     model_config = _BASE
 
-    symbols: list[Symbol] = Field(default_factory=list, description="tickers, e.g. ['AAPL']")
-    conids: list[Conid] = Field(default_factory=list, description="contract ids")
-    fields: list[str] = Field(
+    symbols: list[Symbol] = Field(
+        default_factory=list, max_length=MAX_LIST_ITEMS, description="tickers, e.g. ['AAPL']"
+    )
+    conids: list[Conid] = Field(
+        default_factory=list, max_length=MAX_LIST_ITEMS, description="contract ids"
+    )
+    fields: list[Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_]+$")]] = Field(
         default_factory=lambda: ["last", "bid", "ask", "bid_size", "ask_size", "volume"],
         description=f"field names ({', '.join(FIELD_IDS)}) or raw IBKR field ids",
     )
-    exchange: str | None = Field(default=None, description="listing exchange filter for symbols")
-    currency: str | None = Field(default=None, description="currency filter for symbols")
+    exchange: Exchange | None = Field(default=None, description="listing exchange filter for symbols")
+    currency: Currency | None = Field(default=None, description="currency filter for symbols")
     max_wait: float = Field(default=5.0, ge=0, le=60, description="seconds to wait for fields")
     max_attempts: int = Field(default=20, ge=1, le=200, description="polls at most")
     poll_interval: float = Field(default=0.2, ge=0, le=5, description="seconds between polls")
@@ -282,14 +341,24 @@ class SnapshotInput(BaseModel):
     @field_validator("symbols", "fields", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
-        return _printable(_id_list(value))
+        return _id_list(value)
 
     @field_validator("conids", mode="before")
     @classmethod
     def _conids(cls, value: Any) -> Any:
         if isinstance(value, (str, int)) and not isinstance(value, bool):
-            return _id_list(str(value))
+            value = _id_list(str(value))
+        return _not_bool(value, whole=True)
+
+    @field_validator("max_wait", "poll_interval", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> Any:
         return _not_bool(value)
+
+    @field_validator("max_attempts", mode="before")
+    @classmethod
+    def _attempts(cls, value: Any) -> Any:
+        return _not_bool(value, whole=True)
 
     @field_validator("symbols", mode="after")
     @classmethod

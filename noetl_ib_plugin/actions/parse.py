@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -52,12 +53,20 @@ def _to_number(dec: Decimal, had_point: bool) -> int | float:
     return float(dec)
 
 
+def _finite(number: float) -> bool:
+    """True when `number` is a finite float or an int that fits one (so float() never overflows)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
 def parse_number(value: Any) -> int | float | None:
     """A number from a JSON number or IBKR text; None when it is not a number (or empty)."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return value
+        return value if _finite(value) else None  # JSON NaN/Infinity are not numbers
     if not isinstance(value, str):
         return None
     text = value.strip().replace(",", "").replace("\u00a0", "").replace(" ", "")
@@ -77,7 +86,8 @@ def parse_number(value: Any) -> int | float | None:
     except InvalidOperation:
         return None
     had_point = ("." in text or "e" in text.lower()) and multiplier == 1
-    return _to_number(dec, had_point)
+    number = _to_number(dec, had_point)
+    return number if _finite(number) else None
 
 
 def parse_field(value: Any) -> ParsedValue:
@@ -110,7 +120,7 @@ def as_int(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value.strip())
     return None
 

@@ -172,7 +172,8 @@ class TokenProvider(abc.ABC):
             with self._cache.lock(self.cache_key):
                 entry = self._cache.load(self.cache_key)
                 cached = Token.from_entry(entry) if entry else None
-                if cached is not None and cached.scheme == self.scheme and self._fresh(cached):
+                if (cached is not None and cached.scheme == self.scheme and self._fresh(cached)
+                        and cached.obtained_at <= self.now() + 300):  # not "obtained" in the future
                     log.debug("%s token loaded from cache (expires_at=%.0f)", self.scheme, cached.expires_at)
                     self._token = cached
                     return cached

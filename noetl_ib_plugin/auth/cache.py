@@ -2,21 +2,47 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import errno
 import json
 import logging
+import math
 import os
+import stat
 import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, TransientError
+from .bounds import MAX_EPOCH_SECONDS, MAX_TOKEN_LIFETIME, finite_number
 
-__all__ = ["FileTokenCache", "MemoryTokenCache", "TokenCache", "default_cache", "default_cache_dir"]
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "FileTokenCache",
+    "MemoryTokenCache",
+    "TokenCache",
+    "default_cache",
+    "default_cache_dir",
+    "valid_entry",
+]
 
 log = logging.getLogger(__name__)
+
+#: Longest wait for another process's token fetch (its HTTP calls have their own deadlines).
+DEFAULT_LOCK_TIMEOUT = 120.0
+LOCK_POLL_SECONDS = 0.05
+#: A token entry is a few KiB; anything past this is not ours.
+MAX_ENTRY_BYTES = 1 << 20
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+#: The user the cache must belong to (None where the OS has no uids).
+_EUID: int | None = os.geteuid() if hasattr(os, "geteuid") else None
 
 
 class TokenCache(Protocol):
@@ -57,9 +83,10 @@ class _KeyLocks:
 class MemoryTokenCache:
     """Process-local cache: providers for the same credential in one process share tokens."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self._entries: dict[str, dict[str, Any]] = {}
         self._locks = _KeyLocks()
+        self.lock_timeout = lock_timeout
 
     def load(self, key: str) -> dict[str, Any] | None:
         entry = self._entries.get(key)
@@ -73,65 +100,147 @@ class MemoryTokenCache:
 
     @contextlib.contextmanager
     def lock(self, key: str) -> Iterator[None]:
-        with self._locks.get(key):
+        lock = self._locks.get(key)
+        if not lock.acquire(timeout=max(0.0, self.lock_timeout)):
+            raise _lock_timeout("<memory>", key, self.lock_timeout)
+        try:
             yield
+        finally:
+            lock.release()
 
     def __repr__(self) -> str:
         return f"MemoryTokenCache(entries={len(self._entries)})"
 
 
 class FileTokenCache:
-    """JSON files under a 0700 directory, 0600 files, atomic replace, `flock` across processes."""
+    """JSON files under a 0700 directory you own, 0600 files, atomic replace, `flock` across processes.
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    Refused with a ConfigurationError (which suggests `NOETL_IB_TOKEN_CACHE=memory`): a directory
+    or file that is a symlink, not owned by this user, or not a directory/regular file; a lock
+    file that cannot be opened. A directory open to others is made private (it is ours). An entry
+    that cannot be read or fails `valid_entry` is a miss, and the next fetch replaces it. Lock
+    waits end after `lock_timeout` seconds with a TransientError.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.directory = Path(directory)
+        self.lock_timeout = lock_timeout
+        self._sleep = sleep
+        self._monotonic = monotonic
         self._locks = _KeyLocks()
         self._ready = False
+
+    def _unusable(self, what: str) -> ConfigurationError:
+        return ConfigurationError(
+            f"cannot use token cache directory {str(self.directory)!r}: {what}",
+            field="NOETL_IB_CACHE_DIR",
+            fix="point NOETL_IB_CACHE_DIR at a directory only you own and can write (mode 700), "
+            "or set NOETL_IB_TOKEN_CACHE=memory to keep tokens in memory only.",
+        )
 
     def _ensure_dir(self) -> None:
         if self._ready:
             return
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(self.directory, 0o700)
+            st = os.lstat(self.directory)
         except OSError as exc:
-            raise ConfigurationError(
-                f"cannot use token cache directory {str(self.directory)!r}: {exc.strerror}",
-                field="NOETL_IB_CACHE_DIR",
-                fix="point NOETL_IB_CACHE_DIR at a writable directory, or set "
-                "NOETL_IB_TOKEN_CACHE=memory to keep tokens in memory only.",
-            ) from None
+            raise self._unusable(exc.strerror or type(exc).__name__) from None
+        if stat.S_ISLNK(st.st_mode):
+            raise self._unusable("it is a symbolic link; give the real directory")
+        if not stat.S_ISDIR(st.st_mode):
+            raise self._unusable("it is not a directory")
+        if _EUID is not None and st.st_uid != _EUID:
+            raise self._unusable(
+                f"it is owned by uid {st.st_uid}, not by this user (uid {_EUID}); another user "
+                "could plant tokens there"
+            )
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            try:
+                os.chmod(self.directory, 0o700)
+            except OSError as exc:
+                raise self._unusable(f"cannot make it private, mode 700 ({exc.strerror})") from None
         self._ready = True
 
     def _path(self, key: str, suffix: str) -> Path:
-        if not key or not all(c.isalnum() or c in "-_" for c in key):
+        if not key or len(key) > 128 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in key):
             raise ValueError("cache keys are fingerprints: letters, digits, '-' and '_' only")
         return self.directory / f"{key}{suffix}"
 
+    def _check_file(self, fd: int, path: Path) -> None:
+        """An open cache file must be a regular file this user owns (fstat: no race with the name)."""
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise self._unusable(f"{path.name} is not a regular file")
+        if _EUID is not None and st.st_uid != _EUID:
+            raise self._unusable(
+                f"{path.name} is owned by uid {st.st_uid}, not by this user (uid {_EUID})"
+            )
+
+    def _open(self, path: Path, flags: int) -> int:
+        """os.open that never follows a symlink: a symlink is a ConfigurationError."""
+        try:
+            return os.open(path, flags | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC, 0o600)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP or (exc.errno != errno.ENOENT and path.is_symlink()):
+                raise self._unusable(f"{path.name} is a symbolic link") from None
+            raise
+
     def load(self, key: str) -> dict[str, Any] | None:
+        self._ensure_dir()
         path = self._path(key, ".json")
         try:
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
+            fd = self._open(path, os.O_RDONLY)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError):
+        except OSError as exc:
+            log.warning("ignoring unreadable token cache entry %s (%s)", path.name, exc.strerror)
+            return None
+        try:
+            self._check_file(fd, path)
+            raw = _read_at_most(fd, MAX_ENTRY_BYTES + 1)
+        except OSError as exc:
+            log.warning("ignoring unreadable token cache entry %s (%s)", path.name, exc.strerror)
+            return None
+        finally:
+            os.close(fd)
+        if len(raw) > MAX_ENTRY_BYTES:
+            log.warning("ignoring oversized token cache entry %s", path.name)
+            return None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError):
             log.warning("ignoring unreadable token cache entry %s", path.name)
             return None
-        return data if isinstance(data, dict) else None
+        if not valid_entry(data):
+            log.warning("ignoring malformed token cache entry %s", path.name)
+            return None
+        return dict(data)
 
     def store(self, key: str, entry: dict[str, Any]) -> None:
         self._ensure_dir()
         path = self._path(key, ".json")
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.directory)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.directory)
+        except OSError as exc:
+            raise self._unusable(f"cannot write an entry ({exc.strerror})") from None
         try:
             os.fchmod(fd, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(entry, fh, separators=(",", ":"))
-            os.replace(tmp, path)
-        except BaseException:
+            os.replace(tmp, path)  # rename replaces a planted symlink itself, never its target
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise self._unusable(f"cannot write an entry ({exc.strerror})") from None
             raise
 
     def delete(self, key: str) -> None:
@@ -140,29 +249,132 @@ class FileTokenCache:
 
     @contextlib.contextmanager
     def lock(self, key: str) -> Iterator[None]:
+        """Exclusive per-key lock (a thread lock, then `flock` on `<key>.lock`); bounded wait."""
         self._ensure_dir()
-        with self._locks.get(key):
-            fd = os.open(self._path(key, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = self._monotonic() + self.lock_timeout
+        thread_lock = self._locks.get(key)
+        if not thread_lock.acquire(timeout=max(0.0, self.lock_timeout)):
+            raise _lock_timeout(str(self.directory), key, self.lock_timeout)
+        try:
+            path = self._path(key, ".lock")
             try:
-                _flock(fd, exclusive=True)
+                fd = self._open(path, os.O_RDWR | os.O_CREAT)
+            except OSError as exc:
+                raise self._unusable(f"cannot open lock file {path.name} ({exc.strerror})") from None
+            try:
+                self._check_file(fd, path)
+                while not _try_flock(fd):
+                    if self._monotonic() >= deadline:
+                        raise _lock_timeout(str(self.directory), key, self.lock_timeout)
+                    self._sleep(LOCK_POLL_SECONDS)
                 try:
                     yield
                 finally:
-                    _flock(fd, exclusive=False)
+                    _unflock(fd)
             finally:
                 os.close(fd)
+        finally:
+            thread_lock.release()
 
     def __repr__(self) -> str:
         return f"FileTokenCache({str(self.directory)!r})"
 
 
-def _flock(fd: int, *, exclusive: bool) -> None:
-    """Lock or unlock a whole file; a no-op where `fcntl` is missing (threads still serialise)."""
+def _read_at_most(fd: int, limit: int) -> bytes:
+    """Read up to `limit` bytes: a planted huge file costs no more memory than that."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = os.read(fd, min(65536, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _lock_timeout(where: str, key: str, seconds: float) -> TransientError:
+    """The error of a lock wait that ran out: who to blame and what to do."""
+    return TransientError(
+        f"the token cache lock {key}.lock was held by another process or thread for more "
+        f"than {seconds:g} s",
+        field="NOETL_IB_CACHE_DIR",
+        fix=f"retry; if it persists, find the stuck process with `fuser {where}/{key}.lock` and "
+        "stop it, or set NOETL_IB_TOKEN_CACHE=memory.",
+    )
+
+
+def _try_flock(fd: int) -> bool:
+    """Take an exclusive `flock` without blocking; True when taken (always, without fcntl)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: threads still serialise
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _unflock(fd: int) -> None:
+    """Release the `flock` taken by `_try_flock`."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         return
-    fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_UN)
+    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def valid_entry(entry: Any) -> bool:
+    """The checks an entry passes before any provider reads it (the shape of `Token.to_entry`).
+
+    A printable-ASCII token value; finite numeric timestamps with 0 < obtained <= expires <=
+    obtained + MAX_TOKEN_LIFETIME and expires < MAX_EPOCH_SECONDS; dict `extra`/`state`; every
+    float in it finite; at most 16 levels deep; an OAuth 1.0a LST in strict base64.
+    """
+    if not isinstance(entry, dict):
+        return False
+    value, scheme = entry.get("value"), entry.get("scheme")
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ENTRY_BYTES // 4:
+        return False
+    if not (value.isascii() and value.isprintable() and " " not in value):
+        return False
+    if not isinstance(scheme, str) or not 0 < len(scheme) <= 32:
+        return False
+    stamps = [entry.get("obtained_at"), entry.get("expires_at")]
+    if any(isinstance(v, str) for v in stamps):
+        return False
+    obtained, expires = (finite_number(v) for v in stamps)
+    if obtained is None or expires is None:
+        return False
+    if not 0 < obtained <= expires <= min(obtained + MAX_TOKEN_LIFETIME, MAX_EPOCH_SECONDS):
+        return False
+    if any(entry.get(k) is not None and not isinstance(entry.get(k), dict) for k in ("extra", "state")):
+        return False
+    if not _finite_and_shallow(entry, 16):
+        return False
+    if scheme == "oauth1a":
+        try:
+            base64.b64decode(value, validate=True)
+        except (ValueError, binascii.Error):
+            return False
+    return True
+
+
+def _finite_and_shallow(value: Any, limit: int) -> bool:
+    """Every float is finite and containers nest at most `limit` deep (iterative walk)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, (dict, list)):
+            if depth >= limit:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return True
 
 
 def default_cache_dir() -> Path:

@@ -16,11 +16,13 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import requests
+from pydantic import SecretBytes, SecretStr
 
 from ..backoff import RetryPolicy
 from ..credentials.models import CredentialRecord, OAuth1aData, coerce_data
 from ..errors import AuthError, CredentialError
 from .base import Clock, Token, TokenProvider
+from .bounds import MAX_TOKEN_LIFETIME, finite_number
 from .cache import TokenCache
 from .http import auth_request, problem_detail, raise_for_auth
 from .oauth1a_math import (
@@ -87,20 +89,22 @@ class LiveSessionTokenProvider(TokenProvider):
         self._session = session
         self._policy = retry_policy or RetryPolicy()
         self._lst_url = f"{self.data.trading_base_url}{LST_PATH}"
-        self._prepend: str | None = None
+        #: The decrypted access token secret, in a holder whose repr is masked.
+        self._prepend: SecretStr | None = None
         # Static pieces of every signed request, built once: the signing path is per request.
+        # Pieces that hold the access token sit in secret holders, like the token itself.
         consumer_key = self.data.consumer_key
         access_token = self.data.access_token.get_secret_value()
         self._q_head = quote_plus(f"oauth_consumer_key={consumer_key}&oauth_nonce=")
         self._q_mid = quote_plus("&oauth_signature_method=HMAC-SHA256&oauth_timestamp=")
-        self._q_tail = quote_plus(f"&oauth_token={access_token}")
+        self._q_tail = SecretStr(quote_plus(f"&oauth_token={access_token}"))
         self._h_head = (
             f'OAuth realm="{self.data.resolved_realm}", oauth_consumer_key="{consumer_key}", '
             'oauth_nonce="'
         )
-        self._h_tail = f'", oauth_token="{access_token}"'
+        self._h_tail = SecretStr(f'", oauth_token="{access_token}"')
         #: (LST value, its decoded bytes): swapped as one tuple so threads never see a mix.
-        self._signing: tuple[str, bytes] | None = None
+        self._signing: tuple[SecretStr, SecretBytes] | None = None
 
     # -- TokenProvider -----------------------------------------------------------------------
 
@@ -122,19 +126,24 @@ class LiveSessionTokenProvider(TokenProvider):
         """Set the HMAC-SHA256 `Authorization` header for one request; return the LST it used."""
         token = self.current_token()
         signing = self._signing
-        if signing is None or signing[0] != token.value:
-            signing = self._signing = (token.value, base64.b64decode(token.value))
+        if signing is None or signing[0].get_secret_value() != token.value:
+            signing = self._signing = (
+                SecretStr(token.value),
+                SecretBytes(base64.b64decode(token.value)),
+            )
         nonce = self._nonce()
         q_nonce = nonce if nonce.isascii() and nonce.isalnum() else quote_plus(nonce)
         timestamp = str(int(self.now()))
         base = (
             f"{method.upper()}&{_quoted_path_url(strip_query(url))}&{self._q_head}{q_nonce}"
-            f"{self._q_mid}{timestamp}{self._q_tail}"
+            f"{self._q_mid}{timestamp}{self._q_tail.get_secret_value()}"
         )
-        signature = quote_b64(hmac.digest(signing[1], base.encode("utf-8"), "sha256"))
+        key = signing[1].get_secret_value()
+        signature = quote_b64(hmac.digest(key, base.encode("utf-8"), "sha256"))
         headers["Authorization"] = (
             f'{self._h_head}{nonce}", oauth_signature="{signature}", '
-            f'oauth_signature_method="HMAC-SHA256", oauth_timestamp="{timestamp}{self._h_tail}'
+            f'oauth_signature_method="HMAC-SHA256", oauth_timestamp="{timestamp}'
+            f'{self._h_tail.get_secret_value()}'
         )
         return token.value
 
@@ -198,6 +207,13 @@ class LiveSessionTokenProvider(TokenProvider):
             )
         now = self.now()
         expires_at = expires_ms / 1000.0
+        if expires_at > now + MAX_TOKEN_LIFETIME:
+            raise AuthError(
+                "IBKR's live_session_token_expiration is more than "
+                f"{MAX_TOKEN_LIFETIME / 86400:.0f} days away",
+                field="live_session_token_expiration",
+                fix="check data.api_base_url points at the IBKR Web API and the system clock.",
+            )
         if expires_at <= now:
             raise AuthError(
                 "IBKR's live session token is already expired by this machine's clock",
@@ -223,9 +239,9 @@ class LiveSessionTokenProvider(TokenProvider):
         if self._prepend is None:
             key = self.data.encryption_rsa_key()
             try:
-                self._prepend = decrypt_prepend(
+                self._prepend = SecretStr(decrypt_prepend(
                     self.data.access_token_secret.get_secret_value(), key
-                )
+                ))
             except ValueError as exc:
                 raise CredentialError(
                     f"{exc} (data.encryption_key)",
@@ -234,7 +250,7 @@ class LiveSessionTokenProvider(TokenProvider):
                     "unchanged, and set data.encryption_key to the private key whose public half "
                     "you uploaded as the encryption key (not the signature key).",
                 ) from None
-        return self._prepend
+        return self._prepend.get_secret_value()
 
     def _raise_for_status(self, resp: requests.Response) -> None:
         """Map IBKR's refusals to errors that say what to fix."""
@@ -291,7 +307,9 @@ class LiveSessionTokenProvider(TokenProvider):
             body = resp.json()
             b_hex = str(body["diffie_hellman_response"]).strip().lower().removeprefix("0x")
             signature_hex = str(body["live_session_token_signature"])
-            expires_ms = float(body["live_session_token_expiration"])
+            expires_ms = finite_number(body["live_session_token_expiration"])
+            if expires_ms is None:
+                raise ValueError("not a finite number")
             int(b_hex, 16)
         except (ValueError, KeyError, TypeError):
             raise AuthError(

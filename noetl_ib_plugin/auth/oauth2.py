@@ -13,6 +13,7 @@ from ..backoff import RetryPolicy
 from ..credentials.models import CredentialRecord, OAuth2Data, coerce_data
 from ..errors import AuthError
 from .base import Clock, Token, TokenProvider
+from .bounds import finite_number, token_lifetime
 from .cache import TokenCache
 from .http import auth_refused, auth_request, raise_for_auth
 
@@ -85,9 +86,11 @@ class IBTokenProvider(TokenProvider):
             d.credential,
             d.audience,
             d.scope,
+            # The SSO session's claims and where the bearer is used change what the token is.
             d.ip or "",
             d.ip_claim,
             d.service or "",
+            d.trading_base_url,
             d.secret_digest(),
         )
 
@@ -172,16 +175,14 @@ class IBTokenProvider(TokenProvider):
         raise_for_auth(resp, "OAuth 2.0 token request", TOKEN_CAUSES)
         body = _json_object(resp, "OAuth 2.0 token response")
         token = body.get("access_token")
-        try:
-            expires_in = float(body.get("expires_in", 0))
-        except (TypeError, ValueError):
-            expires_in = 0.0
-        if not isinstance(token, str) or not token or expires_in <= 0:
+        if not isinstance(token, str) or not token:
             raise AuthError(
                 "OAuth 2.0 token response has no usable access_token/expires_in",
                 status=resp.status_code,
                 fix="check token_url points at IBKR's /oauth2/api/v1/token endpoint.",
             )
+        expires_in = token_lifetime(body.get("expires_in"), what="OAuth 2.0 token response",
+                                    field="expires_in", status=resp.status_code)
         log.debug("OAuth 2.0 access token obtained (expires_in=%.0fs)", expires_in)
         return token, obtained + expires_in
 
@@ -296,5 +297,4 @@ def _jwt_exp(token: str) -> float | None:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
         return None
-    exp = claims.get("exp")
-    return float(exp) if isinstance(exp, (int, float)) else None
+    return finite_number(claims.get("exp"))

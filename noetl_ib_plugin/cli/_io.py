@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import math
@@ -13,6 +12,8 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any, NoReturn
+
+from ..redaction import redact
 
 __all__ = [
     "EXIT_AUTH",
@@ -29,6 +30,7 @@ __all__ = [
     "error_exit_code",
     "parse_assignments",
     "parse_value",
+    "redact",
     "report_error",
     "stdout_to_stderr",
 ]
@@ -79,30 +81,6 @@ class FailedWithResult(Exception):
 
 
 # -- secrets never reach a log line ----------------------------------------------------------
-
-@functools.cache
-def _redactions() -> tuple[tuple[re.Pattern[str], str], ...]:
-    """The patterns, compiled on first use: a step that logs nothing and succeeds never needs them."""
-    return (
-        (re.compile(r"-----BEGIN [A-Z0-9 ]+-----.*?-----END [A-Z0-9 ]+-----", re.S), "<redacted pem>"),
-        (re.compile(r"\beyJ[\w-]*\.[\w-]+\.[\w-]*"), "<redacted jwt>"),
-        (re.compile(r"(?i)\b(bearer|oauth)\s+[A-Za-z0-9._~+/=-]{16,}"), r"\1 <redacted>"),
-        (
-            re.compile(
-                r"(?i)\b(oauth_signature|oauth_token|access_token|live_session_token|client_assertion"
-                r"|access_token_secret|private_key|token|authorization)(['\"]?\s*[:=]\s*['\"]?)[^'\"&,\s}]+"
-            ),
-            r"\1\2<redacted>",
-        ),
-    )
-
-
-def redact(text: str) -> str:
-    """Mask anything shaped like a key, JWT, bearer or signature (defence in depth; code logs none)."""
-    for pattern, replacement in _redactions():
-        text = pattern.sub(replacement, text)
-    return text
-
 
 class RedactingFilter(logging.Filter):
     """Handler filter: every record, ours or a library's, is redacted before it is written."""
@@ -237,8 +215,58 @@ def _append_error_log(body: Mapping[str, Any], code: int, command: str | None) -
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def parse_value(text: str) -> Any:
-    """JSON when it parses (numbers, booleans, null, lists, objects, "quoted"), else the raw string."""
+#: Bounds on JSON from the command line: far beyond any action's arguments, far below a crash.
+MAX_JSON_CHARS = 1_000_000
+MAX_JSON_DEPTH = 32
+
+
+def _depth_ok(value: Any, limit: int) -> bool:
+    """True when `value` nests at most `limit` lists/objects deep (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            if depth >= limit:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def load_json_bounded(text: str, field: str) -> Any:
+    """`json.loads` with a size and nesting bound; too big, too deep or malformed is a usage error."""
+    if len(text) > MAX_JSON_CHARS:
+        raise CliUsageError(
+            f"{field} is {len(text)} characters long; at most {MAX_JSON_CHARS}", field=field
+        )
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliUsageError(f"{field} is not valid JSON ({exc.msg})", field=field) from None
+    except RecursionError:
+        value = None
+        ok = False
+    else:
+        ok = _depth_ok(value, MAX_JSON_DEPTH)
+    if not ok:
+        raise CliUsageError(
+            f"{field} nests lists/objects more than {MAX_JSON_DEPTH} levels deep", field=field
+        )
+    return value
+
+
+def parse_value(text: str, field: str = "value") -> Any:
+    """JSON when it parses (numbers, booleans, null, lists, objects, "quoted"), else the raw string.
+
+    Deeply nested or oversized JSON is a usage error rather than a string: it is never a symbol.
+    """
+    if text[:1] in ("[", "{"):
+        try:
+            return load_json_bounded(text, field)
+        except CliUsageError as exc:
+            if "not valid JSON" in exc.message:
+                return text
+            raise
     try:
         value = json.loads(text)
     except ValueError:
@@ -259,7 +287,7 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
             )
         if not _KEY.match(key):
             raise CliUsageError(f"argument name {key!r} is not an identifier", field=key)
-        out[key] = parse_value(value)
+        out[key] = parse_value(value, key)
     return out
 
 

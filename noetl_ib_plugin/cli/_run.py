@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from ._io import CliUsageError, parse_assignments
+from ._io import CliUsageError, load_json_bounded, parse_assignments
 
 __all__ = ["cmd_run", "collect_args"]
 
@@ -15,10 +14,7 @@ def collect_args(args_json: str | None, params: list[str]) -> dict[str, Any]:
     """--args-json first, then key=value words on top (the words win)."""
     args: dict[str, Any] = {}
     if args_json:
-        try:
-            parsed = json.loads(args_json)
-        except json.JSONDecodeError as exc:
-            raise CliUsageError(f"--args-json is not valid JSON ({exc.msg})", field="args_json") from None
+        parsed = load_json_bounded(args_json, "args_json")
         if not isinstance(parsed, dict):
             raise CliUsageError("--args-json must be a JSON object", field="args_json")
         args.update(parsed)

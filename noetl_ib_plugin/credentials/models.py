@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
@@ -18,6 +19,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from ..errors import CredentialError
 from .keys import load_dh_prime, load_rsa_private_key, read_key_file
@@ -33,6 +35,7 @@ __all__ = [
     "CredentialRecord",
     "OAuth1aData",
     "OAuth2Data",
+    "check_record_name",
     "coerce_data",
     "first_validation_problem",
     "parse_record",
@@ -41,6 +44,63 @@ __all__ = [
 OAUTH2_TYPE = "interactive_brokers_oauth"
 OAUTH1A_TYPE = "interactive_brokers_oauth1a"
 DEFAULT_API_ROOT = "https://api.ibkr.com"
+
+#: Record names: what NoETL aliases, files and servers accept; checked before a name is echoed.
+RECORD_NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@+-]{0,127}")
+#: Public identifiers (client id, key id, username): printable ASCII, no spaces, bounded.
+_IDENT = r"^[\x21-\x7e]+$"
+#: Free text IBKR reads (audience, scope): printable ASCII, spaces allowed.
+_PRINTABLE = r"^[\x20-\x7e]+$"
+#: Bounds on secret material: a 16384-bit RSA PEM is ~13 KiB; anything far past that is not a key.
+MAX_PEM_CHARS = 65536
+MAX_TOKEN_CHARS = 4096
+MAX_PATH_CHARS = 4096
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_record_name(name: object, field: str = "credential") -> str:
+    """A credential record name (1-128 of letters, digits, `_ . : @ + -`), or a CredentialError.
+
+    The error never echoes an invalid name: a name is user text, and a secret pasted into the
+    name field (e.g. `str(record)`) must not reach a message or a log.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise CredentialError(
+            "is required", field=field, fix="pass the name of a registered credential."
+        )
+    if RECORD_NAME_PATTERN.fullmatch(name) is None:
+        raise CredentialError(
+            f"is not a credential name ({len(name)} characters; names are 1-128 letters, digits "
+            "and _ . : @ + -, starting with a letter, digit or _)",
+            field=field,
+            fix='pass the record\'s name (e.g. "ib_paper"), not its content; to pass a whole '
+            "record, give the dict itself (credential={...}) or use --credentials-file.",
+        )
+    return name
+
+
+def _no_control(value: Any) -> Any:
+    """Paths, hosts and ids end up in messages and headers: control characters are refused."""
+    if isinstance(value, str) and _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _secret_text(value: Any, *, pem: bool) -> Any:
+    """Secrets are bounded and, unless PEM text, header-safe (no whitespace, no controls)."""
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if not isinstance(text, str):
+        return value
+    if len(text) > (MAX_PEM_CHARS if pem else MAX_TOKEN_CHARS):
+        raise ValueError(
+            f"is {len(text)} characters long; at most {MAX_PEM_CHARS if pem else MAX_TOKEN_CHARS}"
+        )
+    if pem:
+        if "\x00" in text:
+            raise ValueError("must not contain NUL characters")
+    elif not re.fullmatch(r"[\x21-\x7e]+", text):
+        raise ValueError("must be printable ASCII without spaces or control characters")
+    return value
 
 
 def _normalize_root(url: str) -> str:
@@ -131,10 +191,15 @@ def _pem_or_path(data: Any, pem_field: str, path_field: str, *, required: bool =
     has_pem = bool(data.get(pem_field))
     has_path = bool(data.get(path_field))
     if has_pem and has_path:
-        raise ValueError(f"give {pem_field} or {path_field}, not both")
+        raise _field_problem(path_field, f"give {pem_field} or {path_field}, not both")
     if required and not (has_pem or has_path):
-        raise ValueError(f"{pem_field} (PEM text) or {path_field} (a file) is required")
+        raise _field_problem(pem_field, f"{pem_field} (PEM text) or {path_field} (a file) is required")
     return data
+
+
+def _field_problem(field: str, detail: str) -> PydanticCustomError:
+    """A model-level problem that still names its field (pydantic gives such errors no loc)."""
+    return PydanticCustomError("field_error", "{detail}", {"field": field, "detail": detail})
 
 
 class OAuth2Data(CredentialData):
@@ -142,25 +207,42 @@ class OAuth2Data(CredentialData):
 
     SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("private_key",)
 
-    client_id: str = Field(min_length=1, description="OAuth 2.0 client id IBKR issued")
-    key_id: str = Field(min_length=1, description="key id (kid) of the registered public key")
+    client_id: str = Field(
+        min_length=1, max_length=256, pattern=_IDENT, description="OAuth 2.0 client id IBKR issued"
+    )
+    key_id: str = Field(
+        min_length=1, max_length=256, pattern=_IDENT,
+        description="key id (kid) of the registered public key",
+    )
     private_key: SecretStr | None = Field(default=None, description="RSA private key, PEM text")
-    private_key_path: str | None = Field(default=None, description="path to the RSA private key PEM")
-    credential: str = Field(min_length=1, description="IBKR username the SSO session is opened for")
+    private_key_path: str | None = Field(
+        default=None, max_length=MAX_PATH_CHARS, description="path to the RSA private key PEM"
+    )
+    credential: str = Field(
+        min_length=1, max_length=128, pattern=_IDENT,
+        description="IBKR username the SSO session is opened for",
+    )
     ip: str | None = Field(
-        default=None, description="your public IP, sent as the SSO session's IP claim (IBKR may "
-        "check it against the caller)"
+        default=None, max_length=45, description="your public IP, sent as the SSO session's IP "
+        "claim (IBKR may check it against the caller)"
     )
     ip_claim: Literal["ip", "userIp"] = Field(
         default="ip", description="claim name for the IP: 'ip' (IBKR demo) or 'userIp' (OpenAPI)"
     )
     service: str | None = Field(
-        default=None, description="optional 'service' claim, e.g. AM.LOGIN (IBKR's sample)"
+        default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="optional 'service' claim, e.g. AM.LOGIN (IBKR's sample)",
     )
     token_url: str | None = Field(default=None, description="override of the token endpoint")
     sso_session_url: str | None = Field(default=None, description="override of the SSO endpoint")
-    audience: str = Field(default="/token", min_length=1, description="client assertion aud claim")
-    scope: str = Field(default="sso-sessions.write", min_length=1, description="token scope")
+    audience: str = Field(
+        default="/token", min_length=1, max_length=512, pattern=_PRINTABLE,
+        description="client assertion aud claim",
+    )
+    scope: str = Field(
+        default="sso-sessions.write", min_length=1, max_length=512, pattern=_PRINTABLE,
+        description="token scope",
+    )
 
     _key: RSAPrivateKey | None = PrivateAttr(default=None)
 
@@ -168,6 +250,26 @@ class OAuth2Data(CredentialData):
     @classmethod
     def _one_key(cls, data: Any) -> Any:
         return _pem_or_path(data, "private_key", "private_key_path")
+
+    @field_validator("private_key", mode="before")
+    @classmethod
+    def _pem_bounds(cls, value: Any) -> Any:
+        return _secret_text(value, pem=True)
+
+    @field_validator("private_key_path", mode="before")
+    @classmethod
+    def _path_text(cls, value: Any) -> Any:
+        return _no_control(value)
+
+    @field_validator("ip")
+    @classmethod
+    def _ip_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError("must be an IPv4 or IPv6 address, e.g. 203.0.113.7") from None
 
     @field_validator("token_url", "sso_session_url")
     @classmethod
@@ -214,19 +316,30 @@ class OAuth1aData(CredentialData):
         "encryption_key",
     )
 
-    consumer_key: str = Field(min_length=1, description="OAuth consumer key (9 characters)")
+    consumer_key: str = Field(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+        description="OAuth consumer key (9 characters)",
+    )
     access_token: SecretStr = Field(description="OAuth access token from the IBKR portal")
     access_token_secret: SecretStr = Field(
         description="base64 access token secret, encrypted with your public encryption key"
     )
     signature_key: SecretStr | None = Field(default=None, description="private signature key PEM")
-    signature_key_path: str | None = Field(default=None, description="path to private_signature.pem")
+    signature_key_path: str | None = Field(
+        default=None, max_length=MAX_PATH_CHARS, description="path to private_signature.pem"
+    )
     encryption_key: SecretStr | None = Field(default=None, description="private encryption key PEM")
-    encryption_key_path: str | None = Field(default=None, description="path to private_encryption.pem")
-    dh_prime: str = Field(min_length=1, description="DH prime as hex, or the path to dhparam.pem")
+    encryption_key_path: str | None = Field(
+        default=None, max_length=MAX_PATH_CHARS, description="path to private_encryption.pem"
+    )
+    dh_prime: str = Field(
+        min_length=1, max_length=MAX_PEM_CHARS,
+        description="DH prime as hex, or the path to dhparam.pem",
+    )
     dh_generator: int = Field(default=2, ge=2, le=65537, description="DH generator (2)")
     realm: str | None = Field(
-        default=None, description="'limited_poa' (default) or 'test_realm' for TESTCONS"
+        default=None, max_length=64, pattern=r"^[A-Za-z0-9_]+$",
+        description="'limited_poa' (default) or 'test_realm' for TESTCONS",
     )
 
     _keys: dict[str, RSAPrivateKey] = PrivateAttr(default_factory=dict)
@@ -237,6 +350,30 @@ class OAuth1aData(CredentialData):
     def _keys_given(cls, data: Any) -> Any:
         data = _pem_or_path(data, "signature_key", "signature_key_path")
         return _pem_or_path(data, "encryption_key", "encryption_key_path")
+
+    @field_validator("signature_key", "encryption_key", mode="before")
+    @classmethod
+    def _pem_bounds(cls, value: Any) -> Any:
+        return _secret_text(value, pem=True)
+
+    @field_validator("access_token", "access_token_secret", mode="before")
+    @classmethod
+    def _token_bounds(cls, value: Any) -> Any:
+        return _secret_text(value, pem=False)
+
+    @field_validator("signature_key_path", "encryption_key_path", mode="before")
+    @classmethod
+    def _path_text(cls, value: Any) -> Any:
+        return _no_control(value)
+
+    @field_validator("dh_generator", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (
+            isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,6}\s*", value) is None
+        ):
+            raise ValueError("must be a whole number such as 2")
+        return value
 
     @property
     def resolved_realm(self) -> str:
@@ -317,6 +454,9 @@ _FIXES = {
     "string_type": "give a string.",
     "int_parsing": "give a whole number.",
     "string_too_short": "give a non-empty value.",
+    "string_too_long": "give a shorter value (the limit is in the message).",
+    "too_long": "give a shorter value (the limit is in the message).",
+    "string_pattern_mismatch": "use only the characters the message lists.",
 }
 
 
@@ -360,7 +500,8 @@ def _validation_to_error(
     exc: ValidationError, prefix: str, model: type[BaseModel] | None = None
 ) -> CredentialError:
     """First pydantic error as a CredentialError that names the field and never the value."""
-    loc, message, kind, _ = first_validation_problem(exc)
+    loc, message, kind, ctx = first_validation_problem(exc)
+    loc = loc or str(ctx.get("field") or "")
     field = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "record"
     fix = _FIXES.get(kind, "correct the value and try again.")
     if kind == "extra_forbidden" and model is not None:
@@ -418,6 +559,7 @@ def parse_record(
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         raise CredentialError("is required", field="name", fix='give the record a name, e.g. "ib_paper".')
+    check_record_name(name, "name")
     kind = raw.get("type")
     if not isinstance(kind, str) or not kind:
         raise CredentialError(
@@ -428,7 +570,9 @@ def parse_record(
     model = known.get(kind)
     if model is None:
         raise CredentialError(
-            f"unknown credential type {kind!r}",
+            f"unknown credential type {kind!r}"
+            if RECORD_NAME_PATTERN.fullmatch(kind) else
+            f"is not a credential type ({len(kind)} characters)",
             field="type",
             fix=f"use one of: {', '.join(sorted(known))}, or install the plugin that provides it.",
         )
@@ -447,7 +591,19 @@ def parse_record(
     tags = raw.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise CredentialError("must be a list of strings", field="tags", fix='e.g. ["ib"].')
+    if len(tags) > 64 or any(len(t) > 128 or _CONTROL.search(t) for t in tags):
+        raise CredentialError(
+            "must be at most 64 tags of at most 128 printable characters",
+            field="tags",
+            fix='e.g. ["ib", "paper"].',
+        )
     description = raw.get("description")
+    if isinstance(description, str) and len(description) > 4096:
+        raise CredentialError(
+            f"is {len(description)} characters long; at most 4096",
+            field="description",
+            fix="shorten it.",
+        )
     return CredentialRecord(
         name=name,
         type=kind,

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from ..errors import ConfigurationError, CredentialError, CredentialNotFound
-from .models import CredentialData, CredentialRecord, parse_record
+from .models import CredentialData, CredentialRecord, check_record_name, parse_record
+from .permissions import check_trusted
 
 __all__ = [
     "AliasStore",
@@ -162,10 +163,15 @@ class AliasStore:
             mode = path.stat().st_mode
         except OSError:
             return None
+        # Writable by others or owned by someone else: refused (it decides where keys are sent).
+        check_trusted(self.directory.stat(), self.directory, directory=True, field="NOETL_CREDENTIALS_DIR")
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             log.warning("credential file %s is readable by group or others; run `chmod 600 %s`", path, path)
         try:
-            text = path.read_text(encoding="utf-8")
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as fh:
+                check_trusted(os.fstat(fh.fileno()), path, directory=False, field="credential")
+                text = fh.read(1 << 20).decode("utf-8")
         except (OSError, UnicodeDecodeError):
             raise CredentialError(
                 f"alias file {str(path)!r} cannot be read",
@@ -277,10 +283,7 @@ def load_credential(
     store: CredentialStore | None = None,
 ) -> CredentialRecord:
     """Resolve a record by name through the stores and validate it for its type."""
-    if not isinstance(name, str) or not name.strip():
-        raise CredentialError(
-            "is required", field="credential", fix="pass the name of a registered credential."
-        )
+    check_record_name(name)
     chain = store if store is not None else default_store(credentials_file)
     raw = chain.find(name)
     if raw is None:

@@ -372,6 +372,9 @@ def test_secret_canary_logs_reprs_exceptions(
     assertion = server.state.assertions[-1]
     provider.invalidate(bearer)
     provider.fetch_token()
+    # The canary is only as good as its input: DEBUG lines of ours and of urllib3 were written.
+    names = {r.name for r in debug_logs.records if r.levelname == "DEBUG"}
+    assert "noetl_ib_plugin.auth.oauth2" in names and "urllib3.connectionpool" in names, names
     texts = [
         debug_logs.text,
         repr(provider),

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from noetl_ib_plugin.auth.base import Token
 from noetl_ib_plugin.auth.oauth1a import LiveSessionTokenProvider
@@ -166,6 +167,9 @@ def test_session_leaks_no_secret(sim: Simulator, caplog: pytest.LogCaptureFixtur
     assert scan.leaks(sim.keys.access_token_secret_plain.hex()) == ["oauth1a.prepend"]
     captured = capfd.readouterr()
     assert len(caplog.records) > 50
+    debug_from = {r.name for r in caplog.records if r.levelname == "DEBUG"}
+    assert {"noetl_ib_plugin.auth.oauth2", "noetl_ib_plugin.auth.oauth1a",
+            "urllib3.connectionpool"} <= debug_from, debug_from
     scan.assert_clean(_log_texts(caplog), "logs")
     scan.assert_clean([captured.out, captured.err], "stdout/stderr")
     scan.assert_clean([t for e in session.errors for t in (str(e), repr(e), str(e.to_dict()),
@@ -229,3 +233,61 @@ def test_cli_leaks_no_secret(sim: Simulator, tmp_path: Path) -> None:
     scan.assert_clean([p.stdout for p in outputs], "CLI stdout")
     scan.assert_clean([p.stderr for p in outputs], "CLI stderr")
     scan.assert_clean([str(p.relative_to(cache)) for p in files], "cache file names")
+
+
+#: A token-shaped canary the test sends in a URL, so urllib3's own DEBUG line carries it.
+URL_CANARY = "urlCanary0123456789abcdefXYZ"
+
+
+def _cli_then_library_logs(sim: Simulator, capfd: pytest.CaptureFixture[str],
+                           rsa_pem: str) -> tuple[str, dict[str, str]]:
+    """Run the real CLI at -v in this process, then let libraries log secrets through its handler.
+
+    Returns (everything written to stderr, the secrets that were logged, by label).
+    """
+    from noetl_ib_plugin.cli import main as cli_main
+
+    cache = Path(os.environ["NOETL_IB_CACHE_DIR"])
+    root = logging.getLogger()
+    saved_level, saved_handlers = root.level, list(root.handlers)
+    try:
+        code = cli_main(["run", "get_positions", "-c", "sim_oauth2", "--credentials-file",
+                         str(sim.credentials_file), "-v"])
+        assert code == 0
+        tokens = _cached_tokens(cache)
+        bearer = next(v for v, label in tokens.items() if label.endswith(":value"))
+        # urllib3 logs the request line, query included, at DEBUG.
+        requests.get(f"{sim.url}/v1/api/portfolio/accounts?oauth_token={URL_CANARY}", timeout=10)
+        # Libraries that dump headers, bodies or failures at DEBUG.
+        logging.getLogger("urllib3.connectionpool").debug("headers %r",
+                                                          {"Authorization": f"Bearer {bearer}"})
+        logging.getLogger("requests.adapters").debug("body %s", {"private_key": rsa_pem})
+        try:
+            raise ValueError(f"access_token={bearer}")
+        except ValueError:
+            logging.getLogger("noetl_ib_plugin.client").debug("request failed", exc_info=True)
+    finally:
+        for handler in list(root.handlers):
+            if handler not in saved_handlers:
+                root.removeHandler(handler)
+        root.setLevel(saved_level)
+    err = capfd.readouterr().err
+    return err, {"url_canary": URL_CANARY, "bearer": bearer, "logged_key": rsa_pem}
+
+
+def test_cli_log_filter_redacts_library_debug_lines(sim: Simulator, capfd: pytest.CaptureFixture[str],
+                                                    rsa_pem: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's real DEBUG handler masks secrets urllib3 and others log, and leaks without its filter."""
+    # The second run disables the filter and must see every secret: proof the canary can fail.
+    from noetl_ib_plugin.cli._io import RedactingFilter
+
+    err, secrets = _cli_then_library_logs(sim, capfd, rsa_pem)
+    assert "DEBUG urllib3.connectionpool" in err and "DEBUG noetl_ib_plugin" in err
+    assert "oauth_token=<redacted>" in err and "'Authorization': '<redacted>'" in err
+    scan = SecretScanner({**record_secrets(sim.credentials_file), **secrets})
+    scan.assert_clean([err], "CLI stderr at DEBUG")
+    # The mutation: a filter that lets records through untouched. The canary must catch it.
+    monkeypatch.setattr(RedactingFilter, "filter", lambda self, record: True)
+    leaky, secrets = _cli_then_library_logs(sim, capfd, rsa_pem)
+    assert sorted(SecretScanner(secrets).leaks(leaky)) == ["bearer", "logged_key", "url_canary"]
