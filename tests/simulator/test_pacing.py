@@ -14,17 +14,37 @@ from .clients import OAuth2Client, Trader, load_private
 from .conftest import records
 
 
+class ManualClock:
+    """The simulator's clock, moved only by the test: pacing verdicts cannot depend on load."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture
-def paced(sim_keys: SimKeys) -> Iterator[tuple[Simulator, Trader]]:
-    """A simulator with short pacing windows and a ready trader."""
+def clock() -> ManualClock:
+    """A manual clock for the paced simulator."""
+    return ManualClock()
+
+
+@pytest.fixture
+def paced(sim_keys: SimKeys, clock: ManualClock) -> Iterator[tuple[Simulator, Trader]]:
+    """A simulator with short pacing windows, a manual clock and a ready trader."""
     overrides = {"global": (8, 0.5), "snapshot": (2, 0.3), "tickle": (1, 0.2),
                  "live_orders": (1, 0.3)}
-    with Simulator(keys=sim_keys, pacing_overrides=overrides, penalty_seconds=0) as s:
+    with Simulator(keys=sim_keys, pacing_overrides=overrides, penalty_seconds=0,
+                   clock=clock) as s:
         data = records(s)["sim_oauth2"]
         client = OAuth2Client(s.url, data["client_id"], data["key_id"],
                               load_private(data["private_key"]), data["credential"])
         trader = Trader(s.url, "DU1234567", bearer=client.bearer())
-        time.sleep(0.5)
+        clock.advance(2.0)  # past every pacing window and the bridge warm-up
         yield s, trader
 
 
@@ -45,12 +65,12 @@ def test_global_limit(paced: tuple[Simulator, Trader]) -> None:
     assert codes.count(200) == 8 and codes.count(429) == 2
 
 
-def test_exact_rate_never_limited(paced: tuple[Simulator, Trader]) -> None:
+def test_exact_rate_never_limited(paced: tuple[Simulator, Trader], clock: ManualClock) -> None:
     """A client sending exactly one tickle per window never sees a 429."""
     sim, t = paced
-    start = time.monotonic()
     for n in range(5):
-        time.sleep(max(0.0, start + 0.2 * n - time.monotonic()))
+        if n:
+            clock.advance(0.2)
         assert t.post("/tickle").status_code == 200
     assert sim.stats()["rate_limited_responses"] == 0
 
