@@ -14,6 +14,7 @@ RANKS = {
     "_version": 0,
     "errors": 0,
     "backoff": 0,
+    "transport": 0,
     "hookspecs": 0,
     "credentials": 1,
     "auth": 2,

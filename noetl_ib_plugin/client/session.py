@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -14,8 +15,8 @@ import requests
 import urllib3.exceptions
 
 from ..auth.base import Token, TokenProvider
-from ..auth.http import USER_AGENT, problem_detail
-from ..backoff import RetryPolicy, parse_retry_after
+from ..auth.http import problem_detail
+from ..backoff import RETRYABLE_STATUS, RetryPolicy, retry_call
 from ..errors import (
     AuthError,
     BrokerError,
@@ -23,6 +24,7 @@ from ..errors import (
     RateLimited,
     TransientError,
 )
+from ..transport import limited_session
 from .bootstrap import (
     BROKERAGE_STATE,
     PORTFOLIO_STATE,
@@ -41,7 +43,6 @@ log = logging.getLogger(__name__)
 READ_ONLY_POSTS = frozenset(
     {"/iserver/auth/status", "/tickle", "/iserver/auth/ssodh/init", "/sso/validate"}
 )
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 AUTH_FIX = (
     "the token was refreshed once and IBKR still refused it: check that the credential's "
     "consumer/client is registered and not revoked, the system clock is correct, and that no "
@@ -49,12 +50,32 @@ AUTH_FIX = (
 )
 
 
+#: Order placement and question replies: logged at INFO with their outcome.
+ORDER_PATHS = re.compile(r"^/iserver/(account/[^/]+/orders|reply/[^/]+)$")
+
+
+def _order_outcome(body: Any) -> str:
+    """Order ids/statuses, question ids or IBKR's error from an order answer; nothing else."""
+    items = body if isinstance(body, list) else [body]
+    parts: list[str] = []
+    for item in items[:5]:
+        if not isinstance(item, dict):
+            continue
+        if "order_id" in item:
+            parts.append(f"order {str(item['order_id'])[:24]} {str(item.get('order_status', ''))[:24]}")
+        elif "messageIds" in item:
+            parts.append(f"question {','.join(str(m)[:12] for m in item['messageIds'][:5])}")
+        elif "error" in item:
+            parts.append(f"rejected ({str(item['error'])[:120]})")
+    return "; ".join(parts) or "no order in the answer"
+
+
 def is_no_bridge(resp: requests.Response) -> bool:
     """True for IBKR's 400 "no bridge": the brokerage session is not open (anymore)."""
     return resp.status_code == 400 and "no bridge" in (resp.text or "").lower()
 
 
-def _not_sent(exc: requests.RequestException) -> bool:
+def _not_sent(exc: Exception) -> bool:
     """True when the request certainly never reached the server (connect failed)."""
     if isinstance(exc, requests.ConnectTimeout):
         return True
@@ -113,11 +134,7 @@ class IBClient:
     @staticmethod
     def _new_session() -> requests.Session:
         """Keep-alive session with a pool large enough for concurrent playbook steps."""
-        sess = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
-        sess.mount("https://", adapter)
-        sess.mount("http://", adapter)
-        sess.headers["User-Agent"] = USER_AGENT
+        sess = limited_session(pool_maxsize=32)
         sess.headers["Accept"] = "application/json"
         return sess
 
@@ -227,7 +244,11 @@ class IBClient:
                     fix="another session may have taken over this username (compete); retry, or "
                     "log out of other IBKR sessions for this user.",
                 )
-            return self._decode(method, path, resp)
+            body = self._decode(method, path, resp)
+            if method == "POST" and ORDER_PATHS.match(path):
+                log.info("order request %s answered HTTP %s: %s", path, resp.status_code,
+                         _order_outcome(body))
+            return body
 
     def _send(
         self,
@@ -237,65 +258,60 @@ class IBClient:
         json: Any,
         idempotent: bool,
     ) -> tuple[requests.Response, str]:
-        """Pace, authorize and send; retry transient failures when that is safe."""
+        """Pace, authorize and send through the shared retry loop; retry only when that is safe."""
         url = self.api_base_url + path
-        policy = self.retry_policy
-        started = self.clock()
-        attempt = 0
-        while True:
-            attempt += 1
+        token_used = ""
+
+        def send() -> requests.Response:
+            nonlocal token_used
             self.pacer.acquire(method, path)
             req = requests.Request(method, url, params=params, json=json)
             prepared = self.session.prepare_request(req)
             token_used = self.provider.authorize(method, prepared.url or url, prepared.headers)
-            try:
-                resp = self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
-            except requests.RequestException as exc:
-                safe = idempotent or _not_sent(exc)
-                delay = policy.delay(attempt)
-                if safe and policy.should_retry(attempt, self.clock() - started, delay):
-                    log.info("%s %s: %s, retrying in %.2fs", method, path, type(exc).__name__,
-                             delay)
-                    policy.sleep(delay)
-                    continue
-                what = f"{method} {path}: {type(exc).__name__} talking to IBKR"
-                if not safe:
-                    raise OutcomeUnknown(
-                        f"{what}; the request may or may not have been processed",
-                        fix="check the state at IBKR before sending it again.",
-                    ) from None
-                raise TransientError(
-                    f"{what} (tried {attempt} times)",
-                    fix="check connectivity to the IBKR API host and retry later.",
+            return self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
+
+        # Non-idempotent calls are never resent here, not even after a 429: the caller decides
+        # (place_order resends once with the same cOID, which IBKR de-duplicates).
+        result = retry_call(
+            send,
+            policy=self.retry_policy,
+            what=f"{method} {path}",
+            retry_on=(requests.RequestException,),
+            error_is_safe=lambda exc: idempotent or _not_sent(exc),
+            status_is_safe=idempotent,
+            clock=self.clock,
+        )
+        if result.error is not None:
+            exc = result.error
+            what = f"{method} {path}: {type(exc).__name__} talking to IBKR"
+            if not result.spent:
+                raise OutcomeUnknown(
+                    f"{what}; the request may or may not have been processed",
+                    fix="check the state at IBKR before sending it again.",
                 ) from None
-            if resp.status_code in RETRYABLE_STATUS:
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-                # Non-idempotent calls are never resent here, not even after a 429: the caller
-                # decides (place_order resends once with the same cOID, which IBKR de-duplicates).
-                safe = idempotent
-                delay = policy.delay(attempt, retry_after)
-                if safe and policy.should_retry(attempt, self.clock() - started, delay):
-                    log.info("%s %s: HTTP %s, retrying in %.2fs", method, path,
-                             resp.status_code, delay)
-                    resp.close()
-                    policy.sleep(delay)
-                    continue
-                detail = problem_detail(resp)
-                what = f"{method} {path}: HTTP {resp.status_code} from IBKR ({detail})"
-                if resp.status_code == 429:
-                    raise RateLimited(what, retry_after=retry_after)
-                if not safe:
-                    raise OutcomeUnknown(
-                        f"{what}; the request may or may not have been processed",
-                        status=resp.status_code,
-                        fix="check the state at IBKR before sending it again.",
-                    )
-                raise TransientError(
-                    f"{what} (tried {attempt} times)",
+            raise TransientError(
+                f"{what} (tried {result.count} times)",
+                fix="check connectivity to the IBKR API host and retry later.",
+            ) from None
+        resp = result.response
+        assert resp is not None
+        if resp.status_code in RETRYABLE_STATUS:
+            detail = problem_detail(resp)
+            what = f"{method} {path}: HTTP {resp.status_code} from IBKR ({detail})"
+            if resp.status_code == 429:
+                raise RateLimited(what, retry_after=result.retry_after)
+            if not idempotent:
+                raise OutcomeUnknown(
+                    f"{what}; the request may or may not have been processed",
                     status=resp.status_code,
-                    fix="IBKR is having trouble; retry later.",
+                    fix="check the state at IBKR before sending it again.",
                 )
-            return resp, token_used
+            raise TransientError(
+                f"{what} (tried {result.count} times)",
+                status=resp.status_code,
+                fix="IBKR is having trouble; retry later.",
+            )
+        return resp, token_used
 
     @staticmethod
     def _decode(method: str, path: str, resp: requests.Response) -> Any:
