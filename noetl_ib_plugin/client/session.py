@@ -17,6 +17,7 @@ import urllib3.exceptions
 from ..auth.base import Token, TokenProvider
 from ..auth.http import problem_detail
 from ..backoff import RETRYABLE_STATUS, RetryPolicy, retry_call
+from ..credentials.accounts import account_id_problem, check_account_id
 from ..errors import (
     AuthError,
     BrokerError,
@@ -416,28 +417,50 @@ class IBClient:
 
     @property
     def account_id(self) -> str:
-        """The credential's account, else IBKR's selected account."""
+        """The credential's account, else IBKR's selected account; both must be IBKR account ids."""
         if self.explicit_account_id:
-            return self.explicit_account_id
+            return check_account_id(self.explicit_account_id, "data.account_id")
         session = self.brokerage()
-        if not session.selected_account:
+        selected = session.selected_account
+        if not selected:
             raise BrokerError(
                 "IBKR did not say which account to use",
                 fix="set data.account_id in the credential record.",
             )
-        return session.selected_account
+        if account_id_problem(selected) is not None:
+            raise BrokerError(
+                "IBKR's selectedAccount is not an account id this client accepts",
+                field="selectedAccount",
+                fix="set data.account_id in the credential record to the account to use.",
+            )
+        return selected
+
+    def listed_accounts(self) -> list[str]:
+        """The well-formed account ids `GET /iserver/accounts` lists for this credential."""
+        session = self.brokerage()
+        return [a for a in session.accounts if account_id_problem(a) is None]
 
     def is_paper(self, account_id: str | None = None) -> bool:
-        """Paper when the id starts with DU, or IBKR says `isPaper` for the selected account."""
-        acct = account_id or self.account_id
-        if acct.upper().startswith("DU"):
-            return True
+        """Whether IBKR says `account_id` (default: the client's account) is a paper account.
+
+        Decided by `/iserver/accounts` (its account list and `isPaper`), never by the `DU`
+        prefix: an id IBKR does not list for this credential raises LiveTradingRefused, and an
+        answer without `isPaper` counts as live.
+        """
+        acct = check_account_id(account_id or self.account_id)
         session = self.brokerage()
-        return bool(session.is_paper) and acct in (session.selected_account, *session.accounts)
+        if acct not in self.listed_accounts():
+            raise LiveTradingRefused(
+                f"account {acct} is not one IBKR lists for this credential",
+                field="account_id",
+                fix="use one of the accounts `noetl-ib call get_positions` reports, or leave "
+                "account_id unset to use IBKR's selected account.",
+            )
+        return session.is_paper is True
 
     def ensure_trading_allowed(self, account_id: str | None = None) -> str:
         """Return the account to trade, or raise LiveTradingRefused without both opt-ins."""
-        acct = account_id or self.account_id
+        acct = check_account_id(account_id or self.account_id)
         if self.is_paper(acct):
             return acct
         if self.environment == "live" and self.allow_live:
@@ -450,7 +473,7 @@ class IBClient:
         if not self.allow_live:
             missing.append("pass allow_live=True (CLI: --allow-live)")
         raise LiveTradingRefused(
-            f"refusing to trade on account {acct}: it is not a paper account",
+            f"refusing to trade on account {acct}: IBKR does not report it as a paper account",
             field="account_id",
             fix="to trade a live account on purpose, " + " and ".join(missing) + ".",
         )
