@@ -121,7 +121,7 @@ def test_cli_process_against_a_dripping_token_endpoint_exits_in_bound(
 
 def test_endless_answer_stops_at_the_byte_cap() -> None:
     """An answer that never ends is cut at max_bytes with a typed error."""
-    with hostile_server(lambda stop: endless_body(stop)) as server:
+    with hostile_server(endless_body) as server:
         http = limited_session(deadline=60.0, max_bytes=256 * 1024)
         with pytest.raises(ResponseTooLarge) as info:
             http.get(server.url + "/big", timeout=(5.0, 20.0))
