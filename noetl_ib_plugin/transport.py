@@ -10,6 +10,8 @@ origin). Every request and answer is logged at DEBUG without headers, query or b
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import logging
 import math
 import os
@@ -105,10 +107,12 @@ def env_deadline() -> float:
 
 
 class _Watch:
-    """The connections one call uses; `fire()` shuts their sockets down from the timer thread."""
+    """The connections one call uses; `fire()` shuts their sockets down from the watchdog thread."""
 
     def __init__(self) -> None:
         self.fired = False
+        #: Set when the call ended; the watchdog then drops the entry without firing.
+        self.done = False
         self._conns: list[Any] = []
         self._lock = threading.Lock()
 
@@ -118,11 +122,59 @@ class _Watch:
             if self.fired:
                 _shutdown(conn)
 
+    def finish(self) -> None:
+        """The call is over: its connection may go back to the pool, so never fire after this."""
+        with self._lock:
+            self.done = True
+
     def fire(self) -> None:
         with self._lock:
+            if self.done:
+                return
             self.fired = True
             for conn in self._conns:
                 _shutdown(conn)
+
+
+class _Watchdog:
+    """One daemon thread for all deadlines of the process (a thread per call would cost ~0.2 ms)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, watch: _Watch, seconds: float) -> None:
+        """Fire `watch` after `seconds` unless it is marked done first."""
+        entry = (time.monotonic() + seconds, next(self._seq), watch)
+        with self._cond:
+            heapq.heappush(self._heap, entry)
+            if self._thread is None or not self._thread.is_alive():  # first use, or after fork
+                self._thread = threading.Thread(target=self._run, name="noetl-ib-deadlines",
+                                                daemon=True)
+                self._thread.start()
+            elif self._heap[0] is entry:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                due, _, watch = self._heap[0]
+                delay = due - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+            watch.fire()
+
+
+_watchdog = _Watchdog()
 
 
 def _shutdown(conn: Any) -> None:
@@ -194,13 +246,11 @@ class DeadlineAdapter(requests.adapters.HTTPAdapter):
     ) -> requests.Response:
         where = _loggable(request.url)
         watch = _Watch()
-        timer = threading.Timer(self.deadline, watch.fire)
-        timer.daemon = True
         previous = getattr(_current, "watch", None)
         _current.watch = watch
         started = time.monotonic()
         log.debug("HTTP %s %s", request.method, where)
-        timer.start()
+        _watchdog.arm(watch, self.deadline)
         try:
             try:
                 resp = super().send(request, stream=True, timeout=timeout, verify=verify,
@@ -214,7 +264,7 @@ class DeadlineAdapter(requests.adapters.HTTPAdapter):
                         fix="configure the final URL of the endpoint; redirects are never "
                         "followed so that credentials cannot be sent to another origin.",
                     )
-                body = self._read_capped(resp, request, where)
+                body = self._read_capped(resp, request, where, watch)
             except requests.RequestException:
                 if watch.fired:
                     raise DeadlineExceeded(
@@ -231,7 +281,7 @@ class DeadlineAdapter(requests.adapters.HTTPAdapter):
                     request=request,
                 )
         finally:
-            timer.cancel()
+            watch.finish()
             _current.watch = previous
         resp._content = body
         resp._content_consumed = True  # type: ignore[attr-defined]
@@ -240,7 +290,7 @@ class DeadlineAdapter(requests.adapters.HTTPAdapter):
         return resp
 
     def _read_capped(self, resp: requests.Response, request: requests.PreparedRequest,
-                     where: str) -> bytes:
+                     where: str, watch: _Watch) -> bytes:
         """The decoded body, at most `max_bytes`; the connection goes back to the pool."""
         chunks: list[bytes] = []
         size = 0
@@ -257,6 +307,7 @@ class DeadlineAdapter(requests.adapters.HTTPAdapter):
                     )
                 chunks.append(chunk)
         finally:
+            watch.finish()  # before the connection can be handed to another call
             resp.close()
         return b"".join(chunks)
 

@@ -25,7 +25,7 @@ from ..errors import (
     RateLimited,
     TransientError,
 )
-from ..transport import limited_session
+from ..transport import ensure_limits, limited_session
 from .bootstrap import (
     BROKERAGE_STATE,
     PORTFOLIO_STATE,
@@ -130,6 +130,8 @@ class IBClient:
             self.pacer = shared_pacer(provider.cache_key)
         self.retry_policy = retry_policy or RetryPolicy(sleep=self.sleep)
         self.session = session if session is not None else self._new_session()
+        if session is not None:  # an injected plain session still gets the total deadline
+            ensure_limits(session, self.api_base_url)
         self._s = _Shared()
 
     @staticmethod

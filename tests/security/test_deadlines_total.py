@@ -8,16 +8,18 @@ only prove the call did not wait for the drip to finish.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
 
-from noetl_ib_plugin import IBTokenProvider
+from noetl_ib_plugin import IBTokenProvider, transport
 from noetl_ib_plugin.auth import MemoryTokenCache
 from noetl_ib_plugin.backoff import RetryPolicy
 from noetl_ib_plugin.client import IBClient, OutcomeUnknown, Pacer
@@ -135,3 +137,22 @@ def test_bad_deadline_setting_is_a_configuration_error(monkeypatch: pytest.Monke
         with pytest.raises(ConfigurationError) as info:
             limited_session()
         assert info.value.field == "NOETL_IB_HTTP_DEADLINE"
+
+
+def test_a_finished_call_is_never_cut_later() -> None:
+    """After a call finished (its connection may serve another call) the watchdog leaves it be."""
+    left, right = socket.socketpair()
+    with left, right:
+        conn = SimpleNamespace(sock=left)
+        finished = transport._Watch()
+        finished.add(conn)
+        finished.finish()
+        finished.fire()
+        assert not finished.fired
+        right.sendall(b"x")
+        assert left.recv(1) == b"x"  # still open
+        running = transport._Watch()
+        running.add(conn)
+        running.fire()
+        assert running.fired
+        assert left.recv(1) == b""  # shut down: a blocked reader would wake with EOF
