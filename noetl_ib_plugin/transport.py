@@ -88,6 +88,16 @@ def _loggable(url: str | None) -> str:
     return origin(url) + path
 
 
+class _LazyWhere:
+    """`_loggable(url)` computed only when a message needs it (keeps the hot path cheap)."""
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+
+    def __str__(self) -> str:
+        return _loggable(self.url)
+
+
 def env_deadline() -> float:
     """`NOETL_IB_HTTP_DEADLINE` in seconds (1..600), else DEFAULT_DEADLINE."""
     raw = os.environ.get(ENV_DEADLINE, "").strip()
@@ -244,12 +254,14 @@ class DeadlineAdapter(requests.adapters.HTTPAdapter):
         cert: Any = None,
         proxies: Any = None,
     ) -> requests.Response:
-        where = _loggable(request.url)
+        debug = log.isEnabledFor(logging.DEBUG)
+        where = _loggable(request.url) if debug else _LazyWhere(request.url)
         watch = _Watch()
         previous = getattr(_current, "watch", None)
         _current.watch = watch
         started = time.monotonic()
-        log.debug("HTTP %s %s", request.method, where)
+        if debug:
+            log.debug("HTTP %s %s", request.method, where)
         _watchdog.arm(watch, self.deadline)
         try:
             try:
@@ -285,12 +297,13 @@ class DeadlineAdapter(requests.adapters.HTTPAdapter):
             _current.watch = previous
         resp._content = body
         resp._content_consumed = True  # type: ignore[attr-defined]
-        log.debug("HTTP %s %s -> %s, %d bytes in %.0f ms", request.method, where,
-                  resp.status_code, len(body), (time.monotonic() - started) * 1000)
+        if debug:
+            log.debug("HTTP %s %s -> %s, %d bytes in %.0f ms", request.method, where,
+                      resp.status_code, len(body), (time.monotonic() - started) * 1000)
         return resp
 
     def _read_capped(self, resp: requests.Response, request: requests.PreparedRequest,
-                     where: str, watch: _Watch) -> bytes:
+                     where: object, watch: _Watch) -> bytes:
         """The decoded body, at most `max_bytes`; the connection goes back to the pool."""
         chunks: list[bytes] = []
         size = 0
