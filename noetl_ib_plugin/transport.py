@@ -309,6 +309,8 @@ class DeadlineAdapter(requests.adapters.HTTPAdapter):
         size = 0
         try:
             for chunk in resp.iter_content(_CHUNK):
+                if watch.fired:  # the socket was shut down; stop at once
+                    raise requests.exceptions.ConnectionError("total deadline passed")
                 size += len(chunk)
                 if size > self.max_bytes:
                     raise ResponseTooLarge(
