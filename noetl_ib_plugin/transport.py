@@ -155,6 +155,12 @@ class _Watchdog:
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
 
+    def reset_after_fork(self) -> None:
+        """A forked child starts clean: the parent's lock may have been held at fork time."""
+        self._cond = threading.Condition()
+        self._heap = []
+        self._thread = None
+
     def arm(self, watch: _Watch, seconds: float) -> None:
         """Fire `watch` after `seconds` unless it is marked done first."""
         entry = (time.monotonic() + seconds, next(self._seq), watch)
@@ -185,6 +191,8 @@ class _Watchdog:
 
 
 _watchdog = _Watchdog()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_watchdog.reset_after_fork)
 
 
 def _shutdown(conn: Any) -> None:

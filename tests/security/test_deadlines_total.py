@@ -156,3 +156,32 @@ def test_a_finished_call_is_never_cut_later() -> None:
         running.fire()
         assert running.fired
         assert left.recv(1) == b""  # shut down: a blocked reader would wake with EOF
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_deadlines_work_in_a_forked_child(body_drip: Hostile) -> None:
+    """A child forked after HTTP use still cuts a dripping call at its deadline."""
+    parked = transport._Watch()
+    transport._watchdog.arm(parked, 60.0)  # the parent's watchdog thread runs with an entry
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            limited_session(deadline=1.0).get(body_drip.url + "/child", timeout=(5.0, 20.0))
+        except DeadlineExceeded:
+            code = 0
+        except BaseException:
+            code = 2
+        os._exit(code)
+    started = time.monotonic()
+    while time.monotonic() - started < BOUND:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child did not stop at its deadline")
+    parked.finish()
+    assert os.waitstatus_to_exitcode(status) == 0
