@@ -64,7 +64,7 @@ def _order_outcome(body: Any) -> str:
             continue
         if "order_id" in item:
             parts.append(f"order {str(item['order_id'])[:24]} {str(item.get('order_status', ''))[:24]}")
-        elif "messageIds" in item:
+        elif isinstance(item.get("messageIds"), list):
             parts.append(f"question {','.join(str(m)[:12] for m in item['messageIds'][:5])}")
         elif "error" in item:
             parts.append(f"rejected ({str(item['error'])[:120]})")

@@ -131,3 +131,13 @@ def test_client_retries_log_warning_and_error_when_spent(caplog: pytest.LogCaptu
         make_client().get("/tickle", bootstrap=False)
     retries = [r for r in caplog.records if r.name == "noetl_ib_plugin.backoff"]
     assert [r.levelno for r in retries] == [logging.WARNING] * 3 + [logging.ERROR]
+
+
+def test_order_outcome_text_never_fails_on_odd_answers() -> None:
+    """The INFO summary of an order answer copes with any JSON shape IBKR might send."""
+    outcome = vars(client_session)["_order_outcome"]
+    assert outcome([{"id": "q1", "messageIds": ["o163", "p12"]}]) == "question o163,p12"
+    assert outcome({"error": "We cannot accept an order"}) == (
+        "rejected (We cannot accept an order)")
+    for odd in (None, 7, "text", [], [1, None], [{"messageIds": 5}], {"order_id": None}):
+        assert isinstance(outcome(odd), str)
