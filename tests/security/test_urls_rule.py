@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from urllib3.util import parse_url
 
 from noetl_ib_plugin import run_action
 from noetl_ib_plugin.credentials import parse_record
@@ -104,3 +108,27 @@ def test_plain_http_to_a_remote_host_is_refused(field: str, rsa_pem: str) -> Non
     with pytest.raises(CredentialError) as info:
         parse_record({"name": "h", "type": "interactive_brokers_oauth", "data": data})
     assert info.value.field == f"data.{field}" and "https" in str(info.value)
+
+
+_PIECES = st.sampled_from([
+    "http://", "https://", "HTTPS://", "api.ibkr.com", "127.0.0.1", "localhost", "[::1]",
+    "evil.example", "@", ":", "\\", "/", "//", "%40", "%2F", "user", ":443", ":5000", "?", "#",
+    ".", "\t", " ", "\u3002", "v1", "api",
+])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, min_size=1, max_size=8).map("".join) | st.text(max_size=40))
+def test_accepted_urls_mean_the_same_host_to_the_http_client(url: str) -> None:
+    """Whatever is accepted: the client's parser sees the same host, no userinfo, https or loopback."""
+    try:
+        checked = check_url(url)
+    except UnsafeURL:
+        return
+    theirs = parse_url(url.strip())
+    assert (theirs.host or "").strip("[]").lower() == checked.host
+    assert theirs.auth is None and "@" not in url
+    assert theirs.port == checked.port
+    if checked.scheme != "https":
+        host = checked.host
+        assert host == "localhost" or ipaddress.ip_address(host).is_loopback
