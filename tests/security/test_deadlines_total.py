@@ -104,11 +104,8 @@ def test_order_post_past_its_deadline_is_unknown_not_refused(
 def test_two_cli_processes_sharing_a_cache_exit_in_bound(
     body_drip: Hostile, rsa_pem: str, tmp_path: Path
 ) -> None:
-    """The issue's case: two `noetl-ib token` processes, one cache, a dripping token endpoint.
-
-    Both exit with a typed DeadlineExceeded error instead of hanging (the one waiting on the
-    cache lock gets its turn once the first gives up).
-    """
+    """Two `noetl-ib token` processes sharing a cache both exit typed, not hang, on a drip."""
+    # The one waiting on the cache lock gets its turn once the first gives up.
     record = {"name": "drip", "type": "interactive_brokers_oauth",
               "data": {"client_id": "c", "key_id": "k", "private_key": rsa_pem,
                        "credential": "u", "api_base_url": body_drip.url}}
