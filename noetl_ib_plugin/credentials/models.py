@@ -22,7 +22,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ..errors import CredentialError
+from .accounts import account_id_problem
 from .keys import load_dh_prime, load_rsa_private_key, read_key_file
+from .urls import check_url
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -105,6 +107,7 @@ def _secret_text(value: Any, *, pem: bool) -> Any:
 
 def _normalize_root(url: str) -> str:
     """Reduce `https://host`, `https://host/v1` or `https://host/v1/api` (any slashes) to the host root."""
+    check_url(url)  # one URL rule everywhere (credentials/urls.py)
     root = url.strip().rstrip("/")
     for suffix in ("/v1/api", "/v1"):
         if root.endswith(suffix):
@@ -157,6 +160,14 @@ class CredentialData(BaseModel):
     @classmethod
     def _root(cls, value: str) -> str:
         return _normalize_root(value)
+
+    @field_validator("account_id")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        problem = None if value is None else account_id_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @property
     def trading_base_url(self) -> str:
