@@ -546,12 +546,16 @@ class IBClient:
         """
         acct = check_account_id(account_id or self.account_id)
         session = self.brokerage()
-        if acct not in self.listed_accounts():
+        listed = self.listed_accounts()
+        if acct not in listed:
+            known = ", ".join(listed) if listed else "none"
             raise LiveTradingRefused(
-                f"account {acct} is not one IBKR lists for this credential",
+                f"account {acct} is not one IBKR lists for this credential (its accounts: "
+                f"{known})",
                 field="account_id",
-                fix="use one of the accounts `noetl-ib call get_positions` reports, or leave "
-                "account_id unset to use IBKR's selected account.",
+                fix=f"pass account_id={listed[0] if listed else 'YOUR_ACCOUNT_ID'} (one of its "
+                "accounts; `noetl-ib run accounts --credential NAME` lists them), or leave "
+                "account_id out to use IBKR's selected account.",
             )
         return session.is_paper is True
 
