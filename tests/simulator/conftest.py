@@ -31,7 +31,9 @@ def shared_sim(sim_keys: SimKeys, tmp_path_factory: pytest.TempPathFactory) -> I
 def sim(shared_sim: Simulator) -> Iterator[Simulator]:
     """The shared simulator with clean state and default lifetimes."""
     shared_sim.reset()
+    defaults = shared_sim.engine.broker.order_options()
     yield shared_sim
+    shared_sim.set_order_options(**defaults)
     shared_sim.token_ttl, shared_sim.sso_ttl, shared_sim.lst_ttl = 86399, 86400, 86400
     shared_sim.session_idle_timeout = 360
     shared_sim.set_faults({})
