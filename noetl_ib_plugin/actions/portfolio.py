@@ -8,6 +8,7 @@ from ..client import IBClient
 from ..errors import BrokerError
 from .models import AccountSummaryInput, GetPositionsInput
 from .parse import as_float, as_int
+from .shapes import expect_dict, expect_list, get_json
 
 __all__ = ["MAX_POSITION_PAGES", "account_summary", "get_positions", "normalize_position"]
 
@@ -55,10 +56,8 @@ def get_positions(client: IBClient, inp: GetPositionsInput) -> dict[str, Any]:
     account = inp.account_id or client.account_id
     positions: list[dict[str, Any]] = []
     for page in range(MAX_POSITION_PAGES):
-        body = client.get(f"/portfolio/{account}/positions/{page}")
-        if isinstance(body, dict) and body.get("error"):
-            raise BrokerError(f"reading positions failed: {body['error']}", field="account_id")
-        items = [i for i in body or [] if isinstance(i, dict)] if isinstance(body, list) else []
+        endpoint = f"/portfolio/{account}/positions/{page}"
+        items = expect_list(get_json(client, endpoint), endpoint)
         if not items:
             break
         positions.extend(normalize_position(i) for i in items)
@@ -83,10 +82,10 @@ def _amount(entry: Any) -> Any:
 def account_summary(client: IBClient, inp: AccountSummaryInput) -> dict[str, Any]:
     """`GET /portfolio/{acct}/summary` reduced to the figures people ask for (plus all of them)."""
     account = inp.account_id or client.account_id
-    body = client.get(f"/portfolio/{account}/summary")
-    if not isinstance(body, dict) or body.get("error"):
-        detail = body.get("error") if isinstance(body, dict) else str(body)[:200]
-        raise BrokerError(f"reading the account summary failed: {detail}", field="account_id")
+    endpoint = f"/portfolio/{account}/summary"
+    body = expect_dict(get_json(client, endpoint), endpoint)
+    if body and not any(isinstance(v, dict) for v in body.values()):
+        expect_dict(None, endpoint + " (entries with amount/value)")
     out: dict[str, Any] = {"account_id": account}
     for name, key in SUMMARY_FIELDS.items():
         out[name] = _amount(body.get(key))
