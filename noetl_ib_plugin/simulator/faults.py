@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from dataclasses import dataclass, field
@@ -115,7 +116,7 @@ def garbage(decision: FaultDecision) -> Response | None:
     if kind == "garbage_empty":
         return Response(200, b"")
     if kind == "garbage_shape":
-        return Response(200, decision.wrong_shape_body)
+        return Response(200, json.dumps(decision.wrong_shape_body, separators=(",", ":")).encode())
     if kind == "garbage_408":
         return Response(408, {"error": "Request Timeout", "statusCode": 408})
     if kind == "garbage_501":
