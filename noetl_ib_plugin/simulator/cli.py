@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--state-dir", default=None, help="where credentials.json goes")
     parser.add_argument("--faults", default=None, help="fault plan as JSON (see /__sim/faults)")
+    parser.add_argument("--order-options", default=None,
+                        help='order options as JSON, e.g. \'{"enforce_coid_unique": false}\' '
+                             "(see /__sim/options)")
     parser.add_argument("--no-pacing", action="store_true", help="disable IBKR pacing limits")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--token-ttl", type=float, default=86399.0)
@@ -47,6 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"noetl-ib simulator: invalid --faults: {exc}", file=sys.stderr)
         return 2
+    try:
+        order_options = json.loads(args.order_options) if args.order_options else {}
+        if not isinstance(order_options, dict):
+            raise ValueError("--order-options must be a JSON object")
+        Simulator(default_clients=False).set_order_options(**order_options)
+    except ValueError as exc:
+        print(f"noetl-ib simulator: invalid --order-options: {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -57,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     sim = Simulator(host=args.host, port=args.port, state_dir=args.state_dir,
                     pacing=not args.no_pacing, seed=args.seed, token_ttl=args.token_ttl,
                     faults=faults)
+    sim.set_order_options(**order_options)
     try:
         sim.start()
         ready = {"url": sim.url, "credentials_file": str(sim.credentials_file), "pid": os.getpid()}
