@@ -275,3 +275,13 @@ def test_wrong_shape_reads_are_errors_not_empty(priced: Simulator, path: str, ac
     with pytest.raises(TransientError) as info:
         act(priced, "sim_oauth2", action, **args)
     assert "GET /" in str(info.value)
+
+
+def test_open_orders_filters_take_status_names_and_refuse_others(
+        priced: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    """filters=Submitted lists working orders; filters=Working exits 2 naming filters."""
+    placed = act(priced, "sim_oauth2", "place_order", **_resting("flt-1"))
+    out = act(priced, "sim_oauth2", "get_open_orders", filters=["Submitted"])
+    assert [o["order_id"] for o in out["orders"]] == [placed["order_id"]]
+    code, err = _cli(priced, capsys, "get_open_orders", {"filters": ["Working"]})
+    assert code == 2 and err["field"] == "filters"
