@@ -31,6 +31,7 @@ def test_derived_coid_is_stable_for_a_redriven_step() -> None:
 ])
 def test_derived_coid_changes_with_execution_step_or_order(change: dict[str, Any]) -> None:
     """Another execution, step, or any order parameter gives another cOID."""
+    change = dict(change)  # the parametrized dict is shared between runs
     execution = change.pop("execution_id", "exec-1")
     step = change.pop("step", "buy")
     assert derive_client_order_id(execution, step, {**PARAMS, **change}) != \
