@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..client import IBClient
-from ..errors import BrokerError
+from ..errors import BrokerError, TransientError
 from .models import AccountSummaryInput, GetPositionsInput
 from .parse import as_float, as_int
-from .shapes import expect_dict, expect_list, get_json
+from .shapes import RETRY_FIX, expect_dict, expect_list, get_json
 
 __all__ = ["MAX_POSITION_PAGES", "account_summary", "get_positions", "normalize_position"]
 
@@ -84,8 +84,14 @@ def account_summary(client: IBClient, inp: AccountSummaryInput) -> dict[str, Any
     account = inp.account_id or client.account_id
     endpoint = f"/portfolio/{account}/summary"
     body = expect_dict(get_json(client, endpoint), endpoint)
-    if body and not any(isinstance(v, dict) for v in body.values()):
-        expect_dict(None, endpoint + " (entries with amount/value)")
+    if not any(isinstance(v, dict) for v in body.values()):
+        # `{"message": ...}` is an object too, but not one of `{"amount", "value", ...}` entries.
+        raise TransientError(
+            f"GET {endpoint}: expected summary entries ({{\"amount\", \"value\", ...}}), IBKR "
+            f"answered {' '.join(str(body).split())[:160]!r}",
+            status=200,
+            fix=RETRY_FIX,
+        )
     out: dict[str, Any] = {"account_id": account}
     for name, key in SUMMARY_FIELDS.items():
         out[name] = _amount(body.get(key))

@@ -285,3 +285,12 @@ def test_open_orders_filters_take_status_names_and_refuse_others(
     assert [o["order_id"] for o in out["orders"]] == [placed["order_id"]]
     code, err = _cli(priced, capsys, "get_open_orders", {"filters": ["Working"]})
     assert code == 2 and err["field"] == "filters"
+
+
+def test_summary_object_without_entries_is_an_error(priced: Simulator) -> None:
+    """`{"message": ...}` from the summary endpoint is not an empty summary: TransientError."""
+    priced.set_faults({"garbage_shape": 1.0, "wrong_shape_body": {"message": "maintenance"},
+                       "garbage_paths": ["/v1/api/portfolio/"], "garbage_methods": ["GET"]})
+    with pytest.raises(TransientError) as info:
+        act(priced, "sim_oauth2", "account_summary")
+    assert "/summary" in str(info.value) and "maintenance" in str(info.value)
