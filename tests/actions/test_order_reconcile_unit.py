@@ -73,6 +73,8 @@ def _posted(rsps: Any) -> list[str]:
     {"json": {"error": "Request Timeout"}, "status": 408},
     {"json": {"error": "Not Implemented"}, "status": 501},
     {"body": "<html>524: A timeout occurred</html>", "status": 524},
+    {"json": [{"order_id": "", "order_status": "Submitted"}], "status": 200},
+    {"json": {"id": "abc"}, "status": 200},
 ])
 def test_unreadable_answer_is_looked_up_before_anything_is_reported(
         rsps: Any, answer: dict[str, Any]) -> None:
@@ -90,7 +92,7 @@ def test_definite_refusal_is_not_looked_up(rsps: Any) -> None:
     rsps.add(responses.POST, ORDERS, status=400, json={"error": "accountId is not valid"})
     with pytest.raises(OrderRejected) as info:
         place_order(make_client(), LMT, _settings())
-    assert error_exit_code(info.value) == 4
+    assert error_exit_code(info.value) == 4 and info.value.status == 400
     assert calls_to(rsps, "/iserver/account/orders") == 0 and _posted(rsps) == [COID]
 
 
@@ -161,6 +163,8 @@ def test_duplicate_refusal_never_advises_a_new_id(rsps: Any) -> None:
     assert exc.client_order_id == COID and exc.to_dict()["client_order_id"] == COID
     assert COID in str(exc) and "do not retry blindly" in str(exc)
     assert "use a new client_order_id" not in str(exc) and _posted(rsps) == [COID, COID]
+    # Both lookups used the caller's settings: 3 polls each (t = 0, 0.25, 0.5 s).
+    assert calls_to(rsps, "/iserver/account/orders") == 6
 
 
 def test_duplicate_on_first_send_with_a_different_order_is_a_conflict(rsps: Any) -> None:
@@ -224,3 +228,50 @@ def test_status_filters_are_sent_as_the_endpoints_tokens(rsps: Any) -> None:
         filters=["Submitted", "PreSubmitted", "pending_cancel", "submitted"]))
     sent = [c.request.url for c in rsps.calls if c.request.url.split("?")[0] == LIVE]
     assert sent and sent[0].endswith("?filters=submitted%2Cpre_submitted%2Cpending_cancel")
+
+
+def test_two_unusable_answers_end_after_exactly_two_sends(rsps: Any) -> None:
+    """Every send lost and the order absent: outcome unknown after the one resend, never a third."""
+    rsps.add(responses.POST, ORDERS, body=requests.ConnectionError("reset"))
+    rsps.add(responses.GET, LIVE, json=EMPTY_REAL)
+    rsps.add(responses.GET, TRADES, json=[])
+    with pytest.raises(OrderUnconfirmed) as info:
+        place_order(make_client(), LMT, _settings())
+    assert _posted(rsps) == [COID, COID] and info.value.client_order_id == COID
+
+
+def test_only_preflight_answers_never_count_as_absent(rsps: Any) -> None:
+    """Live orders never answer for real (pre-flight only): unknown, no resend, even if trades are empty."""
+    rsps.add(responses.POST, ORDERS, body=requests.ConnectionError("reset"))
+    rsps.add(responses.GET, LIVE, json={"orders": [], "snapshot": False})
+    rsps.add(responses.GET, TRADES, json=[])
+    with pytest.raises(OrderUnconfirmed):
+        place_order(make_client(), LMT, _settings())
+    assert _posted(rsps) == [COID] and calls_to(rsps, "/iserver/account/orders") == 4
+
+
+def test_a_failed_poll_is_followed_by_the_next_poll(rsps: Any) -> None:
+    """A maintenance answer on one live-orders poll does not end the lookup: the next poll finds it."""
+    rsps.add(responses.POST, ORDERS, body=requests.ConnectionError("reset"))
+    rsps.add(responses.GET, LIVE, body="maintenance")
+    rsps.add(responses.GET, LIVE, json={"orders": [LIVE_ORDER], "snapshot": True})
+    out = place_order(make_client(), LMT, _settings())
+    assert out["order_id"] == "8" and _posted(rsps) == [COID]
+
+
+def test_question_with_message_ids_only_is_judged_by_id(rsps: Any) -> None:
+    """A question carrying messageIds but no text is still a question, declined by id (o163)."""
+    rsps.add(responses.POST, ORDERS, json=[{"id": "q3", "messageIds": ["o163"]}])
+    rsps.add(responses.POST, f"{BASE}/iserver/reply/q3", json={"error": "dropped"})
+    with pytest.raises(OrderRejected, match="o163"):
+        place_order(make_client(), LMT, _settings())
+    assert calls_to(rsps, "/iserver/account/orders") == 0
+
+
+def test_rate_limit_without_retry_after_waits_one_second(rsps: Any) -> None:
+    """A 429 without Retry-After is resent after 1 s with the same cOID."""
+    rsps.add(responses.POST, ORDERS, status=429, json={"error": "too many"})
+    rsps.add(responses.POST, ORDERS, json=[{"order_id": "5", "order_status": "Submitted"}])
+    clock = FakeClock()
+    out = place_order(make_client(clock=clock), LMT, _settings())
+    assert out["order_id"] == "5" and clock.sleeps == [1.0] and _posted(rsps) == [COID, COID]
