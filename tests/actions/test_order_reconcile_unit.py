@@ -177,7 +177,7 @@ def test_duplicate_on_first_send_with_a_different_order_is_a_conflict(rsps: Any)
     text = str(info.value)
     assert "side: request BUY, broker SELL" in text and "quantity: request 3.0, broker 5.0" in text
     assert "limit_price: request 99.0, broker 195.0" in text and info.value.order_id == "8"
-    assert error_exit_code(info.value) == 2
+    assert error_exit_code(info.value) == 2 and info.value.client_order_id == COID
 
 
 @pytest.mark.parametrize(("field", "value"), [

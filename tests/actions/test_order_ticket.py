@@ -73,3 +73,23 @@ def test_one_state_table_classifies_inactive_as_not_working() -> None:
 def test_order_type_names_map_to_the_tickets(raw: str, name: str | None) -> None:
     """IBKR's long and short order-type names map to the ticket's four."""
     assert order_type_name(raw) == name
+
+
+def test_stop_price_is_compared_for_stop_orders() -> None:
+    """A STOP_LIMIT whose stop differs at IBKR is a difference named stop_price."""
+    ticket = {**TICKET, "orderType": "STOP_LIMIT", "price": 99.0, "auxPrice": 98.0}
+    record = {"conid": 265598, "side": "BUY", "quantity": 3.0, "order_type": "STOP_LIMIT",
+              "limit_price": 99.0, "stop_price": 97.5, "tif": "DAY"}
+    assert differences(ticket, record) == ["stop_price: request 98.0, broker 97.5"]
+    assert differences(ticket, {**record, "stop_price": 98.0}) == []
+    assert differences(TICKET, {**record, "order_type": "LMT", "stop_price": 97.5}) == [
+        "stop_price: request none, broker 97.5"]
+
+
+@pytest.mark.parametrize(("want", "have", "same"), [
+    (1.004, 1.0, True), (1.006, 1.0, False), (0.50004, 0.5, True), (0.5001, 0.5, False),
+])
+def test_price_rounding_follows_ibkrs_printed_decimals(want: float, have: float, same: bool) -> None:
+    """2 decimals from 1 up, 4 below: within half a printed unit is the same price."""
+    record = {"conid": 265598, "limit_price": have}
+    assert (differences({**TICKET, "price": want}, record) == []) is same
