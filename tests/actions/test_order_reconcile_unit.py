@@ -27,7 +27,7 @@ from noetl_ib_plugin.errors import (
 )
 from tests.client.fakes import BASE, FakeClock, add_bootstrap, calls_to, make_client
 
-ORDERS = f"{BASE}/iserver/account/DU111/orders"
+ORDERS = f"{BASE}/iserver/account/DU1110001/orders"
 LIVE = f"{BASE}/iserver/account/orders"
 TRADES = f"{BASE}/iserver/account/trades"
 COID = "nib-fixed"
@@ -37,7 +37,7 @@ LMT = PlaceOrderInput(symbol="AAPL", side="BUY", quantity=3, order_type="LMT", l
 #: The broker's record of exactly that order (IBKR's live-order field names and formats).
 LIVE_ORDER = {"orderId": 8, "order_ref": COID, "status": "Submitted", "conid": 265598,
               "side": "BUY", "totalSize": 3.0, "origOrderType": "LIMIT", "orderType": "Limit",
-              "price": "99.00", "timeInForce": "DAY", "ticker": "AAPL", "acct": "DU111"}
+              "price": "99.00", "timeInForce": "DAY", "ticker": "AAPL", "acct": "DU1110001"}
 EMPTY_REAL = {"orders": [], "snapshot": True}
 
 
@@ -63,7 +63,7 @@ def _settings() -> OrderSettings:
 def _posted(rsps: Any) -> list[str]:
     """cOIDs of every order POST, in order."""
     return [json.loads(c.request.body)["orders"][0]["cOID"] for c in rsps.calls
-            if c.request.method == "POST" and c.request.url.endswith("/DU111/orders")]
+            if c.request.method == "POST" and c.request.url.endswith("/DU1110001/orders")]
 
 
 @pytest.mark.parametrize("answer", [
@@ -88,11 +88,20 @@ def test_unreadable_answer_is_looked_up_before_anything_is_reported(
 
 
 def test_definite_refusal_is_not_looked_up(rsps: Any) -> None:
-    """A 400 with IBKR's error (bad account) is a refusal: no lookup, no resend, exit 4."""
-    rsps.add(responses.POST, ORDERS, status=400, json={"error": "accountId is not valid"})
+    """A 400 with IBKR's error is a refusal: no lookup, no resend, exit 4."""
+    rsps.add(responses.POST, ORDERS, status=400, json={"error": "Invalid order: tif not allowed"})
     with pytest.raises(OrderRejected) as info:
         place_order(make_client(), LMT, _settings())
     assert error_exit_code(info.value) == 4 and info.value.status == 400
+    assert calls_to(rsps, "/iserver/account/orders") == 0 and _posted(rsps) == [COID]
+
+
+def test_bad_account_refusal_is_an_input_error_without_lookup(rsps: Any) -> None:
+    """400 "accountId is not valid" refuses the input: exit 2 naming account_id, no lookup."""
+    rsps.add(responses.POST, ORDERS, status=400, json={"error": "accountId is not valid"})
+    with pytest.raises(InputError) as info:
+        place_order(make_client(), LMT, _settings())
+    assert error_exit_code(info.value) == 2 and info.value.field == "account_id"
     assert calls_to(rsps, "/iserver/account/orders") == 0 and _posted(rsps) == [COID]
 
 

@@ -95,5 +95,6 @@ class Clocked:
 def clocked(sim_keys: SimKeys) -> Iterator[Clocked]:
     """A fresh pacing-off simulator on a test-controlled clock (real time plus an offset)."""
     offset = [0.0]
-    with Simulator(pacing=False, keys=sim_keys, clock=lambda: time.time() + offset[0]) as s:
+    with Simulator(pacing=False, keys=sim_keys, clock=lambda: time.time() + offset[0],
+                   bridge_warmup=0, accounts_first=False) as s:
         yield Clocked(s, offset)
