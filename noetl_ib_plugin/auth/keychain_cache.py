@@ -40,7 +40,8 @@ import requests
 
 from ..errors import ConfigurationError
 from ..step_context import current_step
-from .cache import TokenCache
+from .bounds import finite_number
+from .cache import TokenCache, valid_entry
 
 __all__ = ["KeychainTokenCache", "contains_private_key", "shared_cache_over"]
 
@@ -162,9 +163,8 @@ class KeychainTokenCache:
 
     def load(self, key: str) -> dict[str, Any] | None:
         """The shared token entry (mirrored into the host file), else the host file's entry."""
-        data = self._get(key)
-        entry = data.get("entry") if data and data.get("kind") == TOKEN_KIND else None
-        if isinstance(entry, dict):
+        entry = self._shared_entry(key, self._get(key))
+        if entry is not None:
             with contextlib.suppress(OSError):
                 self.local.store(key, entry)
             return dict(entry)
@@ -178,7 +178,7 @@ class KeychainTokenCache:
         except (KeyError, TypeError, ValueError):
             return
         if expires_in > 0:
-            self._post(key, {"kind": TOKEN_KIND, "entry": entry}, int(expires_in))
+            self._post(key, {"kind": TOKEN_KIND, "key": key, "entry": entry}, int(expires_in))
 
     def delete(self, key: str) -> None:
         """Drop both copies (a 401 invalidation must reach every host)."""
@@ -209,9 +209,9 @@ class KeychainTokenCache:
         state_deadline: float | None = None
         while True:
             data = self._get(key)
-            entry = data.get("entry") if data and data.get("kind") == TOKEN_KIND else None
+            entry = self._shared_entry(key, data)
             now = self._clock()
-            if isinstance(entry, dict) and accept(entry):
+            if entry is not None and accept(entry):
                 if peer_won and self._state_pending(entry):
                     # The winner is opening the brokerage session; reuse it instead of competing.
                     state_deadline = state_deadline or now + self.state_wait
@@ -222,7 +222,8 @@ class KeychainTokenCache:
                     self.local.store(key, entry)
                 return dict(entry)
             claim = data if data and data.get("kind") == CLAIM_KIND else None
-            live = claim is not None and float(claim.get("at") or 0) + self.claim_ttl > now
+            claimed_at = finite_number(claim.get("at")) if claim is not None else None
+            live = claimed_at is not None and claimed_at + self.claim_ttl > now
             if claim is not None and live and claim.get("owner") == self.owner:
                 return None  # our claim survived the settle time: we fetch
             peer_won = peer_won or live
@@ -236,6 +237,23 @@ class KeychainTokenCache:
                 self._sleep(self.settle)
             else:
                 self._sleep(self.poll)
+
+    @staticmethod
+    def _shared_entry(key: str, data: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The token entry in a keychain answer, or None: another key's entry or a damaged one is a miss.
+
+        The server's answer gets the file cache's checks (`valid_entry`: finite, bounded times, a
+        printable token, dict state), and must name `key`, so a wrong or planted entry (another
+        credential's token, a token "valid" until the year 10^300) is never used.
+        """
+        if not data or data.get("kind") != TOKEN_KIND or data.get("key") != key:
+            return None
+        entry = data.get("entry")
+        if not valid_entry(entry):
+            log.warning("ignoring a malformed shared token entry from the NoETL keychain")
+            return None
+        assert isinstance(entry, dict)
+        return entry
 
     def _state_pending(self, entry: dict[str, Any]) -> bool:
         """True while the awaited state (the brokerage session) is not in the entry yet."""

@@ -49,7 +49,8 @@ def test_store_writes_the_documented_keychain_shape(noetl_server: NoetlServer, t
     a = _cache(noetl_server, tmp_path, "a")
     a.store(KEY, ENTRY)
     assert noetl_server.keychain_posts == [
-        {"data": {"kind": "noetl-ib-token", "entry": ENTRY}, "scope_type": "global", "expires_in": 500}
+        {"data": {"kind": "noetl-ib-token", "key": KEY, "entry": ENTRY}, "scope_type": "global",
+         "expires_in": 500}
     ]
     b = _cache(noetl_server, tmp_path, "b")
     assert b.load(KEY) == ENTRY
@@ -148,6 +149,42 @@ def test_stale_shared_token_is_not_accepted(noetl_server: NoetlServer, tmp_path:
     a = _cache(noetl_server, tmp_path, "a")
     a.store(KEY, ENTRY)
     assert a.claim_fetch(KEY, lambda _e: False) is None
+    assert noetl_server.keychain_posts[-1]["data"]["owner"] == "a"
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        {"kind": "noetl-ib-token", "key": KEY, "entry": {**ENTRY, "expires_at": 1e300}},
+        {"kind": "noetl-ib-token", "key": KEY, "entry": {**ENTRY, "value": "a b\r\nX-Evil: 1"}},
+        {"kind": "noetl-ib-token", "key": KEY, "entry": {**ENTRY, "state": [1]}},
+        {"kind": "noetl-ib-token", "key": KEY, "entry": {**ENTRY, "extra": "zz"}},
+        {"kind": "noetl-ib-token", "key": KEY, "entry": {**ENTRY, "expires_at": "2000"}},
+        {"kind": "noetl-ib-token", "key": "f" * 32, "entry": ENTRY},  # another credential's token
+        {"kind": "noetl-ib-token", "entry": ENTRY},  # names no key
+    ],
+    ids=["forever", "header-injection", "state-list", "extra-text", "text-time", "other-key", "no-key"],
+)
+def test_malformed_or_foreign_shared_entry_is_a_miss(
+    noetl_server: NoetlServer, tmp_path: Path, planted: dict[str, Any]
+) -> None:
+    """A shared entry that fails the file cache's checks or names another key is never used."""
+    _cache(noetl_server, tmp_path, "other")._post(KEY, planted, 30)
+    a = _cache(noetl_server, tmp_path, "a")
+    assert a.load(KEY) is None
+    assert not (tmp_path / "a" / f"{KEY}.json").exists()  # not mirrored into the host file
+    assert a.claim_fetch(KEY, lambda _e: True) is None  # a claims and fetches its own
+    assert noetl_server.keychain_posts[-1]["data"]["owner"] == "a"
+
+
+@pytest.mark.parametrize("at", ["abc", [1], {"x": 1}, None, "nan", True])
+def test_malformed_claim_is_not_live(noetl_server: NoetlServer, tmp_path: Path, at: Any) -> None:
+    """A claim whose `at` is not a finite number is ignored (the host claims), never a crash."""
+    _cache(noetl_server, tmp_path, "other")._post(
+        KEY, {"kind": "noetl-ib-claim", "owner": "other", "at": at}, 30
+    )
+    a = _cache(noetl_server, tmp_path, "a")
+    assert a.claim_fetch(KEY, lambda _e: True) is None
     assert noetl_server.keychain_posts[-1]["data"]["owner"] == "a"
 
 
