@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -22,7 +21,13 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ..errors import CredentialError
-from .keys import load_dh_prime, load_rsa_private_key, read_key_file
+from .keys import (
+    MAX_KEY_FILE_BYTES,
+    load_dh_prime,
+    load_rsa_private_key,
+    read_bounded_text,
+    read_key_file,
+)
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -140,7 +145,10 @@ class CredentialData(BaseModel):
     SECRET_FIELDS: ClassVar[tuple[str, ...]] = ()
 
     account_id: str | None = Field(
-        default=None, description="IBKR account id (DU... for paper); default: the first account"
+        # Letters and digits only: the id goes into URL paths, and "DU1/../U2" would pass the
+        # paper guard (DU prefix) while the request reached another account.
+        default=None, max_length=32, pattern=r"^[A-Za-z0-9]+$",
+        description="IBKR account id (DU... for paper); default: the first account",
     )
     environment: Literal["paper", "live"] = Field(
         default="paper", description="'paper' (default) or 'live'; live trading also needs allow_live"
@@ -177,7 +185,7 @@ class CredentialData(BaseModel):
             path = getattr(self, f"{name}_path", None)
             if not text and isinstance(path, str):
                 try:
-                    text = Path(path).expanduser().read_text(encoding="utf-8")
+                    text = read_bounded_text(path, MAX_KEY_FILE_BYTES)
                 except (OSError, UnicodeDecodeError):
                     text = f"unreadable:{path}"  # the key loader reports it properly on use
             digest.update(name.encode() + b"\0" + text.strip().replace("\\n", "\n").encode() + b"\0")
