@@ -87,7 +87,7 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
             errors.append((exc, {"symbol": symbol}))
             continue
         symbols.setdefault(contract.conid, contract.symbol or symbol)
-    unverified = [c for c in inp.conids if c not in symbols]
+    unverified = list(dict.fromkeys(c for c in inp.conids if c not in symbols))  # ids once each
     for conid in inp.conids:
         symbols.setdefault(conid, None)
     conids = list(symbols)
