@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+# The design's retry timing (1, 2, 4, 8, 16 s) scaled down 100x for the whole test run,
+# subprocesses included; tests of the default policy clear these variables themselves.
+os.environ.setdefault("NOETL_IB_RETRY_BASE_DELAY", "0.01")
+os.environ.setdefault("NOETL_IB_RETRY_MAX_DELAY", "0.16")
 
 _ISOLATED_ENV = (
     "NOETL_IB_CREDENTIALS",

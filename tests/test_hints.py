@@ -239,9 +239,12 @@ def test_bare_options_and_arguments_in_fixes_exist() -> None:
     import inspect
 
     from noetl_ib_plugin.entry import main as entry_main
+    from noetl_ib_plugin.trading import TradingClient
 
-    # Python callers also pass the entry point's own keywords (credential=, allow_live=, ...).
-    inputs = set().union(*_action_inputs().values(), inspect.signature(entry_main).parameters)
+    # Python callers also pass the entry point's and the bot client's own keywords
+    # (credential=, allow_live=, keepalive_interval=, ...).
+    inputs = set().union(*_action_inputs().values(), inspect.signature(entry_main).parameters,
+                         inspect.signature(TradingClient.__init__).parameters)
     problems = []
     for where, text in FIXES:
         outside = re.sub(r"`[^`]*`", "", text)

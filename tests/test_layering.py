@@ -15,6 +15,7 @@ RANKS = {
     "errors": 0,
     "redaction": 0,
     "backoff": 0,
+    "transport": 0,
     "hookspecs": 0,
     "credentials": 1,
     "auth": 2,

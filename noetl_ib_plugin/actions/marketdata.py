@@ -87,7 +87,7 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
             errors.append((exc, {"symbol": symbol}))
             continue
         symbols.setdefault(contract.conid, contract.symbol or symbol)
-    unverified = list(dict.fromkeys(c for c in inp.conids if c not in symbols))  # ids once each
+    unverified = [c for c in dict.fromkeys(inp.conids) if c not in symbols]
     for conid in inp.conids:
         symbols.setdefault(conid, None)
     conids = list(symbols)

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ..credentials.accounts import ACCOUNT_ID_PATTERN
+
 __all__ = [
     "FIELD_IDS",
     "ORDER_TYPE_ALIASES",
@@ -62,7 +64,7 @@ _BASE = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 #: IBKR contract ids are 32-bit ints (TWS API `int conId`).
 MAX_CONID = 2**31 - 1
 #: Account ids are interpolated into URL paths, so only letters and digits (no `/`, `..`, `?`).
-ACCOUNT_PATTERN = r"^[A-Za-z0-9]+$"
+ACCOUNT_PATTERN = ACCOUNT_ID_PATTERN  # the one account-id rule (credentials/accounts.py)
 _CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
 
 #: Order size bounds: IBKR's smallest fractional increment, and far above any real order.

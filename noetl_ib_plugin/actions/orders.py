@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..client import IBClient, OutcomeUnknown
+from ..credentials.urls import path_segment
 from ..errors import (
     BrokerError,
     IBPluginError,
@@ -221,7 +222,7 @@ def _submit_once(
     confirmed: list[str],
 ) -> dict[str, Any]:
     """POST the ticket and walk the question chain; returns the placed item."""
-    body = client.post(f"/iserver/account/{account}/orders", json={"orders": [ticket]})
+    body = client.post(f"/iserver/account/{path_segment(account)}/orders", json={"orders": [ticket]})
     for _ in range(MAX_QUESTIONS):
         kind, item = _classify(body)
         if kind == "placed":
@@ -371,7 +372,7 @@ def place_order(
 def cancel_order(client: IBClient, inp: CancelOrderInput) -> dict[str, Any]:
     """`DELETE /iserver/account/{acct}/order/{id}`; IBKR only acknowledges the request."""
     account = client.ensure_trading_allowed(inp.account_id)
-    path = f"/iserver/account/{account}/order/{inp.order_id}"
+    path = f"/iserver/account/{path_segment(account)}/order/{path_segment(inp.order_id)}"
     try:
         body = _delete_once_more_if_unprocessed(client, path)
     except OutcomeUnknown as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..client import IBClient
+from ..credentials.urls import path_segment
 from ..errors import BrokerError
 from .models import AccountSummaryInput, GetPositionsInput
 from .parse import as_float, as_int
@@ -55,7 +56,7 @@ def get_positions(client: IBClient, inp: GetPositionsInput) -> dict[str, Any]:
     account = inp.account_id or client.account_id
     positions: list[dict[str, Any]] = []
     for page in range(MAX_POSITION_PAGES):
-        body = client.get(f"/portfolio/{account}/positions/{page}")
+        body = client.get(f"/portfolio/{path_segment(account)}/positions/{page}")
         if isinstance(body, dict) and body.get("error"):
             raise BrokerError(f"reading positions failed: {body['error']}", field="account_id")
         items = [i for i in body or [] if isinstance(i, dict)] if isinstance(body, list) else []
@@ -83,7 +84,7 @@ def _amount(entry: Any) -> Any:
 def account_summary(client: IBClient, inp: AccountSummaryInput) -> dict[str, Any]:
     """`GET /portfolio/{acct}/summary` reduced to the figures people ask for (plus all of them)."""
     account = inp.account_id or client.account_id
-    body = client.get(f"/portfolio/{account}/summary")
+    body = client.get(f"/portfolio/{path_segment(account)}/summary")
     if not isinstance(body, dict) or body.get("error"):
         detail = body.get("error") if isinstance(body, dict) else str(body)[:200]
         raise BrokerError(f"reading the account summary failed: {detail}", field="account_id")

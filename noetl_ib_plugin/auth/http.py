@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import requests
 
-from .._version import __version__
-from ..backoff import RetryPolicy, parse_retry_after
+from ..backoff import RetryPolicy, retry_call
 from ..errors import AuthError, RateLimited, TransientError
+from ..transport import USER_AGENT, ensure_limits, origin
 
 __all__ = ["USER_AGENT", "auth_refused", "auth_request", "problem_detail", "raise_for_auth"]
 
 log = logging.getLogger(__name__)
-
-USER_AGENT = f"noetl-ib-plugin/{__version__}"
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 def problem_detail(resp: requests.Response) -> str:
@@ -48,53 +44,41 @@ def auth_request(
     timeout: tuple[float, float] = (5.0, 20.0),
     build: Any = None,
 ) -> requests.Response:
-    """Send an auth request, retrying transient failures; `build()` may re-create headers/body per try.
+    """Send an auth request through the shared retry loop; `build()` may re-create headers/body per try.
 
-    Returns the final response for the caller to interpret (2xx or a non-retryable 4xx).
+    Redirects are never followed (a 3xx raises `RedirectRefused`), and each attempt has a total
+    deadline (`transport.DeadlineAdapter`). Returns the final response for the caller to
+    interpret (2xx or a non-retryable 4xx); raises RateLimited/TransientError when retries are spent.
     """
-    started = time.monotonic()
-    attempt = 0
-    while True:
-        attempt += 1
+    ensure_limits(session, url)
+
+    def send() -> requests.Response:
         send_headers = {"User-Agent": USER_AGENT, **(headers or {})}
         send_data = data
         if build is not None:
             extra_headers, send_data = build()
             send_headers.update(extra_headers)
-        try:
-            resp = session.request(method, url, headers=send_headers, data=send_data, timeout=timeout)
-        except requests.RequestException as exc:
-            delay = policy.delay(attempt)
-            if policy.should_retry(attempt, time.monotonic() - started, delay):
-                log.info("%s: %s, retrying in %.2fs", what, type(exc).__name__, delay)
-                policy.sleep(delay)
-                continue
-            raise TransientError(
-                f"{what} failed: {type(exc).__name__} talking to {_origin(url)}",
-                fix=f"check connectivity to the IBKR API host; the request was retried {attempt} times.",
-            ) from None
-        if resp.status_code in RETRYABLE_STATUS:
-            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-            delay = policy.delay(attempt, retry_after)
-            if policy.should_retry(attempt, time.monotonic() - started, delay):
-                log.info("%s: HTTP %s, retrying in %.2fs", what, resp.status_code, delay)
-                policy.sleep(delay)
-                continue
-            detail = problem_detail(resp)
-            if resp.status_code == 429:
-                raise RateLimited(f"{what}: rate limited by IBKR ({detail})", retry_after=retry_after)
-            raise TransientError(
-                f"{what}: HTTP {resp.status_code} from IBKR ({detail})", status=resp.status_code
-            )
-        return resp
+        return session.request(method, url, headers=send_headers, data=send_data,
+                               timeout=timeout, allow_redirects=False)
 
-
-def _origin(url: str) -> str:
-    """Scheme and host only, for messages."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    result = retry_call(send, policy=policy, what=what, retry_on=(requests.RequestException,))
+    if result.error is not None:
+        raise TransientError(
+            f"{what} failed: {type(result.error).__name__} talking to {origin(url)}",
+            fix="check connectivity to the IBKR API host; the request was tried "
+            f"{result.count} times.",
+        ) from None
+    resp = result.response
+    assert resp is not None
+    if result.spent:
+        detail = problem_detail(resp)
+        if resp.status_code == 429:
+            raise RateLimited(f"{what}: rate limited by IBKR ({detail})",
+                              retry_after=result.retry_after)
+        raise TransientError(
+            f"{what}: HTTP {resp.status_code} from IBKR ({detail})", status=resp.status_code
+        )
+    return resp
 
 
 def auth_refused(resp: requests.Response, what: str, causes: str) -> AuthError:

@@ -183,7 +183,7 @@ class IBTokenProvider(TokenProvider):
             )
         expires_in = token_lifetime(body.get("expires_in"), what="OAuth 2.0 token response",
                                     field="expires_in", status=resp.status_code)
-        log.debug("OAuth 2.0 access token obtained (expires_in=%.0fs)", expires_in)
+        log.info("OAuth 2.0 access token obtained (expires_in=%.0fs)", expires_in)
         return token, obtained + expires_in
 
     def _sso_bearer(self, access_token: str) -> tuple[requests.Response, str | None]:
@@ -259,7 +259,7 @@ class IBTokenProvider(TokenProvider):
         bearer_exp = _jwt_exp(bearer)
         if bearer_exp is not None:
             expires = min(expires, bearer_exp)
-        log.debug("SSO bearer obtained (expires in %.0fs)", expires - obtained)
+        log.info("SSO bearer obtained (expires in %.0fs)", expires - obtained)
         return Token(
             value=bearer,
             expires_at=expires,

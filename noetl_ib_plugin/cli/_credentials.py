@@ -98,49 +98,42 @@ def cmd_check(ns: argparse.Namespace) -> dict[str, Any]:
 
 
 def _server_url(explicit: str | None) -> str:
-    from ..errors import ConfigurationError
+    """--server, else NOETL_SERVER_URL, else the local default; checked by the one URL rule."""
+    from ..credentials.stores import check_server_url
 
     url = (explicit or os.environ.get("NOETL_SERVER_URL") or DEFAULT_SERVER).strip().rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise ConfigurationError(
-            f"server URL {url!r} is not http(s)", field="server", fix="e.g. http://localhost:8082"
-        )
-    return url
+    return check_server_url(url, field="server")
 
 
 def _post(url: str, record: Mapping[str, Any], timeout: float = 15.0) -> tuple[int, Any]:
-    """POST one record as JSON, the request `noetl register credential -f` sends."""
-    import urllib.error
-    import urllib.request
+    """POST one record as JSON, the request `noetl register credential -f` sends.
 
-    from .._version import __version__
+    Total deadline SERVER_DEADLINE, answer capped at SERVER_MAX_BYTES, redirects refused.
+    """
+    import requests
+
+    from ..credentials.stores import SERVER_DEADLINE, SERVER_MAX_BYTES
     from ..errors import ConfigurationError
+    from ..transport import RedirectRefused, ResponseTooLarge, limited_session, origin
 
     body = json.dumps(record, separators=(",", ":"), sort_keys=True).encode("utf-8")
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked by _server_url
-        url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", "Accept": "application/json",
-                 "User-Agent": f"noetl-ib/{__version__}"},
-    )
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
-            status, text = resp.status, resp.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        status, text = exc.code, exc.read().decode("utf-8", "replace")
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
+        with limited_session(deadline=SERVER_DEADLINE, max_bytes=SERVER_MAX_BYTES) as http:
+            resp = http.post(url, data=body, headers=headers, timeout=timeout,
+                             allow_redirects=False)
+    except (requests.RequestException, RedirectRefused, ResponseTooLarge) as exc:
         raise ConfigurationError(
-            f"NoETL server {url!r} is not reachable ({reason})",
+            f"NoETL server {origin(url)!r} did not answer usably ({type(exc).__name__})",
             field="server",
             fix="start the server (`noetl server start`), or pass --server / set NOETL_SERVER_URL.",
         ) from None
+    text = resp.content.decode("utf-8", "replace")
     try:
         payload: Any = json.loads(text) if text else None
-    except ValueError:
+    except (ValueError, RecursionError):
         payload = text[:200]
-    return status, payload
+    return resp.status_code, payload
 
 
 def cmd_register(ns: argparse.Namespace) -> dict[str, Any]:
@@ -170,7 +163,9 @@ def cmd_register(ns: argparse.Namespace) -> dict[str, Any]:
         if not 200 <= status < 300:
             detail = payload
             if isinstance(payload, Mapping):
-                detail = payload.get("detail") or payload.get("error") or payload
+                detail = payload.get("detail") or payload.get("error")
+            # Only the server's own short words: an echoed record could carry its secrets.
+            detail = detail[:200] if isinstance(detail, str) else "see the server's logs"
             raise RegistrationFailed(
                 f"NoETL server answered HTTP {status} for credential {raw.get('name')!r}: {detail}",
                 field="server",

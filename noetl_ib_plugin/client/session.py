@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -14,8 +15,9 @@ import requests
 import urllib3.exceptions
 
 from ..auth.base import Token, TokenProvider
-from ..auth.http import USER_AGENT, problem_detail
-from ..backoff import RetryPolicy, parse_retry_after
+from ..auth.http import problem_detail
+from ..backoff import RETRYABLE_STATUS, RetryPolicy, retry_call
+from ..credentials.accounts import account_id_problem, check_account_id
 from ..errors import (
     AuthError,
     BrokerError,
@@ -23,6 +25,7 @@ from ..errors import (
     RateLimited,
     TransientError,
 )
+from ..transport import ensure_limits, limited_session
 from .bootstrap import (
     BRIDGE_POLL,
     BRIDGE_WAIT,
@@ -49,7 +52,6 @@ log = logging.getLogger(__name__)
 READ_ONLY_POSTS = frozenset(
     {"/iserver/auth/status", "/tickle", "/iserver/auth/ssodh/init", "/sso/validate"}
 )
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 AUTH_FIX = (
     "the token was refreshed once and IBKR still refused it: check that the credential's "
     "consumer/client is registered and not revoked, the system clock is correct, and that no "
@@ -58,13 +60,39 @@ AUTH_FIX = (
 )
 
 
+#: Order placement and question replies: logged at INFO with their outcome.
+ORDER_PATHS = re.compile(r"^/iserver/(account/[^/]+/orders|reply/[^/]+)$")
+
+
+def _order_outcome(body: Any) -> str:
+    """Order ids/statuses, question ids or IBKR's error from an order answer; nothing else."""
+    items = body if isinstance(body, list) else [body]
+    parts: list[str] = []
+    for item in items[:5]:
+        if not isinstance(item, dict):
+            continue
+        if "order_id" in item:
+            parts.append(f"order {str(item['order_id'])[:24]} {str(item.get('order_status', ''))[:24]}")
+        elif isinstance(item.get("messageIds"), list):
+            parts.append(f"question {','.join(str(m)[:12] for m in item['messageIds'][:5])}")
+        elif "error" in item:
+            parts.append(f"rejected ({str(item['error'])[:120]})")
+    return "; ".join(parts) or "no order in the answer"
+
+
 def is_no_bridge(resp: requests.Response) -> bool:
     """True for IBKR's 400 "no bridge" / "Init session first" and 500 "Please query /accounts
     first": the brokerage session is not open (anymore, or not yet usable)."""
     return is_bootstrap_signal(resp.status_code, resp.text)
 
 
-def _not_sent(exc: requests.RequestException) -> bool:
+def _answers_for_request(resp: requests.Response) -> bool:
+    """A 5xx that is IBKR's refusal of the input or a bootstrap signal: never retried here, it
+    reaches `request()`, which classifies it (invalid account) or bootstraps and resends once."""
+    return is_invalid_input(resp) or is_no_bridge(resp)
+
+
+def _not_sent(exc: Exception) -> bool:
     """True when the request certainly never reached the server (connect failed)."""
     if isinstance(exc, requests.ConnectTimeout):
         return True
@@ -119,6 +147,8 @@ class IBClient:
             self.pacer = shared_pacer(provider.cache_key, cache_dir)
         self.retry_policy = retry_policy or RetryPolicy(sleep=self.sleep)
         self.session = session if session is not None else self._new_session()
+        if session is not None:  # an injected plain session still gets the total deadline
+            ensure_limits(session, self.api_base_url)
         install_rate_limit_hook(self.session, self.pacer, self.api_base_url)
         self._s = _Shared()
         data = getattr(provider, "data", None)
@@ -132,11 +162,7 @@ class IBClient:
     @staticmethod
     def _new_session() -> requests.Session:
         """Keep-alive session with a pool large enough for concurrent playbook steps."""
-        sess = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
-        sess.mount("https://", adapter)
-        sess.mount("http://", adapter)
-        sess.headers["User-Agent"] = USER_AGENT
+        sess = limited_session(pool_maxsize=32)
         sess.headers["Accept"] = "application/json"
         return sess
 
@@ -248,7 +274,11 @@ class IBClient:
                 )
             if is_invalid_account(resp):
                 raise invalid_account_error(method, path, self._known_accounts())
-            return self._decode(method, path, resp)
+            body = self._decode(method, path, resp)
+            if method == "POST" and ORDER_PATHS.match(path):
+                log.info("order request %s answered HTTP %s: %s", path, resp.status_code,
+                         _order_outcome(body))
+            return body
 
     def _send(
         self,
@@ -258,65 +288,61 @@ class IBClient:
         json: Any,
         idempotent: bool,
     ) -> tuple[requests.Response, str]:
-        """Pace, authorize and send; retry transient failures when that is safe."""
+        """Pace, authorize and send through the shared retry loop; retry only when that is safe."""
         url = self.api_base_url + path
-        policy = self.retry_policy
-        started = self.clock()
-        attempt = 0
-        while True:
-            attempt += 1
+        token_used = ""
+
+        def send() -> requests.Response:
+            nonlocal token_used
             self.pacer.acquire(method, path)
             req = requests.Request(method, url, params=params, json=json)
             prepared = self.session.prepare_request(req)
             token_used = self.provider.authorize(method, prepared.url or url, prepared.headers)
-            try:
-                resp = self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
-            except requests.RequestException as exc:
-                safe = idempotent or _not_sent(exc)
-                delay = policy.delay(attempt)
-                if safe and policy.should_retry(attempt, self.clock() - started, delay):
-                    log.info("%s %s: %s, retrying in %.2fs", method, path, type(exc).__name__,
-                             delay)
-                    policy.sleep(delay)
-                    continue
-                what = f"{method} {path}: {type(exc).__name__} talking to IBKR"
-                if not safe:
-                    raise OutcomeUnknown(
-                        f"{what}; the request may or may not have been processed",
-                        fix="check the state at IBKR before sending it again.",
-                    ) from None
-                raise TransientError(
-                    f"{what} (tried {attempt} times)",
-                    fix="check connectivity to the IBKR API host and retry later.",
+            return self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
+
+        # Non-idempotent calls are never resent here, not even after a 429: the caller decides
+        # (place_order resends once with the same cOID, which IBKR de-duplicates).
+        result = retry_call(
+            send,
+            policy=self.retry_policy,
+            what=f"{method} {path}",
+            retry_on=(requests.RequestException,),
+            error_is_safe=lambda exc: idempotent or _not_sent(exc),
+            status_is_safe=idempotent,
+            is_final=_answers_for_request,
+            clock=self.clock,
+        )
+        if result.error is not None:
+            exc = result.error
+            what = f"{method} {path}: {type(exc).__name__} talking to IBKR"
+            if not result.spent:
+                raise OutcomeUnknown(
+                    f"{what}; the request may or may not have been processed",
+                    fix="check the state at IBKR before sending it again.",
                 ) from None
-            if resp.status_code in RETRYABLE_STATUS and not is_invalid_input(resp):
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-                # Non-idempotent calls are never resent here, not even after a 429: the caller
-                # decides (place_order resends once with the same cOID, which IBKR de-duplicates).
-                safe = idempotent
-                delay = policy.delay(attempt, retry_after)
-                if safe and policy.should_retry(attempt, self.clock() - started, delay):
-                    log.info("%s %s: HTTP %s, retrying in %.2fs", method, path,
-                             resp.status_code, delay)
-                    resp.close()
-                    policy.sleep(delay)
-                    continue
-                detail = problem_detail(resp)
-                what = f"{method} {path}: HTTP {resp.status_code} from IBKR ({detail})"
-                if resp.status_code == 429:
-                    raise RateLimited(what, retry_after=retry_after)
-                if not safe:
-                    raise OutcomeUnknown(
-                        f"{what}; the request may or may not have been processed",
-                        status=resp.status_code,
-                        fix="check the state at IBKR before sending it again.",
-                    )
-                raise TransientError(
-                    f"{what} (tried {attempt} times)",
+            raise TransientError(
+                f"{what} (tried {result.count} times)",
+                fix="check connectivity to the IBKR API host and retry later.",
+            ) from None
+        resp = result.response
+        assert resp is not None
+        if resp.status_code in RETRYABLE_STATUS and not _answers_for_request(resp):
+            detail = problem_detail(resp)
+            what = f"{method} {path}: HTTP {resp.status_code} from IBKR ({detail})"
+            if resp.status_code == 429:
+                raise RateLimited(what, retry_after=result.retry_after)
+            if not idempotent:
+                raise OutcomeUnknown(
+                    f"{what}; the request may or may not have been processed",
                     status=resp.status_code,
-                    fix="IBKR is having trouble; retry later.",
+                    fix="check the state at IBKR before sending it again.",
                 )
-            return resp, token_used
+            raise TransientError(
+                f"{what} (tried {result.count} times)",
+                status=resp.status_code,
+                fix="IBKR is having trouble; retry later.",
+            )
+        return resp, token_used
 
     @staticmethod
     def _decode(method: str, path: str, resp: requests.Response) -> Any:
@@ -488,28 +514,54 @@ class IBClient:
 
     @property
     def account_id(self) -> str:
-        """The credential's account, else IBKR's selected account."""
+        """The credential's account, else IBKR's selected account; both must be IBKR account ids."""
         if self.explicit_account_id:
-            return self.explicit_account_id
+            return check_account_id(self.explicit_account_id, "data.account_id")
         session = self.brokerage()
-        if not session.selected_account:
+        selected = session.selected_account
+        if not selected:
             raise BrokerError(
                 "IBKR did not say which account to use",
                 fix="set data.account_id in the credential record.",
             )
-        return session.selected_account
+        if account_id_problem(selected) is not None:
+            raise BrokerError(
+                "IBKR's selectedAccount is not an account id this client accepts",
+                field="selectedAccount",
+                fix="set data.account_id in the credential record to the account to use.",
+            )
+        return selected
+
+    def listed_accounts(self) -> list[str]:
+        """The well-formed account ids `GET /iserver/accounts` lists for this credential."""
+        session = self.brokerage()
+        return [a for a in session.accounts if account_id_problem(a) is None]
 
     def is_paper(self, account_id: str | None = None) -> bool:
-        """Paper when the id starts with DU, or IBKR says `isPaper` for the selected account."""
-        acct = account_id or self.account_id
-        if acct.upper().startswith("DU"):
-            return True
+        """Whether IBKR says `account_id` (default: the client's account) is a paper account.
+
+        Decided by `/iserver/accounts` (its account list and `isPaper`), never by the `DU`
+        prefix: an id IBKR does not list for this credential raises LiveTradingRefused, and an
+        answer without `isPaper` counts as live.
+        """
+        acct = check_account_id(account_id or self.account_id)
         session = self.brokerage()
-        return bool(session.is_paper) and acct in (session.selected_account, *session.accounts)
+        listed = self.listed_accounts()
+        if acct not in listed:
+            known = ", ".join(listed) if listed else "none"
+            raise LiveTradingRefused(
+                f"account {acct} is not one IBKR lists for this credential (its accounts: "
+                f"{known})",
+                field="account_id",
+                fix=f"pass account_id={listed[0] if listed else 'YOUR_ACCOUNT_ID'} (one of its "
+                "accounts; `noetl-ib run accounts --credential NAME` lists them), or leave "
+                "account_id out to use IBKR's selected account.",
+            )
+        return session.is_paper is True
 
     def ensure_trading_allowed(self, account_id: str | None = None) -> str:
         """Return the account to trade, or raise LiveTradingRefused without both opt-ins."""
-        acct = account_id or self.account_id
+        acct = check_account_id(account_id or self.account_id)
         if self.is_paper(acct):
             return acct
         if self.environment == "live" and self.allow_live is True:  # not merely truthy
@@ -522,7 +574,7 @@ class IBClient:
         if self.allow_live is not True:
             missing.append("pass allow_live=True (CLI: --allow-live)")
         raise LiveTradingRefused(
-            f"refusing to trade on account {acct}: it is not a paper account",
+            f"refusing to trade on account {acct}: IBKR does not report it as a paper account",
             field="account_id",
             fix="to trade a live account on purpose, " + " and ".join(missing) + ".",
         )

@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ..errors import CredentialError
+from .accounts import account_id_problem
 from .keys import (
     MAX_KEY_FILE_BYTES,
     load_dh_prime,
@@ -28,6 +29,7 @@ from .keys import (
     read_bounded_text,
     read_key_file,
 )
+from .urls import check_url
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -110,6 +112,7 @@ def _secret_text(value: Any, *, pem: bool) -> Any:
 
 def _normalize_root(url: str) -> str:
     """Reduce `https://host`, `https://host/v1` or `https://host/v1/api` (any slashes) to the host root."""
+    check_url(url)  # one URL rule everywhere (credentials/urls.py)
     root = url.strip().rstrip("/")
     for suffix in ("/v1/api", "/v1"):
         if root.endswith(suffix):
@@ -145,10 +148,7 @@ class CredentialData(BaseModel):
     SECRET_FIELDS: ClassVar[tuple[str, ...]] = ()
 
     account_id: str | None = Field(
-        # Letters and digits only: the id goes into URL paths, and "DU1/../U2" would pass the
-        # paper guard (DU prefix) while the request reached another account.
-        default=None, max_length=32, pattern=r"^[A-Za-z0-9]+$",
-        description="IBKR account id (DU... for paper); default: the first account",
+        default=None, description="IBKR account id (DU... for paper); default: the first account"
     )
     environment: Literal["paper", "live"] = Field(
         default="paper", description="'paper' (default) or 'live'; live trading also needs allow_live"
@@ -165,6 +165,14 @@ class CredentialData(BaseModel):
     @classmethod
     def _root(cls, value: str) -> str:
         return _normalize_root(value)
+
+    @field_validator("account_id")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        problem = None if value is None else account_id_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @property
     def trading_base_url(self) -> str:

@@ -14,9 +14,11 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from ..errors import ConfigurationError, CredentialError, CredentialNotFound
+from ..transport import RedirectRefused, ResponseTooLarge, limited_session, origin
 from .keys import read_bounded_text
 from .models import CredentialData, CredentialRecord, check_record_name, parse_record
 from .permissions import check_trusted
+from .urls import UnsafeURL, check_url
 
 __all__ = [
     "AliasStore",
@@ -188,61 +190,90 @@ class AliasStore:
         return f"env {alias_env_var(name)}, alias file {str(self.directory / name)!r}"
 
 
+#: Largest answer read from a NoETL server (bytes): a credential record is a few KiB.
+SERVER_MAX_BYTES = 1024 * 1024
+#: Total deadline (seconds) of one NoETL server call.
+SERVER_DEADLINE = 15.0
+
+
+def server_error(message: str, fix: str, field: str = "NOETL_SERVER_URL") -> ConfigurationError:
+    """A ConfigurationError about the NoETL server; callers pass only the URL's origin."""
+    return ConfigurationError(message, field=field, fix=fix)
+
+
+def check_server_url(url: str, field: str = "NOETL_SERVER_URL") -> str:
+    """The NoETL server URL under the one URL rule (https unless loopback, no userinfo)."""
+    try:
+        checked = check_url(url)
+    except UnsafeURL as exc:
+        raise server_error(
+            f"the NoETL server URL {exc}",
+            "use e.g. https://noetl.example.com (or http://localhost:8082 for a local server); "
+            "credentials are never sent over plain http to another host.",
+            field,
+        ) from None
+    return checked.url.rstrip("/")
+
+
 class ServerStore:
     """A NoETL server: `GET {url}/api/credentials/<name>?include_data=true[&execution_id=]`.
 
     Inside a step, `execution_id` is passed like the worker does so the server can scope access.
+    The URL must pass `credentials.urls.check_url`; each call has a total deadline of
+    SERVER_DEADLINE seconds, its answer is capped at SERVER_MAX_BYTES, redirects are refused.
     """
 
     def __init__(self, url: str, *, timeout: float = 10.0, execution_id: str | None = None) -> None:
-        self.url = url.rstrip("/")
+        self.url = url.strip().rstrip("/")
         self.timeout = timeout
         self.execution_id = execution_id
+        #: What messages show: the origin only, never userinfo.
+        self.display = origin(self.url)
 
     def find(self, name: str) -> Mapping[str, Any] | None:
         import requests
 
-        endpoint = f"{self.url}/api/credentials/{quote(name, safe='')}"
+        base = check_server_url(self.url)
+        endpoint = f"{base}/api/credentials/{quote(name, safe='')}"
         try:
             params = {"include_data": "true"}
             if self.execution_id:
                 params["execution_id"] = self.execution_id
-            resp = requests.get(endpoint, params=params, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise ConfigurationError(
-                f"NoETL server {self.url!r} is not reachable ({type(exc).__name__})",
-                field="NOETL_SERVER_URL",
-                fix="start the server, correct NOETL_SERVER_URL, or unset it to use local stores.",
+            with limited_session(deadline=SERVER_DEADLINE, max_bytes=SERVER_MAX_BYTES) as http:
+                resp = http.get(endpoint, params=params, timeout=self.timeout,
+                                allow_redirects=False)
+        except (requests.RequestException, RedirectRefused, ResponseTooLarge) as exc:
+            raise server_error(
+                f"NoETL server {self.display!r} did not answer usably ({type(exc).__name__})",
+                "start the server, correct NOETL_SERVER_URL, or unset it to use local stores.",
             ) from None
         if resp.status_code == 404:
             return None
         if resp.status_code != 200:
-            raise ConfigurationError(
-                f"NoETL server {self.url!r} answered HTTP {resp.status_code} for credential {name!r}",
-                field="NOETL_SERVER_URL",
-                fix="check the server logs and that your NoETL session may read credentials.",
+            raise server_error(
+                f"NoETL server {self.display!r} answered HTTP {resp.status_code} for "
+                f"credential {name!r}",
+                "check the server logs and that your NoETL session may read credentials.",
             )
         try:
             payload = resp.json()
-        except ValueError:
-            raise ConfigurationError(
-                f"NoETL server {self.url!r} returned a non-JSON body",
-                field="NOETL_SERVER_URL",
-                fix="point NOETL_SERVER_URL at the NoETL API (e.g. http://localhost:8082).",
+        except (ValueError, RecursionError):
+            raise server_error(
+                f"NoETL server {self.display!r} returned a non-JSON body",
+                "point NOETL_SERVER_URL at the NoETL API (e.g. http://localhost:8082).",
             ) from None
         if isinstance(payload, Mapping) and isinstance(payload.get("credential"), Mapping):
             payload = payload["credential"]
         if not isinstance(payload, Mapping) or "data" not in payload:
-            raise ConfigurationError(
-                f"NoETL server {self.url!r} returned credential {name!r} without data",
-                field="NOETL_SERVER_URL",
-                fix="the server must answer `GET /api/credentials/NAME?include_data=true` with "
+            raise server_error(
+                f"NoETL server {self.display!r} returned credential {name!r} without data",
+                "the server must answer `GET /api/credentials/NAME?include_data=true` with "
                 "the record's data (NoETL 2.x or later).",
             )
         return payload
 
     def describe(self, name: str) -> str:
-        return f"NoETL server {self.url!r}"
+        return f"NoETL server {self.display!r}"
 
 
 class ChainStore:

@@ -312,6 +312,14 @@ class Simulator:
         """Same as POST /__sim/clients: register a user's own client or consumer (saved)."""
         return state.register(self.engine, dict(entry), self._state_dir)
 
+    def set_paper_status(self, account_id: str, is_paper: bool) -> None:
+        """Make /iserver/accounts report `isPaper` for an account regardless of its prefix."""
+        broker = self.engine.broker
+        with broker.lock:
+            broker.paper_status[account_id] = is_paper
+            if account_id in broker.accounts:
+                broker.accounts[account_id].is_paper = is_paper
+
     def revoke_all(self) -> int:
         """Same as POST /__sim/revoke."""
         return self.engine.auth.revoke_all()

@@ -64,6 +64,8 @@ class Account:
     cash: float
     positions: dict[int, Position] = field(default_factory=dict)
     coids: set[str] = field(default_factory=set)
+    #: What /iserver/accounts reports as isPaper; None: decided by the DU prefix (the default).
+    is_paper: bool | None = None
 
 
 @dataclass
@@ -135,6 +137,8 @@ class Broker:
         self.bulk: dict[str, list[Contract]] = {}
         self._owners: dict[str, str] = {}
         self.rules = SessionRules()
+        #: isPaper overrides per account id (Simulator.set_paper_status), kept across resets.
+        self.paper_status: dict[str, bool] = {}
         self.reset()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -161,7 +165,8 @@ class Broker:
 
     def _create_account(self, account_id: str, username: str) -> None:
         """Seed cash and a few starting positions (plus the bulk book, if configured)."""
-        account = Account(account_id, username, self.starting_cash)
+        account = Account(account_id, username, self.starting_cash,
+                          is_paper=self.paper_status.get(account_id))
         for conid, qty, cost in STARTING_POSITIONS:
             account.positions[conid] = Position(self.market.contracts[conid], qty, cost)
         for contract in self.bulk.get(account_id, []):

@@ -26,7 +26,7 @@ def iserver_accounts(account: Account) -> dict[str, Any]:
         "serverInfo": {"serverName": "ibsim", "serverVersion": "Build 10.25.0, simulator"},
         "sessionId": f"sim-{acct.lower()}",
         "isFT": False,
-        "isPaper": acct.startswith("DU"),
+        "isPaper": acct.startswith("DU") if account.is_paper is None else account.is_paper,
     }
 
 

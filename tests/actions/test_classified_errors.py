@@ -167,3 +167,11 @@ def test_refusals_tell_input_errors_from_server_trouble(
     resp._content = body.encode()
     assert is_invalid_account(resp) is account
     assert is_invalid_input(resp) is invalid_input
+
+
+def test_unknown_conid_given_twice_is_reported_once(sim: Simulator) -> None:
+    """`conids=[1, 1]` beside a known symbol: one error entry for conid 1, no crash (corpus find)."""
+    out = act(sim, "sim_oauth2", "snapshot", symbols=["AAPL"], conids=[1, 1], fields=["last"])
+    assert out["partial"] is True
+    assert [e["conid"] for e in out["errors"]] == [1]
+    assert [q["symbol"] for q in out["snapshots"]] == ["AAPL"]

@@ -15,7 +15,7 @@ from noetl_ib_plugin.actions.orders import OrderSettings, place_order
 from noetl_ib_plugin.errors import OrderRejected, OrderUnconfirmed
 from tests.client.fakes import BASE, FakeClock, add_bootstrap, calls_to, make_client
 
-ORDERS = f"{BASE}/iserver/account/DU111/orders"
+ORDERS = f"{BASE}/iserver/account/DU1110001/orders"
 LIVE = f"{BASE}/iserver/account/orders"
 
 _MKT_ORDER = PlaceOrderInput(symbol="AAPL", side="BUY", quantity=1, order_type="MKT")
@@ -41,7 +41,7 @@ def _settings() -> OrderSettings:
 
 def _posted_coids(rsps: Any) -> list[str]:
     return [json.loads(c.request.body)["orders"][0]["cOID"] for c in rsps.calls
-            if c.request.method == "POST" and c.request.url.endswith("/DU111/orders")]
+            if c.request.method == "POST" and c.request.url.endswith("/DU1110001/orders")]
 
 
 def test_undecidable_reconciliation_raises_order_unconfirmed(_mocked: Any) -> None:

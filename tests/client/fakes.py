@@ -71,7 +71,7 @@ def make_client(
 
 
 def add_bootstrap(
-    rsps: Any, account: str = "DU111", is_paper: bool = True
+    rsps: Any, account: str = "DU1110001", is_paper: bool = True
 ) -> None:
     """Register ssodh/init, /iserver/accounts and /portfolio/accounts answers."""
     rsps.add(responses.POST, f"{BASE}/iserver/auth/ssodh/init",

@@ -72,15 +72,15 @@ def test_order_post_is_never_retried_on_500_or_reset() -> None:
     """Placing an order is not retried on 5xx or a dropped connection: the outcome is unknown."""
     client = make_client()
     add_bootstrap(responses)
-    url = f"{BASE}/iserver/account/DU111/orders"
+    url = f"{BASE}/iserver/account/DU1110001/orders"
     responses.add(responses.POST, url, status=500, json={"error": "boom"})
     with pytest.raises(OutcomeUnknown):
-        client.post("/iserver/account/DU111/orders", json={"orders": []})
-    assert calls_to(responses, "/iserver/account/DU111/orders") == 1
+        client.post("/iserver/account/DU1110001/orders", json={"orders": []})
+    assert calls_to(responses, "/iserver/account/DU1110001/orders") == 1
     responses.replace(responses.POST, url, body=requests.ConnectionError("reset by peer"))
     with pytest.raises(OutcomeUnknown):
-        client.post("/iserver/account/DU111/orders", json={"orders": []})
-    assert calls_to(responses, "/iserver/account/DU111/orders") == 2
+        client.post("/iserver/account/DU1110001/orders", json={"orders": []})
+    assert calls_to(responses, "/iserver/account/DU1110001/orders") == 2
 
 
 @responses.activate
@@ -145,13 +145,13 @@ def test_portfolio_accounts_precedes_portfolio_calls_once() -> None:
     """/portfolio/accounts is called once before the first /portfolio/* call, not every time."""
     client = make_client()
     add_bootstrap(responses)
-    responses.add(responses.GET, f"{BASE}/portfolio/DU111/summary", json={})
-    client.get("/portfolio/DU111/summary")
-    client.get("/portfolio/DU111/summary")
+    responses.add(responses.GET, f"{BASE}/portfolio/DU1110001/summary", json={})
+    client.get("/portfolio/DU1110001/summary")
+    client.get("/portfolio/DU1110001/summary")
     assert calls_to(responses, "/portfolio/accounts") == 1
     order = [c.request.url.split("/v1/api")[1].split("?")[0] for c in responses.calls
              if c.request.url]
-    assert order.index("/portfolio/accounts") < order.index("/portfolio/DU111/summary")
+    assert order.index("/portfolio/accounts") < order.index("/portfolio/DU1110001/summary")
 
 
 @responses.activate
@@ -193,10 +193,14 @@ def test_paper_guard_refuses_live_account() -> None:
 
 
 @responses.activate
-def test_paper_guard_accepts_du_and_is_paper() -> None:
-    """DU accounts, and accounts IBKR marks isPaper, trade without opt-ins."""
-    add_bootstrap(responses, account="DU555", is_paper=False)
-    assert make_client().ensure_trading_allowed() == "DU555"
+def test_paper_guard_follows_is_paper_not_the_prefix() -> None:
+    """An account IBKR marks isPaper trades without opt-ins; a DU id IBKR calls live does not."""
+    add_bootstrap(responses, account="U5550001", is_paper=True)
+    assert make_client().ensure_trading_allowed() == "U5550001"
+    responses.reset()
+    add_bootstrap(responses, account="DU5550001", is_paper=False)
+    with pytest.raises(LiveTradingRefused):
+        make_client().ensure_trading_allowed()
 
 
 def test_pacer_argument_forms() -> None:

@@ -34,7 +34,8 @@ CHANGES_TOKEN: dict[str, Any] = {
     "scope": "sso-sessions.write openid",
 }
 #: Fields that only choose an account or a guard: the same token serves them.
-SAME_TOKEN = {"environment", "account_id", "private_key", "private_key_path"}
+#: `compete` changes how the brokerage session is opened, not what the bearer is.
+SAME_TOKEN = {"environment", "account_id", "private_key", "private_key_path", "compete"}
 
 
 def _key(rsa_pem: str, **changes: Any) -> str:

@@ -127,15 +127,24 @@ def test_main_with_a_stringified_record_echoes_no_secret(sim: Simulator) -> None
     """`main(credential=str(record))` fails typed, naming `credential`, echoing no secret."""
     scan = SecretScanner(record_secrets(sim.credentials_file))
     for record in _records(sim):
-        for text in (str(record), json.dumps(record)):
-            with pytest.raises(IBPluginError) as info:
-                main("get_positions", credential=text)
-            assert info.value.field == "credential" and info.value.category == "input"
-            scan.assert_clean([str(info.value), repr(info.value), json.dumps(info.value.to_dict())],
-                              "main raise")
-            returned = main("get_positions", credential=text, on_error="return")
-            assert returned["ok"] is False and returned["error"]["field"] == "credential"
-            scan.assert_clean([json.dumps(returned)], "main return")
+        text = str(record)  # a Python repr: neither a record name nor a JSON keychain object
+        with pytest.raises(IBPluginError) as info:
+            main("get_positions", credential=text, on_error="raise")
+        assert info.value.field == "credential" and info.value.category == "input"
+        scan.assert_clean([str(info.value), repr(info.value), json.dumps(info.value.to_dict())],
+                          "main raise")
+        returned = main("get_positions", credential=text)
+        assert returned["ok"] is False and returned["error"]["field"] == "credential"
+        scan.assert_clean([json.dumps(returned)], "main return")
+
+
+def test_main_with_a_json_record_string_uses_it_and_echoes_no_secret(sim: Simulator) -> None:
+    """A JSON record string is a keychain object (NoETL renders whole objects as JSON): used, not echoed."""
+    scan = SecretScanner(record_secrets(sim.credentials_file))
+    for record in _records(sim):
+        returned = main("get_positions", credential=json.dumps(record))
+        assert returned["ok"] is True, returned
+        scan.assert_clean([json.dumps(returned)], "main result")
 
 
 def test_cli_with_a_stringified_record_echoes_no_secret(sim: Simulator, tmp_path: Path) -> None:

@@ -1,0 +1,128 @@
+"""Issue 11 input 8: NoETL server store and `credentials register` - https, no userinfo, capped answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+
+import pytest
+
+from noetl_ib_plugin.cli import main as cli_main
+from noetl_ib_plugin.credentials import load_credential
+from noetl_ib_plugin.credentials.stores import SERVER_MAX_BYTES, ServerStore
+from noetl_ib_plugin.errors import ConfigurationError, CredentialNotFound
+from noetl_ib_plugin.simulator import Simulator
+from tests.client.simfix import module_sim, sim
+from tests.security.hostile_server import Hostile, endless_body, hostile_server, json_ok
+
+__all__ = ["module_sim", "sim"]
+
+PASSWORD = "s3cr3t-Pa55"
+
+
+@pytest.fixture
+def recorder() -> Iterator[Hostile]:
+    """A loopback server that answers 200 and records requests."""
+    with hostile_server(lambda _stop: json_ok()) as server:
+        yield server
+
+
+def _last_error(err: str) -> dict[str, object]:
+    error = json.loads(err.strip().splitlines()[-1])["error"]
+    assert isinstance(error, dict)
+    return error
+
+
+@pytest.mark.parametrize("url", ["http://noetl.example.com:8082", "http://10.1.2.3:8082"])
+def test_store_refuses_plain_http_to_a_remote_server(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NOETL_SERVER_URL over plain http to a non-loopback host is refused before connecting."""
+    monkeypatch.setenv("NOETL_SERVER_URL", url)
+    with pytest.raises(ConfigurationError) as info:
+        load_credential("ib_paper")
+    assert info.value.field == "NOETL_SERVER_URL" and "https" in str(info.value)
+
+
+def test_store_never_prints_userinfo(recorder: Hostile, monkeypatch: pytest.MonkeyPatch) -> None:
+    """user:password in NOETL_SERVER_URL is refused and never appears in any message."""
+    host = recorder.url.removeprefix("http://")
+    monkeypatch.setenv("NOETL_SERVER_URL", f"http://admin:{PASSWORD}@{host}")
+    with pytest.raises(ConfigurationError) as info:
+        load_credential("ib_paper")
+    assert PASSWORD not in str(info.value) and "admin" not in str(info.value)
+    assert "user:password@" in str(info.value)
+    assert recorder.hits == []
+    store = ServerStore(f"http://admin:{PASSWORD}@{host}")
+    assert PASSWORD not in store.describe("x") and PASSWORD not in repr(vars(store).get("display"))
+
+
+def test_not_found_message_does_not_echo_userinfo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The searched-places list of CredentialNotFound shows the server's origin only."""
+    store = ServerStore(f"https://admin:{PASSWORD}@noetl.example.com")
+    assert store.describe("x") == "NoETL server 'https://noetl.example.com'"
+    with pytest.raises(ConfigurationError):
+        load_credential("x", store=store)
+    monkeypatch.setenv("NOETL_SERVER_URL", f"https://admin:{PASSWORD}@noetl.example.com")
+    with pytest.raises((ConfigurationError, CredentialNotFound)) as info:
+        load_credential("ib_paper")
+    assert PASSWORD not in str(info.value)
+
+
+def test_store_caps_an_endless_answer() -> None:
+    """A server streaming forever is cut at SERVER_MAX_BYTES with a configuration error."""
+    with hostile_server(endless_body) as server, pytest.raises(ConfigurationError) as info:
+        ServerStore(server.url).find("ib_paper")
+    assert "ResponseTooLarge" in str(info.value)
+    assert SERVER_MAX_BYTES <= 1024 * 1024
+
+
+def test_register_refuses_plain_http_and_userinfo(
+    sim: Simulator, recorder: Hostile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`credentials register` keeps private keys off plain http and never prints a password."""
+    assert cli_main(["credentials", "register", str(sim.credentials_file), "--server",
+                     "http://noetl.example.com:8082"]) == 2
+    error = _last_error(capsys.readouterr().err)
+    assert error["field"] == "server" and "https" in str(error["message"])
+    host = recorder.url.removeprefix("http://")
+    assert cli_main(["credentials", "register", str(sim.credentials_file), "--server",
+                     f"http://admin:{PASSWORD}@{host}"]) == 2
+    captured = capsys.readouterr()
+    assert PASSWORD not in captured.err + captured.out
+    assert recorder.hits == []
+
+
+def test_register_caps_an_endless_answer(
+    sim: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An endless answer to the POST stops at the cap: exit 2, a typed error naming the server."""
+    with hostile_server(endless_body) as server:
+        code = cli_main(["credentials", "register", str(sim.credentials_file), "--server",
+                         server.url])
+    assert code == 2
+    error = _last_error(capsys.readouterr().err)
+    assert error["field"] == "server" and "ResponseTooLarge" in str(error["message"])
+
+
+def test_register_does_not_echo_a_record_the_server_sends_back(
+    sim: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A refusal that echoes the record (keys included) is reported without the echo."""
+    record = json.loads(sim.credentials_file.read_text())
+    records = record.get("credentials", record) if isinstance(record, dict) else record
+    echoed = json.dumps({"refused": records[0]}).encode()
+
+    def refuse(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(422)
+        h.send_header("Content-Length", str(len(echoed)))
+        h.end_headers()
+        h.wfile.write(echoed)
+
+    assert b"PRIVATE KEY" in echoed  # the echo really carries key material
+    with hostile_server(lambda _stop: refuse) as server:
+        assert cli_main(["credentials", "register", str(sim.credentials_file), "--server",
+                         server.url]) == 4
+    err = capsys.readouterr().err
+    assert "PRIVATE KEY" not in err and "422" in err
