@@ -40,6 +40,7 @@ import requests
 
 from ..errors import ConfigurationError
 from ..step_context import current_step
+from ..transport import RedirectRefused, ResponseTooLarge, limited_session
 from .bounds import finite_number
 from .cache import TokenCache, valid_entry
 
@@ -54,6 +55,12 @@ _FORBIDDEN_KEYS = frozenset(
     {"private_key", "signature_key", "encryption_key", "access_token_secret", "client_secret"}
 )
 _PEM_MARK = "PRIVATE KEY-----"
+#: A token entry is a few KiB; a keychain answer past this is not ours (read stops there).
+MAX_ANSWER_BYTES = 1 << 20
+#: Total seconds one keychain call may take (a dripping server cannot hold a step).
+DEADLINE = 15.0
+#: What a keychain call that did not work raises: the shared layer then steps aside.
+_UNUSABLE = (requests.RequestException, RedirectRefused, ResponseTooLarge)
 
 
 def contains_private_key(value: Any) -> bool:
@@ -97,7 +104,8 @@ class KeychainTokenCache:
         self.server_url = server_url.rstrip("/")
         self.catalog_id = str(catalog_id)
         self.local = local
-        self._session = session or requests.Session()
+        # Total deadline, size cap, no redirects (a 307 would resend the token to another origin).
+        self._session = session or limited_session(deadline=DEADLINE, max_bytes=MAX_ANSWER_BYTES)
         self.timeout = timeout
         self.settle = settle
         self.poll = poll
@@ -122,8 +130,8 @@ class KeychainTokenCache:
         """The entry's `data` when found; None when absent, expired or unreadable."""
         try:
             resp = self._session.get(self._url(key), params={"scope_type": "global"},
-                                     timeout=self.timeout)
-        except requests.RequestException as exc:
+                                     timeout=self.timeout, allow_redirects=False)
+        except _UNUSABLE as exc:
             log.warning("NoETL keychain unreachable (%s); using this host's token cache",
                         type(exc).__name__)
             return None
@@ -149,8 +157,9 @@ class KeychainTokenCache:
             return False
         body = {"data": data, "scope_type": "global", "expires_in": max(1, int(expires_in))}
         try:
-            resp = self._session.post(self._url(key), json=body, timeout=self.timeout)
-        except requests.RequestException as exc:
+            resp = self._session.post(self._url(key), json=body, timeout=self.timeout,
+                                      allow_redirects=False)
+        except _UNUSABLE as exc:
             log.warning("NoETL keychain unreachable (%s); token kept on this host only",
                         type(exc).__name__)
             return False
@@ -185,8 +194,8 @@ class KeychainTokenCache:
         self.local.delete(key)
         try:
             self._session.delete(self._url(key), params={"scope_type": "global"},
-                                 timeout=self.timeout)
-        except requests.RequestException as exc:
+                                 timeout=self.timeout, allow_redirects=False)
+        except _UNUSABLE as exc:
             log.warning("NoETL keychain unreachable (%s); shared token not deleted",
                         type(exc).__name__)
 

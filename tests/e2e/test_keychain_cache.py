@@ -243,3 +243,31 @@ def test_legacy_token_provider_surface(sim: Simulator) -> None:
     assert not provider.is_token_valid()
     assert provider.fetch_token() != token
     assert sim.stats()["oauth2_token_requests"] == 2
+
+
+def test_keychain_redirect_never_carries_the_token_elsewhere(tmp_path: Path) -> None:
+    """A keychain answering 307 to another origin: the token is kept on the host, never re-POSTed."""
+    from tests.security.hostile_server import hostile_server, json_ok, redirect_to
+
+    with hostile_server(lambda _stop: json_ok()) as elsewhere, \
+            hostile_server(lambda _stop: redirect_to(elsewhere.url + "/steal")) as keychain:
+        cache = KeychainTokenCache(keychain.url, "42", FileTokenCache(tmp_path / "a"),
+                                   clock=lambda: 1500.0, sleep=lambda _s: None)
+        cache.store(KEY, ENTRY)  # no exception: the shared layer steps aside
+        assert cache.load(KEY) == ENTRY  # from the host file
+        cache.delete(KEY)
+        assert [m for m, _ in keychain.hits] == ["POST", "GET", "DELETE"]
+        assert elsewhere.hits == []
+
+
+def test_oversized_keychain_answer_is_a_miss(tmp_path: Path) -> None:
+    """A 2 MiB keychain answer (even a well-formed one) is not read past the cap: a miss."""
+    from tests.security.hostile_server import hostile_server, json_ok
+
+    big = json.dumps({"status": "found", "data": {"kind": "noetl-ib-token", "key": KEY,
+                                                  "entry": ENTRY, "pad": "x" * (2 << 20)}})
+    with hostile_server(lambda _stop: json_ok(big.encode())) as keychain:
+        cache = KeychainTokenCache(keychain.url, "42", FileTokenCache(tmp_path / "a"),
+                                   clock=lambda: 1500.0, sleep=lambda _s: None)
+        assert cache.load(KEY) is None
+        assert cache.claim_fetch(KEY, lambda _e: True) is None
