@@ -23,7 +23,8 @@ to stderr.
 **Credentials**, tried in this order:
 
 1. a whole keychain object, ``credential: "{{ keychain.ib_oauth }}"`` -- it arrives as a dict,
-   either the record (``{"type", "data": {...}}``) or its flat ``data``; the type comes from
+   the record (``{"type", "data": {...}}``), its flat ``data``, or a wrapped record
+   (``{"status", "data": <record>}``); the type comes from
    ``credential_type``, else the record, else the fields (``consumer_key`` means OAuth 1.0a);
 2. individual scalar fields, ``credential_type: interactive_brokers_oauth`` plus
    ``client_id: "{{ keychain.ib_oauth.client_id }}"`` etc.: every argument named like a field of
@@ -220,6 +221,13 @@ def _record_from_object(
     from .errors import CredentialError
     from .plugins import registry
 
+    for _ in range(3):
+        # A wrapped record ({status, data: record}, NoETL's keychain/credential answer shape):
+        # no credential type has a field named `data`, so a nested one is always a wrapper.
+        wrapped = obj.get("data")
+        if not (isinstance(wrapped, Mapping) and isinstance(wrapped.get("data"), Mapping)):
+            break
+        obj = wrapped
     inner = obj.get("data")
     if isinstance(inner, Mapping):
         data = dict(inner)

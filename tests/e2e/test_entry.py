@@ -87,15 +87,19 @@ def test_entry_by_record_name_in_worker(sim: Simulator) -> None:
     assert_quiet(run)
 
 
-@pytest.mark.parametrize("form", ["flat", "record", "json_string"])
+@pytest.mark.parametrize("form", ["flat", "record", "json_string", "wrapped", "wrapped_json"])
 def test_entry_with_whole_keychain_object(sim: Simulator, form: str) -> None:
-    """`credential: "{{ keychain.alias }}"` arrives as the flat data, the record, or its JSON text."""
+    """`credential: "{{ keychain.alias }}"` arrives as the flat data, the record, a wrapped record
+    (`{status, data: record}`, which said "private_key is required" before), or JSON text."""
     record = sim_record(sim)
+    full = {"id": "7", "name": "ib_oauth", "type": "ib_oauth", "data": record["data"],
+            "meta": {}, "created_at": "2026-01-01T00:00:00Z"}
     credential: Any = {
         "flat": record["data"],
-        "record": {"id": "7", "name": "ib_oauth", "type": "ib_oauth", "data": record["data"],
-                   "meta": {}, "created_at": "2026-01-01T00:00:00Z"},
+        "record": full,
         "json_string": json.dumps(record["data"]),
+        "wrapped": {"status": "found", "data": full, "expires_at": None},
+        "wrapped_json": json.dumps({"data": full}),
     }[form]
     run = run_python_step(CODE, {"action": "snapshot", "credential": credential, "symbols": "AAPL",
                                  "fields": "last"}, env={"NOETL_IB_CREDENTIALS": ""})
