@@ -89,8 +89,7 @@ def test_entry_by_record_name_in_worker(sim: Simulator) -> None:
 
 @pytest.mark.parametrize("form", ["flat", "record", "json_string", "wrapped", "wrapped_json"])
 def test_entry_with_whole_keychain_object(sim: Simulator, form: str) -> None:
-    """`credential: "{{ keychain.alias }}"` arrives as the flat data, the record, a wrapped record
-    (`{status, data: record}`, which said "private_key is required" before), or JSON text."""
+    """The keychain object works as flat data, a record, a {status, data: record} wrapper, or JSON."""
     record = sim_record(sim)
     full = {"id": "7", "name": "ib_oauth", "type": "ib_oauth", "data": record["data"],
             "meta": {}, "created_at": "2026-01-01T00:00:00Z"}
