@@ -122,6 +122,7 @@ def _submit_exactly_once(
     resent = False
     while True:
         confirmed: list[str] = []
+        sent_in = client.brokerage().opened_at
         try:
             item = submit_with_questions(client, account, ticket, policy, confirmed)
             return item, confirmed, False
@@ -129,6 +130,16 @@ def _submit_exactly_once(
             found = _reconcile(client, ticket, settings, exc.message)
             if found is not None:
                 return found, confirmed, True
+            if client.brokerage().opened_at != sent_in:
+                # Live orders are scoped to the brokerage session: a new session cannot list a
+                # non-working order of the old one, and trades hold only executions, so absence
+                # is unprovable here and a resend could double the order.
+                raise OrderUnconfirmed(
+                    f"order {coid} got no usable answer and the brokerage session changed before "
+                    "it could be looked up, so IBKR may hold it without listing it",
+                    client_order_id=coid,
+                    status=exc.status,
+                ) from None
             if resent:
                 raise OrderUnconfirmed(
                     f"order {coid} was sent twice without a usable answer and IBKR shows no "
