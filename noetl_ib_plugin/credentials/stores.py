@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from ..errors import ConfigurationError, CredentialError, CredentialNotFound
 from ..transport import RedirectRefused, ResponseTooLarge, limited_session, origin
+from .keys import read_bounded_text
 from .models import CredentialData, CredentialRecord, check_record_name, parse_record
 from .permissions import check_trusted
 from .urls import UnsafeURL, check_url
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+#: A credentials file of hundreds of records is well under this; /dev/zero or a log is not.
+MAX_RECORDS_FILE_BYTES = 1 << 22
 
 
 class CredentialStore(Protocol):
@@ -67,18 +70,19 @@ def read_records_file(path: str | os.PathLike[str]) -> list[Mapping[str, Any]]:
     """Parse a credentials JSON file; errors name the file, never its content."""
     p = Path(path).expanduser()
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_bounded_text(p, MAX_RECORDS_FILE_BYTES)
     except FileNotFoundError:
         raise CredentialError(
             f"credentials file {str(p)!r} does not exist",
             field="credentials_file",
             fix="check the path given by --credentials-file or NOETL_IB_CREDENTIALS.",
         ) from None
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
         raise CredentialError(
-            f"credentials file {str(p)!r} cannot be read",
+            f"credentials file {str(p)!r} cannot be read ({reason})",
             field="credentials_file",
-            fix="check its permissions; it must be UTF-8 JSON.",
+            fix="check the path and its permissions; it must be UTF-8 JSON.",
         ) from None
     try:
         payload = json.loads(text)
