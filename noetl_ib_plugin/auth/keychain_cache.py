@@ -301,6 +301,17 @@ def shared_cache_over(local: TokenCache, *, required: bool = False) -> KeychainT
                 "NOETL_IB_KEYCHAIN_CATALOG_ID=<a catalog id>), or unset NOETL_IB_TOKEN_CACHE.",
             )
         return None
+    from ..credentials.stores import check_server_url
+
+    try:
+        server = check_server_url(server)
+    except ConfigurationError:
+        if required:
+            raise
+        log.warning("NoETL keychain not used: its server URL fails the https rule; tokens stay "
+                    "in this host's cache (set %s to trust an in-cluster http server)",
+                    "NOETL_IB_HTTP_SERVER_HOSTS")
+        return None
     key = (server.rstrip("/"), str(catalog), id(local))
     with _CACHES_LOCK:
         cache = _CACHES.get(key)

@@ -11,7 +11,7 @@ import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from ..errors import ConfigurationError, CredentialError, CredentialNotFound
 from ..transport import RedirectRefused, ResponseTooLarge, limited_session, origin
@@ -201,15 +201,34 @@ def server_error(message: str, fix: str, field: str = "NOETL_SERVER_URL") -> Con
     return ConfigurationError(message, field=field, fix=fix)
 
 
+#: Hosts the operator trusts over plain http (e.g. an in-cluster NoETL server), comma-separated.
+HTTP_SERVER_HOSTS_ENV = "NOETL_IB_HTTP_SERVER_HOSTS"
+
+
 def check_server_url(url: str, field: str = "NOETL_SERVER_URL") -> str:
-    """The NoETL server URL under the one URL rule (https unless loopback, no userinfo)."""
+    """The NoETL server URL under the one URL rule (https unless loopback, no userinfo).
+
+    Plain http to another host passes only when the operator names that host in
+    ``$NOETL_IB_HTTP_SERVER_HOSTS`` (an in-cluster server the network already protects); every
+    other rule still applies.
+    """
     try:
         checked = check_url(url)
     except UnsafeURL as exc:
+        trusted = {h.strip().lower() for h in os.environ.get(HTTP_SERVER_HOSTS_ENV, "").split(",")
+                   if h.strip()}
+        try:
+            relaxed = check_url(url, require_https=False) if trusted else None
+        except UnsafeURL:
+            relaxed = None
+        host = (urlsplit(relaxed.url).hostname or "").lower() if relaxed else ""
+        if relaxed is not None and host in trusted:
+            return relaxed.url.rstrip("/")
         raise server_error(
             f"the NoETL server URL {exc}",
             "use e.g. https://noetl.example.com (or http://localhost:8082 for a local server); "
-            "credentials are never sent over plain http to another host.",
+            "credentials are never sent over plain http to another host unless the operator "
+            f"names it, e.g. export {HTTP_SERVER_HOSTS_ENV}=noetl for an in-cluster server.",
             field,
         ) from None
     return checked.url.rstrip("/")
