@@ -13,6 +13,7 @@ from typing import Any
 
 from ..client import IBClient
 from ..errors import BrokerError, OrderUnconfirmed
+from .executions import OrderStatusInput, order_status
 from .order_states import FILLED, order_type_name
 from .parse import as_float, as_int
 from .shapes import expect_list, get_json
@@ -27,6 +28,7 @@ __all__ = [
     "live_orders_once",
     "normalize_order",
     "order_from_trades",
+    "order_status_record",
 ]
 
 log = logging.getLogger(__name__)
@@ -146,6 +148,33 @@ def order_from_trades(trades: list[dict[str, Any]], coid: str) -> dict[str, Any]
     }
 
 
+def order_status_record(client: IBClient, order_id: str) -> dict[str, Any] | None:
+    """The order as `GET /iserver/account/order/status/{id}` holds it (any state, any session),
+    normalised like a live order; None when the id is not an IBKR order id or IBKR cannot say."""
+    if not order_id.isdigit():
+        return None
+    try:
+        found = order_status(client, OrderStatusInput(order_id=order_id))
+    except BrokerError as exc:
+        log.warning("order %s: status unavailable (%s)", order_id, exc.message)
+        return None
+    record = {key: found.get(key) for key in (
+        "order_id", "client_order_id", "account_id", "conid", "symbol", "side", "order_type",
+        "status", "quantity", "filled_quantity", "remaining_quantity", "limit_price",
+        "stop_price", "avg_price", "tif")}
+    record.update(price=None, exchange=None, currency=None, source="order_status")
+    return record
+
+
+def _with_status(client: IBClient, found: dict[str, Any]) -> dict[str, Any]:
+    """A trades-only find completed by the order's status: executions carry no size, type,
+    prices or tif, and without them a reused cOID naming a bigger order would pass as ours."""
+    full = order_status_record(client, str(found["order_id"]))
+    if full is None or full.get("client_order_id") not in (None, found["client_order_id"]):
+        return found
+    return {**found, **{k: v for k, v in full.items() if v is not None}, "source": "trades"}
+
+
 def _trades(client: IBClient) -> list[dict[str, Any]]:
     """`GET /iserver/account/trades`, shape-checked (a list of executions)."""
     return expect_list(get_json(client, TRADES), TRADES)
@@ -186,7 +215,7 @@ def find_order_by_coid(
         last_error, settled = exc, False
         found = None
     if found is not None:
-        return found
+        return _with_status(client, found)
     if settled:
         return None
     cause = f" (last error: {last_error.message})" if last_error else ""

@@ -15,6 +15,7 @@ from typing import Any
 from ..client import IBClient, OutcomeUnknown
 from ..credentials.urls import path_segment
 from ..errors import (
+    AuthError,
     BrokerError,
     IdempotencyKeyConflict,
     OrderInactive,
@@ -31,8 +32,14 @@ from .order_lookup import (
     live_orders,
     live_orders_once,
     normalize_order,
+    order_status_record,
 )
-from .order_questions import DuplicateCoid, classify, submit_with_questions
+from .order_questions import (
+    DEFINITE_REFUSAL_STATUS,
+    DuplicateCoid,
+    classify,
+    submit_with_questions,
+)
 from .order_states import CANCELLED, FILLED, INACTIVE, WORKING, filter_tokens
 from .order_ticket import build_ticket, derive_client_order_id, differences, new_client_order_id
 from .parse import as_int
@@ -240,22 +247,39 @@ def place_order(
 
 
 def _live_record(client: IBClient, order_id: str) -> dict[str, Any] | None:
-    """The order with this id among the live orders (normalised), or None."""
+    """The order with this id among the live orders, else from its status (any state), or None.
+
+    Live orders are scoped to the brokerage session: an order cancelled or filled before a
+    session change is only found by `GET /iserver/account/order/status/{id}`.
+    """
     orders, _ = live_orders_once(client)
     for order in orders:
         record = normalize_order(order)
         if record["order_id"] == str(order_id):
             return record
-    return None
+    return order_status_record(client, str(order_id))
+
+
+def _delete_call(client: IBClient, path: str) -> Any:
+    """DELETE whose unreadable answer (HTML 200, 5xx page) is OutcomeUnknown, not a refusal."""
+    try:
+        return client.delete(path)
+    except (OutcomeUnknown, RateLimited, AuthError):
+        raise
+    except BrokerError as exc:
+        if exc.status in DEFINITE_REFUSAL_STATUS:
+            raise
+        raise OutcomeUnknown(f"DELETE {path}: no usable answer ({exc.message})",
+                             status=exc.status) from None
 
 
 def _delete_once_more_if_unprocessed(client: IBClient, path: str) -> Any:
     """A 429 means IBKR did not process the cancel, so one resend after Retry-After is safe."""
     try:
-        return client.delete(path)
+        return _delete_call(client, path)
     except RateLimited as exc:
         client.sleep(min(exc.retry_after or 1.0, 5.0))
-        return client.delete(path)
+        return _delete_call(client, path)
 
 
 def _cancel_result(account: str, order_id: str, **extra: Any) -> dict[str, Any]:
@@ -322,7 +346,7 @@ def cancel_order(client: IBClient, inp: CancelOrderInput) -> dict[str, Any]:
         if status not in WORKING:
             raise
         # Still working: asking again to cancel the same order cannot do harm.
-        body = client.delete(path)
+        body = _delete_call(client, path)
     for _ in range(12):
         kind, item = classify(body)
         if kind != "question":
