@@ -17,6 +17,7 @@ from ..credentials.urls import path_segment
 from ..errors import (
     AuthError,
     BrokerError,
+    IBPluginError,
     IdempotencyKeyConflict,
     OrderInactive,
     OrderUnconfirmed,
@@ -106,7 +107,18 @@ def _reconcile(client: IBClient, ticket: dict[str, Any], settings: OrderSettings
     """Look the cOID up (live orders, then trades) and check it is the requested order."""
     coid = str(ticket["cOID"])
     log.warning("order %s: %s; looking it up by client_order_id", coid, why)
-    found = find_order_by_coid(client, coid, settings)
+    try:
+        found = find_order_by_coid(client, coid, settings)
+    except OrderUnconfirmed:
+        raise
+    except IBPluginError as exc:
+        # The order may exist whatever stopped the lookup (e.g. a 401): the outcome is unknown.
+        raise OrderUnconfirmed(
+            f"order {coid} may have reached IBKR ({why}) and looking it up failed: "
+            f"{exc.message}",
+            client_order_id=coid,
+            status=exc.status,
+        ) from None
     if found is not None:
         _check_same_order(ticket, found)
     return found

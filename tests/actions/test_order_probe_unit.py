@@ -1,0 +1,31 @@
+"""Probe findings that need exact server answers: a lookup that fails after a lost order answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+import responses
+
+from noetl_ib_plugin.actions.orders import place_order
+from noetl_ib_plugin.cli._io import error_exit_code
+from noetl_ib_plugin.errors import OrderUnconfirmed
+from tests.actions.test_order_reconcile_unit import COID, LIVE, LMT, ORDERS, TRADES, _settings
+from tests.actions.test_order_reconcile_unit import rsps as rsps  # the shared bootstrap fixture
+from tests.client.fakes import make_client
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_failure_while_looking_up_a_lost_order_is_outcome_unknown(rsps: Any,
+                                                                       status: int) -> None:
+    """POST reset, then live orders and trades refuse the token: exit 6 naming the cOID, no resend."""
+    rsps.add(responses.POST, ORDERS, body=requests.ConnectionError("reset"))
+    rsps.add(responses.GET, LIVE, status=status, json={"error": "not authenticated"})
+    rsps.add(responses.GET, TRADES, status=status, json={"error": "not authenticated"})
+    with pytest.raises(OrderUnconfirmed) as info:
+        place_order(make_client(), LMT, _settings())
+    exc = info.value
+    assert error_exit_code(exc) == 6 and exc.client_order_id == COID and COID in str(exc)
+    posts = [c for c in rsps.calls if c.request.method == "POST" and c.request.url == ORDERS]
+    assert len(posts) == 1
