@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 import responses
 
+from noetl_ib_plugin.actions.contracts import clear_contract_cache
 from noetl_ib_plugin.actions.orders import place_order
 from noetl_ib_plugin.cli._io import error_exit_code
 from noetl_ib_plugin.errors import OrderUnconfirmed
 from tests.actions.test_order_reconcile_unit import COID, LIVE, LMT, ORDERS, TRADES, _settings
-from tests.actions.test_order_reconcile_unit import rsps as rsps  # the shared bootstrap fixture
-from tests.client.fakes import make_client
+from tests.client.fakes import BASE, add_bootstrap, make_client
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    """Bootstrap and the AAPL contract search answered; everything else per test."""
+    clear_contract_cache()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        add_bootstrap(mock)
+        mock.add(responses.GET, f"{BASE}/iserver/secdef/search",
+                 json=[{"conid": "265598", "symbol": "AAPL", "description": "NASDAQ",
+                        "sections": [{"secType": "STK"}]}])
+        yield mock
+    clear_contract_cache()
 
 
 @pytest.mark.parametrize("status", [401, 403])
