@@ -139,6 +139,9 @@ def _submit_exactly_once(
     """
     coid = str(ticket["cOID"])
     resent = False
+    #: An earlier send had no usable answer: it may be at IBKR even though the lookup missed it
+    #: (live orders lagging longer than the settle wait), so a failed resend is outcome unknown.
+    maybe_placed = False
     while True:
         confirmed: list[str] = []
         try:
@@ -150,13 +153,21 @@ def _submit_exactly_once(
                 return found, confirmed, True
             if resent:
                 raise OrderUnconfirmed(
-                    f"order {coid} was sent twice without a usable answer and IBKR shows no "
-                    "order under its client_order_id",
+                    f"order {coid} was resent and again got no usable answer, and IBKR shows "
+                    "no order under its client_order_id",
                     client_order_id=coid,
                     status=exc.status,
                 ) from None
-        except RateLimited as exc:
-            if resent:
+            maybe_placed = True
+        except (RateLimited, AuthError) as exc:
+            if maybe_placed:
+                raise OrderUnconfirmed(
+                    f"order {coid} may have reached IBKR on its first send (no usable answer, "
+                    f"not found by client_order_id) and the resend failed: {exc.message}",
+                    client_order_id=coid,
+                    status=exc.status,
+                ) from None
+            if resent or isinstance(exc, AuthError):
                 raise
             wait = min(exc.retry_after or 1.0, settings.max_rate_limit_wait)
             log.warning("order %s: rate limited; resending in %.1fs", coid, wait)

@@ -43,3 +43,21 @@ def test_auth_failure_while_looking_up_a_lost_order_is_outcome_unknown(rsps: Any
     assert error_exit_code(exc) == 6 and exc.client_order_id == COID and COID in str(exc)
     posts = [c for c in rsps.calls if c.request.method == "POST" and c.request.url == ORDERS]
     assert len(posts) == 1
+
+
+@pytest.mark.parametrize("resend_answer", [
+    {"status": 429, "json": {"error": "Too many requests"}, "headers": {"Retry-After": "1"}},
+    {"status": 401, "json": {"error": "not authenticated"}},
+])
+def test_failed_resend_after_an_unknown_first_send_is_outcome_unknown(
+        rsps: Any, resend_answer: dict[str, Any]) -> None:
+    """POST reset, lookup misses it (lag), resend 429/401: exit 6 naming the cOID, not exit 5/3."""
+    rsps.add(responses.POST, ORDERS, body=requests.ConnectionError("reset"))
+    rsps.add(responses.GET, LIVE, json={"orders": [], "snapshot": True})
+    rsps.add(responses.GET, TRADES, json=[])
+    rsps.add(responses.POST, ORDERS, **resend_answer)
+    with pytest.raises(OrderUnconfirmed) as info:
+        place_order(make_client(), LMT, _settings())
+    exc = info.value
+    assert error_exit_code(exc) == 6 and exc.client_order_id == COID and COID in str(exc)
+    assert "new client_order_id" not in (exc.fix or "").replace("never with a new", "")
