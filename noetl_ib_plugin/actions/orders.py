@@ -292,8 +292,10 @@ def _delete_call(client: IBClient, path: str) -> Any:
     except BrokerError as exc:
         if exc.status in DEFINITE_REFUSAL_STATUS:
             raise
-        raise OutcomeUnknown(f"DELETE {path}: no usable answer ({exc.message})",
-                             status=exc.status) from None
+        raise OutcomeUnknown(
+            f"DELETE {path}: no usable answer ({exc.message})", status=exc.status,
+            fix="cancelling again is safe; get_order_status shows whether it is cancelled.",
+        ) from None
 
 
 def _delete_once_more_if_unprocessed(client: IBClient, path: str) -> Any:
@@ -366,6 +368,8 @@ def cancel_order(client: IBClient, inp: CancelOrderInput) -> dict[str, Any]:
                                   already_cancelled=status in INACTIVE,
                                   conid=record.get("conid") if record else None,
                                   message=f"reconciled: the order is {status}")
+        if status in FILLED:
+            return _already_done(account, order_id, record, "it is filled")
         if status not in WORKING:
             raise
         # Still working: asking again to cancel the same order cannot do harm.

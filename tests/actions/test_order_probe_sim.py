@@ -111,3 +111,13 @@ def test_order_found_only_in_trades_is_reported_as_the_broker_holds_it(priced: S
     assert out["source"] == "trades" and out["status"] == book["status"] == "Filled"
     assert (out["order_type"], out["limit_price"], out["tif"], out["quantity"]) == (
         book["orderType"], book["price"], book["tif"], book["quantity"])
+
+
+def test_cancel_whose_answer_is_lost_on_a_filled_order_says_filled(
+        priced: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    """Cancel of a filled order, answer lost (reset): exit 4 'already filled', not 5 'retry later'."""
+    placed = act(priced, "sim_oauth2", "place_order", **_order("cl-1", limit_price=101.0))
+    priced.set_faults({"reset_after": 1.0, "methods": ["DELETE"]})
+    code, err = _cli(priced, capsys, "cancel_order", {"order_id": placed["order_id"]})
+    assert _book(priced, placed["order_id"])["status"] == "Filled"
+    assert code == 4 and "already filled" in err["message"] and "opposite order" in err["message"]
