@@ -6,6 +6,7 @@ The oracle is the simulator's order book (`Simulator.orders()`), never the clien
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from noetl_ib_plugin.cli import main
 from noetl_ib_plugin.errors import BrokerError, IdempotencyKeyConflict
 from noetl_ib_plugin.simulator import Simulator
+from noetl_ib_plugin.trading import TradingClient
 from tests.client.simfix import act
 
 AAPL = 265598
@@ -121,3 +123,21 @@ def test_cancel_whose_answer_is_lost_on_a_filled_order_says_filled(
     code, err = _cli(priced, capsys, "cancel_order", {"order_id": placed["order_id"]})
     assert _book(priced, placed["order_id"])["status"] == "Filled"
     assert code == 4 and "already filled" in err["message"] and "opposite order" in err["message"]
+
+
+@pytest.mark.parametrize("faults", [{}, {"garbage_empty": 1.0}, {"reset_after": 1.0, "methods": [
+    "POST"], "paths": ["/v1/api/iserver/account/"]}])
+def test_threads_placing_one_key_get_one_order(priced: Simulator, faults: dict[str, Any]) -> None:
+    """4 threads of one TradingClient, same client_order_id, answers lost or not: 1 order, all name it."""
+    priced.set_faults(faults)
+    client = TradingClient("sim_oauth2", credentials_file=priced.credentials_file)
+
+    def place(_: int) -> str:
+        """One thread's placement; its order id."""
+        return client.place_order(symbol="AAPL", side="BUY", quantity=3, order_type="LMT",
+                                  limit_price=99.0, client_order_id="threads-1").order_id
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = set(pool.map(place, range(4)))
+    book = [o for o in priced.orders() if o["cOID"] == "threads-1"]
+    assert len(book) == 1 and ids == {str(book[0]["order_id"])}
