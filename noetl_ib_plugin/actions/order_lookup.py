@@ -180,10 +180,19 @@ def _trades(client: IBClient) -> list[dict[str, Any]]:
     return expect_list(get_json(client, TRADES), TRADES)
 
 
+def _of_account(entry: dict[str, Any], account: str | None) -> bool:
+    """True unless both the entry and the caller name an account and they differ."""
+    held = entry.get("acct") or entry.get("account") or entry.get("accountCode")
+    return account is None or not held or str(held) == account
+
+
 def find_order_by_coid(
-    client: IBClient, coid: str, settings: LookupSettings | None = None
+    client: IBClient, coid: str, settings: LookupSettings | None = None,
+    account: str | None = None,
 ) -> dict[str, Any] | None:
     """The order IBKR holds under this cOID (normalised), from live orders, else recent trades.
+
+    With `account`, an order of another account under the same cOID is not this order.
 
     Returns None only when live orders answered for real for `settle_seconds` without it AND the
     trades list does not hold it either. Raises OrderUnconfirmed (category "unknown") naming the
@@ -202,7 +211,7 @@ def find_order_by_coid(
             last_error = exc
             continue
         for order in orders:
-            if str(order.get("order_ref") or "") == coid:
+            if str(order.get("order_ref") or "") == coid and _of_account(order, account):
                 return normalize_order(order)
         if real and client.clock() - started >= settings.settle_seconds:
             settled = True
@@ -210,7 +219,7 @@ def find_order_by_coid(
     try:
         # Live orders are scoped to the brokerage session: a filled order of an earlier
         # session is only in the trades.
-        found = order_from_trades(_trades(client), coid)
+        found = order_from_trades([t for t in _trades(client) if _of_account(t, account)], coid)
     except BrokerError as exc:
         last_error, settled = exc, False
         found = None

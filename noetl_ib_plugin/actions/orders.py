@@ -108,7 +108,7 @@ def _reconcile(client: IBClient, ticket: dict[str, Any], settings: OrderSettings
     coid = str(ticket["cOID"])
     log.warning("order %s: %s; looking it up by client_order_id", coid, why)
     try:
-        found = find_order_by_coid(client, coid, settings)
+        found = find_order_by_coid(client, coid, settings, str(ticket["acctId"]))
     except OrderUnconfirmed:
         raise
     except IBPluginError as exc:

@@ -61,3 +61,18 @@ def test_failed_resend_after_an_unknown_first_send_is_outcome_unknown(
     exc = info.value
     assert error_exit_code(exc) == 6 and exc.client_order_id == COID and COID in str(exc)
     assert "new client_order_id" not in (exc.fix or "").replace("never with a new", "")
+
+
+def test_order_of_another_account_under_the_same_coid_is_not_ours(rsps: Any) -> None:
+    """Lost answer; live orders hold the cOID only on another account: never reported as ours."""
+    other = {"orderId": 7, "order_ref": COID, "status": "Submitted", "conid": 265598,
+             "side": "BUY", "totalSize": 3.0, "origOrderType": "LIMIT", "price": "99.00",
+             "timeInForce": "DAY", "acct": "DU9999999"}
+    rsps.add(responses.POST, ORDERS, body=requests.ConnectionError("reset"))
+    rsps.add(responses.GET, LIVE, json={"orders": [other], "snapshot": True})
+    rsps.add(responses.GET, TRADES, json=[{"order_ref": COID, "order_id": 7, "conid": 265598,
+                                           "side": "B", "size": 3, "price": "99",
+                                           "account": "DU9999999"}])
+    rsps.add(responses.POST, ORDERS, json=[{"order_id": "9", "order_status": "Submitted"}])
+    out = place_order(make_client(), LMT, _settings())
+    assert out["order_id"] == "9" and out["account_id"] == "DU1110001"
