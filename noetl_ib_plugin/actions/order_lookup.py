@@ -151,8 +151,8 @@ def order_from_trades(trades: list[dict[str, Any]], coid: str) -> dict[str, Any]
 def order_status_record(client: IBClient, order_id: str) -> dict[str, Any] | None:
     """The order as `GET /iserver/account/order/status/{id}` holds it (any state, any session),
     normalised like a live order; None when the id is not an IBKR order id or IBKR cannot say."""
-    if not order_id.isdigit():
-        return None
+    if not (order_id.isascii() and order_id.isdigit() and len(order_id) <= 20):
+        return None  # not an id the endpoint (or OrderStatusInput) takes
     try:
         found = order_status(client, OrderStatusInput(order_id=order_id))
     except BrokerError as exc:

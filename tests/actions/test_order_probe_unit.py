@@ -76,3 +76,15 @@ def test_order_of_another_account_under_the_same_coid_is_not_ours(rsps: Any) -> 
     rsps.add(responses.POST, ORDERS, json=[{"order_id": "9", "order_status": "Submitted"}])
     out = place_order(make_client(), LMT, _settings())
     assert out["order_id"] == "9" and out["account_id"] == "DU1110001"
+
+
+def test_trades_find_with_an_odd_order_id_keeps_the_trades_record(rsps: Any) -> None:
+    """A broker order id too long for the status endpoint: no crash, the trades record is used."""
+    rsps.add(responses.POST, ORDERS, body=requests.ConnectionError("reset"))
+    rsps.add(responses.GET, LIVE, json={"orders": [], "snapshot": True})
+    rsps.add(responses.GET, TRADES, json=[{"order_ref": COID, "order_id": "1" * 25,
+                                           "conid": 265598, "side": "B", "size": 3,
+                                           "price": "99", "account": "DU1110001"}])
+    out = place_order(make_client(), LMT, _settings())
+    assert out["order_id"] == "1" * 25 and out["source"] == "trades"
+    assert out["status"] == "Filled" and out["filled_quantity"] == 3.0
