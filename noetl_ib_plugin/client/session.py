@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +85,26 @@ def is_no_bridge(resp: requests.Response) -> bool:
     """True for IBKR's 400 "no bridge" / "Init session first" and 500 "Please query /accounts
     first": the brokerage session is not open (anymore, or not yet usable)."""
     return is_bootstrap_signal(resp.status_code, resp.text)
+
+
+#: Longest wait for another thread's bootstrap in this process: its cross-process lock wait
+#: (60 s), ssodh/init and the accounts poll (each call under its own deadline) fit well inside.
+LOCK_WAIT_SECONDS = 180.0
+
+
+@contextlib.contextmanager
+def _held(lock: threading.RLock, what: str) -> Iterator[None]:
+    """Hold `lock`, waiting at most LOCK_WAIT_SECONDS: a stuck holder becomes a typed error."""
+    if not lock.acquire(timeout=LOCK_WAIT_SECONDS):
+        raise TransientError(
+            f"waited {LOCK_WAIT_SECONDS:.0f}s for {what} held by another thread of this process",
+            fix="another call is stuck opening the brokerage session; retry later, or restart "
+            "the process if it persists.",
+        )
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _answers_for_request(resp: requests.Response) -> bool:
@@ -383,7 +404,7 @@ class IBClient:
         token = self.provider.current_token()
         if not force and st.brokerage is not None and st.brokerage_token == token:
             return st.brokerage
-        with st.lock:
+        with _held(st.lock, "the brokerage-session lock"):
             token = self.provider.current_token()
             if not force and st.brokerage is not None and st.brokerage_token == token:
                 return st.brokerage
@@ -481,7 +502,7 @@ class IBClient:
         token = self.provider.current_token()
         if st.portfolio_token == token:
             return
-        with st.lock:
+        with _held(st.lock, "the brokerage-session lock"):
             token = self.provider.current_token()
             if st.portfolio_token == token:
                 return
@@ -499,7 +520,7 @@ class IBClient:
     def set_session_flag(self, name: str) -> None:
         """Record a one-shot fact for this brokerage session, here and in the token cache."""
         session = self.brokerage()
-        with self._s.lock:
+        with _held(self._s.lock, "the brokerage-session lock"):
             if name in session.flags:
                 return
             session.flags.add(name)

@@ -211,3 +211,31 @@ def test_pacer_argument_forms() -> None:
     assert a.pacer is b.pacer and a.pacer.enabled
     assert not IBClient(provider, pacer=False).pacer.enabled
     assert not IBClient(provider, pacer=Pacer.disabled()).pacer.enabled
+
+
+def test_brokerage_lock_wait_times_out_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thread stuck holding the brokerage-session lock makes others fail typed, not hang."""
+    import threading
+
+    from noetl_ib_plugin.client import session as session_module
+    from noetl_ib_plugin.errors import TransientError
+
+    monkeypatch.setattr(session_module, "LOCK_WAIT_SECONDS", 0.2)
+    client = make_client()
+    holding, release = threading.Event(), threading.Event()
+
+    def stuck() -> None:
+        with client._s.lock:
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=stuck)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        with pytest.raises(TransientError) as info:
+            client.brokerage(force=True)
+        assert "brokerage-session lock" in str(info.value)
+    finally:
+        release.set()
+        holder.join(10)
