@@ -38,9 +38,12 @@ from urllib.parse import quote
 
 import requests
 
+from ..credentials.stores import SERVER_DEADLINE, SERVER_MAX_BYTES, check_server_url
 from ..errors import ConfigurationError
 from ..step_context import current_step
-from .cache import TokenCache
+from ..transport import RedirectRefused, ResponseTooLarge, ensure_limits, limited_session
+from .bounds import finite_number
+from .cache import TokenCache, valid_entry
 
 __all__ = ["KeychainTokenCache", "contains_private_key", "shared_cache_over"]
 
@@ -72,7 +75,10 @@ class KeychainTokenCache:
     """`TokenCache` on `{server_url}/api/keychain/{catalog_id}/noetl-ib-<key>`, layered over `local`.
 
     `clock` (epoch seconds), `sleep` and `owner` (the claim's id) are injectable for tests.
-    HTTP calls use `timeout` (connect, read) seconds; every wait ends after `wait` seconds.
+    HTTP calls use `timeout` (connect, read) seconds within a total `deadline` (seconds), read
+    at most SERVER_MAX_BYTES, never follow a redirect; every wait ends after `wait` seconds.
+    `server_url` must pass the one URL rule (credentials/urls.py: https unless loopback, no
+    userinfo), else ConfigurationError. A shared entry failing `cache.valid_entry` is a miss.
     """
 
     def __init__(
@@ -92,11 +98,16 @@ class KeychainTokenCache:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
         owner: str | None = None,
+        deadline: float = SERVER_DEADLINE,
     ) -> None:
-        self.server_url = server_url.rstrip("/")
+        self.server_url = check_server_url(server_url)
         self.catalog_id = str(catalog_id)
         self.local = local
-        self._session = session or requests.Session()
+        if session is None:
+            session = limited_session(deadline=deadline, max_bytes=SERVER_MAX_BYTES)
+        else:
+            ensure_limits(session, self.server_url)
+        self._session = session
         self.timeout = timeout
         self.settle = settle
         self.poll = poll
@@ -121,8 +132,8 @@ class KeychainTokenCache:
         """The entry's `data` when found; None when absent, expired or unreadable."""
         try:
             resp = self._session.get(self._url(key), params={"scope_type": "global"},
-                                     timeout=self.timeout)
-        except requests.RequestException as exc:
+                                     timeout=self.timeout, allow_redirects=False)
+        except (requests.RequestException, RedirectRefused, ResponseTooLarge) as exc:
             log.warning("NoETL keychain unreachable (%s); using this host's token cache",
                         type(exc).__name__)
             return None
@@ -130,7 +141,7 @@ class KeychainTokenCache:
             return None
         try:
             body = resp.json() if resp.status_code == 200 else None
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         if not isinstance(body, dict) or body.get("status") not in ("found", "expired", "not_found"):
             log.warning("NoETL keychain answered HTTP %s with an unknown shape; using this host's "
@@ -148,8 +159,9 @@ class KeychainTokenCache:
             return False
         body = {"data": data, "scope_type": "global", "expires_in": max(1, int(expires_in))}
         try:
-            resp = self._session.post(self._url(key), json=body, timeout=self.timeout)
-        except requests.RequestException as exc:
+            resp = self._session.post(self._url(key), json=body, timeout=self.timeout,
+                                      allow_redirects=False)
+        except (requests.RequestException, RedirectRefused, ResponseTooLarge) as exc:
             log.warning("NoETL keychain unreachable (%s); token kept on this host only",
                         type(exc).__name__)
             return False
@@ -162,9 +174,8 @@ class KeychainTokenCache:
 
     def load(self, key: str) -> dict[str, Any] | None:
         """The shared token entry (mirrored into the host file), else the host file's entry."""
-        data = self._get(key)
-        entry = data.get("entry") if data and data.get("kind") == TOKEN_KIND else None
-        if isinstance(entry, dict):
+        entry = self._shared_entry(self._get(key))
+        if entry is not None:
             with contextlib.suppress(OSError):
                 self.local.store(key, entry)
             return dict(entry)
@@ -185,8 +196,8 @@ class KeychainTokenCache:
         self.local.delete(key)
         try:
             self._session.delete(self._url(key), params={"scope_type": "global"},
-                                 timeout=self.timeout)
-        except requests.RequestException as exc:
+                                 timeout=self.timeout, allow_redirects=False)
+        except (requests.RequestException, RedirectRefused, ResponseTooLarge) as exc:
             log.warning("NoETL keychain unreachable (%s); shared token not deleted",
                         type(exc).__name__)
 
@@ -209,9 +220,9 @@ class KeychainTokenCache:
         state_deadline: float | None = None
         while True:
             data = self._get(key)
-            entry = data.get("entry") if data and data.get("kind") == TOKEN_KIND else None
+            entry = self._shared_entry(data)
             now = self._clock()
-            if isinstance(entry, dict) and accept(entry):
+            if entry is not None and accept(entry):
                 if peer_won and self._state_pending(entry):
                     # The winner is opening the brokerage session; reuse it instead of competing.
                     state_deadline = state_deadline or now + self.state_wait
@@ -222,7 +233,8 @@ class KeychainTokenCache:
                     self.local.store(key, entry)
                 return dict(entry)
             claim = data if data and data.get("kind") == CLAIM_KIND else None
-            live = claim is not None and float(claim.get("at") or 0) + self.claim_ttl > now
+            at = finite_number(claim.get("at")) if claim is not None else None
+            live = at is not None and at + self.claim_ttl > now  # a garbage time is stale
             if claim is not None and live and claim.get("owner") == self.owner:
                 return None  # our claim survived the settle time: we fetch
             peer_won = peer_won or live
@@ -236,6 +248,17 @@ class KeychainTokenCache:
                 self._sleep(self.settle)
             else:
                 self._sleep(self.poll)
+
+    @staticmethod
+    def _shared_entry(data: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The token entry in a keychain answer, if it passes the file cache's rules."""
+        entry = data.get("entry") if data and data.get("kind") == TOKEN_KIND else None
+        if entry is None:
+            return None
+        if not valid_entry(entry):
+            log.warning("ignoring a malformed shared token entry from the NoETL keychain")
+            return None
+        return dict(entry)
 
     def _state_pending(self, entry: dict[str, Any]) -> bool:
         """True while the awaited state (the brokerage session) is not in the entry yet."""
@@ -274,7 +297,15 @@ def shared_cache_over(local: TokenCache, *, required: bool = False) -> KeychainT
                 "NOETL_IB_KEYCHAIN_CATALOG_ID=<a catalog id>), or unset NOETL_IB_TOKEN_CACHE.",
             )
         return None
-    key = (server.rstrip("/"), str(catalog), id(local))
+    try:
+        server = check_server_url(server)
+    except ConfigurationError:
+        if required:
+            raise
+        log.warning("not sharing tokens through the NoETL keychain: NOETL_SERVER_URL breaks the "
+                    "URL rule (https unless loopback, no user:password@); using this host's files")
+        return None
+    key = (server, str(catalog), id(local))
     with _CACHES_LOCK:
         cache = _CACHES.get(key)
         if cache is None:
