@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import CredentialError
+from .files import MAX_KEY_FILE_BYTES, read_bounded_text
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -18,7 +19,7 @@ MIN_RSA_BITS = 2048
 def read_key_file(path: str, field: str) -> str:
     """Read a PEM file named by a `*_path` field; the error names the field and the path, not the content."""
     try:
-        return Path(path).expanduser().read_text(encoding="utf-8")
+        return read_bounded_text(Path(path).expanduser(), MAX_KEY_FILE_BYTES)[0]
     except FileNotFoundError:
         raise CredentialError(
             f"key file {path!r} does not exist",
@@ -31,7 +32,8 @@ def read_key_file(path: str, field: str) -> str:
         raise CredentialError(
             f"key file {path!r} cannot be read ({reason})",
             field=field,
-            fix="check the path and its permissions; the file must be PEM text.",
+            fix="check the path and its permissions; the file must be PEM text in a regular file "
+            f"of at most {MAX_KEY_FILE_BYTES} bytes.",
         ) from None
 
 

@@ -23,6 +23,7 @@ from pydantic_core import PydanticCustomError
 
 from ..errors import CredentialError
 from .accounts import account_id_problem
+from .files import MAX_KEY_FILE_BYTES, read_bounded_text
 from .keys import load_dh_prime, load_rsa_private_key, read_key_file
 from .urls import check_url
 
@@ -188,7 +189,7 @@ class CredentialData(BaseModel):
             path = getattr(self, f"{name}_path", None)
             if not text and isinstance(path, str):
                 try:
-                    text = Path(path).expanduser().read_text(encoding="utf-8")
+                    text = read_bounded_text(Path(path).expanduser(), MAX_KEY_FILE_BYTES)[0]
                 except (OSError, UnicodeDecodeError):
                     text = f"unreadable:{path}"  # the key loader reports it properly on use
             digest.update(name.encode() + b"\0" + text.strip().replace("\\n", "\n").encode() + b"\0")
