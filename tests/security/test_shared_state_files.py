@@ -150,3 +150,30 @@ def test_pacing_nan_times_are_dropped(tmp_path: Path) -> None:
     pacer = FilePacer(path, clock=clock, sleep=clock.sleep, margin=0, slack=0)
     assert pacer.acquire("GET", "/sso/validate") == 0.0
     assert "NaN" not in path.read_text()
+
+
+@needs_root
+def test_cache_under_a_directory_another_user_owns_is_refused(tmp_path: Path) -> None:
+    """A cache dir whose parent another uid owns is refused: that user could swap it for a symlink."""
+    parent = tmp_path / "theirs"
+    parent.mkdir(mode=0o755)
+    os.chown(parent, OTHER_UID, OTHER_UID)
+    error = _refused(lambda: FileTokenCache(parent / "cache").load(KEY))
+    assert f"uid {OTHER_UID}" in str(error) and "theirs" in str(error)
+
+
+def test_cache_under_a_world_writable_non_sticky_directory_is_refused(tmp_path: Path) -> None:
+    """A parent mode 0777 without the sticky bit lets anyone rename the cache dir: refused."""
+    parent = tmp_path / "open"
+    parent.mkdir()
+    os.chmod(parent, 0o777)
+    error = _refused(lambda: FileTokenCache(parent / "cache").load(KEY))
+    assert "writable by group or others" in str(error)
+
+
+def test_cache_under_a_sticky_world_writable_directory_is_accepted(tmp_path: Path) -> None:
+    """A sticky 1777 parent (like /tmp) is fine: others cannot rename our directory in it."""
+    parent = tmp_path / "sticky"
+    parent.mkdir()
+    os.chmod(parent, 0o1777)
+    assert FileTokenCache(parent / "cache").load(KEY) is None
