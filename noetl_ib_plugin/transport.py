@@ -37,6 +37,7 @@ __all__ = [
     "RedirectRefused",
     "ResponseTooLarge",
     "ensure_limits",
+    "json_body",
     "limited_session",
     "origin",
 ]
@@ -62,6 +63,18 @@ class RedirectRefused(BrokerError):
 
 class ResponseTooLarge(BrokerError):
     """A server's answer exceeded the byte cap; reading stopped there."""
+
+
+def json_body(resp: requests.Response) -> Any:
+    """`resp.json()`, where nesting past the recursion limit is a ValueError like any bad JSON.
+
+    A hostile or broken server can send `[[[[...]]]]` 100k deep in 200 KB (under every cap);
+    Python's json raises RecursionError for it, which callers that catch ValueError would miss.
+    """
+    try:
+        return resp.json()
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def origin(url: str) -> str:

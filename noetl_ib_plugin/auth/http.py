@@ -10,7 +10,7 @@ import requests
 
 from ..backoff import RetryPolicy, retry_call
 from ..errors import AuthError, RateLimited, TransientError
-from ..transport import USER_AGENT, ensure_limits, origin
+from ..transport import USER_AGENT, ensure_limits, json_body, origin
 
 __all__ = ["USER_AGENT", "auth_refused", "auth_request", "problem_detail", "raise_for_auth"]
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def problem_detail(resp: requests.Response) -> str:
     """IBKR's own words from a problem+json or `{"error": ...}` body, trimmed; never our secrets."""
     try:
-        body = resp.json()
+        body = json_body(resp)
     except ValueError:
         text = (resp.text or "").strip().replace("\n", " ")
         return text[:200] or resp.reason or f"HTTP {resp.status_code}"

@@ -38,9 +38,10 @@ from urllib.parse import quote
 
 import requests
 
+from ..credentials.stores import SERVER_DEADLINE, SERVER_MAX_BYTES, check_server_url
 from ..errors import ConfigurationError
 from ..step_context import current_step
-from ..transport import RedirectRefused, ResponseTooLarge, limited_session
+from ..transport import RedirectRefused, ResponseTooLarge, ensure_limits, limited_session
 from .bounds import finite_number
 from .cache import TokenCache, valid_entry
 
@@ -55,10 +56,6 @@ _FORBIDDEN_KEYS = frozenset(
     {"private_key", "signature_key", "encryption_key", "access_token_secret", "client_secret"}
 )
 _PEM_MARK = "PRIVATE KEY-----"
-#: A token entry is a few KiB; a keychain answer past this is not ours (read stops there).
-MAX_ANSWER_BYTES = 1 << 20
-#: Total seconds one keychain call may take (a dripping server cannot hold a step).
-DEADLINE = 15.0
 #: What a keychain call that did not work raises: the shared layer then steps aside.
 _UNUSABLE = (requests.RequestException, RedirectRefused, ResponseTooLarge)
 
@@ -80,7 +77,10 @@ class KeychainTokenCache:
     """`TokenCache` on `{server_url}/api/keychain/{catalog_id}/noetl-ib-<key>`, layered over `local`.
 
     `clock` (epoch seconds), `sleep` and `owner` (the claim's id) are injectable for tests.
-    HTTP calls use `timeout` (connect, read) seconds; every wait ends after `wait` seconds.
+    HTTP calls use `timeout` (connect, read) seconds within a total `deadline` (seconds), read
+    at most SERVER_MAX_BYTES, never follow a redirect; every wait ends after `wait` seconds.
+    `server_url` must pass the one URL rule (credentials/urls.py: https unless loopback, no
+    userinfo), else ConfigurationError. A shared entry failing `cache.valid_entry` is a miss.
     """
 
     def __init__(
@@ -100,12 +100,16 @@ class KeychainTokenCache:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
         owner: str | None = None,
+        deadline: float = SERVER_DEADLINE,
     ) -> None:
-        self.server_url = server_url.rstrip("/")
+        self.server_url = check_server_url(server_url)
         self.catalog_id = str(catalog_id)
         self.local = local
-        # Total deadline, size cap, no redirects (a 307 would resend the token to another origin).
-        self._session = session or limited_session(deadline=DEADLINE, max_bytes=MAX_ANSWER_BYTES)
+        if session is None:
+            session = limited_session(deadline=deadline, max_bytes=SERVER_MAX_BYTES)
+        else:
+            ensure_limits(session, self.server_url)
+        self._session = session
         self.timeout = timeout
         self.settle = settle
         self.poll = poll
@@ -139,7 +143,7 @@ class KeychainTokenCache:
             return None
         try:
             body = resp.json() if resp.status_code == 200 else None
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         if not isinstance(body, dict) or body.get("status") not in ("found", "expired", "not_found"):
             log.warning("NoETL keychain answered HTTP %s with an unknown shape; using this host's "
@@ -301,8 +305,6 @@ def shared_cache_over(local: TokenCache, *, required: bool = False) -> KeychainT
                 "NOETL_IB_KEYCHAIN_CATALOG_ID=<a catalog id>), or unset NOETL_IB_TOKEN_CACHE.",
             )
         return None
-    from ..credentials.stores import check_server_url
-
     try:
         server = check_server_url(server)
     except ConfigurationError:

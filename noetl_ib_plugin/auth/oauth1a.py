@@ -21,6 +21,7 @@ from pydantic import SecretBytes, SecretStr
 from ..backoff import RetryPolicy
 from ..credentials.models import CredentialRecord, OAuth1aData, coerce_data
 from ..errors import AuthError, CredentialError
+from ..transport import json_body
 from .base import Clock, Token, TokenProvider
 from .bounds import MAX_TOKEN_LIFETIME, finite_number
 from .cache import TokenCache
@@ -304,7 +305,7 @@ class LiveSessionTokenProvider(TokenProvider):
     def _parse(resp: requests.Response) -> tuple[str, str, float]:
         """Read (B hex, LST signature hex, expiration ms); the body itself never goes in errors."""
         try:
-            body = resp.json()
+            body = json_body(resp)
             b_hex = str(body["diffie_hellman_response"]).strip().lower().removeprefix("0x")
             signature_hex = str(body["live_session_token_signature"])
             expires_ms = finite_number(body["live_session_token_expiration"])

@@ -12,6 +12,7 @@ import requests
 from ..backoff import RetryPolicy
 from ..credentials.models import CredentialRecord, OAuth2Data, coerce_data
 from ..errors import AuthError
+from ..transport import json_body
 from .base import Clock, Token, TokenProvider
 from .bounds import finite_number, token_lifetime
 from .cache import TokenCache
@@ -277,7 +278,7 @@ class IBTokenProvider(TokenProvider):
 
 def _json_object(resp: requests.Response, what: str) -> dict[str, Any]:
     try:
-        body = resp.json()
+        body = json_body(resp)
     except ValueError:
         body = None
     if not isinstance(body, dict):

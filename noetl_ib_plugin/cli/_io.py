@@ -207,7 +207,9 @@ def _append_error_log(body: Mapping[str, Any], code: int, command: str | None) -
         return
     entry = {"ts": round(time.time(), 3), "command": command, "exit_code": code, "error": dict(body)}
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # O_NONBLOCK: a FIFO nobody reads fails at once (ENXIO) instead of hanging the step.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NONBLOCK", 0),
+                     0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, separators=(",", ":"), default=str) + "\n")
     except OSError as exc:

@@ -34,14 +34,20 @@ def write_alias(alias: str, secret: str, directory: Path | None = None) -> Path:
     """Atomically write `<dir>/<alias>` (dir 0700, file 0600): the raw token and a newline.
 
     That is exactly what `noetl credential set ALIAS` stores; NoETL trims the newline and sends
-    `Authorization: Bearer <content>`. It refuses files readable by group or others.
+    `Authorization: Bearer <content>`. It refuses files readable by group or others, and a
+    directory another user owns (ConfigurationError, field NOETL_CREDENTIALS_DIR).
     """
     validate_alias(alias)
+    from ..credentials.permissions import check_trusted, trusted_owners
     from ..credentials.stores import alias_directory
 
     target_dir = directory if directory is not None else alias_directory()
     target_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    mode = stat.S_IMODE(target_dir.stat().st_mode)
+    st = target_dir.stat()
+    if hasattr(os, "geteuid") and st.st_uid not in trusted_owners():
+        # Not ours: root must not chmod it nor leave a bearer where its owner can swap files.
+        check_trusted(st, target_dir, directory=True, field="NOETL_CREDENTIALS_DIR")
+    mode = stat.S_IMODE(st.st_mode)
     if mode & 0o077:
         log.info("tightening %s from %o to 700", target_dir, mode)
         os.chmod(target_dir, 0o700)

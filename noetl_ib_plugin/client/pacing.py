@@ -26,7 +26,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .filelock import file_lock
+from ..errors import ConfigurationError
+from .filelock import file_lock, open_private
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -42,6 +43,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+#: A pacing history is a few KiB; anything past this is not ours.
+MAX_PACING_BYTES = 1 << 20
 Sleep = Callable[[float], None]
 
 
@@ -212,23 +215,38 @@ class FilePacer(Pacer):
         self.lock_path = self.path.with_suffix(".lock")
         self.lock_timeout = lock_timeout
 
-    def _load(self) -> dict[str, deque[float]]:
-        """The shared history; a missing or damaged file is an empty history.
+    def _load(self, now: float) -> dict[str, deque[float]]:
+        """The shared history; a missing, damaged, foreign (symlink, another user's) file is empty.
 
-        Send times ahead of the wall clock (it stepped back, or the file was planted) or not
-        finite are dropped: waiting for them could block every process for hours or forever.
+        Send times must be finite; one ahead of `now` (the wall clock stepped back, a damaged
+        file) counts as sent now, so no request ever waits more than one window.
         """
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            sent = data.get("sent", {}) if isinstance(data, dict) else {}
-            latest = self._clock() + FUTURE_TOLERANCE
-            return {str(k): deque(t for t in map(float, v) if math.isfinite(t) and t <= latest)
-                    for k, v in sent.items() if isinstance(v, list)}
+            fd = open_private(self.path, os.O_RDONLY)
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError, TypeError, AttributeError):
+        except (OSError, ConfigurationError):
+            log.warning("ignoring a pacing file this user cannot trust: %s", self.path.name)
+            return {}
+        try:
+            with os.fdopen(fd, "rb") as fh:
+                raw = fh.read(MAX_PACING_BYTES + 1)
+            if len(raw) > MAX_PACING_BYTES:
+                raise ValueError("oversized")
+            data = json.loads(raw.decode("utf-8"))
+            sent = data.get("sent", {}) if isinstance(data, dict) else {}
+            times = {str(k): [float(t) for t in v
+                              if isinstance(t, (int, float)) and math.isfinite(t)]
+                     for k, v in sent.items() if isinstance(v, list)}
+        except (OSError, ValueError, TypeError, AttributeError, RecursionError):
             log.warning("ignoring a damaged pacing file %s", self.path.name)
             return {}
+        history = {k: deque(sorted(min(t, now) for t in v)) for k, v in times.items()}
+        if any(t > now for v in times.values() for t in v):
+            log.warning("pacing file %s held send times ahead of the clock; counted as now",
+                        self.path.name)
+            self._store(history, now)  # else every later load clamps to a new "now" again
+        return history
 
     def _store(self, history: dict[str, deque[float]], now: float) -> None:
         """Write the history back atomically, dropping entries older than their window."""
@@ -260,8 +278,8 @@ class FilePacer(Pacer):
         waited = 0.0
         while True:
             with self._lock, file_lock(self.lock_path, timeout=self.lock_timeout):
-                history = self._load()
                 now = self._clock()
+                history = self._load(now)
                 at = self._earliest(names, now, history)
                 if at <= now:
                     for name in names:
@@ -279,8 +297,8 @@ class FilePacer(Pacer):
         if not self.enabled:
             return
         with self._lock, file_lock(self.lock_path, timeout=self.lock_timeout):
-            history = self._load()
             now = self._clock()
+            history = self._load(now)
             self._fill(limits_for(method, path), now, history)
             self._store(history, now)
 

@@ -26,7 +26,7 @@ from ..errors import (
     RateLimited,
     TransientError,
 )
-from ..transport import ensure_limits, limited_session
+from ..transport import ensure_limits, json_body, limited_session
 from .bootstrap import (
     BRIDGE_POLL,
     BRIDGE_WAIT,
@@ -376,7 +376,7 @@ class IBClient:
         if not resp.content:
             return None
         try:
-            return resp.json()
+            return json_body(resp)
         except ValueError:
             raise BrokerError(
                 f"{method} {path}: IBKR answered HTTP {resp.status_code} with a body that is "

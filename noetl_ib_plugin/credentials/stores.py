@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 
 from ..errors import ConfigurationError, CredentialError, CredentialNotFound
 from ..transport import RedirectRefused, ResponseTooLarge, limited_session, origin
-from .keys import read_bounded_text
+from .files import MAX_RECORDS_FILE_BYTES, NotARegularFile, TooLarge, read_bounded_text
 from .models import CredentialData, CredentialRecord, check_record_name, parse_record
 from .permissions import check_trusted
 from .urls import UnsafeURL, check_url
@@ -35,8 +35,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-#: A credentials file of hundreds of records is well under this; /dev/zero or a log is not.
-MAX_RECORDS_FILE_BYTES = 1 << 22
 
 
 class CredentialStore(Protocol):
@@ -70,12 +68,18 @@ def read_records_file(path: str | os.PathLike[str]) -> list[Mapping[str, Any]]:
     """Parse a credentials JSON file; errors name the file, never its content."""
     p = Path(path).expanduser()
     try:
-        text = read_bounded_text(p, MAX_RECORDS_FILE_BYTES)
+        text, st = read_bounded_text(p, MAX_RECORDS_FILE_BYTES)
     except FileNotFoundError:
         raise CredentialError(
             f"credentials file {str(p)!r} does not exist",
             field="credentials_file",
             fix="check the path given by --credentials-file or NOETL_IB_CREDENTIALS.",
+        ) from None
+    except (NotARegularFile, TooLarge) as exc:
+        raise CredentialError(
+            f"credentials file {str(p)!r} is {exc.strerror}",
+            field="credentials_file",
+            fix="give a regular JSON file of credential records (see credentials.example.json).",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
@@ -84,6 +88,8 @@ def read_records_file(path: str | os.PathLike[str]) -> list[Mapping[str, Any]]:
             field="credentials_file",
             fix="check the path and its permissions; it must be UTF-8 JSON.",
         ) from None
+    # Whoever can write it can point token_url at their own host: only you (or root) may.
+    check_trusted(st, p, directory=False, field="credentials_file")
     try:
         payload = json.loads(text)
     except json.JSONDecodeError as exc:
