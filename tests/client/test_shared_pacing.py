@@ -62,7 +62,7 @@ def test_damaged_pacing_file_is_an_empty_history(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("ahead", [3600.0, 1e9, 1e308, float("nan"), float("inf")])
 def test_send_times_from_the_future_do_not_block(tmp_path: Path, ahead: float) -> None:
-    """Times ahead of the clock (it stepped back, or a planted file) are dropped, never waited for."""
+    """Times ahead of the clock (it stepped back, or a planted file) cost at most one window."""
     import json
 
     clock = FakeClock()
@@ -70,7 +70,8 @@ def test_send_times_from_the_future_do_not_block(tmp_path: Path, ahead: float) -
     times = [clock() + ahead] * 60
     path.write_text(json.dumps({"v": 1, "sent": {"global": times, "snapshot": times}}))
     pacer = FilePacer(path, clock=clock, sleep=clock.sleep)
-    assert pacer.acquire("GET", "/iserver/marketdata/snapshot") == 0.0
+    # Counted as sent now (never hours, never forever): the snapshot window is 1 s.
+    assert pacer.acquire("GET", "/iserver/marketdata/snapshot") <= 1.1  # window + safety margin
     # a time just sent by another process (not ahead of the clock) still counts
     first, second = _pacers(tmp_path / "k2-pacing.json", clock)
     assert first.acquire("GET", "/iserver/account/orders") == 0.0
