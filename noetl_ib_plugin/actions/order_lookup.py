@@ -205,6 +205,9 @@ def find_order_by_coid(
     for poll in range(settings.reconcile_polls):
         if poll:
             client.sleep(settings.poll_interval)
+        # Absence counts from when the list was asked for: a slow answer shows the book as it
+        # was then, not when it arrived.
+        asked_at = client.clock()
         try:
             orders, real = live_orders_once(client, max_calls=1)
         except BrokerError as exc:
@@ -213,7 +216,7 @@ def find_order_by_coid(
         for order in orders:
             if str(order.get("order_ref") or "") == coid and _of_account(order, account):
                 return normalize_order(order)
-        if real and client.clock() - started >= settings.settle_seconds:
+        if real and asked_at - started >= settings.settle_seconds:
             settled = True
             break
     try:

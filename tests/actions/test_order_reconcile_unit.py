@@ -284,3 +284,20 @@ def test_rate_limit_without_retry_after_waits_one_second(rsps: Any) -> None:
     clock = FakeClock()
     out = place_order(make_client(clock=clock), LMT, _settings())
     assert out["order_id"] == "5" and clock.sleeps == [1.0] and _posted(rsps) == [COID, COID]
+
+
+def test_a_slow_answer_asked_early_never_settles_absence(rsps: Any) -> None:
+    """A live-orders answer asked at 0 s but received after the settle time proves nothing: no resend."""
+    clock = FakeClock()
+
+    def slow_empty(_request: Any) -> tuple[int, dict[str, str], str]:
+        clock.now += 1.0  # the answer (computed when asked) arrives a second later
+        return 200, {}, json.dumps(EMPTY_REAL)
+
+    rsps.add(responses.POST, ORDERS, body=requests.ConnectionError("reset"))
+    rsps.add_callback(responses.GET, LIVE, callback=slow_empty)
+    rsps.add(responses.GET, LIVE, json={"orders": [LIVE_ORDER], "snapshot": True})
+    rsps.add(responses.GET, TRADES, json=[])
+    rsps.add(responses.POST, ORDERS, json=[{"order_id": "9", "order_status": "Submitted"}])
+    out = place_order(make_client(clock=clock), LMT, _settings())
+    assert out["order_id"] == "8" and _posted(rsps) == [COID]
