@@ -404,6 +404,31 @@ class SettledSession(requests.Session):
             request.auth = self.environment_for(request.url or "").netrc or _no_auth
         return super().prepare_request(request)
 
+    def prepare(self, method: str, url: str, *, params: Any = None,
+                json: Any = None) -> requests.PreparedRequest:
+        """`prepare_request(Request(method, url, params=params, json=json))`, with less work.
+
+        Skips the generic merging (session params, session auth, per-request headers and
+        cookies): with none of those set, the result is the same request (method, URL,
+        headers, body, hooks; tests/client/test_settled_session.py proves it over generated
+        inputs). A session with its own `params` or `auth` takes the full path.
+        """
+        if self.params or self.auth is not None:
+            return self.prepare_request(requests.Request(method, url, params=params, json=json))
+        auth = self.environment_for(url).netrc if self.trust_env else None
+        prepared = requests.PreparedRequest()
+        prepared.prepare(
+            method=method.upper(),
+            url=url,
+            headers={k: v for k, v in self.headers.items() if v is not None},
+            params=params if params is not None else {},
+            json=json,
+            auth=auth,
+            cookies=self.cookies,
+            hooks=self.hooks,
+        )
+        return prepared
+
     def _env_proxies(self, url: str, given: Any) -> dict[str, str]:
         """Explicit proxies first, then the session's, then the environment's for this origin."""
         merged = dict(self.proxies or {})
@@ -437,7 +462,7 @@ class SettledSession(requests.Session):
 
 
 def limited_session(*, deadline: float | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
-                    pool_maxsize: int = 10) -> requests.Session:
+                    pool_maxsize: int = 10) -> SettledSession:
     """A `SettledSession` whose http(s) calls all go through a `DeadlineAdapter`."""
     sess = SettledSession()
     adapter = DeadlineAdapter(deadline=deadline, max_bytes=max_bytes, pool_connections=4,

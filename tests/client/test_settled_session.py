@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from noetl_ib_plugin.transport import SettledSession, limited_session
 
@@ -148,3 +150,60 @@ def test_ca_bundle_from_environment_reaches_the_adapter(monkeypatch: pytest.Monk
     sess.trust_env = False
     sess.get("https://ibkr.invalid/d")
     assert seen == ["/etc/custom-ca.pem", "/etc/custom-ca.pem", False, True]
+
+
+_SCALAR = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8),
+                    st.floats(allow_nan=False))
+_JSON = st.recursive(_SCALAR, lambda kids: st.one_of(
+    st.lists(kids, max_size=3), st.dictionaries(st.text(max_size=5), kids, max_size=3)),
+    max_leaves=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    method=st.sampled_from(["GET", "post", "DELETE", "PUT"]),
+    path=st.text(st.characters(exclude_categories=["Cs"], exclude_characters="#?"),
+                 max_size=12),
+    params=st.one_of(st.none(), st.dictionaries(
+        st.text(min_size=1, max_size=6),
+        st.one_of(st.text(max_size=6), st.integers(), st.lists(st.text(max_size=3), max_size=2)),
+        max_size=3)),
+    body=st.one_of(st.none(), _JSON),
+    netrc=st.booleans(),
+)
+def test_fast_prepare_equals_prepare_request(method: str, path: str, params: Any, body: Any,
+                                             netrc: bool) -> None:
+    """`prepare()` gives the same method, URL, headers, body and hooks as `prepare_request()`."""
+    sess = limited_session()
+    sess.cookies.set("sid", "abc", domain="ibkr.invalid")
+    sess.hooks["response"].append(lambda r, *a, **k: r)
+    sess.headers["Accept"] = "application/json"
+    sess._origin_env["https://ibkr.invalid"] = _origin_env(
+        ("u", "p") if netrc else None)  # what ~/.netrc would hold, without touching HOME
+    url = "https://ibkr.invalid/v1/api/" + path
+    try:
+        full = sess.prepare_request(requests.Request(method, url, params=params, json=body))
+    except Exception as exc:  # the fast path must refuse the same input the same way
+        with pytest.raises(type(exc)):
+            sess.prepare(method, url, params=params, json=body)
+        return
+    fast = sess.prepare(method, url, params=params, json=body)
+    assert (fast.method, fast.url, dict(fast.headers), fast.body, fast.hooks) == (
+        full.method, full.url, dict(full.headers), full.body, full.hooks)
+
+
+def _origin_env(netrc: tuple[str, str] | None) -> Any:
+    """A settled-environment entry with no proxy or CA bundle."""
+    from noetl_ib_plugin.transport import _OriginEnv
+
+    return _OriginEnv({}, None, netrc)
+
+
+def test_session_params_or_auth_take_the_full_path() -> None:
+    """With session-level params or auth, prepare() defers to prepare_request()."""
+    sess = limited_session()
+    sess.params = {"a": "1"}
+    sess.auth = ("u", "p")
+    fast = sess.prepare("GET", "https://ibkr.invalid/x", params={"b": 2})
+    assert fast.url == "https://ibkr.invalid/x?a=1&b=2"
+    assert fast.headers["Authorization"] == "Basic " + base64.b64encode(b"u:p").decode()
