@@ -44,14 +44,14 @@ and one brokerage session per credential through the server's keychain API
 (`noetl_ib_plugin.auth.keychain_cache`).
 
 **Deterministic client order id.** For `place_order` without ``client_order_id`` inside a
-NoETL step, the id is ``"nib-" + sha256("<execution_id>|<step>|<canonical params>")[:20]``
-(canonical params: the order arguments as sorted, compact JSON). Re-driving the same execution
-and step therefore resends the same cOID, which IBKR and this plugin treat as the same order.
+NoETL step, the id is `noetl_ib_plugin.actions.order_ticket.derive_client_order_id`
+(``"nib-"`` + 24 hex of SHA-256 over the execution id, the step name and the normalised order
+parameters). Re-driving the same execution and step therefore resends the same cOID, which IBKR
+and this plugin treat as the same order.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -69,7 +69,6 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _RECORD_KEYS = ("name", "type", "description", "tags")
 _OAUTH1A_HINTS = ("consumer_key", "access_token_secret")
-_COID_PREFIX = "nib-"
 
 
 def _as_bool(value: Any, field: str) -> bool:
@@ -280,15 +279,10 @@ def _resolve(
 
 
 def default_client_order_id(execution_id: str, step: str, params: Mapping[str, Any]) -> str:
-    """``nib-`` + 20 hex of sha256("execution_id|step|canonical params"): same step, same cOID."""
-    canonical = json.dumps(
-        {k: v for k, v in params.items() if k != "client_order_id"},
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
-    )
-    digest = hashlib.sha256(f"{execution_id}|{step}|{canonical}".encode()).hexdigest()
-    return _COID_PREFIX + digest[:20]
+    """The step's default cOID: same execution, step and order → same id (one definition)."""
+    from .actions.order_ticket import derive_client_order_id
+
+    return derive_client_order_id(execution_id, step, params)
 
 
 def _one_line(text: str, limit: int = 300) -> str:

@@ -15,8 +15,11 @@ __all__ = [
     "CredentialError",
     "CredentialNotFound",
     "IBPluginError",
+    "IdempotencyKeyConflict",
     "InputError",
     "LiveTradingRefused",
+    "OrderInactive",
+    "OrderOutcomeUnknown",
     "OrderRejected",
     "OrderUnconfirmed",
     "RateLimited",
@@ -27,7 +30,7 @@ __all__ = [
 class IBPluginError(Exception):
     """Base of every error the plugin raises on purpose, so callers can catch one type."""
 
-    #: Coarse category the CLI maps to an exit code: input, auth, broker, transient.
+    #: Coarse category the CLI maps to an exit code: input, auth, broker, transient, unknown.
     category: ClassVar[str] = "broker"
 
     def __init__(
@@ -144,8 +147,80 @@ class OrderRejected(BrokerError):
     """IBKR refused the order (or a confirmation question was declined by the confirm policy)."""
 
 
-class OrderUnconfirmed(TransientError):
-    """The order may or may not exist: the connection dropped and reconciliation could not tell."""
+class OrderUnconfirmed(BrokerError):
+    """Outcome unknown: IBKR may hold the order; looking it up by cOID could not tell.
+
+    Category "unknown" (CLI exit 6): do not retry blindly; look the order up by
+    `client_order_id` (get_open_orders, or IBKR's portal) first.
+    """
+
+    category = "unknown"
+
+    def __init__(self, message: str, *, client_order_id: str, status: int | None = None) -> None:
+        self.client_order_id = client_order_id
+        if client_order_id not in message:
+            message = f"{message} (client_order_id {client_order_id})"
+        super().__init__(
+            message,
+            field="client_order_id",
+            status=status,
+            fix=f"do not retry blindly; look it up by client_order_id {client_order_id} "
+            "(get_open_orders lists it as client_order_id); if it is absent, place it again "
+            f"with client_order_id={client_order_id}, never with a new id.",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Adds `client_order_id` so scripts can look the order up without parsing text."""
+        out = super().to_dict()
+        out["client_order_id"] = self.client_order_id
+        return out
+
+
+#: The name the issue tracker and README use for `OrderUnconfirmed`.
+OrderOutcomeUnknown = OrderUnconfirmed
+
+
+class OrderInactive(OrderRejected):
+    """IBKR accepted the ticket but holds it `Inactive` (not working): a refusal in disguise."""
+
+    def __init__(self, message: str, *, order_id: str, client_order_id: str | None,
+                 reason: str | None = None) -> None:
+        self.order_id = order_id
+        self.client_order_id = client_order_id
+        self.reason = reason
+        super().__init__(
+            message,
+            field="order_id",
+            fix=f"order {order_id} will not execute; check IBKR's reason, fix the order and "
+            "place it with a new client_order_id (cancel_order on it is a no-op).",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Adds the order id, cOID and IBKR's reason."""
+        out = super().to_dict()
+        out.update(order_id=self.order_id, client_order_id=self.client_order_id,
+                   reason=self.reason)
+        return out
+
+
+class IdempotencyKeyConflict(InputError):
+    """A `client_order_id` already belongs to a different order at IBKR; nothing was placed."""
+
+    def __init__(self, message: str, *, client_order_id: str, order_id: str | None) -> None:
+        self.client_order_id = client_order_id
+        self.order_id = order_id
+        super().__init__(
+            message,
+            field="client_order_id",
+            fix=f"client_order_id {client_order_id} already names order {order_id}; to place a "
+            "different order, pass a client_order_id you have not used in the last 24 h.",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Adds the cOID and the id of the order that holds it."""
+        out = super().to_dict()
+        out.update(client_order_id=self.client_order_id, order_id=self.order_id)
+        return out
 
 
 class ContractNotFound(BrokerError, LookupError):

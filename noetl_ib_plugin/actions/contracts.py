@@ -11,6 +11,7 @@ from typing import Any
 from ..client import IBClient
 from ..errors import AmbiguousContract, BrokerError, ContractNotFound, InputError
 from .parse import as_int
+from .shapes import expect_list, get_json
 
 __all__ = ["Contract", "clear_contract_cache", "contract_info", "resolve_contract", "search"]
 
@@ -59,12 +60,11 @@ def search(client: IBClient, symbol: str, sec_type: str = "STK") -> list[dict[st
     key = (client.api_base_url, "search", symbol.upper(), sec_type.upper())
 
     def load() -> list[dict[str, Any]]:
-        body = client.get(
-            "/iserver/secdef/search", params={"symbol": symbol.upper(), "secType": sec_type}
-        )
+        endpoint = "/iserver/secdef/search"
+        body = get_json(client, endpoint, params={"symbol": symbol.upper(), "secType": sec_type})
         if isinstance(body, dict) and body.get("error"):
             raise BrokerError(f"contract search for {symbol!r} failed: {body['error']}")
-        return [item for item in body or [] if isinstance(item, dict)]
+        return expect_list([] if body is None else body, endpoint)
 
     result: list[dict[str, Any]] = _cached(key, load)
     return result

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..client import IBClient
+from ..credentials.urls import path_segment
 from ..errors import BrokerError
 from .history import iso_utc
 from .parse import as_float, as_int
@@ -66,7 +67,7 @@ class TradesInput(BaseModel):
 def order_status(client: IBClient, inp: OrderStatusInput) -> dict[str, Any]:
     """The order's state; BrokerError (field order_id) when IBKR does not know the id."""
     try:
-        body = client.get(f"/iserver/account/order/status/{inp.order_id}")
+        body = client.get(f"/iserver/account/order/status/{path_segment(inp.order_id)}")
     except BrokerError as exc:
         if exc.status not in (400, 404, 500) or type(exc) is not BrokerError:
             raise

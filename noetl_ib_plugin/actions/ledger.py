@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..client import IBClient
+from ..credentials.urls import path_segment
 from ..errors import BrokerError
 from .history import iso_utc
 from .models import ACCOUNT_PATTERN
@@ -56,7 +57,7 @@ def _timestamp(value: Any) -> str | None:
 def ledger(client: IBClient, inp: LedgerInput) -> dict[str, Any]:
     """Currencies sorted with BASE first; raises BrokerError when IBKR answers with an error."""
     account = inp.account_id or client.account_id
-    body = client.get(f"/portfolio/{account}/ledger")
+    body = client.get(f"/portfolio/{path_segment(account)}/ledger")
     if not isinstance(body, dict) or body.get("error"):
         detail = body.get("error") if isinstance(body, dict) else str(body)[:200]
         raise BrokerError(f"reading the ledger failed: {detail}", field="account_id")

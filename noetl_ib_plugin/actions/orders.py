@@ -1,9 +1,13 @@
-"""Order actions: place (exactly once, with the confirm policy), cancel, list open orders."""
+"""Order actions: place (exactly once, outcome always true), cancel (idempotent), list open orders.
+
+The jobs live in their own modules: order_ticket (ticket, cOID, comparison), order_questions
+(one POST and its question chain), order_lookup (find by cOID in live orders and trades),
+order_states (the status and order-type tables). This module decides what each outcome means.
+"""
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,21 +16,33 @@ from ..client import IBClient, OutcomeUnknown
 from ..credentials.urls import path_segment
 from ..errors import (
     BrokerError,
-    IBPluginError,
-    OrderRejected,
+    IdempotencyKeyConflict,
+    OrderInactive,
     OrderUnconfirmed,
     RateLimited,
-    TransientError,
 )
 from .confirm import ConfirmPolicy
-from .contracts import Contract, resolve_contract
+from .contracts import resolve_contract
 from .models import CancelOrderInput, GetOpenOrdersInput, PlaceOrderInput
-from .parse import as_float, as_int
+from .order_lookup import (
+    ORDERS_PRIMED,
+    LookupSettings,
+    find_order_by_coid,
+    live_orders,
+    live_orders_once,
+    normalize_order,
+)
+from .order_questions import DuplicateCoid, classify, submit_with_questions
+from .order_states import CANCELLED, FILLED, INACTIVE, WORKING, filter_tokens
+from .order_ticket import build_ticket, derive_client_order_id, differences, new_client_order_id
+from .parse import as_int
 
 __all__ = [
     "DEFAULT_SETTINGS",
+    "ORDERS_PRIMED",
     "OrderSettings",
     "cancel_order",
+    "derive_client_order_id",
     "find_order_by_coid",
     "get_open_orders",
     "live_orders",
@@ -37,26 +53,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DUPLICATE_COID_MARKER = "local order id="
-ORDERS_PRIMED = "orders_primed"
-MAX_QUESTIONS = 12
 
+@dataclass(frozen=True)
+class OrderSettings(LookupSettings):
+    """Reconciliation knobs (see LookupSettings) plus resend and cOID policy; injectable."""
 
-def new_client_order_id() -> str:
-    """A fresh cOID: short, unique, and recognisably ours."""
-    return f"nib-{uuid.uuid4().hex[:20]}"
-
-
-@dataclass
-class OrderSettings:
-    """Knobs for reconciliation after a lost answer; injectable for deterministic tests."""
-
-    #: Live-order polls at most while deciding whether a lost order exists.
-    reconcile_polls: int = 6
-    #: An order absent from a real live-orders answer this long after the loss is "absent".
-    settle_seconds: float = 0.5
-    #: Pause between live-order polls (pacing adds IBKR's 1 per 5 s on top when enabled).
-    poll_interval: float = 0.25
     #: Longest Retry-After we wait before resending an order IBKR refused with 429.
     max_rate_limit_wait: float = 5.0
     coid_factory: Callable[[], str] = field(default=new_client_order_id)
@@ -64,214 +65,44 @@ class OrderSettings:
 
 DEFAULT_SETTINGS = OrderSettings()
 
-
-class _DuplicateCoid(Exception):
-    """IBKR refused the ticket because its cOID is already registered."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+_REASON_KEYS = ("text", "reason", "message", "warning_message", "order_status_message")
 
 
-# -- live orders -------------------------------------------------------------------------------
-
-
-def live_orders(client: IBClient, filters: list[str] | None = None) -> list[dict[str, Any]]:
-    """`GET /iserver/account/orders`, asking again when the first answer is the empty pre-flight."""
-    orders, _ = _live_orders_once(client, filters)
-    return orders
-
-
-def _live_orders_once(
-    client: IBClient, filters: list[str] | None = None, *, max_calls: int = 3
-) -> tuple[list[dict[str, Any]], bool]:
-    """(orders, real): `real` is False when every answer looked like the pre-flight."""
-    params = {"filters": ",".join(filters)} if filters else None
-    for _ in range(max_calls):
-        primed = client.session_flag(ORDERS_PRIMED)
-        body = client.get("/iserver/account/orders", params=params)
-        client.set_session_flag(ORDERS_PRIMED)
-        if isinstance(body, dict) and body.get("error"):
-            raise BrokerError(f"listing live orders failed: {body['error']}")
-        raw = body.get("orders") if isinstance(body, dict) else body
-        orders = [o for o in raw or [] if isinstance(o, dict)]
-        snapshot_flag = body.get("snapshot") if isinstance(body, dict) else None
-        real = bool(orders) or snapshot_flag is True or (primed and snapshot_flag is not False)
-        if real:
-            return orders, True
-    return [], False
-
-
-def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
-    """One live order in this package's field names, numbers as numbers."""
-    price = as_float(order.get("price"))
-    return {
-        "order_id": str(order.get("orderId") or order.get("order_id") or ""),
-        "client_order_id": order.get("order_ref") or None,
-        "account_id": order.get("acct") or order.get("account"),
-        "conid": as_int(order.get("conid")),
-        "symbol": order.get("ticker") or order.get("description1"),
-        "side": order.get("side"),
-        "order_type": _order_type_name(order),
-        "status": order.get("status") or order.get("order_ccp_status"),
-        "quantity": as_float(order.get("totalSize")),
-        "filled_quantity": as_float(order.get("filledQuantity")),
-        "remaining_quantity": as_float(order.get("remainingQuantity")),
-        "price": price,
-        "stop_price": as_float(order.get("auxPrice")),
-        "avg_price": as_float(order.get("avgPrice")),
-        "tif": order.get("timeInForce"),
-        "exchange": order.get("listingExchange"),
-        "currency": order.get("cashCcy"),
-    }
-
-
-_TYPE_NAMES = {
-    "MARKET": "MKT",
-    "MKT": "MKT",
-    "LIMIT": "LMT",
-    "LMT": "LMT",
-    "STOP": "STP",
-    "STP": "STP",
-    "STOP_LIMIT": "STOP_LIMIT",
-    "STOPLIMIT": "STOP_LIMIT",
-    "STP LMT": "STOP_LIMIT",
-}
-
-
-def _order_type_name(order: dict[str, Any]) -> str | None:
-    """IBKR's long order-type names mapped back to MKT/LMT/STP/STOP_LIMIT."""
-    raw = str(order.get("origOrderType") or order.get("orderType") or "").upper()
-    return _TYPE_NAMES.get(raw, raw or None)
-
-
-def find_order_by_coid(
-    client: IBClient, coid: str, settings: OrderSettings = DEFAULT_SETTINGS
-) -> dict[str, Any] | None:
-    """The live order with this cOID; None once it is confirmed absent; OrderUnconfirmed if unsure."""
-    started = client.clock()
-    last_error: IBPluginError | None = None
-    for poll in range(settings.reconcile_polls):
-        if poll:
-            client.sleep(settings.poll_interval)
-        try:
-            orders, real = _live_orders_once(client, max_calls=1)
-        except (TransientError, BrokerError) as exc:
-            last_error = exc
-            continue
-        for order in orders:
-            if str(order.get("order_ref") or "") == coid:
-                return order
-        if real and client.clock() - started >= settings.settle_seconds:
-            return None
-    cause = f" (last error: {last_error.message})" if last_error else ""
-    raise OrderUnconfirmed(
-        f"could not tell whether order cOID={coid} reached IBKR{cause}",
-        fix=f"look for client_order_id {coid} with get_open_orders before placing it again; "
-        "re-sending place_order with the same client_order_id is safe (IBKR refuses duplicates).",
+def _inactive(record: dict[str, Any], coid: str, reason: str | None) -> OrderInactive:
+    """The typed refusal for an order IBKR holds as Inactive."""
+    order_id = str(record.get("order_id") or "")
+    said = f": {reason}" if reason else ""
+    return OrderInactive(
+        f"IBKR accepted order {order_id} (client_order_id {coid}) but holds it Inactive; it is "
+        f"not working and will not execute{said}",
+        order_id=order_id,
+        client_order_id=coid,
+        reason=reason,
     )
 
 
-# -- place_order -------------------------------------------------------------------------------
+def _check_same_order(ticket: dict[str, Any], record: dict[str, Any]) -> None:
+    """An order found under our cOID must be the order we asked for (idempotency-key rule)."""
+    diff = differences(ticket, record)
+    if diff:
+        coid = str(ticket["cOID"])
+        raise IdempotencyKeyConflict(
+            f"client_order_id {coid} already belongs to order {record.get('order_id')}, which "
+            f"differs from this request ({'; '.join(diff)}); nothing was placed",
+            client_order_id=coid,
+            order_id=record.get("order_id"),
+        )
 
 
-def _ticket(inp: PlaceOrderInput, account: str, contract: Contract, coid: str) -> dict[str, Any]:
-    """IBKR's order ticket: `price` is the limit (or the stop for STP), `auxPrice` the stop."""
-    ticket: dict[str, Any] = {
-        "acctId": account,
-        "conid": contract.conid,
-        "orderType": inp.order_type,
-        "side": inp.side,
-        "quantity": inp.quantity,
-        "tif": inp.tif,
-        "cOID": coid,
-        "outsideRTH": inp.outside_rth,
-    }
-    if inp.order_type == "LMT":
-        ticket["price"] = inp.limit_price
-    elif inp.order_type == "STP":
-        ticket["price"] = inp.stop_price
-    elif inp.order_type == "STOP_LIMIT":
-        ticket["price"] = inp.limit_price
-        ticket["auxPrice"] = inp.stop_price
-    if inp.exchange and contract.exchange == inp.exchange:
-        ticket["listingExchange"] = inp.exchange
-    return ticket
-
-
-def _classify(body: Any) -> tuple[str, dict[str, Any]]:
-    """("placed" | "question" | "error", item) for an order/reply answer."""
-    items = body if isinstance(body, list) else [body]
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        if item.get("order_id") is not None:
-            return "placed", item
-        if item.get("id") is not None and ("message" in item or "messageIds" in item):
-            return "question", item
-        if item.get("error"):
-            return "error", item
-    return "error", {"error": f"unexpected answer from IBKR: {str(body)[:200]}"}
-
-
-def _submit_once(
-    client: IBClient,
-    account: str,
-    ticket: dict[str, Any],
-    policy: ConfirmPolicy,
-    confirmed: list[str],
-) -> dict[str, Any]:
-    """POST the ticket and walk the question chain; returns the placed item."""
-    body = client.post(f"/iserver/account/{path_segment(account)}/orders", json={"orders": [ticket]})
-    for _ in range(MAX_QUESTIONS):
-        kind, item = _classify(body)
-        if kind == "placed":
-            return item
-        if kind == "error":
-            message = str(item.get("error"))
-            if DUPLICATE_COID_MARKER in message.lower():
-                raise _DuplicateCoid(message)
-            raise OrderRejected(f"IBKR rejected the order: {message}", status=200)
-        reply_id = str(item["id"])
-        ids = [str(m) for m in item.get("messageIds") or []]
-        refused = policy.refused(ids)
-        if refused:
-            _decline(client, reply_id)
-            text = " ".join(str(m) for m in item.get("message") or [])[:300]
-            described = ", ".join(ConfirmPolicy.describe(m) for m in refused)
-            allow = ", ".join(f'"{m}"' for m in refused if not m.startswith("<"))
-            raise OrderRejected(
-                f"IBKR asked to confirm {described}: {text!r}; the confirm policy declined it, "
-                "so the order was not placed",
-                fix=f"if this is intended, pass confirm=[{allow}] (CLI: confirm="
-                f"{','.join(m for m in refused if not m.startswith('<'))}).",
-            )
-        confirmed.extend(ids)
-        try:
-            body = client.post(f"/iserver/reply/{reply_id}", json={"confirmed": True})
-        except BrokerError as exc:
-            if exc.status != 400 or isinstance(exc, TransientError):
-                raise
-            raise OrderRejected(
-                f"IBKR did not accept the confirmation ({exc.message}); the order was not placed",
-                status=400,
-                fix="the question expired or was answered elsewhere; place the order again.",
-            ) from None
-    kind, item = _classify(body)
-    if kind == "question":
-        _decline(client, str(item["id"]))
-    raise OrderRejected(
-        f"IBKR asked more than {MAX_QUESTIONS} questions about one order; it was declined",
-        fix="check the order's parameters in IBKR's client portal.",
-    )
-
-
-def _decline(client: IBClient, reply_id: str) -> None:
-    """Answer a question with `confirmed: false` so nothing is left hanging."""
-    try:
-        client.post(f"/iserver/reply/{reply_id}", json={"confirmed": False})
-    except IBPluginError as exc:
-        log.warning("declining question %s failed: %s", reply_id, exc.message)
+def _reconcile(client: IBClient, ticket: dict[str, Any], settings: OrderSettings,
+               why: str) -> dict[str, Any] | None:
+    """Look the cOID up (live orders, then trades) and check it is the requested order."""
+    coid = str(ticket["cOID"])
+    log.warning("order %s: %s; looking it up by client_order_id", coid, why)
+    found = find_order_by_coid(client, coid, settings)
+    if found is not None:
+        _check_same_order(ticket, found)
+    return found
 
 
 def _submit_exactly_once(
@@ -280,53 +111,84 @@ def _submit_exactly_once(
     ticket: dict[str, Any],
     policy: ConfirmPolicy,
     settings: OrderSettings,
-) -> tuple[dict[str, Any], list[str], str]:
-    """Place once: reconcile by cOID after a lost answer, resend at most once with the same cOID.
+) -> tuple[dict[str, Any], list[str], bool]:
+    """Place once; after any unusable answer reconcile by cOID before deciding anything.
 
-    Returns (placed item or live order, confirmed message ids, how: "placed" | "reconciled").
+    Resends at most once, always with the same cOID, and only after the order was confirmed
+    absent (live orders answered for `settle_seconds` and trades do not hold it).
+    Returns (placed answer item or normalised broker record, confirmed ids, reconciled).
     """
     coid = str(ticket["cOID"])
     resent = False
     while True:
         confirmed: list[str] = []
         try:
-            return _submit_once(client, account, ticket, policy, confirmed), confirmed, "placed"
+            item = submit_with_questions(client, account, ticket, policy, confirmed)
+            return item, confirmed, False
         except OutcomeUnknown as exc:
-            log.warning("order cOID=%s: %s; reconciling via live orders", coid, exc.message)
-            found = find_order_by_coid(client, coid, settings)
+            found = _reconcile(client, ticket, settings, exc.message)
             if found is not None:
-                return found, confirmed, "reconciled"
+                return found, confirmed, True
             if resent:
                 raise OrderUnconfirmed(
-                    f"order cOID={coid} was sent twice without a usable answer and is not "
-                    "among the live orders",
-                    fix=f"look for client_order_id {coid} with get_open_orders before retrying.",
+                    f"order {coid} was sent twice without a usable answer and IBKR shows no "
+                    "order under its client_order_id",
+                    client_order_id=coid,
+                    status=exc.status,
                 ) from None
         except RateLimited as exc:
             if resent:
                 raise
             wait = min(exc.retry_after or 1.0, settings.max_rate_limit_wait)
-            log.warning("order cOID=%s: rate limited; resending in %.1fs", coid, wait)
+            log.warning("order %s: rate limited; resending in %.1fs", coid, wait)
             client.sleep(wait)
-        except _DuplicateCoid as dup:
-            found = find_order_by_coid(client, coid, settings)
+        except DuplicateCoid as dup:
+            # IBKR says this cOID is registered: the order exists. Never advise a new id.
+            found = _reconcile(client, ticket, settings, dup.message)
             if found is not None:
-                return found, confirmed, "reconciled"
-            raise OrderRejected(
-                f"IBKR rejected the order: {dup.message}",
-                status=200,
-                field="client_order_id",
-                fix="cOIDs are unique per account for 24 h; use a new client_order_id "
-                "(or omit it to have one generated).",
+                return found, confirmed, True
+            raise OrderUnconfirmed(
+                f"IBKR refused order {coid} as a duplicate client_order_id ({dup.message}), "
+                "so it holds an order under that id, but neither live orders nor trades show it",
+                client_order_id=coid,
             ) from None
         resent = True
-        log.info("order cOID=%s confirmed absent; resending once with the same cOID", coid)
+        log.info("order %s confirmed absent; resending once with the same cOID", coid)
+
+
+def _from_answer(item: dict[str, Any], ticket: dict[str, Any]) -> dict[str, Any]:
+    """The accepted ticket as IBKR's placement answer names it (order id and status)."""
+    kind = ticket["orderType"]
+    return {
+        "order_id": str(item.get("order_id")),
+        "status": item.get("order_status"),
+        "conid": ticket["conid"],
+        "side": ticket["side"],
+        "quantity": ticket["quantity"],
+        "order_type": kind,
+        "limit_price": ticket.get("price") if kind in ("LMT", "STOP_LIMIT") else None,
+        "stop_price": ticket.get("auxPrice") if kind == "STOP_LIMIT"
+        else ticket.get("price") if kind == "STP" else None,
+        "tif": ticket["tif"],
+        "filled_quantity": None,
+        "avg_price": None,
+        "source": "placement",
+    }
 
 
 def place_order(
     client: IBClient, inp: PlaceOrderInput, settings: OrderSettings | None = None
 ) -> dict[str, Any]:
-    """Look the contract up, submit with a cOID, answer questions by policy; exactly once."""
+    """Place one order exactly once (`POST /iserver/account/{acct}/orders` + `/iserver/reply`).
+
+    Returns the order as IBKR holds it: `order_id`, `client_order_id`, `status`, `conid`,
+    `symbol`, `side`, `quantity`, `order_type`, `limit_price`, `stop_price`, `tif`,
+    `filled_quantity`/`avg_price` (when known), `reconciled` (found by cOID after a lost answer)
+    and `source` (placement | live_orders | trades).
+    Raises OrderRejected (IBKR or the confirm policy refused; nothing placed), OrderInactive
+    (held Inactive), IdempotencyKeyConflict (the cOID names a different order), and
+    OrderUnconfirmed (category "unknown": look the cOID up, do not retry with a new id).
+    """
     settings = settings or DEFAULT_SETTINGS
     account = client.ensure_trading_allowed(inp.account_id)
     contract = resolve_contract(
@@ -338,88 +200,53 @@ def place_order(
         sec_type=inp.sec_type,
     )
     coid = inp.client_order_id or settings.coid_factory()
-    ticket = _ticket(inp, account, contract, coid)
+    ticket = build_ticket(inp, account, contract, coid)
     policy = ConfirmPolicy.build(inp.confirm, inp.decline)
-    item, confirmed, how = _submit_exactly_once(client, account, ticket, policy, settings)
-    if how == "placed":
-        order_id = str(item.get("order_id"))
-        status = item.get("order_status")
+    item, confirmed, reconciled = _submit_exactly_once(client, account, ticket, policy, settings)
+    if reconciled:
+        record = dict(item)
+        if record["source"] == "trades" and record.get("filled_quantity") is not None and \
+                abs(record["filled_quantity"] - float(ticket["quantity"])) < 1e-9:
+            record.update(status="Filled", quantity=record["filled_quantity"])
+        reason = None
     else:
-        order_id = str(item.get("orderId") or item.get("order_id") or "")
-        status = item.get("status")
+        record = _from_answer(item, ticket)
+        reason = next((str(item[k]) for k in _REASON_KEYS if item.get(k)), None)
+    if record.get("status") in INACTIVE:
+        raise _inactive(record, coid, reason)
     return {
-        "order_id": order_id,
+        "order_id": record["order_id"],
         "client_order_id": coid,
-        "status": status,
-        "conid": contract.conid,
-        "symbol": contract.symbol or inp.symbol,
-        "exchange": contract.exchange,
-        "side": inp.side,
-        "quantity": inp.quantity,
-        "order_type": inp.order_type,
-        "limit_price": inp.limit_price,
-        "stop_price": inp.stop_price,
-        "tif": inp.tif,
+        "status": record["status"],
+        "conid": record["conid"],
+        "symbol": record.get("symbol") or contract.symbol or inp.symbol,
+        "exchange": record.get("exchange") or contract.exchange,
+        "side": record["side"],
+        "quantity": record["quantity"],
+        "order_type": record["order_type"],
+        "limit_price": record["limit_price"],
+        "stop_price": record["stop_price"],
+        "tif": record["tif"],
+        "filled_quantity": record.get("filled_quantity"),
+        "avg_price": record.get("avg_price"),
         "confirmed_message_ids": confirmed,
         "account_id": account,
-        "reconciled": how == "reconciled",
+        "reconciled": reconciled,
+        "source": record["source"],
     }
 
 
-# -- cancel_order / get_open_orders --------------------------------------------------------------
+# -- cancel_order ----------------------------------------------------------------------------
 
 
-def cancel_order(client: IBClient, inp: CancelOrderInput) -> dict[str, Any]:
-    """`DELETE /iserver/account/{acct}/order/{id}`; IBKR only acknowledges the request."""
-    account = client.ensure_trading_allowed(inp.account_id)
-    path = f"/iserver/account/{path_segment(account)}/order/{path_segment(inp.order_id)}"
-    try:
-        body = _delete_once_more_if_unprocessed(client, path)
-    except OutcomeUnknown as exc:
-        status = _live_status(client, inp.order_id)
-        log.warning("cancel of order %s: %s; live status now %s", inp.order_id, exc.message, status)
-        if status in CANCEL_STATES:
-            return {
-                "order_id": inp.order_id,
-                "status": "cancel_requested",
-                "message": f"reconciled: the order is {status}",
-                "conid": None,
-                "account_id": account,
-                "reconciled": True,
-            }
-        if status not in WORKING_STATES:
-            raise
-        # Still working: asking again to cancel the same order cannot do harm.
-        body = client.delete(path)
-    for _ in range(MAX_QUESTIONS):
-        kind, item = _classify(body)
-        if kind != "question":
-            break
-        # Cancelling is what the caller asked for; IBKR's "are you sure" is answered yes.
-        body = client.post(f"/iserver/reply/{item['id']}", json={"confirmed": True})
-    if isinstance(body, list):
-        body = next((b for b in body if isinstance(b, dict)), {})
-    if not isinstance(body, dict):
-        raise BrokerError(f"unexpected answer to cancel: {str(body)[:200]}", field="order_id")
-    if body.get("error"):
-        message = str(body["error"])
-        raise BrokerError(
-            f"cannot cancel order {inp.order_id}: {message}",
-            status=200,
-            field="order_id",
-            fix="list working orders with get_open_orders and use one of their order_id values.",
-        )
-    return {
-        "order_id": str(body.get("order_id") or inp.order_id),
-        "status": "cancel_requested",
-        "message": body.get("msg"),
-        "conid": as_int(body.get("conid")),
-        "account_id": body.get("account") or account,
-    }
-
-
-CANCEL_STATES = frozenset({"PendingCancel", "PreCancelled", "Cancelled"})
-WORKING_STATES = frozenset({"PendingSubmit", "PreSubmitted", "Submitted", "Inactive"})
+def _live_record(client: IBClient, order_id: str) -> dict[str, Any] | None:
+    """The order with this id among the live orders (normalised), or None."""
+    orders, _ = live_orders_once(client)
+    for order in orders:
+        record = normalize_order(order)
+        if record["order_id"] == str(order_id):
+            return record
+    return None
 
 
 def _delete_once_more_if_unprocessed(client: IBClient, path: str) -> Any:
@@ -431,20 +258,117 @@ def _delete_once_more_if_unprocessed(client: IBClient, path: str) -> Any:
         return client.delete(path)
 
 
-def _live_status(client: IBClient, order_id: str) -> str | None:
-    """The order's status in the live-orders list, or None when it is not there."""
-    orders, _ = _live_orders_once(client)
-    for order in orders:
-        normalized = normalize_order(order)
-        if normalized["order_id"] == str(order_id):
-            return str(normalized["status"]) if normalized["status"] else None
-    return None
+def _cancel_result(account: str, order_id: str, **extra: Any) -> dict[str, Any]:
+    """The cancel action's output shape."""
+    out: dict[str, Any] = {
+        "order_id": order_id,
+        "status": "cancel_requested",
+        "message": None,
+        "conid": None,
+        "account_id": account,
+        "already_cancelled": False,
+        "reconciled": False,
+    }
+    out.update(extra)
+    return out
+
+
+def _already_done(account: str, order_id: str, record: dict[str, Any] | None,
+                  refusal: str) -> dict[str, Any]:
+    """After IBKR refused (or lost) a cancel: idempotent success if the order is not working."""
+    status = record.get("status") if record else None
+    if record is not None and status in CANCELLED | INACTIVE:
+        return _cancel_result(account, order_id, status=status, already_cancelled=True,
+                              conid=record.get("conid"),
+                              message=f"order {order_id} is already {status}")
+    if status in FILLED:
+        raise BrokerError(
+            f"cannot cancel order {order_id}: it is already filled",
+            status=200,
+            field="order_id",
+            fix="a filled order cannot be cancelled; to undo it, place an opposite order.",
+        )
+    raise BrokerError(
+        f"cannot cancel order {order_id}: {refusal}",
+        status=200,
+        field="order_id",
+        fix="list working orders with get_open_orders and use one of their order_id values.",
+    )
+
+
+def cancel_order(client: IBClient, inp: CancelOrderInput) -> dict[str, Any]:
+    """`DELETE /iserver/account/{acct}/order/{id}`; idempotent.
+
+    Returns `{order_id, status, message, conid, account_id, already_cancelled, reconciled}`:
+    `status` is "cancel_requested" when IBKR acknowledged this request, else the broker's status
+    (`Cancelled`, `PendingCancel`, `Inactive`) with `already_cancelled: true`.
+    Raises BrokerError (field order_id) for a filled or unknown order.
+    """
+    account = client.ensure_trading_allowed(inp.account_id)
+    order_id = str(inp.order_id)
+    path = f"/iserver/account/{path_segment(account)}/order/{path_segment(order_id)}"
+    try:
+        body = _delete_once_more_if_unprocessed(client, path)
+    except OutcomeUnknown as exc:
+        record = _live_record(client, order_id)
+        status = record.get("status") if record else None
+        log.warning("cancel of order %s: %s; live status now %s", order_id, exc.message, status)
+        if status in CANCELLED | INACTIVE:
+            return _cancel_result(account, order_id, reconciled=True,
+                                  status="cancel_requested" if status in CANCELLED else status,
+                                  already_cancelled=status in INACTIVE,
+                                  conid=record.get("conid") if record else None,
+                                  message=f"reconciled: the order is {status}")
+        if status not in WORKING:
+            raise
+        # Still working: asking again to cancel the same order cannot do harm.
+        body = client.delete(path)
+    for _ in range(12):
+        kind, item = classify(body)
+        if kind != "question":
+            break
+        # Cancelling is what the caller asked for; IBKR's "are you sure" is answered yes.
+        body = client.post(f"/iserver/reply/{item['id']}", json={"confirmed": True})
+    if isinstance(body, list):
+        body = next((b for b in body if isinstance(b, dict)), {})
+    if isinstance(body, dict) and body.get("error"):
+        return _already_done(account, order_id, _live_record(client, order_id),
+                             str(body["error"]))
+    if not isinstance(body, dict) or not (body.get("msg") or body.get("order_id")):
+        # Not an acknowledgement and not a refusal: ask the order book what happened.
+        record = _live_record(client, order_id)
+        if record is not None and record.get("status") in CANCELLED:
+            return _cancel_result(account, order_id, status=record["status"], reconciled=True,
+                                  conid=record.get("conid"))
+        raise BrokerError(
+            f"unexpected answer to cancel of order {order_id}: {str(body)[:200]}",
+            field="order_id",
+            fix="check the order with get_open_orders; cancelling again is safe.",
+        )
+    return _cancel_result(
+        account,
+        str(body.get("order_id") or order_id),
+        message=body.get("msg"),
+        conid=as_int(body.get("conid")),
+        account_id=body.get("account") or account,
+    )
+
+
+# -- get_open_orders -----------------------------------------------------------------------------
 
 
 def get_open_orders(client: IBClient, inp: GetOpenOrdersInput) -> dict[str, Any]:
-    """Orders of the day, normalised; the empty pre-flight answer is asked again."""
-    orders, real = _live_orders_once(client, inp.filters or None)
+    """`GET /iserver/account/orders`: the day's orders, normalised.
+
+    `filters` are IBKR status names or tokens, mapped to the endpoint's lower-case tokens (an
+    unknown one is an InputError before any request). `include_inactive=False` keeps only
+    working orders (`Inactive` is never working). `complete` is False when IBKR only gave the
+    empty pre-flight answer. The first call of a brokerage session costs the pre-flight plus
+    IBKR's 1-per-5-s limit for this endpoint.
+    """
+    tokens = filter_tokens(inp.filters)
+    orders, real = live_orders_once(client, tokens or None)
     out = [normalize_order(o) for o in orders]
     if not inp.include_inactive:
-        out = [o for o in out if o["status"] in ("PreSubmitted", "Submitted", "PendingSubmit")]
+        out = [o for o in out if o["status"] in WORKING]
     return {"account_id": client.account_id, "orders": out, "complete": real}

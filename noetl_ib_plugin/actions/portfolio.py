@@ -6,9 +6,10 @@ from typing import Any
 
 from ..client import IBClient
 from ..credentials.urls import path_segment
-from ..errors import BrokerError
+from ..errors import BrokerError, TransientError
 from .models import AccountSummaryInput, GetPositionsInput
 from .parse import as_float, as_int
+from .shapes import RETRY_FIX, expect_dict, expect_list, get_json
 
 __all__ = ["MAX_POSITION_PAGES", "account_summary", "get_positions", "normalize_position"]
 
@@ -56,10 +57,8 @@ def get_positions(client: IBClient, inp: GetPositionsInput) -> dict[str, Any]:
     account = inp.account_id or client.account_id
     positions: list[dict[str, Any]] = []
     for page in range(MAX_POSITION_PAGES):
-        body = client.get(f"/portfolio/{path_segment(account)}/positions/{page}")
-        if isinstance(body, dict) and body.get("error"):
-            raise BrokerError(f"reading positions failed: {body['error']}", field="account_id")
-        items = [i for i in body or [] if isinstance(i, dict)] if isinstance(body, list) else []
+        endpoint = f"/portfolio/{path_segment(account)}/positions/{page}"
+        items = expect_list(get_json(client, endpoint), endpoint)
         if not items:
             break
         positions.extend(normalize_position(i) for i in items)
@@ -84,10 +83,16 @@ def _amount(entry: Any) -> Any:
 def account_summary(client: IBClient, inp: AccountSummaryInput) -> dict[str, Any]:
     """`GET /portfolio/{acct}/summary` reduced to the figures people ask for (plus all of them)."""
     account = inp.account_id or client.account_id
-    body = client.get(f"/portfolio/{path_segment(account)}/summary")
-    if not isinstance(body, dict) or body.get("error"):
-        detail = body.get("error") if isinstance(body, dict) else str(body)[:200]
-        raise BrokerError(f"reading the account summary failed: {detail}", field="account_id")
+    endpoint = f"/portfolio/{path_segment(account)}/summary"
+    body = expect_dict(get_json(client, endpoint), endpoint)
+    if not any(isinstance(v, dict) for v in body.values()):
+        # `{"message": ...}` is an object too, but not one of `{"amount", "value", ...}` entries.
+        raise TransientError(
+            f"GET {endpoint}: expected summary entries ({{\"amount\", \"value\", ...}}), IBKR "
+            f"answered {' '.join(str(body).split())[:160]!r}",
+            status=200,
+            fix=RETRY_FIX,
+        )
     out: dict[str, Any] = {"account_id": account}
     for name, key in SUMMARY_FIELDS.items():
         out[name] = _amount(body.get(key))

@@ -105,6 +105,8 @@ class IBTokenProvider(TokenProvider):
     def _sign(self, claims: dict[str, Any]) -> str:
         import jwt
 
+        log.debug("signing an RS256 assertion (kid=%s, aud=%s, claims: %s)", self.data.key_id,
+                  claims.get("aud"), ", ".join(sorted(claims)))
         return jwt.encode(
             claims,
             self.data.rsa_key(),

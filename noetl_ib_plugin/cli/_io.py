@@ -20,6 +20,7 @@ __all__ = [
     "EXIT_BROKER",
     "EXIT_INPUT",
     "EXIT_OK",
+    "EXIT_OUTCOME_UNKNOWN",
     "EXIT_TRANSIENT",
     "EXIT_UNEXPECTED",
     "CliUsageError",
@@ -41,6 +42,8 @@ EXIT_INPUT = 2
 EXIT_AUTH = 3
 EXIT_BROKER = 4
 EXIT_TRANSIENT = 5
+#: An order's outcome is unknown: look it up by its client_order_id before anything else.
+EXIT_OUTCOME_UNKNOWN = 6
 
 #: `IBPluginError.category` -> exit code; scripts branch on these instead of parsing messages.
 CATEGORY_EXIT = {
@@ -48,6 +51,7 @@ CATEGORY_EXIT = {
     "auth": EXIT_AUTH,
     "broker": EXIT_BROKER,
     "transient": EXIT_TRANSIENT,
+    "unknown": EXIT_OUTCOME_UNKNOWN,
 }
 
 log = logging.getLogger("noetl_ib_plugin.cli")

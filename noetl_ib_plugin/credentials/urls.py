@@ -85,7 +85,7 @@ def check_url(value: object, *, require_https: bool = True) -> CheckedURL:
         theirs = parse_url(url)
     except (ValueError, LocationParseError):
         raise UnsafeURL("is not a valid URL (check the host and the port number)") from None
-    if ours.username is not None or ours.password is not None or "@" in ours.netloc \
+    if ours.username is not None or ours.password is not None or "@" in url \
             or theirs.auth is not None:
         raise UnsafeURL(
             "must not contain user:password@ (it would be sent and printed); "

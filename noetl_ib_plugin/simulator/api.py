@@ -15,6 +15,7 @@ from . import portfolio
 from .auth import Principal
 from .broker import BrokerSession
 from .common import ApiError, Request, Response
+from .faults import ORDER_KINDS, FaultDecision
 from .market import _US_SECTIONS
 
 if TYPE_CHECKING:
@@ -33,6 +34,17 @@ class Call:
     args: tuple[str, ...]
     principal: Principal | None = None
     session: BrokerSession | None = None
+    decision: FaultDecision | None = None
+
+    @property
+    def order_faults(self) -> frozenset[str]:
+        """The order fault kinds drawn for this request (inactive, session_change, ...)."""
+        return self.decision.kinds & frozenset(ORDER_KINDS) if self.decision else frozenset()
+
+    @property
+    def inactive_reason(self) -> str:
+        """The reason text an Inactive order carries (fault plan's inactive_reason)."""
+        return self.decision.inactive_reason if self.decision else ""
 
     @property
     def who(self) -> Principal:
@@ -241,14 +253,16 @@ def snapshot(engine: Engine, call: Call) -> Any:
 
 def place_order(engine: Engine, call: Call) -> Any:
     """Place one order (maybe answered by a question)."""
-    return engine.broker.place(call.who, call.args[0], call.req.json())
+    return engine.broker.place(call.who, call.args[0], call.req.json(), call.order_faults,
+                               call.inactive_reason)
 
 
 def reply(engine: Engine, call: Call) -> Any:
     """Answer a question."""
     body = call.req.json()
     confirmed = isinstance(body, dict) and body.get("confirmed") is True
-    return engine.broker.reply(call.who, call.args[0], confirmed)
+    return engine.broker.reply(call.who, call.args[0], confirmed, call.order_faults,
+                               call.inactive_reason)
 
 
 def live_orders(engine: Engine, call: Call) -> Any:
@@ -256,7 +270,8 @@ def live_orders(engine: Engine, call: Call) -> Any:
     params = call.req.params()
     filters = {f.strip() for f in params.get("filters", "").split(",") if f.strip()}
     force = params.get("force", "").lower() == "true"
-    return engine.broker.live_orders(call.sess, call.who.account_id, filters, force)
+    return engine.broker.live_orders(call.sess, call.who.account_id, filters, force,
+                                     engine.faults.plan.live_orders_lag_s)
 
 
 def cancel_order(engine: Engine, call: Call) -> Any:
@@ -265,8 +280,24 @@ def cancel_order(engine: Engine, call: Call) -> Any:
 
 
 def trades(engine: Engine, call: Call) -> Any:
-    """Executions of the day."""
-    return engine.broker.trades(call.who.account_id)
+    """Executions of the last `days` (default 1, at most 7)."""
+    days = call.req.params().get("days", "1")
+    return engine.broker.trades(call.who.account_id, int(days) if days.isdigit() else 1)
+
+
+def order_status(engine: Engine, call: Call) -> Any:
+    """One order by id."""
+    return engine.broker.order_status(call.who, call.args[0])
+
+
+def suppress_questions(engine: Engine, call: Call) -> Any:
+    """Suppress question ids for this session."""
+    return engine.broker.suppress(call.who, call.req.json())
+
+
+def suppress_reset(engine: Engine, call: Call) -> Any:
+    """Undo every suppression of this session."""
+    return engine.broker.suppress_reset(call.who)
 
 
 def history(engine: Engine, call: Call) -> Any:
@@ -311,6 +342,9 @@ ROUTES: list[Route] = [
     _r("GET", "/v1/api/iserver/account/orders", live_orders, bridge=True, pace=("live_orders",)),
     _r("DELETE", "/v1/api/iserver/account/{acct}/order/{id}", cancel_order, bridge=True),
     _r("GET", "/v1/api/iserver/account/trades", trades, bridge=True, pace=("trades",)),
+    _r("GET", "/v1/api/iserver/account/order/status/{id}", order_status, bridge=True),
+    _r("POST", "/v1/api/iserver/questions/suppress", suppress_questions, bridge=True),
+    _r("POST", "/v1/api/iserver/questions/suppress/reset", suppress_reset, bridge=True),
 ]
 
 

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -58,6 +58,12 @@ class Simulator:
         public_url: str | None = None,
         reply_ttl: float = 120.0,
         cancel_delay: float = 0.0,
+        enforce_coid_unique: bool = True,
+        live_orders_scope: str = "session",
+        order_warnings: Iterable[str] = (),
+        combine_questions: bool = False,
+        pending_submit_s: float = 0.0,
+        partial_fill_lot: float = 0.0,
         clock: Callable[[], float] = time.time,
         bridge_warmup: float = 1.0,
         accounts_first: bool = True,
@@ -108,6 +114,11 @@ class Simulator:
         self.engine.retry_after_header = retry_after
         self.engine.state_dir = self._state_dir
         self.engine.broker.cancel_delay = cancel_delay
+        self.engine.broker.set_order_options(
+            enforce_coid_unique=enforce_coid_unique, live_orders_scope=live_orders_scope,
+            order_warnings=list(order_warnings), combine_questions=combine_questions,
+            pending_submit_s=pending_submit_s, partial_fill_lot=partial_fill_lot,
+        )
         if faults:
             self.engine.faults.set(dict(faults))
         self._server: SimHTTPServer | None = None
@@ -289,7 +300,15 @@ class Simulator:
     # -- test helpers ----------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """Same as GET /__sim/stats."""
-        return self.engine.stats.snapshot()
+        return self.engine.stats_snapshot()
+
+    def set_order_options(self, **options: Any) -> dict[str, Any]:
+        """Same as POST /__sim/options: change order-realism options at run time."""
+        return self.engine.broker.set_order_options(**options)
+
+    def logical_requests(self) -> dict[str, Any]:
+        """Same as GET /__sim/logical: accepted orders grouped per logical request."""
+        return self.engine.broker.logical_requests()
 
     def orders(self) -> list[dict[str, Any]]:
         """Same as GET /__sim/orders."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +19,11 @@ from .orders import (
     OrderRejectedError,
     fill_price,
     parse_ticket,
-    questions_for,
     render_live,
+    render_status,
+    render_trade,
 )
+from .questions import OPTIONAL_WARNINGS, SUPPRESSIBLE, questions_for
 from .stats import Stats
 
 __all__ = [
@@ -41,6 +43,7 @@ NO_BRIDGE = {"error": "Bad Request: no bridge", "statusCode": 400}
 INIT_SESSION_FIRST = {"error": "Init session first", "statusCode": 400}
 #: IBKR's 500 for iserver calls sent before `GET /iserver/accounts` in a fresh session.
 ACCOUNTS_FIRST = {"error": "Please query /accounts first", "statusCode": 500}
+BAD_ACCOUNT = {"error": "accountId is not valid", "statusCode": 400}
 FIRST_ORDER_ID = 1370093239
 STARTING_POSITIONS = ((265598, 100.0, 150.0), (272093, 50.0, 300.0), (8314, 20.0, 140.0))
 
@@ -134,6 +137,13 @@ class Broker:
         self.reply_ttl = 120.0
         self.cancel_delay = 0.0
         self.starting_cash = 1_000_000.0
+        # Order realism (README "Orders"); each can be relaxed for unit tests.
+        self.enforce_coid_unique = True
+        self.live_orders_scope = "session"
+        self.order_warnings: frozenset[str] = frozenset()
+        self.combine_questions = False
+        self.pending_submit_s = 0.0
+        self.partial_fill_lot = 0.0
         self.bulk: dict[str, list[Contract]] = {}
         self._owners: dict[str, str] = {}
         self.rules = SessionRules()
@@ -152,6 +162,7 @@ class Broker:
             self.holders: dict[str, str] = {}
             self.orders: dict[int, Order] = {}
             self.replies: dict[str, PendingReply] = {}
+            self.suppressed: dict[str, set[str]] = {}
             self.next_order_id = FIRST_ORDER_ID
             for account_id, username in self._owners.items():
                 self._create_account(account_id, username)
@@ -254,27 +265,89 @@ class Broker:
         return account
 
     # -- orders -------------------------------------------------------------------------------
+    def order_options(self) -> dict[str, Any]:
+        """The order-realism options (GET /__sim/options)."""
+        with self.lock:
+            return {"enforce_coid_unique": self.enforce_coid_unique,
+                    "live_orders_scope": self.live_orders_scope,
+                    "order_warnings": sorted(self.order_warnings),
+                    "combine_questions": self.combine_questions,
+                    "pending_submit_s": self.pending_submit_s,
+                    "partial_fill_lot": self.partial_fill_lot}
+
+    def set_order_options(self, **options: Any) -> dict[str, Any]:
+        """Change order-realism options (POST /__sim/options); unknown names are refused."""
+        unknown = set(options) - set(self.order_options())
+        if unknown:
+            raise ValueError(f"unknown order options: {sorted(unknown)}")
+        scope = options.get("live_orders_scope", self.live_orders_scope)
+        if scope not in ("session", "day"):
+            raise ValueError("live_orders_scope must be 'session' or 'day'")
+        warnings = {str(w).lower() for w in options.get("order_warnings", self.order_warnings)}
+        if warnings - OPTIONAL_WARNINGS:
+            raise ValueError(f"order_warnings must be among {sorted(OPTIONAL_WARNINGS)}")
+        numbers = {k: float(options.get(k, getattr(self, k)))
+                   for k in ("pending_submit_s", "partial_fill_lot")}
+        if min(numbers.values()) < 0:
+            raise ValueError("pending_submit_s and partial_fill_lot must be >= 0")
+        with self.lock:
+            self.enforce_coid_unique = bool(options.get("enforce_coid_unique",
+                                                        self.enforce_coid_unique))
+            self.live_orders_scope = scope
+            self.order_warnings = frozenset(warnings)
+            self.combine_questions = bool(options.get("combine_questions",
+                                                      self.combine_questions))
+            self.pending_submit_s = numbers["pending_submit_s"]
+            self.partial_fill_lot = numbers["partial_fill_lot"]
+        return self.order_options()
+
+    def order_account(self, principal: Principal, account_id: str) -> Account:
+        """The principal's own account on order endpoints; any other id is IBKR's 400."""
+        with self.lock:
+            account = self.accounts.get(account_id)
+        if account is None or account_id != principal.account_id:
+            raise ApiError(400, dict(BAD_ACCOUNT))
+        return account
+
     def evaluate(self) -> None:
-        """Fill working orders whose trigger/limit the current price satisfies; finish cancels."""
+        """Advance every order: submit, go inactive, fill what the price allows, finish cancels."""
         now = self.clock()
         with self.lock:
             for order in self.orders.values():
                 if order.status == "PendingCancel" and now >= order.cancel_at:
-                    order.status = "Cancelled"
-                elif order.status in WORKING and not order.contract.halted:
+                    order.set_status("Cancelled", now)
+                elif order.status == "PendingSubmit" and now >= order.submit_at:
+                    self._activate(order, now)
+                elif order.inactive_later and order.status in WORKING and not order.fills:
+                    order.set_status("Inactive", now)
+                elif order.status in WORKING and order.status != "PendingSubmit" and \
+                        not order.contract.halted:
                     self._try_fill(order, now)
 
+    def _activate(self, order: Order, now: float) -> None:
+        """Leave PendingSubmit: work (PreSubmitted for stops), trade at once if marketable."""
+        order.set_status("PreSubmitted" if order.stop_price is not None else "Submitted", now)
+        if not order.contract.halted:
+            self._try_fill(order, now)
+        if order.status in WORKING and order.tif in ("IOC", "FOK"):
+            order.set_status("Cancelled", now)
+        elif order.contract.halted:
+            order.set_status("PreSubmitted", now)
+
     def _try_fill(self, order: Order, now: float) -> None:
-        """Execute the whole remaining quantity when the rules say the order trades now."""
+        """Execute the remaining quantity (one lot of `partial_fill_lot` when set) if it trades."""
         price = fill_price(order, self.market.price(order.contract.conid))
         if price is None:
             if order.triggered and order.status == "PreSubmitted":
-                order.status = "Submitted"
+                order.set_status("Submitted", now)
             return
         quantity = order.quantity - order.filled
+        if self.partial_fill_lot > 0 and order.tif not in ("IOC", "FOK"):
+            quantity = min(quantity, self.partial_fill_lot)
         order.fills.append(Fill(quantity, price, now))
-        order.status = "Filled"
-        self.stats.incr("orders_filled")
+        done = order.filled >= order.quantity
+        order.set_status("Filled" if done else "Submitted", now)
+        self.stats.incr("orders_filled" if done else "orders_partially_filled")
         self._book_fill(self.accounts[order.account], order.contract, order.side, quantity, price)
 
     def _book_fill(self, account: Account, contract: Contract, side: str, qty: float,
@@ -306,16 +379,33 @@ class Broker:
         return [{"id": reply_id, "message": [text], "isSuppressed": False,
                  "messageIds": [message_id]}]
 
+    def _ask(self, order: Order, questions: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """One question per message (a chain), or one question carrying them all."""
+        if not self.combine_questions or len(questions) == 1:
+            return self._new_reply(order, questions)
+        reply_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        self.replies[reply_id] = PendingReply(reply_id, order, [], self.clock())
+        self.stats.incr("questions_asked")
+        return [{"id": reply_id, "message": [t for _, t in questions], "isSuppressed": False,
+                 "messageIds": [m for m, _ in questions]}]
+
     def _check_coid(self, account: Account, order: Order) -> None:
-        """cOIDs are unique per account; a reuse is an HTTP 200 rejection."""
+        """cOIDs are unique per account; a reuse is an HTTP 200 rejection (unless relaxed)."""
+        if not self.enforce_coid_unique:
+            return
         if order.coid is not None and order.coid in account.coids:
             self.stats.incr("orders_rejected_duplicate_coid")
             raise OrderRejectedError(f"Order couldn't be submitted: Local order ID={order.coid} is "
                               "already registered.")
 
-    def place(self, principal: Principal, account_id: str, body: Any) -> Any:
-        """POST /iserver/account/{acct}/orders: a question, the placed list or {"error"}."""
-        account = self.account_for(principal, account_id)
+    def place(self, principal: Principal, account_id: str, body: Any,
+              flags: Collection[str] = (), reason: str = "") -> Any:
+        """POST /iserver/account/{acct}/orders: a question, the placed list or {"error"}.
+
+        `flags` are the order fault kinds drawn for this request (inactive, inactive_later,
+        session_change); `reason` is the text an Inactive order carries.
+        """
+        account = self.order_account(principal, account_id)
         tickets = body.get("orders") if isinstance(body, dict) else body
         with self.lock:
             try:
@@ -326,12 +416,26 @@ class Broker:
             except OrderRejectedError as exc:
                 self.stats.incr("orders_rejected")
                 return {"error": str(exc)}
-            questions = questions_for(order, self.market.price(order.contract.conid))
+            questions = questions_for(
+                order, self.market.price(order.contract.conid), warnings=self.order_warnings,
+                suppressed=self.suppressed.get(principal.token_id, ()))
             if questions:
-                return self._new_reply(order, questions)
-            return self._submit(account, order)
+                return self._ask(order, questions)
+            return self._accept(principal, account, order, flags, reason)
 
-    def reply(self, principal: Principal, reply_id: str, confirmed: bool) -> Any:
+    def _accept(self, principal: Principal, account: Account, order: Order,
+                flags: Collection[str], reason: str) -> list[dict[str, Any]]:
+        """Submit, then apply the order faults drawn for this request."""
+        placed = self._submit(account, order, flags, reason)
+        if "session_change" in flags:
+            self.stats.fault("session_change")
+            session = self.sessions.get(principal.token_id)
+            if session is not None:
+                session.close()
+        return placed
+
+    def reply(self, principal: Principal, reply_id: str, confirmed: bool,
+              flags: Collection[str] = (), reason: str = "") -> Any:
         """POST /iserver/reply/{id}: next question, the placed list, or the drop answer."""
         now = self.clock()
         with self.lock:
@@ -351,37 +455,47 @@ class Broker:
             except OrderRejectedError as exc:
                 self.stats.incr("orders_rejected")
                 return {"error": str(exc)}
-            return self._submit(account, pending.order)
+            return self._accept(principal, account, pending.order, flags, reason)
 
-    def _submit(self, account: Account, order: Order) -> list[dict[str, Any]]:
+    def _submit(self, account: Account, order: Order, flags: Collection[str] = (),
+                reason: str = "") -> list[dict[str, Any]]:
         """Accept the order: give it an id, register its cOID and try to execute at once."""
         order.order_id = self.next_order_id
         self.next_order_id += 1
-        order.created = self.clock()
+        now = order.created = self.clock()
         if order.coid is not None:
             account.coids.add(order.coid)
-        order.status = "PreSubmitted" if order.stop_price is not None else "Submitted"
         self.orders[order.order_id] = order
         self.stats.incr("orders_accepted")
-        if not order.contract.halted:
-            self._try_fill(order, order.created)
-        if order.status in WORKING and order.tif in ("IOC", "FOK"):
-            order.status = "Cancelled"
-        elif order.contract.halted:
-            order.status = "PreSubmitted"
-        return [{"order_id": str(order.order_id), "order_status": order.status,
-                 "encrypt_message": "1"}]
+        if "inactive" in flags:
+            self.stats.fault("inactive")
+            order.reason = reason
+            order.set_status("Inactive", now)
+        elif self.pending_submit_s > 0:
+            order.submit_at = now + self.pending_submit_s
+            order.set_status("PendingSubmit", now)
+        else:
+            self._activate(order, now)
+        if "inactive_later" in flags and "inactive" not in flags:
+            self.stats.fault("inactive_later")
+            order.inactive_later = True
+            order.reason = reason
+        answer: dict[str, Any] = {"order_id": str(order.order_id), "order_status": order.status,
+                                  "encrypt_message": "1"}
+        if order.status == "Inactive" and reason:
+            answer["text"] = reason
+        return [answer]
 
     def cancel(self, principal: Principal, account_id: str, order_id: str) -> dict[str, Any]:
         """DELETE an order: acknowledge and move it to PendingCancel, then Cancelled."""
-        self.account_for(principal, account_id)
+        self.order_account(principal, account_id)
         with self.lock:
             order = self.orders.get(int(order_id)) if order_id.isdigit() else None
             if order is None or order.account != account_id:
                 return {"error": f"OrderID {order_id} doesn't exist"}
             if order.status not in WORKING:
                 return {"error": f"OrderID {order_id} cannot be cancelled, status: {order.status}"}
-            order.status = "PendingCancel"
+            order.set_status("PendingCancel", self.clock())
             order.cancel_at = self.clock() + self.cancel_delay
             self.stats.incr("orders_cancelled")
             self.evaluate()
@@ -389,8 +503,14 @@ class Broker:
                     "conid": order.contract.conid, "account": account_id}
 
     def live_orders(self, session: BrokerSession, account_id: str, filters: set[str],
-                    force: bool) -> dict[str, Any]:
-        """GET /iserver/account/orders with the session's pre-flight and force=true behaviour."""
+                    force: bool, lag: float = 0.0) -> dict[str, Any]:
+        """GET /iserver/account/orders with the session's pre-flight and force=true behaviour.
+
+        Scope "session" (IBKR): working orders plus those that changed status since this
+        brokerage session opened; scope "day": every order of the day. Orders accepted less
+        than `lag` seconds ago are not listed yet (the live-orders lag fault).
+        """
+        now = self.clock()
         with self.lock:
             if not session.orders_primed or (force and not session.last_orders_empty):
                 session.orders_primed = True
@@ -405,29 +525,70 @@ class Broker:
                     continue
                 if order.status not in WORKING and int(order.created // 86400) != today:
                     continue
+                if self.live_orders_scope == "session" and order.status not in WORKING and \
+                        order.status != "PendingCancel" and order.updated < session.opened_at:
+                    continue
+                if lag and now - order.created < lag:
+                    continue
                 if wanted and order.status.lower() not in wanted:
                     continue
                 out.append(render_live(order))
             return {"orders": out, "snapshot": True}
 
-    def trades(self, account_id: str) -> list[dict[str, Any]]:
-        """GET /iserver/account/trades: executions of the day."""
+    def trades(self, account_id: str, days: int = 1) -> list[dict[str, Any]]:
+        """GET /iserver/account/trades: the account's executions of the last `days` (1-7) days.
+
+        Not scoped to the brokerage session: this is where a filled order is found again after
+        a session change.
+        """
+        since = self.clock() - max(1, min(days, 7)) * 86400.0
         with self.lock:
-            out = []
+            return [render_trade(order, n, fill)
+                    for order in self.orders.values() if order.account == account_id
+                    for n, fill in enumerate(order.fills) if fill.time >= since]
+
+    def order_status(self, principal: Principal, order_id: str) -> dict[str, Any]:
+        """GET /iserver/account/order/status/{orderId}: one order of the caller's account."""
+        with self.lock:
+            order = self.orders.get(int(order_id)) if order_id.isdigit() else None
+            if order is None or order.account != principal.account_id:
+                raise ApiError(400, {"error": f"OrderID {order_id} doesn't exist",
+                                     "statusCode": 400})
+            return render_status(order)
+
+    def suppress(self, principal: Principal, body: Any) -> dict[str, Any]:
+        """POST /iserver/questions/suppress {"messageIds": [...]}: stop asking these ids."""
+        ids = body.get("messageIds") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+            raise ApiError(400, {"error": "messageIds must be a non-empty list of message ids",
+                                 "statusCode": 400})
+        wrong = sorted({i for i in ids if i.lower() not in SUPPRESSIBLE})
+        if wrong:
+            raise ApiError(400, {"error": f"Message id(s) cannot be suppressed: {wrong}",
+                                 "statusCode": 400})
+        with self.lock:
+            self.suppressed.setdefault(principal.token_id, set()).update(i.lower() for i in ids)
+        return {"status": "submitted"}
+
+    def suppress_reset(self, principal: Principal) -> dict[str, Any]:
+        """POST /iserver/questions/suppress/reset: ask every question again."""
+        with self.lock:
+            self.suppressed.pop(principal.token_id, None)
+        return {"status": "submitted"}
+
+    def logical_requests(self) -> dict[str, Any]:
+        """Accepted orders per logical request (account, conid, side, qty, type, prices, tif)."""
+        with self.lock:
+            groups: dict[str, list[Order]] = {}
             for order in self.orders.values():
-                if order.account != account_id:
-                    continue
-                for n, fill in enumerate(order.fills):
-                    out.append({
-                        "execution_id": f"{order.order_id:x}.{n}", "symbol": order.contract.symbol,
-                        "side": "B" if order.side == "BUY" else "S", "size": fill.quantity,
-                        "price": f"{fill.price:.2f}", "order_ref": order.coid or "",
-                        "trade_time_r": int(fill.time * 1000), "conid": order.contract.conid,
-                        "account": account_id, "order_id": order.order_id,
-                        "commission": "0.00", "sec_type": "STK",
-                        "exchange": order.contract.exchange,
-                    })
-            return out
+                groups.setdefault(order.logical_key, []).append(order)
+        return {
+            "logical_requests": len(groups),
+            "logical_duplicates": sum(len(g) - 1 for g in groups.values()),
+            "orders_per_logical_request": {
+                key: {"orders": len(g), "order_ids": [o.order_id for o in g],
+                      "cOIDs": [o.coid for o in g]} for key, g in groups.items()},
+        }
 
     def admin_orders(self) -> list[dict[str, Any]]:
         """Every order for GET /__sim/orders."""

@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where credentials.json goes; keys, a given port, registered "
                         "clients and the order book are kept there across restarts")
     parser.add_argument("--faults", default=None, help="fault plan as JSON (see /__sim/faults)")
+    parser.add_argument("--order-options", default=None,
+                        help='order options as JSON, e.g. \'{"enforce_coid_unique": false}\' '
+                             "(see /__sim/options)")
     parser.add_argument("--no-pacing", action="store_true", help="disable IBKR pacing limits")
     parser.add_argument("--seed", type=int, default=1,
                         help="seed for prices and ids: the same seed replays the same run")
@@ -70,6 +73,14 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as exc:
             print(f"noetl-ib simulator: cannot read --register {name}: {exc}", file=sys.stderr)
             return 2
+    try:
+        order_options = json.loads(args.order_options) if args.order_options else {}
+        if not isinstance(order_options, dict):
+            raise ValueError("--order-options must be a JSON object")
+        Simulator(default_clients=False).set_order_options(**order_options)
+    except ValueError as exc:
+        print(f"noetl-ib simulator: invalid --order-options: {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -81,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                     pacing=not args.no_pacing, seed=args.seed, token_ttl=args.token_ttl,
                     faults=faults, bridge_warmup=args.bridge_warmup,
                     penalty_seconds=args.penalty_seconds)
+    sim.set_order_options(**order_options)
     try:
         sim.start()
         for entry in registrations:

@@ -71,7 +71,7 @@ class Engine:
             return api.not_found(req.path)
         route, args = found
         self.stats.request(f"{req.method} {route.name}")
-        call = api.Call(req, args)
+        call = api.Call(req, args, decision=decision)
         try:
             if not route.public:
                 call.principal = self.auth.authenticate(
@@ -117,9 +117,16 @@ class Engine:
         try:
             body: Any = req.json() if req.method == "POST" else {}
             if path == "/__sim/stats" and req.method == "GET":
-                return Response(200, self.stats.snapshot())
+                return Response(200, self.stats_snapshot())
             if path == "/__sim/orders" and req.method == "GET":
                 return Response(200, self.broker.admin_orders())
+            if path == "/__sim/options" and req.method == "GET":
+                return Response(200, self.broker.order_options())
+            if path == "/__sim/options" and req.method == "POST":
+                return Response(200, self.broker.set_order_options(
+                    **(body if isinstance(body, dict) else {})))
+            if path == "/__sim/logical" and req.method == "GET":
+                return Response(200, self.broker.logical_requests())
             if path == "/__sim/faults" and req.method == "GET":
                 return Response(200, self.faults.plan.describe())
             if path == "/__sim/faults" and req.method == "POST":
@@ -144,6 +151,12 @@ class Engine:
         except (KeyError, TypeError, ValueError) as exc:
             return Response(400, {"error": f"bad admin request: {exc}"})
         return Response(404, {"error": f"Not Found: {req.path}"})
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        """Counters plus the order counts per logical request (GET /__sim/stats)."""
+        logical = self.broker.logical_requests()
+        return {**self.stats.snapshot(), "logical_requests": logical["logical_requests"],
+                "logical_duplicates": logical["logical_duplicates"]}
 
     def set_price(self, conid: int, price: float) -> None:
         """Pin a price and immediately let working orders react to it."""

@@ -1,31 +1,54 @@
-"""Fault injection: seeded per-request draws of 500s, 429s, resets, revocations and latency."""
+"""Fault injection: seeded per-request draws of errors, resets, revocations, garbage and latency."""
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FaultDecision", "FaultPlan", "Faults"]
+from .common import Response
 
-KINDS = ("reset_before", "http_429", "http_500", "revoke_token", "reset_after")
+__all__ = ["GARBAGE_KINDS", "ORDER_KINDS", "FaultDecision", "FaultPlan", "Faults", "garbage"]
+
+#: Answered by the HTTP layer: before processing (reset_before, http_429, http_500) or after it.
+WIRE_KINDS = ("reset_before", "http_429", "http_500", "revoke_token", "reset_after")
+#: Accept-then-garbage: the request IS processed (an order is recorded), the answer is replaced.
+GARBAGE_KINDS = ("garbage_html", "garbage_empty", "garbage_shape",
+                 "garbage_408", "garbage_501", "garbage_524")
+#: Applied by the broker when an order is accepted (placement or the last reply of a chain).
+ORDER_KINDS = ("inactive", "inactive_later", "session_change")
+KINDS = (*WIRE_KINDS, *GARBAGE_KINDS, *ORDER_KINDS)
+ORDER_PATHS = ("/v1/api/iserver/account/", "/v1/api/iserver/reply/")
+
+_HTML = (b"<!DOCTYPE html><html><head><title>Interactive Brokers</title></head><body>"
+         b"<h1>Service temporarily unavailable</h1><p>Please try again later.</p></body></html>")
+_CLOUDFLARE_524 = (b"<!DOCTYPE html><html><head><title>api.ibkr.com | 524: A timeout occurred"
+                   b"</title></head><body><h1>A timeout occurred</h1>"
+                   b"<p>Error code 524</p></body></html>")
 
 
 @dataclass
 class FaultPlan:
-    """Probabilities per kind, latency, and which path prefixes / methods the plan targets."""
+    """Probabilities per kind, latency, lags, and which paths / methods the plan targets."""
 
     seed: int = 0
     probabilities: dict[str, float] = field(default_factory=dict)
     latency_ms: float = 0.0
     paths: tuple[str, ...] = ("/v1/api/",)
     methods: frozenset[str] | None = None
+    garbage_paths: tuple[str, ...] = ORDER_PATHS
+    garbage_methods: frozenset[str] = frozenset({"POST"})
+    wrong_shape_body: Any = field(default_factory=lambda: {"foo": 1})
+    live_orders_lag_s: float = 0.0
+    inactive_reason: str = ""
 
     @classmethod
     def parse(cls, plan: dict[str, Any]) -> FaultPlan:
         """Validate a JSON plan ({} clears); unknown keys are refused so typos are noticed."""
-        known = {*KINDS, "seed", "latency_ms", "paths", "methods"}
+        known = {*KINDS, "seed", "latency_ms", "paths", "methods", "garbage_paths",
+                 "garbage_methods", "wrong_shape_body", "live_orders_lag_s", "inactive_reason"}
         unknown = set(plan) - known
         if unknown:
             raise ValueError(f"unknown fault keys: {sorted(unknown)}")
@@ -36,6 +59,9 @@ class FaultPlan:
                 raise ValueError(f"{kind} must be a probability in [0, 1]")
             if p:
                 probabilities[kind] = p
+        lag = float(plan.get("live_orders_lag_s", 0.0))
+        if lag < 0:
+            raise ValueError("live_orders_lag_s must be >= 0 (seconds)")
         methods = plan.get("methods")
         return cls(
             seed=int(plan.get("seed", 0)),
@@ -43,6 +69,11 @@ class FaultPlan:
             latency_ms=float(plan.get("latency_ms", 0.0)),
             paths=tuple(plan.get("paths") or ("/v1/api/",)),
             methods=frozenset(m.upper() for m in methods) if methods else None,
+            garbage_paths=tuple(plan.get("garbage_paths") or ORDER_PATHS),
+            garbage_methods=frozenset(m.upper() for m in plan.get("garbage_methods") or ["POST"]),
+            wrong_shape_body=plan.get("wrong_shape_body", {"foo": 1}),
+            live_orders_lag_s=lag,
+            inactive_reason=str(plan.get("inactive_reason", "")),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -51,6 +82,14 @@ class FaultPlan:
                                "latency_ms": self.latency_ms, "paths": list(self.paths)}
         if self.methods:
             out["methods"] = sorted(self.methods)
+        if any(k in self.probabilities for k in GARBAGE_KINDS):
+            out["garbage_paths"] = list(self.garbage_paths)
+            out["garbage_methods"] = sorted(self.garbage_methods)
+            out["wrong_shape_body"] = self.wrong_shape_body
+        if self.live_orders_lag_s:
+            out["live_orders_lag_s"] = self.live_orders_lag_s
+        if self.inactive_reason:
+            out["inactive_reason"] = self.inactive_reason
         return out
 
 
@@ -60,10 +99,31 @@ class FaultDecision:
 
     latency: float = 0.0
     kinds: frozenset[str] = frozenset()
+    garbage: str | None = None
+    wrong_shape_body: Any = None
+    inactive_reason: str = ""
 
     def __contains__(self, kind: str) -> bool:
         """`"http_500" in decision` reads naturally at call sites."""
         return kind in self.kinds
+
+
+def garbage(decision: FaultDecision) -> Response | None:
+    """The unreadable answer that replaces a processed request's real one (None: keep it)."""
+    kind = decision.garbage
+    if kind == "garbage_html":
+        return Response(200, _HTML, "text/html; charset=utf-8")
+    if kind == "garbage_empty":
+        return Response(200, b"")
+    if kind == "garbage_shape":
+        return Response(200, json.dumps(decision.wrong_shape_body, separators=(",", ":")).encode())
+    if kind == "garbage_408":
+        return Response(408, {"error": "Request Timeout", "statusCode": 408})
+    if kind == "garbage_501":
+        return Response(501, {"error": "Not Implemented", "statusCode": 501})
+    if kind == "garbage_524":
+        return Response(524, _CLOUDFLARE_524, "text/html; charset=utf-8")
+    return None
 
 
 class Faults:
@@ -90,4 +150,9 @@ class Faults:
                 return FaultDecision()
             hit = {kind for kind in KINDS
                    if kind in plan.probabilities and self._rng.random() < plan.probabilities[kind]}
-        return FaultDecision(plan.latency_ms / 1000.0, frozenset(hit))
+        chosen = None
+        if path.startswith(plan.garbage_paths) and method in plan.garbage_methods:
+            chosen = next((k for k in GARBAGE_KINDS if k in hit), None)
+        hit -= set(GARBAGE_KINDS) - ({chosen} if chosen else set())
+        return FaultDecision(plan.latency_ms / 1000.0, frozenset(hit), chosen,
+                             plan.wrong_shape_body, plan.inactive_reason)

@@ -13,18 +13,19 @@ __all__ = [
     "OrderRejectedError",
     "fill_price",
     "parse_ticket",
-    "questions_for",
     "render_live",
+    "render_status",
+    "render_trade",
 ]
 
-SIZE_LIMIT = 5000.0
-PRICE_CONSTRAINT = 0.03
 ORDER_TYPES = {"MKT": "MKT", "LMT": "LMT", "STP": "STP", "STOP_LIMIT": "STOP_LIMIT",
                "STP LMT": "STOP_LIMIT", "STP_LMT": "STOP_LIMIT", "STPLMT": "STOP_LIMIT"}
 TIFS = {"DAY", "GTC", "IOC", "OPG", "FOK", "PAX", "OVT", "OND"}
 _NAMES = {"MKT": ("Market", "MARKET"), "LMT": ("Limit", "LIMIT"), "STP": ("Stop", "STOP"),
           "STOP_LIMIT": ("StopLimit", "STOP_LIMIT")}
 WORKING = {"PreSubmitted", "Submitted", "PendingSubmit"}
+#: Statuses an order no longer leaves.
+FINAL = {"Filled", "Cancelled", "Inactive"}
 
 
 class OrderRejectedError(Exception):
@@ -61,6 +62,21 @@ class Order:
     cancel_at: float = 0.0
     created: float = field(default_factory=time.time)
     fills: list[Fill] = field(default_factory=list)
+    updated: float = 0.0
+    submit_at: float = 0.0
+    inactive_later: bool = False
+    reason: str = ""
+
+    @property
+    def logical_key(self) -> str:
+        """What identifies one logical request without the client's help: who, what, how much."""
+        return (f"{self.account}|{self.contract.conid}|{self.side}|{self.quantity:g}|"
+                f"{self.order_type}|{self.price}|{self.aux_price}|{self.tif}")
+
+    def set_status(self, status: str, now: float) -> None:
+        """Move to `status`, remembering when (live orders list what changed this session)."""
+        self.status = status
+        self.updated = now
 
     @property
     def filled(self) -> float:
@@ -87,7 +103,8 @@ class Order:
             "status": self.status, "conid": self.contract.conid, "ticker": self.contract.symbol,
             "side": self.side, "quantity": self.quantity, "orderType": self.order_type,
             "price": self.price, "auxPrice": self.aux_price, "tif": self.tif,
-            "filled": self.filled, "avgPrice": self.avg_price,
+            "filled": self.filled, "avgPrice": self.avg_price, "logical_key": self.logical_key,
+            "reason": self.reason,
             "fills": [{"quantity": f.quantity, "price": f.price, "time": f.time}
                       for f in self.fills],
         }
@@ -149,29 +166,6 @@ def parse_ticket(ticket: Any, account: str, contracts: dict[int, Contract], now:
     )
 
 
-def questions_for(order: Order, last: float) -> list[tuple[str, str]]:
-    """The precautionary questions (message id, text) this order must get through, in order."""
-    out: list[tuple[str, str]] = []
-    c = order.contract
-    if not c.market_data:
-        out.append(("o354", f"You are trying to submit an order without having market data "
-                            f"for {c.symbol}. Are you sure you want to submit this order?"))
-    if order.order_type == "LMT" and order.price is not None and last > 0 and \
-            abs(order.price - last) / last > PRICE_CONSTRAINT:
-        out.append(("o163", "The following order exceeds the price percentage limit of "
-                            f"{PRICE_CONSTRAINT:.0%}: {order.side} {order.quantity:g} {c.symbol} "
-                            f"@ {order.price}. Are you sure you want to submit this order?"))
-    stop = order.stop_price
-    if stop is not None and ((order.side == "BUY" and stop <= last) or
-                             (order.side == "SELL" and stop >= last)):
-        out.append(("o403", "This order will most likely trigger and fill immediately. "
-                            "Are you sure you want to submit this order?"))
-    if order.quantity > SIZE_LIMIT:
-        out.append(("o383", f"The following order size exceeds the Size Limit of "
-                            f"{SIZE_LIMIT:g}. Are you sure you want to submit this order?"))
-    return out
-
-
 def fill_price(order: Order, last: float) -> float | None:
     """Decide whether a working order executes at `last`; triggers stops as a side effect."""
     stop = order.stop_price
@@ -221,3 +215,79 @@ def render_live(order: Order) -> dict[str, Any]:
     if order.order_type == "STP":
         entry["price"] = _fmt(order.stop_price)
     return entry
+
+
+def _side_word(order: Order, past: bool) -> str:
+    """`Bought`/`Sold` once something filled, `Buy`/`Sell` before."""
+    if past:
+        return "Bought" if order.side == "BUY" else "Sold"
+    return order.side.title()
+
+
+_STATUS_TEXT = {"PendingSubmit": "Order Pending Submit", "PreSubmitted": "Order Presubmitted",
+                "Submitted": "Order Submitted", "Filled": "Order Filled",
+                "PendingCancel": "Order Pending Cancel", "Cancelled": "Order Cancelled",
+                "Inactive": "Order Inactive"}
+
+
+def render_status(order: Order) -> dict[str, Any]:
+    """GET /iserver/account/order/status/{orderId} in IBKR's field names (sizes as strings)."""
+    c = order.contract
+    _, orig = _NAMES[order.order_type]
+    filled = order.filled
+    verb, kind = _side_word(order, filled > 0), orig.title().replace("_", " ")
+    tif = order.tif.title()
+    when = order.fills[-1].time if order.fills else order.created
+    out: dict[str, Any] = {
+        "sub_type": None, "request_id": str(order.order_id % 1000), "server_id": "0",
+        "order_id": order.order_id, "conidex": str(c.conid), "conid": c.conid,
+        "symbol": c.symbol, "side": "B" if order.side == "BUY" else "S",
+        "contract_description_1": c.symbol, "listing_exchange": c.exchange,
+        "option_acct": "c", "company_name": c.company,
+        "size": f"{order.quantity - filled:.1f}", "total_size": f"{order.quantity:.1f}",
+        "currency": c.currency, "account": order.account, "order_type": orig,
+        "cum_fill": f"{filled:.1f}", "order_status": order.status,
+        "order_ccp_status": "2" if order.status in WORKING else "0",
+        "order_status_description": _STATUS_TEXT.get(order.status, order.status),
+        "tif": order.tif, "fgColor": "#FFFFFF", "bgColor": "#000000",
+        "order_not_editable": order.status not in WORKING, "editable_fields": "",
+        "cannot_cancel_order": order.status not in WORKING, "deactivate_order": False,
+        "sec_type": "STK", "available_chart_periods": "#R|1",
+        "order_description": f"{verb} {order.quantity:g} {kind}, {tif}",
+        "order_description_with_contract": f"{verb} {order.quantity:g} {c.symbol} {kind}, {tif}",
+        "alert_active": 1, "child_order_type": "0", "order_clearing_account": order.account,
+        "size_and_fills": f"{filled:g}/{order.quantity:g}" if filled else f"{order.quantity:g}",
+        "allowed_duplicate_opposite": True,
+        "order_time": time.strftime("%y%m%d%H%M%S", time.gmtime(when)),
+        "order_ref": order.coid or "",
+    }
+    if order.avg_price is not None:
+        out["average_price"] = _fmt(order.avg_price)
+    if order.order_type in ("LMT", "STOP_LIMIT") and order.price is not None:
+        out["limit_price"] = _fmt(order.price)
+    if order.stop_price is not None:
+        out["stop_price"] = _fmt(order.stop_price)
+    if order.reason:
+        out["order_status_description"] = f"Order Inactive: {order.reason}"
+    return out
+
+
+def render_trade(order: Order, n: int, fill: Fill) -> dict[str, Any]:
+    """One execution of GET /iserver/account/trades in IBKR's field names."""
+    c = order.contract
+    verb = "Bot" if order.side == "BUY" else "Sld"
+    signed = -fill.quantity * fill.price if order.side == "BUY" else fill.quantity * fill.price
+    return {
+        "execution_id": f"{order.order_id:08x}.{n:04d}.01.01", "symbol": c.symbol,
+        "supports_tax_opt": "1", "side": "B" if order.side == "BUY" else "S",
+        "order_description": f"{verb} {fill.quantity:g} @ {fill.price:.2f} on {c.exchange}",
+        "trade_time": time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(fill.time)),
+        "trade_time_r": int(fill.time * 1000), "size": fill.quantity,
+        "price": f"{fill.price:.2f}", "order_ref": order.coid or "", "submitter": order.account,
+        "exchange": c.exchange, "commission": "0.00", "net_amount": round(signed, 2),
+        "account": order.account, "accountCode": order.account, "company_name": c.company,
+        "contract_description_1": c.symbol, "sec_type": "STK", "listing_exchange": c.exchange,
+        "conid": c.conid, "conidEx": str(c.conid), "clearing_id": "IB",
+        "clearing_name": "IB", "liquidation_trade": "0", "is_event_trading": "0",
+        "order_id": order.order_id,
+    }

@@ -15,6 +15,7 @@ from typing import Any
 
 from .common import Request, Response
 from .engine import Engine
+from .faults import garbage
 
 __all__ = ["SimHTTPServer"]
 
@@ -132,6 +133,10 @@ class _Handler(BaseHTTPRequestHandler):
                                           "statusCode": 500}))
                 return
             response = engine.handle(req, decision)
+            replaced = garbage(decision)
+            if replaced is not None:
+                engine.stats.fault(str(decision.garbage))
+                response = replaced
             if "reset_after" in decision:
                 engine.stats.fault("reset_after")
                 self._abort()

@@ -11,8 +11,8 @@ __all__ = ["Stats"]
 _COUNTERS = (
     "requests_total", "oauth2_token_requests", "sso_session_requests", "lst_requests",
     "ssodh_init_requests", "orders_accepted", "orders_rejected", "orders_rejected_duplicate_coid",
-    "orders_cancelled", "orders_filled", "questions_asked", "rate_limited_responses",
-    "auth_failures", "sessions_kicked", "penalty_box_entries",
+    "orders_cancelled", "orders_filled", "orders_partially_filled", "questions_asked",
+    "rate_limited_responses", "auth_failures", "sessions_kicked", "penalty_box_entries",
 )
 
 

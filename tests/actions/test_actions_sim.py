@@ -251,7 +251,9 @@ def test_cancel_unknown_order_names_order_id(sim: Simulator) -> None:
 
 def test_open_orders_handles_preflight(sim: Simulator) -> None:
     """The first live-orders answer of a session is empty; the action asks again and sees orders."""
-    placed = act(sim, "sim_oauth2", "place_order", order_type="MKT", symbol="MSFT", side="BUY", quantity=1)
+    sim.set_price(AAPL, 100.0)
+    placed = act(sim, "sim_oauth2", "place_order", order_type="LMT", limit_price=99.0,
+                 symbol="AAPL", side="BUY", quantity=1)  # working: listed in every session
     from noetl_ib_plugin.runner import clear_clients
 
     clear_clients()

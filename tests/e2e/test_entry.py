@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -231,16 +230,18 @@ def test_step_context_comes_from_the_worker_globals() -> None:
     assert pinned.catalog_id == "1" and pinned.server_url is None
 
 
-def test_default_client_order_id_matches_its_formula() -> None:
-    """nib- + first 20 hex of sha256("exec|step|sorted compact JSON"), client_order_id excluded."""
+def test_default_client_order_id_is_the_order_modules_derivation() -> None:
+    """entry's default cOID is derive_client_order_id: stable per execution/step/order, else new."""
+    from noetl_ib_plugin.actions.order_ticket import derive_client_order_id
+
     params = {"symbol": "AAPL", "side": "BUY", "quantity": 1, "order_type": "MKT"}
-    expected = "nib-" + hashlib.sha256(
-        b'48|buy|{"order_type":"MKT","quantity":1,"side":"BUY","symbol":"AAPL"}'
-    ).hexdigest()[:20]
-    assert default_client_order_id("48", "buy", params) == expected
-    assert default_client_order_id("48", "buy", {**params, "client_order_id": "x"}) == expected
-    assert default_client_order_id("48", "sell", params) != expected
-    assert default_client_order_id("49", "buy", params) != expected
+    coid = default_client_order_id("48", "buy", params)
+    assert coid == derive_client_order_id("48", "buy", params) and coid.startswith("nib-")
+    assert default_client_order_id("48", "buy", {**params, "client_order_id": "x"}) == coid
+    assert default_client_order_id("48", "buy", {**params, "quantity": "1"}) == coid
+    assert default_client_order_id("48", "sell", params) != coid
+    assert default_client_order_id("49", "buy", params) != coid
+    assert default_client_order_id("48", "buy", {**params, "quantity": 2}) != coid
 
 
 def test_redriven_order_step_is_not_sent_twice(sim: Simulator) -> None:
@@ -253,7 +254,7 @@ def test_redriven_order_step_is_not_sent_twice(sim: Simulator) -> None:
     other = run_python_step(CODE, args, execution_id="78", step="buy")
     assert first.result["ok"] is True, first.result
     coid = first.result["client_order_id"]
-    assert coid.startswith("nib-") and len(coid) == 24
+    assert coid == default_client_order_id("77", "buy", args)
     assert again.result["client_order_id"] == coid
     assert other.result["client_order_id"] != coid
     assert again.result["order_id"] == first.result["order_id"]
@@ -279,7 +280,7 @@ def test_input_error_type_is_kept(sim: Simulator) -> None:
 @pytest.mark.parametrize(
     ("exc", "outcome"),
     [
-        (OrderUnconfirmed("connection reset after sending"), "unknown"),
+        (OrderUnconfirmed("connection reset after sending", client_order_id="nib-1"), "unknown"),
         (TransientError("HTTP 503 from IBKR"), "unknown"),
         (AuthError("refused"), "unknown"),
         (OrderRejected("IBKR rejected it"), "refused"),

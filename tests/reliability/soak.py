@@ -2,8 +2,14 @@
 
 N mixed actions (reads, resting LMT orders with explicit cOIDs, cancels of our own orders) run
 over T threads through `run_action` against an in-process simulator that injects 500s, 429s,
-connection resets and token revocations. Afterwards the simulator's order book is compared with
-what the calls returned: no cOID twice, no accepted order lost, nothing in the book we did not send.
+connection resets, token revocations, accept-then-garbage answers (HTML, empty, wrong shape,
+408/501/524), a lagging live-orders list, brokerage-session changes and Inactive orders.
+Afterwards the simulator's order book is compared with what the calls returned: no cOID twice,
+no logical request placed twice (counted by the simulator from the order's own parameters, a
+tag the client does not control), no accepted order lost, nothing reported refused that the
+broker holds, no result whose fields differ from the broker's order, nothing we did not send.
+`SoakConfig.enforce_coid_unique=False` runs the simulator without IBKR's cOID uniqueness, so
+only the client's own reconciliation keeps orders single.
 """
 
 from __future__ import annotations
@@ -42,7 +48,21 @@ FAULTS: dict[str, Any] = {
     "reset_before": 0.03,
     "reset_after": 0.02,
     "revoke_token": 0.01,
+    # Accept-then-garbage on order POSTs (placement and replies): processed, answer unreadable.
+    "garbage_html": 0.01,
+    "garbage_empty": 0.01,
+    "garbage_shape": 0.01,
+    "garbage_408": 0.01,
+    "garbage_501": 0.01,
+    "garbage_524": 0.01,
+    # Applied when an order is accepted.
+    "inactive": 0.01,
+    "session_change": 0.01,
 }
+#: Fault kinds that are a probability (the rest of the plan are settings).
+FAULT_KINDS = tuple(FAULTS)
+#: Live orders list a fresh order only after this long; below the client's settle wait (2 s).
+LIVE_ORDERS_LAG_S = 0.5
 
 _POLICY = RetryPolicy()
 #: One read is at most a few requests, each retried within `max_total`; 10 s covers a token
@@ -80,6 +100,10 @@ class SoakConfig:
     threads: int = 8
     seed: int = 7
     creds: tuple[str, ...] = ("sim_oauth2", "sim_oauth1a")
+    #: IBKR refuses a reused cOID; False leaves exactly-once to the client's reconciliation.
+    enforce_coid_unique: bool = True
+    #: Fault probabilities by kind (None: FAULTS).
+    faults: dict[str, float] | None = None
     #: Give up waiting for the workers after this long (a hang is reported, not waited out).
     deadline: float = 600.0
 
@@ -128,8 +152,10 @@ def _args(kind: str, index: int, cfg: SoakConfig, rng: random.Random,
         price = PRICES[symbol][1]
         side = rng.choice(["BUY", "SELL"])
         limit = round(price * (0.98 if side == "BUY" else 1.02), 2)
+        # The quantity is unique per op, so the simulator's logical key (account, contract,
+        # side, quantity, type, prices, tif) tells logical requests apart without our cOID.
         return kind, {
-            "symbol": symbol, "side": side, "quantity": rng.randint(1, 10), "order_type": "LMT",
+            "symbol": symbol, "side": side, "quantity": index + 1, "order_type": "LMT",
             "limit_price": limit, "tif": "DAY",
             "client_order_id": f"soak-{cfg.seed}-{index:05d}",
         }
@@ -190,7 +216,9 @@ def run_soak(sim: Simulator, cfg: SoakConfig) -> dict[str, Any]:
     clear_contract_cache()
     for conid, price in PRICES.values():
         sim.set_price(conid, price)
-    sim.set_faults({"seed": cfg.seed, **FAULTS})
+    sim.set_order_options(enforce_coid_unique=cfg.enforce_coid_unique)
+    sim.set_faults({"seed": cfg.seed, **(cfg.faults or FAULTS), "live_orders_lag_s": LIVE_ORDERS_LAG_S,
+                    "inactive_reason": "soak: not allowed"})
     plan = _plan(cfg)
     workers = [_Worker(cfg.creds[i % len(cfg.creds)], plan[i :: cfg.threads])
                for i in range(cfg.threads)]
@@ -238,8 +266,9 @@ def _summarise(calls: list[Call], sim: Simulator, cfg: SoakConfig, wall: float) 
     ours = {c.coid for c in places}
     duplicates = {coid: len(found) for coid, found in by_coid.items() if len(found) > 1}
     foreign = sorted(coid for coid in by_coid if coid not in ours)
-    lost, mismatched = [], []
-    failed_in_book = failed_absent = reconciled = 0
+    lost, mismatched, field_mismatch, refused_but_held = [], [], [], []
+    unknown_without_coid = []
+    failed_in_book = failed_absent = reconciled = inactive_held = 0
     failed_types: Counter[str] = Counter()
     for c in places:
         found = by_coid.get(str(c.coid), [])
@@ -249,12 +278,25 @@ def _summarise(calls: list[Call], sim: Simulator, cfg: SoakConfig, wall: float) 
                 lost.append(c.coid)
             elif len(found) == 1 and str(found[0]["order_id"]) != c.order_id:
                 mismatched.append(c.coid)
+            elif len(found) == 1 and c.result is not None:
+                diff = _differs(c.result, found[0])
+                if diff:
+                    field_mismatch.append(f"{c.coid}: {diff}")
         else:
             failed_types[c.outcome] += 1
+            if c.outcome == "OrderUnconfirmed" and str(c.coid) not in c.message:
+                unknown_without_coid.append(c.coid)
             if found:
                 failed_in_book += 1
+                held = [o for o in found if str(o["status"]) != "Inactive"]
+                if c.outcome == "OrderInactive" and not held:
+                    inactive_held += 1  # refused, and the broker holds it Inactive: both true
+                elif c.outcome != "OrderUnconfirmed":
+                    refused_but_held.append(f"{c.coid}: {c.outcome} while the broker holds "
+                                            f"{[o['status'] for o in found]}")
             else:
                 failed_absent += 1
+    logical = sim.logical_requests()
     cancels = [c for c in calls if c.kind == "cancel_order"]
     cancel_ok_still_working = [
         c.order_id for c in cancels
@@ -281,6 +323,18 @@ def _summarise(calls: list[Call], sim: Simulator, cfg: SoakConfig, wall: float) 
             "place_failed": len(places) - sum(c.outcome == "ok" for c in places),
             "place_failed_by_type": dict(failed_types),
             "unconfirmed": failed_types.get("OrderUnconfirmed", 0),
+            "outcome_unknown": failed_types.get("OrderUnconfirmed", 0),
+            "outcome_unknown_coids": sorted(str(c.coid) for c in places
+                                            if c.outcome == "OrderUnconfirmed")[:20],
+            "outcome_unknown_without_coid": unknown_without_coid[:20],
+            "reported_refused_but_held": len(refused_but_held),
+            "reported_refused_but_held_examples": refused_but_held[:20],
+            "inactive_reported_and_held_inactive": inactive_held,
+            "result_fields_differ": len(field_mismatch),
+            "result_fields_differ_examples": field_mismatch[:20],
+            "logical_requests": logical["logical_requests"],
+            "logical_duplicates": logical["logical_duplicates"],
+            "enforce_coid_unique": cfg.enforce_coid_unique,
             "failed_but_in_book": failed_in_book,
             "failed_and_absent": failed_absent,
             "book_size": len(book),
@@ -302,9 +356,21 @@ def _summarise(calls: list[Call], sim: Simulator, cfg: SoakConfig, wall: float) 
                 "questions_asked", "auth_failures", "oauth2_token_requests",
                 "sso_session_requests", "lst_requests", "ssodh_init_requests",
                 "faults_injected", "faults_injected_total",
-            )
+            ) if key in stats
         },
     }
+
+
+def _differs(result: dict[str, Any], book: dict[str, Any]) -> list[str]:
+    """Fields of a place_order result that are not the broker's (the book is the oracle)."""
+    checks = {"conid": book["conid"], "side": book["side"], "quantity": book["quantity"],
+              "order_type": book["orderType"], "limit_price": book["price"], "tif": book["tif"],
+              "client_order_id": book["cOID"]}
+    out = [f"{k}={result.get(k)!r} vs broker {v!r}" for k, v in checks.items()
+           if result.get(k) is not None and result.get(k) != v]
+    if result.get("source") != "trades" and result.get("quantity") is None:
+        out.append("quantity missing")
+    return out
 
 
 def violations(summary: dict[str, Any]) -> list[str]:
@@ -322,6 +388,17 @@ def violations(summary: dict[str, Any]) -> list[str]:
         out.append(f"placed orders missing from the book: {orders['lost_coids']}")
     if orders["order_id_mismatch"]:
         out.append(f"order_id differs from the book: {orders['order_id_mismatch']}")
+    if orders["logical_duplicates"]:
+        out.append(f"{orders['logical_duplicates']} logical requests placed more than once")
+    if orders["reported_refused_but_held"]:
+        out.append(f"reported refused/failed but held by the broker: "
+                   f"{orders['reported_refused_but_held_examples']}")
+    if orders["result_fields_differ"]:
+        out.append(f"results differing from the broker's order: "
+                   f"{orders['result_fields_differ_examples']}")
+    if orders["outcome_unknown_without_coid"]:
+        out.append(f"outcome-unknown errors not naming their cOID: "
+                   f"{orders['outcome_unknown_without_coid']}")
     if orders["foreign_coids"]:
         out.append(f"cOIDs in the book that no call sent: {orders['foreign_coids']}")
     if orders["cancel_ok_still_working"]:

@@ -1,4 +1,9 @@
-"""Fault soak (small): 200 mixed actions over 8 threads under injected 500s, 429s, resets, revocations."""
+"""Fault soak (small): 200 mixed actions over 8 threads under every fault kind, in both cOID modes.
+
+With the simulator's cOID uniqueness off (`enforce_coid_unique=False`) nothing but the client's
+own reconciliation keeps each logical request to one order, so a client that resends blindly
+fails here (the simulator counts orders per logical request from the order's own parameters).
+"""
 
 from __future__ import annotations
 
@@ -10,18 +15,24 @@ import pytest
 
 from tests.reliability.soak import FAULTS, SoakConfig, run_soak, soak_simulator, violations
 
-CONFIG = SoakConfig(actions=200, threads=8, seed=11, deadline=120.0)
+#: 200 actions make ~70 orders, too few for 1 % kinds: garbage 4 % each, order kinds 8 %.
+BOOSTED = {**FAULTS, **{k: 0.04 for k in FAULTS if k.startswith("garbage_")},
+           "inactive": 0.08, "session_change": 0.08}
+GARBAGE = {k for k in FAULTS if k.startswith("garbage_")}
+CONFIG = SoakConfig(actions=200, threads=8, seed=11, deadline=120.0, faults=BOOSTED)
 
 
-@pytest.fixture(scope="module")
-def summary(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """One soak run shared by the module's assertions (its own token cache, pacing off)."""
+@pytest.fixture(scope="module", params=[True, False], ids=["coid-unique", "coid-not-unique"])
+def summary(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One soak run per cOID mode shared by the module's assertions (own cache, pacing off)."""
     tmp = tmp_path_factory.mktemp("soak")
+    cfg = SoakConfig(**{**CONFIG.__dict__, "enforce_coid_unique": request.param})
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NOETL_IB_CACHE_DIR", str(tmp / "token-cache"))
         mp.delenv("NOETL_IB_CREDENTIALS", raising=False)
-        with soak_simulator(CONFIG.seed, tmp / "ibsim") as sim:
-            yield run_soak(sim, CONFIG)
+        with soak_simulator(cfg.seed, tmp / "ibsim") as sim:
+            yield run_soak(sim, cfg)
 
 
 def test_every_invariant_holds(summary: dict[str, Any]) -> None:
@@ -41,7 +52,10 @@ def test_all_actions_ran_and_ended_typed(summary: dict[str, Any]) -> None:
 def test_faults_were_really_injected(summary: dict[str, Any]) -> None:
     """The plan fired every fault kind, so the invariants were tested under stress."""
     injected = summary["sim"]["faults_injected"]
-    assert set(injected) == set(FAULTS), injected
+    # Which request draws which kind depends on thread timing, so the six garbage answers
+    # (4 % each of ~70 order POSTs) are required to show up at least four kinds strong.
+    assert set(FAULTS) - GARBAGE <= set(injected), sorted(set(FAULTS) - set(injected))
+    assert len(GARBAGE & set(injected)) >= 4, injected
     assert summary["sim"]["faults_injected_total"] >= 40
 
 
@@ -49,7 +63,9 @@ def test_orders_exactly_once(summary: dict[str, Any]) -> None:
     """Each accepted place_order is in the book once under its cOID and id; failures never twice."""
     orders = summary["orders"]
     assert orders["duplicates"] == 0 and orders["lost"] == 0
-    assert orders["placed_ok"] >= orders["place_calls"] * 0.8
+    assert orders["logical_duplicates"] == 0 and orders["logical_requests"] == orders["book_size"]
+    assert orders["reported_refused_but_held"] == 0 and orders["result_fields_differ"] == 0
+    assert orders["placed_ok"] >= orders["place_calls"] * 0.7
     assert orders["book_size"] == orders["placed_ok"] + orders["failed_but_in_book"]
     assert summary["sim"]["orders_accepted"] == orders["book_size"]
 
@@ -65,3 +81,11 @@ def test_durations_within_bounds(summary: dict[str, Any]) -> None:
 def test_summary_is_json(summary: dict[str, Any]) -> None:
     """The summary the bench prints is plain JSON."""
     assert json.loads(json.dumps(summary)) == summary
+
+
+def test_outcome_unknown_results_name_their_coid(summary: dict[str, Any]) -> None:
+    """Every outcome-unknown result names its cOID and is the only failure the broker may hold."""
+    orders = summary["orders"]
+    assert orders["outcome_unknown_without_coid"] == []
+    assert orders["failed_but_in_book"] <= (orders["outcome_unknown"]
+                                            + orders["inactive_reported_and_held_inactive"])

@@ -29,6 +29,7 @@ ACCEPTED = [
 REFUSED = [
     "http://evil.example:8080\\@127.0.0.1",  # the input: libraries disagree on the host
     "http://evil.example:8080\\@127.0.0.1/oauth2/api/v1/token",
+    "https://http://@",  # hypothesis found it: an empty userinfo after a path, host "http"
     "https://user:pw@api.ibkr.com",
     "http://user@127.0.0.1:5000",
     "http://evil.example@127.0.0.1",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,7 +33,9 @@ def shared_sim(sim_keys: SimKeys, tmp_path_factory: pytest.TempPathFactory) -> I
 def sim(shared_sim: Simulator) -> Iterator[Simulator]:
     """The shared simulator with clean state and default lifetimes."""
     shared_sim.reset()
+    defaults = shared_sim.engine.broker.order_options()
     yield shared_sim
+    shared_sim.set_order_options(**defaults)
     shared_sim.token_ttl, shared_sim.sso_ttl, shared_sim.lst_ttl = 86399, 86400, 86400
     shared_sim.session_idle_timeout = 360
     shared_sim.set_faults({})
@@ -70,3 +73,28 @@ def trader(sim: Simulator, o2: OAuth2Client) -> Trader:
 def trader1a(sim: Simulator, o1: OAuth1aClient) -> Trader:
     """An OAuth 1.0a trader with the brokerage session open."""
     return Trader(sim.url, records(sim)["sim_oauth1a"]["account_id"], oauth1a=o1).init()
+
+
+class Clocked:
+    """A simulator whose clock the test moves (`advance`), with an OAuth 2.0 trader on it."""
+
+    def __init__(self, sim: Simulator, offset: list[float]) -> None:
+        self.sim = sim
+        self._offset = offset
+        data = records(sim)["sim_oauth2"]
+        client = OAuth2Client(sim.url, data["client_id"], data["key_id"],
+                              load_private(data["private_key"]), data["credential"])
+        self.trader = Trader(sim.url, data["account_id"], bearer=client.bearer()).init()
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulator's clock forward."""
+        self._offset[0] += seconds
+
+
+@pytest.fixture
+def clocked(sim_keys: SimKeys) -> Iterator[Clocked]:
+    """A fresh pacing-off simulator on a test-controlled clock (real time plus an offset)."""
+    offset = [0.0]
+    with Simulator(pacing=False, keys=sim_keys, clock=lambda: time.time() + offset[0],
+                   bridge_warmup=0, accounts_first=False) as s:
+        yield Clocked(s, offset)

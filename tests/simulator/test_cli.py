@@ -24,7 +24,8 @@ def test_cli_subprocess_lifecycle(tmp_path: Path) -> None:
     state = tmp_path / "state"
     proc = subprocess.Popen(
         [sys.executable, "-m", "noetl_ib_plugin.simulator", "--state-dir", str(state),
-         "--no-pacing", "--seed", "3", "--faults", '{"latency_ms": 1}'],
+         "--no-pacing", "--seed", "3", "--faults", '{"latency_ms": 1}',
+         "--order-options", '{"enforce_coid_unique": false}'],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -40,6 +41,8 @@ def test_cli_subprocess_lifecycle(tmp_path: Path) -> None:
         assert creds["sim_oauth2"]["data"]["api_base_url"] == ready["url"]
         assert creds["sim_oauth1a"]["data"]["realm"] == "limited_poa"
         assert requests.get(f"{ready['url']}/__sim/health", timeout=5).json() == {"ok": True}
+        options = requests.get(f"{ready['url']}/__sim/options", timeout=5).json()
+        assert options["enforce_coid_unique"] is False
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
         assert proc.stdout.read() == ""
@@ -50,8 +53,10 @@ def test_cli_subprocess_lifecycle(tmp_path: Path) -> None:
 
 
 def test_cli_rejects_bad_faults() -> None:
-    """An invalid --faults plan exits 2 before starting."""
+    """An invalid --faults plan or --order-options object exits 2 before starting."""
     assert main(["--faults", "[1]"]) == 2
+    assert main(["--order-options", "[1]"]) == 2
+    assert main(["--order-options", '{"coid_check": false}']) == 2
     assert build_parser().parse_args(["--port", "0"]).port == 0
 
 

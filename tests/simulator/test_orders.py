@@ -171,8 +171,9 @@ def test_ioc_unfilled_is_cancelled(sim: Simulator, t: Trader) -> None:
 
 
 def test_oauth1a_orders_use_own_account(sim: Simulator, trader1a: Trader) -> None:
-    """OAuth 1.0a principals trade their own account and cannot touch others."""
+    """OAuth 1.0a principals trade their own account; another id is IBKR's 400, not a 500."""
     sim.set_price(AAPL, 100.0)
     assert trader1a.order(conid=AAPL, orderType="MKT", quantity=1)[0]["order_status"] == "Filled"
     resp = trader1a.post("/iserver/account/DU1234567/orders", json={"orders": []})
-    assert resp.status_code == 500
+    assert resp.status_code == 400
+    assert resp.json() == {"error": "accountId is not valid", "statusCode": 400}

@@ -1,0 +1,200 @@
+"""Finding orders at IBKR: live orders (session-scoped) and recent trades, one "find by cOID".
+
+Sources: `GET /iserver/account/orders` (working orders plus those filled/cancelled in this
+brokerage session; the first answer of a session may be an empty pre-flight) and
+`GET /iserver/account/trades` (the account's executions of recent days, with `order_ref` = cOID).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ..client import IBClient
+from ..errors import BrokerError, OrderUnconfirmed
+from .order_states import FILLED, order_type_name
+from .parse import as_float, as_int
+from .shapes import expect_list, get_json
+
+__all__ = [
+    "LIVE_ORDERS",
+    "ORDERS_PRIMED",
+    "TRADES",
+    "LookupSettings",
+    "find_order_by_coid",
+    "live_orders",
+    "live_orders_once",
+    "normalize_order",
+    "order_from_trades",
+]
+
+log = logging.getLogger(__name__)
+
+LIVE_ORDERS = "/iserver/account/orders"
+TRADES = "/iserver/account/trades"
+ORDERS_PRIMED = "orders_primed"
+
+
+@dataclass(frozen=True)
+class LookupSettings:
+    """How long to look before calling an order absent; injectable for deterministic tests."""
+
+    #: Live-order polls at most while deciding whether a lost order exists.
+    reconcile_polls: int = 6
+    #: Absent from real live-orders answers for this long (seconds) after the loss = absent.
+    #: IBKR's live orders can lag a fresh placement; keep this above that lag.
+    settle_seconds: float = 2.0
+    #: Pause between live-order polls (pacing adds IBKR's 1 per 5 s on top when enabled).
+    poll_interval: float = 0.5
+
+
+def live_orders_once(
+    client: IBClient, filters: list[str] | None = None, *, max_calls: int = 2
+) -> tuple[list[dict[str, Any]], bool]:
+    """(orders in IBKR's field names, real): `real` is False when every answer was the pre-flight.
+
+    Asks again (at most `max_calls` in all) only while the answer looks like the pre-flight
+    (`snapshot: false` before this brokerage session was primed). A body that is not the
+    documented `{"orders": [...]}` object is a TransientError naming the endpoint.
+    """
+    params = {"filters": ",".join(filters)} if filters else None
+    for _ in range(max_calls):
+        primed = client.session_flag(ORDERS_PRIMED)
+        body = get_json(client, LIVE_ORDERS, params=params)
+        orders = expect_list(body, LIVE_ORDERS, key=None if isinstance(body, list) else "orders")
+        client.set_session_flag(ORDERS_PRIMED)
+        snapshot_flag = body.get("snapshot") if isinstance(body, dict) else None
+        real = bool(orders) or snapshot_flag is True or (primed and snapshot_flag is not False)
+        if real:
+            return orders, True
+    return [], False
+
+
+def live_orders(client: IBClient, filters: list[str] | None = None) -> list[dict[str, Any]]:
+    """`GET /iserver/account/orders`, asking again when the first answer is the empty pre-flight."""
+    orders, _ = live_orders_once(client, filters)
+    return orders
+
+
+def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
+    """One live order in this package's field names, numbers as numbers (prices in currency)."""
+    kind = order_type_name(order.get("origOrderType") or order.get("orderType"))
+    price, aux = as_float(order.get("price")), as_float(order.get("auxPrice"))
+    limit = price if kind in ("LMT", "STOP_LIMIT") else None
+    stop = aux if kind == "STOP_LIMIT" else (aux if aux is not None else price) if kind == "STP" \
+        else aux
+    return {
+        "order_id": str(order.get("orderId") or order.get("order_id") or ""),
+        "client_order_id": order.get("order_ref") or None,
+        "account_id": order.get("acct") or order.get("account"),
+        "conid": as_int(order.get("conid")),
+        "symbol": order.get("ticker") or order.get("description1"),
+        "side": order.get("side"),
+        "order_type": kind,
+        "status": order.get("status") or order.get("order_ccp_status"),
+        "quantity": as_float(order.get("totalSize")),
+        "filled_quantity": as_float(order.get("filledQuantity")),
+        "remaining_quantity": as_float(order.get("remainingQuantity")),
+        "price": price,
+        "limit_price": limit,
+        "stop_price": stop,
+        "avg_price": as_float(order.get("avgPrice")),
+        "tif": order.get("timeInForce"),
+        "exchange": order.get("listingExchange"),
+        "currency": order.get("cashCcy"),
+        "source": "live_orders",
+    }
+
+
+_SIDES = {"B": "BUY", "BUY": "BUY", "BOT": "BUY", "S": "SELL", "SELL": "SELL", "SLD": "SELL"}
+
+
+def order_from_trades(trades: list[dict[str, Any]], coid: str) -> dict[str, Any] | None:
+    """The order behind the executions whose `order_ref` is `coid`, or None (no execution).
+
+    Executions carry no limit price, order type, tif or total size: those stay None and the
+    quantity known is `filled_quantity` (the sum of the executions' `size`).
+    """
+    mine = [t for t in trades if str(t.get("order_ref") or "") == coid]
+    if not mine:
+        return None
+    filled = sum(as_float(t.get("size")) or 0.0 for t in mine)
+    notional = sum((as_float(t.get("size")) or 0.0) * (as_float(t.get("price")) or 0.0)
+                   for t in mine)
+    first = mine[0]
+    return {
+        "order_id": str(first.get("order_id") or first.get("orderId") or ""),
+        "client_order_id": coid,
+        "account_id": first.get("account") or first.get("accountCode"),
+        "conid": as_int(first.get("conid")),
+        "symbol": first.get("symbol"),
+        "side": _SIDES.get(str(first.get("side") or "").upper()),
+        "order_type": None,
+        "status": None,
+        "quantity": None,
+        "filled_quantity": filled,
+        "remaining_quantity": None,
+        "price": None,
+        "limit_price": None,
+        "stop_price": None,
+        "avg_price": notional / filled if filled else None,
+        "tif": None,
+        "exchange": first.get("exchange"),
+        "currency": None,
+        "source": "trades",
+    }
+
+
+def _trades(client: IBClient) -> list[dict[str, Any]]:
+    """`GET /iserver/account/trades`, shape-checked (a list of executions)."""
+    return expect_list(get_json(client, TRADES), TRADES)
+
+
+def find_order_by_coid(
+    client: IBClient, coid: str, settings: LookupSettings | None = None
+) -> dict[str, Any] | None:
+    """The order IBKR holds under this cOID (normalised), from live orders, else recent trades.
+
+    Returns None only when live orders answered for real for `settle_seconds` without it AND the
+    trades list does not hold it either. Raises OrderUnconfirmed (category "unknown") naming the
+    cOID when neither source could answer.
+    """
+    settings = settings or LookupSettings()
+    started = client.clock()
+    last_error: BrokerError | None = None
+    settled = False
+    for poll in range(settings.reconcile_polls):
+        if poll:
+            client.sleep(settings.poll_interval)
+        try:
+            orders, real = live_orders_once(client, max_calls=1)
+        except BrokerError as exc:
+            last_error = exc
+            continue
+        for order in orders:
+            if str(order.get("order_ref") or "") == coid:
+                return normalize_order(order)
+        if real and client.clock() - started >= settings.settle_seconds:
+            settled = True
+            break
+    try:
+        # Live orders are scoped to the brokerage session: a filled order of an earlier
+        # session is only in the trades.
+        found = order_from_trades(_trades(client), coid)
+    except BrokerError as exc:
+        last_error, settled = exc, False
+        found = None
+    if found is not None:
+        return found
+    if settled:
+        return None
+    cause = f" (last error: {last_error.message})" if last_error else ""
+    raise OrderUnconfirmed(
+        f"could not tell whether order {coid} reached IBKR{cause}", client_order_id=coid
+    )
+
+
+def is_filled(record: dict[str, Any]) -> bool:
+    """True when the record says every share executed."""
+    return record.get("status") in FILLED

@@ -1,0 +1,141 @@
+"""One order POST and its question chain, with every answer sorted into accept, refusal,
+question or unknown (`POST /iserver/account/{acct}/orders`, `POST /iserver/reply/{id}`)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..client import IBClient, OutcomeUnknown
+from ..credentials.urls import path_segment
+from ..errors import AuthError, BrokerError, IBPluginError, OrderRejected, RateLimited
+from .confirm import ConfirmPolicy
+
+__all__ = [
+    "DEFINITE_REFUSAL_STATUS",
+    "DUPLICATE_COID_MARKER",
+    "MAX_QUESTIONS",
+    "DuplicateCoid",
+    "classify",
+    "submit_with_questions",
+]
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_COID_MARKER = "local order id="
+MAX_QUESTIONS = 12
+#: Statuses that say IBKR refused the request without acting on it (bad input, no such account).
+#: Everything else without a parseable answer (408, 501, 524, an HTML 200...) may have been
+#: processed: outcome unknown.
+DEFINITE_REFUSAL_STATUS = frozenset({400, 403, 404, 405, 415, 422})
+
+
+class DuplicateCoid(Exception):
+    """IBKR refused the ticket because its cOID is already registered: the order exists."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def classify(body: Any) -> tuple[str, dict[str, Any]]:
+    """("placed" | "question" | "refused" | "unknown", item) for an order or reply answer.
+
+    placed: an item with an `order_id`; question: `id` plus `message`/`messageIds`;
+    refused: `{"error": "<text>"}`; anything else (empty, `{"foo": 1}`, a string) is unknown.
+    """
+    items = body if isinstance(body, list) else [body]
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        if item.get("order_id") not in (None, ""):
+            return "placed", item
+        if item.get("id") not in (None, "") and ("message" in item or "messageIds" in item):
+            return "question", item
+        if isinstance(item.get("error"), str) and item["error"].strip():
+            return "refused", item
+    return "unknown", {"answer": " ".join(str(body).split())[:200]}
+
+
+def post_order_call(client: IBClient, path: str, body: dict[str, Any]) -> Any:
+    """POST that may place an order; any answer that is not a definite refusal or decodable
+    answer becomes OutcomeUnknown (the caller reconciles by cOID)."""
+    try:
+        return client.post(path, json=body)
+    except (OutcomeUnknown, RateLimited, AuthError):
+        raise
+    except BrokerError as exc:
+        if exc.status in DEFINITE_REFUSAL_STATUS:
+            raise OrderRejected(f"IBKR refused the request: {exc.message}",
+                                status=exc.status) from None
+        raise OutcomeUnknown(
+            f"POST {path}: no usable answer ({exc.message}); IBKR may have placed the order",
+            status=exc.status,
+        ) from None
+
+
+def _decline(client: IBClient, reply_id: str) -> None:
+    """Answer a question with `confirmed: false` so nothing is left hanging."""
+    try:
+        client.post(f"/iserver/reply/{reply_id}", json={"confirmed": False})
+    except IBPluginError as exc:
+        log.warning("declining question %s failed: %s", reply_id, exc.message)
+
+
+def submit_with_questions(
+    client: IBClient,
+    account: str,
+    ticket: dict[str, Any],
+    policy: ConfirmPolicy,
+    confirmed: list[str],
+) -> dict[str, Any]:
+    """POST the ticket and walk the question chain; returns the placed item.
+
+    Raises OrderRejected (definite refusal or a question the policy declines), DuplicateCoid,
+    OutcomeUnknown (no usable answer: the order may exist), RateLimited (not processed).
+    """
+    body = post_order_call(client, f"/iserver/account/{path_segment(account)}/orders", {"orders": [ticket]})
+    for _ in range(MAX_QUESTIONS):
+        kind, item = classify(body)
+        if kind == "placed":
+            return item
+        if kind == "unknown":
+            raise OutcomeUnknown(
+                f"IBKR's answer to the order is not an accept, a refusal or a question: "
+                f"{item['answer']!r}"
+            )
+        if kind == "refused":
+            message = str(item["error"])
+            if DUPLICATE_COID_MARKER in message.lower():
+                raise DuplicateCoid(message)
+            raise OrderRejected(f"IBKR rejected the order: {message}", status=200)
+        reply_id = str(item["id"])
+        ids = [str(m) for m in item.get("messageIds") or []]
+        refused = policy.refused(ids)
+        if refused:
+            _decline(client, reply_id)
+            text = " ".join(str(m) for m in item.get("message") or [])[:300]
+            described = ", ".join(ConfirmPolicy.describe(m) for m in refused)
+            allow = ", ".join(f'"{m}"' for m in refused if not m.startswith("<"))
+            raise OrderRejected(
+                f"IBKR asked to confirm {described}: {text!r}; the confirm policy declined it, "
+                "so the order was not placed",
+                fix=f"if this is intended, pass confirm=[{allow}] (CLI: confirm="
+                f"{','.join(m for m in refused if not m.startswith('<'))}).",
+            )
+        confirmed.extend(ids)
+        try:
+            body = post_order_call(client, f"/iserver/reply/{reply_id}", {"confirmed": True})
+        except OrderRejected as exc:
+            raise OrderRejected(
+                f"IBKR did not accept the confirmation ({exc.message}); the order was not placed",
+                status=exc.status,
+                fix="the question expired or was answered elsewhere; place the order again.",
+            ) from None
+    kind, item = classify(body)
+    if kind == "question":
+        _decline(client, str(item["id"]))
+    raise OrderRejected(
+        f"IBKR asked more than {MAX_QUESTIONS} questions about one order; it was declined",
+        fix="check the order's parameters in IBKR's client portal.",
+    )
