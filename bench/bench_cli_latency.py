@@ -3,8 +3,9 @@
 Every NoETL `kind: shell` step is a fresh process, so start-up is the product's speed. The floor
 is `python -c "import requests; requests.get(URL).json()"` (one authenticated GET of the
 positions page). Each step runs as its own process against the same simulator (pacing off) with
-a warm token cache: read-only `get_positions`, `snapshot`, `account_summary`, `get_open_orders`
-and trading `place_order`, `cancel_order` (orders placed beforehand, one cancelled per run).
+a warm token cache and client pacing off: read-only `get_positions`, `snapshot`,
+`account_summary`, `get_open_orders` and trading `place_order`, `cancel_order` (orders placed
+beforehand, one cancelled per run).
 
 Three settings: this venv; `PYTHONDONTWRITEBYTECODE=1` (containers; bytecode must come from
 `make setup`, not from the step); and a venv with ~1,000 installed distributions
@@ -90,7 +91,10 @@ def main() -> None:
     from noetl_ib_plugin import get_token_provider, load_credential
 
     with simulator("--no-pacing") as sim, isolated_cache(), fat_venv(1000) as fat_bin:
-        base_env = dict(os.environ)
+        # Client pacing off: IBKR's 1-per-5-s limit on /iserver/account/orders would make
+        # back-to-back get_open_orders steps wait for the pacer, which is IBKR's rule, not
+        # start-up (the simulator's pacing is off too, and the floor has none).
+        base_env = {**os.environ, "NOETL_IB_PACING": "off"}
         record = load_credential("sim_oauth2", sim.credentials_file)
         provider = get_token_provider(record)
         creds = ["--credential", "sim_oauth2", "--credentials-file", str(sim.credentials_file)]
