@@ -30,8 +30,7 @@ def _fake_pydantic_plugin(site: Path, marker: Path) -> None:
 def test_pydantic_plugins_off_in_a_step_unless_the_variable_is_set(
     sim: Simulator, tmp_path: Path, setting: str | None, loaded: bool
 ) -> None:
-    """Without PYDANTIC_DISABLE_PLUGINS a step never loads pydantic plugins; set (even empty),
-    pydantic's own rule applies and they load."""
+    """A step loads no pydantic plugin unless PYDANTIC_DISABLE_PLUGINS is set (even empty)."""
     site, marker = tmp_path / "site", tmp_path / "loaded.txt"
     site.mkdir()
     _fake_pydantic_plugin(site, marker)

@@ -46,8 +46,7 @@ def test_replayed_nonce_refused_until_the_window_passes() -> None:
 
 
 def test_expired_nonces_are_forgotten_without_rebuilding_the_table() -> None:
-    """Beyond 8,192 live nonces the table is updated in place (no per-request rebuild) and
-    expired entries leave it."""
+    """Beyond 8,192 live nonces the table is updated in place and expired entries leave it."""
     service, clock = _service()
     table = service._nonces
     for i in range(10_000):
