@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.reliability.soak import SoakConfig, run_soak, soak_simulator, violations
+from tests.reliability.soak import FAULTS, SoakConfig, run_soak, soak_simulator, violations
 
 MODES = {"unique": (True,), "not-unique": (False,), "both": (True, False)}
 
@@ -57,6 +57,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--mode", choices=sorted(MODES), default="both",
                         help="cOID uniqueness in the simulator: unique (IBKR), not-unique, both")
+    parser.add_argument("--faults", type=json.loads, default={},
+                        help='JSON merged over the default plan, e.g. \'{"live_orders_lag_s": 3}\'')
     parser.add_argument("--deadline", type=float, default=900.0, help="give up after this many s")
     opts = parser.parse_args()
     # Reconciliation warnings are expected by the hundred under this fault plan.
@@ -64,7 +66,8 @@ def main() -> int:
     out: dict[str, Any] = {}
     for unique in MODES[opts.mode]:
         cfg = SoakConfig(actions=opts.actions, threads=opts.threads, seed=opts.seed,
-                         deadline=opts.deadline, enforce_coid_unique=unique)
+                         deadline=opts.deadline, enforce_coid_unique=unique,
+                         faults={**FAULTS, **opts.faults} if opts.faults else None)
         with tempfile.TemporaryDirectory(prefix="nib-soak-") as tmp:
             os.environ["NOETL_IB_CACHE_DIR"] = str(Path(tmp) / "token-cache")
             with soak_simulator(cfg.seed, Path(tmp) / "ibsim") as sim:

@@ -23,7 +23,8 @@ to stderr.
 **Credentials**, tried in this order:
 
 1. a whole keychain object, ``credential: "{{ keychain.ib_oauth }}"`` -- it arrives as a dict,
-   either the record (``{"type", "data": {...}}``) or its flat ``data``; the type comes from
+   the record (``{"type", "data": {...}}``), its flat ``data``, or a wrapped record
+   (``{"status", "data": <record>}``); the type comes from
    ``credential_type``, else the record, else the fields (``consumer_key`` means OAuth 1.0a);
 2. individual scalar fields, ``credential_type: interactive_brokers_oauth`` plus
    ``client_id: "{{ keychain.ib_oauth.client_id }}"`` etc.: every argument named like a field of
@@ -86,6 +87,23 @@ def _as_bool(value: Any, field: str) -> bool:
         field=field,
         fix=f"pass {field}: true or {field}: false.",
     )
+
+
+def _check_control_args(args: Mapping[str, Any]) -> None:
+    """Arguments that steer the step are text (ids may be ints); a list or a map is a typo'd template."""
+    from .errors import InputError
+
+    for field, value in args.items():
+        if value is None or isinstance(value, str) or (
+            isinstance(value, int) and not isinstance(value, bool)
+            and field in ("execution_id", "catalog_id")
+        ):
+            continue
+        raise InputError(
+            f"must be text, got {type(value).__name__}",
+            field=field,
+            fix=f"pass {field} as a plain string in the step's args (or leave it out).",
+        )
 
 
 def _text(value: Any) -> str | None:
@@ -182,7 +200,7 @@ def _keychain_object(credential: Any) -> Mapping[str, Any] | None:
     if isinstance(credential, str) and credential.lstrip().startswith("{"):
         try:
             parsed = json.loads(credential)
-        except ValueError:
+        except (ValueError, RecursionError):
             from .errors import CredentialError
 
             raise CredentialError(
@@ -202,6 +220,13 @@ def _record_from_object(
     from .errors import CredentialError
     from .plugins import registry
 
+    for _ in range(3):
+        # A wrapped record ({status, data: record}, NoETL's keychain/credential answer shape):
+        # no credential type has a field named `data`, so a nested one is always a wrapper.
+        wrapped = obj.get("data")
+        if not (isinstance(wrapped, Mapping) and isinstance(wrapped.get("data"), Mapping)):
+            break
+        obj = wrapped
     inner = obj.get("data")
     if isinstance(inner, Mapping):
         data = dict(inner)
@@ -270,6 +295,12 @@ def _resolve(
         return parse_record(raw, registry().credential_types), rest
     if isinstance(credential, str) and credential.strip():
         return _load_by_name(credential.strip(), credentials_file, ctx), params
+    if credential not in (None, ""):
+        raise CredentialError(
+            f"must be a record name or a keychain object, got {type(credential).__name__}",
+            field="credential",
+            fix='pass credential: "{{ keychain.<alias> }}" (the whole record) or a record name.',
+        )
     raise CredentialError(
         "is required",
         field="credential",
@@ -373,6 +404,12 @@ def main(
 
     raise_errors = on_error == "raise"
     try:
+        _check_control_args({
+            "credential_type": credential_type, "credential_name": credential_name,
+            "credentials_file": credentials_file, "log_level": log_level,
+            "execution_id": execution_id, "step": step, "server_url": server_url,
+            "catalog_id": catalog_id,
+        })
         if on_error not in ("raise", "return"):
             raise InputError(
                 f"must be 'raise' or 'return', got {str(on_error)[:20]!r}",

@@ -20,6 +20,7 @@ from .errors import InputError
 from .plugins import registry
 
 __all__ = [
+    "check_allow_live",
     "clear_clients",
     "get_client",
     "list_actions",
@@ -131,6 +132,16 @@ def _input_error(action: str, exc: ValidationError) -> InputError:
     return InputError(f"{action}: {field}: {message}{more}", field=field, fix=fix)
 
 
+def check_allow_live(allow_live: Any) -> None:
+    """Only a real bool opens the live guard: the string "false" from an env var is truthy."""
+    if not isinstance(allow_live, bool):
+        raise InputError(
+            f"must be True or False, got {type(allow_live).__name__}",
+            field="allow_live",
+            fix="pass allow_live=True or False.",
+        )
+
+
 def run_action(
     name: str,
     /,
@@ -144,6 +155,7 @@ def run_action(
 
     `name` is positional-only, so an action argument called `name` is validated like any other.
     """
+    check_allow_live(allow_live)
     actions = registry().actions
     action = actions.get(name) if isinstance(name, str) else None
     if action is None:

@@ -43,7 +43,7 @@ from .credentials import CredentialRecord, parse_record
 from .credentials.env_store import checked_record
 from .errors import IBPluginError, InputError
 from .plugins import registry
-from .runner import get_client, resolve_credential, run_action
+from .runner import check_allow_live, get_client, resolve_credential, run_action
 
 __all__ = ["DEFAULT_KEEPALIVE_INTERVAL", "TradingClient"]
 
@@ -105,6 +105,7 @@ class TradingClient:
         keepalive_interval: float = DEFAULT_KEEPALIVE_INTERVAL,
         environ: Mapping[str, str] | None = None,
     ) -> None:
+        check_allow_live(allow_live)
         if credential is None:
             types = registry().credential_types
             credential = parse_record(checked_record(environ, types), types)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..client import IBClient
 from ..credentials.urls import path_segment
 from ..errors import BrokerError
-from .history import iso_utc
+from .history import epoch_iso, iso_utc
 from .parse import as_float, as_int
 
 __all__ = ["OrderStatusInput", "TradesInput", "order_status", "trades"]
@@ -122,7 +122,7 @@ def _order_time(text: Any) -> str | None:
 def _execution(item: dict[str, Any]) -> dict[str, Any]:
     """One execution in this package's names; `time` from `trade_time_r` (epoch ms)."""
     stamp = as_int(item.get("trade_time_r"))
-    when = iso_utc(datetime.fromtimestamp(stamp / 1000, tz=UTC)) if stamp else None
+    when = epoch_iso(stamp / 1000) if stamp else None
     order_id = item.get("order_id")
     return {
         "execution_id": str(item.get("execution_id") or ""),

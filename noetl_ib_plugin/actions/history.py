@@ -23,6 +23,7 @@ from .parse import as_float, as_int
 __all__ = [
     "HISTORY_CONCURRENCY",
     "HistoryInput",
+    "epoch_iso",
     "history",
     "history_gate",
     "iso_utc",
@@ -124,13 +125,22 @@ def iso_utc(when: datetime | None) -> str | None:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when is not None else None
 
 
+def epoch_iso(seconds: float) -> str | None:
+    """Epoch seconds from IBKR as ISO-8601 UTC; None when no calendar holds them (a broker's garbage)."""
+    try:
+        return iso_utc(datetime.fromtimestamp(seconds, tz=UTC))
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def _bar(item: dict[str, Any]) -> dict[str, Any] | None:
     """One bar `{t (epoch ms), o, h, l, c, v}` in this package's names; None without a time."""
     stamp = as_int(item.get("t"))
-    if stamp is None:
+    when = epoch_iso(stamp / 1000) if stamp is not None else None
+    if when is None:
         return None
     return {
-        "time": iso_utc(datetime.fromtimestamp(stamp / 1000, tz=UTC)),
+        "time": when,
         "open": as_float(item.get("o")),
         "high": as_float(item.get("h")),
         "low": as_float(item.get("l")),

@@ -6,7 +6,6 @@ account's base currency; amounts are numbers, `timestamp` is epoch seconds.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..client import IBClient
 from ..credentials.urls import path_segment
 from ..errors import BrokerError
-from .history import iso_utc
+from .history import epoch_iso
 from .models import ACCOUNT_PATTERN
 from .parse import as_float, as_int
 
@@ -51,7 +50,7 @@ def _timestamp(value: Any) -> str | None:
     if stamp is None or stamp <= 0:
         return None
     seconds = stamp / 1000 if stamp > 10**11 else stamp
-    return iso_utc(datetime.fromtimestamp(seconds, tz=UTC))
+    return epoch_iso(seconds)
 
 
 def ledger(client: IBClient, inp: LedgerInput) -> dict[str, Any]:

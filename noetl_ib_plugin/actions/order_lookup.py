@@ -13,6 +13,7 @@ from typing import Any
 
 from ..client import IBClient
 from ..errors import BrokerError, OrderUnconfirmed
+from .executions import OrderStatusInput, order_status
 from .order_states import FILLED, order_type_name
 from .parse import as_float, as_int
 from .shapes import expect_list, get_json
@@ -27,6 +28,7 @@ __all__ = [
     "live_orders_once",
     "normalize_order",
     "order_from_trades",
+    "order_status_record",
 ]
 
 log = logging.getLogger(__name__)
@@ -146,15 +148,51 @@ def order_from_trades(trades: list[dict[str, Any]], coid: str) -> dict[str, Any]
     }
 
 
+def order_status_record(client: IBClient, order_id: str) -> dict[str, Any] | None:
+    """The order as `GET /iserver/account/order/status/{id}` holds it (any state, any session),
+    normalised like a live order; None when the id is not an IBKR order id or IBKR cannot say."""
+    if not (order_id.isascii() and order_id.isdigit() and len(order_id) <= 20):
+        return None  # not an id the endpoint (or OrderStatusInput) takes
+    try:
+        found = order_status(client, OrderStatusInput(order_id=order_id))
+    except BrokerError as exc:
+        log.warning("order %s: status unavailable (%s)", order_id, exc.message)
+        return None
+    record = {key: found.get(key) for key in (
+        "order_id", "client_order_id", "account_id", "conid", "symbol", "side", "order_type",
+        "status", "quantity", "filled_quantity", "remaining_quantity", "limit_price",
+        "stop_price", "avg_price", "tif")}
+    record.update(price=None, exchange=None, currency=None, source="order_status")
+    return record
+
+
+def _with_status(client: IBClient, found: dict[str, Any]) -> dict[str, Any]:
+    """A trades-only find completed by the order's status: executions carry no size, type,
+    prices or tif, and without them a reused cOID naming a bigger order would pass as ours."""
+    full = order_status_record(client, str(found["order_id"]))
+    if full is None or full.get("client_order_id") not in (None, found["client_order_id"]):
+        return found
+    return {**found, **{k: v for k, v in full.items() if v is not None}, "source": "trades"}
+
+
 def _trades(client: IBClient) -> list[dict[str, Any]]:
     """`GET /iserver/account/trades`, shape-checked (a list of executions)."""
     return expect_list(get_json(client, TRADES), TRADES)
 
 
+def _of_account(entry: dict[str, Any], account: str | None) -> bool:
+    """True unless both the entry and the caller name an account and they differ."""
+    held = entry.get("acct") or entry.get("account") or entry.get("accountCode")
+    return account is None or not held or str(held) == account
+
+
 def find_order_by_coid(
-    client: IBClient, coid: str, settings: LookupSettings | None = None
+    client: IBClient, coid: str, settings: LookupSettings | None = None,
+    account: str | None = None,
 ) -> dict[str, Any] | None:
     """The order IBKR holds under this cOID (normalised), from live orders, else recent trades.
+
+    With `account`, an order of another account under the same cOID is not this order.
 
     Returns None only when live orders answered for real for `settle_seconds` without it AND the
     trades list does not hold it either. Raises OrderUnconfirmed (category "unknown") naming the
@@ -173,7 +211,7 @@ def find_order_by_coid(
             last_error = exc
             continue
         for order in orders:
-            if str(order.get("order_ref") or "") == coid:
+            if str(order.get("order_ref") or "") == coid and _of_account(order, account):
                 return normalize_order(order)
         if real and client.clock() - started >= settings.settle_seconds:
             settled = True
@@ -181,12 +219,12 @@ def find_order_by_coid(
     try:
         # Live orders are scoped to the brokerage session: a filled order of an earlier
         # session is only in the trades.
-        found = order_from_trades(_trades(client), coid)
+        found = order_from_trades([t for t in _trades(client) if _of_account(t, account)], coid)
     except BrokerError as exc:
         last_error, settled = exc, False
         found = None
     if found is not None:
-        return found
+        return _with_status(client, found)
     if settled:
         return None
     cause = f" (last error: {last_error.message})" if last_error else ""

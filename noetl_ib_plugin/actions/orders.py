@@ -15,7 +15,9 @@ from typing import Any
 from ..client import IBClient, OutcomeUnknown
 from ..credentials.urls import path_segment
 from ..errors import (
+    AuthError,
     BrokerError,
+    IBPluginError,
     IdempotencyKeyConflict,
     OrderInactive,
     OrderUnconfirmed,
@@ -31,8 +33,14 @@ from .order_lookup import (
     live_orders,
     live_orders_once,
     normalize_order,
+    order_status_record,
 )
-from .order_questions import DuplicateCoid, classify, submit_with_questions
+from .order_questions import (
+    DEFINITE_REFUSAL_STATUS,
+    DuplicateCoid,
+    classify,
+    submit_with_questions,
+)
 from .order_states import CANCELLED, FILLED, INACTIVE, WORKING, filter_tokens
 from .order_ticket import build_ticket, derive_client_order_id, differences, new_client_order_id
 from .parse import as_int
@@ -99,7 +107,18 @@ def _reconcile(client: IBClient, ticket: dict[str, Any], settings: OrderSettings
     """Look the cOID up (live orders, then trades) and check it is the requested order."""
     coid = str(ticket["cOID"])
     log.warning("order %s: %s; looking it up by client_order_id", coid, why)
-    found = find_order_by_coid(client, coid, settings)
+    try:
+        found = find_order_by_coid(client, coid, settings, str(ticket["acctId"]))
+    except OrderUnconfirmed:
+        raise
+    except IBPluginError as exc:
+        # The order may exist whatever stopped the lookup (e.g. a 401): the outcome is unknown.
+        raise OrderUnconfirmed(
+            f"order {coid} may have reached IBKR ({why}) and looking it up failed: "
+            f"{exc.message}",
+            client_order_id=coid,
+            status=exc.status,
+        ) from None
     if found is not None:
         _check_same_order(ticket, found)
     return found
@@ -120,8 +139,12 @@ def _submit_exactly_once(
     """
     coid = str(ticket["cOID"])
     resent = False
+    #: An earlier send had no usable answer: it may be at IBKR even though the lookup missed it
+    #: (live orders lagging longer than the settle wait), so a failed resend is outcome unknown.
+    maybe_placed = False
     while True:
         confirmed: list[str] = []
+        sent_in = client.brokerage().opened_at
         try:
             item = submit_with_questions(client, account, ticket, policy, confirmed)
             return item, confirmed, False
@@ -129,15 +152,33 @@ def _submit_exactly_once(
             found = _reconcile(client, ticket, settings, exc.message)
             if found is not None:
                 return found, confirmed, True
-            if resent:
+            if client.brokerage().opened_at != sent_in:
+                # Live orders are scoped to the brokerage session: a new session cannot list a
+                # non-working order of the old one, and trades hold only executions, so absence
+                # is unprovable here and a resend could double the order.
                 raise OrderUnconfirmed(
-                    f"order {coid} was sent twice without a usable answer and IBKR shows no "
-                    "order under its client_order_id",
+                    f"order {coid} got no usable answer and the brokerage session changed before "
+                    "it could be looked up, so IBKR may hold it without listing it",
                     client_order_id=coid,
                     status=exc.status,
                 ) from None
-        except RateLimited as exc:
             if resent:
+                raise OrderUnconfirmed(
+                    f"order {coid} was resent and again got no usable answer, and IBKR shows "
+                    "no order under its client_order_id",
+                    client_order_id=coid,
+                    status=exc.status,
+                ) from None
+            maybe_placed = True
+        except (RateLimited, AuthError) as exc:
+            if maybe_placed:
+                raise OrderUnconfirmed(
+                    f"order {coid} may have reached IBKR on its first send (no usable answer, "
+                    f"not found by client_order_id) and the resend failed: {exc.message}",
+                    client_order_id=coid,
+                    status=exc.status,
+                ) from None
+            if resent or isinstance(exc, AuthError):
                 raise
             wait = min(exc.retry_after or 1.0, settings.max_rate_limit_wait)
             log.warning("order %s: rate limited; resending in %.1fs", coid, wait)
@@ -240,22 +281,41 @@ def place_order(
 
 
 def _live_record(client: IBClient, order_id: str) -> dict[str, Any] | None:
-    """The order with this id among the live orders (normalised), or None."""
+    """The order with this id among the live orders, else from its status (any state), or None.
+
+    Live orders are scoped to the brokerage session: an order cancelled or filled before a
+    session change is only found by `GET /iserver/account/order/status/{id}`.
+    """
     orders, _ = live_orders_once(client)
     for order in orders:
         record = normalize_order(order)
         if record["order_id"] == str(order_id):
             return record
-    return None
+    return order_status_record(client, str(order_id))
+
+
+def _delete_call(client: IBClient, path: str) -> Any:
+    """DELETE whose unreadable answer (HTML 200, 5xx page) is OutcomeUnknown, not a refusal."""
+    try:
+        return client.delete(path)
+    except (OutcomeUnknown, RateLimited, AuthError):
+        raise
+    except BrokerError as exc:
+        if exc.status in DEFINITE_REFUSAL_STATUS:
+            raise
+        raise OutcomeUnknown(
+            f"DELETE {path}: no usable answer ({exc.message})", status=exc.status,
+            fix="cancelling again is safe; get_order_status shows whether it is cancelled.",
+        ) from None
 
 
 def _delete_once_more_if_unprocessed(client: IBClient, path: str) -> Any:
     """A 429 means IBKR did not process the cancel, so one resend after Retry-After is safe."""
     try:
-        return client.delete(path)
+        return _delete_call(client, path)
     except RateLimited as exc:
         client.sleep(min(exc.retry_after or 1.0, 5.0))
-        return client.delete(path)
+        return _delete_call(client, path)
 
 
 def _cancel_result(account: str, order_id: str, **extra: Any) -> dict[str, Any]:
@@ -319,10 +379,12 @@ def cancel_order(client: IBClient, inp: CancelOrderInput) -> dict[str, Any]:
                                   already_cancelled=status in INACTIVE,
                                   conid=record.get("conid") if record else None,
                                   message=f"reconciled: the order is {status}")
+        if status in FILLED:
+            return _already_done(account, order_id, record, "it is filled")
         if status not in WORKING:
             raise
         # Still working: asking again to cancel the same order cannot do harm.
-        body = client.delete(path)
+        body = _delete_call(client, path)
     for _ in range(12):
         kind, item = classify(body)
         if kind != "question":

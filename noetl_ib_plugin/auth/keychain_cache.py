@@ -40,7 +40,9 @@ import requests
 
 from ..errors import ConfigurationError
 from ..step_context import current_step
-from .cache import TokenCache
+from ..transport import RedirectRefused, ResponseTooLarge, limited_session
+from .bounds import finite_number
+from .cache import TokenCache, valid_entry
 
 __all__ = ["KeychainTokenCache", "contains_private_key", "shared_cache_over"]
 
@@ -53,6 +55,12 @@ _FORBIDDEN_KEYS = frozenset(
     {"private_key", "signature_key", "encryption_key", "access_token_secret", "client_secret"}
 )
 _PEM_MARK = "PRIVATE KEY-----"
+#: A token entry is a few KiB; a keychain answer past this is not ours (read stops there).
+MAX_ANSWER_BYTES = 1 << 20
+#: Total seconds one keychain call may take (a dripping server cannot hold a step).
+DEADLINE = 15.0
+#: What a keychain call that did not work raises: the shared layer then steps aside.
+_UNUSABLE = (requests.RequestException, RedirectRefused, ResponseTooLarge)
 
 
 def contains_private_key(value: Any) -> bool:
@@ -96,7 +104,8 @@ class KeychainTokenCache:
         self.server_url = server_url.rstrip("/")
         self.catalog_id = str(catalog_id)
         self.local = local
-        self._session = session or requests.Session()
+        # Total deadline, size cap, no redirects (a 307 would resend the token to another origin).
+        self._session = session or limited_session(deadline=DEADLINE, max_bytes=MAX_ANSWER_BYTES)
         self.timeout = timeout
         self.settle = settle
         self.poll = poll
@@ -121,8 +130,8 @@ class KeychainTokenCache:
         """The entry's `data` when found; None when absent, expired or unreadable."""
         try:
             resp = self._session.get(self._url(key), params={"scope_type": "global"},
-                                     timeout=self.timeout)
-        except requests.RequestException as exc:
+                                     timeout=self.timeout, allow_redirects=False)
+        except _UNUSABLE as exc:
             log.warning("NoETL keychain unreachable (%s); using this host's token cache",
                         type(exc).__name__)
             return None
@@ -148,8 +157,9 @@ class KeychainTokenCache:
             return False
         body = {"data": data, "scope_type": "global", "expires_in": max(1, int(expires_in))}
         try:
-            resp = self._session.post(self._url(key), json=body, timeout=self.timeout)
-        except requests.RequestException as exc:
+            resp = self._session.post(self._url(key), json=body, timeout=self.timeout,
+                                      allow_redirects=False)
+        except _UNUSABLE as exc:
             log.warning("NoETL keychain unreachable (%s); token kept on this host only",
                         type(exc).__name__)
             return False
@@ -162,9 +172,8 @@ class KeychainTokenCache:
 
     def load(self, key: str) -> dict[str, Any] | None:
         """The shared token entry (mirrored into the host file), else the host file's entry."""
-        data = self._get(key)
-        entry = data.get("entry") if data and data.get("kind") == TOKEN_KIND else None
-        if isinstance(entry, dict):
+        entry = self._shared_entry(key, self._get(key))
+        if entry is not None:
             with contextlib.suppress(OSError):
                 self.local.store(key, entry)
             return dict(entry)
@@ -178,15 +187,15 @@ class KeychainTokenCache:
         except (KeyError, TypeError, ValueError):
             return
         if expires_in > 0:
-            self._post(key, {"kind": TOKEN_KIND, "entry": entry}, int(expires_in))
+            self._post(key, {"kind": TOKEN_KIND, "key": key, "entry": entry}, int(expires_in))
 
     def delete(self, key: str) -> None:
         """Drop both copies (a 401 invalidation must reach every host)."""
         self.local.delete(key)
         try:
             self._session.delete(self._url(key), params={"scope_type": "global"},
-                                 timeout=self.timeout)
-        except requests.RequestException as exc:
+                                 timeout=self.timeout, allow_redirects=False)
+        except _UNUSABLE as exc:
             log.warning("NoETL keychain unreachable (%s); shared token not deleted",
                         type(exc).__name__)
 
@@ -209,9 +218,9 @@ class KeychainTokenCache:
         state_deadline: float | None = None
         while True:
             data = self._get(key)
-            entry = data.get("entry") if data and data.get("kind") == TOKEN_KIND else None
+            entry = self._shared_entry(key, data)
             now = self._clock()
-            if isinstance(entry, dict) and accept(entry):
+            if entry is not None and accept(entry):
                 if peer_won and self._state_pending(entry):
                     # The winner is opening the brokerage session; reuse it instead of competing.
                     state_deadline = state_deadline or now + self.state_wait
@@ -222,7 +231,8 @@ class KeychainTokenCache:
                     self.local.store(key, entry)
                 return dict(entry)
             claim = data if data and data.get("kind") == CLAIM_KIND else None
-            live = claim is not None and float(claim.get("at") or 0) + self.claim_ttl > now
+            claimed_at = finite_number(claim.get("at")) if claim is not None else None
+            live = claimed_at is not None and claimed_at + self.claim_ttl > now
             if claim is not None and live and claim.get("owner") == self.owner:
                 return None  # our claim survived the settle time: we fetch
             peer_won = peer_won or live
@@ -236,6 +246,23 @@ class KeychainTokenCache:
                 self._sleep(self.settle)
             else:
                 self._sleep(self.poll)
+
+    @staticmethod
+    def _shared_entry(key: str, data: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The token entry in a keychain answer, or None: another key's entry or a damaged one is a miss.
+
+        The server's answer gets the file cache's checks (`valid_entry`: finite, bounded times, a
+        printable token, dict state), and must name `key`, so a wrong or planted entry (another
+        credential's token, a token "valid" until the year 10^300) is never used.
+        """
+        if not data or data.get("kind") != TOKEN_KIND or data.get("key") != key:
+            return None
+        entry = data.get("entry")
+        if not valid_entry(entry):
+            log.warning("ignoring a malformed shared token entry from the NoETL keychain")
+            return None
+        assert isinstance(entry, dict)
+        return entry
 
     def _state_pending(self, entry: dict[str, Any]) -> bool:
         """True while the awaited state (the brokerage session) is not in the entry yet."""
@@ -273,6 +300,17 @@ def shared_cache_over(local: TokenCache, *, required: bool = False) -> KeychainT
                 fix=f"set {missing} (e.g. export NOETL_SERVER_URL=http://noetl:8082, "
                 "NOETL_IB_KEYCHAIN_CATALOG_ID=<a catalog id>), or unset NOETL_IB_TOKEN_CACHE.",
             )
+        return None
+    from ..credentials.stores import check_server_url
+
+    try:
+        server = check_server_url(server)
+    except ConfigurationError:
+        if required:
+            raise
+        log.warning("NoETL keychain not used: its server URL fails the https rule; tokens stay "
+                    "in this host's cache (set %s to trust an in-cluster http server)",
+                    "NOETL_IB_HTTP_SERVER_HOSTS")
         return None
     key = (server.rstrip("/"), str(catalog), id(local))
     with _CACHES_LOCK:

@@ -73,20 +73,26 @@ class SessionTakenOver(BrokerError):
 
 def taken_over(compete: bool) -> SessionTakenOver:
     """The typed error for a competing or kicked session, with how to avoid it."""
+    share = ("run every process of this user with the same token cache directory "
+             "(NOETL_IB_CACHE_DIR) so they share one session")
     if compete:
         what = ("another session of the same IBKR username took the brokerage session over "
                 "(IBKR allows one per username: TWS, the portal, the mobile app or another "
                 "process with a different token cache)")
+        # compete is already true here: telling the user to set it would change nothing.
+        fix = (f"{share}; to use it here, log out of TWS/the portal or stop the other process "
+               "for this username, then run again (the session is reopened once nobody else "
+               "holds it).")
     else:
         what = ("another session of the same IBKR username holds the brokerage session and "
                 "this credential has compete=false")
+        fix = (f"{share}, and log out of TWS/the portal for this username; or set "
+               "\"compete\": true in the credential's data to take the session over on the "
+               "next run.")
     return SessionTakenOver(
         f"{what}; not reopening it to avoid sessions kicking each other",
         field="compete",
-        fix="run every process of this user with the same token cache directory "
-        "(NOETL_IB_CACHE_DIR) so they share one session, and log out of TWS/the portal for "
-        "this username; set \"compete\": true in the credential's data to take the session "
-        "over on the next run.",
+        fix=fix,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import tempfile
 import threading
@@ -51,6 +52,9 @@ class Limit:
     count: int
     period: float
 
+
+#: Seconds a shared send time may lie ahead of this process's wall clock (processes race).
+FUTURE_TOLERANCE = 1.0
 
 #: IBKR's published limits (doc §9); "global" applies to every trading request.
 DEFAULT_LIMITS: dict[str, Limit] = {
@@ -209,12 +213,17 @@ class FilePacer(Pacer):
         self.lock_timeout = lock_timeout
 
     def _load(self) -> dict[str, deque[float]]:
-        """The shared history; a missing or damaged file is an empty history."""
+        """The shared history; a missing or damaged file is an empty history.
+
+        Send times ahead of the wall clock (it stepped back, or the file was planted) or not
+        finite are dropped: waiting for them could block every process for hours or forever.
+        """
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             sent = data.get("sent", {}) if isinstance(data, dict) else {}
-            return {str(k): deque(float(t) for t in v) for k, v in sent.items()
-                    if isinstance(v, list)}
+            latest = self._clock() + FUTURE_TOLERANCE
+            return {str(k): deque(t for t in map(float, v) if math.isfinite(t) and t <= latest)
+                    for k, v in sent.items() if isinstance(v, list)}
         except FileNotFoundError:
             return {}
         except (OSError, ValueError, TypeError, AttributeError):

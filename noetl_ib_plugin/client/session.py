@@ -567,14 +567,14 @@ class IBClient:
         acct = check_account_id(account_id or self.account_id)
         if self.is_paper(acct):
             return acct
-        if self.environment == "live" and self.allow_live:
+        if self.environment == "live" and self.allow_live is True:  # not merely truthy
             log.warning("trading on LIVE account %s (credential environment=live, allow_live)",
                         acct)
             return acct
         missing = []
         if self.environment != "live":
             missing.append('set "environment": "live" in the credential record\'s data')
-        if not self.allow_live:
+        if self.allow_live is not True:
             missing.append("pass allow_live=True (CLI: --allow-live)")
         raise LiveTradingRefused(
             f"refusing to trade on account {acct}: IBKR does not report it as a paper account",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,15 +12,36 @@ from ..errors import CredentialError
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-__all__ = ["MIN_RSA_BITS", "load_dh_prime", "load_rsa_private_key", "read_key_file"]
+__all__ = [
+    "MAX_KEY_FILE_BYTES",
+    "MIN_RSA_BITS",
+    "load_dh_prime",
+    "load_rsa_private_key",
+    "read_bounded_text",
+    "read_key_file",
+]
 
 MIN_RSA_BITS = 2048
+#: A 16384-bit RSA PEM is ~13 KiB; a key file past this is a wrong path (a log, /dev/zero).
+MAX_KEY_FILE_BYTES = 1 << 16
+
+
+def read_bounded_text(path: str | os.PathLike[str], limit: int) -> str:
+    """UTF-8 text of a file the user named, reading at most `limit` bytes (/dev/zero never hangs).
+
+    Raises OSError (EFBIG with a readable `strerror` when the file is larger) or UnicodeDecodeError.
+    """
+    with open(Path(path).expanduser(), "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit} bytes, so not the file meant")
+    return data.decode("utf-8")
 
 
 def read_key_file(path: str, field: str) -> str:
     """Read a PEM file named by a `*_path` field; the error names the field and the path, not the content."""
     try:
-        return Path(path).expanduser().read_text(encoding="utf-8")
+        return read_bounded_text(path, MAX_KEY_FILE_BYTES)
     except FileNotFoundError:
         raise CredentialError(
             f"key file {path!r} does not exist",

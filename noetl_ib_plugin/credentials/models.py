@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -23,7 +22,13 @@ from pydantic_core import PydanticCustomError
 
 from ..errors import CredentialError
 from .accounts import account_id_problem
-from .keys import load_dh_prime, load_rsa_private_key, read_key_file
+from .keys import (
+    MAX_KEY_FILE_BYTES,
+    load_dh_prime,
+    load_rsa_private_key,
+    read_bounded_text,
+    read_key_file,
+)
 from .urls import check_url
 
 if TYPE_CHECKING:
@@ -188,7 +193,7 @@ class CredentialData(BaseModel):
             path = getattr(self, f"{name}_path", None)
             if not text and isinstance(path, str):
                 try:
-                    text = Path(path).expanduser().read_text(encoding="utf-8")
+                    text = read_bounded_text(path, MAX_KEY_FILE_BYTES)
                 except (OSError, UnicodeDecodeError):
                     text = f"unreadable:{path}"  # the key loader reports it properly on use
             digest.update(name.encode() + b"\0" + text.strip().replace("\\n", "\n").encode() + b"\0")

@@ -11,10 +11,11 @@ import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from ..errors import ConfigurationError, CredentialError, CredentialNotFound
 from ..transport import RedirectRefused, ResponseTooLarge, limited_session, origin
+from .keys import read_bounded_text
 from .models import CredentialData, CredentialRecord, check_record_name, parse_record
 from .permissions import check_trusted
 from .urls import UnsafeURL, check_url
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+#: A credentials file of hundreds of records is well under this; /dev/zero or a log is not.
+MAX_RECORDS_FILE_BYTES = 1 << 22
 
 
 class CredentialStore(Protocol):
@@ -67,18 +70,19 @@ def read_records_file(path: str | os.PathLike[str]) -> list[Mapping[str, Any]]:
     """Parse a credentials JSON file; errors name the file, never its content."""
     p = Path(path).expanduser()
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_bounded_text(p, MAX_RECORDS_FILE_BYTES)
     except FileNotFoundError:
         raise CredentialError(
             f"credentials file {str(p)!r} does not exist",
             field="credentials_file",
             fix="check the path given by --credentials-file or NOETL_IB_CREDENTIALS.",
         ) from None
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
         raise CredentialError(
-            f"credentials file {str(p)!r} cannot be read",
+            f"credentials file {str(p)!r} cannot be read ({reason})",
             field="credentials_file",
-            fix="check its permissions; it must be UTF-8 JSON.",
+            fix="check the path and its permissions; it must be UTF-8 JSON.",
         ) from None
     try:
         payload = json.loads(text)
@@ -197,15 +201,34 @@ def server_error(message: str, fix: str, field: str = "NOETL_SERVER_URL") -> Con
     return ConfigurationError(message, field=field, fix=fix)
 
 
+#: Hosts the operator trusts over plain http (e.g. an in-cluster NoETL server), comma-separated.
+HTTP_SERVER_HOSTS_ENV = "NOETL_IB_HTTP_SERVER_HOSTS"
+
+
 def check_server_url(url: str, field: str = "NOETL_SERVER_URL") -> str:
-    """The NoETL server URL under the one URL rule (https unless loopback, no userinfo)."""
+    """The NoETL server URL under the one URL rule (https unless loopback, no userinfo).
+
+    Plain http to another host passes only when the operator names that host in
+    ``$NOETL_IB_HTTP_SERVER_HOSTS`` (an in-cluster server the network already protects); every
+    other rule still applies.
+    """
     try:
         checked = check_url(url)
     except UnsafeURL as exc:
+        trusted = {h.strip().lower() for h in os.environ.get(HTTP_SERVER_HOSTS_ENV, "").split(",")
+                   if h.strip()}
+        try:
+            relaxed = check_url(url, require_https=False) if trusted else None
+        except UnsafeURL:
+            relaxed = None
+        host = (urlsplit(relaxed.url).hostname or "").lower() if relaxed else ""
+        if relaxed is not None and host in trusted:
+            return relaxed.url.rstrip("/")
         raise server_error(
             f"the NoETL server URL {exc}",
             "use e.g. https://noetl.example.com (or http://localhost:8082 for a local server); "
-            "credentials are never sent over plain http to another host.",
+            "credentials are never sent over plain http to another host unless the operator "
+            f"names it, e.g. export {HTTP_SERVER_HOSTS_ENV}=noetl for an in-cluster server.",
             field,
         ) from None
     return checked.url.rstrip("/")

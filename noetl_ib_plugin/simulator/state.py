@@ -5,7 +5,9 @@ Files (all mode 600, the directory holds private keys):
 - `port.json`: the port the operator asked for, reused when a restart names none;
 - `clients.json`: user-registered OAuth 2.0 clients / OAuth 1.0a consumers (public keys only,
   plus the consumer's access token secret, which IBKR's server side also knows in clear);
-- `book.pickle`: accounts, positions and orders, written at stop and read at start.
+- `book.pickle`: accounts, positions and orders, written at stop and read at start; read only
+  when it and the directory belong to this user and nobody else can write them (unpickling
+  runs code), else skipped with a warning saying what to run.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import os
 import pickle
 import secrets
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +47,7 @@ BOOK_VERSION = 1
 
 def _write_private(path: Path, data: bytes) -> None:
     """Write atomically with mode 600 (the files carry private keys or account state)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
@@ -122,11 +125,42 @@ def save_book(state_dir: Path, engine: Engine) -> None:
     _write_private(state_dir / BOOK_FILE, data)
 
 
+def _only_mine(path: Path) -> bytes | None:
+    """The file's bytes when only this user can have written it; None (logged) otherwise.
+
+    Unpickling runs code named in the file, so a book another user could plant or change (a
+    shared or world-writable state dir, a file owned by someone else) is never loaded.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st, parent = os.fstat(fd), os.stat(path.parent)
+        uid = os.geteuid() if hasattr(os, "geteuid") else None
+        problem = None
+        if not stat.S_ISREG(st.st_mode):
+            problem = "it is not a regular file"
+        elif uid is not None and {st.st_uid, parent.st_uid} != {uid}:
+            problem = "it or its directory is owned by another user"
+        elif st.st_mode & 0o022 or parent.st_mode & 0o022:
+            problem = "it or its directory is writable by group or others"
+        if problem is not None:
+            log.warning("not loading %s: %s, and unpickling it could run someone else's code; "
+                        "if you wrote it run `chmod 700 %s; chmod 600 %s`, else `rm %s`",
+                        path, problem, path.parent, path, path)
+            return None
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            return handle.read()
+    finally:
+        os.close(fd)
+
+
 def load_book(state_dir: Path, engine: Engine) -> bool:
-    """Restore a saved book, re-linking contracts to the live market; False when none/damaged."""
+    """Restore a saved book, re-linking contracts to the live market; False when none/damaged/untrusted."""
     path = state_dir / BOOK_FILE
     try:
-        book = pickle.loads(path.read_bytes())  # noqa: S301 - our own mode-600 file
+        raw = _only_mine(path)
+        if raw is None:
+            return False
+        book = pickle.loads(raw)  # noqa: S301 - a mode-600 file only this user can write
         if book.get("version") != BOOK_VERSION:
             return False
         accounts, orders, next_id = book["accounts"], book["orders"], int(book["next_order_id"])

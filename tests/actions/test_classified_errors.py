@@ -60,6 +60,13 @@ def test_one_unknown_symbol_is_reported_and_the_rest_quoted(sim: Simulator) -> N
     assert by_key[1]["type"] == "ContractNotFound"
 
 
+def test_repeated_unknown_conid_is_listed_once_not_a_crash(sim: Simulator) -> None:
+    """snapshot conids=[1, 1] with AAPL: conid 1 listed once under errors (was a ValueError)."""
+    out = act(sim, "sim_oauth2", "snapshot", symbols=["AAPL"], conids=[1, 1], fields=["last"])
+    assert [q["conid"] for q in out["snapshots"]] == [AAPL]
+    assert [e["conid"] for e in out["errors"]] == [1]
+
+
 def test_all_or_nothing_fails_the_whole_snapshot(sim: Simulator) -> None:
     """all_or_nothing=true: one unknown symbol raises ContractNotFound naming it."""
     with pytest.raises(ContractNotFound, match="NOPE"):

@@ -11,7 +11,7 @@ import responses
 from noetl_ib_plugin.actions import history as history_mod
 from noetl_ib_plugin.actions import session_status
 from noetl_ib_plugin.actions.accounts import AccountsInput, accounts
-from noetl_ib_plugin.actions.executions import OrderStatusInput, order_status
+from noetl_ib_plugin.actions.executions import OrderStatusInput, TradesInput, order_status, trades
 from noetl_ib_plugin.actions.history import HistoryInput, history
 from noetl_ib_plugin.actions.ledger import LedgerInput, ledger
 from noetl_ib_plugin.actions.outputs import OrderStatusOutput
@@ -116,6 +116,25 @@ def test_history_parses_ibkr_bars(rsps: Any) -> None:
     assert out["bars"][0]["open"] == 193.18 and out["bars"][0]["volume"] == 10.0
     (call,) = [c for c in rsps.calls if "marketdata/history" in (c.request.url or "")]
     assert "conid=265598" in (call.request.url or "") and "outsideRth=false" in (call.request.url or "")
+
+
+@pytest.mark.parametrize("stamp", [10**20, -(10**20), 2**63, 253402300800000, "1e300"])
+def test_times_no_calendar_holds_are_dropped_not_a_crash(rsps: Any, stamp: Any) -> None:
+    """A broker time past year 9999 (or before year 1) is an unreadable time, never an OSError."""
+    client = make_client()
+    rsps.add(responses.GET, f"{BASE}/iserver/marketdata/history", json={
+        "symbol": "AAPL", "data": [{"o": 1, "c": 1, "h": 1, "l": 1, "v": 1, "t": stamp},
+                                   {"o": 2, "c": 2, "h": 2, "l": 2, "v": 2, "t": 1702285200000}]})
+    rsps.add(responses.GET, f"{BASE}/portfolio/{client.account_id}/ledger", json={
+        "BASE": {"currency": "BASE", "cashbalance": 1, "exchangerate": 1, "timestamp": stamp}})
+    rsps.add(responses.GET, f"{BASE}/iserver/account/trades", json=[
+        {"execution_id": "e1", "order_id": 7, "symbol": "AAPL", "side": "B", "size": "1",
+         "price": "1", "trade_time_r": stamp}])
+    bars = history(client, HistoryInput(conid=265598, period="1d", bar="5min"))["bars"]
+    assert [b["time"] for b in bars] == ["2023-12-11T09:00:00Z"]
+    assert ledger(client, LedgerInput())["currencies"][0]["timestamp"] is None
+    (trade,) = trades(client, TradesInput())["trades"]
+    assert trade["time"] is None and trade["execution_id"] == "e1"
 
 
 class _BlockingClient:

@@ -236,6 +236,20 @@ def test_filled_order_is_found_in_trades_after_a_session_change(priced: Simulato
     assert out["side"] == "BUY" and out["conid"] == AAPL
 
 
+def test_session_change_never_reads_as_absent(sim: Simulator) -> None:
+    """Inactive, session replaced, answer lost, no cOID check at IBKR: outcome unknown, one order."""
+    # Live orders are scoped to the brokerage session, so after a session change they cannot
+    # show a non-working order of the earlier session, and trades hold only executions: absence
+    # is unprovable and a resend would double the order (the merged soak found it under load).
+    sim.set_price(AAPL, 100.0)
+    sim.set_order_options(enforce_coid_unique=False)
+    sim.set_faults({"inactive": 1.0, "session_change": 1.0, "garbage_empty": 1.0})
+    with pytest.raises(OrderUnconfirmed) as info:
+        act(sim, "sim_oauth2", "place_order", **_resting("s-2"))
+    assert len(_book(sim, "s-2")) == 1
+    assert info.value.client_order_id == "s-2" and "s-2" in str(info.value)
+
+
 # -- 8. reads of the wrong shape --------------------------------------------------------------------
 
 

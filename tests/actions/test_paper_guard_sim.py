@@ -76,3 +76,20 @@ def test_reads_on_a_live_account_need_no_opt_in(live_sim: Simulator, rsa_pem: st
     """The guard is for trading: positions of a live account can be read."""
     out = run_action("get_positions", _live_record(live_sim, rsa_pem, "paper"))
     assert out["account_id"] == LIVE_ACCOUNT
+
+
+@pytest.mark.parametrize("flag", ["false", "no", "0", 1, [True]])
+def test_allow_live_that_is_not_a_bool_never_opens_the_guard(
+    live_sim: Simulator, rsa_pem: str, flag: Any
+) -> None:
+    """allow_live="false" (a bot passing an env var) is an InputError, not a truthy opt-in."""
+    from noetl_ib_plugin import InputError, TradingClient
+
+    record = _live_record(live_sim, rsa_pem, "live")
+    with pytest.raises(InputError) as info:
+        run_action("place_order", record, allow_live=flag, **ORDER)
+    assert info.value.field == "allow_live" and info.value.fix == "pass allow_live=True or False."
+    with pytest.raises(InputError):
+        TradingClient(record, allow_live=flag)
+    assert live_sim.stats()["orders_accepted"] == 0
+    assert not live_sim.orders()

@@ -54,6 +54,12 @@ def test_kick_by_another_cache_dir_is_reported_typed_without_kicking_back(
     assert second.get(SEARCH, params={"symbol": "IBM"})
     stats = sim.stats()
     assert stats["sessions_kicked"] == 1 and stats["ssodh_init_requests"] == 2
+    # The fix, followed: compete is already true, so the hint is "stop the other one, run again".
+    fix = info.value.fix or ""
+    assert '"compete": true' not in fix and "stop the other process" in fix
+    second.request("POST", "/logout", bootstrap=False)
+    assert first.get(SEARCH, params={"symbol": "IBM"})
+    assert sim.stats()["sessions_kicked"] == 1  # nobody held it: reopened without a kick
 
 
 @pytest.mark.parametrize("cred", CREDS)
@@ -80,6 +86,11 @@ def test_compete_false_refuses_up_front(sim: Simulator, tmp_path: Path,
     assert "compete=false" in str(info.value)
     assert holder.get(SEARCH, params={"symbol": "IBM"})
     assert sim.stats()["sessions_kicked"] == 0
+    # The fix, followed: "compete": true takes the session over on the next run.
+    assert '"compete": true' in (info.value.fix or "")
+    polite.compete = True
+    assert polite.get(SEARCH, params={"symbol": "MSFT"})
+    assert sim.stats()["sessions_kicked"] == 1
 
 
 def test_compete_comes_from_the_credential_record(tmp_path: Path,

@@ -60,6 +60,23 @@ def test_damaged_pacing_file_is_an_empty_history(tmp_path: Path) -> None:
     assert pacer.acquire("GET", "/iserver/account/orders") == 0.0
 
 
+@pytest.mark.parametrize("ahead", [3600.0, 1e9, 1e308, float("nan"), float("inf")])
+def test_send_times_from_the_future_do_not_block(tmp_path: Path, ahead: float) -> None:
+    """Times ahead of the clock (it stepped back, or a planted file) are dropped, never waited for."""
+    import json
+
+    clock = FakeClock()
+    path = tmp_path / "k-pacing.json"
+    times = [clock() + ahead] * 60
+    path.write_text(json.dumps({"v": 1, "sent": {"global": times, "snapshot": times}}))
+    pacer = FilePacer(path, clock=clock, sleep=clock.sleep)
+    assert pacer.acquire("GET", "/iserver/marketdata/snapshot") == 0.0
+    # a time just sent by another process (not ahead of the clock) still counts
+    first, second = _pacers(tmp_path / "k2-pacing.json", clock)
+    assert first.acquire("GET", "/iserver/account/orders") == 0.0
+    assert second.acquire("GET", "/iserver/account/orders") == pytest.approx(5.0)
+
+
 def test_shared_pacer_uses_the_cache_directory(tmp_path: Path) -> None:
     """shared_pacer with a directory is a FilePacer on <key>-pacing.json, one per directory."""
     pacer = shared_pacer("abc123", tmp_path)

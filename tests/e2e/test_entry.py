@@ -86,15 +86,18 @@ def test_entry_by_record_name_in_worker(sim: Simulator) -> None:
     assert_quiet(run)
 
 
-@pytest.mark.parametrize("form", ["flat", "record", "json_string"])
+@pytest.mark.parametrize("form", ["flat", "record", "json_string", "wrapped", "wrapped_json"])
 def test_entry_with_whole_keychain_object(sim: Simulator, form: str) -> None:
-    """`credential: "{{ keychain.alias }}"` arrives as the flat data, the record, or its JSON text."""
+    """The keychain object works as flat data, a record, a {status, data: record} wrapper, or JSON."""
     record = sim_record(sim)
+    full = {"id": "7", "name": "ib_oauth", "type": "ib_oauth", "data": record["data"],
+            "meta": {}, "created_at": "2026-01-01T00:00:00Z"}
     credential: Any = {
         "flat": record["data"],
-        "record": {"id": "7", "name": "ib_oauth", "type": "ib_oauth", "data": record["data"],
-                   "meta": {}, "created_at": "2026-01-01T00:00:00Z"},
+        "record": full,
         "json_string": json.dumps(record["data"]),
+        "wrapped": {"status": "found", "data": full, "expires_at": None},
+        "wrapped_json": json.dumps({"data": full}),
     }[form]
     run = run_python_step(CODE, {"action": "snapshot", "credential": credential, "symbols": "AAPL",
                                  "fields": "last"}, env={"NOETL_IB_CREDENTIALS": ""})
@@ -188,11 +191,28 @@ def test_python_callers_get_the_typed_exception(sim: Simulator) -> None:
         ({"action": "get_positions", "credential": {"client_id": "c"}, "credential_type": "nope"},
          "credential_type"),
         ({"action": "nope", "credential": "sim_oauth2"}, "action"),
+        # odd shapes a template typo produces: each was a crash or a misleading message before
+        ({"action": "get_positions", "credential_type": ["a"]}, "credential_type"),
+        ({"action": "get_positions", "credential": "x", "credentials_file": ["a"]},
+         "credentials_file"),
+        ({"action": "get_positions", "credential": "x", "log_level": ["DEBUG"]}, "log_level"),
+        ({"action": "get_positions", "credential": "x", "server_url": ["http://x"]}, "server_url"),
+        ({"action": "get_positions", "credential": "x", "execution_id": {"a": 1}}, "execution_id"),
+        ({"action": "get_positions", "credential": "x", "step": 3}, "step"),
+        ({"action": "get_positions", "credential": "x", "credential_name": {"a": 1}},
+         "credential_name"),
+        ({"action": "get_positions", "credential": '{"a": ' * 5000 + "1" + "}" * 5000},
+         "credential"),
+        ({"action": "get_positions", "credential": ["sim_oauth2"]}, "credential"),
+        ({"action": "get_positions", "credential": 123}, "credential"),
     ],
 )
-def test_bad_arguments_name_their_field(sim: Simulator, kwargs: dict[str, Any], field: str) -> None:
+def test_bad_arguments_name_their_field(
+    sim: Simulator, kwargs: dict[str, Any], field: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     """Every bad argument comes back as an input error naming the field, never as an exception."""
     result = main(**kwargs)
+    assert capfd.readouterr() == ("", "")  # step mode prints nothing
     assert result["ok"] is False and result["isError"] is True
     assert result["error"]["category"] == "input"
     assert result["error"]["field"] == field

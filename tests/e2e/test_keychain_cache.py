@@ -49,7 +49,8 @@ def test_store_writes_the_documented_keychain_shape(noetl_server: NoetlServer, t
     a = _cache(noetl_server, tmp_path, "a")
     a.store(KEY, ENTRY)
     assert noetl_server.keychain_posts == [
-        {"data": {"kind": "noetl-ib-token", "entry": ENTRY}, "scope_type": "global", "expires_in": 500}
+        {"data": {"kind": "noetl-ib-token", "key": KEY, "entry": ENTRY}, "scope_type": "global",
+         "expires_in": 500}
     ]
     b = _cache(noetl_server, tmp_path, "b")
     assert b.load(KEY) == ENTRY
@@ -151,6 +152,42 @@ def test_stale_shared_token_is_not_accepted(noetl_server: NoetlServer, tmp_path:
     assert noetl_server.keychain_posts[-1]["data"]["owner"] == "a"
 
 
+@pytest.mark.parametrize(
+    "planted",
+    [
+        {"kind": "noetl-ib-token", "key": KEY, "entry": {**ENTRY, "expires_at": 1e300}},
+        {"kind": "noetl-ib-token", "key": KEY, "entry": {**ENTRY, "value": "a b\r\nX-Evil: 1"}},
+        {"kind": "noetl-ib-token", "key": KEY, "entry": {**ENTRY, "state": [1]}},
+        {"kind": "noetl-ib-token", "key": KEY, "entry": {**ENTRY, "extra": "zz"}},
+        {"kind": "noetl-ib-token", "key": KEY, "entry": {**ENTRY, "expires_at": "2000"}},
+        {"kind": "noetl-ib-token", "key": "f" * 32, "entry": ENTRY},  # another credential's token
+        {"kind": "noetl-ib-token", "entry": ENTRY},  # names no key
+    ],
+    ids=["forever", "header-injection", "state-list", "extra-text", "text-time", "other-key", "no-key"],
+)
+def test_malformed_or_foreign_shared_entry_is_a_miss(
+    noetl_server: NoetlServer, tmp_path: Path, planted: dict[str, Any]
+) -> None:
+    """A shared entry that fails the file cache's checks or names another key is never used."""
+    _cache(noetl_server, tmp_path, "other")._post(KEY, planted, 30)
+    a = _cache(noetl_server, tmp_path, "a")
+    assert a.load(KEY) is None
+    assert not (tmp_path / "a" / f"{KEY}.json").exists()  # not mirrored into the host file
+    assert a.claim_fetch(KEY, lambda _e: True) is None  # a claims and fetches its own
+    assert noetl_server.keychain_posts[-1]["data"]["owner"] == "a"
+
+
+@pytest.mark.parametrize("at", ["abc", [1], {"x": 1}, None, "nan", True])
+def test_malformed_claim_is_not_live(noetl_server: NoetlServer, tmp_path: Path, at: Any) -> None:
+    """A claim whose `at` is not a finite number is ignored (the host claims), never a crash."""
+    _cache(noetl_server, tmp_path, "other")._post(
+        KEY, {"kind": "noetl-ib-claim", "owner": "other", "at": at}, 30
+    )
+    a = _cache(noetl_server, tmp_path, "a")
+    assert a.claim_fetch(KEY, lambda _e: True) is None
+    assert noetl_server.keychain_posts[-1]["data"]["owner"] == "a"
+
+
 def test_default_cache_layers_the_keychain_inside_a_step(
     noetl_server: NoetlServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -206,3 +243,31 @@ def test_legacy_token_provider_surface(sim: Simulator) -> None:
     assert not provider.is_token_valid()
     assert provider.fetch_token() != token
     assert sim.stats()["oauth2_token_requests"] == 2
+
+
+def test_keychain_redirect_never_carries_the_token_elsewhere(tmp_path: Path) -> None:
+    """A keychain answering 307 to another origin: the token is kept on the host, never re-POSTed."""
+    from tests.security.hostile_server import hostile_server, json_ok, redirect_to
+
+    with hostile_server(lambda _stop: json_ok()) as elsewhere, \
+            hostile_server(lambda _stop: redirect_to(elsewhere.url + "/steal")) as keychain:
+        cache = KeychainTokenCache(keychain.url, "42", FileTokenCache(tmp_path / "a"),
+                                   clock=lambda: 1500.0, sleep=lambda _s: None)
+        cache.store(KEY, ENTRY)  # no exception: the shared layer steps aside
+        assert cache.load(KEY) == ENTRY  # from the host file
+        cache.delete(KEY)
+        assert [m for m, _ in keychain.hits] == ["POST", "GET", "DELETE"]
+        assert elsewhere.hits == []
+
+
+def test_oversized_keychain_answer_is_a_miss(tmp_path: Path) -> None:
+    """A 2 MiB keychain answer (even a well-formed one) is not read past the cap: a miss."""
+    from tests.security.hostile_server import hostile_server, json_ok
+
+    big = json.dumps({"status": "found", "data": {"kind": "noetl-ib-token", "key": KEY,
+                                                  "entry": ENTRY, "pad": "x" * (2 << 20)}})
+    with hostile_server(lambda _stop: json_ok(big.encode())) as keychain:
+        cache = KeychainTokenCache(keychain.url, "42", FileTokenCache(tmp_path / "a"),
+                                   clock=lambda: 1500.0, sleep=lambda _s: None)
+        assert cache.load(KEY) is None
+        assert cache.claim_fetch(KEY, lambda _e: True) is None

@@ -217,8 +217,8 @@ def run_soak(sim: Simulator, cfg: SoakConfig) -> dict[str, Any]:
     for conid, price in PRICES.values():
         sim.set_price(conid, price)
     sim.set_order_options(enforce_coid_unique=cfg.enforce_coid_unique)
-    sim.set_faults({"seed": cfg.seed, **(cfg.faults or FAULTS), "live_orders_lag_s": LIVE_ORDERS_LAG_S,
-                    "inactive_reason": "soak: not allowed"})
+    sim.set_faults({"seed": cfg.seed, "live_orders_lag_s": LIVE_ORDERS_LAG_S,
+                    "inactive_reason": "soak: not allowed", **(cfg.faults or FAULTS)})
     plan = _plan(cfg)
     workers = [_Worker(cfg.creds[i % len(cfg.creds)], plan[i :: cfg.threads])
                for i in range(cfg.threads)]

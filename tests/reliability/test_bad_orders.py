@@ -589,6 +589,10 @@ def _valid_outcomes(action: str, args: dict[str, Any]) -> set[tuple[str, str | N
     """What a valid call may end in: ("ok", None) or (error type, field), by the broker's rules."""
     if action == "place_order":
         out: set[tuple[str, str | None]] = {("ok", None), ("OrderRejected", None)}
+        if args.get("client_order_id") is not None:
+            # Examples share one simulator: an earlier example may already hold this cOID for
+            # another order, which is an idempotency-key conflict (issue 10), never a new order.
+            out.add(("IdempotencyKeyConflict", "client_order_id"))
         symbol = args.get("symbol")
         listed = symbol is None or symbol.strip().upper() in _LISTED
         filtered = any(args.get(k) is not None for k in ("exchange", "currency")) or (
@@ -609,6 +613,14 @@ def _valid_outcomes(action: str, args: dict[str, Any]) -> set[tuple[str, str | N
         return {("ok", None)}
     if action == "cancel_order":
         return {("ok", None), ("BrokerError", "order_id")}
+    if action == "get_open_orders":
+        # IBKR's order statuses (Web API, live orders); anything else is refused up front.
+        known = {"inactive", "pendingsubmit", "presubmitted", "submitted", "filled",
+                 "pendingcancel", "precancelled", "cancelled"}
+        given = _items(args.get("filters", [])) or []
+        if any(str(f).strip().lower().replace("_", "").replace(" ", "") not in known
+               for f in given):
+            return {("InputError", "filters")}
     return {("ok", None)}
 
 
@@ -745,7 +757,8 @@ def _check_any(sim: Simulator, scanner: SecretScanner, action: str, args: dict[s
         assert isinstance(result, dict)
         scanner.assert_clean([repr(result)], f"{action} result")
         return
-    assert exc.category == {"InputError": "input"}.get(outcome[0], "broker"), outcome
+    inputs = {"InputError": "input", "IdempotencyKeyConflict": "input"}
+    assert exc.category == inputs.get(outcome[0], "broker"), outcome
     if not isinstance(exc, OrderUnconfirmed):
         assert after["orders_accepted"] == before["orders_accepted"], (action, args, exc)
 

@@ -128,6 +128,11 @@ CREDENTIAL_BOUNDS: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
     ("realm-injection", _OAUTH1A, {"realm": 'x", oauth_token="y'}, "data.realm"),
     ("dh-prime-1mb", _OAUTH1A, {"dh_prime": "f" * (1 << 20)}, "data.dh_prime"),
     ("no-signature-key", _OAUTH1A, {"signature_key_path": None}, "data.signature_key"),
+    # "DU1/../U7654321" passed the paper guard (DU prefix) while its URL reached U7654321
+    ("account-id-traversal", _OAUTH2, {"account_id": "DU1/../U7654321"}, "data.account_id"),
+    ("account-id-traversal-1a", _OAUTH1A, {"account_id": "DU1/../../etc"}, "data.account_id"),
+    ("account-id-query", _OAUTH2, {"account_id": "DU1?x=1"}, "data.account_id"),
+    ("account-id-40", _OAUTH2, {"account_id": "DU" + "1" * 38}, "data.account_id"),
 ]
 
 
@@ -153,8 +158,44 @@ def test_credential_fields_are_bounded(base: dict[str, Any], changes: dict[str, 
 def test_credential_bounds_accept_real_values() -> None:
     """Realistic values (IPv6, scope with a space, dhparam text with newlines) still parse."""
     raw = copy.deepcopy(_OAUTH2)
-    raw["data"].update(ip="2001:db8::7", service="AM_LOGIN", scope="sso-sessions.write openid")
+    raw["data"].update(ip="2001:db8::7", service="AM_LOGIN", scope="sso-sessions.write openid",
+                       account_id="DU1234567")
     assert parse_record(raw).data.ip == "2001:db8::7"  # type: ignore[attr-defined]
     raw1 = copy.deepcopy(_OAUTH1A)
     raw1["data"]["dh_prime"] = "00:ff:" + ":\n    ".join(["ff"] * 256)
     assert parse_record(raw1).data.dh_parameters()[0] > 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "big"])
+@pytest.mark.parametrize(("base", "path_field", "load", "field"), [
+    (_OAUTH2, "private_key_path", "rsa_key", "data.private_key_path"),
+    (_OAUTH1A, "signature_key_path", "signature_rsa_key", "data.signature_key_path"),
+    (_OAUTH1A, "dh_prime", "dh_parameters", "data.dh_prime"),
+], ids=["oauth2-key", "oauth1a-signature", "oauth1a-dhparam"])
+def test_key_file_reads_are_bounded(tmp_path: Path, target: str, base: dict[str, Any],
+                                    path_field: str, load: str, field: str) -> None:
+    """A key path naming /dev/zero or a 1 MB file is a CredentialError naming the field, not a hang."""
+    if target == "big":
+        big = tmp_path / "big.pem"
+        big.write_text("-----BEGIN PRIVATE KEY-----\n" + "A" * (1 << 20))
+        target = str(big)
+    raw = copy.deepcopy(base)
+    raw["data"][path_field] = target
+    data = parse_record(raw).data
+    assert len(data.secret_digest()) == 64  # the cache fingerprint reads the file too
+    with pytest.raises(CredentialError) as info:
+        getattr(data, load)()
+    assert info.value.field == field
+    assert "larger than" in str(info.value)
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "big"])
+def test_credentials_file_read_is_bounded(tmp_path: Path, target: str) -> None:
+    """--credentials-file /dev/zero (or a 5 MB file) is an input error naming credentials_file."""
+    if target == "big":
+        big = tmp_path / "big.json"
+        big.write_text("[" + " " * (5 << 20) + "]")
+        target = str(big)
+    with pytest.raises(CredentialError) as info:
+        run_action("get_positions", "x", credentials_file=target)
+    assert info.value.field == "credentials_file" and "larger than" in str(info.value)

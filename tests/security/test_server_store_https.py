@@ -126,3 +126,35 @@ def test_register_does_not_echo_a_record_the_server_sends_back(
                          server.url]) == 4
     err = capsys.readouterr().err
     assert "PRIVATE KEY" not in err and "422" in err
+
+
+def test_operator_named_http_host_is_trusted_and_no_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    """http://noetl:8082 passes only when NOETL_IB_HTTP_SERVER_HOSTS names noetl; the fix says so."""
+    from noetl_ib_plugin.credentials.stores import check_server_url
+
+    with pytest.raises(ConfigurationError) as info:
+        check_server_url("http://noetl:8082")
+    assert "NOETL_IB_HTTP_SERVER_HOSTS=noetl" in str(info.value)
+    monkeypatch.setenv("NOETL_IB_HTTP_SERVER_HOSTS", "noetl, other")
+    assert check_server_url("http://noetl:8082/") == "http://noetl:8082"
+    for refused in ("http://evil.example:8082", "http://user:pw@noetl:8082",
+                    "http://noetl.evil.example"):
+        with pytest.raises(ConfigurationError):
+            check_server_url(refused)
+
+
+def test_keychain_layer_is_skipped_for_an_untrusted_http_server(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step whose server is plain http to another host keeps tokens on the host, never sends them."""
+    from noetl_ib_plugin.auth.cache import MemoryTokenCache
+    from noetl_ib_plugin.auth.keychain_cache import shared_cache_over
+
+    monkeypatch.setenv("NOETL_SERVER_URL", "http://noetl:8082")
+    monkeypatch.setenv("NOETL_IB_KEYCHAIN_CATALOG_ID", "7")
+    monkeypatch.delenv("NOETL_IB_HTTP_SERVER_HOSTS", raising=False)
+    local = MemoryTokenCache()
+    assert shared_cache_over(local) is None
+    with pytest.raises(ConfigurationError):
+        shared_cache_over(local, required=True)
+    monkeypatch.setenv("NOETL_IB_HTTP_SERVER_HOSTS", "noetl")
+    assert shared_cache_over(local) is not None

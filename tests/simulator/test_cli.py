@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 from noetl_ib_plugin.simulator import Simulator
@@ -143,3 +144,46 @@ def test_state_dir_keeps_keys_port_registrations_and_orders(tmp_path: Path) -> N
         own = OAuth2Client(second.url, "MINE", "mine-1", key, "me2")
         t = Trader(second.url, "DU5550002", bearer=own.bearer()).init()
         assert t.get("/iserver/accounts").json()["accounts"] == ["DU5550002"]
+
+
+class _Planted:
+    """A pickle payload that, if ever unpickled, creates the file named by `marker`."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (str(self.marker), "w"))
+
+
+def _planted_book(state: Path, marker: Path, *, dir_mode: int, file_mode: int) -> None:
+    """A state dir holding a book.pickle that would run code when loaded."""
+    import pickle
+
+    state.mkdir(mode=0o700)
+    book = state / "book.pickle"
+    book.write_bytes(pickle.dumps(_Planted(marker)))
+    os.chmod(book, file_mode)
+    os.chmod(state, dir_mode)
+
+
+def test_book_others_could_write_is_never_unpickled(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A book.pickle in a group/other-writable dir, or writable itself, is skipped with the fix."""
+    import logging
+
+    for name, dir_mode, file_mode in (("dir", 0o777, 0o600), ("file", 0o700, 0o666)):
+        state, marker = tmp_path / name, tmp_path / f"{name}-ran"
+        _planted_book(state, marker, dir_mode=dir_mode, file_mode=file_mode)
+        with caplog.at_level(logging.WARNING), Simulator(state_dir=state, pacing=False,
+                                                         bridge_warmup=0) as sim:
+            assert sim.orders() == []
+        assert not marker.exists()  # the payload never ran
+        assert f"chmod 700 {state}; chmod 600 {state / 'book.pickle'}" in caplog.text
+    # the control: the same payload in a private dir is unpickled (so the check is what stops it)
+    state, marker = tmp_path / "mine", tmp_path / "mine-ran"
+    _planted_book(state, marker, dir_mode=0o700, file_mode=0o600)
+    with Simulator(state_dir=state, pacing=False, bridge_warmup=0):
+        pass
+    assert marker.exists()
