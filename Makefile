@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev,demo,simulator]"
+	@# Bytecode now, not at each `noetl-ib` step (PYTHONDONTWRITEBYTECODE=1 would recompile ~32 modules per step).
+	$(PY) -m compileall -q noetl_ib_plugin
 	@touch $(STAMP)
 
 lint: setup

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from .errors import ConfigurationError, CredentialError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from importlib.metadata import Distribution
 
     from .actions.spec import Action
     from .auth.base import TokenProvider
@@ -26,6 +28,7 @@ __all__ = [
     "get_plugin_manager",
     "get_token_provider",
     "load_credential",
+    "plugin_distributions",
     "registry",
     "reset_registry",
 ]
@@ -104,16 +107,53 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
     a name already registered (the built-in) or blocked is skipped, and registering one module
     under two names still raises.
     """
-    from importlib.metadata import distributions
-
-    for dist in distributions():
-        text = dist.read_text("entry_points.txt")
-        if not text or ENTRY_POINT_GROUP not in text:
-            continue
+    for dist in plugin_distributions():
         for ep in dist.entry_points.select(group=ENTRY_POINT_GROUP):
             if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
                 continue
             pm.register(ep.load(), name=ep.name)
+
+
+def plugin_distributions() -> list[Distribution]:
+    """Installed distributions whose `entry_points.txt` mentions `noetl.plugins`, in the order
+    `importlib.metadata.distributions()` lists them.
+
+    Reads each `*.dist-info`/`*.egg-info` directory on `sys.path` directly (a NoETL worker image
+    can hold ~1,000 distributions; importlib.metadata builds objects for all of them). Whenever
+    the direct scan could differ from importlib.metadata -- a `sys.path` entry that is not a
+    plain directory (zip, egg), or another finder that lists distributions -- the full
+    importlib.metadata scan runs instead.
+    """
+    import importlib.machinery
+    import sys
+    from importlib.metadata import PathDistribution, distributions
+
+    def mentions_group(text: str | None) -> bool:
+        return bool(text) and ENTRY_POINT_GROUP in (text or "")
+
+    others = [f for f in sys.meta_path if f is not importlib.machinery.PathFinder
+              and callable(getattr(f, "find_distributions", None))]
+    entries = [entry or "." for entry in sys.path]
+    if others or any(e.lower().endswith(".egg") or (os.path.exists(e) and not os.path.isdir(e))
+                     for e in entries):
+        return [d for d in distributions() if mentions_group(d.read_text("entry_points.txt"))]
+    found: list[Distribution] = []
+    for entry in entries:
+        try:
+            names = os.listdir(entry)
+        except OSError:
+            continue
+        for name in names:
+            if not name.lower().endswith((".dist-info", ".egg-info")):
+                continue
+            try:
+                with open(os.path.join(entry, name, "entry_points.txt"), encoding="utf-8") as fh:
+                    text = fh.read()
+            except OSError:  # no entry points, or a single-file egg-info
+                continue
+            if mentions_group(text):
+                found.append(PathDistribution(pathlib.Path(entry, name)))
+    return found
 
 
 def get_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:

@@ -9,6 +9,7 @@ Exit codes: 0 ok, 1 unexpected, 2 bad input, 3 auth, 4 broker rejection, 5 trans
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -32,6 +33,7 @@ exit codes: 0 ok, 1 unexpected error, 2 bad input, 3 authentication failed,
             4 broker rejected the request, 5 transient failure (retry later)
 credentials: --credentials-file, else $NOETL_IB_CREDENTIALS, else NoETL's alias store,
              else $NOETL_SERVER_URL; logs: -v or NOETL_IB_LOG_LEVEL=DEBUG (stderr only)
+pydantic plugins are off in this command unless PYDANTIC_DISABLE_PLUGINS is set (even empty)
 """
 
 
@@ -177,6 +179,9 @@ def _dispatch(ns: argparse.Namespace) -> Any:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `noetl-ib` console script; returns the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    # pydantic scans every installed distribution for its own plugins (~64 ms with 1,000
+    # installed); a one-shot step does not use them. Setting the variable (even empty) keeps them.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     index, verbose = _leading_flags(args)
     if index < len(args) and args[index] == "simulator":
         # The simulator is a long-running server with its own options and logging.

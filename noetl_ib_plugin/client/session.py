@@ -26,7 +26,7 @@ from ..errors import (
     RateLimited,
     TransientError,
 )
-from ..transport import ensure_limits, json_body, limited_session
+from ..transport import SettledSession, ensure_limits, json_body, limited_session
 from .bootstrap import (
     BRIDGE_POLL,
     BRIDGE_WAIT,
@@ -316,8 +316,11 @@ class IBClient:
         def send() -> requests.Response:
             nonlocal token_used
             self.pacer.acquire(method, path)
-            req = requests.Request(method, url, params=params, json=json)
-            prepared = self.session.prepare_request(req)
+            if isinstance(self.session, SettledSession):  # same request, less generic merging
+                prepared = self.session.prepare(method, url, params=params, json=json)
+            else:
+                prepared = self.session.prepare_request(
+                    requests.Request(method, url, params=params, json=json))
             token_used = self.provider.authorize(method, prepared.url or url, prepared.headers)
             return self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
 

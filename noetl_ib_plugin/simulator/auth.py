@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -144,7 +145,10 @@ class AuthService:
         self.require_jti = False
         #: True compares the SSO assertion's `ip`/`userIp` claim with the caller's address.
         self.check_ip = False
+        #: (consumer key, nonce) -> when it may be used again; `_nonce_expiry` orders the same
+        #: entries by that time, so forgetting expired nonces costs O(log n) per request.
         self._nonces: dict[tuple[str, str], float] = {}
+        self._nonce_expiry: list[tuple[float, tuple[str, str]]] = []
 
     # -- registration ---------------------------------------------------------------------
     def register_oauth2_client(
@@ -364,12 +368,17 @@ class AuthService:
         nonce = params.get("oauth_nonce", "")
         if not nonce:
             raise _oauth1_error("error: oauth_nonce is required")
-        if len(self._nonces) > 8192:
-            self._nonces = {k: v for k, v in self._nonces.items() if v > now}
+        expiry = self._nonce_expiry
+        while expiry and expiry[0][0] <= now:
+            due, old = heapq.heappop(expiry)
+            if self._nonces.get(old) == due:
+                del self._nonces[old]
         key = (consumer.consumer_key, nonce)
         if self._nonces.get(key, 0.0) > now:
             raise _oauth1_error("error: oauth_nonce has already been used")
-        self._nonces[key] = now + 2 * OAUTH1_WINDOW
+        due = now + 2 * OAUTH1_WINDOW
+        self._nonces[key] = due
+        heapq.heappush(expiry, (due, key))
 
     def _consumer_for(self, params: Mapping[str, str], method: str) -> OAuth1aConsumer:
         """Look up consumer and access token and check the signature method."""

@@ -124,6 +124,11 @@ class PendingReply:
     created: float
 
 
+def _may_change(order: Order) -> bool:
+    """Working or pending cancel: `evaluate` may still move it."""
+    return order.status in WORKING or order.status == "PendingCancel"
+
+
 class Broker:
     """All mutable trading state behind one re-entrant lock."""
 
@@ -161,6 +166,8 @@ class Broker:
             #: username -> token_id of the session holding that user's bridge.
             self.holders: dict[str, str] = {}
             self.orders: dict[int, Order] = {}
+            self._open: dict[int, Order] = {}
+            self._open_of: dict[int, Order] | None = None
             self.replies: dict[str, PendingReply] = {}
             self.suppressed: dict[str, set[str]] = {}
             self.next_order_id = FIRST_ORDER_ID
@@ -309,11 +316,24 @@ class Broker:
             raise ApiError(400, dict(BAD_ACCOUNT))
         return account
 
+    def _open_orders(self) -> dict[int, Order]:
+        """Orders that can still change (working or pending cancel), in order-id order.
+
+        Kept beside `orders` so `evaluate` (run on every request) costs O(open orders), not
+        O(every order ever placed); rebuilt whenever `orders` is replaced (reset, state load).
+        """
+        if self._open_of is not self.orders:
+            self._open = {oid: o for oid, o in self.orders.items() if _may_change(o)}
+            self._open_of = self.orders
+        return self._open
+
     def evaluate(self) -> None:
-        """Advance every order: submit, go inactive, fill what the price allows, finish cancels."""
+        """Advance every open order: submit, go inactive, fill what the price allows, finish
+        cancels; orders that reached a final status leave the open set."""
         now = self.clock()
         with self.lock:
-            for order in self.orders.values():
+            open_orders = self._open_orders()
+            for order in list(open_orders.values()):
                 if order.status == "PendingCancel" and now >= order.cancel_at:
                     order.set_status("Cancelled", now)
                 elif order.status == "PendingSubmit" and now >= order.submit_at:
@@ -323,6 +343,8 @@ class Broker:
                 elif order.status in WORKING and order.status != "PendingSubmit" and \
                         not order.contract.halted:
                     self._try_fill(order, now)
+                if not _may_change(order):
+                    del open_orders[order.order_id]
 
     def _activate(self, order: Order, now: float) -> None:
         """Leave PendingSubmit: work (PreSubmitted for stops), trade at once if marketable."""
@@ -466,6 +488,7 @@ class Broker:
         if order.coid is not None:
             account.coids.add(order.coid)
         self.orders[order.order_id] = order
+        self._open_orders()[order.order_id] = order  # leaves at the next evaluate if final
         self.stats.incr("orders_accepted")
         if "inactive" in flags:
             self.stats.fault("inactive")

@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help='order options as JSON, e.g. \'{"enforce_coid_unique": false}\' '
                              "(see /__sim/options)")
     parser.add_argument("--no-pacing", action="store_true", help="disable IBKR pacing limits")
+    parser.add_argument("--bulk-positions", type=int, default=120, metavar="N",
+                        help="synthetic positions of the OAuth 1.0a account (scale benches)")
     parser.add_argument("--seed", type=int, default=1,
                         help="seed for prices and ids: the same seed replays the same run")
     parser.add_argument("--token-ttl", type=float, default=86399.0,
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     sim = Simulator(host=args.host, port=args.port, state_dir=args.state_dir,
                     pacing=not args.no_pacing, seed=args.seed, token_ttl=args.token_ttl,
                     faults=faults, bridge_warmup=args.bridge_warmup,
-                    penalty_seconds=args.penalty_seconds)
+                    penalty_seconds=args.penalty_seconds, bulk_positions=args.bulk_positions)
     sim.set_order_options(**order_options)
     try:
         sim.start()
