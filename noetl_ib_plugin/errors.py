@@ -80,6 +80,7 @@ class CredentialNotFound(CredentialError):
 
     def __init__(self, name: str, searched: list[str], known: list[str] | None = None) -> None:
         import difflib
+        import shlex
 
         self.name = name
         self.searched = list(searched)
@@ -92,8 +93,9 @@ class CredentialNotFound(CredentialError):
         super().__init__(
             f"credential {name!r} was not found (looked in: {where}).{names}",
             field="credential",
-            fix="store it for local runs with `noetl credential set NAME < record.json`, register "
-            "it on a NoETL server with `noetl register credential -f FILE`, pass "
+            fix=f"store it for local runs with `noetl credential set {shlex.quote(name)} < "
+            "record.json`, register it on a NoETL server with `noetl register credential -f "
+            "FILE`, pass "
             "--credentials-file FILE, or set NOETL_IB_CREDENTIALS to a JSON file that holds it.",
         )
 

@@ -15,6 +15,7 @@ from ..client import IBClient
 from ..credentials.urls import path_segment
 from ..errors import BrokerError
 from .history import epoch_iso, iso_utc
+from .models import _not_bool
 from .parse import as_float, as_int
 
 __all__ = ["OrderStatusInput", "TradesInput", "order_status", "trades"]
@@ -62,6 +63,11 @@ class TradesInput(BaseModel):
     @classmethod
     def _str(cls, value: Any) -> Any:
         return _digits(value)
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _days(cls, value: Any) -> Any:
+        return _not_bool(value, whole=True)
 
 
 def order_status(client: IBClient, inp: OrderStatusInput) -> dict[str, Any]:

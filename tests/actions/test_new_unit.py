@@ -201,3 +201,16 @@ def test_auth_status_session_age_uses_the_wall_clock(rsps: Any,
     out = auth_status(client, AuthStatusInput())
     assert out["session_age"] == 125.0 and out["competing"] is True
     assert out["token_expires_in"] == pytest.approx(3600.0, abs=5)
+
+
+@pytest.mark.parametrize("days", [True, False, "1_0", "٣"])
+def test_trades_days_must_be_a_plain_whole_number(days: Any) -> None:
+    """`days=true` is not 1 day: booleans and odd number text are refused naming `days`."""
+    from pydantic import ValidationError
+
+    from noetl_ib_plugin.actions.executions import TradesInput
+
+    with pytest.raises(ValidationError) as info:
+        TradesInput.model_validate({"days": days})
+    assert info.value.errors()[0]["loc"] == ("days",)
+    assert TradesInput.model_validate({"days": "3"}).days == 3

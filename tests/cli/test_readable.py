@@ -128,3 +128,11 @@ def test_actions_shows_outputs_when_the_action_declares_them() -> None:
     outputs = text.split("Outputs:")[1]
     assert "last" in outputs and "last price" in outputs
     assert "outputs" in next(e for e in action_catalog() if e["name"] == "snapshot")
+
+
+def test_unknown_credential_fix_names_the_record_to_store() -> None:
+    """The not-found fix is runnable as written: it names the record, shell-quoted, not NAME."""
+    from noetl_ib_plugin.errors import CredentialNotFound as NotFound
+
+    assert "`noetl credential set ib_paper < record.json`" in str(NotFound("ib_paper", []).fix)
+    assert "`noetl credential set 'ib paper+1' < record.json`" in str(NotFound("ib paper+1", []).fix)
