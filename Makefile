@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev,demo,simulator]"
 	@# Bytecode now, not at each `noetl-ib` step (PYTHONDONTWRITEBYTECODE=1 would recompile ~32 modules per step).
 	$(PY) -m compileall -q noetl_ib_plugin
+	@# An independent IBKR client for tests/interop, installed here so no test needs a package index.
+	-$(PYTHON) -m venv $(VENV)/ibind && $(VENV)/ibind/bin/python -m pip install --quiet "ibind[oauth]==0.2.2" \
+		|| echo "note: ibind[oauth]==0.2.2 not installed; tests/interop will skip"
 	@touch $(STAMP)
 
 lint: setup
