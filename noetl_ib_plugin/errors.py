@@ -80,7 +80,11 @@ class CredentialNotFound(CredentialError):
 
     def __init__(self, name: str, searched: list[str], known: list[str] | None = None) -> None:
         import difflib
-        import shlex
+        import re
+
+        # Only a well-formed record name goes into a command to copy (shell-safe, and never a
+        # pasted record whose secrets quoting would hide from redaction).
+        shown = name if re.fullmatch(r"[A-Za-z0-9_.:@+-]{1,128}", name) else "NAME"
 
         self.name = name
         self.searched = list(searched)
@@ -93,7 +97,7 @@ class CredentialNotFound(CredentialError):
         super().__init__(
             f"credential {name!r} was not found (looked in: {where}).{names}",
             field="credential",
-            fix=f"store it for local runs with `noetl credential set {shlex.quote(name)} < "
+            fix=f"store it for local runs with `noetl credential set {shown} < "
             "record.json`, register it on a NoETL server with `noetl register credential -f "
             "FILE`, pass "
             "--credentials-file FILE, or set NOETL_IB_CREDENTIALS to a JSON file that holds it.",

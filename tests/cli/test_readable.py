@@ -131,8 +131,9 @@ def test_actions_shows_outputs_when_the_action_declares_them() -> None:
 
 
 def test_unknown_credential_fix_names_the_record_to_store() -> None:
-    """The not-found fix is runnable as written: it names the record, shell-quoted, not NAME."""
+    """The not-found fix names the record to store when it is a well-formed name, else NAME."""
     from noetl_ib_plugin.errors import CredentialNotFound as NotFound
 
-    assert "`noetl credential set ib_paper < record.json`" in str(NotFound("ib_paper", []).fix)
-    assert "`noetl credential set 'ib paper+1' < record.json`" in str(NotFound("ib paper+1", []).fix)
+    assert "`noetl credential set ib_paper.main-2 < record.json`" in str(
+        NotFound("ib_paper.main-2", []).fix)
+    assert "`noetl credential set NAME < record.json`" in str(NotFound("ib paper; rm -rf", []).fix)
