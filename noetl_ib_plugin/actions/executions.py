@@ -16,14 +16,12 @@ from ..credentials.urls import path_segment
 from ..errors import BrokerError
 from .history import epoch_iso, iso_utc
 from .models import _not_bool
+from .order_states import order_type_name
 from .parse import as_float, as_int
 
 __all__ = ["OrderStatusInput", "TradesInput", "order_status", "trades"]
 
 _SIDES = {"B": "BUY", "BUY": "BUY", "BOT": "BUY", "S": "SELL", "SELL": "SELL", "SLD": "SELL"}
-_TYPES = {"MARKET": "MKT", "MKT": "MKT", "LIMIT": "LMT", "LMT": "LMT", "STOP": "STP",
-          "STP": "STP", "STOP_LIMIT": "STOP_LIMIT", "STOPLIMIT": "STOP_LIMIT",
-          "STP LMT": "STOP_LIMIT"}
 
 
 def _side(value: Any) -> str | None:
@@ -90,7 +88,6 @@ def order_status(client: IBClient, inp: OrderStatusInput) -> dict[str, Any]:
     remaining = as_float(body.get("size"))
     if remaining is None and total is not None and filled is not None:
         remaining = total - filled
-    raw_type = str(body.get("order_type") or body.get("orderType") or "").upper()
     cannot_cancel = body.get("cannot_cancel_order")
     placed = _order_time(body.get("order_time"))
     return {
@@ -100,7 +97,7 @@ def order_status(client: IBClient, inp: OrderStatusInput) -> dict[str, Any]:
         "conid": as_int(body.get("conid")),
         "symbol": body.get("symbol"),
         "side": _side(body.get("side")),
-        "order_type": _TYPES.get(raw_type, raw_type or None),
+        "order_type": order_type_name(body.get("order_type") or body.get("orderType")),
         "quantity": total,
         "filled_quantity": filled,
         "remaining_quantity": remaining,

@@ -56,9 +56,6 @@ class Limit:
     period: float
 
 
-#: Seconds a shared send time may lie ahead of this process's wall clock (processes race).
-FUTURE_TOLERANCE = 1.0
-
 #: IBKR's published limits (doc §9); "global" applies to every trading request.
 DEFAULT_LIMITS: dict[str, Limit] = {
     "global": Limit(50, 1.0),

@@ -7,7 +7,6 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -114,25 +113,7 @@ def _normalize_root(url: str) -> str:
         if root.endswith(suffix):
             root = root[: -len(suffix)]
             break
-    parts = urlsplit(root)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(
-            "must be an http(s) URL such as https://api.ibkr.com (a trailing /v1 or /v1/api is accepted)"
-        )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ValueError(
-            "must use https for anything but a loopback simulator; plain http would send tokens in clear text"
-        )
     return root
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class CredentialData(BaseModel):
