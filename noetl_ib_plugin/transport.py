@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ._version import __version__
@@ -213,7 +214,7 @@ if hasattr(os, "register_at_fork"):
 
 def _shutdown(conn: Any) -> None:
     """Unblock any thread reading this connection; the plain-socket call avoids racing TLS state."""
-    sock = getattr(conn, "sock", None)
+    sock = conn if isinstance(conn, socket.socket) else getattr(conn, "sock", None)
     if isinstance(sock, socket.socket):
         with contextlib.suppress(OSError):
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
@@ -222,8 +223,34 @@ def _shutdown(conn: Any) -> None:
 _current = threading.local()
 
 
+def _watch_socket(conn: Any) -> None:
+    """Register the socket itself: http.client hands it to a `Connection: close` response and
+    sets `conn.sock` to None, which would leave a dripping body out of the deadline's reach."""
+    watch = getattr(_current, "watch", None)
+    if watch is not None and isinstance(conn.sock, socket.socket):
+        watch.add(conn.sock)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    """Registers its socket with the calling thread's watchdog before reading an answer."""
+
+    def getresponse(self) -> Any:
+        _watch_socket(self)
+        return super().getresponse()
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    """HTTPS twin of `_WatchedHTTPConnection`."""
+
+    def getresponse(self) -> Any:
+        _watch_socket(self)
+        return super().getresponse()
+
+
 class _WatchedHTTPPool(HTTPConnectionPool):
     """Registers each connection it uses with the calling thread's watchdog."""
+
+    ConnectionCls = _WatchedHTTPConnection
 
     def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
         watch = getattr(_current, "watch", None)
@@ -234,6 +261,8 @@ class _WatchedHTTPPool(HTTPConnectionPool):
 
 class _WatchedHTTPSPool(HTTPSConnectionPool):
     """HTTPS twin of `_WatchedHTTPPool`."""
+
+    ConnectionCls = _WatchedHTTPSConnection
 
     def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
         watch = getattr(_current, "watch", None)

@@ -160,13 +160,24 @@ class KeychainTokenCache:
             log.error("refusing to share a token cache entry that holds private key material")
             return False
         body = {"data": data, "scope_type": "global", "expires_in": max(1, int(expires_in))}
-        try:
-            resp = self._session.post(self._url(key), json=body, timeout=self.timeout,
-                                      allow_redirects=False)
-        except _UNUSABLE as exc:
-            log.warning("NoETL keychain unreachable (%s); token kept on this host only",
-                        type(exc).__name__)
-            return False
+        resp = None
+        for attempt in (1, 2):
+            try:
+                resp = self._session.post(self._url(key), json=body, timeout=self.timeout,
+                                          allow_redirects=False)
+                break
+            except requests.ConnectionError as exc:
+                # The write is an upsert of the same body, so resending is harmless; a pooled
+                # keep-alive connection the server closed while idle fails exactly this way.
+                if attempt == 2 or isinstance(exc, requests.Timeout):
+                    log.warning("NoETL keychain unreachable (%s); token kept on this host only",
+                                type(exc).__name__)
+                    return False
+            except _UNUSABLE as exc:
+                log.warning("NoETL keychain unreachable (%s); token kept on this host only",
+                            type(exc).__name__)
+                return False
+        assert resp is not None
         if not 200 <= resp.status_code < 300:
             log.warning("NoETL keychain refused the token entry (HTTP %s)", resp.status_code)
             return False

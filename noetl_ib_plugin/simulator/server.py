@@ -104,7 +104,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Admin calls bypass faults; trading calls get latency, resets and canned errors first."""
         engine = self.server.engine
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            self._send(Response(411, {"error": "Length Required"}))
+            self._send(Response(411, {"error": "Length Required"},
+                                headers={"Connection": "close"}))
             self.close_connection = True
             return
         try:

@@ -98,8 +98,13 @@ def endless_body(stop: threading.Event, chunk: int = 64 * 1024) -> Behaviour:
 
 
 @contextmanager
-def hostile_server(make: Callable[[threading.Event], Behaviour]) -> Iterator[Hostile]:
-    """Serve `make(stop)` for every GET/POST/DELETE on 127.0.0.1; record (method, path) hits."""
+def hostile_server(make: Callable[[threading.Event], Behaviour], *,
+                   announce_close: bool = True) -> Iterator[Hostile]:
+    """Serve `make(stop)` for every GET/POST/DELETE on 127.0.0.1; record (method, path) hits.
+
+    Each connection serves one request; `announce_close=False` leaves out `Connection: close`
+    (the client then holds the socket as a keep-alive connection, a different code path).
+    """
     state = Hostile(url="")
     chosen = make(state.stop)
 
@@ -116,6 +121,14 @@ def hostile_server(make: Callable[[threading.Event], Behaviour]) -> Iterator[Hos
             self.close_connection = True
 
         do_GET = do_POST = do_DELETE = _any  # noqa: N815 - http.server's naming
+
+        def end_headers(self) -> None:
+            # Every answer ends the connection, so say so (RFC 9112 9.6): without the header a
+            # client may reuse the pooled connection while the close is in flight and see a
+            # reset that the behaviour under test never asked for.
+            if announce_close:
+                self.send_header("Connection", "close")
+            super().end_headers()
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -43,7 +43,15 @@ BOUND = 60.0
 
 @pytest.fixture
 def body_drip() -> Iterator[Hostile]:
-    """Headers at once, then one body byte every 3 s."""
+    """Headers at once (keep-alive), then one body byte every 3 s."""
+    with hostile_server(lambda stop: drip_body(stop, every=3.0, total_bytes=100),
+                        announce_close=False) as server:
+        yield server
+
+
+@pytest.fixture
+def body_drip_closing() -> Iterator[Hostile]:
+    """As `body_drip` with `Connection: close`, where http.client hands the socket to the answer."""
     with hostile_server(lambda stop: drip_body(stop, every=3.0, total_bytes=100)) as server:
         yield server
 
@@ -55,7 +63,7 @@ def header_drip() -> Iterator[Hostile]:
         yield server
 
 
-@pytest.mark.parametrize("server", ["body_drip", "header_drip"])
+@pytest.mark.parametrize("server", ["body_drip", "body_drip_closing", "header_drip"])
 def test_one_call_stops_at_its_total_deadline(server: str, request: pytest.FixtureRequest) -> None:
     """A drip in the body or in the headers ends in DeadlineExceeded, not after the drip."""
     drip: Hostile = request.getfixturevalue(server)

@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,51 @@ def test_keychain_claim_with_a_garbage_time_is_not_live(tmp_path: Path, at: str)
                                    sleep=lambda s: now.__setitem__(0, now[0] + s + 1.0))
         assert cache.claim_fetch(KEY, lambda _e: True) is None
         assert ("POST", "/api/keychain/42/noetl-ib-" + KEY) in keychain.hits  # it claimed itself
+
+
+class _StaleKeepAlive(BaseHTTPRequestHandler):
+    """Answers the first request of a connection keep-alive, then drops the next one unanswered."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[str] = []
+
+    def handle(self) -> None:
+        self.handled = 0
+        super().handle()
+
+    def _any(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        if self.handled:  # what a server that closed an idle connection does to a late request
+            self.close_connection = True
+            return
+        self.handled += 1
+        self.seen.append(self.command)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_GET = do_POST = _any  # noqa: N815 - http.server's naming
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_keychain_write_survives_a_stale_keep_alive_connection(tmp_path: Path) -> None:
+    """A write sent on a pooled connection the server dropped is resent once and lands."""
+    _StaleKeepAlive.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StaleKeepAlive)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cache = KeychainTokenCache(f"http://127.0.0.1:{server.server_address[1]}", "42",
+                                   FileTokenCache(tmp_path / "c"))
+        cache.load(KEY)  # GET: answered, the connection stays pooled
+        assert cache._post(KEY, {"kind": TOKEN_KIND, "key": KEY, "entry": _entry()}, 60)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _StaleKeepAlive.seen == ["GET", "POST"]  # the dropped POST was resent, once
