@@ -1,5 +1,5 @@
 """The brokerage session (IBKR's `/iserver` bridge, not the HTTP session nor the SSO session):
-`BrokerageSessions` owns its bootstrap state and is the pipeline layer that opens it before a
+`BrokerageSessionManager` owns its bootstrap state and is the pipeline layer that opens it before a
 call and reopens it once after "no bridge". The result is kept beside the token so new
 processes skip the bootstrap; the compete flag, the bridge warm-up wait, a cross-process lock
 and the typed error for a session another one took over let it survive real sessions."""
@@ -27,7 +27,7 @@ __all__ = [
     "PORTFOLIO_STATE",
     "SSO_DH_FIX",
     "BrokerageSession",
-    "BrokerageSessions",
+    "BrokerageSessionManager",
     "SessionTakenOver",
     "bootstrap_lock",
     "is_bootstrap_signal",
@@ -169,7 +169,7 @@ Call = Callable[[str, str, Any], Any]
 Send = Callable[[Callable[[], None]], tuple[requests.Response, str]]
 
 
-class BrokerageSessions:
+class BrokerageSessionManager:
     """Owns the brokerage session of one credential: opens it at most once per token, shares
     it through the token cache, and reopens it once when IBKR says "no bridge".
 

@@ -22,7 +22,7 @@ from ..auth.base import TokenProvider
 from ..backoff import RetryPolicy
 from ..transport import ensure_limits, limited_session
 from .authorized import AuthorizedSender
-from .bootstrap import BrokerageSession, BrokerageSessions, needs_for
+from .bootstrap import BrokerageSession, BrokerageSessionManager, needs_for
 from .pacing import Pacer, install_rate_limit_hook, pacing_disabled_by_env, shared_pacer
 from .refusals import invalid_account_error, is_invalid_account
 from .trading_guard import TradingGuard
@@ -97,14 +97,14 @@ class IBClient:
             provider, http, pacer=paced, retry_policy=retry_policy or RetryPolicy(sleep=self.sleep),
             timeout=timeout, clock=clock)
         if session is not None:  # an injected plain session still gets the total deadline
-            ensure_limits(session, self.trading_root)
-        install_rate_limit_hook(http, paced, self.trading_root)
+            ensure_limits(session, self.trading_base_url)
+        install_rate_limit_hook(http, paced, self.trading_base_url)
         self.authorized = AuthorizedSender(self.transport, provider)
         data = getattr(provider, "data", None)
-        self.brokerage_sessions = BrokerageSessions(
+        self.brokerage_manager = BrokerageSessionManager(
             provider, self._call_without_bootstrap, explicit_account_id=account_id,
             compete=bool(getattr(data, "compete", True)), clock=clock, sleep=self.sleep)
-        self.guard = TradingGuard(self.brokerage_sessions, account_id)
+        self.guard = TradingGuard(self.brokerage_manager, account_id)
 
     @staticmethod
     def _new_http() -> requests.Session:
@@ -153,29 +153,29 @@ class IBClient:
     @property
     def compete(self) -> bool:
         """ssodh/init `compete` flag (credential data `compete`, default true)."""
-        return self.brokerage_sessions.compete
+        return self.brokerage_manager.compete
 
     @compete.setter
     def compete(self, value: bool) -> None:
-        self.brokerage_sessions.compete = value
+        self.brokerage_manager.compete = value
 
     @property
     def bridge_wait(self) -> float:
         """Seconds to wait for the bridge to list accounts after ssodh/init."""
-        return self.brokerage_sessions.bridge_wait
+        return self.brokerage_manager.bridge_wait
 
     @bridge_wait.setter
     def bridge_wait(self, value: float) -> None:
-        self.brokerage_sessions.bridge_wait = value
+        self.brokerage_manager.bridge_wait = value
 
     @property
     def bootstrap_lock_timeout(self) -> float:
         """Seconds to wait for another process's bootstrap (cross-process lock)."""
-        return self.brokerage_sessions.bootstrap_lock_timeout
+        return self.brokerage_manager.bootstrap_lock_timeout
 
     @bootstrap_lock_timeout.setter
     def bootstrap_lock_timeout(self, value: float) -> None:
-        self.brokerage_sessions.bootstrap_lock_timeout = value
+        self.brokerage_manager.bootstrap_lock_timeout = value
 
     # -- views and lifecycle -------------------------------------------------------------------
 
@@ -197,17 +197,17 @@ class IBClient:
         self.close()
 
     def __repr__(self) -> str:
-        return f"IBClient(base={self.trading_root!r}, provider={self.provider!r})"
+        return f"IBClient(base={self.trading_base_url!r}, provider={self.provider!r})"
 
     @property
-    def trading_root(self) -> str:
+    def trading_base_url(self) -> str:
         """Trading API root, e.g. `https://api.ibkr.com/v1/api` (not the record's host root)."""
-        return self.transport.trading_root
+        return self.transport.trading_base_url
 
     @property
     def api_base_url(self) -> str:
-        """Deprecated name of `trading_root` (the record's `api_base_url` is the host root)."""
-        return self.trading_root
+        """Deprecated name of `trading_base_url` (the record's `api_base_url` is the host root)."""
+        return self.trading_base_url
 
     # -- the request pipeline ------------------------------------------------------------------
 
@@ -251,9 +251,9 @@ class IBClient:
             return self.authorized.send(method, path, params, json, sure, before=before)
 
         needs = needs_for(path) if bootstrap else None
-        resp = self.brokerage_sessions.send(method, path, needs, send, reopen=bootstrap)
+        resp = self.brokerage_manager.send(method, path, needs, send, reopen=bootstrap)
         if is_invalid_account(resp):
-            raise invalid_account_error(method, path, self.brokerage_sessions.known_accounts())
+            raise invalid_account_error(method, path, self.brokerage_manager.known_accounts())
         body = decode_answer(method, path, resp)
         if method == "POST" and ORDER_PATHS.match(path):
             log.info("order request %s answered HTTP %s: %s", path, resp.status_code,
@@ -267,16 +267,16 @@ class IBClient:
     # -- the brokerage session -----------------------------------------------------------------
 
     def brokerage(self, *, force: bool = False) -> BrokerageSession:
-        """The brokerage session for the current token (see `BrokerageSessions.brokerage`)."""
-        return self.brokerage_sessions.brokerage(force=force)
+        """The brokerage session for the current token (see `BrokerageSessionManager.brokerage`)."""
+        return self.brokerage_manager.brokerage(force=force)
 
     def session_flag(self, name: str) -> bool:
         """Whether a one-shot fact (e.g. "orders_primed") holds for the current brokerage session."""
-        return self.brokerage_sessions.has_flag(name)
+        return self.brokerage_manager.has_flag(name)
 
     def set_session_flag(self, name: str) -> None:
         """Record a one-shot fact for this brokerage session, here and in the token cache."""
-        self.brokerage_sessions.set_flag(name)
+        self.brokerage_manager.set_flag(name)
 
     # -- accounts and the trading guard --------------------------------------------------------
 

@@ -10,7 +10,7 @@ import logging
 
 from ..credentials.accounts import account_id_problem, check_account_id
 from ..errors import BrokerError, LiveTradingRefused
-from .bootstrap import BrokerageSessions
+from .bootstrap import BrokerageSessionManager
 
 __all__ = ["TradingGuard"]
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 class TradingGuard:
     """Account selection and the paper guard over one credential's brokerage session."""
 
-    def __init__(self, brokerage: BrokerageSessions, explicit_account_id: str | None) -> None:
+    def __init__(self, brokerage: BrokerageSessionManager, explicit_account_id: str | None) -> None:
         self.brokerage = brokerage
         self.explicit_account_id = explicit_account_id
 

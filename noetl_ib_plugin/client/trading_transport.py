@@ -95,9 +95,9 @@ class TradingTransport:
         self.clock = clock
 
     @property
-    def trading_root(self) -> str:
+    def trading_base_url(self) -> str:
         """The trading API root, e.g. `https://api.ibkr.com/v1/api` (no trailing slash)."""
-        return self.provider.api_base_url.rstrip("/")
+        return self.provider.trading_base_url.rstrip("/")
 
     def send(
         self,
@@ -113,7 +113,7 @@ class TradingTransport:
         an idempotent call, retries spent) or OutcomeUnknown (a non-idempotent call that may
         have reached IBKR). 4xx, bootstrap signals and input refusals are returned as they are.
         """
-        url = self.trading_root + path
+        url = self.trading_base_url + path
         token_used = ""
 
         def send() -> requests.Response:

@@ -10,7 +10,7 @@ import requests
 import responses
 
 from noetl_ib_plugin.client.authorized import AuthorizedSender
-from noetl_ib_plugin.client.bootstrap import BrokerageSessions
+from noetl_ib_plugin.client.bootstrap import BrokerageSessionManager
 from noetl_ib_plugin.errors import AuthError, BrokerError, LiveTradingRefused
 
 from .fakes import FakeClock, FakeProvider, add_bootstrap, make_client
@@ -72,14 +72,14 @@ def _no_bridge_sender(count: list[int]) -> Callable[[Callable[[], None]], tuple[
     return send
 
 
-def _sessions(provider: FakeProvider) -> BrokerageSessions:
+def _sessions(provider: FakeProvider) -> BrokerageSessionManager:
     """A manager whose own calls must not happen in these tests."""
 
     def call(method: str, path: str, json: Any) -> Any:
         raise AssertionError(f"unexpected bootstrap call {method} {path}")
 
     clock = FakeClock()
-    return BrokerageSessions(provider, call, explicit_account_id=None, compete=True,
+    return BrokerageSessionManager(provider, call, explicit_account_id=None, compete=True,
                              clock=clock, sleep=clock.sleep)
 
 
@@ -100,3 +100,11 @@ def test_truthy_allow_live_is_not_an_opt_in() -> None:
     with pytest.raises(LiveTradingRefused) as info:
         client.ensure_trading_allowed()
     assert info.value.field == "account_id" and "allow_live=True" in (info.value.fix or "")
+
+
+def test_trading_base_url_is_the_trading_root_under_both_seams() -> None:
+    """A provider of the older seam (api_base_url) and the client agree on the trading root."""
+    provider = FakeProvider("https://api.test/v1/api")
+    client = make_client(provider)
+    assert provider.trading_base_url == provider.api_base_url == "https://api.test/v1/api"
+    assert client.trading_base_url == client.api_base_url == "https://api.test/v1/api"

@@ -225,7 +225,7 @@ def test_brokerage_lock_wait_times_out_typed(monkeypatch: pytest.MonkeyPatch) ->
     holding, release = threading.Event(), threading.Event()
 
     def stuck() -> None:
-        with client.brokerage_sessions.lock:
+        with client.brokerage_manager.lock:
             holding.set()
             release.wait(10)
 
