@@ -74,6 +74,8 @@ def test_reset_forgets_every_table_and_closes_clients(monkeypatch: pytest.Monkey
     cache = default_cache()
     gate = history_gate("credential-key")
     registry = plugins.registry()
+    assert shared_pacer("credential-key") is pacer and default_cache() is cache
+    assert history_gate("credential-key") is gate and plugins.registry() is registry
     assert all(len(table) for table in RUNTIME.tables() if table is not RUNTIME.memory_caches
                and table is not RUNTIME.keychain_caches)
     runtime.reset()
