@@ -94,8 +94,6 @@ class Registry:
         return factory(data)
 
 
-
-
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
     """Register every `noetl.plugins` entry point, like `pm.load_setuptools_entrypoints`, cheaper.
 

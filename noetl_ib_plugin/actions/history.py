@@ -43,7 +43,6 @@ _BARS = ("1min", "2min", "3min", "5min", "10min", "15min", "30min",
 _PERIOD = re.compile(r"^(\d+)(min|h|d|w|m|y)$")
 
 
-
 def history_gate(key: str) -> threading.BoundedSemaphore:
     """The process-wide 5-slot gate of one credential (keyed by the provider's cache key)."""
     return RUNTIME.history_gates.get_or_create(

@@ -412,8 +412,6 @@ def default_cache_dir() -> Path:
     return base / "noetl-ib"
 
 
-
-
 def default_cache() -> TokenCache:
     """The cache chosen by the environment: shared files unless `NOETL_IB_TOKEN_CACHE=memory`.
 

@@ -290,8 +290,6 @@ class KeychainTokenCache:
         return f"KeychainTokenCache({self.server_url!r}, catalog_id={self.catalog_id!r})"
 
 
-
-
 def shared_cache_over(local: TokenCache, *, required: bool = False) -> KeychainTokenCache | None:
     """The keychain layer for the current NoETL step (or env), or None when it cannot be used.
 

@@ -307,15 +307,16 @@ class FilePacer(Pacer):
             self.path.unlink()
 
 
-
-
 def shared_pacer(key: str, directory: str | os.PathLike[str] | None = None) -> Pacer:
     """The pacer for one credential (keyed by the provider's cache key): shared through
     `directory` (the token cache directory) across processes, else within this process."""
     slot = f"{key}@{directory}" if directory is not None else key
-    return RUNTIME.pacers.get_or_create(
-        slot, lambda: FilePacer(Path(directory) / f"{key}-pacing.json")
-        if directory is not None else Pacer())
+
+    def make() -> Pacer:
+        return FilePacer(Path(directory) / f"{key}-pacing.json") if directory is not None \
+            else Pacer()
+
+    return RUNTIME.pacers.get_or_create(slot, make)
 
 
 def install_rate_limit_hook(session: requests.Session, pacer: Pacer, api_root: str) -> None:

@@ -61,7 +61,6 @@ class ResponseTooLarge(BrokerError):
     """A server's answer exceeded the byte cap; reading stopped there."""
 
 
-
 def env_deadline() -> float:
     """`NOETL_IB_HTTP_DEADLINE` in seconds (1..600), else DEFAULT_DEADLINE."""
     raw = os.environ.get(ENV_DEADLINE, "").strip()
