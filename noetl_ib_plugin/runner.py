@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +17,7 @@ from .credentials import CredentialRecord, load_credential, parse_record
 from .credentials.models import first_validation_problem
 from .errors import InputError
 from .plugins import registry
+from .runtime import RUNTIME
 
 __all__ = [
     "check_allow_live",
@@ -29,8 +29,6 @@ __all__ = [
     "run_action",
 ]
 
-_clients: dict[str, IBClient] = {}
-_clients_lock = threading.Lock()
 
 _FIXES = {
     "missing": "add it to the action's arguments.",
@@ -83,26 +81,18 @@ def _record_key(record: CredentialRecord) -> str:
 
 def get_client(record: CredentialRecord) -> IBClient:
     """One `IBClient` (and so one pooled HTTP session and pacer) per credential per process."""
-    key = _record_key(record)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            provider = registry().token_provider_for(record)
-            client = IBClient(
-                provider,
-                account_id=record.data.account_id,
-                environment=record.data.environment,
-            )
-            _clients[key] = client
-        return client
+
+    def make() -> IBClient:
+        provider = registry().token_provider_for(record)
+        return IBClient(provider, account_id=record.data.account_id,
+                        environment=record.data.environment)
+
+    return RUNTIME.clients.get_or_create(_record_key(record), make)
 
 
 def clear_clients() -> None:
-    """Close and forget cached clients (tests, or a host reloading credentials)."""
-    with _clients_lock:
-        for client in _clients.values():
-            client.close()
-        _clients.clear()
+    """Close and forget cached clients (`runtime.reset()` forgets everything else too)."""
+    RUNTIME.clients.clear()
 
 
 def _input_error(action: str, exc: ValidationError) -> InputError:

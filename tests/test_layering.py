@@ -26,6 +26,7 @@ RANKS = {
     "plugins": 5,
     "builtin": 5,
     "step_context": 0,
+    "runtime": 0,
     "entry": 6,
     "cli": 6,
     "__init__": 6,

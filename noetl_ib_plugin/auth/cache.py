@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import ConfigurationError, TransientError
+from ..runtime import RUNTIME
 from .bounds import MAX_EPOCH_SECONDS, MAX_TOKEN_LIFETIME, finite_number
 
 __all__ = [
@@ -411,11 +412,6 @@ def default_cache_dir() -> Path:
     return base / "noetl-ib"
 
 
-_PROCESS_MEMORY_CACHE = MemoryTokenCache()
-_FILE_CACHES: dict[Path, FileTokenCache] = {}
-_FILE_CACHES_LOCK = threading.Lock()
-
-
 def default_cache() -> TokenCache:
     """The cache chosen by the environment: shared files unless `NOETL_IB_TOKEN_CACHE=memory`.
 
@@ -424,7 +420,7 @@ def default_cache() -> TokenCache:
     """
     mode = os.environ.get("NOETL_IB_TOKEN_CACHE", "").strip().lower()
     if mode == "memory":
-        return _PROCESS_MEMORY_CACHE
+        return RUNTIME.memory_caches.get_or_create("memory", MemoryTokenCache)
     if mode not in ("file", "", "keychain"):
         raise ConfigurationError(
             f"unknown token cache mode {mode!r}",
@@ -433,10 +429,7 @@ def default_cache() -> TokenCache:
             "unset, a NoETL step shares through the keychain when it can.",
         )
     directory = default_cache_dir()
-    with _FILE_CACHES_LOCK:
-        cache = _FILE_CACHES.get(directory)
-        if cache is None:
-            cache = _FILE_CACHES[directory] = FileTokenCache(directory)
+    cache = RUNTIME.file_caches.get_or_create(directory, lambda: FileTokenCache(directory))
     if mode != "file":
         from .keychain_cache import shared_cache_over
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from noetl_ib_plugin import runtime
 from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.testing import running_simulator
 
@@ -23,9 +24,7 @@ def sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
 def _fresh_runner_clients() -> Iterator[None]:
     """In-process runs must not reuse a client (and its token) from another test's simulator."""
     yield
-    from noetl_ib_plugin.runner import clear_clients
-
-    clear_clients()
+    runtime.reset()
 
 
 @pytest.fixture(autouse=True)

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from noetl_ib_plugin.actions.contracts import clear_contract_cache
+from noetl_ib_plugin import runtime
 from noetl_ib_plugin.auth import TokenProvider
 from noetl_ib_plugin.client import IBClient, Pacer
 from noetl_ib_plugin.credentials import load_credential
 from noetl_ib_plugin.plugins import registry
-from noetl_ib_plugin.runner import clear_clients, run_action
+from noetl_ib_plugin.runner import run_action
 from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.testing import running_simulator
 
@@ -32,11 +32,9 @@ def sim(module_sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simu
     """The module's simulator reset to a clean state, with client pacing off and no cached clients."""
     module_sim.reset()
     monkeypatch.setenv("NOETL_IB_PACING", "off")
-    clear_clients()
-    clear_contract_cache()
+    runtime.reset()
     yield module_sim
-    clear_clients()
-    clear_contract_cache()
+    runtime.reset()
 
 
 def provider_for(sim: Simulator, cred: str) -> TokenProvider:
