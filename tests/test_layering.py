@@ -28,6 +28,7 @@ RANKS = {
     "step_context": 0,
     "entry": 6,
     "cli": 6,
+    "warm": 6,
     "__init__": 6,
     "testing": 7,
 }
