@@ -148,10 +148,8 @@ def test_warm_and_in_process_agree_on_the_corpus(
         codes.add(full_result[0])
         if warm_result != full_result:
             mismatches.append((argv, _diff(warm_result, full_result)))
-    placed = {}
-    for name, run in (("warm", lambda a: _warm(warm, a)), ("full", lambda a: _in_process(a, capsys))):
-        placed[name] = run(PLACE)
-    assert placed["warm"] == placed["full"] and placed["warm"][0] == 0, _diff(*placed.values())
+    warm_placed, full_placed = _warm(warm, PLACE), _in_process(PLACE, capsys)
+    assert warm_placed == full_placed and warm_placed[0] == 0, _diff(warm_placed, full_placed)
     assert not mismatches, json.dumps(mismatches, indent=1, default=str)[:6000]
     assert {0, 2, 3, 4} <= codes or {0, 2, 4} <= codes  # the corpus covers success and failures
     assert warm.status()["jobs_done"] == len(corpus) + 1  # every warm run really was served
@@ -171,5 +169,5 @@ def test_cancel_agrees_warm_and_in_process(
         order_id = json.loads(capsys.readouterr().out)["order_id"]
         argv = ["run", "cancel_order", f"order_id={order_id}", "--credential", "sim_oauth2"]
         results.append(_warm(warm, argv) if path == "warm" else _in_process(argv, capsys))
-    assert results[0] == results[1] and results[0][0] == 0, _diff(*results)
+    assert results[0] == results[1] and results[0][0] == 0, _diff(results[0], results[1])
     assert warm.status()["jobs_done"] == 1
