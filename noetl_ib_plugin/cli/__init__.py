@@ -34,6 +34,8 @@ exit codes: 0 ok, 1 unexpected error, 2 bad input, 3 authentication failed,
 credentials: --credentials-file, else $NOETL_IB_CREDENTIALS, else NoETL's alias store,
              else $NOETL_SERVER_URL; logs: -v or NOETL_IB_LOG_LEVEL=DEBUG (stderr only)
 pydantic plugins are off in this command unless PYDANTIC_DISABLE_PLUGINS is set (even empty)
+warm: after `noetl-ib warm start`, invocations run in a process forked from a server that has
+      imported everything (NOETL_IB_WARM=off: never); a step lost after it was handed over exits 6
 """
 
 
