@@ -202,3 +202,13 @@ def test_warm_disabled_by_environment(warm: Warm) -> None:
     proc = warm.run("--version", NOETL_IB_WARM="off")
     assert proc.returncode == 0
     assert warm.status()["jobs_done"] == 0
+
+
+def test_socket_path_too_long_is_a_typed_error_and_steps_still_run(warm: Warm) -> None:
+    """A cache dir too long for AF_UNIX: `warm start` exits 2 naming NOETL_IB_CACHE_DIR; steps run."""
+    deep = warm.cache / ("d" * 100)
+    proc = warm.run("warm", "start", NOETL_IB_CACHE_DIR=str(deep))
+    assert proc.returncode == 2
+    error = json.loads(proc.stderr.strip().splitlines()[-1])["error"]
+    assert error["field"] == "NOETL_IB_CACHE_DIR" and "longer than 107 bytes" in error["message"]
+    assert warm.run("--version", NOETL_IB_CACHE_DIR=str(deep)).returncode == 0
