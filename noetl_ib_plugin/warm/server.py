@@ -4,7 +4,10 @@ The server never runs an action and holds no secret: it is started with only the
 that shape an interpreter (`command.KEEP_ENV`), and each child replaces them with its client's.
 A child stands in for a fresh process: the client's stdin/stdout/stderr on 0/1/2, its cwd,
 environment, umask and argv; logging, warnings and the std streams as a fresh interpreter has
-them; then the same `noetl_ib_plugin.cli.main(argv)`. It dies with the server (PR_SET_PDEATHSIG)
+them; then the same `noetl_ib_plugin.cli.main(argv)`. As the server never runs an action, every
+process-wide cache (token memory cache, runner clients, file-cache handles) is as empty as in a
+fresh process; only the plugin registry is built once (from installed distributions, which the
+code fingerprint covers). It dies with the server (PR_SET_PDEATHSIG)
 and is killed when its client goes away (EOF on the client's socket: the step timed out).
 
 Log lines (`<socket>.log`, mode 0600) name pids, uids, exit codes and reasons, never argv or
