@@ -7,8 +7,8 @@ environment, umask and argv; logging, warnings and the std streams as a fresh in
 them; then the same `noetl_ib_plugin.cli.main(argv)`. As the server never runs an action, every
 process-wide cache (token memory cache, runner clients, file-cache handles) is as empty as in a
 fresh process; only the plugin registry is built once (from installed distributions, which the
-code fingerprint covers). It dies with the server (PR_SET_PDEATHSIG)
-and is killed when its client goes away (EOF on the client's socket: the step timed out).
+code fingerprint covers). A child dies with the server (PR_SET_PDEATHSIG) and is killed when
+its client goes away (EOF on the client's socket: the step timed out).
 
 Log lines (`<socket>.log`, mode 0600) name pids, uids, exit codes and reasons, never argv or
 the environment.
