@@ -104,8 +104,9 @@ def _error(stderr: str) -> Any:
 
 @pytest.fixture(autouse=True)
 def _same_cache(warm: Warm, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Both paths share one token cache, as every step of a user does."""
+    """Both paths share one token cache, as every step of a user does; no 5 s order-list pacing."""
     monkeypatch.setenv("NOETL_IB_CACHE_DIR", str(warm.cache))
+    monkeypatch.setenv("NOETL_IB_PACING", "off")
 
 
 def _in_process(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, Any, Any]:
@@ -151,7 +152,7 @@ def test_warm_and_in_process_agree_on_the_corpus(
     warm_placed, full_placed = _warm(warm, PLACE), _in_process(PLACE, capsys)
     assert warm_placed == full_placed and warm_placed[0] == 0, _diff(warm_placed, full_placed)
     assert not mismatches, json.dumps(mismatches, indent=1, default=str)[:6000]
-    assert {0, 2, 3, 4} <= codes or {0, 2, 4} <= codes  # the corpus covers success and failures
+    assert {0, 2, 4} <= codes  # the corpus covers success, bad input and broker rejection
     assert warm.status()["jobs_done"] == len(corpus) + 1  # every warm run really was served
 
 
