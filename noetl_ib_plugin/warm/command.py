@@ -34,6 +34,8 @@ READY_TIMEOUT = 60.0
 #: Longest wait for a stopped server to let go of its socket.
 STOP_TIMEOUT = 10.0
 POLL_SECONDS = 0.02
+#: A week: longer idle times are a typo (the server is meant to live for a session of playbooks).
+MAX_IDLE_SECONDS = 7 * 24 * 3600.0
 
 
 def add_warm_parser(sub: Any, parser_class: type[argparse.ArgumentParser], verbose: Any) -> None:
@@ -157,10 +159,10 @@ def start(idle: float) -> dict[str, Any]:
     Daemonises (a new session, a second fork, stdio on /dev/null, no inherited descriptor but
     the socket) and returns once the server has finished its imports.
     """
-    if not idle > 0:
+    if not 0 < idle <= MAX_IDLE_SECONDS:  # also refuses nan and inf
         from ..cli._io import CliUsageError
 
-        raise CliUsageError("--idle must be a positive number of seconds", field="idle")
+        raise CliUsageError(f"--idle must be between 0 and {MAX_IDLE_SECONDS:g} seconds", field="idle")
     path = socket_path(os.environ)
     if len(os.fsencode(str(path))) > MAX_SOCKET_PATH:
         raise _config_error(f"the socket path {str(path)!r} is longer than {MAX_SOCKET_PATH} bytes")

@@ -212,3 +212,12 @@ def test_socket_path_too_long_is_a_typed_error_and_steps_still_run(warm: Warm) -
     error = json.loads(proc.stderr.strip().splitlines()[-1])["error"]
     assert error["field"] == "NOETL_IB_CACHE_DIR" and "longer than 107 bytes" in error["message"]
     assert warm.run("--version", NOETL_IB_CACHE_DIR=str(deep)).returncode == 0
+
+
+@pytest.mark.parametrize("idle", ["0", "-5", "nan", "inf", "1e9"])
+def test_idle_must_be_a_sane_number_of_seconds(warm: Warm, idle: str) -> None:
+    """--idle outside (0, one week] is a usage error (exit 2) and starts nothing."""
+    proc = warm.run("warm", "start", "--idle", idle)
+    assert proc.returncode == 2
+    assert json.loads(proc.stderr.strip().splitlines()[-1])["error"]["field"] == "idle"
+    assert warm.status()["running"] is False
