@@ -14,7 +14,7 @@ import socket
 import sys
 from collections.abc import Mapping
 
-from .paths import code_key, job_key, socket_path, untrusted_reason
+from .paths import RLIMITS, code_key, job_key, socket_path, untrusted_reason
 from .wire import WireError, peer_uid, recv_message, send_message
 
 __all__ = ["CONNECT_TIMEOUT", "HANDSHAKE_TIMEOUT", "run_through_server", "warm_disabled"]
@@ -82,6 +82,14 @@ def _stdio_open() -> bool:
     return True
 
 
+def _rlimits() -> dict[str, list[int]]:
+    """This process's resource limits, for the child to take over."""
+    import resource
+
+    return {name: list(resource.getrlimit(getattr(resource, name)))
+            for name in RLIMITS if hasattr(resource, name)}
+
+
 def run_through_server(args: list[str]) -> int | None:
     """The exit code of `args` run by the warm server, or None when it did not take the job.
 
@@ -117,7 +125,7 @@ def run_through_server(args: list[str]) -> int | None:
         os.umask(umask)
         hello = {"t": "job", "code": code_key(), "job": job_key(env), "argv": args,
                  "argv0": sys.argv[0] if sys.argv else "noetl-ib", "cwd": cwd,
-                 "env": dict(env), "umask": umask}
+                 "env": dict(env), "umask": umask, "rlimits": _rlimits()}
         try:
             sock.settimeout(HANDSHAKE_TIMEOUT)
             send_message(sock, hello, [0, 1, 2])

@@ -17,6 +17,7 @@ from pathlib import Path
 __all__ = [
     "APPLIED_ENV",
     "MAX_SOCKET_PATH",
+    "RLIMITS",
     "code_key",
     "job_key",
     "socket_path",
@@ -27,6 +28,9 @@ __all__ = [
 #: AF_UNIX paths are limited to 108 bytes including the terminating NUL (Linux `sun_path`).
 MAX_SOCKET_PATH = 107
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
+#: Resource limits a child takes over from its client (`ulimit`): a fresh process inherits them.
+RLIMITS = ("RLIMIT_NOFILE", "RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_CORE",
+           "RLIMIT_STACK", "RLIMIT_NPROC")
 #: PYTHON* variables a forked child applies itself (all others must match the server's).
 APPLIED_ENV = frozenset({"PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING", "PYTHONUNBUFFERED"})
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .paths import job_key
+from .paths import RLIMITS, job_key
 from .wire import close_all, peer_uid, recv_message, send_message
 
 __all__ = ["DEFAULT_IDLE_SECONDS", "PRELOAD", "Server"]
@@ -227,6 +227,8 @@ class Server:
                 return self._refuse(conn, "sys.path or PYTHON*/PYDANTIC* variables differ from the server's")
             if len(fds) != 3 or not _job_shape_ok(message):
                 return self._refuse(conn, "malformed job")
+            if not _limits_fit(message["rlimits"]):
+                return self._refuse(conn, "the step's resource limits exceed the server's")
             send_message(conn, {"t": "ok"})
             go, _ = recv_message(conn)
             if go.get("t") != "go":
@@ -329,6 +331,11 @@ class Server:
         os.environ.clear()
         os.environ.update(env)
         os.umask(int(message["umask"]))
+        import resource
+
+        for name, (soft, hard) in message["rlimits"].items():
+            resource.setrlimit(getattr(resource, name), (soft, hard))
+        time.tzset()  # TZ of the client, as a fresh process reads it
         sys.argv = [str(message["argv0"]), *message["argv"]]
         sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
         encoding, _, errors = (env.get("PYTHONIOENCODING") or "").partition(":")
@@ -355,7 +362,28 @@ def _job_shape_ok(message: dict[str, Any]) -> bool:
             and isinstance(env, dict) and all(isinstance(k, str) and isinstance(v, str)
                                               for k, v in env.items())
             and isinstance(message.get("cwd"), str) and isinstance(message.get("argv0"), str)
-            and isinstance(message.get("umask"), int))
+            and isinstance(message.get("umask"), int) and isinstance(message.get("rlimits"), dict))
+
+
+def _limit(value: int) -> float:
+    import resource
+
+    return float("inf") if value == resource.RLIM_INFINITY or value < 0 else float(value)
+
+
+def _limits_fit(limits: dict[str, Any]) -> bool:
+    """A child can take the client's limits only if none is above the server's hard limit."""
+    import resource
+
+    for name, pair in limits.items():
+        if name not in RLIMITS or not hasattr(resource, name):
+            return False
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int) for v in pair)):
+            return False
+        _, hard = resource.getrlimit(getattr(resource, name))
+        if _limit(pair[1]) > _limit(hard) or _limit(pair[0]) > _limit(pair[1]):
+            return False
+    return True
 
 
 def _stream(fd: int, write: bool, encoding: str, errors: str, line_buffering: bool) -> io.TextIOWrapper:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -221,3 +222,34 @@ def test_idle_must_be_a_sane_number_of_seconds(warm: Warm, idle: str) -> None:
     assert proc.returncode == 2
     assert json.loads(proc.stderr.strip().splitlines()[-1])["error"]["field"] == "idle"
     assert warm.status()["running"] is False
+
+
+def test_child_takes_the_clients_resource_limits(warm: Warm, holding: HoldingServer) -> None:
+    """`ulimit -n 200` in the step applies to the child as it would to a fresh process."""
+    warm.start()
+    env = {**warm.env, "NOETL_SERVER_URL": holding.url}
+    client = subprocess.Popen(["/bin/sh", "-c", f'ulimit -n 200 && exec "{NOETL_IB}" "$@"', "sh", *ORDER],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        assert holding.accepted.wait(60), "the child never asked for the credential"
+        pid = int(poll(lambda: re.findall(r"job (\d+) started", warm.log_text()), what="job")[-1])
+        limits = Path(f"/proc/{pid}/limits").read_text()
+        assert re.search(r"Max open files\s+200\s+200", limits), limits
+    finally:
+        client.kill()
+        client.wait(timeout=60)
+
+
+def test_limits_above_the_servers_run_in_process(warm: Warm) -> None:
+    """A client whose hard limit exceeds the server's is refused (the child could not take it)."""
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 256:
+        pytest.skip("the open-files limit is already at or below 256")
+    start = subprocess.run(["/bin/sh", "-c", f'ulimit -n 256 && exec "{NOETL_IB}" warm start'],
+                           capture_output=True, text=True, env=warm.env, check=True, timeout=60)
+    warm.pid = json.loads(start.stdout)["pid"]
+    proc = warm.run("-v", "--version")
+    assert proc.returncode == 0 and "resource limits" in proc.stderr
+    assert warm.status()["jobs_refused"] == 1
