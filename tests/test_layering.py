@@ -29,6 +29,7 @@ RANKS = {
     "runtime": 0,
     "entry": 6,
     "cli": 6,
+    "warm": 6,
     "__init__": 6,
     "testing": 7,
 }

@@ -34,6 +34,8 @@ exit codes: 0 ok, 1 unexpected error, 2 bad input, 3 authentication failed,
 credentials: --credentials-file, else $NOETL_IB_CREDENTIALS, else NoETL's alias store,
              else $NOETL_SERVER_URL; logs: -v or NOETL_IB_LOG_LEVEL=DEBUG (stderr only)
 pydantic plugins are off in this command unless PYDANTIC_DISABLE_PLUGINS is set (even empty)
+warm: after `noetl-ib warm start`, invocations run in a process forked from a server that has
+      imported everything (NOETL_IB_WARM=off: never); a step lost after it was handed over exits 6
 """
 
 
@@ -140,6 +142,9 @@ def _build_parser(*, only_run: bool = False) -> tuple[argparse.ArgumentParser, a
         help="run the local IBKR simulator (see `noetl-ib simulator --help`)",
         add_help=False,
     )
+    from ..warm.command import add_warm_parser
+
+    add_warm_parser(sub, _Parser, _verbose_option)
     return parser, run
 
 
@@ -171,6 +176,8 @@ def _dispatch(ns: argparse.Namespace) -> Any:
         handler = cmd_check if ns.creds_command == "check" else cmd_register
     elif command == "actions":
         from ._actions import cmd_actions as handler
+    elif command == "warm":
+        from ..warm.command import cmd_warm as handler
     else:  # pragma: no cover - argparse restricts the choices
         raise CliUsageError(f"unknown command {command!r}")
     return handler(ns)
@@ -183,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     # installed); a one-shot step does not use them. Setting the variable (even empty) keeps them.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     index, verbose = _leading_flags(args)
+    if argv is None and (served := _warm_first(args, index)) is not None:
+        return served
     if index < len(args) and args[index] == "simulator":
         # The simulator is a long-running server with its own options and logging.
         from ..simulator.cli import main as simulator_main
@@ -215,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             command = f"run {ns.action}"
         if command is None:
             parser.print_help(sys.stderr)
-            raise CliUsageError("a command is required: run, token, credentials, actions, simulator")
+            raise CliUsageError("a command is required: run, token, credentials, actions, warm, simulator")
         with stdout_to_stderr():
             result = _dispatch(ns)
     except FailedWithResult as failed:
@@ -232,6 +241,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         emit(result)
     return EXIT_OK
+
+
+def _warm_first(args: list[str], index: int) -> int | None:
+    """The console script hands its invocation to a warm server if one runs (`noetl-ib warm`)."""
+    if index < len(args) and args[index] in ("warm", "simulator"):
+        return None
+    from ..warm.client import run_through_server
+
+    return run_through_server(args)
 
 
 def _is_run(args: list[str], index: int) -> bool:

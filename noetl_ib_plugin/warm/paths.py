@@ -1,0 +1,145 @@
+"""Where the warm server's socket lives, who may own it, and the fingerprint of the code it serves.
+
+Standard library only: the `noetl-ib` console script calls this before it decides to import
+anything heavy. The ownership rules are those of the token cache (`auth/cache.py`): a 0700
+directory this user owns, never a symlink, inside the same cache directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+__all__ = [
+    "APPLIED_ENV",
+    "MAX_SOCKET_PATH",
+    "RLIMITS",
+    "code_key",
+    "job_key",
+    "socket_path",
+    "untrusted_reason",
+    "warm_dir",
+]
+
+#: AF_UNIX paths are limited to 108 bytes including the terminating NUL (Linux `sun_path`).
+MAX_SOCKET_PATH = 107
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+#: Resource limits a child takes over from its client (`ulimit`): a fresh process inherits them.
+RLIMITS = ("RLIMIT_NOFILE", "RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_CORE",
+           "RLIMIT_STACK", "RLIMIT_NPROC")
+#: PYTHON* variables a forked child applies itself (all others must match the server's).
+APPLIED_ENV = frozenset({"PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING", "PYTHONUNBUFFERED"})
+
+
+def cache_dir(env: Mapping[str, str]) -> Path:
+    """`NOETL_IB_CACHE_DIR`, else `$XDG_CACHE_HOME/noetl-ib`, else `~/.cache/noetl-ib` (as auth/cache.py)."""
+    explicit = env.get("NOETL_IB_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = env.get("XDG_CACHE_HOME")
+    home = env.get("HOME")
+    base = Path(xdg).expanduser() if xdg else (Path(home) if home else Path.home()) / ".cache"
+    return base / "noetl-ib"
+
+
+def warm_dir(env: Mapping[str, str]) -> Path:
+    """The directory of the sockets: `<cache dir>/warm`, mode 0700."""
+    return cache_dir(env) / "warm"
+
+
+def socket_path(env: Mapping[str, str]) -> Path:
+    """One socket per interpreter and installed package, so two venvs never share a server."""
+    ident = hashlib.sha256(f"{sys.executable}\0{PACKAGE_DIR}".encode()).hexdigest()[:12]
+    return warm_dir(env) / f"s-{ident}.sock"
+
+
+def _euid() -> int:
+    return os.geteuid()
+
+
+def untrusted_reason(directory: Path, sock: Path | None) -> str | None:
+    """Why `directory` (and `sock`, if given) must not be used, or None when both are ours.
+
+    The directory must be a real directory this user owns with no group/other access; the
+    socket a socket this user owns. The peer's SO_PEERCRED uid is checked after connecting too.
+    """
+    try:
+        st = os.lstat(directory)
+    except OSError as exc:
+        return f"cannot stat {directory}: {exc.strerror}"
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        return f"{directory} is not a plain directory"
+    if st.st_uid != _euid():
+        return f"{directory} is owned by uid {st.st_uid}, not by this user (uid {_euid()})"
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        return f"{directory} is open to group or others (mode {stat.S_IMODE(st.st_mode):o}, want 700)"
+    if sock is None:
+        return None
+    try:
+        sst = os.lstat(sock)
+    except OSError as exc:
+        return f"cannot stat {sock.name}: {exc.strerror}"
+    if not stat.S_ISSOCK(sst.st_mode):
+        return f"{sock.name} is not a socket"
+    if sst.st_uid != _euid():
+        return f"{sock.name} is owned by uid {sst.st_uid}, not by this user (uid {_euid()})"
+    return None
+
+
+def _package_files() -> list[tuple[str, int, int]]:
+    """(relative path, size, mtime_ns) of every .py file of the installed package."""
+    out: list[tuple[str, int, int]] = []
+    todo = [str(PACKAGE_DIR)]
+    while todo:
+        current = todo.pop()
+        with os.scandir(current) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != "__pycache__":
+                        todo.append(entry.path)
+                elif entry.name.endswith(".py"):
+                    st = entry.stat()
+                    out.append((entry.path, st.st_size, st.st_mtime_ns))
+    out.sort()
+    return out
+
+
+def code_key() -> str:
+    """Digest of what a fresh process would import: interpreter, sys.path, and the package files.
+
+    Site directories contribute their mtime (installing or removing a distribution changes it);
+    the package's .py files their size and mtime. A server whose key differs from its client's
+    serves stale code, so the client runs in process and the server exits.
+    """
+    from .._version import __version__
+
+    h = hashlib.sha256()
+    h.update(f"{__version__}\0{sys.executable}\0{sys.version}\0".encode())
+    sites = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    for entry in sites:
+        try:
+            mtime = os.stat(entry or ".").st_mtime_ns
+        except OSError:
+            mtime = -1
+        h.update(f"p\0{entry}\0{mtime}\0".encode())
+    for path, size, mtime in _package_files():
+        h.update(f"f\0{path}\0{size}\0{mtime}\0".encode())
+    return h.hexdigest()
+
+
+def job_key(env: Mapping[str, str]) -> str:
+    """Digest of what shapes an interpreter or pydantic at start-up: sys.path, PYTHON*, PYDANTIC*.
+
+    A child cannot apply them after the fact (imports, hash seed, plugins), so a job whose
+    values differ from the server's runs in process instead (the server stays).
+    """
+    h = hashlib.sha256()
+    h.update("\0".join(sys.path).encode("utf-8", "surrogateescape"))
+    for name in sorted(env):
+        if name.startswith(("PYTHON", "PYDANTIC")) and name not in APPLIED_ENV:
+            h.update(f"{name}\0{env[name]}\0".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()

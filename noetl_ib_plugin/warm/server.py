@@ -1,0 +1,397 @@
+"""The warm step server: imports the plugin once, forks one child per `noetl-ib` invocation.
+
+The server never runs an action and holds no secret: it is started with only the variables
+that shape an interpreter (`command.KEEP_ENV`), and each child replaces them with its client's.
+A child stands in for a fresh process: the client's stdin/stdout/stderr on 0/1/2, its cwd,
+environment, umask and argv; logging, warnings and the std streams as a fresh interpreter has
+them; then the same `noetl_ib_plugin.cli.main(argv)`. As the server never runs an action, every
+process-wide cache (token memory cache, runner clients, file-cache handles) is as empty as in a
+fresh process; only the plugin registry is built once (from installed distributions, which the
+code fingerprint covers). A child dies with the server (PR_SET_PDEATHSIG) and is killed when
+its client goes away (EOF on the client's socket: the step timed out).
+
+Log lines (`<socket>.log`, mode 0600) name pids, uids, exit codes and reasons, never argv or
+the environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .paths import RLIMITS, job_key
+from .wire import close_all, peer_uid, recv_message, send_message
+
+__all__ = ["DEFAULT_IDLE_SECONDS", "PRELOAD", "Server"]
+
+DEFAULT_IDLE_SECONDS = 600.0
+#: Seconds a client has to send its job, and its `go` after the server's `ok`.
+HANDSHAKE_TIMEOUT = 5.0
+#: What a `noetl-ib` step imports; the server imports it once so its children start warm.
+PRELOAD = (
+    "requests",
+    "pydantic",
+    "noetl_ib_plugin.cli._run",
+    "noetl_ib_plugin.cli._token",
+    "noetl_ib_plugin.cli._actions",
+    "noetl_ib_plugin.cli._credentials",
+    "noetl_ib_plugin.runner",
+    "noetl_ib_plugin.trading",
+    "noetl_ib_plugin.credentials.stores",
+    "noetl_ib_plugin.auth",
+    "noetl_ib_plugin.client",
+    "noetl_ib_plugin.auth.keychain_cache",
+    "noetl_ib_plugin.credentials.suggest",
+    "noetl_ib_plugin.step_context",
+    "pydantic.plugin._loader",
+    "netrc",
+    "difflib",
+)
+_PR_SET_PDEATHSIG = 1
+
+
+def preload() -> None:
+    """Import what a step imports (every action module too) and build the plugin registry."""
+    import importlib
+    import pkgutil
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    actions = importlib.import_module("noetl_ib_plugin.actions")
+    for info in pkgutil.walk_packages(actions.__path__, "noetl_ib_plugin.actions."):
+        importlib.import_module(info.name)
+    from ..plugins import registry
+
+    registry()
+
+
+def _pdeathsig() -> Callable[[], None]:
+    """A function that makes the calling process die with its parent (Linux), loaded before forks."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return lambda: None
+    return lambda: prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@dataclass
+class _Job:
+    conn: socket.socket
+    pidfd: int
+    pid: int
+    started: float
+    killed: bool = False
+
+
+class Server:
+    """Accept loop over the listening socket, the clients of running jobs and their pidfds."""
+
+    def __init__(self, listener: socket.socket, path: Path, *, idle: float, code: str,
+                 log_fd: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.listener = listener
+        self.path = path
+        self.idle = idle
+        self.code = code
+        self.job = job_key(os.environ)
+        self.log_fd = log_fd
+        self.clock = clock
+        self.started_wall = time.time()
+        self.started = clock()
+        self.last_activity = clock()
+        self.stopping = False
+        self.jobs: dict[int, _Job] = {}
+        self.done = 0
+        self.refused = 0
+        self.selector = selectors.DefaultSelector()
+        self.inode = os.stat(path).st_ino
+        self.die_with_parent = _pdeathsig()
+        self.fresh_filters = list(warnings.filters)
+        self.stdio_encoding = sys.stdout.encoding if sys.stdout is not None else "utf-8"
+
+    # -- log ------------------------------------------------------------------------------
+
+    def log(self, text: str) -> None:
+        """One line, no argv, no environment."""
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        with contextlib.suppress(OSError):
+            os.write(self.log_fd, f"{stamp} pid={os.getpid()} {text}\n".encode())
+
+    # -- loop -----------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Run until idle for `idle` seconds with no job, or stopped and every job has ended."""
+        self.selector.register(self.listener, selectors.EVENT_READ, ("accept", None))
+        self.log(f"serving {self.path.name} idle={self.idle:g}s")
+        while True:
+            if self.stopping and not self.jobs:
+                break
+            timeout: float | None = None
+            if not self.jobs:
+                timeout = self.idle - (self.clock() - self.last_activity)
+                if timeout <= 0:
+                    self.log("idle: exiting")
+                    break
+            for key, _ in self.selector.select(timeout):
+                kind, job = key.data
+                if kind == "accept":
+                    self._accept()
+                elif kind == "exit":
+                    self._reap(job)
+                else:
+                    self._client_event(job)
+        self._close_listener()
+        self.log(f"stopped after {self.done} job(s)")
+
+    def _close_listener(self) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(self.listener)
+        self.listener.close()
+        with contextlib.suppress(OSError):
+            if os.stat(self.path).st_ino == self.inode:  # a newer server may own the path now
+                os.unlink(self.path)
+
+    def _status(self) -> dict[str, Any]:
+        from .._version import __version__
+
+        return {"t": "status", "pid": os.getpid(), "version": __version__,
+                "python": sys.executable, "socket": str(self.path), "code": self.code,
+                "idle_seconds": self.idle, "uptime_seconds": round(self.clock() - self.started, 3),
+                "started_at": round(self.started_wall, 3), "jobs_running": len(self.jobs),
+                "jobs_done": self.done, "jobs_refused": self.refused, "stopping": self.stopping}
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        fds: list[int] = []
+        try:
+            conn.settimeout(HANDSHAKE_TIMEOUT)
+            uid = peer_uid(conn)
+            if uid != os.geteuid():
+                self.refused += 1
+                self.log(f"refused a client of uid {uid}")
+                conn.close()
+                return
+            message, fds = recv_message(conn, max_fds=3)
+            kind = message.get("t")
+            if kind == "status":
+                send_message(conn, self._status())
+            elif kind == "stop":
+                self.stopping = True
+                self.log("stop requested")
+                send_message(conn, {"t": "stopping", "pid": os.getpid(), "jobs_running": len(self.jobs)})
+                self._close_listener()
+            elif kind == "job":
+                self._job(conn, message, fds)
+                fds = []
+                return
+            conn.close()
+        except (OSError, ValueError) as exc:
+            self.log(f"dropped a connection: {type(exc).__name__}")
+            conn.close()
+        finally:
+            close_all(fds)
+
+    def _refuse(self, conn: socket.socket, reason: str) -> None:
+        self.refused += 1
+        self.log(f"refused a job: {reason}")
+        with contextlib.suppress(OSError):
+            send_message(conn, {"t": "refuse", "reason": reason})
+        conn.close()
+
+    def _job(self, conn: socket.socket, message: dict[str, Any], fds: list[int]) -> None:
+        """Check the job, say ok, wait for go, fork; the received fds are closed here in the server."""
+        try:
+            if self.stopping:
+                return self._refuse(conn, "the server is stopping")
+            if message.get("code") != self.code:
+                self.stopping = True  # stale code: this server must not serve anyone again
+                self._close_listener()
+                return self._refuse(conn, "the installed code changed since the server started")
+            if message.get("job") != self.job:
+                return self._refuse(conn, "sys.path or PYTHON*/PYDANTIC* variables differ from the server's")
+            if len(fds) != 3 or not _job_shape_ok(message):
+                return self._refuse(conn, "malformed job")
+            if not _limits_fit(message["rlimits"]):
+                return self._refuse(conn, "the step's resource limits exceed the server's")
+            send_message(conn, {"t": "ok"})
+            go, _ = recv_message(conn)
+            if go.get("t") != "go":
+                conn.close()
+                return None
+            pid = os.fork()
+            if pid == 0:
+                self._child(conn, message, fds)  # never returns
+            pidfd = os.pidfd_open(pid)
+        except (OSError, ValueError) as exc:
+            self.log(f"dropped a job: {type(exc).__name__}")
+            conn.close()
+            return None
+        finally:
+            close_all(fds)
+        job = _Job(conn=conn, pidfd=pidfd, pid=pid, started=self.clock())
+        self.jobs[pid] = job
+        self.selector.register(pidfd, selectors.EVENT_READ, ("exit", job))
+        self.selector.register(conn, selectors.EVENT_READ, ("client", job))
+        self.log(f"job {pid} started")
+        return None
+
+    def _client_event(self, job: _Job) -> None:
+        """Anything from a client after `go` (normally EOF: it died or timed out): kill its child."""
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(job.conn)
+        if not job.killed:
+            job.killed = True
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(job.pid, signal.SIGKILL)
+            self.log(f"job {job.pid} killed: its client went away")
+
+    def _reap(self, job: _Job) -> None:
+        _, status = os.waitpid(job.pid, 0)
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(job.pidfd)
+        os.close(job.pidfd)
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(job.conn)
+        self.jobs.pop(job.pid, None)
+        self.done += 1
+        self.last_activity = self.clock()
+        if os.WIFSIGNALED(status):
+            answer: dict[str, Any] = {"t": "exit", "signal": os.WTERMSIG(status)}
+        else:
+            answer = {"t": "exit", "code": os.waitstatus_to_exitcode(status)}
+        with contextlib.suppress(OSError):
+            send_message(job.conn, answer)
+        job.conn.close()
+        self.log(f"job {job.pid} ended {answer.get('code', answer.get('signal'))} "
+                 f"in {self.clock() - job.started:.3f}s")
+
+    # -- the child ------------------------------------------------------------------------
+
+    def _child(self, conn: socket.socket, message: dict[str, Any], fds: list[int]) -> None:
+        """Become the fresh `noetl-ib` process the client would have been, run main, exit."""
+        code = 1
+        try:
+            server_pid = os.getppid()
+            self.die_with_parent()
+            if os.getppid() != server_pid:  # the server died before the line above
+                os._exit(1)
+            conn.close()
+            self._drop_server_state()
+            for target, fd in enumerate(fds):
+                os.dup2(fd, target)
+            close_all(fds)
+            self._apply(message)
+            from ..cli import main
+
+            code = main(list(message["argv"]))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            code = 1
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    if stream is not None:
+                        stream.flush()
+            os._exit(code)
+
+    def _drop_server_state(self) -> None:
+        """Close every descriptor the server owns (by their objects, so none is closed twice)."""
+        self.selector.close()
+        self.listener.close()
+        for job in self.jobs.values():
+            job.conn.close()
+            with contextlib.suppress(OSError):
+                os.close(job.pidfd)
+        with contextlib.suppress(OSError):
+            os.close(self.log_fd)
+
+    def _apply(self, message: dict[str, Any]) -> None:
+        """The client's cwd, environment, umask, argv, streams, logging and warnings."""
+        import logging
+
+        env: dict[str, str] = message["env"]
+        os.chdir(message["cwd"])
+        os.environ.clear()
+        os.environ.update(env)
+        os.umask(int(message["umask"]))
+        import resource
+
+        for name, (soft, hard) in message["rlimits"].items():
+            resource.setrlimit(getattr(resource, name), (soft, hard))
+        time.tzset()  # TZ of the client, as a fresh process reads it
+        sys.argv = [str(message["argv0"]), *message["argv"]]
+        sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
+        encoding, _, errors = (env.get("PYTHONIOENCODING") or "").partition(":")
+        unbuffered = bool(env.get("PYTHONUNBUFFERED"))
+        enc = encoding or self.stdio_encoding
+        sys.stdin = _stream(0, False, enc, errors or "strict", False)
+        sys.stdout = _stream(1, True, enc, errors or "strict", unbuffered)
+        sys.stderr = _stream(2, True, enc, "backslashreplace", True)
+        for name in ("stdin", "stdout", "stderr"):  # what a fresh interpreter also has
+            setattr(sys, f"__{name}__", getattr(sys, name))
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        root.setLevel(logging.WARNING)
+        logging.captureWarnings(False)
+        logging.disable(logging.NOTSET)
+        warnings.filters[:] = self.fresh_filters  # type: ignore[index]
+        warnings._filters_mutated()  # type: ignore[attr-defined]
+
+
+def _job_shape_ok(message: dict[str, Any]) -> bool:
+    argv, env = message.get("argv"), message.get("env")
+    return (isinstance(argv, list) and all(isinstance(a, str) for a in argv)
+            and isinstance(env, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                              for k, v in env.items())
+            and isinstance(message.get("cwd"), str) and isinstance(message.get("argv0"), str)
+            and isinstance(message.get("umask"), int) and isinstance(message.get("rlimits"), dict))
+
+
+def _limit(value: int) -> float:
+    import resource
+
+    return float("inf") if value == resource.RLIM_INFINITY or value < 0 else float(value)
+
+
+def _limits_fit(limits: dict[str, Any]) -> bool:
+    """A child can take the client's limits only if none is above the server's hard limit."""
+    import resource
+
+    for name, pair in limits.items():
+        if name not in RLIMITS or not hasattr(resource, name):
+            return False
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int) for v in pair)):
+            return False
+        _, hard = resource.getrlimit(getattr(resource, name))
+        if _limit(pair[1]) > _limit(hard) or _limit(pair[0]) > _limit(pair[1]):
+            return False
+    return True
+
+
+def _stream(fd: int, write: bool, encoding: str, errors: str, line_buffering: bool) -> io.TextIOWrapper:
+    """A std stream as the interpreter builds one at start-up (closefd=False, tty: line-buffered)."""
+    raw = io.FileIO(fd, "wb" if write else "rb", closefd=False)
+    tty = raw.isatty()
+    buffered: io.BufferedWriter | io.BufferedReader = (
+        io.BufferedWriter(raw) if write else io.BufferedReader(raw))
+    return io.TextIOWrapper(buffered, encoding=encoding, errors=errors,
+                            line_buffering=line_buffering or (write and tty))
+
