@@ -29,7 +29,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ._version import __version__
-from .errors import BrokerError, ConfigurationError
+from .errors import ConfigurationError, RedirectRefused, ResponseTooLarge
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -59,14 +59,6 @@ _CHUNK = 64 * 1024
 
 class DeadlineExceeded(requests.exceptions.ReadTimeout):
     """The whole call outlived its total deadline; its socket was shut down."""
-
-
-class RedirectRefused(BrokerError):
-    """A server answered 3xx; the plugin never follows redirects with credentials attached."""
-
-
-class ResponseTooLarge(BrokerError):
-    """A server's answer exceeded the byte cap; reading stopped there."""
 
 
 def json_body(resp: requests.Response) -> Any:

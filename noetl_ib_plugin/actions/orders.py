@@ -178,7 +178,7 @@ def _submit_exactly_once(
                     client_order_id=coid,
                     status=exc.status,
                 ) from None
-            if resent or isinstance(exc, AuthError):
+            if resent or not isinstance(exc, RateLimited) or not exc.retryable:
                 raise
             wait = min(exc.retry_after or 1.0, settings.max_rate_limit_wait)
             log.warning("order %s: rate limited; resending in %.1fs", coid, wait)

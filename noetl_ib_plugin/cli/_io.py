@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any, NoReturn
 
+from ..errors import UsageError
 from ..redaction import redact
 
 __all__ = [
@@ -57,22 +58,8 @@ CATEGORY_EXIT = {
 log = logging.getLogger("noetl_ib_plugin.cli")
 
 
-class CliUsageError(Exception):
-    """Bad command line (unknown option, malformed key=value): always exit 2."""
-
-    category = "input"
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        self.message = message
-        self.field = field
-        super().__init__(message)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Same shape as `IBPluginError.to_dict` so callers parse one format."""
-        out: dict[str, Any] = {"type": "UsageError", "message": self.message}
-        if self.field:
-            out["field"] = self.field
-        return out
+#: The CLI's name for the one tree's `UsageError` (bad command line: exit 2).
+CliUsageError = UsageError
 
 
 class FailedWithResult(Exception):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import AuthError, BrokerError
+from ..errors import AuthError, SessionTakenOver
 from .filelock import file_lock
 
 __all__ = [
@@ -62,13 +62,6 @@ def is_bootstrap_signal(status: int, text: str) -> bool:
 def ssodh_body(compete: bool) -> dict[str, bool]:
     """`POST /iserver/auth/ssodh/init` body; compete=true logs out other sessions of the user."""
     return {"publish": True, "compete": compete}
-
-
-class SessionTakenOver(BrokerError):
-    """Another session of the same IBKR username holds the brokerage session.
-
-    Raised instead of opening it again, so two clients never kick each other back and forth.
-    """
 
 
 def taken_over(compete: bool) -> SessionTakenOver:
