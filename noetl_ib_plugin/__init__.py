@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from .auth.oauth1a import LiveSessionTokenProvider
     from .auth.oauth2 import IBTokenProvider
     from .client import IBClient
-    from .credentials.models import CredentialRecord, OAuth1aData, OAuth2Data, parse_record
+    from .credentials.models import CredentialRecord, OAuth1aData, OAuth2Data
+    from .credentials.records import parse_record
     from .errors import (
         AmbiguousContract,
         AuthError,
@@ -86,7 +87,7 @@ _LAZY = {
     "CredentialRecord": ".credentials.models",
     "OAuth1aData": ".credentials.models",
     "OAuth2Data": ".credentials.models",
-    "parse_record": ".credentials.models",
+    "parse_record": ".credentials.records",
     "hookimpl": ".hookspecs",
     "get_token_provider": ".plugins",
     "load_credential": ".plugins",

@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "noetl_ib_plugin"
 #: Rank of each part of the package; a module may import only parts of equal or lower rank.
 RANKS = {
     "_version": 0,
+    "validation": 0,
     "errors": 0,
     "redaction": 0,
     "backoff": 0,

@@ -10,7 +10,8 @@ from typing import Any
 import requests
 
 from ..backoff import RetryPolicy
-from ..credentials.models import CredentialRecord, OAuth2Data, coerce_data
+from ..credentials.models import CredentialRecord, OAuth2Data
+from ..credentials.records import coerce_data
 from ..errors import AuthError
 from ..transport import json_body
 from .base import Clock, Token, TokenProvider

@@ -12,7 +12,8 @@ import requests
 
 from noetl_ib_plugin.auth import FileTokenCache
 from noetl_ib_plugin.auth.oauth1a import LiveSessionTokenProvider
-from noetl_ib_plugin.credentials.models import OAuth1aData, parse_record
+from noetl_ib_plugin.credentials.models import OAuth1aData
+from noetl_ib_plugin.credentials.records import parse_record
 
 simulator = pytest.importorskip("noetl_ib_plugin.simulator")
 if not hasattr(simulator, "Simulator"):  # the package exists before its entry point does
