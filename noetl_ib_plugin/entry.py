@@ -28,7 +28,8 @@ to stderr.
    ``credential_type``, else the record, else the fields (``consumer_key`` means OAuth 1.0a);
 2. individual scalar fields, ``credential_type: interactive_brokers_oauth`` plus
    ``client_id: "{{ keychain.ib_oauth.client_id }}"`` etc.: every argument named like a field of
-   that type's data model goes into the credential (``credential`` is then the IBKR username);
+   that type's data model goes into the credential (``username``, or ``credential`` as before,
+   is then the IBKR username);
 3. a record name, ``credential: ib_oauth``: fetched from the server the step came from
    (``GET {server_url}/api/credentials/{name}?include_data=true&execution_id=...``, server from
    ``server_url=`` or the worker's ``$NOETL_SERVER_URL``), after ``credentials_file`` /

@@ -24,9 +24,10 @@ def split_credential_fields(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(credential data, action params): a field of the type's data model belongs to the credential."""
     from .errors import CredentialError
+    from .validation import field_names
 
     model = _credential_model(credential_type, "credential_type")
-    fields = set(model.model_fields)
+    fields = field_names(model)
     data: dict[str, Any] = {}
     rest: dict[str, Any] = {}
     for key, value in params.items():

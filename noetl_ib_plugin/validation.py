@@ -21,6 +21,7 @@ __all__ = [
     "RECORD_FIXES",
     "check_field_names",
     "closest",
+    "field_names",
     "first_validation_problem",
     "input_error",
     "record_error",
@@ -91,13 +92,26 @@ def first_validation_problem(
     return loc, message, kind, ctx
 
 
+def field_names(model: type[BaseModel]) -> set[str]:
+    """Every key a model accepts: field names, aliases and each validation-alias choice."""
+    known = set(model.model_fields)
+    for info in model.model_fields.values():
+        if info.alias:
+            known.add(info.alias)
+        choices = getattr(info.validation_alias, "choices", None)
+        if isinstance(info.validation_alias, str):
+            known.add(info.validation_alias)
+        for choice in choices or ():
+            if isinstance(choice, str):
+                known.add(choice)
+    return known
+
+
 def check_field_names(data: Mapping[str, Any], model: type[BaseModel], prefix: str) -> None:
     """An unknown key close to a known field is a typo: a CredentialError says so before other checks."""
     if model.model_config.get("extra") != "forbid":
         return  # a plugin's type that accepts extra keys: nothing is a typo
-    known = set(model.model_fields) | {
-        f.alias for f in model.model_fields.values() if f.alias
-    }
+    known = field_names(model)
     for key in data:
         if isinstance(key, str) and key not in known:
             near = closest(key, sorted(known))
@@ -116,7 +130,7 @@ def record_error(
     loc, message, kind, ctx = first_validation_problem(exc)
     loc = loc or str(ctx.get("field") or "")
     field = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "record"
-    fix = RECORD_FIXES.get(kind, _DEFAULT_FIX)
+    fix = str(ctx.get("fix") or RECORD_FIXES.get(kind, _DEFAULT_FIX))
     if kind == "extra_forbidden" and model is not None:
         near = closest(loc.rsplit(".", 1)[-1], model.model_fields)
         if near:

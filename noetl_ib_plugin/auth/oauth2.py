@@ -32,7 +32,7 @@ TOKEN_CAUSES = (
     "(default '/token')."
 )
 SSO_CAUSES = (
-    "check that data.credential is the IBKR username this client may open sessions for, that "
+    "check that data.username is the IBKR username this client may open sessions for, that "
     "data.ip (if set) is your public IP, and that the client has the sso-sessions.write scope."
 )
 
@@ -85,7 +85,7 @@ class IBTokenProvider(TokenProvider):
             d.resolved_sso_session_url,
             d.client_id,
             d.key_id,
-            d.credential,
+            d.username,
             d.audience,
             d.scope,
             # The SSO session's claims and where the bearer is used change what the token is.
@@ -135,7 +135,7 @@ class IBTokenProvider(TokenProvider):
         now = int(self.now())
         claims: dict[str, Any] = {
             "iss": self.data.client_id,
-            "credential": self.data.credential,
+            "credential": self.data.username,  # IBKR's claim name for the username
             "iat": now,
             "exp": int(now + self.sso_lifetime),
             "jti": self._jti(),

@@ -25,6 +25,7 @@ __all__ = [
     "field_problem",
     "no_control",
     "normalize_root",
+    "one_name",
     "pem_or_path",
     "secret_text",
 ]
@@ -90,6 +91,27 @@ def pem_or_path(data: Any, pem_field: str, path_field: str, *, required: bool = 
     return data
 
 
-def field_problem(field: str, detail: str) -> PydanticCustomError:
-    """A model-level problem that still names its field (pydantic gives such errors no loc)."""
-    return PydanticCustomError("field_error", "{detail}", {"field": field, "detail": detail})
+def field_problem(field: str, detail: str, fix: str | None = None) -> PydanticCustomError:
+    """A model-level problem that still names its field (pydantic gives such errors no loc)
+    and, optionally, its own fix text."""
+    ctx = {"field": field, "detail": detail, **({"fix": fix} if fix else {})}
+    return PydanticCustomError("field_error", "{detail}", ctx)
+
+
+def one_name(data: Any, name: str, legacy: str) -> Any:
+    """A field given under its name and its legacy name must agree; then the legacy key is
+    dropped (given alone, it stays, so an error about its value names the key the user wrote).
+
+    The error names both fields and never either value (a username is not a secret, but the
+    rule for record values is one rule).
+    """
+    if not isinstance(data, dict) or legacy not in data or name not in data:
+        return data
+    if data[name] != data[legacy]:
+        raise field_problem(
+            name, f"{name} and its legacy name {legacy} are both given and differ",
+            fix=f"keep data.{name} and remove data.{legacy} from the record.",
+        )
+    data = dict(data)
+    del data[legacy]
+    return data

@@ -12,6 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,6 +30,7 @@ from .fields import (
     PRINTABLE,
     no_control,
     normalize_root,
+    one_name,
     pem_or_path,
     secret_text,
 )
@@ -112,9 +114,11 @@ class OAuth2Data(CredentialData):
     private_key_path: str | None = Field(
         default=None, max_length=MAX_PATH_CHARS, description="path to the RSA private key PEM"
     )
-    credential: str = Field(
+    username: str = Field(
         min_length=1, max_length=128, pattern=IDENT,
-        description="IBKR username the SSO session is opened for",
+        validation_alias=AliasChoices("username", "credential"),
+        description="IBKR username the SSO session is opened for (the JWT's `credential` "
+        "claim); `credential` is accepted as its legacy name",
     )
     ip: str | None = Field(
         default=None, max_length=45, description="your public IP, sent as the SSO session's IP "
@@ -143,7 +147,13 @@ class OAuth2Data(CredentialData):
     @model_validator(mode="before")
     @classmethod
     def _one_key(cls, data: Any) -> Any:
+        data = one_name(data, "username", "credential")
         return pem_or_path(data, "private_key", "private_key_path")
+
+    @property
+    def credential(self) -> str:
+        """The legacy name of `username` (records and code written before it was renamed)."""
+        return self.username
 
     @field_validator("private_key", mode="before")
     @classmethod

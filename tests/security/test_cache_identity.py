@@ -16,14 +16,14 @@ from tests.reliability.canary import SecretScanner, record_secrets
 
 __all__ = ["module_sim", "sim"]
 
-BASE: dict[str, Any] = {"client_id": "cid", "key_id": "kid", "credential": "user",
+BASE: dict[str, Any] = {"client_id": "cid", "key_id": "kid", "username": "user",
                         "api_base_url": "https://api.ibkr.com"}
 #: Every OAuth 2.0 field that changes what the token is or where it is used, with another value.
 #: Written from RFC 7523 / IBKR's SSO claims, not read from the provider.
 CHANGES_TOKEN: dict[str, Any] = {
     "client_id": "cid2",
     "key_id": "kid2",
-    "credential": "user2",
+    "username": "user2",
     "ip": "203.0.113.9",
     "ip_claim": "userIp",
     "service": "AM_LOGIN",

@@ -51,7 +51,7 @@ def o2(sim: Simulator) -> OAuth2Client:
     """An OAuth 2.0 client for the built-in sim_oauth2 credential."""
     data = records(sim)["sim_oauth2"]
     return OAuth2Client(data["api_base_url"], data["client_id"], data["key_id"],
-                        load_private(data["private_key"]), data["credential"])
+                        load_private(data["private_key"]), data["username"])
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ class Clocked:
         self._offset = offset
         data = records(sim)["sim_oauth2"]
         client = OAuth2Client(sim.url, data["client_id"], data["key_id"],
-                              load_private(data["private_key"]), data["credential"])
+                              load_private(data["private_key"]), data["username"])
         self.trader = Trader(sim.url, data["account_id"], bearer=client.bearer()).init()
 
     def advance(self, seconds: float) -> None:

@@ -174,7 +174,7 @@ def test_expired_bearer_and_access_token(sim_keys: SimKeys) -> None:
     with Simulator(pacing=False, keys=sim_keys, clock=lambda: time.time() + offset[0]) as s:
         data = records(s)["sim_oauth2"]
         client = OAuth2Client(s.url, data["client_id"], data["key_id"],
-                              load_private(data["private_key"]), data["credential"])
+                              load_private(data["private_key"]), data["username"])
         s.sso_ttl = 60
         access = client.access_token()
         t = Trader(s.url, "DU1234567", bearer=client.sso_response(access).json()["access_token"])

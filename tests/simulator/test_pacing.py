@@ -42,7 +42,7 @@ def paced(sim_keys: SimKeys, clock: ManualClock) -> Iterator[tuple[Simulator, Tr
                    clock=clock) as s:
         data = records(s)["sim_oauth2"]
         client = OAuth2Client(s.url, data["client_id"], data["key_id"],
-                              load_private(data["private_key"]), data["credential"])
+                              load_private(data["private_key"]), data["username"])
         trader = Trader(s.url, "DU1234567", bearer=client.bearer())
         clock.advance(2.0)  # past every pacing window and the bridge warm-up
         yield s, trader
@@ -129,7 +129,7 @@ def test_penalty_box_over_http_counted_and_retry_after_optional(sim_keys: SimKey
                    penalty_strikes=2, retry_after=False, bridge_warmup=0) as s:
         data = records(s)["sim_oauth2"]
         client = OAuth2Client(s.url, data["client_id"], data["key_id"],
-                              load_private(data["private_key"]), data["credential"])
+                              load_private(data["private_key"]), data["username"])
         t = Trader(s.url, "DU1234567", bearer=client.bearer())
         codes = [t.post("/tickle").status_code for _ in range(3)]
         assert codes == [200, 429, 429]
