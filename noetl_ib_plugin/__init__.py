@@ -1,6 +1,7 @@
 """Interactive Brokers for NoETL playbooks: auth that stays out of the way, trading actions, a simulator.
 
-Names load lazily so a `noetl-ib` shell step pays only for what it uses.
+Names load lazily (PEP 562) so a `noetl-ib` shell step pays only for what it uses; the error
+tree (`noetl_ib_plugin.errors`) is imported eagerly, it has no dependencies.
 """
 
 from __future__ import annotations
@@ -9,6 +10,34 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+
+# The error tree has no dependencies (errors.py imports only redaction.py): imported eagerly, so
+# `except noetl_ib_plugin.InputError` costs nothing extra and `errors` is the one place for them.
+from .errors import (
+    AmbiguousContract,
+    AuthError,
+    BrokerError,
+    ConfigurationError,
+    ContractNotFound,
+    CredentialError,
+    CredentialNotFound,
+    IBPluginError,
+    IdempotencyKeyConflict,
+    InputError,
+    LiveTradingRefused,
+    OrderInactive,
+    OrderOutcomeUnknown,
+    OrderRejected,
+    OrderUnconfirmed,
+    OutcomeUnknown,
+    RateLimited,
+    RedirectRefused,
+    RegistrationFailed,
+    ResponseTooLarge,
+    SessionTakenOver,
+    TransientError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from .actions.spec import Action
@@ -19,22 +48,6 @@ if TYPE_CHECKING:
     from .client import IBClient
     from .credentials.models import CredentialRecord, OAuth1aData, OAuth2Data
     from .credentials.records import parse_record
-    from .errors import (
-        AmbiguousContract,
-        AuthError,
-        BrokerError,
-        ConfigurationError,
-        ContractNotFound,
-        CredentialError,
-        CredentialNotFound,
-        IBPluginError,
-        InputError,
-        LiveTradingRefused,
-        OrderRejected,
-        OrderUnconfirmed,
-        RateLimited,
-        TransientError,
-    )
     from .hookspecs import hookimpl
     from .plugins import get_token_provider, load_credential
     from .runner import run_action
@@ -54,19 +67,28 @@ __all__ = [
     "IBClient",
     "IBPluginError",
     "IBTokenProvider",
+    "IdempotencyKeyConflict",
     "InputError",
     "LiveSessionTokenProvider",
     "LiveTradingRefused",
     "MemoryTokenCache",
     "OAuth1aData",
     "OAuth2Data",
+    "OrderInactive",
+    "OrderOutcomeUnknown",
     "OrderRejected",
     "OrderUnconfirmed",
+    "OutcomeUnknown",
     "RateLimited",
+    "RedirectRefused",
+    "RegistrationFailed",
+    "ResponseTooLarge",
+    "SessionTakenOver",
     "Token",
     "TokenProvider",
     "TradingClient",
     "TransientError",
+    "UsageError",
     "__version__",
     "get_token_provider",
     "hookimpl",
@@ -94,16 +116,10 @@ _LAZY = {
     "run_action": ".runner",
     "TradingClient": ".trading",
 }
-_ERRORS = {
-    n
-    for n in __all__
-    if n.endswith(("Error", "Contract", "NotFound", "Rejected", "Refused", "Unconfirmed", "Limited"))
-}
-
 
 def __getattr__(name: str) -> Any:
     """Import public names on first use (PEP 562)."""
-    module = ".errors" if name in _ERRORS else _LAZY.get(name)
+    module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'noetl_ib_plugin' has no attribute {name!r}")
     value = getattr(importlib.import_module(module, __name__), name)
