@@ -34,9 +34,11 @@ RANKS = {
     "cli": 6,
     "__init__": 6,
     "testing": 7,
+    "pytest_plugin": 7,
 }
-#: Only the front doors may reach the simulator (lazily): the CLI command and the test helper.
-MAY_IMPORT_SIMULATOR = {"cli", "testing"}
+#: Only the front doors may reach the simulator (lazily): the CLI command, the test helper and
+#: the pytest plugin.
+MAY_IMPORT_SIMULATOR = {"cli", "testing", "pytest_plugin"}
 
 
 def _part(module: str) -> str:

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from noetl_ib_plugin.simulator import SimKeys, Simulator, generate_keys
-from noetl_ib_plugin.testing import ib_simulator  # noqa: F401  (re-exported fixture under test)
 
 from .clients import OAuth1aClient, OAuth2Client, Trader, load_private
 
