@@ -86,8 +86,8 @@ def test_running_simulator_helper() -> None:
     """running_simulator starts a server and stops it (port closed) on exit."""
     from noetl_ib_plugin.testing import running_simulator
 
-    with running_simulator(pacing=False) as sim:
-        url = sim.url
+    with running_simulator(pacing=False) as sim_shared:
+        url = sim_shared.url
         assert requests.get(f"{url}/__sim/health", timeout=5).status_code == 200
     try:
         requests.get(f"{url}/__sim/health", timeout=1)
@@ -177,8 +177,8 @@ def test_book_others_could_write_is_never_unpickled(
         state, marker = tmp_path / name, tmp_path / f"{name}-ran"
         _planted_book(state, marker, dir_mode=dir_mode, file_mode=file_mode)
         with caplog.at_level(logging.WARNING), Simulator(state_dir=state, pacing=False,
-                                                         bridge_warmup=0) as sim:
-            assert sim.orders() == []
+                                                         bridge_warmup=0) as sim_shared:
+            assert sim_shared.orders() == []
         assert not marker.exists()  # the payload never ran
         assert f"chmod 700 {state}; chmod 600 {state / 'book.pickle'}" in caplog.text
     # the control: the same payload in a private dir is unpickled (so the check is what stops it)

@@ -50,12 +50,12 @@ def paced(sim_keys: SimKeys, clock: ManualClock) -> Iterator[tuple[Simulator, Tr
 
 def test_endpoint_limit_gives_429(paced: tuple[Simulator, Trader]) -> None:
     """A second tickle inside its window is a 429 with Retry-After, counted in stats."""
-    sim, t = paced
+    sim_shared, t = paced
     assert t.post("/tickle").status_code == 200
     resp = t.post("/tickle")
     assert resp.status_code == 429 and "error" in resp.json()
     assert int(resp.headers["Retry-After"]) >= 1
-    assert sim.stats()["rate_limited_responses"] == 1
+    assert sim_shared.stats()["rate_limited_responses"] == 1
 
 
 def test_global_limit(paced: tuple[Simulator, Trader]) -> None:
@@ -67,15 +67,15 @@ def test_global_limit(paced: tuple[Simulator, Trader]) -> None:
 
 def test_exact_rate_never_limited(paced: tuple[Simulator, Trader], clock: ManualClock) -> None:
     """A client sending exactly one tickle per window never sees a 429."""
-    sim, t = paced
+    sim_shared, t = paced
     for n in range(5):
         if n:
             clock.advance(0.2)
         assert t.post("/tickle").status_code == 200
-    assert sim.stats()["rate_limited_responses"] == 0
+    assert sim_shared.stats()["rate_limited_responses"] == 0
 
 
-def test_pacing_off_by_default_in_tests(sim: Simulator, trader: Trader) -> None:
+def test_pacing_off_by_default_in_tests(sim_shared: Simulator, trader: Trader) -> None:
     """pacing=False disables every limit."""
     assert all(trader.post("/tickle").status_code == 200 for _ in range(5))
 
