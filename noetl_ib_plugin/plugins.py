@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -13,6 +12,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import ConfigurationError, CredentialError
+from .runtime import RUNTIME
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -94,11 +94,6 @@ class Registry:
         return factory(data)
 
 
-_lock = threading.Lock()
-_pm: pluggy.PluginManager | None = None
-_registry: Registry | None = None
-
-
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
     """Register every `noetl.plugins` entry point, like `pm.load_setuptools_entrypoints`, cheaper.
 
@@ -158,50 +153,46 @@ def plugin_distributions() -> list[Distribution]:
 
 def get_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:
     """The process-wide plugin manager: built-ins first, then every `noetl.plugins` entry point."""
-    global _pm
-    with _lock:
-        if _pm is None:
-            pm = _PluginManager(hookspecs.PROJECT)
-            pm.add_hookspecs(hookspecs)
-            from . import builtin
 
-            pm.register(builtin, name=BUILTIN_PLUGIN_NAME)
-            if load_entry_points:
-                _load_entry_points(pm)
-            try:
-                pm.check_pending()
-            except pluggy.PluginValidationError as exc:
-                raise ConfigurationError(
-                    f"plugin {exc.plugin!r} implements a hook that does not exist ({exc})",
-                    field="noetl.plugins",
-                    fix="check the hook name's spelling against noetl_ib_plugin.hookspecs.",
-                ) from None
-            _pm = pm
-        return _pm
+    def make() -> pluggy.PluginManager:
+        pm = _PluginManager(hookspecs.PROJECT)
+        pm.add_hookspecs(hookspecs)
+        from . import builtin
+
+        pm.register(builtin, name=BUILTIN_PLUGIN_NAME)
+        if load_entry_points:
+            _load_entry_points(pm)
+        try:
+            pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise ConfigurationError(
+                f"plugin {exc.plugin!r} implements a hook that does not exist ({exc})",
+                field="noetl.plugins",
+                fix="check the hook name's spelling against noetl_ib_plugin.hookspecs.",
+            ) from None
+        return pm
+
+    return RUNTIME.plugin_managers.get_or_create("manager", make)
 
 
 def registry() -> Registry:
     """Everything registered, collected once per process."""
-    global _registry
-    if _registry is None:
-        pm = get_plugin_manager()
-        reg = Registry()
-        pm.hook.noetl_register_credential_types(register=reg._add_credential_type)
-        pm.hook.noetl_register_token_providers(register=reg._add_token_provider)
-        pm.hook.noetl_register_actions(register=reg._add_action)
-        with _lock:
-            if _registry is None:
-                _registry = reg
-    assert _registry is not None
-    return _registry
+    found = RUNTIME.registries.get("registry")
+    if found is not None:
+        return found
+    pm = get_plugin_manager()
+    reg = Registry()
+    pm.hook.noetl_register_credential_types(register=reg._add_credential_type)
+    pm.hook.noetl_register_token_providers(register=reg._add_token_provider)
+    pm.hook.noetl_register_actions(register=reg._add_action)
+    # Built outside the lock (a hook may ask for the registry); the first one stored wins.
+    return RUNTIME.registries.get_or_create("registry", lambda: reg)
 
 
 def reset_registry() -> None:
-    """Forget loaded plugins (tests, or a host that installed a plugin at run time)."""
-    global _pm, _registry
-    with _lock:
-        _pm = None
-        _registry = None
+    """Forget loaded plugins (`runtime.reset()` forgets everything else too)."""
+    RUNTIME.plugin_managers.clear()
+    RUNTIME.registries.clear()
 
 
 def load_credential(name: str, credentials_file: str | os.PathLike[str] | None = None) -> CredentialRecord:

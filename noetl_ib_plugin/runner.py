@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +16,7 @@ from .client import IBClient
 from .credentials import CredentialRecord, load_credential, parse_record
 from .errors import InputError
 from .plugins import registry
+from .runtime import RUNTIME
 from .validation import input_error
 
 __all__ = [
@@ -29,8 +29,6 @@ __all__ = [
     "run_action",
 ]
 
-_clients: dict[str, IBClient] = {}
-_clients_lock = threading.Lock()
 
 #: Action names as registered: echoed in errors only when they look like one.
 _ACTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
@@ -72,26 +70,18 @@ def _record_key(record: CredentialRecord) -> str:
 
 def get_client(record: CredentialRecord) -> IBClient:
     """One `IBClient` (and so one pooled HTTP session and pacer) per credential per process."""
-    key = _record_key(record)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            provider = registry().token_provider_for(record)
-            client = IBClient(
-                provider,
-                account_id=record.data.account_id,
-                environment=record.data.environment,
-            )
-            _clients[key] = client
-        return client
+
+    def make() -> IBClient:
+        provider = registry().token_provider_for(record)
+        return IBClient(provider, account_id=record.data.account_id,
+                        environment=record.data.environment)
+
+    return RUNTIME.clients.get_or_create(_record_key(record), make)
 
 
 def clear_clients() -> None:
-    """Close and forget cached clients (tests, or a host reloading credentials)."""
-    with _clients_lock:
-        for client in _clients.values():
-            client.close()
-        _clients.clear()
+    """Close and forget cached clients (`runtime.reset()` forgets everything else too)."""
+    RUNTIME.clients.clear()
 
 
 def _input_error(action: str, exc: ValidationError) -> InputError:

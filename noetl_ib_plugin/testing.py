@@ -9,33 +9,28 @@ ib_simulator`` in a conftest.py still works; `running_simulator()` needs no pyte
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from noetl_ib_plugin.simulator import SimKeys, Simulator, generate_keys
+from noetl_ib_plugin import runtime
+from noetl_ib_plugin.simulator import Simulator, shared_keys
 
-__all__ = ["ib_simulator", "running_simulator"]
-
-_keys: SimKeys | None = None
-_keys_lock = threading.Lock()
+__all__ = ["ib_simulator", "reset", "running_simulator"]
 
 
-def _shared_keys() -> SimKeys:
-    """RSA generation is the slow part of start-up, so one throw-away set serves a test run."""
-    global _keys
-    with _keys_lock:
-        if _keys is None:
-            _keys = generate_keys()
-        return _keys
+def reset() -> None:
+    """Forget the plugin's process-wide state (`runtime.reset()`); the simulator's shared
+    throw-away keys are kept (RSA generation is the slow part of start-up):
+    `noetl_ib_plugin.simulator.reset()` forgets those."""
+    runtime.reset()
 
 
 @contextmanager
 def running_simulator(**options: Any) -> Iterator[Simulator]:
     """Start a Simulator with `options` (keys shared per process unless given, no bridge warm-up
     unless given) and stop it after."""
-    options.setdefault("keys", _shared_keys())
+    options.setdefault("keys", shared_keys())
     options.setdefault("bridge_warmup", 0)  # IBKR's 1-5 s warm-up would only slow tests down
     sim = Simulator(**options)
     sim.start()

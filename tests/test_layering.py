@@ -27,6 +27,7 @@ RANKS = {
     "plugins": 5,
     "builtin": 5,
     "step_context": 0,
+    "runtime": 0,
     "entry": 6,
     "step_credential": 6,
     "logs": 0,

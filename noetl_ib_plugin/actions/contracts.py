@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -10,14 +9,13 @@ from typing import Any
 
 from ..client import IBClient
 from ..errors import AmbiguousContract, BrokerError, ContractNotFound, InputError
+from ..runtime import RUNTIME
 from .parse import as_int
 from .shapes import expect_list, get_json
 
 __all__ = ["Contract", "clear_contract_cache", "contract_info", "resolve_contract", "search"]
 
 CACHE_TTL = 3600.0
-_cache: dict[tuple[str, ...], tuple[float, Any]] = {}
-_cache_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -37,27 +35,24 @@ class Contract:
 
 
 def clear_contract_cache() -> None:
-    """Forget cached lookups (tests)."""
-    with _cache_lock:
-        _cache.clear()
+    """Forget cached lookups (`runtime.reset()` forgets everything else too)."""
+    RUNTIME.contracts.clear()
 
 
 def _cached(key: tuple[str, ...], load: Callable[[], Any]) -> Any:
     """Process-wide memo with a TTL: contract data changes rarely."""
     now = time.monotonic()
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None and now - hit[0] < CACHE_TTL:
-            return hit[1]
+    hit = RUNTIME.contracts.get(key)
+    if hit is not None and now - hit[0] < CACHE_TTL:
+        return hit[1]
     value = load()
-    with _cache_lock:
-        _cache[key] = (now, value)
+    RUNTIME.contracts.put(key, (now, value))
     return value
 
 
 def search(client: IBClient, symbol: str, sec_type: str = "STK") -> list[dict[str, Any]]:
     """`GET /iserver/secdef/search` (cached per process)."""
-    key = (client.api_base_url, "search", symbol.upper(), sec_type.upper())
+    key = (client.trading_base_url, "search", symbol.upper(), sec_type.upper())
 
     def load() -> list[dict[str, Any]]:
         endpoint = "/iserver/secdef/search"
@@ -72,7 +67,7 @@ def search(client: IBClient, symbol: str, sec_type: str = "STK") -> list[dict[st
 
 def contract_info(client: IBClient, conid: int) -> dict[str, Any]:
     """`GET /iserver/contract/{conid}/info` (cached per process); ContractNotFound if unknown."""
-    key = (client.api_base_url, "info", str(conid))
+    key = (client.trading_base_url, "info", str(conid))
 
     def load() -> dict[str, Any]:
         try:

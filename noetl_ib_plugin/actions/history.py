@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from ..client import IBClient
 from ..errors import BrokerError, TransientError
+from ..runtime import RUNTIME
 from .contracts import resolve_contract
 from .models import MAX_CONID, field_error
 from .parse import as_float, as_int
@@ -41,17 +42,11 @@ _BARS = ("1min", "2min", "3min", "5min", "10min", "15min", "30min",
          "1h", "2h", "3h", "4h", "8h", "1d", "1w", "1m")
 _PERIOD = re.compile(r"^(\d+)(min|h|d|w|m|y)$")
 
-_gates: dict[str, threading.BoundedSemaphore] = {}
-_gates_lock = threading.Lock()
-
 
 def history_gate(key: str) -> threading.BoundedSemaphore:
     """The process-wide 5-slot gate of one credential (keyed by the provider's cache key)."""
-    with _gates_lock:
-        gate = _gates.get(key)
-        if gate is None:
-            gate = _gates[key] = threading.BoundedSemaphore(HISTORY_CONCURRENCY)
-        return gate
+    return RUNTIME.history_gates.get_or_create(
+        key, lambda: threading.BoundedSemaphore(HISTORY_CONCURRENCY))
 
 
 class HistoryInput(BaseModel):

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..client import IBClient
 from ..client.bootstrap import BROKERAGE_STATE
+from ..client.trading_transport import decode_answer
 
 __all__ = ["AuthStatusInput", "auth_status"]
 
@@ -38,12 +39,12 @@ def auth_status(client: IBClient, inp: AuthStatusInput) -> dict[str, Any]:
     if not provider.is_token_valid():
         return _not_authenticated("no valid token cached; the next action will obtain one")
     token = provider.current_token()  # valid and cached, so this reads memory or the cache
-    # _send, not request(): request() would refresh the token on a 401.
-    resp, _ = client._send("POST", "/iserver/auth/status", None, None, True)
+    # The transport layer, not request(): request() would refresh the token on a 401.
+    resp, _ = client.transport.send("POST", "/iserver/auth/status", None, None, True)
     if resp.status_code in (401, 410):
         resp.close()
         return _not_authenticated(f"IBKR refused the cached token (HTTP {resp.status_code})")
-    body = client._decode("POST", "/iserver/auth/status", resp)
+    body = decode_answer("POST", "/iserver/auth/status", resp)
     status = body if isinstance(body, dict) else {}
     state = provider.load_state(BROKERAGE_STATE) or {}
     opened = state.get("opened_at")

@@ -92,7 +92,8 @@ class TokenProvider(abc.ABC):
     """Base of every scheme: a lock-free fast path, single-flight refresh, a shared file cache.
 
     Subclasses implement `_fetch_new` (get a token from IBKR), `authorize` (put it on a request),
-    `api_base_url` and `_cache_identity` (public facts that identify the credential).
+    `trading_base_url` and `_cache_identity` (public facts that identify the credential). A
+    subclass written against the older seam may define `api_base_url` instead; it is honoured.
     """
 
     #: Short scheme name shown in token metadata ("oauth2", "oauth1a").
@@ -122,9 +123,19 @@ class TokenProvider(abc.ABC):
     # -- what subclasses provide -------------------------------------------------------------
 
     @property
-    @abc.abstractmethod
+    def trading_base_url(self) -> str:
+        """Root of the trading API, e.g. `https://api.ibkr.com/v1/api` (no trailing slash).
+
+        Not the record's `api_base_url`, which is the host root (`https://api.ibkr.com`).
+        """
+        if type(self).api_base_url is not TokenProvider.api_base_url:  # the older seam
+            return self.api_base_url
+        raise NotImplementedError(f"{type(self).__name__} must define trading_base_url")
+
+    @property
     def api_base_url(self) -> str:
-        """Root of the trading API, e.g. `https://api.ibkr.com/v1/api` (no trailing slash)."""
+        """Deprecated name of `trading_base_url` (kept for callers of the older seam)."""
+        return self.trading_base_url
 
     @abc.abstractmethod
     def _cache_identity(self) -> tuple[str, ...]:
@@ -262,7 +273,7 @@ class TokenProvider(abc.ABC):
             "expires_in": round(token.expires_at - self.now(), 3),
             "from_cache": token.from_cache,
             "token": mask(token.value),
-            "api_base_url": self.api_base_url,
+            "api_base_url": self.trading_base_url,
         }
 
     def __repr__(self) -> str:

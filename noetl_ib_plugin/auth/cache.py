@@ -12,13 +12,13 @@ import logging
 import os
 import stat
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import ConfigurationError
+from ..runtime import RUNTIME
 from .cache_entry import MAX_ENTRY_BYTES, valid_entry
 from .cache_locks import KeyLocks, lock_timeout_error, try_flock, unflock
 
@@ -311,11 +311,6 @@ def default_cache_dir() -> Path:
     return base / "noetl-ib"
 
 
-_PROCESS_MEMORY_CACHE = MemoryTokenCache()
-_FILE_CACHES: dict[Path, FileTokenCache] = {}
-_FILE_CACHES_LOCK = threading.Lock()
-
-
 def default_cache() -> TokenCache:
     """The cache chosen by the environment: shared files unless `NOETL_IB_TOKEN_CACHE=memory`.
 
@@ -324,7 +319,7 @@ def default_cache() -> TokenCache:
     """
     mode = os.environ.get("NOETL_IB_TOKEN_CACHE", "").strip().lower()
     if mode == "memory":
-        return _PROCESS_MEMORY_CACHE
+        return RUNTIME.memory_caches.get_or_create("memory", MemoryTokenCache)
     if mode not in ("file", "", "keychain"):
         raise ConfigurationError(
             f"unknown token cache mode {mode!r}",
@@ -333,10 +328,7 @@ def default_cache() -> TokenCache:
             "unset, a NoETL step shares through the keychain when it can.",
         )
     directory = default_cache_dir()
-    with _FILE_CACHES_LOCK:
-        cache = _FILE_CACHES.get(directory)
-        if cache is None:
-            cache = _FILE_CACHES[directory] = FileTokenCache(directory)
+    cache = RUNTIME.file_caches.get_or_create(directory, lambda: FileTokenCache(directory))
     if mode != "file":
         from .keychain_cache import shared_cache_over
 

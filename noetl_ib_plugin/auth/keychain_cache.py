@@ -28,7 +28,6 @@ import contextlib
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -40,6 +39,7 @@ import requests
 
 from ..credentials.stores import SERVER_DEADLINE, SERVER_MAX_BYTES, check_server_url
 from ..errors import ConfigurationError
+from ..runtime import RUNTIME
 from ..step_context import current_step
 from ..transport import RedirectRefused, ResponseTooLarge, ensure_limits, limited_session
 from .bounds import finite_number
@@ -109,7 +109,7 @@ class KeychainTokenCache:
             session = limited_session(deadline=deadline, max_bytes=SERVER_MAX_BYTES)
         else:
             ensure_limits(session, self.server_url)
-        self._session = session
+        self._http = session
         self.timeout = timeout
         self.settle = settle
         self.poll = poll
@@ -133,7 +133,7 @@ class KeychainTokenCache:
     def _get(self, key: str) -> dict[str, Any] | None:
         """The entry's `data` when found; None when absent, expired or unreadable."""
         try:
-            resp = self._session.get(self._url(key), params={"scope_type": "global"},
+            resp = self._http.get(self._url(key), params={"scope_type": "global"},
                                      timeout=self.timeout, allow_redirects=False)
         except _UNUSABLE as exc:
             log.warning("NoETL keychain unreachable (%s); using this host's token cache",
@@ -163,7 +163,7 @@ class KeychainTokenCache:
         resp = None
         for attempt in (1, 2):
             try:
-                resp = self._session.post(self._url(key), json=body, timeout=self.timeout,
+                resp = self._http.post(self._url(key), json=body, timeout=self.timeout,
                                           allow_redirects=False)
                 break
             except requests.ConnectionError as exc:
@@ -208,7 +208,7 @@ class KeychainTokenCache:
         """Drop both copies (a 401 invalidation must reach every host)."""
         self.local.delete(key)
         try:
-            self._session.delete(self._url(key), params={"scope_type": "global"},
+            self._http.delete(self._url(key), params={"scope_type": "global"},
                                  timeout=self.timeout, allow_redirects=False)
         except _UNUSABLE as exc:
             log.warning("NoETL keychain unreachable (%s); shared token not deleted",
@@ -290,10 +290,6 @@ class KeychainTokenCache:
         return f"KeychainTokenCache({self.server_url!r}, catalog_id={self.catalog_id!r})"
 
 
-_CACHES: dict[tuple[str, str, int], KeychainTokenCache] = {}
-_CACHES_LOCK = threading.Lock()
-
-
 def shared_cache_over(local: TokenCache, *, required: bool = False) -> KeychainTokenCache | None:
     """The keychain layer for the current NoETL step (or env), or None when it cannot be used.
 
@@ -326,9 +322,6 @@ def shared_cache_over(local: TokenCache, *, required: bool = False) -> KeychainT
                     "NOETL_IB_HTTP_SERVER_HOSTS")
         return None
     key = (server.rstrip("/"), str(catalog), id(local))
-    with _CACHES_LOCK:
-        cache = _CACHES.get(key)
-        if cache is None:
-            cache = _CACHES[key] = KeychainTokenCache(server, str(catalog), local)
-        return cache
+    return RUNTIME.keychain_caches.get_or_create(
+        key, lambda: KeychainTokenCache(server, str(catalog), local))
 

@@ -88,7 +88,7 @@ class LiveSessionTokenProvider(TokenProvider):
         self.data = coerce_data(credential_data, OAuth1aData, "OAuth 1.0a")
         self._nonce = nonce_factory or generate_nonce
         self._dh_random = dh_random or default_dh_random
-        self._session = session
+        self._http_session = session
         self._policy = retry_policy or RetryPolicy()
         self._lst_url = f"{self.data.trading_base_url}{LST_PATH}"
         #: The decrypted access token secret, in a holder whose repr is masked.
@@ -111,8 +111,8 @@ class LiveSessionTokenProvider(TokenProvider):
     # -- TokenProvider -----------------------------------------------------------------------
 
     @property
-    def api_base_url(self) -> str:
-        """Trading endpoints root (`{api_base_url}/v1/api`)."""
+    def trading_base_url(self) -> str:
+        """Trading endpoints root (the record's host root `api_base_url` + `/v1/api`)."""
         return self.data.trading_base_url
 
     def _cache_identity(self) -> tuple[str, ...]:
@@ -232,9 +232,9 @@ class LiveSessionTokenProvider(TokenProvider):
 
     def _http(self) -> requests.Session:
         """The injected session, or one made on first use (a cached LST needs no HTTP at all)."""
-        if self._session is None:
-            self._session = requests.Session()
-        return self._session
+        if self._http_session is None:
+            self._http_session = requests.Session()
+        return self._http_session
 
     def _decrypted_prepend(self) -> str:
         """Decrypt the access token secret once per provider; errors name both fields involved."""

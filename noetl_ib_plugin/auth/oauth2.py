@@ -65,7 +65,7 @@ class IBTokenProvider(TokenProvider):
             cache=cache, clock=clock, buffer_seconds=buffer_seconds, buffer_fraction=buffer_fraction
         )
         self._jti: Callable[[], str] = jti_factory or (lambda: uuid.uuid4().hex)
-        self._session = session
+        self._http_session = session
         self._policy = retry_policy or RetryPolicy()
         self.assertion_lifetime = assertion_lifetime
         self.assertion_backdate = assertion_backdate
@@ -75,7 +75,7 @@ class IBTokenProvider(TokenProvider):
     # -- seam ------------------------------------------------------------------------------
 
     @property
-    def api_base_url(self) -> str:
+    def trading_base_url(self) -> str:
         return self.data.trading_base_url
 
     def _cache_identity(self) -> tuple[str, ...]:
@@ -149,9 +149,9 @@ class IBTokenProvider(TokenProvider):
     # -- fetching ----------------------------------------------------------------------------
 
     def _http(self) -> requests.Session:
-        if self._session is None:
-            self._session = requests.Session()
-        return self._session
+        if self._http_session is None:
+            self._http_session = requests.Session()
+        return self._http_session
 
     def _access_token(self) -> tuple[str, float]:
         """Step 1a: exchange a client assertion for an access token."""

@@ -1,16 +1,24 @@
-"""The brokerage-session bootstrap's result, kept beside the token so new processes skip it,
-plus what the bootstrap needs to survive real sessions: the compete flag, the bridge warm-up
-wait, a cross-process lock, and the typed error for a session another one took over."""
+"""The brokerage session (IBKR's `/iserver` bridge, not the HTTP session nor the SSO session):
+`BrokerageSessionManager` owns its bootstrap state and is the pipeline layer that opens it before a
+call and reopens it once after "no bridge". The result is kept beside the token so new
+processes skip the bootstrap; the compete flag, the bridge warm-up wait, a cross-process lock
+and the typed error for a session another one took over let it survive real sessions."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import AuthError, SessionTakenOver
+import requests
+
+from ..auth.base import Token, TokenProvider
+from ..errors import AuthError, BrokerError, SessionTakenOver, TransientError
+from .brokerage_state import BrokerageSession
 from .filelock import file_lock
 
 __all__ = [
@@ -19,6 +27,7 @@ __all__ = [
     "PORTFOLIO_STATE",
     "SSO_DH_FIX",
     "BrokerageSession",
+    "BrokerageSessionManager",
     "SessionTakenOver",
     "bootstrap_lock",
     "is_bootstrap_signal",
@@ -33,6 +42,8 @@ BROKERAGE_STATE = "brokerage"
 PORTFOLIO_STATE = "portfolio"
 
 SSODH_INIT_BODY = {"publish": True, "compete": True}
+
+log = logging.getLogger(__name__)
 
 #: Seconds to wait after `ssodh/init` for `/iserver/accounts` to list accounts (IBKR: 1-5 s).
 BRIDGE_WAIT = 20.0
@@ -110,60 +121,6 @@ def bootstrap_lock(cache: Any, key: str, timeout: float) -> Iterator[None]:
         yield
 
 
-@dataclass
-class BrokerageSession:
-    """What `/iserver/accounts` told us once the brokerage session was opened."""
-
-    accounts: list[str]
-    selected_account: str | None
-    is_paper: bool | None
-    opened_at: float = 0.0
-    #: One-shot facts about this session, e.g. "orders_primed" (live orders pre-flight done).
-    flags: set[str] = field(default_factory=set)
-
-    @classmethod
-    def from_accounts(cls, body: Any, opened_at: float) -> BrokerageSession:
-        """Parse `GET /iserver/accounts`; tolerant of missing keys."""
-        data = body if isinstance(body, dict) else {}
-        raw_accounts = data.get("accounts") or []
-        accounts = [str(a) for a in raw_accounts if isinstance(a, (str, int))]
-        selected = data.get("selectedAccount")
-        is_paper = data.get("isPaper")
-        return cls(
-            accounts=accounts,
-            selected_account=str(selected) if selected else (accounts[0] if accounts else None),
-            is_paper=bool(is_paper) if isinstance(is_paper, bool) else None,
-            opened_at=opened_at,
-        )
-
-    def to_state(self) -> dict[str, Any]:
-        """JSON form for `provider.save_state`."""
-        return {
-            "accounts": self.accounts,
-            "selected_account": self.selected_account,
-            "is_paper": self.is_paper,
-            "opened_at": self.opened_at,
-            "flags": sorted(self.flags),
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> BrokerageSession | None:
-        """Rebuild from `provider.load_state`; None when the entry is damaged."""
-        try:
-            accounts = [str(a) for a in state["accounts"]]
-            selected = state.get("selected_account")
-            is_paper = state.get("is_paper")
-            return cls(
-                accounts=accounts,
-                selected_account=str(selected) if selected else None,
-                is_paper=is_paper if isinstance(is_paper, bool) else None,
-                opened_at=float(state.get("opened_at") or 0.0),
-                flags={str(f) for f in state.get("flags") or []},
-            )
-        except (KeyError, TypeError, ValueError):
-            return None
-
-
 def needs_for(path: str) -> str | None:
     """Which bootstrap a path needs: "iserver" (brokerage session), "portfolio", or None."""
     if path.startswith("/iserver/auth/"):
@@ -175,3 +132,243 @@ def needs_for(path: str) -> str | None:
     if path.startswith("/portfolio/"):
         return "portfolio"
     return None
+
+
+#: Longest wait for another thread's bootstrap in this process: its cross-process lock wait
+#: (60 s), ssodh/init and the accounts poll (each call under its own deadline) fit well inside.
+LOCK_WAIT_SECONDS = 180.0
+
+
+@contextlib.contextmanager
+def _held(lock: threading.RLock, what: str) -> Iterator[None]:
+    """Hold `lock`, waiting at most LOCK_WAIT_SECONDS: a stuck holder becomes a typed error."""
+    if not lock.acquire(timeout=LOCK_WAIT_SECONDS):
+        raise TransientError(
+            f"waited {LOCK_WAIT_SECONDS:.0f}s for {what} held by another thread of this process",
+            fix="another call is stuck opening the brokerage session; retry later, or restart "
+            "the process if it persists.",
+        )
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+#: `call(method, path, json)`: one API call below this layer (auth refresh, no bootstrap),
+#: returning the decoded answer.
+Call = Callable[[str, str, Any], Any]
+#: `send(before)`: the call being bootstrapped; runs `before()` ahead of each attempt and
+#: returns the answer with the token value that authorised it.
+Send = Callable[[Callable[[], None]], tuple[requests.Response, str]]
+
+
+class BrokerageSessionManager:
+    """Owns the brokerage session of one credential: opens it at most once per token, shares
+    it through the token cache, and reopens it once when IBKR says "no bridge".
+
+    Safe to share between threads (and the `IBClient.with_options` views); `call` sends the
+    bootstrap's own requests, `clock`/`sleep` are monotonic seconds (injectable for tests).
+    """
+
+    def __init__(self, provider: TokenProvider, call: Call, *, explicit_account_id: str | None,
+                 compete: bool, clock: Callable[[], float],
+                 sleep: Callable[[float], None]) -> None:
+        self.provider = provider
+        self.call = call
+        self.explicit_account_id = explicit_account_id
+        #: ssodh/init `compete` flag (credential data `compete`, default true).
+        self.compete = compete
+        #: Seconds to wait for the bridge to list accounts after ssodh/init.
+        self.bridge_wait: float = BRIDGE_WAIT
+        #: Seconds to wait for another process's bootstrap (cross-process lock).
+        self.bootstrap_lock_timeout: float = 60.0
+        self.clock = clock
+        self.sleep = sleep
+        self.lock = threading.RLock()
+        self.current: BrokerageSession | None = None
+        self.current_token: Token | None = None
+        self.portfolio_token: Token | None = None
+
+    # -- the pipeline layer ---------------------------------------------------------------------
+
+    def send(self, method: str, path: str, needs: str | None, send: Send, *,
+             reopen: bool = True) -> requests.Response:
+        """The answer of `send` once the session `needs` names is open; after "no bridge" the
+        session is reopened and the call sent once more (twice more, first, when the token
+        changed while the call was in flight). Raises BrokerError when "no bridge" persists
+        (at once with `reopen=False`: the bootstrap's own calls)."""
+        stale_retries, bridge_retries, force = (2, 1, False) if reopen else (0, 0, False)
+
+        def before() -> None:
+            nonlocal force
+            if needs is not None:
+                self.ensure(needs, force=force)
+                force = False
+
+        while True:
+            resp, token_used = send(before)
+            if not is_bootstrap_signal(resp.status_code, resp.text):
+                return resp
+            opened = self.current_token
+            if (opened is None or opened.value != token_used) and stale_retries > 0:
+                # The token was replaced while this call was in flight: bootstrap the new
+                # token's session without spending the genuine no-bridge retry.
+                stale_retries -= 1
+                needs = needs or "iserver"
+                continue
+            if bridge_retries > 0:
+                bridge_retries -= 1
+                log.info("%s %s: no brokerage session, bootstrapping again", method, path)
+                needs, force = needs or "iserver", True
+                continue
+            raise BrokerError(
+                f"{method} {path}: HTTP 400 from IBKR (no bridge) after re-opening the "
+                "brokerage session",
+                status=400,
+                fix="another session may have taken over this username (compete); retry, or "
+                "log out of other IBKR sessions for this user.",
+            )
+
+    def ensure(self, needs: str, *, force: bool = False) -> None:
+        """Run whichever bootstrap `needs` names ("iserver" or "portfolio"), once per token."""
+        self.brokerage(force=force)
+        if needs == "portfolio":
+            self._ensure_portfolio()
+
+    # -- opening and sharing the session --------------------------------------------------------
+
+    def brokerage(self, *, force: bool = False) -> BrokerageSession:
+        """The brokerage session for the current token: memory, then the token cache, else open it.
+
+        Opening is single-flight across threads and processes (a lock file beside the token
+        cache, whose wait times out); whoever gets the lock re-reads the shared state first.
+        `force` (after "no bridge") reopens unless another process already did, and raises
+        SessionTakenOver instead when IBKR reports another session of the user competing.
+        """
+        token = self.provider.current_token()
+        if not force and self.current is not None and self.current_token == token:
+            return self.current
+        with _held(self.lock, "the brokerage-session lock"):
+            token = self.provider.current_token()
+            if not force and self.current is not None and self.current_token == token:
+                return self.current
+            # After "no bridge" the saved session is the failed one unless someone reopened since.
+            failed = (self.current.opened_at if self.current is not None else float("inf")) \
+                if force else None
+            if not force:
+                reused = self._reuse_saved(token, None)
+                if reused is not None:
+                    return reused
+            cache = getattr(self.provider, "_cache", None)
+            with bootstrap_lock(cache, self.provider.cache_key, self.bootstrap_lock_timeout):
+                reused = self._reuse_saved(token, failed)
+                if reused is not None:
+                    return reused
+                if force:
+                    self._check_not_taken_over()
+                return self._open()
+
+    def _reuse_saved(self, token: Token, failed: float | None) -> BrokerageSession | None:
+        """The session saved beside this token by any process, unless it is the one that failed."""
+        saved = self.provider.load_state(BROKERAGE_STATE)
+        session = BrokerageSession.from_state(saved) if saved else None
+        if session is None or (failed is not None and session.opened_at <= failed):
+            return None
+        log.debug("brokerage session reused from the token cache")
+        self.current, self.current_token = session, token
+        return session
+
+    def _check_not_taken_over(self) -> None:
+        """Before reopening after "no bridge": if IBKR says another session competes, stop."""
+        try:
+            status = self.call("POST", "/iserver/auth/status", None)
+        except (TransientError, BrokerError) as exc:  # unknown: reopen, as before this check
+            log.debug("auth/status unreadable before reopening the session: %s", exc)
+            return
+        if isinstance(status, dict) and status.get("competing") is True:
+            log.warning("brokerage session taken over by another session of this username")
+            raise taken_over(self.compete)
+
+    def _open(self) -> BrokerageSession:
+        """`POST /iserver/auth/ssodh/init`, then poll `GET /iserver/accounts` until the bridge is
+        warm; remembered with the token for every process sharing the cache."""
+        try:
+            init = self.call("POST", "/iserver/auth/ssodh/init", ssodh_body(self.compete))
+        except (TransientError, BrokerError) as exc:
+            if "sso dh token" in str(exc).lower():
+                raise AuthError(
+                    f"POST /iserver/auth/ssodh/init: HTTP {exc.status} from IBKR (failed to "
+                    "generate sso dh token)", status=exc.status, fix=SSO_DH_FIX,
+                ) from None
+            raise
+        if isinstance(init, dict) and init.get("authenticated") is False:
+            if init.get("competing") is True:
+                raise taken_over(self.compete)
+            raise ssodh_refused(init)
+        session = self._await_accounts()
+        self.provider.save_state(BROKERAGE_STATE, session.to_state())
+        self.current, self.current_token = session, self.provider.current_token()
+        self.portfolio_token = None
+        return session
+
+    def _await_accounts(self) -> BrokerageSession:
+        """`GET /iserver/accounts` until it lists accounts (IBKR's bridge warms up for 1-5 s after
+        ssodh/init and answers `{}` meanwhile); bounded by `bridge_wait` seconds."""
+        deadline = self.clock() + self.bridge_wait
+        pause = BRIDGE_POLL
+        while True:
+            accounts = self.call("GET", "/iserver/accounts", None)
+            session = BrokerageSession.from_accounts(accounts, time.time())
+            if session.accounts:
+                return session
+            if self.clock() + pause > deadline:
+                break
+            log.debug("brokerage bridge warming up (no accounts yet); polling again in %.2fs",
+                      pause)
+            self.sleep(pause)
+            pause = min(pause * 2, 2.0)
+        if self.explicit_account_id:
+            log.warning("IBKR listed no accounts %.0f s after ssodh/init; using data.account_id",
+                        self.bridge_wait)
+            return session
+        raise BrokerError(
+            f"IBKR returned no accounts for this credential within {self.bridge_wait:.0f} s of "
+            "opening the brokerage session",
+            fix="retry in a minute (the session may still be warming up); check that the IBKR "
+            "user behind the credential has a trading account.",
+        )
+
+    def _ensure_portfolio(self) -> None:
+        """`GET /portfolio/accounts` once per token before other `/portfolio/*` calls."""
+        token = self.provider.current_token()
+        if self.portfolio_token == token:
+            return
+        with _held(self.lock, "the brokerage-session lock"):
+            token = self.provider.current_token()
+            if self.portfolio_token == token:
+                return
+            opened_at = self.brokerage().opened_at
+            saved = self.provider.load_state(PORTFOLIO_STATE)
+            if not saved or saved.get("session_opened_at") != opened_at:
+                self.call("GET", "/portfolio/accounts", None)
+                self.provider.save_state(PORTFOLIO_STATE, {"session_opened_at": opened_at})
+            self.portfolio_token = self.provider.current_token()
+
+    # -- facts about the open session -----------------------------------------------------------
+
+    def known_accounts(self) -> list[str]:
+        """The accounts the brokerage session reported (none when it is not open)."""
+        return list(self.current.accounts) if self.current is not None else []
+
+    def has_flag(self, name: str) -> bool:
+        """Whether a one-shot fact (e.g. "orders_primed") holds for the current session."""
+        return name in self.brokerage().flags
+
+    def set_flag(self, name: str) -> None:
+        """Record a one-shot fact for this session, here and in the token cache."""
+        session = self.brokerage()
+        with _held(self.lock, "the brokerage-session lock"):
+            if name in session.flags:
+                return
+            session.flags.add(name)
+            self.provider.save_state(BROKERAGE_STATE, session.to_state())

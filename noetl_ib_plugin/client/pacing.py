@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import requests
 
 from ..errors import ConfigurationError
+from ..runtime import RUNTIME
 from .filelock import file_lock, open_private
 
 __all__ = [
@@ -306,21 +307,16 @@ class FilePacer(Pacer):
             self.path.unlink()
 
 
-_SHARED: dict[str, Pacer] = {}
-_SHARED_LOCK = threading.Lock()
-
-
 def shared_pacer(key: str, directory: str | os.PathLike[str] | None = None) -> Pacer:
     """The pacer for one credential (keyed by the provider's cache key): shared through
     `directory` (the token cache directory) across processes, else within this process."""
     slot = f"{key}@{directory}" if directory is not None else key
-    with _SHARED_LOCK:
-        pacer = _SHARED.get(slot)
-        if pacer is None:
-            pacer = (FilePacer(Path(directory) / f"{key}-pacing.json")
-                     if directory is not None else Pacer())
-            _SHARED[slot] = pacer
-        return pacer
+
+    def make() -> Pacer:
+        return FilePacer(Path(directory) / f"{key}-pacing.json") if directory is not None \
+            else Pacer()
+
+    return RUNTIME.pacers.get_or_create(slot, make)
 
 
 def install_rate_limit_hook(session: requests.Session, pacer: Pacer, api_root: str) -> None:

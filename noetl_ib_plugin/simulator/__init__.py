@@ -8,5 +8,6 @@ from __future__ import annotations
 
 from .app import Simulator
 from .keys import SimKeys, generate_keys
+from .shared import reset, shared_keys
 
-__all__ = ["SimKeys", "Simulator", "generate_keys"]
+__all__ = ["SimKeys", "Simulator", "generate_keys", "reset", "shared_keys"]

@@ -9,7 +9,7 @@ import pytest
 import requests
 import responses
 
-from noetl_ib_plugin.actions.contracts import clear_contract_cache
+from noetl_ib_plugin import runtime
 from noetl_ib_plugin.actions.orders import place_order
 from noetl_ib_plugin.cli._io import error_exit_code
 from noetl_ib_plugin.errors import OrderUnconfirmed
@@ -20,14 +20,14 @@ from tests.client.fakes import BASE, add_bootstrap, make_client
 @pytest.fixture
 def rsps() -> Iterator[responses.RequestsMock]:
     """Bootstrap and the AAPL contract search answered; everything else per test."""
-    clear_contract_cache()
+    runtime.reset()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         add_bootstrap(mock)
         mock.add(responses.GET, f"{BASE}/iserver/secdef/search",
                  json=[{"conid": "265598", "symbol": "AAPL", "description": "NASDAQ",
                         "sections": [{"secType": "STK"}]}])
         yield mock
-    clear_contract_cache()
+    runtime.reset()
 
 
 @pytest.mark.parametrize("status", [401, 403])

@@ -14,7 +14,7 @@ import pytest
 import requests
 import responses
 
-from noetl_ib_plugin.actions.contracts import clear_contract_cache
+from noetl_ib_plugin import runtime
 from noetl_ib_plugin.actions.models import GetOpenOrdersInput, PlaceOrderInput
 from noetl_ib_plugin.actions.orders import OrderSettings, get_open_orders, place_order
 from noetl_ib_plugin.cli._io import error_exit_code
@@ -44,14 +44,14 @@ EMPTY_REAL = {"orders": [], "snapshot": True}
 @pytest.fixture(autouse=True)
 def rsps() -> Any:
     """Bootstrap and contract search answers shared by every test here."""
-    clear_contract_cache()
+    runtime.reset()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         add_bootstrap(mock)
         mock.add(responses.GET, f"{BASE}/iserver/secdef/search",
                  json=[{"conid": "265598", "symbol": "AAPL", "description": "NASDAQ",
                         "sections": [{"secType": "STK"}]}])
         yield mock
-    clear_contract_cache()
+    runtime.reset()
 
 
 def _settings() -> OrderSettings:

@@ -9,7 +9,7 @@ import pytest
 import requests
 import responses
 
-from noetl_ib_plugin.actions.contracts import clear_contract_cache
+from noetl_ib_plugin import runtime
 from noetl_ib_plugin.actions.models import PlaceOrderInput
 from noetl_ib_plugin.actions.orders import OrderSettings, place_order
 from noetl_ib_plugin.errors import OrderRejected, OrderUnconfirmed
@@ -24,14 +24,14 @@ _MKT_ORDER = PlaceOrderInput(symbol="AAPL", side="BUY", quantity=1, order_type="
 @pytest.fixture(autouse=True)
 def _mocked() -> Any:
     """Bootstrap and contract search answers shared by every test here."""
-    clear_contract_cache()
+    runtime.reset()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         add_bootstrap(rsps)
         rsps.add(responses.GET, f"{BASE}/iserver/secdef/search",
                  json=[{"conid": "265598", "symbol": "AAPL", "description": "NASDAQ",
                         "sections": [{"secType": "STK"}]}])
         yield rsps
-    clear_contract_cache()
+    runtime.reset()
 
 
 def _settings() -> OrderSettings:

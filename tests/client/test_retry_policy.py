@@ -11,6 +11,7 @@ from noetl_ib_plugin import backoff
 from noetl_ib_plugin.auth import http as auth_http
 from noetl_ib_plugin.backoff import RetryPolicy, retry_call
 from noetl_ib_plugin.client import session as client_session
+from noetl_ib_plugin.client import trading_transport
 from noetl_ib_plugin.errors import ConfigurationError, TransientError
 from tests.client.fakes import BASE, FakeClock, FakeProvider, make_client
 
@@ -85,10 +86,10 @@ def test_policy_is_configurable_by_environment(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_one_retry_loop_and_one_status_set() -> None:
-    """auth/http.py and client/session.py both use backoff.retry_call and its status set."""
+    """auth/http.py and the trading transport both use backoff.retry_call and its status set."""
     assert vars(auth_http)["retry_call"] is backoff.retry_call
-    assert vars(client_session)["retry_call"] is backoff.retry_call
-    assert vars(client_session)["RETRYABLE_STATUS"] is backoff.RETRYABLE_STATUS
+    assert vars(trading_transport)["retry_call"] is backoff.retry_call
+    assert vars(trading_transport)["RETRYABLE_STATUS"] is backoff.RETRYABLE_STATUS
     assert not hasattr(auth_http, "RETRYABLE_STATUS")
 
 

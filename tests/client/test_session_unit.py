@@ -217,7 +217,7 @@ def test_brokerage_lock_wait_times_out_typed(monkeypatch: pytest.MonkeyPatch) ->
     """A thread stuck holding the brokerage-session lock makes others fail typed, not hang."""
     import threading
 
-    from noetl_ib_plugin.client import session as session_module
+    from noetl_ib_plugin.client import bootstrap as session_module
     from noetl_ib_plugin.errors import TransientError
 
     monkeypatch.setattr(session_module, "LOCK_WAIT_SECONDS", 0.2)
@@ -225,7 +225,7 @@ def test_brokerage_lock_wait_times_out_typed(monkeypatch: pytest.MonkeyPatch) ->
     holding, release = threading.Event(), threading.Event()
 
     def stuck() -> None:
-        with client._s.lock:
+        with client.brokerage_manager.lock:
             holding.set()
             release.wait(10)
 

@@ -194,7 +194,7 @@ def test_fast_prepare_equals_prepare_request(method: str, path: str, params: Any
 
 def _origin_env(netrc: tuple[str, str] | None) -> Any:
     """A settled-environment entry with no proxy or CA bundle."""
-    from noetl_ib_plugin.transport import _OriginEnv
+    from noetl_ib_plugin.transport.settled import _OriginEnv
 
     return _OriginEnv({}, None, netrc)
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from noetl_ib_plugin.actions.contracts import clear_contract_cache
+from noetl_ib_plugin import runtime
 from noetl_ib_plugin.errors import (
     ContractNotFound,
     IBPluginError,
@@ -20,7 +20,7 @@ from noetl_ib_plugin.errors import (
     OrderRejected,
     OrderUnconfirmed,
 )
-from noetl_ib_plugin.runner import clear_clients, get_client, resolve_credential, run_action
+from noetl_ib_plugin.runner import get_client, resolve_credential, run_action
 from noetl_ib_plugin.simulator import Simulator
 from tests.reliability.canary import SecretScanner, record_secrets
 
@@ -220,8 +220,7 @@ def warm(module_sim: Simulator, tmp_path_factory: pytest.TempPathFactory
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NOETL_IB_CACHE_DIR", str(tmp_path_factory.mktemp("token-cache")))
         mp.setenv("NOETL_IB_PACING", "off")
-        clear_clients()
-        clear_contract_cache()
+        runtime.reset()
         sim_warm = module_sim
         sim_warm.reset()
         sim_warm.set_price(AAPL, 100.0)
@@ -238,8 +237,7 @@ def warm(module_sim: Simulator, tmp_path_factory: pytest.TempPathFactory
         try:
             yield sim_warm, scan
         finally:
-            clear_clients()
-            clear_contract_cache()
+            runtime.reset()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import requests
 from noetl_ib_plugin.auth.cache import MemoryTokenCache
 from noetl_ib_plugin.auth.http import problem_detail
 from noetl_ib_plugin.auth.oauth2 import IBTokenProvider
-from noetl_ib_plugin.client.session import IBClient
+from noetl_ib_plugin.client.trading_transport import decode_answer
 from noetl_ib_plugin.errors import AuthError, BrokerError
 
 #: 200 KB of brackets: far under every size cap, far over the recursion limit.
@@ -81,7 +81,7 @@ def _response(status: int, body: bytes) -> requests.Response:
 def test_deep_trading_answer_is_a_broker_error(status: int) -> None:
     """A trading answer nested 100k deep is a BrokerError carrying the status."""
     with pytest.raises(BrokerError) as info:
-        IBClient._decode("GET", "/iserver/accounts", _response(status, DEEP))
+        decode_answer("GET", "/iserver/accounts", _response(status, DEEP))
     assert info.value.status == status
 
 

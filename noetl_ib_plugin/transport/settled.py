@@ -1,0 +1,167 @@
+"""`SettledSession` (a requests.Session reading its environment once per origin) and the
+factories that give every session the total deadline, body cap and no-redirect rule."""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import requests.adapters
+
+from .._version import __version__
+from .deadline import DEFAULT_MAX_BYTES, DeadlineAdapter
+
+__all__ = ["USER_AGENT", "SettledSession", "ensure_limits", "limited_session"]
+
+USER_AGENT = f"noetl-ib-plugin/{__version__}"
+
+
+@dataclass(frozen=True)
+class _OriginEnv:
+    """What `trust_env` means for one origin, read from the environment once."""
+
+    proxies: dict[str, str]
+    ca_bundle: str | None
+    netrc: tuple[str, str] | None
+
+
+_NO_ENV = _OriginEnv({}, None, None)
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """Stands in for "no auth" so that `requests` does not read ~/.netrc again."""
+    return request
+
+
+class SettledSession(requests.Session):
+    """A `requests.Session` that reads its environment once per origin, not on every call.
+
+    With `trust_env` (the default) a plain Session rescans `os.environ` for proxy variables
+    twice per request and reads `~/.netrc` on every call, so its CPU cost grows with the size
+    of the environment. This session gives `trust_env` the same meaning -- HTTP(S)_PROXY /
+    ALL_PROXY / NO_PROXY (and `proxies["no_proxy"]`), REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE when
+    `verify` is True, and `~/.netrc` (or $NETRC) credentials when a request has no auth -- but
+    resolves them the first time it talks to an origin (`scheme://host:port`) and keeps the
+    answer for its lifetime: a changed environment needs a new session. The CA bundle also
+    applies to `send()` of a prepared request (plain requests applies it only in `request()`).
+    Set `trust_env = False` to ignore the environment entirely, as with requests.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._origin_env: dict[str, _OriginEnv] = {}
+
+    def environment_for(self, url: str) -> _OriginEnv:
+        """The proxy, CA bundle and netrc settings for `url`'s origin (read once, then kept)."""
+        if not self.trust_env:
+            return _NO_ENV
+        try:
+            parts = urlsplit(url)
+            key = f"{parts.scheme}://{parts.netloc}".lower()
+        except ValueError:
+            return _NO_ENV
+        found = self._origin_env.get(key)
+        if found is None:
+            utils = requests.utils
+            no_proxy = (self.proxies or {}).get("no_proxy")
+            proxies: dict[str, str] = {}
+            if not utils.should_bypass_proxies(url, no_proxy=no_proxy):
+                environ = utils.get_environ_proxies(url, no_proxy=no_proxy)
+                proxy = environ.get(parts.scheme, environ.get("all"))
+                if proxy:
+                    proxies[parts.scheme] = proxy
+            ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            found = _OriginEnv(proxies, ca_bundle or None, utils.get_netrc_auth(url))
+            self._origin_env[key] = found
+        return found
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        """As requests does, with the netrc credentials read once per origin."""
+        if self.trust_env and not request.auth and not self.auth:
+            request = copy.copy(request)
+            request.auth = self.environment_for(request.url or "").netrc or _no_auth
+        return super().prepare_request(request)
+
+    def prepare(self, method: str, url: str, *, params: Any = None,
+                json: Any = None) -> requests.PreparedRequest:
+        """`prepare_request(Request(method, url, params=params, json=json))`, with less work.
+
+        Skips the generic merging (session params, session auth, per-request headers and
+        cookies): with none of those set, the result is the same request (method, URL,
+        headers, body, hooks; tests/client/test_settled_session.py proves it over generated
+        inputs). A session with its own `params` or `auth` takes the full path.
+        """
+        if self.params or self.auth is not None:
+            return self.prepare_request(requests.Request(method, url, params=params, json=json))
+        auth = self.environment_for(url).netrc if self.trust_env else None
+        prepared = requests.PreparedRequest()
+        prepared.prepare(
+            method=method.upper(),
+            url=url,
+            headers={k: v for k, v in self.headers.items() if v is not None},
+            params=params if params is not None else {},
+            json=json,
+            auth=auth,
+            cookies=self.cookies,
+            hooks=self.hooks,
+        )
+        return prepared
+
+    def _env_proxies(self, url: str, given: Any) -> dict[str, str]:
+        """Explicit proxies first, then the session's, then the environment's for this origin."""
+        merged = dict(self.proxies or {})
+        merged.update(given or {})
+        for scheme, proxy in self.environment_for(url).proxies.items():
+            merged.setdefault(scheme, proxy)
+        return {k: v for k, v in merged.items() if v is not None}  # None opts out, as in requests
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        """As requests does, with proxies and CA bundle from this origin's settled environment."""
+        url = request.url or ""
+        if "proxies" not in kwargs:
+            kwargs["proxies"] = self._env_proxies(url, None)
+        if "verify" not in kwargs and (self.verify is True or self.verify is None):
+            kwargs["verify"] = self.environment_for(url).ca_bundle or self.verify
+        return super().send(request, **kwargs)
+
+    def merge_environment_settings(  # type: ignore[override]  # stubs say a TypedDict
+        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        """`Session.request()`'s merge, from the settled environment instead of a rescan."""
+        text = url.decode() if isinstance(url, bytes) else (url or "")
+        if verify is True or verify is None:
+            verify = self.environment_for(text).ca_bundle or verify
+        return {
+            "proxies": self._env_proxies(text, proxies),
+            "stream": self.stream if stream is None else stream,
+            "verify": self.verify if verify is None else verify,
+            "cert": self.cert if cert is None else cert,
+        }
+
+
+def limited_session(*, deadline: float | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+                    pool_maxsize: int = 10) -> SettledSession:
+    """A `SettledSession` whose http(s) calls all go through a `DeadlineAdapter`."""
+    sess = SettledSession()
+    adapter = DeadlineAdapter(deadline=deadline, max_bytes=max_bytes, pool_connections=4,
+                              pool_maxsize=pool_maxsize)
+    sess.mount("https://", adapter)
+    sess.mount("http://", adapter)
+    sess.headers["User-Agent"] = USER_AGENT
+    return sess
+
+
+def ensure_limits(session: requests.Session, url: str) -> None:
+    """Mount a `DeadlineAdapter` for `url`'s scheme unless the session already has one.
+
+    A session with a custom adapter of another kind is left alone (its owner chose it).
+    """
+    adapter = session.get_adapter(url)
+    if isinstance(adapter, DeadlineAdapter) or type(adapter) is not requests.adapters.HTTPAdapter:
+        return
+    scheme = urlsplit(url).scheme
+    session.mount(f"{scheme}://", DeadlineAdapter())
