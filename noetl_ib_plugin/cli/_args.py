@@ -12,7 +12,6 @@ import re
 from typing import Any, NoReturn
 
 from ..errors import UsageError
-from ..jsonbounds import nests_within
 
 __all__ = [
     "MAX_JSON_CHARS",
@@ -45,6 +44,8 @@ def load_json_bounded(text: str, field: str) -> Any:
         value = None
         ok = False
     else:
+        from ..jsonbounds import nests_within  # only a JSON argument pays for it
+
         ok = nests_within(value, MAX_JSON_DEPTH)
     if not ok:
         raise UsageError(
