@@ -19,7 +19,8 @@ from _common import Target, emit
 
 from noetl_ib_plugin.auth import MemoryTokenCache
 from noetl_ib_plugin.auth.oauth1a import LiveSessionTokenProvider
-from noetl_ib_plugin.credentials.models import OAuth1aData, parse_record
+from noetl_ib_plugin.credentials.models import OAuth1aData
+from noetl_ib_plugin.credentials.records import parse_record
 from noetl_ib_plugin.simulator import Simulator
 
 LST_RUNS = 20

@@ -1,6 +1,7 @@
 """Interactive Brokers for NoETL playbooks: auth that stays out of the way, trading actions, a simulator.
 
-Names load lazily so a `noetl-ib` shell step pays only for what it uses.
+Names load lazily (PEP 562) so a `noetl-ib` shell step pays only for what it uses; the error
+tree (`noetl_ib_plugin.errors`) is imported eagerly, it has no dependencies.
 """
 
 from __future__ import annotations
@@ -10,6 +11,34 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
+# The error tree has no dependencies (errors.py imports only redaction.py): imported eagerly, so
+# `except noetl_ib_plugin.InputError` costs nothing extra and `errors` is the one place for them.
+from .errors import (
+    AmbiguousContract,
+    AuthError,
+    BrokerError,
+    ConfigurationError,
+    ContractNotFound,
+    CredentialError,
+    CredentialNotFound,
+    IBPluginError,
+    IdempotencyKeyConflict,
+    InputError,
+    LiveTradingRefused,
+    OrderInactive,
+    OrderOutcomeUnknown,
+    OrderRejected,
+    OrderUnconfirmed,
+    OutcomeUnknown,
+    RateLimited,
+    RedirectRefused,
+    RegistrationFailed,
+    ResponseTooLarge,
+    SessionTakenOver,
+    TransientError,
+    UsageError,
+)
+
 if TYPE_CHECKING:
     from .actions.spec import Action
     from .auth.base import Token, TokenProvider
@@ -17,23 +46,8 @@ if TYPE_CHECKING:
     from .auth.oauth1a import LiveSessionTokenProvider
     from .auth.oauth2 import IBTokenProvider
     from .client import IBClient
-    from .credentials.models import CredentialRecord, OAuth1aData, OAuth2Data, parse_record
-    from .errors import (
-        AmbiguousContract,
-        AuthError,
-        BrokerError,
-        ConfigurationError,
-        ContractNotFound,
-        CredentialError,
-        CredentialNotFound,
-        IBPluginError,
-        InputError,
-        LiveTradingRefused,
-        OrderRejected,
-        OrderUnconfirmed,
-        RateLimited,
-        TransientError,
-    )
+    from .credentials.models import CredentialRecord, OAuth1aData, OAuth2Data
+    from .credentials.records import parse_record
     from .hookspecs import hookimpl
     from .plugins import get_token_provider, load_credential
     from .runner import run_action
@@ -53,19 +67,28 @@ __all__ = [
     "IBClient",
     "IBPluginError",
     "IBTokenProvider",
+    "IdempotencyKeyConflict",
     "InputError",
     "LiveSessionTokenProvider",
     "LiveTradingRefused",
     "MemoryTokenCache",
     "OAuth1aData",
     "OAuth2Data",
+    "OrderInactive",
+    "OrderOutcomeUnknown",
     "OrderRejected",
     "OrderUnconfirmed",
+    "OutcomeUnknown",
     "RateLimited",
+    "RedirectRefused",
+    "RegistrationFailed",
+    "ResponseTooLarge",
+    "SessionTakenOver",
     "Token",
     "TokenProvider",
     "TradingClient",
     "TransientError",
+    "UsageError",
     "__version__",
     "get_token_provider",
     "hookimpl",
@@ -86,23 +109,17 @@ _LAZY = {
     "CredentialRecord": ".credentials.models",
     "OAuth1aData": ".credentials.models",
     "OAuth2Data": ".credentials.models",
-    "parse_record": ".credentials.models",
+    "parse_record": ".credentials.records",
     "hookimpl": ".hookspecs",
     "get_token_provider": ".plugins",
     "load_credential": ".plugins",
     "run_action": ".runner",
     "TradingClient": ".trading",
 }
-_ERRORS = {
-    n
-    for n in __all__
-    if n.endswith(("Error", "Contract", "NotFound", "Rejected", "Refused", "Unconfirmed", "Limited"))
-}
-
 
 def __getattr__(name: str) -> Any:
     """Import public names on first use (PEP 562)."""
-    module = ".errors" if name in _ERRORS else _LAZY.get(name)
+    module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'noetl_ib_plugin' has no attribute {name!r}")
     value = getattr(importlib.import_module(module, __name__), name)

@@ -1,4 +1,38 @@
-"""Typed errors: every failure a user can meet names its field or cause and the fix, never a secret."""
+"""Typed errors: every failure a user can meet names its field or cause and the fix, never a secret.
+
+The one error tree of the package (as httpx's ``_exceptions.py``); ``category`` is what the CLI
+maps to an exit code (2 input, 3 auth, 4 broker, 5 transient, 6 unknown) and ``retryable`` says
+whether the same call may work later::
+
+    IBPluginError                      base: message, field, fix, status; to_dict(); retryable
+    ├── InputError (ValueError)        "input"     the caller's arguments are wrong
+    │   ├── CredentialError            a record misses a field or has an unusable value
+    │   │   └── CredentialNotFound     no store holds a record by that name
+    │   ├── ConfigurationError         an env variable or option the plugin cannot use
+    │   ├── LiveTradingRefused         a live account without the two opt-ins
+    │   ├── IdempotencyKeyConflict     the client_order_id names another order
+    │   ├── AmbiguousContract (LookupError)  several contracts matched the symbol
+    │   └── UsageError                 a bad `noetl-ib` command line
+    ├── AuthError                      "auth"      keys, consumer, clock skew, revoked session
+    └── BrokerError                    "broker"    IBKR (or a server we call) said no
+        ├── OrderRejected              IBKR refused the order
+        │   └── OrderInactive          accepted but held Inactive: a refusal in disguise
+        ├── OrderUnconfirmed           "unknown"   IBKR may hold the order (OrderOutcomeUnknown)
+        ├── ContractNotFound (LookupError)  no contract matched
+        ├── SessionTakenOver           another session of the username holds the brokerage session
+        ├── RedirectRefused            a 3xx: credentials are never sent after a redirect
+        ├── ResponseTooLarge           an answer past the byte cap
+        ├── RegistrationFailed         a NoETL server refused a credential record
+        └── TransientError             "transient" may work later (retryable)
+            ├── RateLimited            429 past the retry budget; retry_after in seconds
+            └── OutcomeUnknown         a non-idempotent request got no usable answer (not retryable)
+
+`transport.DeadlineExceeded` stays beside the transport: it subclasses `requests.ReadTimeout` so
+requests' own retry and timeout handling treat it as one, and this base module imports nothing
+but `redaction`. Internal signals that never reach a caller (`order_questions.DuplicateCoid`,
+`credentials.files.NotARegularFile`/`TooLarge`, `credentials.urls.UnsafeURL`) stay with the
+code that turns them into one of these errors.
+"""
 
 from __future__ import annotations
 
@@ -22,8 +56,14 @@ __all__ = [
     "OrderOutcomeUnknown",
     "OrderRejected",
     "OrderUnconfirmed",
+    "OutcomeUnknown",
     "RateLimited",
+    "RedirectRefused",
+    "RegistrationFailed",
+    "ResponseTooLarge",
+    "SessionTakenOver",
     "TransientError",
+    "UsageError",
 ]
 
 
@@ -32,6 +72,8 @@ class IBPluginError(Exception):
 
     #: Coarse category the CLI maps to an exit code: input, auth, broker, transient, unknown.
     category: ClassVar[str] = "broker"
+    #: Attributes `to_dict` adds to the JSON shape (structured fields scripts branch on).
+    details: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -57,11 +99,25 @@ class IBPluginError(Exception):
             text = f"{text} Fix: {self.fix}"
         return text
 
+    @property
+    def retryable(self) -> bool:
+        """True when the same call may work later unchanged (category "transient")."""
+        return self.category == "transient"
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON shape the CLI prints on stderr; safe because messages never carry secrets."""
-        out: dict[str, Any] = {"type": type(self).__name__, "message": str(self)}
+        """JSON shape the CLI prints on stderr; safe because messages never carry secrets.
+
+        `{"type", "message", "category", "field"?, "status"?, **details}`: field and status
+        only when set, each name in `details` always (null when unknown).
+        """
+        out: dict[str, Any] = {"type": type(self).__name__, "message": str(self),
+                               "category": self.category}
         if self.field:
             out["field"] = self.field
+        if self.status is not None:
+            out["status"] = self.status
+        for name in self.details:
+            out[name] = getattr(self, name, None)
         return out
 
 
@@ -123,13 +179,6 @@ class BrokerError(IBPluginError):
 
     category = "broker"
 
-    def to_dict(self) -> dict[str, Any]:
-        """Adds the HTTP status so scripts can branch on it."""
-        out = super().to_dict()
-        if self.status is not None:
-            out["status"] = self.status
-        return out
-
 
 class TransientError(BrokerError):
     """A network error or 5xx that outlasted the retry budget; the same call may work later."""
@@ -161,6 +210,7 @@ class OrderUnconfirmed(BrokerError):
     """
 
     category = "unknown"
+    details = ("client_order_id",)
 
     def __init__(self, message: str, *, client_order_id: str, status: int | None = None) -> None:
         self.client_order_id = client_order_id
@@ -175,12 +225,6 @@ class OrderUnconfirmed(BrokerError):
             f"with client_order_id={client_order_id}, never with a new id.",
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """Adds `client_order_id` so scripts can look the order up without parsing text."""
-        out = super().to_dict()
-        out["client_order_id"] = self.client_order_id
-        return out
-
 
 #: The name the issue tracker and README use for `OrderUnconfirmed`.
 OrderOutcomeUnknown = OrderUnconfirmed
@@ -188,6 +232,8 @@ OrderOutcomeUnknown = OrderUnconfirmed
 
 class OrderInactive(OrderRejected):
     """IBKR accepted the ticket but holds it `Inactive` (not working): a refusal in disguise."""
+
+    details = ("order_id", "client_order_id", "reason")
 
     def __init__(self, message: str, *, order_id: str, client_order_id: str | None,
                  reason: str | None = None) -> None:
@@ -201,16 +247,11 @@ class OrderInactive(OrderRejected):
             "place it with a new client_order_id (cancel_order on it is a no-op).",
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """Adds the order id, cOID and IBKR's reason."""
-        out = super().to_dict()
-        out.update(order_id=self.order_id, client_order_id=self.client_order_id,
-                   reason=self.reason)
-        return out
-
 
 class IdempotencyKeyConflict(InputError):
     """A `client_order_id` already belongs to a different order at IBKR; nothing was placed."""
+
+    details = ("client_order_id", "order_id")
 
     def __init__(self, message: str, *, client_order_id: str, order_id: str | None) -> None:
         self.client_order_id = client_order_id
@@ -222,21 +263,15 @@ class IdempotencyKeyConflict(InputError):
             "different order, pass a client_order_id you have not used in the last 24 h.",
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """Adds the cOID and the id of the order that holds it."""
-        out = super().to_dict()
-        out.update(client_order_id=self.client_order_id, order_id=self.order_id)
-        return out
-
 
 class ContractNotFound(BrokerError, LookupError):
     """No contract matched the symbol and filters."""
 
 
-class AmbiguousContract(BrokerError, LookupError):
+class AmbiguousContract(InputError, LookupError):
     """Several contracts matched; the caller must narrow by exchange, currency or conid."""
 
-    category = "input"
+    details = ("candidates",)
 
     def __init__(
         self, message: str, *, candidates: list[dict[str, Any]], conid_argument: str = "conid"
@@ -254,8 +289,42 @@ class AmbiguousContract(BrokerError, LookupError):
             fix=f"pick one candidate: pass {pick} (its conid), or narrow with {narrow}.",
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """Includes the candidates so a playbook can show them."""
-        out = super().to_dict()
-        out["candidates"] = self.candidates
-        return out
+
+class UsageError(InputError):
+    """Bad `noetl-ib` command line (unknown option, malformed key=value): always exit 2."""
+
+    def _render(self) -> str:
+        # The CLI's own words already say what is wrong; no field prefix, no fix suffix.
+        return self.message
+
+
+class SessionTakenOver(BrokerError):
+    """Another session of the same IBKR username holds the brokerage session.
+
+    Raised instead of opening it again, so two clients never kick each other back and forth.
+    """
+
+
+class RedirectRefused(BrokerError):
+    """A server answered 3xx; the plugin never follows redirects with credentials attached."""
+
+
+class ResponseTooLarge(BrokerError):
+    """A server's answer exceeded the byte cap; reading stopped there."""
+
+
+class RegistrationFailed(BrokerError):
+    """The NoETL server refused a credential record (exit 4: the remote side said no)."""
+
+
+class OutcomeUnknown(TransientError):
+    """A non-idempotent request was sent but no usable answer came back (reset, timeout, 5xx).
+
+    IBKR may or may not have processed it; callers reconcile (e.g. look the order's cOID up)
+    instead of resending blindly, so it is never `retryable`.
+    """
+
+    @property
+    def retryable(self) -> bool:
+        """False: resending could do the request twice."""
+        return False

@@ -204,7 +204,7 @@ def load_credential(name: str, credentials_file: str | os.PathLike[str] | None =
 
 def get_token_provider(record: CredentialRecord | Mapping[str, Any] | str) -> TokenProvider:
     """The provider registered for the record's type; accepts a record, a record dict or a name."""
-    from .credentials.models import parse_record
+    from .credentials.records import parse_record
 
     if isinstance(record, str):
         record = load_credential(record)

@@ -10,9 +10,10 @@ uses it too. It masks secret *values* and keeps the field names and prose around
 from __future__ import annotations
 
 import functools
+import logging
 import re
 
-__all__ = ["REDACTED", "SECRET_KEYS", "redact"]
+__all__ = ["REDACTED", "SECRET_KEYS", "RedactingFilter", "redact"]
 
 REDACTED = "<redacted>"
 
@@ -74,3 +75,20 @@ def redact(text: str) -> str:
     for pattern, replacement in _patterns():
         text = pattern.sub(replacement, text)
     return text
+
+
+class RedactingFilter(logging.Filter):
+    """Handler filter: every record, ours or a library's, is redacted before it is written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a library's malformed format args must not kill the command
+            message = str(record.msg)
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True

@@ -14,10 +14,10 @@ from .actions.spec import Action
 from .auth.base import fingerprint
 from .client import IBClient
 from .credentials import CredentialRecord, load_credential, parse_record
-from .credentials.models import first_validation_problem
 from .errors import InputError
 from .plugins import registry
 from .runtime import RUNTIME
+from .validation import input_error
 
 __all__ = [
     "check_allow_live",
@@ -30,17 +30,6 @@ __all__ = [
 ]
 
 
-_FIXES = {
-    "missing": "add it to the action's arguments.",
-    "extra_forbidden": "remove it or fix its spelling.",
-    "literal_error": "use one of the allowed values.",
-    "greater_than": "give a positive number.",
-    "greater_than_equal": "give a larger number (the limit is in the message).",
-    "less_than_equal": "give a smaller number (the limit is in the message).",
-    "string_too_long": "give a shorter value (the limit is in the message).",
-    "too_long": "give fewer items (the limit is in the message).",
-    "string_pattern_mismatch": "use only the characters the message lists.",
-}
 #: Action names as registered: echoed in errors only when they look like one.
 _ACTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 
@@ -96,30 +85,8 @@ def clear_clients() -> None:
 
 
 def _input_error(action: str, exc: ValidationError) -> InputError:
-    """First validation problem as an InputError naming the field; input values are not echoed."""
-    loc, message, kind, ctx = first_validation_problem(
-        exc, extra_message="is not an input of this action"
-    )
-    field = str(ctx.get("field") or loc or "input")
-    count = exc.error_count()
-    more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
-    fix = _FIXES.get(kind, "correct the value and try again.")
-    from .credentials.suggest import closest
-
-    model = registry().actions[action].input_model
-    # A misspelt input (`qty=1`) also makes the real one missing: report the typo first.
-    for err in exc.errors():
-        if err.get("type") == "extra_forbidden" and err.get("loc"):
-            name = str(err["loc"][-1])
-            near = closest(name, model.model_fields)
-            if near:
-                field, message = name, "is not an input of this action"
-                fix = f"did you mean {near}=? Rename it, or remove it."
-                break
-    # The caller may be a shell step or Python: name the way to see the inputs in both.
-    fix += (f" Its inputs: `noetl-ib actions {action}` on the command line, "
-            "`list_actions()` in Python.")
-    return InputError(f"{action}: {field}: {message}{more}", field=field, fix=fix)
+    """First validation problem of the action's inputs (one translator: validation.py)."""
+    return input_error(action, exc, registry().actions[action].input_model)
 
 
 def check_allow_live(allow_live: Any) -> None:

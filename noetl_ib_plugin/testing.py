@@ -1,8 +1,10 @@
 """Test helpers for downstream users: a running IBKR simulator as a context manager or fixture.
 
-Add ``from noetl_ib_plugin.testing import ib_simulator`` to a conftest.py to get a fresh
-simulator (pacing off, throw-away keys) per test; its ``credentials_file`` holds ready-made
-``sim_oauth2`` and ``sim_oauth1a`` credential records pointing at it.
+Installed, the package offers the ``ib_simulator`` fixture to every pytest run by itself (entry
+point ``pytest11`` -> `noetl_ib_plugin.pytest_plugin`): a fresh simulator (pacing off,
+throw-away keys) per test whose ``credentials_file`` holds ready-made ``sim_oauth2`` and
+``sim_oauth1a`` credential records pointing at it. ``from noetl_ib_plugin.testing import
+ib_simulator`` in a conftest.py still works; `running_simulator()` needs no pytest at all.
 """
 
 from __future__ import annotations
@@ -38,15 +40,11 @@ def running_simulator(**options: Any) -> Iterator[Simulator]:
         sim.stop()
 
 
-def _ib_simulator(tmp_path: Any) -> Iterator[Simulator]:
-    """A started simulator with pacing off, credentials.json in the test's tmp_path."""
-    with running_simulator(pacing=False, state_dir=tmp_path / "ibsim") as sim:
-        yield sim
-
-
 try:  # the fixture needs pytest; running_simulator() works without it
-    import pytest
+    import pytest  # noqa: F401  (only to learn whether pytest is there)
 except ImportError:  # pragma: no cover - pytest is a dev dependency
     pass
 else:
-    ib_simulator = pytest.fixture(_ib_simulator, name="ib_simulator")
+    # The same fixture the `pytest11` entry point offers (pytest_plugin.py), for conftests that
+    # import it by name as this module documented before the entry point existed.
+    from .pytest_plugin import ib_simulator

@@ -16,6 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 os.environ.setdefault("NOETL_IB_RETRY_BASE_DELAY", "0.01")
 os.environ.setdefault("NOETL_IB_RETRY_MAX_DELAY", "0.16")
 
+#: Fixture modules, loaded once here instead of conftests importing fixtures across folders.
+pytest_plugins = ["tests.fixtures.simulators", "tests.fixtures.cli_env"]
+
 _ISOLATED_ENV = (
     "NOETL_IB_CREDENTIALS",
     "NOETL_SERVER_URL",

@@ -83,7 +83,7 @@ def test_plain_http_to_a_remote_host_is_refused() -> None:
     ("mutate", "field"),
     [
         (lambda d: d.pop("client_id"), "data.client_id"),
-        (lambda d: d.pop("credential"), "data.credential"),
+        (lambda d: d.pop("credential"), "data.username"),  # the documented name
         (lambda d: d.update(environment="prod"), "data.environment"),
         (lambda d: d.update(client_idd="typo"), "data.client_idd"),
         (lambda d: d.update(key_id=""), "data.key_id"),

@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "noetl_ib_plugin"
 #: Rank of each part of the package; a module may import only parts of equal or lower rank.
 RANKS = {
     "_version": 0,
+    "validation": 0,
     "errors": 0,
     "redaction": 0,
     "backoff": 0,
@@ -28,13 +29,18 @@ RANKS = {
     "step_context": 0,
     "runtime": 0,
     "entry": 6,
+    "step_credential": 6,
+    "logs": 0,
+    "jsonbounds": 0,
     "cli": 6,
     "warm": 6,
     "__init__": 6,
     "testing": 7,
+    "pytest_plugin": 7,
 }
-#: Only the front doors may reach the simulator (lazily): the CLI command and the test helper.
-MAY_IMPORT_SIMULATOR = {"cli", "testing"}
+#: Only the front doors may reach the simulator (lazily): the CLI command, the test helper and
+#: the pytest plugin.
+MAY_IMPORT_SIMULATOR = {"cli", "testing", "pytest_plugin"}
 
 
 def _part(module: str) -> str:

@@ -17,56 +17,12 @@ from noetl_ib_plugin.errors import ConfigurationError, CredentialError
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: The public API other tools and hosts rely on: changing it is a breaking change.
-EXPECTED_PUBLIC_NAMES = {
-    "Action",
-    "AmbiguousContract",
-    "AuthError",
-    "BrokerError",
-    "ConfigurationError",
-    "ContractNotFound",
-    "CredentialError",
-    "CredentialNotFound",
-    "CredentialRecord",
-    "FileTokenCache",
-    "IBClient",
-    "IBPluginError",
-    "IBTokenProvider",
-    "InputError",
-    "LiveSessionTokenProvider",
-    "LiveTradingRefused",
-    "MemoryTokenCache",
-    "OAuth1aData",
-    "OAuth2Data",
-    "OrderRejected",
-    "OrderUnconfirmed",
-    "RateLimited",
-    "Token",
-    "TokenProvider",
-    "TradingClient",
-    "TransientError",
-    "__version__",
-    "get_token_provider",
-    "hookimpl",
-    "load_credential",
-    "parse_record",
-    "run_action",
-}
-
-
 @pytest.fixture
 def fresh_registry() -> Iterator[None]:
     """Reload plugins before and after, so sys.path changes in a test do not leak."""
     plugins.reset_registry()
     yield
     plugins.reset_registry()
-
-
-def test_public_names_are_pinned_and_all_resolve() -> None:
-    """`__all__` is exactly the documented API and every name imports."""
-    assert set(noetl_ib_plugin.__all__) == EXPECTED_PUBLIC_NAMES
-    for name in noetl_ib_plugin.__all__:
-        assert getattr(noetl_ib_plugin, name) is not None
 
 
 def test_builtins_register_both_schemes_and_the_actions(fresh_registry: None) -> None:

@@ -40,7 +40,7 @@ BUILTIN_ACTIONS: list[Action] = [
     Action(
         name="cancel_order",
         input_model=f"{_MODELS}:CancelOrderInput",
-        run=f"{__name__}.orders:cancel_order",
+        run=f"{__name__}.order_cancel:cancel_order",
         output_model=f"{_OUT}:CancelOrderOutput",
         description="Request cancellation of a working order by order_id.",
         trading=True,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from ..credentials.accounts import ACCOUNT_ID_PATTERN
+from .order_states import LIMIT_PRICED, ORDER_TYPES, STOP_PRICED, OrderType, fold_order_type
 
 __all__ = [
     "FIELD_IDS",
@@ -22,21 +23,8 @@ __all__ = [
     "field_error",
 ]
 
-#: Accepted spellings of the four order types (after upper-casing, '-' and ' ' become '_').
-ORDER_TYPE_ALIASES: dict[str, str] = {
-    "MKT": "MKT",
-    "MARKET": "MKT",
-    "LMT": "LMT",
-    "LIMIT": "LMT",
-    "STP": "STP",
-    "STOP": "STP",
-    "STOP_LIMIT": "STOP_LIMIT",
-    "STP_LMT": "STOP_LIMIT",
-    "STOPLIMIT": "STOP_LIMIT",
-    "STPLMT": "STOP_LIMIT",
-    "STOP_LMT": "STOP_LIMIT",
-    "STP_LIMIT": "STOP_LIMIT",
-}
+#: The one order-type table (order_states.ORDER_TYPES), under the name this module exported.
+ORDER_TYPE_ALIASES = ORDER_TYPES
 
 #: Snapshot field names -> IBKR field ids (doc §6).
 FIELD_IDS: dict[str, str] = {
@@ -148,7 +136,7 @@ class PlaceOrderInput(BaseModel):
         description=f"number of shares, {MIN_QUANTITY} to {MAX_QUANTITY:.0f}",
     )
     # Required on purpose: an omitted type must not silently become a market order.
-    order_type: Literal["MKT", "LMT", "STP", "STOP_LIMIT"] = Field(
+    order_type: OrderType = Field(
         description="MKT, LMT, STP or STOP_LIMIT ('STP LMT' accepted); required"
     )
     limit_price: float | None = Field(
@@ -217,8 +205,7 @@ class PlaceOrderInput(BaseModel):
     def _order_type(cls, value: Any) -> Any:
         if not isinstance(value, str):
             return value
-        key = value.strip().upper().replace("-", "_").replace(" ", "_")
-        canonical = ORDER_TYPE_ALIASES.get(key)
+        canonical = ORDER_TYPES.get(fold_order_type(value))
         if canonical is None:
             raise PydanticCustomError(
                 "order_type",
@@ -241,8 +228,8 @@ class PlaceOrderInput(BaseModel):
     def _consistent(self) -> PlaceOrderInput:
         if self.symbol is None and self.conid is None:
             raise field_error("symbol", "give symbol (e.g. AAPL) or conid")
-        needs_limit = self.order_type in ("LMT", "STOP_LIMIT")
-        needs_stop = self.order_type in ("STP", "STOP_LIMIT")
+        needs_limit = self.order_type in LIMIT_PRICED
+        needs_stop = self.order_type in STOP_PRICED
         if needs_limit and self.limit_price is None:
             raise field_error("limit_price", f"is required for {self.order_type} orders")
         if not needs_limit and self.limit_price is not None:

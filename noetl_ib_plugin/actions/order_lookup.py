@@ -14,7 +14,7 @@ from typing import Any
 from ..client import IBClient
 from ..errors import BrokerError, OrderUnconfirmed
 from .executions import OrderStatusInput, order_status
-from .order_states import FILLED, order_type_name
+from .order_states import FILLED, LIMIT_PRICED, order_type_name
 from .parse import as_float, as_int
 from .shapes import expect_list, get_json
 
@@ -83,7 +83,7 @@ def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
     """One live order in this package's field names, numbers as numbers (prices in currency)."""
     kind = order_type_name(order.get("origOrderType") or order.get("orderType"))
     price, aux = as_float(order.get("price")), as_float(order.get("auxPrice"))
-    limit = price if kind in ("LMT", "STOP_LIMIT") else None
+    limit = price if kind in LIMIT_PRICED else None
     stop = aux if kind == "STOP_LIMIT" else (aux if aux is not None else price) if kind == "STP" \
         else aux
     return {

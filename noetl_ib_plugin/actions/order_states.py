@@ -7,6 +7,7 @@ tokens) and the order ticket's `orderType` (doc §7, §11 of shared/ibkr-web-api
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 
 from ..errors import InputError
 
@@ -14,9 +15,14 @@ __all__ = [
     "CANCELLED",
     "FILLED",
     "INACTIVE",
+    "LIMIT_PRICED",
+    "ORDER_TYPES",
     "STATES",
+    "STOP_PRICED",
     "WORKING",
+    "OrderType",
     "filter_tokens",
+    "fold_order_type",
     "order_type_name",
 ]
 
@@ -39,19 +45,28 @@ FILLED = frozenset(s for s, (kind, _) in STATES.items() if kind == "filled")
 CANCELLED = frozenset(s for s, (kind, _) in STATES.items() if kind == "cancelled")
 INACTIVE = frozenset(s for s, (kind, _) in STATES.items() if kind == "inactive")
 
-#: Anything IBKR calls an order type -> the ticket's MKT/LMT/STP/STOP_LIMIT.
+#: The four order types a ticket can carry (IBKR `orderType`).
+OrderType = Literal["MKT", "LMT", "STP", "STOP_LIMIT"]
+
+#: Every spelling of the four order types (IBKR's long and short names, and what users type),
+#: upper-cased with '-' and ' ' folded to '_' -> the ticket's MKT/LMT/STP/STOP_LIMIT.
 ORDER_TYPES: dict[str, str] = {
-    "MARKET": "MKT",
     "MKT": "MKT",
-    "LIMIT": "LMT",
+    "MARKET": "MKT",
     "LMT": "LMT",
-    "STOP": "STP",
+    "LIMIT": "LMT",
     "STP": "STP",
+    "STOP": "STP",
     "STOP_LIMIT": "STOP_LIMIT",
-    "STOPLIMIT": "STOP_LIMIT",
-    "STP LMT": "STOP_LIMIT",
     "STP_LMT": "STOP_LIMIT",
+    "STOPLIMIT": "STOP_LIMIT",
+    "STPLMT": "STOP_LIMIT",
+    "STOP_LMT": "STOP_LIMIT",
+    "STP_LIMIT": "STOP_LIMIT",
 }
+#: Order types whose ticket carries a limit price (`price`) / a stop price (`auxPrice`).
+LIMIT_PRICED = frozenset({"LMT", "STOP_LIMIT"})
+STOP_PRICED = frozenset({"STP", "STOP_LIMIT"})
 
 _TOKENS = {token: token for _, token in STATES.values()}
 _BY_FOLDED = {
@@ -60,10 +75,16 @@ _BY_FOLDED = {
 }
 
 
+def fold_order_type(raw: str) -> str:
+    """The lookup key of an order-type spelling: upper case, '-' and ' ' as '_'."""
+    return raw.strip().upper().replace("-", "_").replace(" ", "_")
+
+
 def order_type_name(raw: object) -> str | None:
-    """IBKR's long or short order-type name (`Limit`, `STOP_LIMIT`, `STP LMT`) as the ticket's."""
+    """IBKR's long or short order-type name (`Limit`, `STOP_LIMIT`, `STP LMT`) as the ticket's;
+    a type outside the table (`TRAIL`) comes back upper-cased, an empty one as None."""
     text = str(raw or "").strip().upper()
-    return ORDER_TYPES.get(text, text or None)
+    return ORDER_TYPES.get(fold_order_type(text), text or None)
 
 
 def filter_tokens(names: Iterable[str]) -> list[str]:

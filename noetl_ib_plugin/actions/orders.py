@@ -2,7 +2,8 @@
 
 The jobs live in their own modules: order_ticket (ticket, cOID, comparison), order_questions
 (one POST and its question chain), order_lookup (find by cOID in live orders and trades),
-order_states (the status and order-type tables). This module decides what each outcome means.
+order_states (the status and order-type tables), order_cancel (cancel_order, re-exported here).
+This module decides what each placement outcome means.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..client import IBClient, OutcomeUnknown
-from ..credentials.urls import path_segment
 from ..errors import (
     AuthError,
-    BrokerError,
     IBPluginError,
     IdempotencyKeyConflict,
     OrderInactive,
@@ -25,7 +24,8 @@ from ..errors import (
 )
 from .confirm import ConfirmPolicy
 from .contracts import resolve_contract
-from .models import CancelOrderInput, GetOpenOrdersInput, PlaceOrderInput
+from .models import GetOpenOrdersInput, PlaceOrderInput
+from .order_cancel import cancel_order
 from .order_lookup import (
     ORDERS_PRIMED,
     LookupSettings,
@@ -33,17 +33,13 @@ from .order_lookup import (
     live_orders,
     live_orders_once,
     normalize_order,
-    order_status_record,
 )
 from .order_questions import (
-    DEFINITE_REFUSAL_STATUS,
     DuplicateCoid,
-    classify,
     submit_with_questions,
 )
-from .order_states import CANCELLED, FILLED, INACTIVE, WORKING, filter_tokens
+from .order_states import INACTIVE, LIMIT_PRICED, WORKING, filter_tokens
 from .order_ticket import build_ticket, derive_client_order_id, differences, new_client_order_id
-from .parse import as_int
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -178,7 +174,7 @@ def _submit_exactly_once(
                     client_order_id=coid,
                     status=exc.status,
                 ) from None
-            if resent or isinstance(exc, AuthError):
+            if resent or not isinstance(exc, RateLimited) or not exc.retryable:
                 raise
             wait = min(exc.retry_after or 1.0, settings.max_rate_limit_wait)
             log.warning("order %s: rate limited; resending in %.1fs", coid, wait)
@@ -207,7 +203,7 @@ def _from_answer(item: dict[str, Any], ticket: dict[str, Any]) -> dict[str, Any]
         "side": ticket["side"],
         "quantity": ticket["quantity"],
         "order_type": kind,
-        "limit_price": ticket.get("price") if kind in ("LMT", "STOP_LIMIT") else None,
+        "limit_price": ticket.get("price") if kind in LIMIT_PRICED else None,
         "stop_price": ticket.get("auxPrice") if kind == "STOP_LIMIT"
         else ticket.get("price") if kind == "STP" else None,
         "tif": ticket["tif"],
@@ -275,145 +271,6 @@ def place_order(
         "reconciled": reconciled,
         "source": record["source"],
     }
-
-
-# -- cancel_order ----------------------------------------------------------------------------
-
-
-def _live_record(client: IBClient, order_id: str) -> dict[str, Any] | None:
-    """The order with this id among the live orders, else from its status (any state), or None.
-
-    Live orders are scoped to the brokerage session: an order cancelled or filled before a
-    session change is only found by `GET /iserver/account/order/status/{id}`.
-    """
-    orders, _ = live_orders_once(client)
-    for order in orders:
-        record = normalize_order(order)
-        if record["order_id"] == str(order_id):
-            return record
-    return order_status_record(client, str(order_id))
-
-
-def _delete_call(client: IBClient, path: str) -> Any:
-    """DELETE whose unreadable answer (HTML 200, 5xx page) is OutcomeUnknown, not a refusal."""
-    try:
-        return client.delete(path)
-    except (OutcomeUnknown, RateLimited, AuthError):
-        raise
-    except BrokerError as exc:
-        if exc.status in DEFINITE_REFUSAL_STATUS:
-            raise
-        raise OutcomeUnknown(
-            f"DELETE {path}: no usable answer ({exc.message})", status=exc.status,
-            fix="cancelling again is safe; get_order_status shows whether it is cancelled.",
-        ) from None
-
-
-def _delete_once_more_if_unprocessed(client: IBClient, path: str) -> Any:
-    """A 429 means IBKR did not process the cancel, so one resend after Retry-After is safe."""
-    try:
-        return _delete_call(client, path)
-    except RateLimited as exc:
-        client.sleep(min(exc.retry_after or 1.0, 5.0))
-        return _delete_call(client, path)
-
-
-def _cancel_result(account: str, order_id: str, **extra: Any) -> dict[str, Any]:
-    """The cancel action's output shape."""
-    out: dict[str, Any] = {
-        "order_id": order_id,
-        "status": "cancel_requested",
-        "message": None,
-        "conid": None,
-        "account_id": account,
-        "already_cancelled": False,
-        "reconciled": False,
-    }
-    out.update(extra)
-    return out
-
-
-def _already_done(account: str, order_id: str, record: dict[str, Any] | None,
-                  refusal: str) -> dict[str, Any]:
-    """After IBKR refused (or lost) a cancel: idempotent success if the order is not working."""
-    status = record.get("status") if record else None
-    if record is not None and status in CANCELLED | INACTIVE:
-        return _cancel_result(account, order_id, status=status, already_cancelled=True,
-                              conid=record.get("conid"),
-                              message=f"order {order_id} is already {status}")
-    if status in FILLED:
-        raise BrokerError(
-            f"cannot cancel order {order_id}: it is already filled",
-            status=200,
-            field="order_id",
-            fix="a filled order cannot be cancelled; to undo it, place an opposite order.",
-        )
-    raise BrokerError(
-        f"cannot cancel order {order_id}: {refusal}",
-        status=200,
-        field="order_id",
-        fix="list working orders with get_open_orders and use one of their order_id values.",
-    )
-
-
-def cancel_order(client: IBClient, inp: CancelOrderInput) -> dict[str, Any]:
-    """`DELETE /iserver/account/{acct}/order/{id}`; idempotent.
-
-    Returns `{order_id, status, message, conid, account_id, already_cancelled, reconciled}`:
-    `status` is "cancel_requested" when IBKR acknowledged this request, else the broker's status
-    (`Cancelled`, `PendingCancel`, `Inactive`) with `already_cancelled: true`.
-    Raises BrokerError (field order_id) for a filled or unknown order.
-    """
-    account = client.ensure_trading_allowed(inp.account_id)
-    order_id = str(inp.order_id)
-    path = f"/iserver/account/{path_segment(account)}/order/{path_segment(order_id)}"
-    try:
-        body = _delete_once_more_if_unprocessed(client, path)
-    except OutcomeUnknown as exc:
-        record = _live_record(client, order_id)
-        status = record.get("status") if record else None
-        log.warning("cancel of order %s: %s; live status now %s", order_id, exc.message, status)
-        if status in CANCELLED | INACTIVE:
-            return _cancel_result(account, order_id, reconciled=True,
-                                  status="cancel_requested" if status in CANCELLED else status,
-                                  already_cancelled=status in INACTIVE,
-                                  conid=record.get("conid") if record else None,
-                                  message=f"reconciled: the order is {status}")
-        if status in FILLED:
-            return _already_done(account, order_id, record, "it is filled")
-        if status not in WORKING:
-            raise
-        # Still working: asking again to cancel the same order cannot do harm.
-        body = _delete_call(client, path)
-    for _ in range(12):
-        kind, item = classify(body)
-        if kind != "question":
-            break
-        # Cancelling is what the caller asked for; IBKR's "are you sure" is answered yes.
-        body = client.post(f"/iserver/reply/{item['id']}", json={"confirmed": True})
-    if isinstance(body, list):
-        body = next((b for b in body if isinstance(b, dict)), {})
-    if isinstance(body, dict) and body.get("error"):
-        return _already_done(account, order_id, _live_record(client, order_id),
-                             str(body["error"]))
-    if not isinstance(body, dict) or not (body.get("msg") or body.get("order_id")):
-        # Not an acknowledgement and not a refusal: ask the order book what happened.
-        record = _live_record(client, order_id)
-        if record is not None and record.get("status") in CANCELLED:
-            return _cancel_result(account, order_id, status=record["status"], reconciled=True,
-                                  conid=record.get("conid"))
-        raise BrokerError(
-            f"unexpected answer to cancel of order {order_id}: {str(body)[:200]}",
-            field="order_id",
-            fix="check the order with get_open_orders; cancelling again is safe.",
-        )
-    return _cancel_result(
-        account,
-        str(body.get("order_id") or order_id),
-        message=body.get("msg"),
-        conid=as_int(body.get("conid")),
-        account_id=body.get("account") or account,
-    )
 
 
 # -- get_open_orders -----------------------------------------------------------------------------

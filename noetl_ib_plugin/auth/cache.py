@@ -1,26 +1,26 @@
-"""Token caches: one in memory per process and one on disk shared by every process of a user."""
+"""Token caches: one in memory per process and one on disk shared by every process of a user.
+
+What an entry must look like is in `cache_entry.py`, the locks they take in `cache_locks.py`.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import errno
 import json
 import logging
-import math
 import os
 import stat
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import ConfigurationError, TransientError
+from ..errors import ConfigurationError
 from ..runtime import RUNTIME
-from .bounds import MAX_EPOCH_SECONDS, MAX_TOKEN_LIFETIME, finite_number
+from .cache_entry import MAX_ENTRY_BYTES, valid_entry
+from .cache_locks import KeyLocks, lock_timeout_error, try_flock, unflock
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
@@ -37,8 +37,6 @@ log = logging.getLogger(__name__)
 #: Longest wait for another process's token fetch (its HTTP calls have their own deadlines).
 DEFAULT_LOCK_TIMEOUT = 120.0
 LOCK_POLL_SECONDS = 0.05
-#: A token entry is a few KiB; anything past this is not ours.
-MAX_ENTRY_BYTES = 1 << 20
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -66,27 +64,12 @@ class TokenCache(Protocol):
         ...
 
 
-class _KeyLocks:
-    """Per-key threading locks, created on demand."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[str, threading.RLock] = {}
-
-    def get(self, key: str) -> threading.RLock:
-        with self._guard:
-            lock = self._locks.get(key)
-            if lock is None:
-                lock = self._locks[key] = threading.RLock()
-            return lock
-
-
 class MemoryTokenCache:
     """Process-local cache: providers for the same credential in one process share tokens."""
 
     def __init__(self, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self._entries: dict[str, dict[str, Any]] = {}
-        self._locks = _KeyLocks()
+        self._locks = KeyLocks()
         self.lock_timeout = lock_timeout
 
     def load(self, key: str) -> dict[str, Any] | None:
@@ -103,7 +86,7 @@ class MemoryTokenCache:
     def lock(self, key: str) -> Iterator[None]:
         lock = self._locks.get(key)
         if not lock.acquire(timeout=max(0.0, self.lock_timeout)):
-            raise _lock_timeout("<memory>", key, self.lock_timeout)
+            raise lock_timeout_error("<memory>", key, self.lock_timeout)
         try:
             yield
         finally:
@@ -135,7 +118,7 @@ class FileTokenCache:
         self.lock_timeout = lock_timeout
         self._sleep = sleep
         self._monotonic = monotonic
-        self._locks = _KeyLocks()
+        self._locks = KeyLocks()
         self._ready = False
 
     def _unusable(self, what: str) -> ConfigurationError:
@@ -279,7 +262,7 @@ class FileTokenCache:
         deadline = self._monotonic() + self.lock_timeout
         thread_lock = self._locks.get(key)
         if not thread_lock.acquire(timeout=max(0.0, self.lock_timeout)):
-            raise _lock_timeout(str(self.directory), key, self.lock_timeout)
+            raise lock_timeout_error(str(self.directory), key, self.lock_timeout)
         try:
             path = self._path(key, ".lock")
             try:
@@ -288,14 +271,14 @@ class FileTokenCache:
                 raise self._unusable(f"cannot open lock file {path.name} ({exc.strerror})") from None
             try:
                 self._check_file(fd, path)
-                while not _try_flock(fd):
+                while not try_flock(fd):
                     if self._monotonic() >= deadline:
-                        raise _lock_timeout(str(self.directory), key, self.lock_timeout)
+                        raise lock_timeout_error(str(self.directory), key, self.lock_timeout)
                     self._sleep(LOCK_POLL_SECONDS)
                 try:
                     yield
                 finally:
-                    _unflock(fd)
+                    unflock(fd)
             finally:
                 os.close(fd)
         finally:
@@ -316,90 +299,6 @@ def _read_at_most(fd: int, limit: int) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
-
-
-def _lock_timeout(where: str, key: str, seconds: float) -> TransientError:
-    """The error of a lock wait that ran out: who to blame and what to do."""
-    return TransientError(
-        f"the token cache lock {key}.lock was held by another process or thread for more "
-        f"than {seconds:g} s",
-        field="NOETL_IB_CACHE_DIR",
-        fix=f"retry; if it persists, find the stuck process with `fuser {where}/{key}.lock` and "
-        "stop it, or set NOETL_IB_TOKEN_CACHE=memory.",
-    )
-
-
-def _try_flock(fd: int) -> bool:
-    """Take an exclusive `flock` without blocking; True when taken (always, without fcntl)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: threads still serialise
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def _unflock(fd: int) -> None:
-    """Release the `flock` taken by `_try_flock`."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        return
-    fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def valid_entry(entry: Any) -> bool:
-    """The checks an entry passes before any provider reads it (the shape of `Token.to_entry`).
-
-    A printable-ASCII token value; finite numeric timestamps with 0 < obtained <= expires <=
-    obtained + MAX_TOKEN_LIFETIME and expires < MAX_EPOCH_SECONDS; dict `extra`/`state`; every
-    float in it finite; at most 16 levels deep; an OAuth 1.0a LST in strict base64.
-    """
-    if not isinstance(entry, dict):
-        return False
-    value, scheme = entry.get("value"), entry.get("scheme")
-    if not isinstance(value, str) or not 0 < len(value) <= MAX_ENTRY_BYTES // 4:
-        return False
-    if not (value.isascii() and value.isprintable() and " " not in value):
-        return False
-    if not isinstance(scheme, str) or not 0 < len(scheme) <= 32:
-        return False
-    stamps = [entry.get("obtained_at"), entry.get("expires_at")]
-    if any(isinstance(v, str) for v in stamps):
-        return False
-    obtained, expires = (finite_number(v) for v in stamps)
-    if obtained is None or expires is None:
-        return False
-    if not 0 < obtained <= expires <= min(obtained + MAX_TOKEN_LIFETIME, MAX_EPOCH_SECONDS):
-        return False
-    if any(entry.get(k) is not None and not isinstance(entry.get(k), dict) for k in ("extra", "state")):
-        return False
-    if not _finite_and_shallow(entry, 16):
-        return False
-    if scheme == "oauth1a":
-        try:
-            base64.b64decode(value, validate=True)
-        except (ValueError, binascii.Error):
-            return False
-    return True
-
-
-def _finite_and_shallow(value: Any, limit: int) -> bool:
-    """Every float is finite and containers nest at most `limit` deep (iterative walk)."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            return False
-        if isinstance(item, (dict, list)):
-            if depth >= limit:
-                return False
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return True
 
 
 def default_cache_dir() -> Path:

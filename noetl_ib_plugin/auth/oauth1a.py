@@ -19,7 +19,8 @@ import requests
 from pydantic import SecretBytes, SecretStr
 
 from ..backoff import RetryPolicy
-from ..credentials.models import CredentialRecord, OAuth1aData, coerce_data
+from ..credentials.models import CredentialRecord, OAuth1aData
+from ..credentials.records import coerce_data
 from ..errors import AuthError, CredentialError
 from ..transport import json_body
 from .base import Clock, Token, TokenProvider

@@ -10,7 +10,8 @@ from typing import Any
 import requests
 
 from ..backoff import RetryPolicy
-from ..credentials.models import CredentialRecord, OAuth2Data, coerce_data
+from ..credentials.models import CredentialRecord, OAuth2Data
+from ..credentials.records import coerce_data
 from ..errors import AuthError
 from ..transport import json_body
 from .base import Clock, Token, TokenProvider
@@ -31,7 +32,7 @@ TOKEN_CAUSES = (
     "(default '/token')."
 )
 SSO_CAUSES = (
-    "check that data.credential is the IBKR username this client may open sessions for, that "
+    "check that data.username is the IBKR username this client may open sessions for, that "
     "data.ip (if set) is your public IP, and that the client has the sso-sessions.write scope."
 )
 
@@ -84,7 +85,7 @@ class IBTokenProvider(TokenProvider):
             d.resolved_sso_session_url,
             d.client_id,
             d.key_id,
-            d.credential,
+            d.username,
             d.audience,
             d.scope,
             # The SSO session's claims and where the bearer is used change what the token is.
@@ -134,7 +135,7 @@ class IBTokenProvider(TokenProvider):
         now = int(self.now())
         claims: dict[str, Any] = {
             "iss": self.data.client_id,
-            "credential": self.data.credential,
+            "credential": self.data.username,  # IBKR's claim name for the username
             "iat": now,
             "exp": int(now + self.sso_lifetime),
             "jti": self._jti(),

@@ -6,19 +6,13 @@ import argparse
 import json
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
-from ..errors import IBPluginError
+from ..errors import IBPluginError, RegistrationFailed
 
 __all__ = ["RegistrationFailed", "check_records", "cmd_check", "cmd_register"]
 
 DEFAULT_SERVER = "http://localhost:8082"
-
-
-class RegistrationFailed(IBPluginError):
-    """The NoETL server refused a record (exit 4: the remote side said no)."""
-
-    category: ClassVar[str] = "broker"
 
 
 def _summary(raw: Mapping[str, Any], index: int) -> dict[str, Any]:

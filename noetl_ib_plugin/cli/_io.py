@@ -1,19 +1,24 @@
-"""The CLI's output contract: one JSON object on stdout, errors as JSON on stderr, exit codes by category."""
+"""The CLI's output contract: one JSON object on stdout, errors as JSON on stderr, exit codes by category.
+
+Argument parsing lives in `_args.py`, redaction in `..redaction`, log set-up in `..logs`; their
+names are re-exported here for callers that import them from this module.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
-import math
 import os
-import re
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any, NoReturn
+from typing import Any
 
-from ..redaction import redact
+from ..errors import UsageError
+from ..logs import configure_logging
+from ..redaction import RedactingFilter, redact
+from ._args import die, load_json_bounded, parse_assignments, parse_value
 
 __all__ = [
     "EXIT_AUTH",
@@ -27,8 +32,10 @@ __all__ = [
     "FailedWithResult",
     "RedactingFilter",
     "configure_logging",
+    "die",
     "emit",
     "error_exit_code",
+    "load_json_bounded",
     "parse_assignments",
     "parse_value",
     "redact",
@@ -57,22 +64,8 @@ CATEGORY_EXIT = {
 log = logging.getLogger("noetl_ib_plugin.cli")
 
 
-class CliUsageError(Exception):
-    """Bad command line (unknown option, malformed key=value): always exit 2."""
-
-    category = "input"
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        self.message = message
-        self.field = field
-        super().__init__(message)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Same shape as `IBPluginError.to_dict` so callers parse one format."""
-        out: dict[str, Any] = {"type": "UsageError", "message": self.message}
-        if self.field:
-            out["field"] = self.field
-        return out
+#: The CLI's name for the one tree's `UsageError` (bad command line: exit 2).
+CliUsageError = UsageError
 
 
 class FailedWithResult(Exception):
@@ -82,49 +75,6 @@ class FailedWithResult(Exception):
         self.result = result
         self.cause = cause
         super().__init__(str(cause))
-
-
-# -- secrets never reach a log line ----------------------------------------------------------
-
-class RedactingFilter(logging.Filter):
-    """Handler filter: every record, ours or a library's, is redacted before it is written."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a library's malformed format args must not kill the command
-            message = str(record.msg)
-        record.msg = redact(message)
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        return True
-
-
-def configure_logging(verbose: int) -> int:
-    """Logs go to stderr only; `-v` or NOETL_IB_LOG_LEVEL=DEBUG raises the level; returns the level."""
-    level = logging.WARNING
-    env = os.environ.get("NOETL_IB_LOG_LEVEL", "").strip().upper()
-    if env:
-        named = logging.getLevelName(env)
-        if isinstance(named, int):
-            level = named
-    if verbose:
-        level = min(level, logging.DEBUG)
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_noetl_ib", False):
-            root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
-    handler._noetl_ib = True  # type: ignore[attr-defined]
-    handler.setFormatter(logging.Formatter("noetl-ib %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
-    root.addHandler(handler)
-    root.setLevel(level)
-    logging.captureWarnings(True)
-    return level
 
 
 # -- stdout belongs to the result ------------------------------------------------------------
@@ -214,89 +164,3 @@ def _append_error_log(body: Mapping[str, Any], code: int, command: str | None) -
             fh.write(json.dumps(entry, separators=(",", ":"), default=str) + "\n")
     except OSError as exc:
         log.warning("cannot append to NOETL_IB_ERROR_LOG %s: %s", path, exc.strerror)
-
-
-# -- key=value arguments ---------------------------------------------------------------------
-
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-#: Bounds on JSON from the command line: far beyond any action's arguments, far below a crash.
-MAX_JSON_CHARS = 1_000_000
-MAX_JSON_DEPTH = 32
-
-
-def _depth_ok(value: Any, limit: int) -> bool:
-    """True when `value` nests at most `limit` lists/objects deep (iterative: no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (list, dict)):
-            if depth >= limit:
-                return False
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return True
-
-
-def load_json_bounded(text: str, field: str) -> Any:
-    """`json.loads` with a size and nesting bound; too big, too deep or malformed is a usage error."""
-    if len(text) > MAX_JSON_CHARS:
-        raise CliUsageError(
-            f"{field} is {len(text)} characters long; at most {MAX_JSON_CHARS}", field=field
-        )
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CliUsageError(f"{field} is not valid JSON ({exc.msg})", field=field) from None
-    except RecursionError:
-        value = None
-        ok = False
-    else:
-        ok = _depth_ok(value, MAX_JSON_DEPTH)
-    if not ok:
-        raise CliUsageError(
-            f"{field} nests lists/objects more than {MAX_JSON_DEPTH} levels deep", field=field
-        )
-    return value
-
-
-def parse_value(text: str, field: str = "value") -> Any:
-    """JSON when it parses (numbers, booleans, null, lists, objects, "quoted"), else the raw string.
-
-    Deeply nested or oversized JSON is a usage error rather than a string: it is never a symbol.
-    """
-    if text[:1] in ("[", "{"):
-        try:
-            return load_json_bounded(text, field)
-        except CliUsageError as exc:
-            if "not valid JSON" in exc.message:
-                return text
-            raise
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return text
-    if isinstance(value, float) and not math.isfinite(value):
-        return text  # "NaN"/"Infinity" are symbols, not prices
-    return value
-
-
-def parse_assignments(items: list[str]) -> dict[str, Any]:
-    """`key=value` words to a dict; a word without `=` or with a bad key is a usage error."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise CliUsageError(
-                f"argument {item!r} is not key=value (e.g. symbol=AAPL quantity=1)", field=item
-            )
-        if not _KEY.match(key):
-            raise CliUsageError(f"argument name {key!r} is not an identifier", field=key)
-        out[key] = parse_value(value, key)
-    return out
-
-
-def die(message: str, *, field: str | None = None) -> NoReturn:
-    """Raise a usage error from anywhere in a command."""
-    raise CliUsageError(message, field=field)

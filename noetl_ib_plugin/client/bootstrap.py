@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from ..auth.base import Token, TokenProvider
-from ..errors import AuthError, BrokerError, TransientError
+from ..errors import AuthError, BrokerError, SessionTakenOver, TransientError
 from .brokerage_state import BrokerageSession
 from .filelock import file_lock
 
@@ -73,13 +73,6 @@ def is_bootstrap_signal(status: int, text: str) -> bool:
 def ssodh_body(compete: bool) -> dict[str, bool]:
     """`POST /iserver/auth/ssodh/init` body; compete=true logs out other sessions of the user."""
     return {"publish": True, "compete": compete}
-
-
-class SessionTakenOver(BrokerError):
-    """Another session of the same IBKR username holds the brokerage session.
-
-    Raised instead of opening it again, so two clients never kick each other back and forth.
-    """
 
 
 def taken_over(compete: bool) -> SessionTakenOver:

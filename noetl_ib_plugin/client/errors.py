@@ -1,15 +1,7 @@
-"""Client-level outcomes the actions must tell apart: "maybe processed" is not "failed"."""
+"""Client-level outcomes the actions must tell apart; the class lives in the one error tree."""
 
 from __future__ import annotations
 
-from ..errors import TransientError
+from ..errors import OutcomeUnknown
 
 __all__ = ["OutcomeUnknown"]
-
-
-class OutcomeUnknown(TransientError):
-    """A non-idempotent request was sent but no usable answer came back (reset, timeout, 5xx).
-
-    IBKR may or may not have processed it; callers reconcile (e.g. look the order's cOID up)
-    instead of resending blindly.
-    """

@@ -8,8 +8,8 @@ from .models import (
     CredentialRecord,
     OAuth1aData,
     OAuth2Data,
-    parse_record,
 )
+from .records import parse_record
 from .stores import (
     AliasStore,
     ChainStore,

@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import CredentialError
-from .models import OAUTH1A_TYPE, CredentialData, OAuth1aData, parse_record
+from .models import OAUTH1A_TYPE, CredentialData, OAuth1aData
+from .records import parse_record
 
 __all__ = ["ENV_CREDENTIAL_NAME", "ENV_VARIABLES", "EnvironmentStore", "record_from_environment"]
 

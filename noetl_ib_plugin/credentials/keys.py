@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CredentialError
 from .files import MAX_KEY_FILE_BYTES, read_bounded_text
@@ -13,9 +14,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MIN_RSA_BITS",
+    "key_from_pem_or_path",
     "load_dh_prime",
     "load_rsa_private_key",
     "read_key_file",
+    "secret_digest",
 ]
 
 MIN_RSA_BITS = 2048
@@ -150,3 +153,41 @@ def _parse_dhparam_pem(pem: str) -> tuple[int, int]:
     prime, pos = read(body, 0, 0x02)
     base, _ = read(body, pos, 0x02)
     return int.from_bytes(prime, "big"), int.from_bytes(base, "big")
+
+
+def _secret_value(value: Any) -> str:
+    """The text of a pydantic SecretStr (or "" for None): read here, never logged."""
+    getter = getattr(value, "get_secret_value", None)
+    text = getter() if callable(getter) else ""
+    return text if isinstance(text, str) else ""
+
+
+def key_from_pem_or_path(secret: Any, path: str | None, name: str) -> RSAPrivateKey:
+    """The RSA key of field `name`: its PEM text, else the file its `name_path` twin names.
+
+    Errors name `data.<name>` or `data.<name>_path`, never the key.
+    """
+    if secret is not None:
+        return load_rsa_private_key(_secret_value(secret), f"data.{name}")
+    assert path is not None  # the model requires one of the two
+    field = f"data.{name}_path"
+    return load_rsa_private_key(read_key_file(path, field), field)
+
+
+def secret_digest(data: Any, secret_fields: Iterable[str]) -> str:
+    """SHA-256 (hex) of a record's secret material, key files read: a rotated or wrong key gets
+    its own token cache. Never the secret itself: caches are keyed by this digest mixed with
+    public ids."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in secret_fields:
+        text = _secret_value(getattr(data, name, None))
+        path = getattr(data, f"{name}_path", None)
+        if not text and isinstance(path, str):
+            try:
+                text = read_bounded_text(Path(path).expanduser(), MAX_KEY_FILE_BYTES)[0]
+            except (OSError, UnicodeDecodeError):
+                text = f"unreadable:{path}"  # the key loader reports it properly on use
+        digest.update(name.encode() + b"\0" + text.strip().replace("\\n", "\n").encode() + b"\0")
+    return digest.hexdigest()

@@ -16,8 +16,9 @@ from urllib.parse import quote, urlsplit
 from ..errors import ConfigurationError, CredentialError, CredentialNotFound
 from ..transport import RedirectRefused, ResponseTooLarge, limited_session, origin
 from .files import MAX_RECORDS_FILE_BYTES, NotARegularFile, TooLarge, read_bounded_text
-from .models import CredentialData, CredentialRecord, check_record_name, parse_record
+from .models import CredentialData, CredentialRecord
 from .permissions import check_trusted
+from .records import check_record_name, parse_record
 from .urls import UnsafeURL, check_url
 
 __all__ = [

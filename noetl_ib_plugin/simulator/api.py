@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl
 
 from . import history as history_data
@@ -17,9 +17,7 @@ from .broker import BrokerSession
 from .common import ApiError, Request, Response
 from .faults import ORDER_KINDS, FaultDecision
 from .market import _US_SECTIONS
-
-if TYPE_CHECKING:
-    from .engine import Engine
+from .services import Services
 
 __all__ = ["ROUTES", "Call", "Route", "match"]
 
@@ -59,7 +57,7 @@ class Call:
         return self.session
 
 
-Handler = Callable[["Engine", Call], Any]
+Handler = Callable[[Services, Call], Any]
 
 
 @dataclass(frozen=True)
@@ -86,14 +84,14 @@ def _user_id(username: str) -> int:
     return 10_000_000 + int(hashlib.sha256(username.encode()).hexdigest()[:6], 16)
 
 
-def oauth2_token(engine: Engine, call: Call) -> Any:
+def oauth2_token(engine: Services, call: Call) -> Any:
     """POST /oauth2/api/v1/token."""
     engine.stats.incr("oauth2_token_requests")
     form = dict(parse_qsl(call.req.body.decode("utf-8", "replace"), keep_blank_values=True))
     return engine.auth.issue_access_token(form)
 
 
-def sso_session(engine: Engine, call: Call) -> Any:
+def sso_session(engine: Services, call: Call) -> Any:
     """POST /gw/api/v1/sso-sessions."""
     engine.stats.incr("sso_session_requests")
     return engine.auth.open_sso_session(
@@ -102,14 +100,14 @@ def sso_session(engine: Engine, call: Call) -> Any:
     )
 
 
-def live_session_token(engine: Engine, call: Call) -> Any:
+def live_session_token(engine: Services, call: Call) -> Any:
     """POST /v1/api/oauth/live_session_token."""
     engine.stats.incr("lst_requests")
     return engine.auth.live_session_token(call.req.method, call.req.path,
                                           call.req.header("authorization"))
 
 
-def ssodh_init(engine: Engine, call: Call) -> Any:
+def ssodh_init(engine: Services, call: Call) -> Any:
     """Open the brokerage session for this token."""
     engine.stats.incr("ssodh_init_requests")
     return _auth_status(engine.broker.open_bridge(call.who, _compete(call.req)))
@@ -124,12 +122,12 @@ def _compete(req: Request) -> bool:
     return value is True or str(value).lower() == "true"
 
 
-def auth_status(engine: Engine, call: Call) -> Any:
+def auth_status(engine: Services, call: Call) -> Any:
     """Report whether the brokerage session is open."""
     return _auth_status(call.sess)
 
 
-def tickle(engine: Engine, call: Call) -> Any:
+def tickle(engine: Services, call: Call) -> Any:
     """Keep-alive; also reports the session."""
     remaining = max(0, int((call.who.expires_at - engine.clock()) * 1000))
     return {"session": hashlib.sha256(call.who.token_id.encode()).hexdigest()[:32],
@@ -138,7 +136,7 @@ def tickle(engine: Engine, call: Call) -> Any:
             "iserver": {"authStatus": _auth_status(call.sess)}}
 
 
-def sso_validate(engine: Engine, call: Call) -> Any:
+def sso_validate(engine: Services, call: Call) -> Any:
     """Validate the SSO token."""
     now = engine.clock()
     who = call.who
@@ -153,33 +151,33 @@ def sso_validate(engine: Engine, call: Call) -> Any:
             "region": "NJ"}
 
 
-def logout(engine: Engine, call: Call) -> Any:
+def logout(engine: Services, call: Call) -> Any:
     """End the brokerage session (the token itself stays valid)."""
     with engine.broker.lock:
         call.sess.close()
     return {"status": True}
 
 
-def iserver_accounts(engine: Engine, call: Call) -> Any:
+def iserver_accounts(engine: Services, call: Call) -> Any:
     """List the principal's brokerage accounts (`{}` while the bridge warms up)."""
     if not engine.broker.accounts_ready(call.sess):
         return {}
     return portfolio.iserver_accounts(engine.broker.account_for(call.who, call.who.account_id))
 
 
-def portfolio_accounts(engine: Engine, call: Call) -> Any:
+def portfolio_accounts(engine: Services, call: Call) -> Any:
     """List portfolio accounts."""
     return portfolio.portfolio_accounts(engine.broker.account_for(call.who, call.who.account_id))
 
 
-def account_summary(engine: Engine, call: Call) -> Any:
+def account_summary(engine: Services, call: Call) -> Any:
     """Account summary figures."""
     account = engine.broker.account_for(call.who, call.args[0])
     with engine.broker.lock:
         return portfolio.summary(account, engine.market)
 
 
-def positions(engine: Engine, call: Call) -> Any:
+def positions(engine: Services, call: Call) -> Any:
     """One page of positions."""
     account = engine.broker.account_for(call.who, call.args[0])
     with engine.broker.lock:
@@ -187,7 +185,7 @@ def positions(engine: Engine, call: Call) -> Any:
                                         engine.positions_page_size)
 
 
-def secdef_search(engine: Engine, call: Call) -> Any:
+def secdef_search(engine: Services, call: Call) -> Any:
     """Search listings by symbol (GET query or POST JSON body)."""
     params: dict[str, Any] = call.req.params()
     if call.req.method == "POST":
@@ -213,7 +211,7 @@ def secdef_search(engine: Engine, call: Call) -> Any:
     return out
 
 
-def contract_info(engine: Engine, call: Call) -> Any:
+def contract_info(engine: Services, call: Call) -> Any:
     """Contract details by conid."""
     contract = engine.market.contracts.get(int(call.args[0]))
     if contract is None:
@@ -225,7 +223,7 @@ def contract_info(engine: Engine, call: Call) -> Any:
             "valid_exchanges": f"SMART,{contract.exchange}"}
 
 
-def snapshot(engine: Engine, call: Call) -> Any:
+def snapshot(engine: Services, call: Call) -> Any:
     """Market data snapshot with the per-session pre-flight."""
     params = call.req.params()
     try:
@@ -251,13 +249,13 @@ def snapshot(engine: Engine, call: Call) -> Any:
     return out
 
 
-def place_order(engine: Engine, call: Call) -> Any:
+def place_order(engine: Services, call: Call) -> Any:
     """Place one order (maybe answered by a question)."""
     return engine.broker.place(call.who, call.args[0], call.req.json(), call.order_faults,
                                call.inactive_reason)
 
 
-def reply(engine: Engine, call: Call) -> Any:
+def reply(engine: Services, call: Call) -> Any:
     """Answer a question."""
     body = call.req.json()
     confirmed = isinstance(body, dict) and body.get("confirmed") is True
@@ -265,7 +263,7 @@ def reply(engine: Engine, call: Call) -> Any:
                                call.inactive_reason)
 
 
-def live_orders(engine: Engine, call: Call) -> Any:
+def live_orders(engine: Services, call: Call) -> Any:
     """Orders of the day, with pre-flight."""
     params = call.req.params()
     filters = {f.strip() for f in params.get("filters", "").split(",") if f.strip()}
@@ -274,38 +272,38 @@ def live_orders(engine: Engine, call: Call) -> Any:
                                      engine.faults.plan.live_orders_lag_s)
 
 
-def cancel_order(engine: Engine, call: Call) -> Any:
+def cancel_order(engine: Services, call: Call) -> Any:
     """Cancel an order."""
     return engine.broker.cancel(call.who, call.args[0], call.args[1])
 
 
-def trades(engine: Engine, call: Call) -> Any:
+def trades(engine: Services, call: Call) -> Any:
     """Executions of the last `days` (default 1, at most 7)."""
     days = call.req.params().get("days", "1")
     return engine.broker.trades(call.who.account_id, int(days) if days.isdigit() else 1)
 
 
-def order_status(engine: Engine, call: Call) -> Any:
+def order_status(engine: Services, call: Call) -> Any:
     """One order by id."""
     return engine.broker.order_status(call.who, call.args[0])
 
 
-def suppress_questions(engine: Engine, call: Call) -> Any:
+def suppress_questions(engine: Services, call: Call) -> Any:
     """Suppress question ids for this session."""
     return engine.broker.suppress(call.who, call.req.json())
 
 
-def suppress_reset(engine: Engine, call: Call) -> Any:
+def suppress_reset(engine: Services, call: Call) -> Any:
     """Undo every suppression of this session."""
     return engine.broker.suppress_reset(call.who)
 
 
-def history(engine: Engine, call: Call) -> Any:
+def history(engine: Services, call: Call) -> Any:
     """Historical bars (simulator/history.py)."""
     return history_data.history(engine.market, call.req.params())
 
 
-def ledger(engine: Engine, call: Call) -> Any:
+def ledger(engine: Services, call: Call) -> Any:
     """Cash per currency (simulator/ledger.py)."""
     account = engine.broker.account_for(call.who, call.args[0])
     with engine.broker.lock:

@@ -177,10 +177,10 @@ class Simulator:
         if self._state_dir is not None and not self._own_state_dir:
             for entry in state.load_registrations(self._state_dir):
                 try:
-                    state.register(self.engine, entry, None)
+                    state.register(self.engine.services, entry, None)
                 except (TypeError, ValueError) as exc:
                     log.warning("ignoring a saved registration: %s", exc)
-            state.load_book(self._state_dir, self.engine)
+            state.load_book(self._state_dir, self.engine.services)
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05},
             name=f"ibsim-{self.port}", daemon=True,
@@ -199,7 +199,7 @@ class Simulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
         if self._state_dir is not None and not self._own_state_dir:
-            state.save_book(self._state_dir, self.engine)
+            state.save_book(self._state_dir, self.engine.services)
         if self._own_state_dir and self._state_dir is not None:
             shutil.rmtree(self._state_dir, ignore_errors=True)
 
@@ -329,7 +329,7 @@ class Simulator:
 
     def register(self, entry: Mapping[str, Any]) -> dict[str, Any]:
         """Same as POST /__sim/clients: register a user's own client or consumer (saved)."""
-        return state.register(self.engine, dict(entry), self._state_dir)
+        return state.register(self.engine.services, dict(entry), self._state_dir)
 
     def set_paper_status(self, account_id: str, is_paper: bool) -> None:
         """Make /iserver/accounts report `isPaper` for an account regardless of its prefix."""

@@ -14,6 +14,7 @@ from .common import ApiError, Request, Response
 from .faults import FaultDecision, Faults
 from .market import CONTRACTS, Market, bulk_contracts
 from .pacing import Pacer
+from .services import Services
 from .stats import Stats
 
 __all__ = ["Engine"]
@@ -52,6 +53,11 @@ class Engine:
         #: Where user registrations are saved (None: not persisted).
         self.state_dir: Path | None = None
         self.positions_page_size = positions_page_size
+        #: What the route handlers get (api.py): the state, not the pipeline.
+        self.services = Services(
+            clock=clock, stats=self.stats, faults=self.faults, auth=self.auth,
+            market=self.market, broker=self.broker, positions_page_size=positions_page_size,
+        )
 
     def reset(self) -> None:
         """Clean trading state, stats, sessions, faults, pacing and pinned prices; keep clients."""
@@ -94,7 +100,7 @@ class Engine:
                 accounts = route.handler is api.iserver_accounts
                 call.session = (self.broker.require_bridge(call.principal, accounts=accounts)
                                 if route.bridge else self.broker.session(call.principal))
-            result = route.handler(self, call)
+            result = route.handler(self.services, call)
         except AuthError as exc:
             self.stats.incr("auth_failures")
             return Response(exc.status, exc.body, exc.content_type)
@@ -143,7 +149,7 @@ class Engine:
             if path == "/__sim/clients" and req.method == "POST":
                 if not isinstance(body, dict):
                     raise ValueError("the body must be a JSON object")
-                return Response(200, state.register(self, body, self.state_dir))
+                return Response(200, state.register(self.services, body, self.state_dir))
             if path == "/__sim/health":
                 return Response(200, {"ok": True})
         except ApiError as exc:

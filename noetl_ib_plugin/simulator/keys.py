@@ -94,7 +94,7 @@ def credential_records(keys: SimKeys, api_base_url: str) -> list[dict[str, Any]]
             "client_id": keys.client_id,
             "key_id": keys.key_id,
             "private_key": private_pem(keys.oauth2_key),
-            "credential": keys.username,
+            "username": keys.username,
             "account_id": OAUTH2_ACCOUNT,
             "environment": "paper",
             "api_base_url": api_base_url,

@@ -25,7 +25,7 @@ from .keys import SimKeys, encrypt_secret, keys_from_json, keys_to_json
 from .lst import RFC3526_PRIME_HEX
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .services import Services
 
 __all__ = [
     "load_book",
@@ -115,7 +115,7 @@ def load_port(state_dir: Path) -> int | None:
     return port if isinstance(port, int) and 0 < port < 65536 else None
 
 
-def save_book(state_dir: Path, engine: Engine) -> None:
+def save_book(state_dir: Path, engine: Services) -> None:
     """Pickle accounts, orders and the next order id (the simulator's own file, mode 600)."""
     broker = engine.broker
     with broker.lock:
@@ -153,7 +153,7 @@ def _only_mine(path: Path) -> bytes | None:
         os.close(fd)
 
 
-def load_book(state_dir: Path, engine: Engine) -> bool:
+def load_book(state_dir: Path, engine: Services) -> bool:
     """Restore a saved book, re-linking contracts to the live market; False when none/damaged/untrusted."""
     path = state_dir / BOOK_FILE
     try:
@@ -205,7 +205,7 @@ def _text(entry: dict[str, Any], name: str) -> str:
     return value
 
 
-def register(engine: Engine, entry: dict[str, Any], state_dir: Path | None) -> dict[str, Any]:
+def register(engine: Services, entry: dict[str, Any], state_dir: Path | None) -> dict[str, Any]:
     """Register a user's OAuth 2.0 client or OAuth 1.0a consumer (POST /__sim/clients).
 
     OAuth 2.0: {"type": "oauth2", "client_id", "key_id", "public_key" (PEM), "username",

@@ -25,7 +25,7 @@ import requests.adapters
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from ..errors import BrokerError, ConfigurationError
+from ..errors import ConfigurationError, RedirectRefused, ResponseTooLarge
 from .urls import LazyWhere, loggable_url, origin
 
 __all__ = [
@@ -51,14 +51,6 @@ _CHUNK = 64 * 1024
 
 class DeadlineExceeded(requests.exceptions.ReadTimeout):
     """The whole call outlived its total deadline; its socket was shut down."""
-
-
-class RedirectRefused(BrokerError):
-    """A server answered 3xx; the plugin never follows redirects with credentials attached."""
-
-
-class ResponseTooLarge(BrokerError):
-    """A server's answer exceeded the byte cap; reading stopped there."""
 
 
 def env_deadline() -> float:

@@ -16,7 +16,7 @@ from noetl_ib_plugin.plugins import registry
 from noetl_ib_plugin.runner import output_schema
 from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.simulator.api import ROUTES
-from tests.client.simfix import ACCOUNTS, CREDS, act
+from tests.fixtures.simulators import ACCOUNTS, CREDS, act
 
 AAPL = 265598
 BHP_ASX = 4036818
@@ -32,9 +32,9 @@ def _check_schema(name: str, result: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("cred", CREDS)
-def test_history_bars_are_numbers_with_utc_times(sim: Simulator, cred: str) -> None:
+def test_history_bars_are_numbers_with_utc_times(sim_reset: Simulator, cred: str) -> None:
     """history: OHLCV floats, ISO-8601 UTC bar times ascending, conid resolved from the symbol."""
-    out = act(sim, cred, "history", symbol="aapl", period="2d", bar="1h")
+    out = act(sim_reset, cred, "history", symbol="aapl", period="2d", bar="1h")
     _check_schema("history", out)
     assert out["conid"] == AAPL and out["symbol"] == "AAPL"
     assert out["period"] == "2d" and out["bar"] == "1h" and out["outside_rth"] is False
@@ -50,17 +50,17 @@ def test_history_bars_are_numbers_with_utc_times(sim: Simulator, cred: str) -> N
         assert 14 <= hour < 21  # regular hours only unless outside_rth
 
 
-def test_history_outside_rth_and_by_conid(sim: Simulator) -> None:
+def test_history_outside_rth_and_by_conid(sim_reset: Simulator) -> None:
     """outside_rth=true adds bars outside regular hours; conid skips the contract search."""
-    rth = act(sim, "sim_oauth2", "history", conid=AAPL, period="1d", bar="1h")
-    extended = act(sim, "sim_oauth2", "history", conid=AAPL, period="1d", bar="1h",
+    rth = act(sim_reset, "sim_oauth2", "history", conid=AAPL, period="1d", bar="1h")
+    extended = act(sim_reset, "sim_oauth2", "history", conid=AAPL, period="1d", bar="1h",
                    outside_rth=True)
     assert extended["outside_rth"] is True and extended["count"] > rth["count"]
-    searches = sim.stats()["requests_by_endpoint"]
+    searches = sim_reset.stats()["requests_by_endpoint"]
     assert searches.get("GET /v1/api/iserver/marketdata/history") == 2
     assert searches.get("GET /v1/api/iserver/secdef/search", 0) == 0
-    act(sim, "sim_oauth2", "history", symbol="AAPL")
-    assert sim.stats()["requests_by_endpoint"]["GET /v1/api/iserver/secdef/search"] == 1
+    act(sim_reset, "sim_oauth2", "history", symbol="AAPL")
+    assert sim_reset.stats()["requests_by_endpoint"]["GET /v1/api/iserver/secdef/search"] == 1
 
 
 @pytest.mark.parametrize(
@@ -73,26 +73,26 @@ def test_history_outside_rth_and_by_conid(sim: Simulator) -> None:
         ({"conid": True}, "conid"),
     ],
 )
-def test_history_input_errors_name_the_field(sim: Simulator, args: dict[str, Any], field: str) -> None:
+def test_history_input_errors_name_the_field(sim_reset: Simulator, args: dict[str, Any], field: str) -> None:
     """Periods and bar sizes outside IBKR's grammar are refused before any request."""
     with pytest.raises(InputError) as info:
-        act(sim, "sim_oauth2", "history", **args)
+        act(sim_reset, "sim_oauth2", "history", **args)
     assert info.value.field == field
-    assert sim.stats()["requests_total"] == 0
+    assert sim_reset.stats()["requests_total"] == 0
 
 
-def test_history_without_market_data_is_a_broker_error(sim: Simulator) -> None:
+def test_history_without_market_data_is_a_broker_error(sim_reset: Simulator) -> None:
     """A contract without market data permissions gives BrokerError naming conid."""
     with pytest.raises(BrokerError) as info:
-        act(sim, "sim_oauth2", "history", conid=13109)
+        act(sim_reset, "sim_oauth2", "history", conid=13109)
     assert info.value.field == "conid" and "unavailable" in info.value.message
 
 
 @pytest.mark.parametrize("cred", CREDS)
-def test_ledger_lists_cash_per_currency(sim: Simulator, cred: str) -> None:
+def test_ledger_lists_cash_per_currency(sim_reset: Simulator, cred: str) -> None:
     """ledger: BASE first, then each currency held; an ASX buy adds an AUD entry."""
-    act(sim, cred, "place_order", conid=BHP_ASX, side="BUY", quantity=10, order_type="MKT")
-    out = act(sim, cred, "ledger")
+    act(sim_reset, cred, "place_order", conid=BHP_ASX, side="BUY", quantity=10, order_type="MKT")
+    out = act(sim_reset, cred, "ledger")
     _check_schema("ledger", out)
     assert out["account_id"] == ACCOUNTS[cred] and out["base_currency"] == "USD"
     names = [c["currency"] for c in out["currencies"]]
@@ -104,9 +104,9 @@ def test_ledger_lists_cash_per_currency(sim: Simulator, cred: str) -> None:
 
 
 @pytest.mark.parametrize("cred", CREDS)
-def test_accounts_say_paper_currency_and_default(sim: Simulator, cred: str) -> None:
+def test_accounts_say_paper_currency_and_default(sim_reset: Simulator, cred: str) -> None:
     """accounts: the credential's account, paper, USD, type, and that actions use it by default."""
-    out = act(sim, cred, "accounts")
+    out = act(sim_reset, cred, "accounts")
     _check_schema("accounts", out)
     (account,) = out["accounts"]
     assert account["account_id"] == ACCOUNTS[cred]
@@ -115,66 +115,66 @@ def test_accounts_say_paper_currency_and_default(sim: Simulator, cred: str) -> N
     assert out["default_account"] == ACCOUNTS[cred]
 
 
-def test_auth_status_fetches_no_token(sim: Simulator) -> None:
+def test_auth_status_fetches_no_token(sim_reset: Simulator) -> None:
     """auth_status with nothing cached answers token_valid=false and sends no request at all."""
-    out = act(sim, "sim_oauth1a", "auth_status")
+    out = act(sim_reset, "sim_oauth1a", "auth_status")
     _check_schema("auth_status", out)
     assert out == {"authenticated": False, "connected": False, "competing": False,
                    "token_valid": False, "token_expires_in": None, "session_age": None,
                    "message": out["message"]}
-    assert sim.stats()["requests_total"] == 0
+    assert sim_reset.stats()["requests_total"] == 0
 
 
 @pytest.mark.parametrize("cred", CREDS)
-def test_auth_status_after_an_action(sim: Simulator, cred: str) -> None:
+def test_auth_status_after_an_action(sim_reset: Simulator, cred: str) -> None:
     """After an action: authenticated, connected, not competing, a session age and token lifetime."""
-    act(sim, cred, "get_positions")
-    before = sim.stats()
-    out = act(sim, cred, "auth_status")
+    act(sim_reset, cred, "get_positions")
+    before = sim_reset.stats()
+    out = act(sim_reset, cred, "auth_status")
     _check_schema("auth_status", out)
     assert out["authenticated"] and out["connected"] and not out["competing"]
     assert out["token_valid"] and out["token_expires_in"] > 3600
     assert out["session_age"] is not None and 0 <= out["session_age"] < 3600
-    after = sim.stats()
+    after = sim_reset.stats()
     for counter in ("oauth2_token_requests", "lst_requests", "ssodh_init_requests"):
         assert after[counter] == before[counter]
     assert after["requests_total"] == before["requests_total"] + 1
 
 
 @pytest.mark.parametrize("cred", CREDS)
-def test_trades_confirm_a_fill(sim: Simulator, cred: str) -> None:
+def test_trades_confirm_a_fill(sim_reset: Simulator, cred: str) -> None:
     """trades: a filled market order shows up by order_id and client_order_id, newest first."""
-    sim.set_price(AAPL, 100.0)
-    placed = act(sim, cred, "place_order", symbol="AAPL", side="SELL", quantity=3,
+    sim_reset.set_price(AAPL, 100.0)
+    placed = act(sim_reset, cred, "place_order", symbol="AAPL", side="SELL", quantity=3,
                  order_type="MKT", client_order_id=f"fill-{cred}")
-    out = act(sim, cred, "trades", client_order_id=f"fill-{cred}")
+    out = act(sim_reset, cred, "trades", client_order_id=f"fill-{cred}")
     _check_schema("trades", out)
     (fill,) = out["trades"]
     assert fill["order_id"] == placed["order_id"] and fill["side"] == "SELL"
     assert fill["quantity"] == 3.0 and fill["price"] == 100.0 and fill["conid"] == AAPL
     assert ISO_UTC.match(fill["time"]) and fill["account_id"] == ACCOUNTS[cred]
-    by_id = act(sim, cred, "trades", order_id=int(placed["order_id"]))
+    by_id = act(sim_reset, cred, "trades", order_id=int(placed["order_id"]))
     assert by_id["trades"] == out["trades"]
-    assert act(sim, cred, "trades", order_id="1")["count"] == 0
+    assert act(sim_reset, cred, "trades", order_id="1")["count"] == 0
 
 
-def test_every_action_output_matches_its_published_schema(sim: Simulator) -> None:
+def test_every_action_output_matches_its_published_schema(sim_reset: Simulator) -> None:
     """All registered actions publish an output schema, and real results validate against it."""
-    sim.set_price(AAPL, 100.0)
-    placed = act(sim, "sim_oauth2", "place_order", symbol="AAPL", side="BUY", quantity=1,
+    sim_reset.set_price(AAPL, 100.0)
+    placed = act(sim_reset, "sim_oauth2", "place_order", symbol="AAPL", side="BUY", quantity=1,
                  order_type="LMT", limit_price=99.0)
     results = {
         "place_order": placed,
-        "get_open_orders": act(sim, "sim_oauth2", "get_open_orders"),
-        "cancel_order": act(sim, "sim_oauth2", "cancel_order", order_id=placed["order_id"]),
-        "get_positions": act(sim, "sim_oauth2", "get_positions"),
-        "account_summary": act(sim, "sim_oauth2", "account_summary"),
-        "snapshot": act(sim, "sim_oauth2", "snapshot", symbols=["AAPL", "SIVB"]),
-        "history": act(sim, "sim_oauth2", "history", symbol="MSFT", bar="1d", period="1w"),
-        "ledger": act(sim, "sim_oauth2", "ledger"),
-        "accounts": act(sim, "sim_oauth2", "accounts"),
-        "auth_status": act(sim, "sim_oauth2", "auth_status"),
-        "trades": act(sim, "sim_oauth2", "trades"),
+        "get_open_orders": act(sim_reset, "sim_oauth2", "get_open_orders"),
+        "cancel_order": act(sim_reset, "sim_oauth2", "cancel_order", order_id=placed["order_id"]),
+        "get_positions": act(sim_reset, "sim_oauth2", "get_positions"),
+        "account_summary": act(sim_reset, "sim_oauth2", "account_summary"),
+        "snapshot": act(sim_reset, "sim_oauth2", "snapshot", symbols=["AAPL", "SIVB"]),
+        "history": act(sim_reset, "sim_oauth2", "history", symbol="MSFT", bar="1d", period="1w"),
+        "ledger": act(sim_reset, "sim_oauth2", "ledger"),
+        "accounts": act(sim_reset, "sim_oauth2", "accounts"),
+        "auth_status": act(sim_reset, "sim_oauth2", "auth_status"),
+        "trades": act(sim_reset, "sim_oauth2", "trades"),
     }
     names = set(registry().actions)
     assert names - set(results) == {"order_status"}  # order_status: tests/actions/test_new_unit.py
@@ -200,19 +200,19 @@ _HAS_ORDER_STATUS = any(r.name == "/v1/api/iserver/account/order/status/{id}" fo
 @pytest.mark.skipif(not _HAS_ORDER_STATUS,
                     reason="the simulator's order status route comes with issue 10's branch")
 @pytest.mark.parametrize("cred", CREDS)
-def test_order_status_follows_an_order(sim: Simulator, cred: str) -> None:
+def test_order_status_follows_an_order(sim_reset: Simulator, cred: str) -> None:
     """order_status: a resting LMT is Submitted with nothing filled, then Cancelled after cancel."""
-    sim.set_price(AAPL, 100.0)
-    placed = act(sim, cred, "place_order", symbol="AAPL", side="BUY", quantity=4,
+    sim_reset.set_price(AAPL, 100.0)
+    placed = act(sim_reset, cred, "place_order", symbol="AAPL", side="BUY", quantity=4,
                  order_type="LMT", limit_price=99.0)
-    working = act(sim, cred, "order_status", order_id=placed["order_id"])
+    working = act(sim_reset, cred, "order_status", order_id=placed["order_id"])
     _check_schema("order_status", working)
     assert working["status"] == "Submitted" and working["side"] == "BUY"
     assert working["quantity"] == 4.0 and working["filled_quantity"] == 0.0
     assert working["limit_price"] == 99.0 and working["order_type"] == "LMT"
     assert working["client_order_id"] == placed["client_order_id"]
-    act(sim, cred, "cancel_order", order_id=placed["order_id"])
-    assert act(sim, cred, "order_status", order_id=placed["order_id"])["status"] == "Cancelled"
+    act(sim_reset, cred, "cancel_order", order_id=placed["order_id"])
+    assert act(sim_reset, cred, "order_status", order_id=placed["order_id"])["status"] == "Cancelled"
     with pytest.raises(BrokerError) as info:
-        act(sim, cred, "order_status", order_id="1")
+        act(sim_reset, cred, "order_status", order_id="1")
     assert info.value.field == "order_id"

@@ -42,10 +42,10 @@ def _check(name: str, result: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def creds_env(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
+def creds_env(sim_reset: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
     """NOETL_IB_CREDENTIALS names the simulator's credentials file (what a playbook exports)."""
-    monkeypatch.setenv("NOETL_IB_CREDENTIALS", str(sim.credentials_file))
-    return sim
+    monkeypatch.setenv("NOETL_IB_CREDENTIALS", str(sim_reset.credentials_file))
+    return sim_reset
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

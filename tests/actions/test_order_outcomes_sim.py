@@ -20,16 +20,16 @@ from noetl_ib_plugin.errors import (
     TransientError,
 )
 from noetl_ib_plugin.simulator import Simulator
-from tests.client.simfix import act
+from tests.fixtures.simulators import act
 
 AAPL = 265598
 GARBAGE = ("garbage_html", "garbage_empty", "garbage_shape", "garbage_408", "garbage_501",
            "garbage_524")
 
 
-def _book(sim: Simulator, coid: str) -> list[dict[str, Any]]:
+def _book(sim_reset: Simulator, coid: str) -> list[dict[str, Any]]:
     """The broker's orders under one cOID."""
-    return [o for o in sim.orders() if o["cOID"] == coid]
+    return [o for o in sim_reset.orders() if o["cOID"] == coid]
 
 
 def _resting(coid: str, **extra: Any) -> dict[str, Any]:
@@ -38,11 +38,11 @@ def _resting(coid: str, **extra: Any) -> dict[str, Any]:
             "limit_price": 99.0, "tif": "DAY", "client_order_id": coid, **extra}
 
 
-def _cli(sim: Simulator, capsys: pytest.CaptureFixture[str], action: str,
+def _cli(sim_reset: Simulator, capsys: pytest.CaptureFixture[str], action: str,
          args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """Run `noetl-ib run ACTION` in-process; (exit code, stdout result or stderr error)."""
     argv = ["run", action, "--credential", "sim_oauth2", "--credentials-file",
-            str(sim.credentials_file), "--args-json", json.dumps(args)]
+            str(sim_reset.credentials_file), "--args-json", json.dumps(args)]
     code = main(argv)
     out, err = capsys.readouterr()
     if code == 0:
@@ -61,11 +61,11 @@ def _same_as_book(result: dict[str, Any], book: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def priced(sim: Simulator) -> Simulator:
+def priced(sim_reset: Simulator) -> Simulator:
     """The simulator with AAPL pinned at 100 and IBKR's cOID uniqueness on."""
-    sim.set_price(AAPL, 100.0)
-    sim.set_order_options(enforce_coid_unique=True)
-    return sim
+    sim_reset.set_price(AAPL, 100.0)
+    sim_reset.set_order_options(enforce_coid_unique=True)
+    return sim_reset
 
 
 # -- 1. accepted, answer unreadable ---------------------------------------------------------------
@@ -236,17 +236,17 @@ def test_filled_order_is_found_in_trades_after_a_session_change(priced: Simulato
     assert out["side"] == "BUY" and out["conid"] == AAPL
 
 
-def test_session_change_never_reads_as_absent(sim: Simulator) -> None:
+def test_session_change_never_reads_as_absent(sim_reset: Simulator) -> None:
     """Inactive, session replaced, answer lost, no cOID check at IBKR: outcome unknown, one order."""
     # Live orders are scoped to the brokerage session, so after a session change they cannot
     # show a non-working order of the earlier session, and trades hold only executions: absence
     # is unprovable and a resend would double the order (the merged soak found it under load).
-    sim.set_price(AAPL, 100.0)
-    sim.set_order_options(enforce_coid_unique=False)
-    sim.set_faults({"inactive": 1.0, "session_change": 1.0, "garbage_empty": 1.0})
+    sim_reset.set_price(AAPL, 100.0)
+    sim_reset.set_order_options(enforce_coid_unique=False)
+    sim_reset.set_faults({"inactive": 1.0, "session_change": 1.0, "garbage_empty": 1.0})
     with pytest.raises(OrderUnconfirmed) as info:
-        act(sim, "sim_oauth2", "place_order", **_resting("s-2"))
-    assert len(_book(sim, "s-2")) == 1
+        act(sim_reset, "sim_oauth2", "place_order", **_resting("s-2"))
+    assert len(_book(sim_reset, "s-2")) == 1
     assert info.value.client_order_id == "s-2" and "s-2" in str(info.value)
 
 

@@ -15,7 +15,7 @@ from noetl_ib_plugin.cli import main
 from noetl_ib_plugin.errors import BrokerError, IdempotencyKeyConflict
 from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.trading import TradingClient
-from tests.client.simfix import act
+from tests.fixtures.simulators import act
 
 AAPL = 265598
 GARBAGE = ("garbage_html", "garbage_empty", "garbage_shape", "garbage_408", "garbage_501",
@@ -28,33 +28,33 @@ def _order(coid: str, **extra: Any) -> dict[str, Any]:
             "limit_price": 99.0, "tif": "DAY", "client_order_id": coid, **extra}
 
 
-def _book(sim: Simulator, order_id: str) -> dict[str, Any]:
+def _book(sim_reset: Simulator, order_id: str) -> dict[str, Any]:
     """The broker's record of one order."""
-    return next(o for o in sim.orders() if str(o["order_id"]) == order_id)
+    return next(o for o in sim_reset.orders() if str(o["order_id"]) == order_id)
 
 
-def _cli(sim: Simulator, capsys: pytest.CaptureFixture[str], action: str,
+def _cli(sim_reset: Simulator, capsys: pytest.CaptureFixture[str], action: str,
          args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """`noetl-ib run ACTION` in-process: (exit code, result or error)."""
     code = main(["run", action, "--credential", "sim_oauth2", "--credentials-file",
-                 str(sim.credentials_file), "--args-json", json.dumps(args)])
+                 str(sim_reset.credentials_file), "--args-json", json.dumps(args)])
     out, err = capsys.readouterr()
     return code, json.loads(out) if code == 0 else json.loads(err.strip().splitlines()[-1])["error"]
 
 
-def _new_session(sim: Simulator) -> None:
+def _new_session(sim_reset: Simulator) -> None:
     """Close the caller's brokerage session (a placement with the session_change fault)."""
-    sim.set_faults({"session_change": 1.0})
-    act(sim, "sim_oauth2", "place_order", **_order("other-order"))
-    sim.set_faults({})
+    sim_reset.set_faults({"session_change": 1.0})
+    act(sim_reset, "sim_oauth2", "place_order", **_order("other-order"))
+    sim_reset.set_faults({})
 
 
 @pytest.fixture
-def priced(sim: Simulator) -> Simulator:
+def priced(sim_reset: Simulator) -> Simulator:
     """AAPL pinned at 100, IBKR's cOID uniqueness on."""
-    sim.set_price(AAPL, 100.0)
-    sim.set_order_options(enforce_coid_unique=True)
-    return sim
+    sim_reset.set_price(AAPL, 100.0)
+    sim_reset.set_order_options(enforce_coid_unique=True)
+    return sim_reset
 
 
 @pytest.mark.parametrize("kind", GARBAGE)

@@ -13,7 +13,7 @@ from noetl_ib_plugin.simulator import Simulator
 LIVE_ACCOUNT = "U7777777"
 
 
-def _live_record(sim: Simulator, rsa_pem: str, environment: str) -> dict[str, Any]:
+def _live_record(sim_reset: Simulator, rsa_pem: str, environment: str) -> dict[str, Any]:
     return {
         "name": f"live_{environment}",
         "type": "interactive_brokers_oauth",
@@ -23,21 +23,21 @@ def _live_record(sim: Simulator, rsa_pem: str, environment: str) -> dict[str, An
             "private_key": rsa_pem,
             "credential": "liveuser",
             "environment": environment,
-            "api_base_url": sim.url,
+            "api_base_url": sim_reset.url,
         },
     }
 
 
 @pytest.fixture
-def live_sim(sim: Simulator, rsa_key: Any) -> Simulator:
+def live_sim(sim_reset: Simulator, rsa_key: Any) -> Simulator:
     """The simulator with a client whose only account is a live one."""
     public = (
         rsa_key.public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
-    sim.register_oauth2_client("LIVECLIENT", "live-key", public, "liveuser", LIVE_ACCOUNT)
-    return sim
+    sim_reset.register_oauth2_client("LIVECLIENT", "live-key", public, "liveuser", LIVE_ACCOUNT)
+    return sim_reset
 
 
 ORDER: dict[str, Any] = {

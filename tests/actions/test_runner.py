@@ -17,32 +17,32 @@ from noetl_ib_plugin.runner import get_client, list_actions, run_action
 from noetl_ib_plugin.simulator import Simulator
 
 
-def test_unknown_action_lists_names(sim: Simulator) -> None:
+def test_unknown_action_lists_names(sim_reset: Simulator) -> None:
     """An unknown action is an InputError on field `action` that lists the known names."""
     with pytest.raises(InputError) as info:
-        run_action("buy_everything", "sim_oauth2", credentials_file=sim.credentials_file)
+        run_action("buy_everything", "sim_oauth2", credentials_file=sim_reset.credentials_file)
     assert info.value.field == "action" and "place_order" in str(info.value)
 
 
-def test_unknown_argument_is_named(sim: Simulator) -> None:
+def test_unknown_argument_is_named(sim_reset: Simulator) -> None:
     """A misspelled argument is named in the error."""
     with pytest.raises(InputError) as info:
-        run_action("get_positions", "sim_oauth2", credentials_file=sim.credentials_file,
+        run_action("get_positions", "sim_oauth2", credentials_file=sim_reset.credentials_file,
                    acount_id="x")
     assert info.value.field == "acount_id"
 
 
-def test_credential_forms_and_client_reuse(sim: Simulator) -> None:
+def test_credential_forms_and_client_reuse(sim_reset: Simulator) -> None:
     """A name, a raw record dict and a parsed record all work; one client per credential."""
     types = registry().credential_types
-    record = load_credential("sim_oauth2", sim.credentials_file, types=types)
-    raw = next(dict(r) for r in read_records_file(sim.credentials_file)
+    record = load_credential("sim_oauth2", sim_reset.credentials_file, types=types)
+    raw = next(dict(r) for r in read_records_file(sim_reset.credentials_file)
                if r["name"] == "sim_oauth2")
     for cred in ("sim_oauth2", raw, record):
-        out = run_action("account_summary", cred, credentials_file=sim.credentials_file)
+        out = run_action("account_summary", cred, credentials_file=sim_reset.credentials_file)
         assert out["account_id"] == "DU1234567"
     assert get_client(record) is get_client(record)
-    assert sim.stats()["ssodh_init_requests"] == 1
+    assert sim_reset.stats()["ssodh_init_requests"] == 1
 
 
 def test_list_actions_has_schemas() -> None:
@@ -54,10 +54,10 @@ def test_list_actions_has_schemas() -> None:
     assert "quantity" in actions["place_order"]["input_schema"]["properties"]
 
 
-def test_new_process_with_warm_cache_skips_bootstrap(sim: Simulator, tmp_path: Path) -> None:
+def test_new_process_with_warm_cache_skips_bootstrap(sim_reset: Simulator, tmp_path: Path) -> None:
     """A second OS process sharing the token cache reuses token and brokerage session."""
-    run_action("get_positions", "sim_oauth1a", credentials_file=sim.credentials_file)
-    before = sim.stats()
+    run_action("get_positions", "sim_oauth1a", credentials_file=sim_reset.credentials_file)
+    before = sim_reset.stats()
     code = (
         "import json, sys\n"
         "from noetl_ib_plugin.runner import run_action\n"
@@ -65,11 +65,11 @@ def test_new_process_with_warm_cache_skips_bootstrap(sim: Simulator, tmp_path: P
         "print(json.dumps(out['count']))\n"
     )
     env = {**os.environ, "NOETL_IB_PACING": "off"}
-    done = subprocess.run([sys.executable, "-c", code, str(sim.credentials_file)], env=env,
+    done = subprocess.run([sys.executable, "-c", code, str(sim_reset.credentials_file)], env=env,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == 123
-    after = sim.stats()
+    after = sim_reset.stats()
     assert after["ssodh_init_requests"] == before["ssodh_init_requests"] == 1
     assert after["lst_requests"] == before["lst_requests"] == 1
     assert after["requests_by_endpoint"]["GET /v1/api/portfolio/accounts"] == 1

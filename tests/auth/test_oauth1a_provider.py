@@ -29,7 +29,8 @@ from noetl_ib_plugin.auth import FileTokenCache, MemoryTokenCache, Token
 from noetl_ib_plugin.auth import oauth1a_math as m
 from noetl_ib_plugin.auth.oauth1a import LiveSessionTokenProvider
 from noetl_ib_plugin.backoff import RetryPolicy
-from noetl_ib_plugin.credentials.models import OAuth1aData, parse_record
+from noetl_ib_plugin.credentials.models import OAuth1aData
+from noetl_ib_plugin.credentials.records import parse_record
 from noetl_ib_plugin.errors import AuthError, CredentialError, IBPluginError
 
 VECTORS: dict[str, dict[str, Any]] = json.loads(

@@ -12,7 +12,8 @@ import requests
 
 from noetl_ib_plugin.auth import FileTokenCache
 from noetl_ib_plugin.auth.oauth1a import LiveSessionTokenProvider
-from noetl_ib_plugin.credentials.models import OAuth1aData, parse_record
+from noetl_ib_plugin.credentials.models import OAuth1aData
+from noetl_ib_plugin.credentials.records import parse_record
 
 simulator = pytest.importorskip("noetl_ib_plugin.simulator")
 if not hasattr(simulator, "Simulator"):  # the package exists before its entry point does
@@ -20,15 +21,15 @@ if not hasattr(simulator, "Simulator"):  # the package exists before its entry p
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[Any]:
+def sim_oauth1a_server() -> Iterator[Any]:
     """One simulator for the module (no bridge warm-up): key generation is the slow part."""
     with simulator.Simulator(pacing=False, bridge_warmup=0) as running:
         yield running
 
 
-def oauth1a_data(sim: Any) -> OAuth1aData:
+def oauth1a_data(sim_oauth1a_server: Any) -> OAuth1aData:
     """The `sim_oauth1a` record from the simulator's credentials.json."""
-    records = json.loads(Path(sim.credentials_file).read_text())["credentials"]
+    records = json.loads(Path(sim_oauth1a_server.credentials_file).read_text())["credentials"]
     raw = next(r for r in records if r["name"] == "sim_oauth1a")
     data = parse_record(raw).data
     assert isinstance(data, OAuth1aData)
@@ -48,13 +49,13 @@ def signed(
     return session.request(method, url, headers=headers, json=body, timeout=10).status_code
 
 
-def test_simulator_round_trip(sim: Any, tmp_path: Path) -> None:
+def test_simulator_round_trip(sim_oauth1a_server: Any, tmp_path: Path) -> None:
     """The simulator grants an LST and accepts signed POST and GETs, with and without a query."""
     session = requests.Session()
     provider = LiveSessionTokenProvider(
-        oauth1a_data(sim), cache=FileTokenCache(tmp_path), session=session
+        oauth1a_data(sim_oauth1a_server), cache=FileTokenCache(tmp_path), session=session
     )
-    before = sim.stats()
+    before = sim_oauth1a_server.stats()
     token = provider.current_token()
     assert token.expires_at > token.obtained_at
     base = provider.api_base_url
@@ -62,16 +63,16 @@ def test_simulator_round_trip(sim: Any, tmp_path: Path) -> None:
     assert signed(provider, session, f"{base}/iserver/auth/ssodh/init", "POST", init) == 200
     assert signed(provider, session, f"{base}/iserver/accounts") == 200
     assert signed(provider, session, f"{base}/iserver/account/orders?filters=filled,x%20y") == 200
-    after = sim.stats()
+    after = sim_oauth1a_server.stats()
     assert after["lst_requests"] - before.get("lst_requests", 0) == 1
     assert after.get("auth_failures", 0) == before.get("auth_failures", 0)
 
 
-def test_simulator_rejects_wrong_signature(sim: Any, tmp_path: Path) -> None:
+def test_simulator_rejects_wrong_signature(sim_oauth1a_server: Any, tmp_path: Path) -> None:
     """A tampered HMAC signature (or one made with a stale LST) gets 401 from the simulator."""
     session = requests.Session()
     provider = LiveSessionTokenProvider(
-        oauth1a_data(sim), cache=FileTokenCache(tmp_path), session=session
+        oauth1a_data(sim_oauth1a_server), cache=FileTokenCache(tmp_path), session=session
     )
     url = f"{provider.api_base_url}/iserver/accounts"
     headers: dict[str, str] = {}
@@ -79,6 +80,6 @@ def test_simulator_rejects_wrong_signature(sim: Any, tmp_path: Path) -> None:
     headers["Authorization"] = headers["Authorization"].replace(
         'oauth_signature="', 'oauth_signature="AAAA'
     )
-    before = sim.stats().get("auth_failures", 0)
+    before = sim_oauth1a_server.stats().get("auth_failures", 0)
     assert session.get(url, headers=headers, timeout=10).status_code == 401
-    assert sim.stats()["auth_failures"] == before + 1
+    assert sim_oauth1a_server.stats()["auth_failures"] == before + 1

@@ -9,9 +9,8 @@ import pytest
 
 from noetl_ib_plugin.credentials.env_store import ENV_VARIABLES
 from noetl_ib_plugin.simulator import Simulator
-from tests.client.simfix import module_sim, sim
 
-__all__ = ["bot_env", "module_sim", "sim"]
+__all__ = ["bot_env"]
 
 
 def env_for(simulator: Simulator, directory: Path) -> dict[str, str]:
@@ -36,12 +35,12 @@ def env_for(simulator: Simulator, directory: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def bot_env(sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def bot_env(sim_reset: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The simulator's OAUTH_* environment, exported for the test (and removed after)."""
     for var in (*ENV_VARIABLES.values(), "PAPER_TRADING", "OAUTH_REALM", "IBKR_ACCOUNT_ID",
                 "IBKR_API_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
-    env = env_for(sim, tmp_path / "keys")
+    env = env_for(sim_reset, tmp_path / "keys")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env

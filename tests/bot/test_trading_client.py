@@ -29,12 +29,12 @@ REPO = Path(__file__).resolve().parents[2]
 AAPL = 265598
 
 
-def test_bot_flow_returns_typed_models(sim: Simulator, bot_env: dict[str, str]) -> None:
+def test_bot_flow_returns_typed_models(sim_reset: Simulator, bot_env: dict[str, str]) -> None:
     """connect, balance, positions, quote, resting order, cancel: each returns its output model."""
-    sim.set_price(AAPL, 100.0)
+    sim_reset.set_price(AAPL, 100.0)
     with TradingClient.from_env() as ib:
         assert not ib.is_connected()  # nothing fetched yet, and asking fetched nothing
-        assert sim.stats()["lst_requests"] == 0
+        assert sim_reset.stats()["lst_requests"] == 0
         status = ib.connect()
         assert status.authenticated and ib.is_connected()
         balance = ib.get_account_balance()
@@ -54,25 +54,25 @@ def test_bot_flow_returns_typed_models(sim: Simulator, bot_env: dict[str, str]) 
         assert isinstance(ib.get_ledger(), LedgerOutput)
         assert ib.get_accounts().default_account == "DU7654321"
         assert ib.get_trades().count == 0
-    (row,) = [o for o in sim.orders() if o["cOID"] == order.client_order_id]
+    (row,) = [o for o in sim_reset.orders() if o["cOID"] == order.client_order_id]
     assert row["status"] == "Cancelled"
 
 
-def test_same_client_order_id_is_sent_once(sim: Simulator, bot_env: dict[str, str]) -> None:
+def test_same_client_order_id_is_sent_once(sim_reset: Simulator, bot_env: dict[str, str]) -> None:
     """A bot resending with the same client_order_id gets the same order, not a second one."""
-    sim.set_price(AAPL, 100.0)
+    sim_reset.set_price(AAPL, 100.0)
     with TradingClient.from_env() as ib:
         first = ib.place_order(symbol="AAPL", side="BUY", quantity=1, order_type="LMT",
                                limit_price=99.0, client_order_id="bot-once")
         again = ib.place_order(symbol="AAPL", side="BUY", quantity=1, order_type="LMT",
                                limit_price=99.0, client_order_id="bot-once")
     assert again.order_id == first.order_id and again.reconciled
-    assert [o["cOID"] for o in sim.orders()].count("bot-once") == 1
+    assert [o["cOID"] for o in sim_reset.orders()].count("bot-once") == 1
 
 
-def test_threads_share_one_client_and_one_token(sim: Simulator, bot_env: dict[str, str]) -> None:
+def test_threads_share_one_client_and_one_token(sim_reset: Simulator, bot_env: dict[str, str]) -> None:
     """Eight threads placing orders through one TradingClient: one LST, eight distinct orders."""
-    sim.set_price(AAPL, 100.0)
+    sim_reset.set_price(AAPL, 100.0)
     errors: list[BaseException] = []
     ids: list[str] = []
     lock = threading.Lock()
@@ -93,20 +93,20 @@ def test_threads_share_one_client_and_one_token(sim: Simulator, bot_env: dict[st
         for t in threads:
             t.join(60)
     assert not errors and len(set(ids)) == 8
-    assert sim.stats()["lst_requests"] == 1
-    assert sorted(o["cOID"] for o in sim.orders()) == sorted(f"thread-{n}" for n in range(8))
+    assert sim_reset.stats()["lst_requests"] == 1
+    assert sorted(o["cOID"] for o in sim_reset.orders()) == sorted(f"thread-{n}" for n in range(8))
 
 
-def test_uses_the_runner_client_of_the_credential(sim: Simulator, bot_env: dict[str, str]) -> None:
+def test_uses_the_runner_client_of_the_credential(sim_reset: Simulator, bot_env: dict[str, str]) -> None:
     """The bot and playbook steps in one process share one IBClient (provider, cache, pacer)."""
     with TradingClient.from_env() as ib:
         ib.connect()
         assert get_client(ib.record).provider.is_token_valid()
         ib.get_positions()
-    assert sim.stats()["lst_requests"] == 1 and sim.stats()["ssodh_init_requests"] == 1
+    assert sim_reset.stats()["lst_requests"] == 1 and sim_reset.stats()["ssodh_init_requests"] == 1
 
 
-def test_typed_errors_reach_the_bot(sim: Simulator, bot_env: dict[str, str]) -> None:
+def test_typed_errors_reach_the_bot(sim_reset: Simulator, bot_env: dict[str, str]) -> None:
     """Bad input is an InputError naming the field; IBKR's refusal is a BrokerError."""
     with TradingClient.from_env() as ib:
         with pytest.raises(InputError) as info:
@@ -116,7 +116,7 @@ def test_typed_errors_reach_the_bot(sim: Simulator, bot_env: dict[str, str]) -> 
             ib.cancel_order("1")
 
 
-def test_closed_client_refuses_calls(sim: Simulator, bot_env: dict[str, str]) -> None:
+def test_closed_client_refuses_calls(sim_reset: Simulator, bot_env: dict[str, str]) -> None:
     """After close() every call raises InputError instead of silently reconnecting."""
     ib = TradingClient.from_env()
     ib.close()
@@ -128,13 +128,13 @@ def test_closed_client_refuses_calls(sim: Simulator, bot_env: dict[str, str]) ->
     assert "closed=True" in repr(ib)
 
 
-def test_keepalive_tickles_until_closed(sim: Simulator, bot_env: dict[str, str]) -> None:
+def test_keepalive_tickles_until_closed(sim_reset: Simulator, bot_env: dict[str, str]) -> None:
     """keepalive=True tickles in the background; close() stops the thread."""
     ib = TradingClient.from_env(keepalive=True, keepalive_interval=0.05)
     try:
         ib.connect()
         deadline = time.monotonic() + 60
-        while sim.stats()["requests_by_endpoint"].get("POST /v1/api/tickle", 0) < 2:
+        while sim_reset.stats()["requests_by_endpoint"].get("POST /v1/api/tickle", 0) < 2:
             assert time.monotonic() < deadline, "no tickle within 60 s"
             time.sleep(0.05)
         assert ib.keepalive_running
@@ -160,9 +160,9 @@ def test_from_env_errors_name_the_variable(bot_env: dict[str, str],
     assert bot_env["OAUTH_ACCESS_TOKEN"] not in str(info.value)
 
 
-def test_by_record_name(sim: Simulator) -> None:
+def test_by_record_name(sim_reset: Simulator) -> None:
     """A record name from a credentials file works like the environment."""
-    with TradingClient("sim_oauth2", credentials_file=sim.credentials_file) as ib:
+    with TradingClient("sim_oauth2", credentials_file=sim_reset.credentials_file) as ib:
         assert ib.get_positions().account_id == "DU1234567"
         assert "sim_oauth2" in repr(ib)
 
@@ -183,7 +183,7 @@ def test_bot_example_runs_against_the_simulator(tmp_path: Path) -> None:
     assert summary["cancel"] == "cancel_requested"
 
 
-def test_no_secret_in_logs_reprs_or_errors(sim: Simulator, bot_env: dict[str, str],
+def test_no_secret_in_logs_reprs_or_errors(sim_reset: Simulator, bot_env: dict[str, str],
                                            debug_logs: pytest.LogCaptureFixture,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A bot run at DEBUG, its repr and a failing call never show the OAUTH_* secrets or keys."""

@@ -1,5 +1,10 @@
-"""CLI test fixtures (defined in fixtures.py, shared with tests/e2e)."""
+"""CLI tests: each test starts with fresh runner clients and the root logger restored after it."""
 
-from .fixtures import _fresh_runner_clients, _restore_root_logging, sim
+from __future__ import annotations
 
-__all__ = ["_fresh_runner_clients", "_restore_root_logging", "sim"]
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _cli_hygiene(fresh_runner_clients: None, restore_root_logging: None) -> None:
+    """Both hygiene fixtures (tests/fixtures/cli_env.py) for every CLI test."""

@@ -59,7 +59,9 @@ def _imported(modules: list[str], prefix: str) -> list[str]:
 
 
 @pytest.mark.parametrize("credential", ["sim_oauth2", "sim_oauth1a"])
-def test_warm_run_imports_only_the_action_it_runs(sim: Simulator, tmp_path: Path, credential: str) -> None:
+def test_warm_run_imports_only_the_action_it_runs(
+    sim_env: Simulator, tmp_path: Path, credential: str
+) -> None:
     """A warm-cache `run get_positions` imports no jwt/cryptography, simulator or other action module."""
     warm = cli("run", "get_positions", "--credential", credential)
     assert warm.returncode == 0, warm.stderr

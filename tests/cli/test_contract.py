@@ -212,7 +212,7 @@ def test_redaction_masks_secret_shapes() -> None:
     assert "only OAuth 2.0 bearers can be exported" in masked
 
 
-def test_run_against_simulator_prints_one_json_object(sim: Simulator) -> None:
+def test_run_against_simulator_prints_one_json_object(sim_env: Simulator) -> None:
     """A real `noetl-ib run` process prints one JSON object and nothing else on stdout."""
     proc = cli("run", "get_positions", "--credential", "sim_oauth2")
     assert proc.returncode == 0, proc.stderr
@@ -221,7 +221,7 @@ def test_run_against_simulator_prints_one_json_object(sim: Simulator) -> None:
     assert "error" not in proc.stderr
 
 
-def test_broker_rejection_exits_4(sim: Simulator) -> None:
+def test_broker_rejection_exits_4(sim_env: Simulator) -> None:
     """Cancelling an order IBKR does not know is a broker rejection: exit 4, IBKR's words on stderr."""
     proc = cli("run", "cancel_order", "--credential", "sim_oauth2", "order_id=1")
     assert proc.returncode == 4, proc.stderr
@@ -229,9 +229,9 @@ def test_broker_rejection_exits_4(sim: Simulator) -> None:
     assert "doesn't exist" in _stderr_error(proc.stderr)["message"]
 
 
-def test_auth_failure_exits_3(sim: Simulator, tmp_path: Path) -> None:
+def test_auth_failure_exits_3(sim_env: Simulator, tmp_path: Path) -> None:
     """A client id IBKR does not know fails authentication: exit 3."""
-    payload = json.loads(sim.credentials_file.read_text())
+    payload = json.loads(sim_env.credentials_file.read_text())
     record = next(r for r in payload["credentials"] if r["name"] == "sim_oauth2")
     record["data"]["client_id"] = "unknown-client"
     bad = tmp_path / "bad.json"
@@ -264,7 +264,7 @@ def test_stray_prints_never_reach_stdout(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_debug_logs_never_print_secrets(sim: Simulator, tmp_path: Path) -> None:
+def test_debug_logs_never_print_secrets(sim_env: Simulator, tmp_path: Path) -> None:
     """At DEBUG, neither private keys nor tokens nor the LST appear in stdout or stderr."""
     env = process_env(NOETL_IB_LOG_LEVEL="DEBUG")
     outputs: list[str] = []
@@ -282,7 +282,7 @@ def test_debug_logs_never_print_secrets(sim: Simulator, tmp_path: Path) -> None:
     outputs.append(alias.stdout + alias.stderr)
     text = "\n".join(outputs)
     assert "DEBUG" in text  # the level really was raised
-    secrets = record_secrets(sim.credentials_file) + cached_secrets(tmp_path / "token-cache")
+    secrets = record_secrets(sim_env.credentials_file) + cached_secrets(tmp_path / "token-cache")
     assert len(cached_secrets(tmp_path / "token-cache")) >= 3  # bearer, access token, LST
     leaked = [s[:12] + "..." for s in secrets if s in text]
     assert not leaked, f"secrets printed: {leaked}"

@@ -63,25 +63,25 @@ def _error(err: str) -> dict[str, Any]:
 
 
 def test_check_summarises_each_record_without_secrets(
-    sim: Simulator, capsys: pytest.CaptureFixture[str]
+    sim_env: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A valid file: exit 0, one summary per record (type, account, secret field names), no secret value."""
-    assert main(["credentials", "check", str(sim.credentials_file)]) == 0
+    assert main(["credentials", "check", str(sim_env.credentials_file)]) == 0
     out = capsys.readouterr().out
     report = one_json(out)
     assert report["valid"] is True
     by_name = {r["name"]: r for r in report["records"]}
     assert by_name["sim_oauth2"]["secret_fields"] == ["private_key"]
     assert by_name["sim_oauth1a"]["type"] == "interactive_brokers_oauth1a"
-    for secret in record_secrets(sim.credentials_file):
+    for secret in record_secrets(sim_env.credentials_file):
         assert secret not in out
 
 
 def test_check_reports_invalid_records_and_exits_2(
-    sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sim_env: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A bad key fails the full check: the report still lists every record, the exit code is 2."""
-    records = json.loads(sim.credentials_file.read_text())["credentials"]
+    records = json.loads(sim_env.credentials_file.read_text())["credentials"]
     records[0]["data"]["private_key"] = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n"
     records.append({"name": "typo", "type": "interactive_brokers_oauth", "data": {"client_id": "x"}})
     path = tmp_path / "creds.json"
@@ -96,13 +96,13 @@ def test_check_reports_invalid_records_and_exits_2(
 
 
 def test_register_posts_each_record_like_noetl(
-    sim: Simulator, noetl_server: tuple[str, type[_Recorder]], capsys: pytest.CaptureFixture[str]
+    sim_env: Simulator, noetl_server: tuple[str, type[_Recorder]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """One `POST {server}/api/credentials` per record with the record as the JSON body."""
     url, recorder = noetl_server
-    assert main(["credentials", "register", str(sim.credentials_file), "--server", url]) == 0
+    assert main(["credentials", "register", str(sim_env.credentials_file), "--server", url]) == 0
     result = one_json(capsys.readouterr().out)
-    sent = json.loads(sim.credentials_file.read_text())["credentials"]
+    sent = json.loads(sim_env.credentials_file.read_text())["credentials"]
     assert [r["path"] for r in recorder.requests] == ["/api/credentials"] * 2
     assert {r["content_type"] for r in recorder.requests} == {"application/json"}
     assert [r["body"] for r in recorder.requests] == sent
@@ -110,38 +110,39 @@ def test_register_posts_each_record_like_noetl(
 
 
 def test_register_uses_noetl_server_url(
-    sim: Simulator, noetl_server: tuple[str, type[_Recorder]], monkeypatch: pytest.MonkeyPatch,
+    sim_env: Simulator, noetl_server: tuple[str, type[_Recorder]], monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Without --server, NOETL_SERVER_URL names the server."""
     url, recorder = noetl_server
     monkeypatch.setenv("NOETL_SERVER_URL", url + "/")
-    assert main(["credentials", "register", str(sim.credentials_file)]) == 0
+    assert main(["credentials", "register", str(sim_env.credentials_file)]) == 0
     assert one_json(capsys.readouterr().out)["endpoint"] == f"{url}/api/credentials"
     assert len(recorder.requests) == 2
 
 
 def test_register_server_rejection_exits_4(
-    sim: Simulator, noetl_server: tuple[str, type[_Recorder]], capsys: pytest.CaptureFixture[str]
+    sim_env: Simulator, noetl_server: tuple[str, type[_Recorder]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A 4xx from the server stops at that record: exit 4 with the server's words."""
     url, recorder = noetl_server
     recorder.status = 422
-    assert main(["credentials", "register", str(sim.credentials_file), "--server", url]) == 4
+    assert main(["credentials", "register", str(sim_env.credentials_file), "--server", url]) == 4
     error = _error(capsys.readouterr().err)
     assert "422" in error["message"] and "not allowed" in error["message"]
     assert len(recorder.requests) == 1
 
 
 def test_register_refuses_invalid_records_and_unreachable_servers(
-    tmp_path: Path, sim: Simulator, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, sim_env: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Invalid records are not sent (exit 2); an unreachable server is a configuration error (exit 2)."""
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"name": "x", "type": "interactive_brokers_oauth", "data": {}}))
     assert main(["credentials", "register", str(bad), "--server", "http://127.0.0.1:9"]) == 2
     assert "invalid" in _error(capsys.readouterr().err)["message"]
-    assert main(["credentials", "register", str(sim.credentials_file), "--server", "http://127.0.0.1:9"]) == 2
+    records = str(sim_env.credentials_file)
+    assert main(["credentials", "register", records, "--server", "http://127.0.0.1:9"]) == 2
     assert _error(capsys.readouterr().err)["field"] == "server"
 
 

@@ -28,7 +28,7 @@ def _fake_pydantic_plugin(site: Path, marker: Path) -> None:
 
 @pytest.mark.parametrize(("setting", "loaded"), [(None, False), ("", True)])
 def test_pydantic_plugins_off_in_a_step_unless_the_variable_is_set(
-    sim: Simulator, tmp_path: Path, setting: str | None, loaded: bool
+    sim_env: Simulator, tmp_path: Path, setting: str | None, loaded: bool
 ) -> None:
     """A step loads no pydantic plugin unless PYDANTIC_DISABLE_PLUGINS is set (even empty)."""
     site, marker = tmp_path / "site", tmp_path / "loaded.txt"

@@ -21,7 +21,7 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_token_prints_masked_metadata(sim: Simulator, tmp_path: Path) -> None:
+def test_token_prints_masked_metadata(sim_env: Simulator, tmp_path: Path) -> None:
     """`token` reports scheme, expiry and cache use, and the token only as a masked fingerprint."""
     first = one_json(cli("token", "--credential", "sim_oauth2").stdout)
     second = one_json(cli("token", "--credential", "sim_oauth2").stdout)
@@ -32,20 +32,20 @@ def test_token_prints_masked_metadata(sim: Simulator, tmp_path: Path) -> None:
     assert first["expires_at"] > first["obtained_at"]
     for secret in cached_secrets(tmp_path / "token-cache"):
         assert secret not in json.dumps(first) + json.dumps(second)
-    assert sim.stats()["oauth2_token_requests"] == 1
+    assert sim_env.stats()["oauth2_token_requests"] == 1
 
 
-def test_refresh_replaces_the_cached_token(sim: Simulator) -> None:
+def test_refresh_replaces_the_cached_token(sim_env: Simulator) -> None:
     """`token --refresh` drops the shared cache entry and fetches exactly one new token."""
     one_json(cli("token", "--credential", "sim_oauth2").stdout)
     refreshed = one_json(cli("token", "--credential", "sim_oauth2", "--refresh").stdout)
     again = one_json(cli("token", "--credential", "sim_oauth2").stdout)
     assert refreshed["from_cache"] is False and again["from_cache"] is True
     assert refreshed["token"] == again["token"]
-    assert sim.stats()["oauth2_token_requests"] == 2
+    assert sim_env.stats()["oauth2_token_requests"] == 2
 
 
-def test_export_alias_writes_the_raw_bearer_mode_600(sim: Simulator, tmp_path: Path) -> None:
+def test_export_alias_writes_the_raw_bearer_mode_600(sim_env: Simulator, tmp_path: Path) -> None:
     """The alias file is the bearer plus a newline (what `noetl credential set` writes), mode 600, dir 700."""
     proc = cli("token", "--credential", "sim_oauth2", "--export-alias", "ib_bearer")
     assert proc.returncode == 0, proc.stderr
@@ -62,7 +62,7 @@ def test_export_alias_writes_the_raw_bearer_mode_600(sim: Simulator, tmp_path: P
     assert bearer.strip() not in proc.stdout + proc.stderr
 
 
-def test_export_alias_refuses_oauth1a(sim: Simulator, tmp_path: Path) -> None:
+def test_export_alias_refuses_oauth1a(sim_env: Simulator, tmp_path: Path) -> None:
     """OAuth 1.0a has no reusable bearer: exit 2, the error says why, nothing is written."""
     proc = cli("token", "--credential", "sim_oauth1a", "--export-alias", "ib_lst")
     assert proc.returncode == 2
@@ -70,7 +70,7 @@ def test_export_alias_refuses_oauth1a(sim: Simulator, tmp_path: Path) -> None:
     message = json.loads(proc.stderr.strip().splitlines()[-1])["error"]["message"]
     assert "signs every request" in message
     assert not (tmp_path / "noetl-credentials" / "ib_lst").exists()
-    assert sim.stats()["lst_requests"] == 0
+    assert sim_env.stats()["lst_requests"] == 0
 
 
 def test_write_alias_replaces_atomically_and_tightens_dir(tmp_path: Path) -> None:

@@ -41,8 +41,8 @@ def test_24_cold_processes_make_one_token_request_and_one_ssodh_init(
     gate = tmp_path / "gate"
     gate.mkdir()
     env = dict(os.environ, NOETL_IB_CACHE_DIR=str(tmp_path / "cache"))
-    with running_simulator(pacing=False, state_dir=tmp_path / "sim", bridge_warmup=0.5) as sim:
-        procs = [subprocess.Popen([sys.executable, "-c", WORKER, cred, str(sim.credentials_file),
+    with running_simulator(pacing=False, state_dir=tmp_path / "sim", bridge_warmup=0.5) as sim_reset:
+        procs = [subprocess.Popen([sys.executable, "-c", WORKER, cred, str(sim_reset.credentials_file),
                                    str(gate), str(n)], env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
                  for n in range(PROCESSES)]
@@ -57,7 +57,7 @@ def test_24_cold_processes_make_one_token_request_and_one_ssodh_init(
                 if p.poll() is None:
                     p.kill()
         assert [out.strip() for out, _ in outputs] == ["ok"] * PROCESSES, outputs[0][1][-2000:]
-        stats = sim.stats()
+        stats = sim_reset.stats()
     assert stats["ssodh_init_requests"] == 1
     for counter in TOKEN_COUNTERS[cred]:
         assert stats[counter] == 1, counter

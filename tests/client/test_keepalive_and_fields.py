@@ -15,14 +15,14 @@ from noetl_ib_plugin.client import Keepalive, Pacer
 from noetl_ib_plugin.credentials.keys import load_dh_prime
 from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.simulator.lst import RFC3526_PRIME_HEX
+from tests.fixtures.simulators import client_for
 
 from .fakes import BASE, FakeClock, make_client
-from .simfix import client_for
 
 
-def test_keepalive_tickles_until_stopped(sim: Simulator) -> None:
+def test_keepalive_tickles_until_stopped(sim_reset: Simulator) -> None:
     """Started, it tickles on its timer; stopped, the thread ends and no tickle follows."""
-    client = client_for(sim, "sim_oauth2")
+    client = client_for(sim_reset, "sim_oauth2")
     keep = Keepalive(client, interval=0.02)
     with keep:
         deadline = time.monotonic() + 30
@@ -30,9 +30,9 @@ def test_keepalive_tickles_until_stopped(sim: Simulator) -> None:
             time.sleep(0.01)
         assert keep.running
     assert not keep.running and keep.tickles >= 2 and keep.failures == 0
-    count = sim.stats()["requests_by_endpoint"]["POST /v1/api/tickle"]
+    count = sim_reset.stats()["requests_by_endpoint"]["POST /v1/api/tickle"]
     time.sleep(0.1)
-    assert sim.stats()["requests_by_endpoint"]["POST /v1/api/tickle"] == count
+    assert sim_reset.stats()["requests_by_endpoint"]["POST /v1/api/tickle"] == count
 
 
 def test_keepalive_is_off_unless_started_and_survives_failures() -> None:
@@ -95,28 +95,28 @@ def test_dh_prime_full_openssl_text_output() -> None:
     assert load_dh_prime(text, "data.dh_prime")[0] == int(RFC3526_PRIME_HEX, 16)
 
 
-def _oauth2(sim: Simulator, **extra: Any) -> IBTokenProvider:
+def _oauth2(sim_reset: Simulator, **extra: Any) -> IBTokenProvider:
     """A provider for the simulator's OAuth 2.0 record plus extra data fields."""
-    data = dict(sim.credentials[0]["data"], **extra)
+    data = dict(sim_reset.credentials[0]["data"], **extra)
     return IBTokenProvider(data, cache=MemoryTokenCache())
 
 
-def test_ip_claim_and_service_are_part_of_the_cache_identity(sim: Simulator) -> None:
+def test_ip_claim_and_service_are_part_of_the_cache_identity(sim_reset: Simulator) -> None:
     """ip, ip_claim and service change the cache key; the same values give the same key."""
-    base = _oauth2(sim, ip="203.0.113.7").cache_key
-    assert _oauth2(sim, ip="203.0.113.7").cache_key == base
+    base = _oauth2(sim_reset, ip="203.0.113.7").cache_key
+    assert _oauth2(sim_reset, ip="203.0.113.7").cache_key == base
     for extra in ({"ip": "203.0.113.8"}, {"ip": "203.0.113.7", "ip_claim": "userIp"},
                   {"ip": "203.0.113.7", "service": "AM.LOGIN"}, {}):
-        assert _oauth2(sim, **extra).cache_key != base, extra
+        assert _oauth2(sim_reset, **extra).cache_key != base, extra
 
 
-def test_ip_claim_reaches_a_simulator_that_checks_it(sim: Simulator, tmp_path: Path) -> None:
+def test_ip_claim_reaches_a_simulator_that_checks_it(sim_reset: Simulator, tmp_path: Path) -> None:
     """With check_ip on, the caller's own ip gets a session and another ip is refused naming the claim."""
-    sim.engine.auth.check_ip = True
+    sim_reset.engine.auth.check_ip = True
     try:
-        assert _oauth2(sim, ip="127.0.0.1").fetch_token()
+        assert _oauth2(sim_reset, ip="127.0.0.1").fetch_token()
         with pytest.raises(Exception) as info:
-            _oauth2(sim, ip="203.0.113.7").fetch_token()
+            _oauth2(sim_reset, ip="203.0.113.7").fetch_token()
         assert "ip claim" in str(info.value)
     finally:
-        sim.engine.auth.check_ip = False
+        sim_reset.engine.auth.check_ip = False

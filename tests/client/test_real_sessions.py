@@ -14,9 +14,9 @@ from noetl_ib_plugin.client.bootstrap import SSO_DH_FIX, is_bootstrap_signal
 from noetl_ib_plugin.errors import AuthError
 from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.testing import running_simulator
+from tests.fixtures.simulators import CREDS, provider_for
 
 from .fakes import BASE, FakeClock, make_client
-from .simfix import CREDS, provider_for
 
 SEARCH = "/iserver/secdef/search"
 
@@ -29,11 +29,11 @@ class FrozenWallClock(FakeClock):
         self.now = time.time()
 
 
-def _client(sim: Simulator, cred: str, cache: Path, monkeypatch: pytest.MonkeyPatch,
+def _client(sim_reset: Simulator, cred: str, cache: Path, monkeypatch: pytest.MonkeyPatch,
             **kw: object) -> IBClient:
     """A client whose token cache lives in `cache` (what a process with that cache dir has)."""
     monkeypatch.setenv("NOETL_IB_CACHE_DIR", str(cache))
-    client = IBClient(provider_for(sim, cred), pacer=Pacer.disabled())
+    client = IBClient(provider_for(sim_reset, cred), pacer=Pacer.disabled())
     for name, value in kw.items():
         setattr(client, name, value)
     return client
@@ -41,64 +41,64 @@ def _client(sim: Simulator, cred: str, cache: Path, monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.parametrize("cred", CREDS)
 def test_kick_by_another_cache_dir_is_reported_typed_without_kicking_back(
-        sim: Simulator, cred: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        sim_reset: Simulator, cred: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A kicked client raises SessionTakenOver instead of reopening: 1 kick, the other keeps working."""
-    first = _client(sim, cred, tmp_path / "a", monkeypatch)
+    first = _client(sim_reset, cred, tmp_path / "a", monkeypatch)
     assert first.get(SEARCH, params={"symbol": "AAPL"})
-    second = _client(sim, cred, tmp_path / "b", monkeypatch)
+    second = _client(sim_reset, cred, tmp_path / "b", monkeypatch)
     assert second.get(SEARCH, params={"symbol": "MSFT"})
-    assert sim.stats()["sessions_kicked"] == 1
+    assert sim_reset.stats()["sessions_kicked"] == 1
     with pytest.raises(SessionTakenOver) as info:
         first.get(SEARCH, params={"symbol": "IBM"})
     assert info.value.field == "compete" and "NOETL_IB_CACHE_DIR" in str(info.value)
     assert second.get(SEARCH, params={"symbol": "IBM"})
-    stats = sim.stats()
+    stats = sim_reset.stats()
     assert stats["sessions_kicked"] == 1 and stats["ssodh_init_requests"] == 2
     # The fix, followed: compete is already true, so the hint is "stop the other one, run again".
     fix = info.value.fix or ""
     assert '"compete": true' not in fix and "stop the other process" in fix
     second.request("POST", "/logout", bootstrap=False)
     assert first.get(SEARCH, params={"symbol": "IBM"})
-    assert sim.stats()["sessions_kicked"] == 1  # nobody held it: reopened without a kick
+    assert sim_reset.stats()["sessions_kicked"] == 1  # nobody held it: reopened without a kick
 
 
 @pytest.mark.parametrize("cred", CREDS)
 def test_shared_cache_dir_means_one_session_and_no_kicks(
-        sim: Simulator, cred: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        sim_reset: Simulator, cred: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two clients (fresh providers, as in two processes) on one cache dir share one session."""
-    first = _client(sim, cred, tmp_path / "shared", monkeypatch)
-    second = _client(sim, cred, tmp_path / "shared", monkeypatch)
+    first = _client(sim_reset, cred, tmp_path / "shared", monkeypatch)
+    second = _client(sim_reset, cred, tmp_path / "shared", monkeypatch)
     for n in range(3):
         assert first.get(SEARCH, params={"symbol": "AAPL"})
         assert second.get(SEARCH, params={"symbol": "MSFT"}), n
-    stats = sim.stats()
+    stats = sim_reset.stats()
     assert stats["sessions_kicked"] == 0 and stats["ssodh_init_requests"] == 1
 
 
-def test_compete_false_refuses_up_front(sim: Simulator, tmp_path: Path,
+def test_compete_false_refuses_up_front(sim_reset: Simulator, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """compete=false against a live session raises SessionTakenOver at once and leaves the holder alone."""
-    holder = _client(sim, "sim_oauth2", tmp_path / "a", monkeypatch)
+    holder = _client(sim_reset, "sim_oauth2", tmp_path / "a", monkeypatch)
     assert holder.get(SEARCH, params={"symbol": "AAPL"})
-    polite = _client(sim, "sim_oauth2", tmp_path / "b", monkeypatch, compete=False)
+    polite = _client(sim_reset, "sim_oauth2", tmp_path / "b", monkeypatch, compete=False)
     with pytest.raises(SessionTakenOver) as info:
         polite.get(SEARCH, params={"symbol": "AAPL"})
     assert "compete=false" in str(info.value)
     assert holder.get(SEARCH, params={"symbol": "IBM"})
-    assert sim.stats()["sessions_kicked"] == 0
+    assert sim_reset.stats()["sessions_kicked"] == 0
     # The fix, followed: "compete": true takes the session over on the next run.
     assert '"compete": true' in (info.value.fix or "")
     polite.compete = True
     assert polite.get(SEARCH, params={"symbol": "MSFT"})
-    assert sim.stats()["sessions_kicked"] == 1
+    assert sim_reset.stats()["sessions_kicked"] == 1
 
 
 def test_compete_comes_from_the_credential_record(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """data.compete (default true) sets the client's ssodh/init compete flag."""
-    with running_simulator(pacing=False, state_dir=tmp_path / "sim") as sim:
-        assert _client(sim, "sim_oauth2", tmp_path / "c", monkeypatch).compete is True
-        data = dict(sim.credentials[0]["data"], compete=False)
+    with running_simulator(pacing=False, state_dir=tmp_path / "sim") as sim_reset:
+        assert _client(sim_reset, "sim_oauth2", tmp_path / "c", monkeypatch).compete is True
+        data = dict(sim_reset.credentials[0]["data"], compete=False)
         from noetl_ib_plugin.auth.oauth2 import IBTokenProvider
 
         client = IBClient(IBTokenProvider(data), pacer=Pacer.disabled())
@@ -109,13 +109,13 @@ def test_waits_out_the_bridge_warm_up(tmp_path: Path, monkeypatch: pytest.Monkey
     """After ssodh/init the client polls accounts through the injected clock until the bridge is warm."""
     clock = FrozenWallClock()
     with running_simulator(pacing=False, state_dir=tmp_path / "sim", bridge_warmup=3.0,
-                           clock=clock) as sim:
+                           clock=clock) as sim_reset:
         monkeypatch.setenv("NOETL_IB_CACHE_DIR", str(tmp_path / "cache"))
-        client = IBClient(provider_for(sim, "sim_oauth2"), pacer=Pacer.disabled(),
+        client = IBClient(provider_for(sim_reset, "sim_oauth2"), pacer=Pacer.disabled(),
                           clock=clock, sleep=clock.sleep)
         assert client.get(SEARCH, params={"symbol": "AAPL"})
         assert client.account_id == "DU1234567"
-        polls = sim.stats()["requests_by_endpoint"]["GET /v1/api/iserver/accounts"]
+        polls = sim_reset.stats()["requests_by_endpoint"]["GET /v1/api/iserver/accounts"]
         assert polls >= 2 and 3.0 <= sum(clock.sleeps) <= 3.0 + 2.0
 
 
@@ -123,9 +123,9 @@ def test_bridge_wait_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     """A bridge that never lists accounts fails after bridge_wait seconds with a typed error."""
     clock = FrozenWallClock()
     with running_simulator(pacing=False, state_dir=tmp_path / "sim", bridge_warmup=1e9,
-                           clock=clock) as sim:
+                           clock=clock) as sim_reset:
         monkeypatch.setenv("NOETL_IB_CACHE_DIR", str(tmp_path / "cache"))
-        client = IBClient(provider_for(sim, "sim_oauth2"), pacer=Pacer.disabled(),
+        client = IBClient(provider_for(sim_reset, "sim_oauth2"), pacer=Pacer.disabled(),
                           clock=clock, sleep=clock.sleep)
         client.bridge_wait = 5.0
         with pytest.raises(Exception) as info:
@@ -138,13 +138,13 @@ def test_init_session_first_is_treated_like_no_bridge(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """400 "Init session first" makes the client reopen the session and resend once, like no bridge."""
     with running_simulator(pacing=False, state_dir=tmp_path / "sim",
-                           uninitialised="init session first") as sim:
+                           uninitialised="init session first") as sim_reset:
         monkeypatch.setenv("NOETL_IB_CACHE_DIR", str(tmp_path / "cache"))
-        client = IBClient(provider_for(sim, "sim_oauth2"), pacer=Pacer.disabled())
+        client = IBClient(provider_for(sim_reset, "sim_oauth2"), pacer=Pacer.disabled())
         assert client.get(SEARCH, params={"symbol": "AAPL"})
-        sim.engine.broker.reset()  # sessions forgotten: the next call is "Init session first"
+        sim_reset.engine.broker.reset()  # sessions forgotten: the next call is "Init session first"
         assert client.get(SEARCH, params={"symbol": "IBM"})
-        assert sim.stats()["ssodh_init_requests"] == 2
+        assert sim_reset.stats()["ssodh_init_requests"] == 2
 
 
 def test_bootstrap_signals() -> None:

@@ -12,8 +12,8 @@ from noetl_ib_plugin.testing import running_simulator
 
 def test_concurrent_calls_across_token_refreshes_all_succeed() -> None:
     """8 threads over several 2 s token lifetimes: zero errors, one ssodh/init per SSO session."""
-    with running_simulator(pacing=False, token_ttl=2) as sim:
-        record = load_credential("sim_oauth2", sim.credentials_file)
+    with running_simulator(pacing=False, token_ttl=2) as sim_reset:
+        record = load_credential("sim_oauth2", sim_reset.credentials_file)
         provider = get_token_provider(record)
         provider._cache = MemoryTokenCache()  # keep this test's tokens out of the shared cache
         client = IBClient(provider, pacer=False)
@@ -33,7 +33,7 @@ def test_concurrent_calls_across_token_refreshes_all_succeed() -> None:
             t.start()
         for t in threads:
             t.join()
-        stats = sim.stats()
+        stats = sim_reset.stats()
     assert errors == []
     assert stats["sso_session_requests"] >= 3  # the tokens really were replaced mid-run
     assert stats["ssodh_init_requests"] <= stats["sso_session_requests"] + 2

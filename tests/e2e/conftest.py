@@ -1,5 +1,10 @@
-"""End-to-end fixtures: the CLI tests' fresh simulator per test."""
+"""End-to-end tests: each test starts with fresh runner clients (tests/fixtures/cli_env.py)."""
 
-from tests.cli.fixtures import _fresh_runner_clients, sim
+from __future__ import annotations
 
-__all__ = ["_fresh_runner_clients", "sim"]
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _e2e_hygiene(fresh_runner_clients: None) -> None:
+    """No in-process run reuses a client (and its token) from another test's simulator."""

@@ -29,11 +29,11 @@ def _doc(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def noetl_with_credential(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[NoetlServer]:
+def noetl_with_credential(sim_env: Simulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[NoetlServer]:
     """A NoETL stand-in holding the simulator's OAuth 2.0 record as `ib_oauth`; no local file."""
     monkeypatch.delenv("NOETL_IB_CREDENTIALS")
     server = NoetlServer().start()
-    server.register({**sim_record(sim), "name": "ib_oauth", "type": "interactive_brokers_oauth"})
+    server.register({**sim_record(sim_env), "name": "ib_oauth", "type": "interactive_brokers_oauth"})
     yield server
     server.stop()
 
@@ -72,23 +72,23 @@ def test_distributed_playbooks_are_well_formed(path: Path) -> None:
         assert step["next"][0]["when"] == f"{{{{ {step['step']}.ok }}}}"
 
 
-def test_positions_playbook_runs_step_by_step(sim: Simulator, noetl_with_credential: NoetlServer) -> None:
+def test_positions_playbook_runs_step_by_step(sim_env: Simulator, noetl_with_credential: NoetlServer) -> None:
     """Both steps succeed on one token and one brokerage session; the path skips `failed`."""
     path, runs = run_playbook(_doc("distributed_positions.yaml"), server_url=noetl_with_credential.url,
                               workload={"python": sys.executable})
     assert path == ["start", "summary", "end"]
     assert runs["start"].data["count"] > 0
     assert runs["summary"].data["account_id"] == runs["start"].data["account_id"]
-    stats = sim.stats()
+    stats = sim_env.stats()
     assert (stats["oauth2_token_requests"], stats["ssodh_init_requests"]) == (1, 1)
     for run in runs.values():
         assert run.stderr == ""
     posted = json.dumps(noetl_with_credential.keychain_posts)
-    assert posted and all(s not in posted for s in record_secrets(sim.credentials_file))
+    assert posted and all(s not in posted for s in record_secrets(sim_env.credentials_file))
 
 
 def test_order_roundtrip_playbook_places_and_cancels(
-    sim: Simulator, noetl_with_credential: NoetlServer
+    sim_env: Simulator, noetl_with_credential: NoetlServer
 ) -> None:
     """Quote, place (deterministic cOID), list, cancel: the order is cancelled at the simulator."""
     doc = _doc("distributed_order_roundtrip.yaml")
@@ -100,11 +100,11 @@ def test_order_roundtrip_playbook_places_and_cancels(
     assert placed["client_order_id"].startswith("nib-") and placed["outcome"] == "placed"
     assert placed["order_id"] in {o["order_id"] for o in runs["open_orders"].data["orders"]}
     assert runs["cancel"].data["status"] == "cancel_requested"
-    assert sim.stats()["orders_cancelled"] == 1
-    assert sim.stats()["oauth2_token_requests"] == 1
+    assert sim_env.stats()["orders_cancelled"] == 1
+    assert sim_env.stats()["oauth2_token_requests"] == 1
 
 
-def test_failed_step_routes_to_failed(sim: Simulator, noetl_with_credential: NoetlServer) -> None:
+def test_failed_step_routes_to_failed(sim_env: Simulator, noetl_with_credential: NoetlServer) -> None:
     """An unregistered alias renders as "" and the step returns ok=false: the run goes to `failed`."""
     doc = _doc("distributed_positions.yaml")
     doc["workflow"][0]["tool"]["args"]["credential"] = "{{ keychain.missing }}"

@@ -32,9 +32,9 @@ from .worker import MARKER, WorkerRun, run_python_step
 CODE = "from noetl_ib_plugin.entry import main\n"
 
 
-def sim_record(sim: Simulator, name: str = "sim_oauth2") -> dict[str, Any]:
+def sim_record(sim_env: Simulator, name: str = "sim_oauth2") -> dict[str, Any]:
     """One record of the simulator's credentials file."""
-    records = json.loads(sim.credentials_file.read_text())["credentials"]
+    records = json.loads(sim_env.credentials_file.read_text())["credentials"]
     record = next(r for r in records if r["name"] == name)
     assert isinstance(record, dict)
     return record
@@ -77,7 +77,7 @@ def test_harness_binds_only_declared_parameters() -> None:
     assert run.result == {"a": 1, "b": 2, "g": 3, "step": "s1"}
 
 
-def test_entry_by_record_name_in_worker(sim: Simulator) -> None:
+def test_entry_by_record_name_in_worker(sim_env: Simulator) -> None:
     """A record name resolves through NOETL_IB_CREDENTIALS; the result has ok and prints nothing."""
     run = run_python_step(CODE, {"action": "get_positions", "credential": "sim_oauth2"})
     assert run.status == "ok", run.stderr
@@ -87,9 +87,9 @@ def test_entry_by_record_name_in_worker(sim: Simulator) -> None:
 
 
 @pytest.mark.parametrize("form", ["flat", "record", "json_string", "wrapped", "wrapped_json"])
-def test_entry_with_whole_keychain_object(sim: Simulator, form: str) -> None:
+def test_entry_with_whole_keychain_object(sim_env: Simulator, form: str) -> None:
     """The keychain object works as flat data, a record, a {status, data: record} wrapper, or JSON."""
-    record = sim_record(sim)
+    record = sim_record(sim_env)
     full = {"id": "7", "name": "ib_oauth", "type": "ib_oauth", "data": record["data"],
             "meta": {}, "created_at": "2026-01-01T00:00:00Z"}
     credential: Any = {
@@ -107,19 +107,19 @@ def test_entry_with_whole_keychain_object(sim: Simulator, form: str) -> None:
     assert_quiet(run)
 
 
-def test_logs_only_when_asked_and_redacted(sim: Simulator) -> None:
+def test_logs_only_when_asked_and_redacted(sim_env: Simulator) -> None:
     """log_level: DEBUG writes the plugin's logs to stderr, still without a secret."""
     run = run_python_step(CODE, {"action": "get_positions", "credential": "sim_oauth2",
                                  "log_level": "DEBUG"})
     assert run.result["ok"] is True
     assert "noetl_ib_plugin" in run.stderr
-    for secret in record_secrets(sim.credentials_file):
+    for secret in record_secrets(sim_env.credentials_file):
         assert secret not in run.stderr
 
 
-def test_entry_with_keychain_fields_in_worker(sim: Simulator) -> None:
+def test_entry_with_keychain_fields_in_worker(sim_env: Simulator) -> None:
     """Individual keychain fields plus credential_type build the record; action args pass through."""
-    data = sim_record(sim)["data"]
+    data = sim_record(sim_env)["data"]
     args = {"action": "snapshot", "credential_type": "ibkr_oauth",
             "credential_name": "ib_paper", "symbols": "AAPL", "fields": "last,bid", **data}
     run = run_python_step(CODE, args, env={"NOETL_IB_CREDENTIALS": ""})
@@ -128,9 +128,9 @@ def test_entry_with_keychain_fields_in_worker(sim: Simulator) -> None:
     assert run.result["snapshots"][0]["last"] > 0
 
 
-def test_record_name_fetched_from_the_steps_server(sim: Simulator, noetl_server: NoetlServer) -> None:
+def test_record_name_fetched_from_the_steps_server(sim_env: Simulator, noetl_server: NoetlServer) -> None:
     """A name is fetched from the worker's server with include_data and the step's execution_id."""
-    noetl_server.register({**sim_record(sim), "name": "ib_oauth", "type": "ib_oauth"})
+    noetl_server.register({**sim_record(sim_env), "name": "ib_oauth", "type": "ib_oauth"})
     run = run_python_step(
         CODE, {"action": "account_summary", "credential": "ib_oauth"},
         execution_id="480000000000000042",
@@ -145,15 +145,15 @@ def test_record_name_fetched_from_the_steps_server(sim: Simulator, noetl_server:
     ]
 
 
-def test_entry_with_record_dict_in_process(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entry_with_record_dict_in_process(sim_env: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
     """A whole record dict is accepted as `credential` by a Python caller."""
     monkeypatch.delenv("NOETL_IB_CREDENTIALS")
-    result = main("account_summary", credential=sim_record(sim, "sim_oauth1a"), on_error="raise")
+    result = main("account_summary", credential=sim_record(sim_env, "sim_oauth1a"), on_error="raise")
     assert result["ok"] is True
     assert result["account_id"].startswith("DU")
 
 
-def test_step_failure_is_a_result_not_a_crash(sim: Simulator) -> None:
+def test_step_failure_is_a_result_not_a_crash(sim_env: Simulator) -> None:
     """A broker error gives ok false, isError, a one-line summary and the typed error; exit 0."""
     run = run_python_step(CODE, {"action": "cancel_order", "credential": "sim_oauth2", "order_id": "1"})
     assert run.status == "ok" and run.exit_code == 0
@@ -166,13 +166,13 @@ def test_step_failure_is_a_result_not_a_crash(sim: Simulator) -> None:
     assert "doesn't exist" in data["error"]["message"]
     assert_quiet(run)
     text = json.dumps(data)
-    for secret in record_secrets(sim.credentials_file):
+    for secret in record_secrets(sim_env.credentials_file):
         assert secret not in text
     assert run.step_failed(provider_error_terminates=True)
     assert not run.step_failed(provider_error_terminates=False)
 
 
-def test_python_callers_get_the_typed_exception(sim: Simulator) -> None:
+def test_python_callers_get_the_typed_exception(sim_env: Simulator) -> None:
     """on_error="raise" raises the plugin's error; the default returns it."""
     with pytest.raises(CredentialError, match="credential"):
         main("get_positions", on_error="raise")
@@ -208,7 +208,7 @@ def test_python_callers_get_the_typed_exception(sim: Simulator) -> None:
     ],
 )
 def test_bad_arguments_name_their_field(
-    sim: Simulator, kwargs: dict[str, Any], field: str, capfd: pytest.CaptureFixture[str]
+    sim_env: Simulator, kwargs: dict[str, Any], field: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """Every bad argument comes back as an input error naming the field, never as an exception."""
     result = main(**kwargs)
@@ -264,7 +264,7 @@ def test_default_client_order_id_is_the_order_modules_derivation() -> None:
     assert default_client_order_id("48", "buy", {**params, "quantity": 2}) != coid
 
 
-def test_redriven_order_step_is_not_sent_twice(sim: Simulator) -> None:
+def test_redriven_order_step_is_not_sent_twice(sim_env: Simulator) -> None:
     """Re-running the same execution and step resends the same cOID: one order at IBKR, not two."""
     last = main("snapshot", credential="sim_oauth2", symbols="AAPL", fields="last")["snapshots"][0]
     args = {"action": "place_order", "credential": "sim_oauth2", "symbol": "AAPL", "side": "BUY",
@@ -278,19 +278,19 @@ def test_redriven_order_step_is_not_sent_twice(sim: Simulator) -> None:
     assert again.result["client_order_id"] == coid
     assert other.result["client_order_id"] != coid
     assert again.result["order_id"] == first.result["order_id"]
-    assert sim.stats()["orders_accepted"] == 2
+    assert sim_env.stats()["orders_accepted"] == 2
 
 
-def test_refused_order_reports_its_outcome(sim: Simulator) -> None:
+def test_refused_order_reports_its_outcome(sim_env: Simulator) -> None:
     """A place_order input error says outcome refused: nothing was sent to IBKR."""
     result = main("place_order", credential="sim_oauth2", symbol="AAPL", side="BUY", quantity=-1,
                   order_type="MKT")
     assert result["ok"] is False and result["outcome"] == "refused"
     assert result["error"]["field"] == "quantity"
-    assert sim.stats()["orders_accepted"] == 0
+    assert sim_env.stats()["orders_accepted"] == 0
 
 
-def test_input_error_type_is_kept(sim: Simulator) -> None:
+def test_input_error_type_is_kept(sim_env: Simulator) -> None:
     """The error dict's type is the plugin's class name so scripts can branch on it."""
     result = main("snapshot", credential="sim_oauth2", symbols="", fields="last")
     assert result["ok"] is False

@@ -208,7 +208,7 @@ def test_default_cache_layers_the_keychain_inside_a_step(
 @pytest.mark.parametrize(("credential", "counter"), [("sim_oauth2", "oauth2_token_requests"),
                                                      ("sim_oauth1a", "lst_requests")])
 def test_two_hosts_share_one_token_and_one_brokerage_session(
-    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, credential: str, counter: str
+    sim_env: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, credential: str, counter: str
 ) -> None:
     """Host B (own cache dir) reuses host A's token or LST and brokerage session through the keychain."""
     server = NoetlServer().start()
@@ -219,22 +219,22 @@ def test_two_hosts_share_one_token_and_one_brokerage_session(
                                   variables={"catalog_id": 42},
                                   worker_env={"NOETL_SERVER_URL": server.url})
             assert run.result["ok"] is True, run.result
-        stats = sim.stats()
+        stats = sim_env.stats()
         assert stats[counter] == 1
         assert stats["ssodh_init_requests"] == 1
         posted = json.dumps(server.keychain_posts)
         assert "brokerage" in posted
-        for secret in record_secrets(sim.credentials_file):
+        for secret in record_secrets(sim_env.credentials_file):
             assert secret not in posted
         assert "PRIVATE KEY" not in posted
     finally:
         server.stop()
 
 
-def test_legacy_token_provider_surface(sim: Simulator) -> None:
+def test_legacy_token_provider_surface(sim_env: Simulator) -> None:
     """fetch_token, is_token_valid, clear_cache and invalidate_token keep NoETL's old meaning."""
     clear_clients()
-    record = parse_record(sim_record(sim), registry().credential_types)
+    record = parse_record(sim_record(sim_env), registry().credential_types)
     provider = registry().token_provider_for(record)
     assert not provider.is_token_valid()
     token = provider.fetch_token(audience="ignored")
@@ -242,7 +242,7 @@ def test_legacy_token_provider_surface(sim: Simulator) -> None:
     provider.invalidate_token()
     assert not provider.is_token_valid()
     assert provider.fetch_token() != token
-    assert sim.stats()["oauth2_token_requests"] == 2
+    assert sim_env.stats()["oauth2_token_requests"] == 2
 
 
 def test_keychain_redirect_never_carries_the_token_elsewhere(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def _results(outcome: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-def test_paper_roundtrip_places_then_cancels_with_one_token(sim: Simulator, tmp_path: Path) -> None:
+def test_paper_roundtrip_places_then_cancels_with_one_token(sim_env: Simulator, tmp_path: Path) -> None:
     """Every step runs, the simulator's book shows the order cancelled, and ONE OAuth token was fetched."""
     code, outcome, stderr = _run(
         "paper_roundtrip.yaml", process_env(NOETL_IB_ERROR_LOG=str(tmp_path / "err.jsonl"))
@@ -51,10 +51,10 @@ def test_paper_roundtrip_places_then_cancels_with_one_token(sim: Simulator, tmp_
     assert last * 0.97 < limit < last  # rests below market, inside IBKR's 3 % band
     assert results["find_order"]["status"] in ("PreSubmitted", "Submitted")
     assert results["cancel_order"]["order_id"] == order_id
-    book = {str(o["order_id"]): o for o in sim.orders()}
+    book = {str(o["order_id"]): o for o in sim_env.orders()}
     assert book[order_id]["status"] == "Cancelled"
     assert book[order_id]["side"] == "BUY" and book[order_id]["price"] == limit
-    stats = sim.stats()
+    stats = sim_env.stats()
     assert stats["oauth2_token_requests"] == 1
     assert stats["sso_session_requests"] == 1
     assert stats["questions_asked"] == 0
@@ -62,20 +62,20 @@ def test_paper_roundtrip_places_then_cancels_with_one_token(sim: Simulator, tmp_
 
 
 @pytest.mark.slow
-def test_paper_roundtrip_with_oauth1a_fetches_one_lst(sim: Simulator) -> None:
+def test_paper_roundtrip_with_oauth1a_fetches_one_lst(sim_env: Simulator) -> None:
     """The same playbook with the OAuth 1.0a record: one Live Session Token for the whole run."""
     env = process_env(NOETL_IB_PACING="off")  # client pacing is covered by the OAuth 2.0 run
     code, outcome, stderr = _run("paper_roundtrip.yaml", env, "credential=sim_oauth1a")
     assert code == 0, stderr
     assert outcome["executed_steps"] == ROUNDTRIP
     order_id = _results(outcome)["place_order"]["order_id"]
-    assert {str(o["order_id"]): o["status"] for o in sim.orders()}[order_id] == "Cancelled"
-    assert sim.stats()["lst_requests"] == 1
-    assert sim.stats()["oauth2_token_requests"] == 0
+    assert {str(o["order_id"]): o["status"] for o in sim_env.orders()}[order_id] == "Cancelled"
+    assert sim_env.stats()["lst_requests"] == 1
+    assert sim_env.stats()["oauth2_token_requests"] == 0
 
 
 @pytest.mark.slow
-def test_bearer_http_reads_positions_with_exported_alias(sim: Simulator, tmp_path: Path) -> None:
+def test_bearer_http_reads_positions_with_exported_alias(sim_env: Simulator, tmp_path: Path) -> None:
     """Plain http steps authenticate with the exported alias; the alias file is mode 600; one token."""
     code, outcome, stderr = _run("bearer_http.yaml", process_env(), "alias=ib_e2e")
     assert code == 0, stderr
@@ -87,14 +87,14 @@ def test_bearer_http_reads_positions_with_exported_alias(sim: Simulator, tmp_pat
     alias = tmp_path / "noetl-credentials" / "ib_e2e"
     assert stat.S_IMODE(alias.stat().st_mode) == 0o600
     assert alias.read_text().strip() not in outcome["step_results"]["start"]
-    stats = sim.stats()
+    stats = sim_env.stats()
     assert stats["oauth2_token_requests"] == 1
     assert stats["auth_failures"] == 0
     assert stats["requests_by_endpoint"]["GET /v1/api/portfolio/{acct}/positions/{page}"] == 1
 
 
 @pytest.mark.slow
-def test_failing_step_fails_the_run_and_error_log_says_why(sim: Simulator, tmp_path: Path) -> None:
+def test_failing_step_fails_the_run_and_error_log_says_why(sim_env: Simulator, tmp_path: Path) -> None:
     """A plugin error fails `noetl run` (exit 1); NoETL drops the step's stderr, the error log keeps it."""
     log = tmp_path / "err.jsonl"
     code, outcome, stderr = _run(

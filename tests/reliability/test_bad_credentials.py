@@ -170,7 +170,8 @@ _CONSUMER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _REALM = re.compile(r"[A-Za-z0-9_]{1,64}")
 _WHOLE = re.compile(r"\s*[0-9]{1,6}\s*")
 
-OAUTH2_FIELDS = ("client_id", "key_id", "private_key", "private_key_path", "credential", "ip",
+OAUTH2_FIELDS = ("client_id", "key_id", "private_key", "private_key_path", "username",
+                 "credential", "ip",
                  "ip_claim", "service", "token_url", "sso_session_url", "audience", "scope",
                  "environment", "account_id", "api_base_url")
 OAUTH1A_FIELDS = ("consumer_key", "access_token", "access_token_secret", "signature_key",
@@ -231,7 +232,8 @@ def _generator(value: Any) -> bool:
 RULES: dict[str, Callable[[Any], bool]] = {
     "client_id": lambda v: _text(v, _IDENT, 1, 256),
     "key_id": lambda v: _text(v, _IDENT, 1, 256),
-    "credential": lambda v: _text(v, _IDENT, 1, 128),
+    "username": lambda v: _text(v, _IDENT, 1, 128),
+    "credential": lambda v: _text(v, _IDENT, 1, 128),  # username's legacy name
     "private_key": _pem_text,
     "signature_key": _pem_text,
     "encryption_key": _pem_text,
@@ -251,7 +253,7 @@ RULES: dict[str, Callable[[Any], bool]] = {
     "dh_generator": _generator,
     "realm": lambda v: v is None or _text(v, _REALM, 1, 64),
 }
-REQUIRED = {"client_id", "key_id", "credential", "consumer_key", "access_token",
+REQUIRED = {"client_id", "key_id", "consumer_key", "access_token",
             "access_token_secret", "dh_prime"}
 KEY_PAIRS = {"interactive_brokers_oauth": [("private_key", "private_key_path")],
              "interactive_brokers_oauth1a": [("signature_key", "signature_key_path"),
@@ -279,6 +281,11 @@ def expected_problems(kind: str, data: dict[str, Any]) -> set[str]:
     for name in REQUIRED & set(known):
         if name not in data:
             bad.add(f"data.{name}")
+    if kind == "interactive_brokers_oauth":
+        # username, or its legacy name credential; both given must be equal.
+        names = [n for n in ("username", "credential") if n in data]
+        if not names or (len(names) == 2 and data["username"] != data["credential"]):
+            bad.add("data.username")
     return bad
 
 
@@ -296,6 +303,7 @@ _junk = st.one_of(
 #: Plausible values per field, so about half the generated records are valid.
 PLAUSIBLE: dict[str, list[Any]] = {
     "client_id": ["TESTCLIENT", "c-1"], "key_id": ["kid-2"], "credential": ["simuser"],
+    "username": ["simuser"],
     "private_key": ["-----BEGIN PRIVATE KEY-----\nAA\n-----END PRIVATE KEY-----"],
     "private_key_path": ["/tmp/key.pem"], "ip": ["203.0.113.7", "2001:db8::1", None],
     "ip_claim": ["userIp"], "service": ["AM_LOGIN", None], "audience": ["/token"],

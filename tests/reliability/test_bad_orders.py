@@ -221,27 +221,27 @@ def warm(module_sim: Simulator, tmp_path_factory: pytest.TempPathFactory
         mp.setenv("NOETL_IB_CACHE_DIR", str(tmp_path_factory.mktemp("token-cache")))
         mp.setenv("NOETL_IB_PACING", "off")
         runtime.reset()
-        sim = module_sim
-        sim.reset()
-        sim.set_price(AAPL, 100.0)
-        scan = SecretScanner(record_secrets(sim.credentials_file))
+        sim_warm = module_sim
+        sim_warm.reset()
+        sim_warm.set_price(AAPL, 100.0)
+        scan = SecretScanner(record_secrets(sim_warm.credentials_file))
         for cred in ("sim_oauth2", "sim_oauth1a"):
-            provider = get_client(resolve_credential(cred, sim.credentials_file)).provider
+            provider = get_client(resolve_credential(cred, sim_warm.credentials_file)).provider
             token = provider.current_token()
             scan.add(f"{cred}.token", token.value)
             for key, value in token.extra.items():
                 if isinstance(value, str) and len(value) >= 8:
                     scan.add(f"{cred}.token.{key}", value)
-        assert sim.keys is not None
-        scan.add("sim_oauth1a.prepend", sim.keys.access_token_secret_plain.hex())
+        assert sim_warm.keys is not None
+        scan.add("sim_oauth1a.prepend", sim_warm.keys.access_token_secret_plain.hex())
         try:
-            yield sim, scan
+            yield sim_warm, scan
         finally:
             runtime.reset()
 
 
 @pytest.fixture
-def sim(warm: tuple[Simulator, SecretScanner]) -> Simulator:
+def sim_warm(warm: tuple[Simulator, SecretScanner]) -> Simulator:
     """The warmed-up simulator (not reset between tests: assertions use counter deltas)."""
     return warm[0]
 
@@ -252,21 +252,21 @@ def scanner(warm: tuple[Simulator, SecretScanner]) -> SecretScanner:
     return warm[1]
 
 
-def _call(sim: Simulator, action: str, args: dict[str, Any]) -> tuple[IBPluginError | None,
+def _call(sim_warm: Simulator, action: str, args: dict[str, Any]) -> tuple[IBPluginError | None,
                                                                       dict[str, Any] | None]:
     """run_action; a typed error is returned, anything else propagates (and fails the test)."""
     try:
-        return None, run_action(action, CRED, credentials_file=sim.credentials_file, **args)
+        return None, run_action(action, CRED, credentials_file=sim_warm.credentials_file, **args)
     except IBPluginError as exc:
         return exc, None
 
 
-def _assert_validation_error(sim: Simulator, scanner: SecretScanner, action: str,
+def _assert_validation_error(sim_warm: Simulator, scanner: SecretScanner, action: str,
                              args: dict[str, Any], field: str) -> None:
     """A typed InputError naming `field`, no request sent, no order, no secret."""
-    before = sim.stats()
-    exc, result = _call(sim, action, args)
-    after = sim.stats()
+    before = sim_warm.stats()
+    exc, result = _call(sim_warm, action, args)
+    after = sim_warm.stats()
     assert result is None and isinstance(exc, InputError), (args, result)
     assert exc.field is not None and exc.field.split(".")[0] == field, (exc.field, str(exc))
     assert field in str(exc) and exc.to_dict()["field"] == exc.field
@@ -277,67 +277,67 @@ def _assert_validation_error(sim: Simulator, scanner: SecretScanner, action: str
 
 @pytest.mark.parametrize(("changes", "field"), [c[1:] for c in PLACE_INVALID],
                          ids=[c[0] for c in PLACE_INVALID])
-def test_place_order_invalid_input(sim: Simulator, scanner: SecretScanner,
+def test_place_order_invalid_input(sim_warm: Simulator, scanner: SecretScanner,
                                    changes: dict[str, Any], field: str) -> None:
     """A malformed order is an InputError naming its field, raised before any request."""
-    _assert_validation_error(sim, scanner, "place_order", _args(BASE, changes), field)
+    _assert_validation_error(sim_warm, scanner, "place_order", _args(BASE, changes), field)
 
 
 @pytest.mark.parametrize(("args", "field"), [c[1:] for c in CANCEL_INVALID],
                          ids=[c[0] for c in CANCEL_INVALID])
-def test_cancel_order_invalid_input(sim: Simulator, scanner: SecretScanner,
+def test_cancel_order_invalid_input(sim_warm: Simulator, scanner: SecretScanner,
                                     args: dict[str, Any], field: str) -> None:
     """A malformed cancel is an InputError naming its field, raised before any request."""
-    _assert_validation_error(sim, scanner, "cancel_order", args, field)
+    _assert_validation_error(sim_warm, scanner, "cancel_order", args, field)
 
 
 @pytest.mark.parametrize(("args", "field"), [c[1:] for c in SNAPSHOT_INVALID],
                          ids=[c[0] for c in SNAPSHOT_INVALID])
-def test_snapshot_invalid_input(sim: Simulator, scanner: SecretScanner,
+def test_snapshot_invalid_input(sim_warm: Simulator, scanner: SecretScanner,
                                 args: dict[str, Any], field: str) -> None:
     """A malformed quote request is an InputError naming its field, raised before any request."""
-    _assert_validation_error(sim, scanner, "snapshot", {"max_wait": 0.5, **args}, field)
+    _assert_validation_error(sim_warm, scanner, "snapshot", {"max_wait": 0.5, **args}, field)
 
 
 @pytest.mark.parametrize(("args", "field"), [c[1:] for c in OPEN_ORDERS_INVALID],
                          ids=[c[0] for c in OPEN_ORDERS_INVALID])
-def test_get_open_orders_invalid_input(sim: Simulator, scanner: SecretScanner,
+def test_get_open_orders_invalid_input(sim_warm: Simulator, scanner: SecretScanner,
                                        args: dict[str, Any], field: str) -> None:
     """A malformed open-orders filter is an InputError naming its field, raised before any request."""
-    _assert_validation_error(sim, scanner, "get_open_orders", args, field)
+    _assert_validation_error(sim_warm, scanner, "get_open_orders", args, field)
 
 
 @pytest.mark.parametrize(("changes", "error", "field"), [c[1:] for c in PLACE_REFUSED],
                          ids=[c[0] for c in PLACE_REFUSED])
-def test_place_order_refused_without_an_order(sim: Simulator, scanner: SecretScanner,
+def test_place_order_refused_without_an_order(sim_warm: Simulator, scanner: SecretScanner,
                                               changes: dict[str, Any], error: type[IBPluginError],
                                               field: str | None) -> None:
     """Well-formed but impossible orders end in a typed error and leave the book untouched."""
-    before = sim.stats()["orders_accepted"]
-    exc, result = _call(sim, "place_order", _args(BASE, changes))
+    before = sim_warm.stats()["orders_accepted"]
+    exc, result = _call(sim_warm, "place_order", _args(BASE, changes))
     assert result is None and isinstance(exc, error), (exc, result)
     if field is not None:
         assert exc.field == field and field in str(exc)
-    assert sim.stats()["orders_accepted"] == before
+    assert sim_warm.stats()["orders_accepted"] == before
     scanner.assert_clean([str(exc), repr(exc)], f"place_order {changes!r}")
 
 
 @pytest.mark.parametrize("order_id", ["424242", 9 * 10**18, "9" * 19], ids=["unknown", "huge", "long"])
-def test_cancel_unknown_order_names_order_id(sim: Simulator, scanner: SecretScanner,
+def test_cancel_unknown_order_names_order_id(sim_warm: Simulator, scanner: SecretScanner,
                                              order_id: Any) -> None:
     """Cancelling an id the broker does not know is a BrokerError naming order_id."""
-    before = sim.stats()["orders_cancelled"]
-    exc, _ = _call(sim, "cancel_order", {"order_id": order_id})
+    before = sim_warm.stats()["orders_cancelled"]
+    exc, _ = _call(sim_warm, "cancel_order", {"order_id": order_id})
     assert exc is not None and exc.category == "broker" and exc.field == "order_id"
-    assert sim.stats()["orders_cancelled"] == before
+    assert sim_warm.stats()["orders_cancelled"] == before
     scanner.assert_clean([str(exc), repr(exc)], "cancel_order")
 
 
-def test_valid_baseline_order_is_placed_once(sim: Simulator, scanner: SecretScanner) -> None:
+def test_valid_baseline_order_is_placed_once(sim_warm: Simulator, scanner: SecretScanner) -> None:
     """The corpus' BASE order really is valid: it rests in the book exactly once."""
-    exc, result = _call(sim, "place_order", {**BASE, "client_order_id": "corpus-base-1"})
+    exc, result = _call(sim_warm, "place_order", {**BASE, "client_order_id": "corpus-base-1"})
     assert exc is None and result is not None
-    assert [o["order_id"] for o in sim.orders() if o["cOID"] == "corpus-base-1"] == [
+    assert [o["order_id"] for o in sim_warm.orders() if o["cOID"] == "corpus-base-1"] == [
         int(result["order_id"])
     ]
     scanner.assert_clean([repr(result)], "place_order result")
@@ -732,13 +732,13 @@ _ACTION_ARGS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
 }
 
 
-def _check_any(sim: Simulator, scanner: SecretScanner, action: str, args: dict[str, Any]) -> None:
+def _check_any(sim_warm: Simulator, scanner: SecretScanner, action: str, args: dict[str, Any]) -> None:
     """The oracle decides: refused inputs are InputErrors naming one of the exact fields it
     rejects, with nothing sent; valid inputs end in one of the outcomes it allows. No secret."""
     expected = PROBLEMS[action](args)
-    before = sim.stats()
-    exc, result = _call(sim, action, args)
-    after = sim.stats()
+    before = sim_warm.stats()
+    exc, result = _call(sim_warm, action, args)
+    after = sim_warm.stats()
     outcome = (type(exc).__name__, exc.field) if exc else ("ok", None)
     event(f"{action}: {'invalid' if expected else 'valid'} -> {outcome[0]}")
     if exc is not None:
@@ -768,53 +768,53 @@ _EXAMPLES = settings(max_examples=80, deadline=None, derandomize=True,
 
 @_EXAMPLES
 @given(args=_ACTION_ARGS["place_order"])
-def test_generated_place_order_inputs(sim: Simulator, scanner: SecretScanner,
+def test_generated_place_order_inputs(sim_warm: Simulator, scanner: SecretScanner,
                                       args: dict[str, Any]) -> None:
     """Random place_order arguments: a typed error naming a field, or a real order; never a crash."""
-    _check_any(sim, scanner, "place_order", args)
+    _check_any(sim_warm, scanner, "place_order", args)
 
 
 @_EXAMPLES
 @given(args=_ACTION_ARGS["snapshot"])
-def test_generated_snapshot_inputs(sim: Simulator, scanner: SecretScanner,
+def test_generated_snapshot_inputs(sim_warm: Simulator, scanner: SecretScanner,
                                    args: dict[str, Any]) -> None:
     """Random snapshot arguments: a typed error naming a field, or quotes; never a crash."""
-    _check_any(sim, scanner, "snapshot", args)
+    _check_any(sim_warm, scanner, "snapshot", args)
 
 
 @_EXAMPLES
 @given(args=_ACTION_ARGS["cancel_order"])
-def test_generated_cancel_order_inputs(sim: Simulator, scanner: SecretScanner,
+def test_generated_cancel_order_inputs(sim_warm: Simulator, scanner: SecretScanner,
                                        args: dict[str, Any]) -> None:
     """Random cancel_order arguments: a typed error naming a field, or an acknowledgement."""
     if args.get("order_id") == REAL_ORDER:
-        placed = run_action("place_order", CRED, credentials_file=sim.credentials_file, **BASE)
+        placed = run_action("place_order", CRED, credentials_file=sim_warm.credentials_file, **BASE)
         args = {**args, "order_id": placed["order_id"]}
-    _check_any(sim, scanner, "cancel_order", args)
+    _check_any(sim_warm, scanner, "cancel_order", args)
 
 
 @_EXAMPLES
 @given(args=_ACTION_ARGS["get_open_orders"])
-def test_generated_get_open_orders_inputs(sim: Simulator, scanner: SecretScanner,
+def test_generated_get_open_orders_inputs(sim_warm: Simulator, scanner: SecretScanner,
                                           args: dict[str, Any]) -> None:
     """Random get_open_orders arguments: exactly the oracle's verdict; never a crash."""
-    _check_any(sim, scanner, "get_open_orders", args)
+    _check_any(sim_warm, scanner, "get_open_orders", args)
 
 
 @_EXAMPLES
 @given(args=_ACTION_ARGS["get_positions"])
-def test_generated_get_positions_inputs(sim: Simulator, scanner: SecretScanner,
+def test_generated_get_positions_inputs(sim_warm: Simulator, scanner: SecretScanner,
                                         args: dict[str, Any]) -> None:
     """Random get_positions arguments: exactly the oracle's verdict; never a crash."""
-    _check_any(sim, scanner, "get_positions", args)
+    _check_any(sim_warm, scanner, "get_positions", args)
 
 
 @_EXAMPLES
 @given(args=_ACTION_ARGS["account_summary"])
-def test_generated_account_summary_inputs(sim: Simulator, scanner: SecretScanner,
+def test_generated_account_summary_inputs(sim_warm: Simulator, scanner: SecretScanner,
                                           args: dict[str, Any]) -> None:
     """Random account_summary arguments: exactly the oracle's verdict; never a crash."""
-    _check_any(sim, scanner, "account_summary", args)
+    _check_any(sim_warm, scanner, "account_summary", args)
 
 
 #: Arguments of each action with valid and plausible values, for the one-argument test.
@@ -881,10 +881,10 @@ def _one_argument(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
 @settings(max_examples=400, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=_one_argument())
-def test_generated_single_arguments(sim: Simulator, scanner: SecretScanner,
+def test_generated_single_arguments(sim_warm: Simulator, scanner: SecretScanner,
                                     case: tuple[str, dict[str, Any]]) -> None:
     """One argument changed: refused exactly when the oracle refuses it, naming that argument."""
     action, args = case
     if action == "snapshot" and _number(args.get("max_wait")) not in (None, 0.0):
         args = {**args, "max_wait": 0}  # valid waits are capped to keep the run quick
-    _check_any(sim, scanner, action, args)
+    _check_any(sim_warm, scanner, action, args)

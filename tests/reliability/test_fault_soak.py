@@ -31,8 +31,8 @@ def summary(request: pytest.FixtureRequest,
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NOETL_IB_CACHE_DIR", str(tmp / "token-cache"))
         mp.delenv("NOETL_IB_CREDENTIALS", raising=False)
-        with soak_simulator(cfg.seed, tmp / "ibsim") as sim:
-            yield run_soak(sim, cfg)
+        with soak_simulator(cfg.seed, tmp / "ibsim") as sim_reset:
+            yield run_soak(sim_reset, cfg)
 
 
 def test_every_invariant_holds(summary: dict[str, Any]) -> None:

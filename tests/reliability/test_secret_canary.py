@@ -33,8 +33,8 @@ CLI = Path(sys.executable).parent / "noetl-ib"
 class Session:
     """Everything a session produced that could carry a secret: objects, results, errors."""
 
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
+    def __init__(self, sim_reset: Simulator) -> None:
+        self.sim = sim_reset
         self.objects: list[Any] = []
         self.results: list[dict[str, Any]] = []
         self.errors: list[IBPluginError] = []
@@ -64,31 +64,31 @@ class Session:
         return out
 
 
-def _scanner(sim: Simulator, session: Session, extra: dict[str, str]) -> SecretScanner:
+def _scanner(sim_reset: Simulator, session: Session, extra: dict[str, str]) -> SecretScanner:
     """Watch the records' secrets, every token seen (and its extras) and the prepend."""
-    scan = SecretScanner({**record_secrets(sim.credentials_file), **extra})
+    scan = SecretScanner({**record_secrets(sim_reset.credentials_file), **extra})
     for i, token in enumerate(session.tokens):
         scan.add(f"{token.scheme}.token[{i}]", token.value)
         for key, value in token.extra.items():
             if isinstance(value, str) and len(value) >= 8:
                 scan.add(f"{token.scheme}.token[{i}].{key}", value)
-    assert sim.keys is not None
-    scan.add("oauth1a.prepend", sim.keys.access_token_secret_plain.hex())
+    assert sim_reset.keys is not None
+    scan.add("oauth1a.prepend", sim_reset.keys.access_token_secret_plain.hex())
     return scan
 
 
-def _wrong_key_record(sim: Simulator, cred: str, pem: str) -> dict[str, Any]:
+def _wrong_key_record(sim_reset: Simulator, cred: str, pem: str) -> dict[str, Any]:
     """The simulator's record with its signing key swapped for an unregistered one."""
-    records = json.loads(sim.credentials_file.read_text())["credentials"]
+    records = json.loads(sim_reset.credentials_file.read_text())["credentials"]
     record: dict[str, Any] = copy.deepcopy(next(r for r in records if r["name"] == cred))
     record["name"] = f"{cred}_wrong_key"
     record["data"][SIGNING_KEY[cred]] = pem
     return record
 
 
-def _everything(sim: Simulator, session: Session, rsa_pem: str, tmp: Path) -> None:
+def _everything(sim_reset: Simulator, session: Session, rsa_pem: str, tmp: Path) -> None:
     """The realistic session: tokens, every action, questions, 401, faults, bad input, bad key."""
-    sim.set_price(AAPL, 100.0)
+    sim_reset.set_price(AAPL, 100.0)
     for n, cred in enumerate(CREDS):
         session.remember_token(cred)
         for action in ("account_summary", "get_positions", "get_open_orders"):
@@ -108,32 +108,32 @@ def _everything(sim: Simulator, session: Session, rsa_pem: str, tmp: Path) -> No
                            order_type="LMT", limit_price=95.0) is None
         assert isinstance(session.errors[-1], OrderRejected)
         # 401: every token revoked at the broker, the client refreshes once and goes on.
-        sim.revoke_all()
+        sim_reset.revoke_all()
         assert session.run(cred, "get_positions") is not None
         session.remember_token(cred)
         # Faults: a lost answer to the order POST is reconciled; reads retry through 500s.
-        sim.set_faults({"seed": 3, "reset_after": 1.0, "methods": ["POST"],
+        sim_reset.set_faults({"seed": 3, "reset_after": 1.0, "methods": ["POST"],
                         "paths": ["/v1/api/iserver/account/DU"]})
         reconciled = session.run(cred, "place_order", symbol="AAPL", side="SELL", quantity=1,
                                  order_type="LMT", limit_price=101.0,
                                  client_order_id=f"canary-{n}-b")
         assert reconciled is not None and reconciled["reconciled"] is True
-        sim.set_faults({"seed": 4, "http_500": 0.5, "methods": ["GET"]})
+        sim_reset.set_faults({"seed": 4, "http_500": 0.5, "methods": ["GET"]})
         for _ in range(3):
             session.run(cred, "account_summary")
-        sim.set_faults({})
+        sim_reset.set_faults({})
         session.remember_token(cred)
         # Bad input, then a record whose signing key the broker does not know.
         assert session.run(cred, "place_order", symbol="AAPL", side="BUY", quantity=-1) is None
         assert isinstance(session.errors[-1], InputError)
-        wrong = _wrong_key_record(sim, cred, rsa_pem)
+        wrong = _wrong_key_record(sim_reset, cred, rsa_pem)
         # Its own token cache: the cache is keyed by public identity, which the wrong record shares.
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("NOETL_IB_CACHE_DIR", str(tmp / f"wrong-key-cache-{n}"))
             assert session.run(wrong, "get_positions") is None
         assert isinstance(session.errors[-1], AuthError), session.errors[-1]
         session.objects.append(resolve_credential(wrong))
-    stats = sim.stats()
+    stats = sim_reset.stats()
     assert stats["faults_injected"].get("http_500", 0) > 0 and stats["questions_asked"] >= 4
     assert stats["auth_failures"] >= 2
 
@@ -146,25 +146,25 @@ def _log_texts(caplog: pytest.LogCaptureFixture) -> list[str]:
     return texts
 
 
-def test_session_leaks_no_secret(sim: Simulator, caplog: pytest.LogCaptureFixture,
+def test_session_leaks_no_secret(sim_reset: Simulator, caplog: pytest.LogCaptureFixture,
                                  capfd: pytest.CaptureFixture[str], rsa_pem: str,
                                  tmp_path: Path) -> None:
     """DEBUG logs, output, errors and reprs of a full two-scheme session hold no secret."""
     caplog.set_level(logging.DEBUG)
     for name in list(logging.root.manager.loggerDict):
         caplog.set_level(logging.DEBUG, logger=name)
-    session = Session(sim)
-    _everything(sim, session, rsa_pem, tmp_path)
+    session = Session(sim_reset)
+    _everything(sim_reset, session, rsa_pem, tmp_path)
     provider = session.client("sim_oauth1a").provider
     assert isinstance(provider, LiveSessionTokenProvider)
-    assert sim.keys is not None
-    assert provider._decrypted_prepend() == sim.keys.access_token_secret_plain.hex()
-    scan = _scanner(sim, session, {"wrong_key": rsa_pem})
+    assert sim_reset.keys is not None
+    assert provider._decrypted_prepend() == sim_reset.keys.access_token_secret_plain.hex()
+    scan = _scanner(sim_reset, session, {"wrong_key": rsa_pem})
     assert len(session.tokens) >= 6 and len({t.value for t in session.tokens}) >= 4
     # The canary itself works: each kind of secret is found when it is there.
     assert scan.leaks(rsa_pem[200:260]) == ["wrong_key"]
     assert scan.leaks(f"x{session.tokens[-1].value}x")
-    assert scan.leaks(sim.keys.access_token_secret_plain.hex()) == ["oauth1a.prepend"]
+    assert scan.leaks(sim_reset.keys.access_token_secret_plain.hex()) == ["oauth1a.prepend"]
     captured = capfd.readouterr()
     assert len(caplog.records) > 50
     debug_from = {r.name for r in caplog.records if r.levelname == "DEBUG"}
@@ -198,20 +198,20 @@ def _cached_tokens(cache: Path) -> dict[str, str]:
     return out
 
 
-def test_cli_leaks_no_secret(sim: Simulator, tmp_path: Path) -> None:
+def test_cli_leaks_no_secret(sim_reset: Simulator, tmp_path: Path) -> None:
     """`noetl-ib run/token -v` at DEBUG prints no secret; cache files are 600 with secret-free names."""
     cache = tmp_path / "cli-cache"
     env = {**os.environ, "NOETL_IB_CACHE_DIR": str(cache), "NOETL_IB_LOG_LEVEL": "DEBUG",
            "NOETL_IB_PACING": "off"}
-    file_args = ["--credentials-file", str(sim.credentials_file)]
-    sim.set_price(AAPL, 100.0)
+    file_args = ["--credentials-file", str(sim_reset.credentials_file)]
+    sim_reset.set_price(AAPL, 100.0)
     outputs: list[subprocess.CompletedProcess[str]] = []
     tokens: dict[str, str] = {}
     for cred in CREDS:
         outputs.append(_cli(["run", "get_positions", "-c", cred, *file_args], env))
         outputs.append(_cli(["token", "-c", cred, *file_args], env))
         tokens.update(_cached_tokens(cache))
-        sim.revoke_all()  # the next call meets a 401 with the cached token and refreshes
+        sim_reset.revoke_all()  # the next call meets a 401 with the cached token and refreshes
         outputs.append(_cli(["run", "place_order", "-c", cred, *file_args, "symbol=AAPL",
                              "side=BUY", "quantity=1", "order_type=LMT", "limit_price=95"], env))
         outputs.append(_cli(["run", "place_order", "-c", cred, *file_args, "symbol=AAPL",
@@ -220,13 +220,13 @@ def test_cli_leaks_no_secret(sim: Simulator, tmp_path: Path) -> None:
     codes = [p.returncode for p in outputs]
     assert codes == [0, 0, 4, 2] * 2, [(p.returncode, p.stderr[-500:]) for p in outputs]
     assert all("DEBUG" in p.stderr for p in outputs if p.returncode != 2)  # 2: no request made
-    assert sim.stats()["auth_failures"] >= 2
+    assert sim_reset.stats()["auth_failures"] >= 2
     files = sorted(p for p in cache.rglob("*") if p.is_file())
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    scan = SecretScanner(record_secrets(sim.credentials_file))
-    assert sim.keys is not None
-    scan.add("oauth1a.prepend", sim.keys.access_token_secret_plain.hex())
+    scan = SecretScanner(record_secrets(sim_reset.credentials_file))
+    assert sim_reset.keys is not None
+    scan.add("oauth1a.prepend", sim_reset.keys.access_token_secret_plain.hex())
     for value, label in tokens.items():
         scan.add(label, value)
     assert len(tokens) >= 4, "expected tokens from before and after the revocation"
@@ -239,7 +239,7 @@ def test_cli_leaks_no_secret(sim: Simulator, tmp_path: Path) -> None:
 URL_CANARY = "urlCanary0123456789abcdefXYZ"
 
 
-def _cli_then_library_logs(sim: Simulator, capfd: pytest.CaptureFixture[str],
+def _cli_then_library_logs(sim_reset: Simulator, capfd: pytest.CaptureFixture[str],
                            rsa_pem: str) -> tuple[str, dict[str, str]]:
     """Run the real CLI at -v in this process, then let libraries log secrets through its handler.
 
@@ -252,12 +252,12 @@ def _cli_then_library_logs(sim: Simulator, capfd: pytest.CaptureFixture[str],
     saved_level, saved_handlers = root.level, list(root.handlers)
     try:
         code = cli_main(["run", "get_positions", "-c", "sim_oauth2", "--credentials-file",
-                         str(sim.credentials_file), "-v"])
+                         str(sim_reset.credentials_file), "-v"])
         assert code == 0
         tokens = _cached_tokens(cache)
         bearer = next(v for v, label in tokens.items() if label.endswith(":value"))
         # urllib3 logs the request line, query included, at DEBUG.
-        requests.get(f"{sim.url}/v1/api/portfolio/accounts?oauth_token={URL_CANARY}", timeout=10)
+        requests.get(f"{sim_reset.url}/v1/api/portfolio/accounts?oauth_token={URL_CANARY}", timeout=10)
         # Libraries that dump headers, bodies or failures at DEBUG.
         logging.getLogger("urllib3.connectionpool").debug("headers %r",
                                                           {"Authorization": f"Bearer {bearer}"})
@@ -275,19 +275,19 @@ def _cli_then_library_logs(sim: Simulator, capfd: pytest.CaptureFixture[str],
     return err, {"url_canary": URL_CANARY, "bearer": bearer, "logged_key": rsa_pem}
 
 
-def test_cli_log_filter_redacts_library_debug_lines(sim: Simulator, capfd: pytest.CaptureFixture[str],
+def test_cli_log_filter_redacts_library_debug_lines(sim_reset: Simulator, capfd: pytest.CaptureFixture[str],
                                                     rsa_pem: str,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI's real DEBUG handler masks secrets urllib3 and others log, and leaks without its filter."""
     # The second run disables the filter and must see every secret: proof the canary can fail.
-    from noetl_ib_plugin.cli._io import RedactingFilter
+    from noetl_ib_plugin.redaction import RedactingFilter
 
-    err, secrets = _cli_then_library_logs(sim, capfd, rsa_pem)
+    err, secrets = _cli_then_library_logs(sim_reset, capfd, rsa_pem)
     assert "DEBUG urllib3.connectionpool" in err and "DEBUG noetl_ib_plugin" in err
     assert "oauth_token=<redacted>" in err and "'Authorization': '<redacted>'" in err
-    scan = SecretScanner({**record_secrets(sim.credentials_file), **secrets})
+    scan = SecretScanner({**record_secrets(sim_reset.credentials_file), **secrets})
     scan.assert_clean([err], "CLI stderr at DEBUG")
     # The mutation: a filter that lets records through untouched. The canary must catch it.
     monkeypatch.setattr(RedactingFilter, "filter", lambda self, record: True)
-    leaky, secrets = _cli_then_library_logs(sim, capfd, rsa_pem)
+    leaky, secrets = _cli_then_library_logs(sim_reset, capfd, rsa_pem)
     assert sorted(SecretScanner(secrets).leaks(leaky)) == ["bearer", "logged_key", "url_canary"]

@@ -14,9 +14,7 @@ import pytest
 from noetl_ib_plugin.auth.cache import FileTokenCache, MemoryTokenCache, valid_entry
 from noetl_ib_plugin.errors import ConfigurationError, TransientError
 from noetl_ib_plugin.simulator import Simulator
-from tests.client.simfix import act, module_sim, provider_for, sim
-
-__all__ = ["module_sim", "sim"]
+from tests.fixtures.simulators import act, provider_for
 
 KEY = "0123456789abcdef0123456789abcdef"
 NOW = time.time()
@@ -88,9 +86,9 @@ def test_oversized_entry_is_a_miss(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("cred", ["sim_oauth1a", "sim_oauth2"])
 @pytest.mark.parametrize("kind", ["not-base64", "nested", "infinity"])
-def test_corrupt_entry_is_replaced_and_the_action_runs(sim: Simulator, cred: str, kind: str) -> None:
+def test_corrupt_entry_is_replaced_and_the_action_runs(sim_reset: Simulator, cred: str, kind: str) -> None:
     """With a corrupt entry under the credential's key, the next action fetches and rewrites it."""
-    key = provider_for(sim, cred).cache_key
+    key = provider_for(sim_reset, cred).cache_key
     scheme = "oauth1a" if cred == "sim_oauth1a" else "oauth2"
     text = {
         "not-base64": _raw("!!not-base64!!", scheme=scheme),
@@ -101,7 +99,7 @@ def test_corrupt_entry_is_replaced_and_the_action_runs(sim: Simulator, cred: str
     cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = cache_dir / f"{key}.json"
     path.write_text(text)
-    result = act(sim, cred, "get_positions")
+    result = act(sim_reset, cred, "get_positions")
     assert result["count"] >= 0
     entry = json.loads(path.read_text())
     assert valid_entry(entry) and entry["value"] not in text

@@ -11,19 +11,17 @@ from noetl_ib_plugin.auth.oauth1a import LiveSessionTokenProvider
 from noetl_ib_plugin.auth.oauth2 import IBTokenProvider
 from noetl_ib_plugin.credentials.models import OAuth2Data
 from noetl_ib_plugin.simulator import Simulator
-from tests.client.simfix import module_sim, provider_for, sim
+from tests.fixtures.simulators import provider_for
 from tests.reliability.canary import SecretScanner, record_secrets
 
-__all__ = ["module_sim", "sim"]
-
-BASE: dict[str, Any] = {"client_id": "cid", "key_id": "kid", "credential": "user",
+BASE: dict[str, Any] = {"client_id": "cid", "key_id": "kid", "username": "user",
                         "api_base_url": "https://api.ibkr.com"}
 #: Every OAuth 2.0 field that changes what the token is or where it is used, with another value.
 #: Written from RFC 7523 / IBKR's SSO claims, not read from the provider.
 CHANGES_TOKEN: dict[str, Any] = {
     "client_id": "cid2",
     "key_id": "kid2",
-    "credential": "user2",
+    "username": "user2",
     "ip": "203.0.113.9",
     "ip_claim": "userIp",
     "service": "AM_LOGIN",
@@ -81,16 +79,16 @@ def _plain_strings(obj: object) -> list[str]:
     return out
 
 
-def test_oauth1a_provider_holds_no_plain_secret(sim: Simulator) -> None:
+def test_oauth1a_provider_holds_no_plain_secret(sim_reset: Simulator) -> None:
     """After signing, no plain attribute of the provider holds the access token, prepend or LST."""
-    provider = provider_for(sim, "sim_oauth1a")
+    provider = provider_for(sim_reset, "sim_oauth1a")
     assert isinstance(provider, LiveSessionTokenProvider)
     headers: dict[str, str] = {}
     lst = provider.authorize("GET", f"{provider.api_base_url}/portfolio/accounts", headers)
-    assert sim.keys is not None
-    prepend = sim.keys.access_token_secret_plain.hex()
+    assert sim_reset.keys is not None
+    prepend = sim_reset.keys.access_token_secret_plain.hex()
     assert provider._decrypted_prepend() == prepend  # the holder still gives the value to use
-    scan = SecretScanner(record_secrets(sim.credentials_file))
+    scan = SecretScanner(record_secrets(sim_reset.credentials_file))
     scan.add("lst", lst)
     scan.add("prepend", prepend)
     assert scan.leaks(headers["Authorization"]), "the canary must see the token in the header"

@@ -18,9 +18,6 @@ from noetl_ib_plugin.credentials import parse_record
 from noetl_ib_plugin.errors import CredentialError, InputError
 from noetl_ib_plugin.runner import run_action
 from noetl_ib_plugin.simulator import Simulator
-from tests.client.simfix import module_sim, sim
-
-__all__ = ["module_sim", "sim"]
 
 CLI = Path(sys.executable).parent / "noetl-ib"
 ORDER: dict[str, Any] = {"symbol": "AAPL", "side": "BUY", "quantity": 1, "order_type": "LMT",
@@ -51,21 +48,21 @@ FAILING_INPUTS: list[tuple[str, str, dict[str, Any], str]] = [
 
 @pytest.mark.parametrize(("action", "args", "field"), [c[1:] for c in FAILING_INPUTS],
                          ids=[c[0] for c in FAILING_INPUTS])
-def test_failing_inputs_are_typed_errors_naming_the_field(sim: Simulator, action: str,
+def test_failing_inputs_are_typed_errors_naming_the_field(sim_reset: Simulator, action: str,
                                                          args: dict[str, Any], field: str) -> None:
     """Each input the issue lists is an InputError naming its field, and nothing reaches IBKR."""
-    before = sim.stats()["requests_total"]
+    before = sim_reset.stats()["requests_total"]
     with pytest.raises(InputError) as info:
-        run_action(action, "sim_oauth2", credentials_file=sim.credentials_file, **args)
+        run_action(action, "sim_oauth2", credentials_file=sim_reset.credentials_file, **args)
     assert info.value.field == field and field in str(info.value)
-    assert sim.stats()["requests_total"] == before
+    assert sim_reset.stats()["requests_total"] == before
     assert "\x1b" not in str(info.value) and "\u202e" not in str(info.value)
 
 
-def test_name_is_positional_so_name_kwarg_never_type_errors(sim: Simulator) -> None:
+def test_name_is_positional_so_name_kwarg_never_type_errors(sim_reset: Simulator) -> None:
     """`run_action(action, cred, name=...)` validates `name` as an argument instead of clashing."""
     with pytest.raises(InputError) as info:
-        run_action("snapshot", "sim_oauth2", credentials_file=sim.credentials_file,
+        run_action("snapshot", "sim_oauth2", credentials_file=sim_reset.credentials_file,
                    symbols=["AAPL"], name="AAPL")
     assert info.value.field == "name" and "is not an input of this action" in str(info.value)
 

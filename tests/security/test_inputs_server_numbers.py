@@ -16,9 +16,7 @@ from noetl_ib_plugin.auth.oauth1a import LiveSessionTokenProvider
 from noetl_ib_plugin.auth.oauth2 import IBTokenProvider
 from noetl_ib_plugin.errors import AuthError
 from noetl_ib_plugin.simulator import Simulator
-from tests.client.simfix import module_sim, provider_for, sim
-
-__all__ = ["module_sim", "sim"]
+from tests.fixtures.simulators import provider_for
 
 
 class _TokenEndpoint(BaseHTTPRequestHandler):
@@ -88,16 +86,16 @@ def test_token_expires_in_in_range_is_accepted(endpoint: tuple[str, type[_TokenE
 
 
 @pytest.mark.parametrize("ttl", [1e9, 40 * 86400.0])
-def test_live_session_token_expiration_out_of_range_is_refused(sim: Simulator, ttl: float) -> None:
+def test_live_session_token_expiration_out_of_range_is_refused(sim_reset: Simulator, ttl: float) -> None:
     """An LST expiration that is infinite or months away is refused, not trusted for that long."""
-    saved = sim.lst_ttl
-    sim.lst_ttl = ttl
+    saved = sim_reset.lst_ttl
+    sim_reset.lst_ttl = ttl
     try:
         with pytest.raises(AuthError):
-            provider_for(sim, "sim_oauth1a").current_token()
+            provider_for(sim_reset, "sim_oauth1a").current_token()
     finally:
-        sim.lst_ttl = saved
-    assert provider_for(sim, "sim_oauth1a").current_token().expires_at > 0
+        sim_reset.lst_ttl = saved
+    assert provider_for(sim_reset, "sim_oauth1a").current_token().expires_at > 0
 
 
 @pytest.mark.parametrize("expiration", ["NaN", "Infinity", "-Infinity", '"NaN"', "true", "null"])

@@ -17,9 +17,6 @@ from noetl_ib_plugin.entry import main
 from noetl_ib_plugin.errors import BrokerError, CredentialError, InputError, LiveTradingRefused
 from noetl_ib_plugin.simulator import Simulator
 from tests.client.fakes import BASE, add_bootstrap, make_client
-from tests.client.simfix import module_sim, sim
-
-__all__ = ["module_sim", "sim"]
 
 TRAVERSAL = "DU1234567/../U9999999"
 #: Written out by hand (not derived from the product's pattern): ids IBKR issues...
@@ -34,9 +31,9 @@ ORDER: dict[str, Any] = {"symbol": "AAPL", "side": "BUY", "quantity": 1, "order_
                          "limit_price": 99.0}
 
 
-def _oauth2_data(sim: Simulator | None, pem: str, **extra: Any) -> dict[str, Any]:
+def _oauth2_data(sim_reset: Simulator | None, pem: str, **extra: Any) -> dict[str, Any]:
     data = {"client_id": "PAPERCLIENT", "key_id": "paper-key", "private_key": pem,
-            "credential": "paperuser", "api_base_url": sim.url if sim else "https://api.ibkr.com"}
+            "credential": "paperuser", "api_base_url": sim_reset.url if sim_reset else "https://api.ibkr.com"}
     data.update(extra)
     return data
 
@@ -70,15 +67,15 @@ def test_traversal_account_via_main_args_is_refused(rsa_pem: str) -> None:
 
 @pytest.mark.parametrize("action", ["place_order", "get_positions", "account_summary"])
 def test_traversal_account_as_action_argument_is_refused(
-    sim: Simulator, action: str
+    sim_reset: Simulator, action: str
 ) -> None:
     """An action's account_id override obeys the same rule (typed InputError naming it)."""
     args = dict(ORDER) if action == "place_order" else {}
     with pytest.raises(InputError) as info:
-        run_action(action, "sim_oauth2", credentials_file=sim.credentials_file,
+        run_action(action, "sim_oauth2", credentials_file=sim_reset.credentials_file,
                    account_id=TRAVERSAL, **args)
     assert info.value.field == "account_id"
-    assert sim.stats()["orders_accepted"] == 0
+    assert sim_reset.stats()["orders_accepted"] == 0
 
 
 def test_path_segments_are_percent_encoded() -> None:
@@ -124,34 +121,34 @@ def test_broker_silent_on_is_paper_counts_as_live() -> None:
         make_client().ensure_trading_allowed()
 
 
-def _register(sim: Simulator, rsa_key: Any, account: str, is_paper: bool) -> None:
+def _register(sim_reset: Simulator, rsa_key: Any, account: str, is_paper: bool) -> None:
     public = rsa_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    sim.register_oauth2_client("PAPERCLIENT", "paper-key", public, "paperuser", account)
-    sim.set_paper_status(account, is_paper)
+    sim_reset.register_oauth2_client("PAPERCLIENT", "paper-key", public, "paperuser", account)
+    sim_reset.set_paper_status(account, is_paper)
 
 
 def test_du_account_the_broker_calls_live_is_refused_end_to_end(
-    sim: Simulator, rsa_key: Any, rsa_pem: str
+    sim_reset: Simulator, rsa_key: Any, rsa_pem: str
 ) -> None:
     """Simulator: a DU account with isPaper=false needs both opt-ins; nothing reaches the book."""
-    _register(sim, rsa_key, "DU3330001", is_paper=False)
+    _register(sim_reset, rsa_key, "DU3330001", is_paper=False)
     record = {"name": "du_live", "type": "interactive_brokers_oauth",
-              "data": _oauth2_data(sim, rsa_pem)}
+              "data": _oauth2_data(sim_reset, rsa_pem)}
     with pytest.raises(LiveTradingRefused) as info:
         run_action("place_order", record, **ORDER)
     assert re.search(r"environment.*allow_live", str(info.value))
-    assert sim.stats()["orders_accepted"] == 0 and not sim.orders()
+    assert sim_reset.stats()["orders_accepted"] == 0 and not sim_reset.orders()
 
 
 def test_u_account_the_broker_calls_paper_trades_end_to_end(
-    sim: Simulator, rsa_key: Any, rsa_pem: str
+    sim_reset: Simulator, rsa_key: Any, rsa_pem: str
 ) -> None:
     """Simulator: a U account with isPaper=true trades without opt-ins (the isPaper branch)."""
-    _register(sim, rsa_key, "U3330002", is_paper=True)
-    sim.set_price(265598, 100.0)
+    _register(sim_reset, rsa_key, "U3330002", is_paper=True)
+    sim_reset.set_price(265598, 100.0)
     record = {"name": "u_paper", "type": "interactive_brokers_oauth",
-              "data": _oauth2_data(sim, rsa_pem)}
+              "data": _oauth2_data(sim_reset, rsa_pem)}
     out = run_action("place_order", record, **ORDER)
     assert out["account_id"] == "U3330002"
-    assert [o["cOID"] for o in sim.orders()] == [out["client_order_id"]]
+    assert [o["cOID"] for o in sim_reset.orders()] == [out["client_order_id"]]

@@ -23,10 +23,7 @@ from noetl_ib_plugin.errors import (
 )
 from noetl_ib_plugin.redaction import redact
 from noetl_ib_plugin.simulator import Simulator
-from tests.client.simfix import module_sim, sim
 from tests.reliability.canary import SecretScanner, record_secrets
-
-__all__ = ["module_sim", "sim"]
 
 CLI = Path(sys.executable).parent / "noetl-ib"
 SECRET = "S3cr3tV4lue0123456789abcdef"
@@ -118,15 +115,15 @@ def test_valid_name_that_is_missing_is_still_named() -> None:
     assert "'ib_paper.main-2'" in str(info.value)
 
 
-def _records(sim: Simulator) -> list[dict[str, Any]]:
+def _records(sim_reset: Simulator) -> list[dict[str, Any]]:
     """The simulator's records (both schemes), with their real secrets."""
-    return list(json.loads(sim.credentials_file.read_text())["credentials"])
+    return list(json.loads(sim_reset.credentials_file.read_text())["credentials"])
 
 
-def test_main_with_a_stringified_record_echoes_no_secret(sim: Simulator) -> None:
+def test_main_with_a_stringified_record_echoes_no_secret(sim_reset: Simulator) -> None:
     """`main(credential=str(record))` fails typed, naming `credential`, echoing no secret."""
-    scan = SecretScanner(record_secrets(sim.credentials_file))
-    for record in _records(sim):
+    scan = SecretScanner(record_secrets(sim_reset.credentials_file))
+    for record in _records(sim_reset):
         text = str(record)  # a Python repr: neither a record name nor a JSON keychain object
         with pytest.raises(IBPluginError) as info:
             main("get_positions", credential=text, on_error="raise")
@@ -138,20 +135,20 @@ def test_main_with_a_stringified_record_echoes_no_secret(sim: Simulator) -> None
         scan.assert_clean([json.dumps(returned)], "main return")
 
 
-def test_main_with_a_json_record_string_uses_it_and_echoes_no_secret(sim: Simulator) -> None:
+def test_main_with_a_json_record_string_uses_it_and_echoes_no_secret(sim_reset: Simulator) -> None:
     """A JSON record string is a keychain object (NoETL renders whole objects as JSON): used, not echoed."""
-    scan = SecretScanner(record_secrets(sim.credentials_file))
-    for record in _records(sim):
+    scan = SecretScanner(record_secrets(sim_reset.credentials_file))
+    for record in _records(sim_reset):
         returned = main("get_positions", credential=json.dumps(record))
         assert returned["ok"] is True, returned
         scan.assert_clean([json.dumps(returned)], "main result")
 
 
-def test_cli_with_a_stringified_record_echoes_no_secret(sim: Simulator, tmp_path: Path) -> None:
+def test_cli_with_a_stringified_record_echoes_no_secret(sim_reset: Simulator, tmp_path: Path) -> None:
     """`noetl-ib run -c "<record>"` exits 2 with no secret on stdout or stderr."""
-    scan = SecretScanner(record_secrets(sim.credentials_file))
+    scan = SecretScanner(record_secrets(sim_reset.credentials_file))
     env = {**os.environ, "NOETL_IB_LOG_LEVEL": "DEBUG", "NOETL_IB_ERROR_LOG": str(tmp_path / "e.log")}
-    for record in _records(sim):
+    for record in _records(sim_reset):
         proc = subprocess.run([str(CLI), "run", "get_positions", "-c", str(record), "-v"],
                               capture_output=True, text=True, env=env, timeout=60, check=False)
         assert proc.returncode == 2, proc.stderr[-400:]

@@ -19,10 +19,7 @@ from noetl_ib_plugin.errors import ConfigurationError
 from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.transport import RedirectRefused
 from tests.client.fakes import FakeProvider
-from tests.client.simfix import module_sim, sim
 from tests.security.hostile_server import Hostile, hostile_server, json_ok, redirect_to
-
-__all__ = ["module_sim", "sim"]
 
 
 def _quiet() -> RetryPolicy:
@@ -76,10 +73,10 @@ def test_sso_endpoint_redirect_is_an_error(
 
 
 def test_live_session_token_redirect_is_an_error(
-    sim: Simulator, redirector: Hostile, elsewhere: Hostile
+    sim_reset: Simulator, redirector: Hostile, elsewhere: Hostile
 ) -> None:
     """OAuth 1.0a: a 307 from /oauth/live_session_token is refused, never followed."""
-    records = json.loads(sim.credentials_file.read_text())
+    records = json.loads(sim_reset.credentials_file.read_text())
     records = records.get("credentials", records) if isinstance(records, dict) else records
     record = next(r for r in records if r["name"] == "sim_oauth1a")
     record["data"]["api_base_url"] = redirector.url
@@ -107,10 +104,10 @@ def test_noetl_server_store_redirect_is_refused(redirector: Hostile, elsewhere: 
 
 
 def test_credentials_register_redirect_is_refused(
-    sim: Simulator, redirector: Hostile, elsewhere: Hostile, capsys: pytest.CaptureFixture[str]
+    sim_reset: Simulator, redirector: Hostile, elsewhere: Hostile, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`credentials register` does not re-POST private keys to a redirect's target (exit 2)."""
-    code = cli_main(["credentials", "register", str(sim.credentials_file), "--server",
+    code = cli_main(["credentials", "register", str(sim_reset.credentials_file), "--server",
                      redirector.url])
     assert code == 2
     assert json.loads(capsys.readouterr().err.strip().splitlines()[-1])["error"]["field"] == "server"

@@ -13,10 +13,7 @@ from noetl_ib_plugin.credentials import load_credential
 from noetl_ib_plugin.credentials.stores import SERVER_MAX_BYTES, ServerStore
 from noetl_ib_plugin.errors import ConfigurationError, CredentialNotFound
 from noetl_ib_plugin.simulator import Simulator
-from tests.client.simfix import module_sim, sim
 from tests.security.hostile_server import Hostile, endless_body, hostile_server, json_ok
-
-__all__ = ["module_sim", "sim"]
 
 PASSWORD = "s3cr3t-Pa55"
 
@@ -79,15 +76,15 @@ def test_store_caps_an_endless_answer() -> None:
 
 
 def test_register_refuses_plain_http_and_userinfo(
-    sim: Simulator, recorder: Hostile, capsys: pytest.CaptureFixture[str]
+    sim_reset: Simulator, recorder: Hostile, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`credentials register` keeps private keys off plain http and never prints a password."""
-    assert cli_main(["credentials", "register", str(sim.credentials_file), "--server",
+    assert cli_main(["credentials", "register", str(sim_reset.credentials_file), "--server",
                      "http://noetl.example.com:8082"]) == 2
     error = _last_error(capsys.readouterr().err)
     assert error["field"] == "server" and "https" in str(error["message"])
     host = recorder.url.removeprefix("http://")
-    assert cli_main(["credentials", "register", str(sim.credentials_file), "--server",
+    assert cli_main(["credentials", "register", str(sim_reset.credentials_file), "--server",
                      f"http://admin:{PASSWORD}@{host}"]) == 2
     captured = capsys.readouterr()
     assert PASSWORD not in captured.err + captured.out
@@ -95,11 +92,11 @@ def test_register_refuses_plain_http_and_userinfo(
 
 
 def test_register_caps_an_endless_answer(
-    sim: Simulator, capsys: pytest.CaptureFixture[str]
+    sim_reset: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An endless answer to the POST stops at the cap: exit 2, a typed error naming the server."""
     with hostile_server(endless_body) as server:
-        code = cli_main(["credentials", "register", str(sim.credentials_file), "--server",
+        code = cli_main(["credentials", "register", str(sim_reset.credentials_file), "--server",
                          server.url])
     assert code == 2
     error = _last_error(capsys.readouterr().err)
@@ -107,10 +104,10 @@ def test_register_caps_an_endless_answer(
 
 
 def test_register_does_not_echo_a_record_the_server_sends_back(
-    sim: Simulator, capsys: pytest.CaptureFixture[str]
+    sim_reset: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A refusal that echoes the record (keys included) is reported without the echo."""
-    record = json.loads(sim.credentials_file.read_text())
+    record = json.loads(sim_reset.credentials_file.read_text())
     records = record.get("credentials", record) if isinstance(record, dict) else record
     echoed = json.dumps({"refused": records[0]}).encode()
 
@@ -122,7 +119,7 @@ def test_register_does_not_echo_a_record_the_server_sends_back(
 
     assert b"PRIVATE KEY" in echoed  # the echo really carries key material
     with hostile_server(lambda _stop: refuse) as server:
-        assert cli_main(["credentials", "register", str(sim.credentials_file), "--server",
+        assert cli_main(["credentials", "register", str(sim_reset.credentials_file), "--server",
                          server.url]) == 4
     err = capsys.readouterr().err
     assert "PRIVATE KEY" not in err and "422" in err

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from noetl_ib_plugin.simulator import SimKeys, Simulator, generate_keys
-from noetl_ib_plugin.testing import ib_simulator  # noqa: F401  (re-exported fixture under test)
 
 from .clients import OAuth1aClient, OAuth2Client, Trader, load_private
 
@@ -25,12 +24,12 @@ def shared_sim(sim_keys: SimKeys, tmp_path_factory: pytest.TempPathFactory) -> I
     """One simulator for most tests, pacing off, no bridge warm-up, no accounts-first rule."""
     state = tmp_path_factory.mktemp("ibsim")
     with Simulator(pacing=False, keys=sim_keys, state_dir=state, bridge_warmup=0,
-                   accounts_first=False) as sim:
-        yield sim
+                   accounts_first=False) as sim_shared:
+        yield sim_shared
 
 
 @pytest.fixture
-def sim(shared_sim: Simulator) -> Iterator[Simulator]:
+def sim_shared(shared_sim: Simulator) -> Iterator[Simulator]:
     """The shared simulator with clean state and default lifetimes."""
     shared_sim.reset()
     defaults = shared_sim.engine.broker.order_options()
@@ -41,50 +40,50 @@ def sim(shared_sim: Simulator) -> Iterator[Simulator]:
     shared_sim.set_faults({})
 
 
-def records(sim: Simulator) -> dict[str, dict[str, Any]]:
+def records(sim_shared: Simulator) -> dict[str, dict[str, Any]]:
     """Credential data by record name."""
-    return {r["name"]: r["data"] for r in sim.credentials}
+    return {r["name"]: r["data"] for r in sim_shared.credentials}
 
 
 @pytest.fixture
-def o2(sim: Simulator) -> OAuth2Client:
+def o2(sim_shared: Simulator) -> OAuth2Client:
     """An OAuth 2.0 client for the built-in sim_oauth2 credential."""
-    data = records(sim)["sim_oauth2"]
+    data = records(sim_shared)["sim_oauth2"]
     return OAuth2Client(data["api_base_url"], data["client_id"], data["key_id"],
-                        load_private(data["private_key"]), data["credential"])
+                        load_private(data["private_key"]), data["username"])
 
 
 @pytest.fixture
-def o1(sim: Simulator) -> OAuth1aClient:
+def o1(sim_shared: Simulator) -> OAuth1aClient:
     """An OAuth 1.0a client for sim_oauth1a with a fresh live session token."""
-    data = records(sim)["sim_oauth1a"]
+    data = records(sim_shared)["sim_oauth1a"]
     client = OAuth1aClient(data["api_base_url"], data)
     client.obtain_lst()
     return client
 
 
 @pytest.fixture
-def trader(sim: Simulator, o2: OAuth2Client) -> Trader:
+def trader(sim_shared: Simulator, o2: OAuth2Client) -> Trader:
     """A bearer-authenticated trader with the brokerage session open."""
-    return Trader(sim.url, records(sim)["sim_oauth2"]["account_id"], bearer=o2.bearer()).init()
+    return Trader(sim_shared.url, records(sim_shared)["sim_oauth2"]["account_id"], bearer=o2.bearer()).init()
 
 
 @pytest.fixture
-def trader1a(sim: Simulator, o1: OAuth1aClient) -> Trader:
+def trader1a(sim_shared: Simulator, o1: OAuth1aClient) -> Trader:
     """An OAuth 1.0a trader with the brokerage session open."""
-    return Trader(sim.url, records(sim)["sim_oauth1a"]["account_id"], oauth1a=o1).init()
+    return Trader(sim_shared.url, records(sim_shared)["sim_oauth1a"]["account_id"], oauth1a=o1).init()
 
 
 class Clocked:
     """A simulator whose clock the test moves (`advance`), with an OAuth 2.0 trader on it."""
 
-    def __init__(self, sim: Simulator, offset: list[float]) -> None:
-        self.sim = sim
+    def __init__(self, sim_shared: Simulator, offset: list[float]) -> None:
+        self.sim = sim_shared
         self._offset = offset
-        data = records(sim)["sim_oauth2"]
-        client = OAuth2Client(sim.url, data["client_id"], data["key_id"],
-                              load_private(data["private_key"]), data["credential"])
-        self.trader = Trader(sim.url, data["account_id"], bearer=client.bearer()).init()
+        data = records(sim_shared)["sim_oauth2"]
+        client = OAuth2Client(sim_shared.url, data["client_id"], data["key_id"],
+                              load_private(data["private_key"]), data["username"])
+        self.trader = Trader(sim_shared.url, data["account_id"], bearer=client.bearer()).init()
 
     def advance(self, seconds: float) -> None:
         """Move the simulator's clock forward."""

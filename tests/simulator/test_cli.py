@@ -71,7 +71,7 @@ def test_credentials_records_shape(ib_simulator: object) -> None:
     for rec in creds:
         assert set(rec) == {"name", "type", "description", "tags", "data"}
     assert set(by_name["sim_oauth2"]["data"]) == {
-        "client_id", "key_id", "private_key", "credential", "account_id", "environment",
+        "client_id", "key_id", "private_key", "username", "account_id", "environment",
         "api_base_url"}
     assert set(by_name["sim_oauth1a"]["data"]) == {
         "consumer_key", "access_token", "access_token_secret", "signature_key",
@@ -86,8 +86,8 @@ def test_running_simulator_helper() -> None:
     """running_simulator starts a server and stops it (port closed) on exit."""
     from noetl_ib_plugin.testing import running_simulator
 
-    with running_simulator(pacing=False) as sim:
-        url = sim.url
+    with running_simulator(pacing=False) as sim_shared:
+        url = sim_shared.url
         assert requests.get(f"{url}/__sim/health", timeout=5).status_code == 200
     try:
         requests.get(f"{url}/__sim/health", timeout=1)
@@ -127,7 +127,7 @@ def test_state_dir_keeps_keys_port_registrations_and_orders(tmp_path: Path) -> N
         first.register(mine)
         data = {r["name"]: r["data"] for r in first.credentials}["sim_oauth2"]
         client = OAuth2Client(first.url, data["client_id"], data["key_id"],
-                              load_private(data["private_key"]), data["credential"])
+                              load_private(data["private_key"]), data["username"])
         trader = Trader(first.url, "DU1234567", bearer=client.bearer()).init()
         trader.get("/iserver/accounts")
         placed = trader.confirm_all(trader.order(conid=265598, orderType="LMT", price=1.0,
@@ -139,7 +139,7 @@ def test_state_dir_keeps_keys_port_registrations_and_orders(tmp_path: Path) -> N
         assert second.credentials_file.read_text() == creds_before
         assert [o for o in second.orders() if str(o.get("order_id")) == order_id]
         client = OAuth2Client(second.url, data["client_id"], data["key_id"],
-                              load_private(data["private_key"]), data["credential"])
+                              load_private(data["private_key"]), data["username"])
         assert client.bearer()
         own = OAuth2Client(second.url, "MINE", "mine-1", key, "me2")
         t = Trader(second.url, "DU5550002", bearer=own.bearer()).init()
@@ -177,8 +177,8 @@ def test_book_others_could_write_is_never_unpickled(
         state, marker = tmp_path / name, tmp_path / f"{name}-ran"
         _planted_book(state, marker, dir_mode=dir_mode, file_mode=file_mode)
         with caplog.at_level(logging.WARNING), Simulator(state_dir=state, pacing=False,
-                                                         bridge_warmup=0) as sim:
-            assert sim.orders() == []
+                                                         bridge_warmup=0) as sim_shared:
+            assert sim_shared.orders() == []
         assert not marker.exists()  # the payload never ran
         assert f"chmod 700 {state}; chmod 600 {state / 'book.pickle'}" in caplog.text
     # the control: the same payload in a private dir is unpickled (so the check is what stops it)

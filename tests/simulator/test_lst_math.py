@@ -15,7 +15,7 @@ from noetl_ib_plugin.simulator import lst
 from .clients import load_private
 
 VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).parent / "data" / "oauth1a_vectors.json").read_text()
+    (Path(__file__).parent.parent / "data" / "oauth1a_vectors.json").read_text()
 )["cases"]
 
 

@@ -17,9 +17,9 @@ ACCT = "DU1234567"
 
 
 @pytest.fixture
-def t(sim: Simulator, trader: Trader) -> Trader:
+def t(sim_shared: Simulator, trader: Trader) -> Trader:
     """A trader with AAPL pinned at 100.00."""
-    sim.set_price(AAPL, 100.0)
+    sim_shared.set_price(AAPL, 100.0)
     return trader
 
 
@@ -60,9 +60,9 @@ def test_cancel_in_this_session_stays_listed(t: Trader) -> None:
     assert _live(t) == []
 
 
-def test_day_scope_relaxes_session_scope(sim: Simulator, t: Trader) -> None:
+def test_day_scope_relaxes_session_scope(sim_shared: Simulator, t: Trader) -> None:
     """live_orders_scope="day" lists every order of the day, whatever the session."""
-    sim.set_order_options(live_orders_scope="day")
+    sim_shared.set_order_options(live_orders_scope="day")
     t.order(conid=AAPL, orderType="MKT", quantity=1, cOID="filled-before")
     t.init()
     assert _refs(t) == ["filled-before"]
@@ -70,9 +70,9 @@ def test_day_scope_relaxes_session_scope(sim: Simulator, t: Trader) -> None:
 
 def test_pending_submit_before_submitted(clocked: Clocked) -> None:
     """With pending_submit_s an order answers PendingSubmit and neither works nor fills until then."""
-    sim, t = clocked.sim, clocked.trader
-    sim.set_price(AAPL, 100.0)
-    sim.set_order_options(pending_submit_s=2.0)
+    sim_shared, t = clocked.sim, clocked.trader
+    sim_shared.set_price(AAPL, 100.0)
+    sim_shared.set_order_options(pending_submit_s=2.0)
     mkt = t.order(conid=AAPL, orderType="MKT", quantity=2, cOID="mkt")
     lmt = t.order(conid=AAPL, orderType="LMT", price=99.0, quantity=1, cOID="lmt")
     assert [mkt[0]["order_status"], lmt[0]["order_status"]] == ["PendingSubmit", "PendingSubmit"]
@@ -85,30 +85,30 @@ def test_pending_submit_before_submitted(clocked: Clocked) -> None:
 
 def test_pending_submit_ioc_is_cancelled_only_once_submitted(clocked: Clocked) -> None:
     """An unmarketable IOC waits in PendingSubmit, then is cancelled when it reaches the market."""
-    sim, t = clocked.sim, clocked.trader
-    sim.set_price(AAPL, 100.0)
-    sim.set_order_options(pending_submit_s=1.0)
+    sim_shared, t = clocked.sim, clocked.trader
+    sim_shared.set_price(AAPL, 100.0)
+    sim_shared.set_order_options(pending_submit_s=1.0)
     placed = t.order(conid=AAPL, orderType="LMT", price=99.0, quantity=1, tif="IOC")
     assert placed[0]["order_status"] == "PendingSubmit"
     clocked.advance(1.5)
-    assert [o["status"] for o in sim.orders()] == ["Cancelled"]
+    assert [o["status"] for o in sim_shared.orders()] == ["Cancelled"]
 
 
-def test_partial_fills(sim: Simulator, t: Trader) -> None:
+def test_partial_fills(sim_shared: Simulator, t: Trader) -> None:
     """partial_fill_lot fills one lot per evaluation; each lot is its own execution."""
-    sim.set_order_options(partial_fill_lot=2)
+    sim_shared.set_order_options(partial_fill_lot=2)
     placed = t.order(conid=AAPL, orderType="MKT", quantity=5, cOID="lots")
     assert placed[0]["order_status"] == "Submitted"
     oid = placed[0]["order_id"]
     first = t.get(f"/iserver/account/order/status/{oid}").json()
     assert first["order_status"] == "Submitted" and first["cum_fill"] == "4.0"
     assert first["size"] == "1.0" and first["size_and_fills"] == "4/5"
-    [order] = sim.orders()
+    [order] = sim_shared.orders()
     assert order["status"] == "Filled" and [f["quantity"] for f in order["fills"]] == [2, 2, 1]
     trades = t.get("/iserver/account/trades").json()
     assert [x["size"] for x in trades] == [2.0, 2.0, 1.0]
     assert len({x["execution_id"] for x in trades}) == 3
-    assert sim.stats()["orders_partially_filled"] == 2 and sim.stats()["orders_filled"] == 1
+    assert sim_shared.stats()["orders_partially_filled"] == 2 and sim_shared.stats()["orders_filled"] == 1
 
 
 def test_order_status_shape(t: Trader) -> None:
@@ -142,7 +142,7 @@ def test_order_status_after_fill_and_for_stops(t: Trader) -> None:
     assert body["order_status"] == "PreSubmitted"
 
 
-def test_order_status_unknown_or_foreign(sim: Simulator, t: Trader, trader1a: Trader) -> None:
+def test_order_status_unknown_or_foreign(sim_shared: Simulator, t: Trader, trader1a: Trader) -> None:
     """An unknown id, or another account's order, is a 400 naming the id."""
     placed = t.order(conid=AAPL, orderType="LMT", price=99.0, quantity=1)
     oid = placed[0]["order_id"]
@@ -204,9 +204,9 @@ def test_o163_quotes_the_order(t: Trader) -> None:
     assert q[0]["message"][0].startswith('The following order "BUY 1 AAPL NASDAQ.NMS @ 90.0" ')
 
 
-def test_total_value_limit(sim: Simulator, t: Trader) -> None:
+def test_total_value_limit(sim_shared: Simulator, t: Trader) -> None:
     """o451 when the order's value passes 1,000,000 USD, quoting the estimate; not below it."""
-    sim.set_price(AAPL, 300.0)
+    sim_shared.set_price(AAPL, 300.0)
     q = t.order(conid=AAPL, orderType="LMT", price=299.0, quantity=4000)
     assert q[0]["messageIds"] == ["o451"]
     assert q[0]["message"][0] == (
@@ -229,10 +229,10 @@ def test_total_value_limit(sim: Simulator, t: Trader) -> None:
      ["If your order is not immediately executable, our systems may, depending on market "
       "conditions, reject your order"]),
 ])
-def test_optional_warnings(sim: Simulator, t: Trader, ticket: dict[str, Any], ids: list[str],
+def test_optional_warnings(sim_shared: Simulator, t: Trader, ticket: dict[str, Any], ids: list[str],
                            phrases: list[str]) -> None:
     """Enabled generic warnings are asked in a chain, each with IBKR's phrase."""
-    sim.set_order_options(order_warnings=["o10151", "o10152", "o10153", "o10331", "p12"])
+    sim_shared.set_order_options(order_warnings=["o10151", "o10152", "o10153", "o10331", "p12"])
     answer = t.order(conid=AAPL, **ticket)
     seen = []
     for phrase in phrases:
@@ -242,24 +242,24 @@ def test_optional_warnings(sim: Simulator, t: Trader, ticket: dict[str, Any], id
     assert seen == ids and "order_id" in answer[0]
 
 
-def test_marketable_limit_gets_no_p12(sim: Simulator, t: Trader) -> None:
+def test_marketable_limit_gets_no_p12(sim_shared: Simulator, t: Trader) -> None:
     """p12 is only for limits that are not immediately executable."""
-    sim.set_order_options(order_warnings=["p12"])
+    sim_shared.set_order_options(order_warnings=["p12"])
     assert t.order(conid=AAPL, orderType="LMT", price=100.5, quantity=1)[0]["order_status"] == \
         "Filled"
 
 
-def test_one_question_carrying_several_messages(sim: Simulator, t: Trader) -> None:
+def test_one_question_carrying_several_messages(sim_shared: Simulator, t: Trader) -> None:
     """combine_questions puts every message in one question; one reply places the order."""
-    sim.set_order_options(combine_questions=True)
+    sim_shared.set_order_options(combine_questions=True)
     q = t.order(conid=AAPL, orderType="LMT", price=90.0, quantity=6000)
     assert q[0]["messageIds"] == ["o163", "o383"] and len(q[0]["message"]) == 2
     placed = t.post(f"/iserver/reply/{q[0]['id']}", json={"confirmed": True}).json()
     assert placed[0]["order_status"] == "Submitted"
-    assert sim.stats()["questions_asked"] == 1
+    assert sim_shared.stats()["questions_asked"] == 1
 
 
-def test_suppress_and_reset(sim: Simulator, t: Trader) -> None:
+def test_suppress_and_reset(sim_shared: Simulator, t: Trader) -> None:
     """Suppressed ids are not asked in this session; reset asks them again."""
     ok = t.post("/iserver/questions/suppress", json={"messageIds": ["o163"]})
     assert (ok.status_code, ok.json()) == (200, {"status": "submitted"})

@@ -42,7 +42,7 @@ def paced(sim_keys: SimKeys, clock: ManualClock) -> Iterator[tuple[Simulator, Tr
                    clock=clock) as s:
         data = records(s)["sim_oauth2"]
         client = OAuth2Client(s.url, data["client_id"], data["key_id"],
-                              load_private(data["private_key"]), data["credential"])
+                              load_private(data["private_key"]), data["username"])
         trader = Trader(s.url, "DU1234567", bearer=client.bearer())
         clock.advance(2.0)  # past every pacing window and the bridge warm-up
         yield s, trader
@@ -50,12 +50,12 @@ def paced(sim_keys: SimKeys, clock: ManualClock) -> Iterator[tuple[Simulator, Tr
 
 def test_endpoint_limit_gives_429(paced: tuple[Simulator, Trader]) -> None:
     """A second tickle inside its window is a 429 with Retry-After, counted in stats."""
-    sim, t = paced
+    sim_shared, t = paced
     assert t.post("/tickle").status_code == 200
     resp = t.post("/tickle")
     assert resp.status_code == 429 and "error" in resp.json()
     assert int(resp.headers["Retry-After"]) >= 1
-    assert sim.stats()["rate_limited_responses"] == 1
+    assert sim_shared.stats()["rate_limited_responses"] == 1
 
 
 def test_global_limit(paced: tuple[Simulator, Trader]) -> None:
@@ -67,15 +67,15 @@ def test_global_limit(paced: tuple[Simulator, Trader]) -> None:
 
 def test_exact_rate_never_limited(paced: tuple[Simulator, Trader], clock: ManualClock) -> None:
     """A client sending exactly one tickle per window never sees a 429."""
-    sim, t = paced
+    sim_shared, t = paced
     for n in range(5):
         if n:
             clock.advance(0.2)
         assert t.post("/tickle").status_code == 200
-    assert sim.stats()["rate_limited_responses"] == 0
+    assert sim_shared.stats()["rate_limited_responses"] == 0
 
 
-def test_pacing_off_by_default_in_tests(sim: Simulator, trader: Trader) -> None:
+def test_pacing_off_by_default_in_tests(sim_shared: Simulator, trader: Trader) -> None:
     """pacing=False disables every limit."""
     assert all(trader.post("/tickle").status_code == 200 for _ in range(5))
 
@@ -129,7 +129,7 @@ def test_penalty_box_over_http_counted_and_retry_after_optional(sim_keys: SimKey
                    penalty_strikes=2, retry_after=False, bridge_warmup=0) as s:
         data = records(s)["sim_oauth2"]
         client = OAuth2Client(s.url, data["client_id"], data["key_id"],
-                              load_private(data["private_key"]), data["credential"])
+                              load_private(data["private_key"]), data["username"])
         t = Trader(s.url, "DU1234567", bearer=client.bearer())
         codes = [t.post("/tickle").status_code for _ in range(3)]
         assert codes == [200, 429, 429]

@@ -59,7 +59,7 @@ def test_page_size_configurable(sim_keys: object) -> None:
     with Simulator(pacing=False, keys=sim_keys, positions_page_size=2, bulk_positions=0) as s:
         data = records(s)["sim_oauth2"]
         client = OAuth2Client(s.url, data["client_id"], data["key_id"],
-                              load_private(data["private_key"]), data["credential"])
+                              load_private(data["private_key"]), data["username"])
         t = Trader(s.url, "DU1234567", bearer=client.bearer())
         sizes = [len(t.get(f"/portfolio/DU1234567/positions/{n}").json()) for n in range(3)]
         assert sizes == [2, 1, 0]

@@ -14,9 +14,9 @@ from .clients import OAuth1aClient, OAuth2Client, Trader
 from .conftest import records
 
 
-def test_no_bridge_before_ssodh_init(sim: Simulator, o2: OAuth2Client) -> None:
+def test_no_bridge_before_ssodh_init(sim_shared: Simulator, o2: OAuth2Client) -> None:
     """/iserver/* answers 400 "no bridge" until ssodh/init; then it works."""
-    t = Trader(sim.url, "DU1234567", bearer=o2.bearer())
+    t = Trader(sim_shared.url, "DU1234567", bearer=o2.bearer())
     resp = t.get("/iserver/accounts")
     assert resp.status_code == 400
     assert resp.json() == {"error": "Bad Request: no bridge", "statusCode": 400}
@@ -27,9 +27,9 @@ def test_no_bridge_before_ssodh_init(sim: Simulator, o2: OAuth2Client) -> None:
     assert t.get("/iserver/auth/status").json()["authenticated"] is True
 
 
-def test_new_bearer_has_no_session(sim: Simulator, o2: OAuth2Client, trader: Trader) -> None:
+def test_new_bearer_has_no_session(sim_shared: Simulator, o2: OAuth2Client, trader: Trader) -> None:
     """A second bearer needs its own ssodh/init."""
-    other = Trader(sim.url, "DU1234567", bearer=o2.bearer())
+    other = Trader(sim_shared.url, "DU1234567", bearer=o2.bearer())
     assert other.get("/iserver/accounts").status_code == 400
 
 
@@ -45,27 +45,27 @@ def test_tickle_validate_logout(trader: Trader) -> None:
     assert trader.get("/iserver/accounts").status_code == 400
 
 
-def test_session_idles_out(sim: Simulator, trader: Trader) -> None:
+def test_session_idles_out(sim_shared: Simulator, trader: Trader) -> None:
     """Without requests for session_idle_timeout seconds the bridge closes."""
-    sim.session_idle_timeout = 0.2
+    sim_shared.session_idle_timeout = 0.2
     assert trader.get("/iserver/accounts").status_code == 200
     time.sleep(0.3)
     assert trader.get("/iserver/accounts").status_code == 400
     assert trader.post("/iserver/auth/status").json()["authenticated"] is False
 
 
-def _strict(sim: Simulator, **rules: object) -> None:
+def _strict(sim_shared: Simulator, **rules: object) -> None:
     """Turn the IBKR-like session rules back on for one test (the fixture relaxes two)."""
     for name, value in rules.items():
-        setattr(sim.engine.broker.rules, name, value)
+        setattr(sim_shared.engine.broker.rules, name, value)
 
 
-def test_compete_true_kicks_the_previous_session(sim: Simulator, o2: OAuth2Client) -> None:
+def test_compete_true_kicks_the_previous_session(sim_shared: Simulator, o2: OAuth2Client) -> None:
     """compete=true kicks the user's previous session: no bridge there, and status/tickle say competing."""
-    first = Trader(sim.url, "DU1234567", bearer=o2.bearer()).init()
+    first = Trader(sim_shared.url, "DU1234567", bearer=o2.bearer()).init()
     assert first.get("/iserver/accounts").status_code == 200
-    second = Trader(sim.url, "DU1234567", bearer=o2.bearer()).init()
-    assert sim.stats()["sessions_kicked"] == 1
+    second = Trader(sim_shared.url, "DU1234567", bearer=o2.bearer()).init()
+    assert sim_shared.stats()["sessions_kicked"] == 1
     resp = first.get("/iserver/accounts")
     assert resp.status_code == 400 and resp.json()["error"] == "Bad Request: no bridge"
     status = first.post("/iserver/auth/status").json()
@@ -76,45 +76,45 @@ def test_compete_true_kicks_the_previous_session(sim: Simulator, o2: OAuth2Clien
     assert mine["authenticated"] is True and mine["competing"] is False
 
 
-def test_compete_false_reports_competing_and_leaves_the_holder(sim: Simulator,
+def test_compete_false_reports_competing_and_leaves_the_holder(sim_shared: Simulator,
                                                               o2: OAuth2Client) -> None:
     """compete=false against a live session answers competing=true and opens nothing."""
-    holder = Trader(sim.url, "DU1234567", bearer=o2.bearer()).init()
-    other = Trader(sim.url, "DU1234567", bearer=o2.bearer())
+    holder = Trader(sim_shared.url, "DU1234567", bearer=o2.bearer()).init()
+    other = Trader(sim_shared.url, "DU1234567", bearer=o2.bearer())
     body = other.post("/iserver/auth/ssodh/init", json={"publish": True, "compete": False}).json()
     assert body["authenticated"] is False and body["competing"] is True
     assert other.get("/iserver/accounts").status_code == 400
     assert holder.get("/iserver/accounts").status_code == 200
-    assert sim.stats()["sessions_kicked"] == 0
+    assert sim_shared.stats()["sessions_kicked"] == 0
 
 
-def test_compete_query_parameter_and_other_usernames(sim: Simulator, o2: OAuth2Client,
+def test_compete_query_parameter_and_other_usernames(sim_shared: Simulator, o2: OAuth2Client,
                                                     o1: OAuth1aClient) -> None:
     """compete=true in the query string counts; another username's session is never kicked."""
-    oauth1a = Trader(sim.url, "DU7654321", oauth1a=o1).init()
-    first = Trader(sim.url, "DU1234567", bearer=o2.bearer()).init()
-    second = Trader(sim.url, "DU1234567", bearer=o2.bearer())
+    oauth1a = Trader(sim_shared.url, "DU7654321", oauth1a=o1).init()
+    first = Trader(sim_shared.url, "DU1234567", bearer=o2.bearer()).init()
+    second = Trader(sim_shared.url, "DU1234567", bearer=o2.bearer())
     assert second.post("/iserver/auth/ssodh/init?compete=true").json()["authenticated"] is True
     assert first.get("/iserver/accounts").status_code == 400
     assert oauth1a.get("/iserver/accounts").status_code == 200
-    assert sim.stats()["sessions_kicked"] == 1
+    assert sim_shared.stats()["sessions_kicked"] == 1
 
 
-def test_single_session_off_keeps_both(sim: Simulator, o2: OAuth2Client) -> None:
+def test_single_session_off_keeps_both(sim_shared: Simulator, o2: OAuth2Client) -> None:
     """single_session=False (a relax option) lets two tokens of one user hold bridges."""
-    _strict(sim, single_session=False)
+    _strict(sim_shared, single_session=False)
     try:
-        first = Trader(sim.url, "DU1234567", bearer=o2.bearer()).init()
-        Trader(sim.url, "DU1234567", bearer=o2.bearer()).init()
+        first = Trader(sim_shared.url, "DU1234567", bearer=o2.bearer()).init()
+        Trader(sim_shared.url, "DU1234567", bearer=o2.bearer()).init()
         assert first.get("/iserver/accounts").status_code == 200
-        assert sim.stats()["sessions_kicked"] == 0
+        assert sim_shared.stats()["sessions_kicked"] == 0
     finally:
-        _strict(sim, single_session=True)
+        _strict(sim_shared, single_session=True)
 
 
-def test_bridge_warms_up_then_accounts_first(sim: Simulator, trader: Trader) -> None:
+def test_bridge_warms_up_then_accounts_first(sim_shared: Simulator, trader: Trader) -> None:
     """Warm-up answers accounts {}; other iserver calls answer 500 query /accounts first until then."""
-    _strict(sim, bridge_warmup=0.3, accounts_first=True)
+    _strict(sim_shared, bridge_warmup=0.3, accounts_first=True)
     try:
         trader.init()
         assert trader.get("/iserver/accounts").json() == {}
@@ -131,15 +131,15 @@ def test_bridge_warms_up_then_accounts_first(sim: Simulator, trader: Trader) -> 
         trader.init()
         assert trader.get("/iserver/accounts").json() == {}
     finally:
-        _strict(sim, bridge_warmup=0.0, accounts_first=False)
+        _strict(sim_shared, bridge_warmup=0.0, accounts_first=False)
 
 
-def test_uninitialised_session_answers_init_session_first(sim: Simulator,
+def test_uninitialised_session_answers_init_session_first(sim_shared: Simulator,
                                                          o2: OAuth2Client) -> None:
     """A never-opened session answers 400 "Init session first" when configured; a closed one no bridge."""
-    _strict(sim, uninitialised="init session first")
+    _strict(sim_shared, uninitialised="init session first")
     try:
-        t = Trader(sim.url, "DU1234567", bearer=o2.bearer())
+        t = Trader(sim_shared.url, "DU1234567", bearer=o2.bearer())
         resp = t.get("/iserver/accounts")
         assert resp.status_code == 400
         assert resp.json() == {"error": "Init session first", "statusCode": 400}
@@ -147,19 +147,19 @@ def test_uninitialised_session_answers_init_session_first(sim: Simulator,
         t.post("/logout")
         assert t.get("/iserver/accounts").json()["error"] == "Bad Request: no bridge"
     finally:
-        _strict(sim, uninitialised="no bridge")
+        _strict(sim_shared, uninitialised="no bridge")
 
 
-def test_registered_user_client_works(sim: Simulator) -> None:
+def test_registered_user_client_works(sim_shared: Simulator) -> None:
     """A user's own OAuth 2.0 client registered through POST /__sim/clients gets tokens."""
     key = new_rsa_key()
     body = {"type": "oauth2", "client_id": "MYAPP", "key_id": "my-key", "username": "me1",
             "account_id": "DU5550001", "public_key": public_pem(key)}
-    resp = requests.post(f"{sim.url}/__sim/clients", json=body, timeout=10)
+    resp = requests.post(f"{sim_shared.url}/__sim/clients", json=body, timeout=10)
     assert resp.status_code == 200 and resp.json()["registered"] is True
-    mine = OAuth2Client(sim.url, "MYAPP", "my-key", key, "me1")
-    t = Trader(sim.url, "DU5550001", bearer=mine.bearer()).init()
+    mine = OAuth2Client(sim_shared.url, "MYAPP", "my-key", key, "me1")
+    t = Trader(sim_shared.url, "DU5550001", bearer=mine.bearer()).init()
     assert t.get("/iserver/accounts").json()["accounts"] == ["DU5550001"]
-    missing = requests.post(f"{sim.url}/__sim/clients", json={"type": "oauth2"}, timeout=10)
+    missing = requests.post(f"{sim_shared.url}/__sim/clients", json={"type": "oauth2"}, timeout=10)
     assert missing.status_code == 400 and "username" in missing.json()["error"]
-    assert records(sim)["sim_oauth2"]["account_id"] == "DU1234567"
+    assert records(sim_shared)["sim_oauth2"]["account_id"] == "DU1234567"

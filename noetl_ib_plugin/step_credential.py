@@ -1,0 +1,183 @@
+"""The credential of a NoETL step (`entry.main`): a keychain object, fields, or a record name.
+
+The three forms and their order are described in `noetl_ib_plugin.entry`'s docstring; every
+failure is a CredentialError naming the argument, never a value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .step_context import StepContext
+
+__all__ = ["resolve_step_credential", "split_credential_fields"]
+
+_RECORD_KEYS = ("name", "type", "description", "tags")
+_OAUTH1A_HINTS = ("consumer_key", "access_token_secret")
+
+
+def split_credential_fields(
+    credential_type: str, params: Mapping[str, Any], credential: Any = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(credential data, action params): a field of the type's data model belongs to the credential."""
+    from .errors import CredentialError
+    from .validation import field_names
+
+    model = _credential_model(credential_type, "credential_type")
+    fields = field_names(model)
+    data: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    for key, value in params.items():
+        if key in fields:
+            if value is not None and value != "":
+                data[key] = value
+        else:
+            rest[key] = value
+    if "credential" in fields and isinstance(credential, str) and credential:
+        data["credential"] = credential
+    elif credential not in (None, ""):
+        raise CredentialError(
+            "must be the IBKR username field when credential_type is given",
+            field="credential",
+            fix="pass the record's fields individually, or drop credential_type and pass a record name.",
+        )
+    return data, rest
+
+
+def _credential_model(type_name: str, field: str) -> Any:
+    """The data model registered for `type_name`, or a CredentialError listing the known types."""
+    from .errors import CredentialError
+    from .plugins import registry
+
+    types = registry().credential_types
+    model = types.get(type_name)
+    if model is None:
+        raise CredentialError(
+            f"unknown credential type {type_name!r}",
+            field=field,
+            fix=f"use one of: {', '.join(sorted(types))}.",
+        )
+    return model
+
+
+def _keychain_object(credential: Any) -> Mapping[str, Any] | None:
+    """A whole keychain object: a dict, or the same rendered as a JSON string."""
+    if isinstance(credential, Mapping):
+        return credential
+    if isinstance(credential, str) and credential.lstrip().startswith("{"):
+        try:
+            parsed = json.loads(credential)
+        except (ValueError, RecursionError):
+            from .errors import CredentialError
+
+            raise CredentialError(
+                "looks like a keychain object but is not valid JSON",
+                field="credential",
+                fix='pass credential: "{{ keychain.<alias> }}" unquoted inside args, or a record name.',
+            ) from None
+        return parsed if isinstance(parsed, Mapping) else None
+    return None
+
+
+def _record_from_object(
+    obj: Mapping[str, Any], credential_type: str | None, credential_name: str | None
+) -> Any:
+    """Parse a keychain object, flat `data` or a whole record, into a CredentialRecord."""
+    from .credentials import parse_record
+    from .errors import CredentialError
+    from .plugins import registry
+
+    for _ in range(3):
+        # A wrapped record ({status, data: record}, NoETL's keychain/credential answer shape):
+        # no credential type has a field named `data`, so a nested one is always a wrapper.
+        wrapped = obj.get("data")
+        if not (isinstance(wrapped, Mapping) and isinstance(wrapped.get("data"), Mapping)):
+            break
+        obj = wrapped
+    inner = obj.get("data")
+    if isinstance(inner, Mapping):
+        data = dict(inner)
+        meta = {k: obj[k] for k in _RECORD_KEYS if obj.get(k) not in (None, "")}
+    else:
+        data = {k: v for k, v in obj.items() if k not in _RECORD_KEYS}
+        meta = {k: obj[k] for k in ("name", "type") if isinstance(obj.get(k), str) and obj[k]}
+    data = {k: v for k, v in data.items() if v is not None and v != ""}
+    if not data:
+        raise CredentialError(
+            "the keychain object has no fields",
+            field="credential",
+            fix="check that the playbook's keychain alias names a registered credential "
+            "(set NOETL_KEYCHAIN_STRICT=1 on the workers to fail on unresolved aliases).",
+        )
+    kind = credential_type or meta.get("type")
+    if not kind:
+        kind = "interactive_brokers_oauth1a" if any(k in data for k in _OAUTH1A_HINTS) else (
+            "interactive_brokers_oauth"
+        )
+    _credential_model(str(kind), "credential_type" if credential_type else "type")
+    raw = {**meta, "name": credential_name or meta.get("name") or "keychain", "type": kind,
+           "data": data}
+    return parse_record(raw, registry().credential_types)
+
+
+def _load_by_name(name: str, credentials_file: str | None, ctx: StepContext) -> Any:
+    """Explicit file, then the step's NoETL server (with execution_id), then the local alias store."""
+    from .credentials import load_credential
+    from .credentials.stores import AliasStore, ChainStore, CredentialStore, FileStore, ServerStore
+    from .plugins import registry
+
+    stores: list[CredentialStore] = []
+    path = credentials_file or os.environ.get("NOETL_IB_CREDENTIALS")
+    if path:
+        stores.append(FileStore(path))
+    if ctx.server_url:
+        stores.append(ServerStore(ctx.server_url, execution_id=ctx.execution_id))
+    stores.append(AliasStore())
+    return load_credential(name, types=registry().credential_types, store=ChainStore(stores))
+
+
+def resolve_step_credential(
+    credential: Any,
+    credential_type: str | None,
+    credential_name: str | None,
+    params: dict[str, Any],
+    *,
+    credentials_file: str | None,
+    ctx: StepContext,
+) -> tuple[Any, dict[str, Any]]:
+    """(CredentialRecord, action params) from the step's arguments, trying the three forms in
+    order (entry's module docstring): a keychain object, `credential_type` plus fields, a name.
+
+    Raises CredentialError naming `credential`, `credential_type` or the record's field.
+    """
+    from .errors import CredentialError
+
+    obj = _keychain_object(credential)
+    if obj is not None:
+        if credential_type:
+            _, params = split_credential_fields(credential_type, params)
+        return _record_from_object(obj, credential_type, credential_name), params
+    if credential_type:
+        from .credentials import parse_record
+        from .plugins import registry
+
+        data, rest = split_credential_fields(credential_type, params, credential)
+        raw = {"name": credential_name or "keychain", "type": credential_type, "data": data}
+        return parse_record(raw, registry().credential_types), rest
+    if isinstance(credential, str) and credential.strip():
+        return _load_by_name(credential.strip(), credentials_file, ctx), params
+    if credential not in (None, ""):
+        raise CredentialError(
+            f"must be a record name or a keychain object, got {type(credential).__name__}",
+            field="credential",
+            fix='pass credential: "{{ keychain.<alias> }}" (the whole record) or a record name.',
+        )
+    raise CredentialError(
+        "is required",
+        field="credential",
+        fix='pass credential: "{{ keychain.<alias> }}" (the whole record), a record name, or '
+        "credential_type plus the record's fields from the keychain.",
+    )

@@ -1,0 +1,96 @@
+"""The one error tree: every class in errors.py, one `to_dict`, a `retryable` callers can trust."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from noetl_ib_plugin import errors, transport
+from noetl_ib_plugin.cli import _credentials as cli_credentials
+from noetl_ib_plugin.cli import _io as cli_io
+from noetl_ib_plugin.client import bootstrap
+from noetl_ib_plugin.client import errors as client_errors
+
+#: Exit code per category, written out here rather than read from cli._io (the code under test).
+EXIT = {"input": 2, "auth": 3, "broker": 4, "transient": 5, "unknown": 6}
+
+
+def _classes() -> list[type[errors.IBPluginError]]:
+    return [c for _, c in inspect.getmembers(errors, inspect.isclass)
+            if issubclass(c, errors.IBPluginError) and c.__module__ == errors.__name__]
+
+
+def test_every_error_class_of_the_tree_is_exported() -> None:
+    """Each IBPluginError subclass defined in errors.py is in its __all__ and drawn in its docstring."""
+    doc = errors.__doc__ or ""
+    for cls in _classes():
+        assert cls.__name__ in errors.__all__
+        assert cls.__name__ in doc, cls.__name__
+
+
+def test_to_dict_is_defined_once_on_the_base() -> None:
+    """No subclass overrides to_dict: structured fields come from `details`."""
+    for cls in _classes():
+        if cls is not errors.IBPluginError:
+            assert "to_dict" not in vars(cls), cls.__name__
+
+
+def test_old_import_paths_name_the_same_classes() -> None:
+    """Classes moved into errors.py stay importable where tests and users found them."""
+    assert client_errors.OutcomeUnknown is errors.OutcomeUnknown
+    assert bootstrap.SessionTakenOver is errors.SessionTakenOver
+    assert transport.RedirectRefused is errors.RedirectRefused
+    assert transport.ResponseTooLarge is errors.ResponseTooLarge
+    assert cli_credentials.RegistrationFailed is errors.RegistrationFailed
+    assert cli_io.CliUsageError is errors.UsageError
+
+
+@pytest.mark.parametrize(
+    ("error", "retryable", "category"),
+    [
+        (errors.TransientError("5xx"), True, "transient"),
+        (errors.RateLimited("429", retry_after=2.0), True, "transient"),
+        (errors.OutcomeUnknown("reset after POST"), False, "transient"),
+        (errors.OrderUnconfirmed("no answer", client_order_id="c-1"), False, "unknown"),
+        (errors.BrokerError("400"), False, "broker"),
+        (errors.AuthError("401"), False, "auth"),
+        (errors.InputError("bad", field="qty"), False, "input"),
+        (errors.AmbiguousContract("two", candidates=[]), False, "input"),
+        (errors.SessionTakenOver("held"), False, "broker"),
+    ],
+)
+def test_retryable_and_category(error: errors.IBPluginError, retryable: bool, category: str) -> None:
+    """Only transient errors whose resend is safe say retryable; OutcomeUnknown never does."""
+    assert error.retryable is retryable
+    assert error.category == category
+    assert error.to_dict()["category"] == category
+    assert cli_io.error_exit_code(error) == EXIT[category]
+
+
+def test_ambiguous_contract_is_an_input_error() -> None:
+    """AmbiguousContract sits under InputError (the caller must narrow), still a LookupError."""
+    exc = errors.AmbiguousContract("two listings", candidates=[{"conid": 1, "exchange": "ASX"}])
+    assert isinstance(exc, errors.InputError) and isinstance(exc, LookupError)
+    assert not isinstance(exc, errors.BrokerError)
+    assert exc.to_dict()["candidates"] == [{"conid": 1, "exchange": "ASX"}]
+
+
+def test_structured_fields_in_to_dict() -> None:
+    """to_dict carries the cOID, order id, reason and status as fields, not only as text."""
+    unknown = errors.OrderUnconfirmed("lost", client_order_id="c-9", status=503).to_dict()
+    assert unknown["client_order_id"] == "c-9" and unknown["status"] == 503
+    assert unknown["field"] == "client_order_id" and unknown["category"] == "unknown"
+    inactive = errors.OrderInactive("held", order_id="7", client_order_id=None).to_dict()
+    assert inactive["order_id"] == "7" and inactive["reason"] is None
+    assert "client_order_id" in inactive and inactive["client_order_id"] is None
+    conflict = errors.IdempotencyKeyConflict("taken", client_order_id="c-1", order_id="8").to_dict()
+    assert (conflict["client_order_id"], conflict["order_id"]) == ("c-1", "8")
+    assert "status" not in errors.BrokerError("no status").to_dict()
+
+
+def test_usage_error_renders_its_words_only() -> None:
+    """A CLI usage error prints its message as given (no field prefix), typed UsageError."""
+    body = cli_io.CliUsageError("--args-json must be a JSON object", field="args_json").to_dict()
+    assert body["message"] == "--args-json must be a JSON object"
+    assert body["type"] == "UsageError" and body["field"] == "args_json"
