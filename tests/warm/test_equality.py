@@ -73,13 +73,13 @@ def _diff(a: Any, b: Any, path: str = "") -> list[str]:
 
 
 @pytest.fixture
-def still_sim(sim: Simulator) -> Simulator:
+def still_sim(sim_env: Simulator) -> Simulator:
     """The simulator with every price pinned and snapshots unstaged: results depend on inputs only."""
-    market = sim.engine.market
+    market = sim_env.engine.market
     market.staged = False
     for conid, contract in market.contracts.items():
         market.set_price(conid, contract.base_price)
-    return sim
+    return sim_env
 
 
 def _stdout(text: str) -> Any:

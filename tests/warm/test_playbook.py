@@ -13,7 +13,7 @@ from .warmfix import Warm
 
 
 @pytest.mark.slow
-def test_warm_playbook_starts_the_server_and_its_steps_are_served(warm: Warm, sim: Simulator) -> None:
+def test_warm_playbook_starts_the_server_and_its_steps_are_served(warm: Warm, sim_env: Simulator) -> None:
     """`noetl-ib warm start` as a step does not hang the run; later steps are served by the server."""
     env = warm.env
     env["PATH"] = f"{VENV_BIN}:{env['PATH']}"

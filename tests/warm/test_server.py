@@ -79,7 +79,7 @@ def holding() -> Iterator[HoldingServer]:
         server.close()
 
 
-def test_step_runs_in_a_forked_child_with_the_same_output(warm: Warm, sim: Simulator) -> None:
+def test_step_runs_in_a_forked_child_with_the_same_output(warm: Warm, sim_env: Simulator) -> None:
     """With a server up, `noetl-ib run` is served by it (jobs_done counts it) and prints its JSON."""
     started = warm.start()
     assert started["started"] is True and pid_alive(started["pid"])
@@ -253,3 +253,13 @@ def test_limits_above_the_servers_run_in_process(warm: Warm) -> None:
     proc = warm.run("-v", "--version")
     assert proc.returncode == 0 and "resource limits" in proc.stderr
     assert warm.status()["jobs_refused"] == 1
+
+
+def test_every_preloaded_module_exists() -> None:
+    """A module renamed by a refactor fails here, not as a server that never comes up."""
+    import importlib
+
+    from noetl_ib_plugin.warm.server import PRELOAD
+
+    for name in PRELOAD:
+        assert importlib.import_module(name).__name__ == name
