@@ -69,3 +69,17 @@ def test_type_checking_imports_and_lazy_table_agree_with_all() -> None:
     assert imported == set(noetl_ib_plugin.__all__)
     lazy = vars(noetl_ib_plugin)["_LAZY"]
     assert set(lazy) <= set(noetl_ib_plugin.__all__)
+
+
+def test_names_the_docs_and_examples_import_are_exported() -> None:
+    """Removing a public name the README or an example imports fails here, with no third list."""
+    import re
+
+    root = INIT.parent.parent
+    texts = [root / "README.md", *sorted((root / "examples").rglob("*.py"))]
+    imported: set[str] = set()
+    for path in texts:
+        for names in re.findall(r"from noetl_ib_plugin import (\([^)]*\)|[^\n#]+)", path.read_text()):
+            imported |= {n.strip() for n in names.strip("()").split(",") if n.strip()}
+    assert len(imported) >= 5  # the README's Python API section alone imports five
+    assert imported - set(noetl_ib_plugin.__all__) == set()
