@@ -14,6 +14,7 @@ import socket
 import sys
 from collections.abc import Mapping
 
+from .identity import process_identity
 from .paths import RLIMITS, code_key, job_key, socket_path, untrusted_reason
 from .wire import WireError, peer_uid, recv_message, send_message
 
@@ -123,7 +124,7 @@ def run_through_server(args: list[str]) -> int | None:
     with sock:
         umask = os.umask(0o022)
         os.umask(umask)
-        hello = {"t": "job", "code": code_key(), "job": job_key(env), "argv": args,
+        hello = {"t": "job", "code": code_key(), "job": job_key(env), "who": process_identity(), "argv": args,
                  "argv0": sys.argv[0] if sys.argv else "noetl-ib", "cwd": cwd,
                  "env": dict(env), "umask": umask, "rlimits": _rlimits()}
         try:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .identity import process_identity
 from .paths import RLIMITS, job_key
 from .wire import close_all, peer_uid, recv_message, send_message
 
@@ -107,6 +108,7 @@ class Server:
         self.idle = idle
         self.code = code
         self.job = job_key(os.environ)
+        self.who = process_identity()
         self.log_fd = log_fd
         self.clock = clock
         self.started_wall = time.time()
@@ -225,6 +227,9 @@ class Server:
                 return self._refuse(conn, "the installed code changed since the server started")
             if message.get("job") != self.job:
                 return self._refuse(conn, "sys.path or PYTHON*/PYDANTIC* variables differ from the server's")
+            if message.get("who") != self.who:
+                return self._refuse(conn, "groups, capabilities, seccomp, namespaces or cgroup "
+                                    "differ from the server's")
             if len(fds) != 3 or not _job_shape_ok(message):
                 return self._refuse(conn, "malformed job")
             if not _limits_fit(message["rlimits"]):
