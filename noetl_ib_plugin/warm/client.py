@@ -44,14 +44,26 @@ def _note(verbose: bool, text: str) -> None:
         sys.stderr.flush()
 
 
-def _credential(args: list[str]) -> str:
-    """The step's `--credential NAME` (as typed), for a fix text that works when copied."""
+def _option(args: list[str], name: str) -> str | None:
+    """The value of `name VALUE` or `name=VALUE` in argv, as typed."""
     for index, word in enumerate(args):
-        if word == "--credential" and index + 1 < len(args):
+        if word == name and index + 1 < len(args):
             return args[index + 1]
-        if word.startswith("--credential="):
+        if word.startswith(name + "="):
             return word.split("=", 1)[1]
-    return "NAME"
+    return None
+
+
+def _lookup_command(args: list[str]) -> str:
+    """`noetl-ib run get_open_orders` with the step's credential options, ready to copy."""
+    import shlex
+
+    words = ["noetl-ib", "run", "get_open_orders", "--credential",
+             shlex.quote(_option(args, "--credential") or "NAME")]
+    credentials_file = _option(args, "--credentials-file")
+    if credentials_file is not None:
+        words += ["--credentials-file", shlex.quote(credentials_file)]
+    return " ".join(words)
 
 
 def _command(args: list[str]) -> str | None:
@@ -72,16 +84,14 @@ def _lost(text: str, args: list[str]) -> int:
     NOETL_IB_ERROR_LOG when set), since NoETL drops a failing step's stderr.
     """
     import json
-    import shlex
     import time
 
-    credential = shlex.quote(_credential(args))
     body = {
         "type": "WarmServerLost",
         "message": f"the warm step server accepted this step, then {text}; its outcome is unknown "
-        "and it was not re-run Fix: for place_order, run `noetl-ib run get_open_orders "
-        f"--credential {credential}` and look the order up by its client_order_id before "
-        "sending it again (with the same client_order_id, never a new one).",
+        f"and it was not re-run Fix: for place_order, run `{_lookup_command(args)}` and look "
+        "the order up by its client_order_id before sending it again (with the same "
+        "client_order_id, never a new one).",
         "category": "unknown",
     }
     sys.stderr.write(json.dumps({"error": body}, separators=(",", ":")) + "\n")

@@ -20,9 +20,12 @@ def test_lost_server_error_is_json_and_reaches_the_error_log(
     """Exit 6 prints one `{"error": ...}` line (category unknown) and appends it to NOETL_IB_ERROR_LOG."""
     error_log = tmp_path / "errors.jsonl"
     server_pid = warm.start()["pid"]
-    client = subprocess.Popen([NOETL_IB, *ORDER], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env={**warm.env, "NOETL_SERVER_URL": holding.url,
-                                              "NOETL_IB_ERROR_LOG": str(error_log)})
+    creds = tmp_path / "my creds.json"
+    creds.write_text('{"credentials": {}}')
+    client = subprocess.Popen([NOETL_IB, *ORDER, f"--credentials-file={creds}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**warm.env, "NOETL_SERVER_URL": holding.url,
+                                   "NOETL_IB_ERROR_LOG": str(error_log)})
     assert holding.accepted.wait(60), "the child never asked for the credential"
     os.kill(server_pid, signal.SIGKILL)
     out, err = client.communicate(timeout=60)
@@ -32,7 +35,8 @@ def test_lost_server_error_is_json_and_reaches_the_error_log(
     error = json.loads(lines[0])["error"]
     assert error["category"] == "unknown"
     assert "outcome is unknown" in error["message"] and "not re-run" in error["message"]
-    assert "`noetl-ib run get_open_orders --credential held`" in error["message"]
+    assert (f"`noetl-ib run get_open_orders --credential held --credentials-file '{creds}'`"
+            in error["message"])
     entries = [json.loads(line) for line in error_log.read_text().splitlines()]
     assert [(e["command"], e["exit_code"], e["error"]) for e in entries] == [
         ("run place_order", 6, error)]
