@@ -228,8 +228,8 @@ class Server:
             if message.get("job") != self.job:
                 return self._refuse(conn, "sys.path or PYTHON*/PYDANTIC* variables differ from the server's")
             if message.get("who") != self.who:
-                return self._refuse(conn, "groups, capabilities, seccomp, namespaces or cgroup "
-                                    "differ from the server's")
+                return self._refuse(conn, "groups, capabilities, seccomp, namespaces, cgroup or "
+                                    "scheduling differ from the server's")
             if len(fds) != 3 or not _job_shape_ok(message):
                 return self._refuse(conn, "malformed job")
             if not _limits_fit(message["rlimits"]):

@@ -54,3 +54,13 @@ def test_client_without_capabilities_cannot_read_through_the_server(warm: Warm) 
     assert (served.returncode, served.stdout, served.stderr) == (alone.returncode, alone.stdout,
                                                                 alone.stderr)
     assert warm.status()["jobs_done"] == 0
+
+
+@pytest.mark.skipif(shutil.which("nice") is None, reason="needs coreutils nice")
+def test_niced_client_is_not_served_at_the_servers_priority(warm: Warm) -> None:
+    """`nice -n 5 noetl-ib ...` runs in process: a child forked from the server would run at nice 0."""
+    warm.start()
+    proc = _run(warm, [str(shutil.which("nice")), "-n", "5"], "-v", "--version")
+    assert proc.returncode == 0, proc.stderr
+    assert "differ from the server's" in proc.stderr
+    assert warm.status()["jobs_done"] == 0
