@@ -17,8 +17,10 @@ the environment.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
+import resource
 import selectors
 import signal
 import socket
@@ -115,6 +117,7 @@ class Server:
         self.started = clock()
         self.last_activity = clock()
         self.stopping = False
+        self.accept_paused = False
         self.jobs: dict[int, _Job] = {}
         self.done = 0
         self.refused = 0
@@ -178,7 +181,14 @@ class Server:
     def _accept(self) -> None:
         try:
             conn, _ = self.listener.accept()
-        except OSError:
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE) and self.jobs:
+                # The pending client would wake the loop again at once: stop listening until a
+                # job ends (waiting clients run in process after their handshake timeout).
+                with contextlib.suppress(KeyError, ValueError):
+                    self.selector.unregister(self.listener)
+                self.accept_paused = True
+                self.log("out of file descriptors: not accepting until a job ends")
             return
         fds: list[int] = []
         try:
@@ -203,7 +213,7 @@ class Server:
                 fds = []
                 return
             conn.close()
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # one bad connection (even an ImportError at EMFILE) never ends the server
             self.log(f"dropped a connection: {type(exc).__name__}")
             conn.close()
         finally:
@@ -218,6 +228,7 @@ class Server:
 
     def _job(self, conn: socket.socket, message: dict[str, Any], fds: list[int]) -> None:
         """Check the job, say ok, wait for go, fork; the received fds are closed here in the server."""
+        pid, spare = 0, -1
         try:
             if self.stopping:
                 return self._refuse(conn, "the server is stopping")
@@ -234,6 +245,10 @@ class Server:
                 return self._refuse(conn, "malformed job")
             if not _limits_fit(message["rlimits"]):
                 return self._refuse(conn, "the step's resource limits exceed the server's")
+            try:  # the pidfd's slot, taken before the ok: after the fork it must not fail
+                spare = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return self._refuse(conn, "the server is out of file descriptors")
             send_message(conn, {"t": "ok"})
             go, _ = recv_message(conn)
             if go.get("t") != "go":
@@ -241,14 +256,23 @@ class Server:
                 return None
             pid = os.fork()
             if pid == 0:
+                os.close(spare)
                 self._child(conn, message, fds)  # never returns
+            os.close(spare)
+            spare = -1
             pidfd = os.pidfd_open(pid)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:
             self.log(f"dropped a job: {type(exc).__name__}")
             conn.close()
+            if pid > 0:  # forked but unsupervised: end it (its client reports exit 6)
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
             return None
         finally:
             close_all(fds)
+            if spare >= 0:
+                os.close(spare)
         job = _Job(conn=conn, pidfd=pidfd, pid=pid, started=self.clock())
         self.jobs[pid] = job
         self.selector.register(pidfd, selectors.EVENT_READ, ("exit", job))
@@ -275,6 +299,9 @@ class Server:
             self.selector.unregister(job.conn)
         self.jobs.pop(job.pid, None)
         self.done += 1
+        if self.accept_paused and not self.stopping:
+            self.accept_paused = False
+            self.selector.register(self.listener, selectors.EVENT_READ, ("accept", None))
         self.last_activity = self.clock()
         if os.WIFSIGNALED(status):
             answer: dict[str, Any] = {"t": "exit", "signal": os.WTERMSIG(status)}
@@ -336,8 +363,6 @@ class Server:
         os.environ.clear()
         os.environ.update(env)
         os.umask(int(message["umask"]))
-        import resource
-
         for name, (soft, hard) in message["rlimits"].items():
             resource.setrlimit(getattr(resource, name), (soft, hard))
         time.tzset()  # TZ of the client, as a fresh process reads it
@@ -371,15 +396,11 @@ def _job_shape_ok(message: dict[str, Any]) -> bool:
 
 
 def _limit(value: int) -> float:
-    import resource
-
     return float("inf") if value == resource.RLIM_INFINITY or value < 0 else float(value)
 
 
 def _limits_fit(limits: dict[str, Any]) -> bool:
     """A child can take the client's limits only if none is above the server's hard limit."""
-    import resource
-
     for name, pair in limits.items():
         if name not in RLIMITS or not hasattr(resource, name):
             return False
