@@ -19,7 +19,7 @@ from ..auth.http import problem_detail
 from ..errors import AuthError
 from .trading_transport import TradingTransport
 
-__all__ = ["AUTH_FIX", "AuthorizedSender"]
+__all__ = ["AUTH_FIX", "AuthorizedSender", "RefreshBudget"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,15 @@ AUTH_FIX = (
 
 #: IBKR's answers to a token it no longer accepts (expired, revoked, logged out).
 REFUSED_TOKEN = (401, 410)
+
+
+class RefreshBudget:
+    """One refresh per API call, shared by every resend of it (a "no bridge" reopen too)."""
+
+    __slots__ = ("spent",)
+
+    def __init__(self) -> None:
+        self.spent = False
 
 
 class AuthorizedSender:
@@ -50,23 +59,24 @@ class AuthorizedSender:
         idempotent: bool,
         *,
         before: Callable[[], None] | None = None,
+        budget: RefreshBudget | None = None,
     ) -> tuple[requests.Response, str]:
         """The answer and the token value that authorised it; AuthError when the refreshed
         token is refused too. `before()` runs before each send (the brokerage bootstrap for
-        the token about to be used)."""
-        refreshed = False
+        the token about to be used); `budget` carries the one refresh across resends."""
+        budget = budget if budget is not None else RefreshBudget()
         while True:
             if before is not None:
                 before()
             resp, token_used = self.transport.send(method, path, params, json, idempotent)
             if resp.status_code not in REFUSED_TOKEN:
                 return resp, token_used
-            if refreshed:
+            if budget.spent:
                 raise AuthError(
                     f"{method} {path}: HTTP {resp.status_code} from IBKR ({problem_detail(resp)})",
                     status=resp.status_code,
                     fix=AUTH_FIX,
                 )
-            refreshed = True
+            budget.spent = True
             log.info("%s %s: HTTP %s, refreshing the token once", method, path, resp.status_code)
             self.provider.invalidate(token_used)

@@ -21,7 +21,7 @@ import requests
 from ..auth.base import TokenProvider
 from ..backoff import RetryPolicy
 from ..transport import ensure_limits, limited_session
-from .authorized import AuthorizedSender
+from .authorized import AuthorizedSender, RefreshBudget
 from .bootstrap import BrokerageSession, BrokerageSessionManager, needs_for
 from .pacing import Pacer, install_rate_limit_hook, pacing_disabled_by_env, shared_pacer
 from .refusals import invalid_account_error, is_invalid_account
@@ -246,9 +246,11 @@ class IBClient:
         if idempotent is None:
             idempotent = method == "GET" or (method == "POST" and path in READ_ONLY_POSTS)
         sure = idempotent
+        budget = RefreshBudget()  # one refresh per call, also across "no bridge" reopens
 
         def send(before: Callable[[], None]) -> tuple[requests.Response, str]:
-            return self.authorized.send(method, path, params, json, sure, before=before)
+            return self.authorized.send(method, path, params, json, sure, before=before,
+                                        budget=budget)
 
         needs = needs_for(path) if bootstrap else None
         resp = self.brokerage_manager.send(method, path, needs, send, reopen=bootstrap)

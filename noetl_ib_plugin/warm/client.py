@@ -14,6 +14,7 @@ import socket
 import sys
 from collections.abc import Mapping
 
+from .identity import process_identity
 from .paths import RLIMITS, code_key, job_key, socket_path, untrusted_reason
 from .wire import WireError, peer_uid, recv_message, send_message
 
@@ -43,14 +44,69 @@ def _note(verbose: bool, text: str) -> None:
         sys.stderr.flush()
 
 
-def _lost(text: str) -> int:
-    """The job was accepted and its end is unknown: one line on stderr, exit 6, never a re-run."""
-    sys.stderr.write(
-        f"noetl-ib: the warm step server accepted this step, then {text}; its outcome is unknown "
-        "and it was not re-run (for place_order, look the order up by its client_order_id "
-        "before sending it again)\n"
-    )
+def _option(args: list[str], name: str) -> str | None:
+    """The value of `name VALUE` or `name=VALUE` in argv, as typed."""
+    for index, word in enumerate(args):
+        if word == name and index + 1 < len(args):
+            return args[index + 1]
+        if word.startswith(name + "="):
+            return word.split("=", 1)[1]
+    return None
+
+
+def _lookup_command(args: list[str]) -> str:
+    """`noetl-ib run get_open_orders` with the step's credential options, ready to copy."""
+    import shlex
+
+    words = ["noetl-ib", "run", "get_open_orders", "--credential",
+             shlex.quote(_option(args, "--credential") or "NAME")]
+    credentials_file = _option(args, "--credentials-file")
+    if credentials_file is not None:
+        words += ["--credentials-file", shlex.quote(credentials_file)]
+    return " ".join(words)
+
+
+def _command(args: list[str]) -> str | None:
+    """`run ACTION` or the command word, as the in-process error log names it."""
+    words = [w for w in args if not w.startswith("-")]
+    if not words:
+        return None
+    after = args[args.index(words[0]) + 1 :]
+    if words[0] == "run" and after and not after[0].startswith("-"):
+        return f"run {after[0]}"
+    return words[0]
+
+
+def _lost(text: str, args: list[str]) -> int:
+    """The job was accepted and its end is unknown: one JSON error line, exit 6, never a re-run.
+
+    Same shape as every other failure (`{"error": {...}}` on stderr, appended to
+    NOETL_IB_ERROR_LOG when set), since NoETL drops a failing step's stderr.
+    """
+    import json
+    import time
+
+    body = {
+        "type": "WarmServerLost",
+        "message": f"the warm step server accepted this step, then {text}; its outcome is unknown "
+        f"and it was not re-run Fix: for place_order, run `{_lookup_command(args)}` and look "
+        "the order up by its client_order_id before sending it again (with the same "
+        "client_order_id, never a new one).",
+        "category": "unknown",
+    }
+    sys.stderr.write(json.dumps({"error": body}, separators=(",", ":")) + "\n")
     sys.stderr.flush()
+    log = os.environ.get("NOETL_IB_ERROR_LOG")
+    if log:
+        command = _command(args)
+        entry = {"ts": round(time.time(), 3), "command": command, "exit_code": EXIT_OUTCOME_UNKNOWN,
+                 "error": body}
+        try:
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        except OSError:
+            pass  # the stderr line above stands
     return EXIT_OUTCOME_UNKNOWN
 
 
@@ -123,7 +179,7 @@ def run_through_server(args: list[str]) -> int | None:
     with sock:
         umask = os.umask(0o022)
         os.umask(umask)
-        hello = {"t": "job", "code": code_key(), "job": job_key(env), "argv": args,
+        hello = {"t": "job", "code": code_key(), "job": job_key(env), "who": process_identity(), "argv": args,
                  "argv0": sys.argv[0] if sys.argv else "noetl-ib", "cwd": cwd,
                  "env": dict(env), "umask": umask, "rlimits": _rlimits()}
         try:
@@ -137,10 +193,10 @@ def run_through_server(args: list[str]) -> int | None:
             _note(verbose, f"refused: {str(answer.get('reason', 'no reason'))[:200]}")
             return None
         # Accepted: from here on this step is never run in process.
-        return _wait_for_exit(sock)
+        return _wait_for_exit(sock, args)
 
 
-def _wait_for_exit(sock: socket.socket) -> int:
+def _wait_for_exit(sock: socket.socket, args: list[str]) -> int:
     """Say go, then wait for the child's exit; a lost server is an unknown outcome."""
     try:
         send_message(sock, {"t": "go"})
@@ -152,11 +208,11 @@ def _wait_for_exit(sock: socket.socket) -> int:
     except (OSError, ValueError) as exc:
         what = "the connection was lost" if isinstance(exc, WireError) else (
             f"the connection failed ({exc.strerror if isinstance(exc, OSError) else exc})")
-        return _lost(what)
+        return _lost(what, args)
     code = done.get("code")
     if done.get("t") == "exit" and isinstance(code, int) and not isinstance(code, bool):
         return code
     signal_number = done.get("signal")
     if isinstance(signal_number, int):
-        return _lost(f"its process was killed by signal {signal_number}")
-    return _lost("it answered something unexpected")
+        return _lost(f"its process was killed by signal {signal_number}", args)
+    return _lost("it answered something unexpected", args)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .paths import MAX_SOCKET_PATH, code_key, socket_path, untrusted_reason
+from .paths import MAX_SOCKET_PATH, code_key, socket_path, unsafe_ancestor, untrusted_reason
 from .wire import peer_uid, recv_message, send_message
 
 __all__ = ["KEEP_ENV", "add_warm_parser", "cmd_warm"]
@@ -140,6 +140,12 @@ def _prepare_dir(directory: Path) -> None:
     """Create `<cache>/warm` 0700; a directory of ours open to others is made private."""
     try:
         directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _config_error(f"{directory.parent}: {exc.strerror}") from None
+    unsafe = unsafe_ancestor(directory.parent)  # before anything is created inside it
+    if unsafe is not None:
+        raise _config_error(unsafe)
+    try:
         directory.mkdir(mode=0o700, exist_ok=True)
         st = os.lstat(directory)
     except OSError as exc:

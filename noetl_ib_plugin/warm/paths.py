@@ -21,6 +21,7 @@ __all__ = [
     "code_key",
     "job_key",
     "socket_path",
+    "unsafe_ancestor",
     "untrusted_reason",
     "warm_dir",
 ]
@@ -87,6 +88,36 @@ def untrusted_reason(directory: Path, sock: Path | None) -> str | None:
         return f"{sock.name} is not a socket"
     if sst.st_uid != _euid():
         return f"{sock.name} is owned by uid {sst.st_uid}, not by this user (uid {_euid()})"
+    return None
+
+
+def unsafe_ancestor(cache: Path) -> str | None:
+    """Why the cache directory or one above it lets another user swap `warm/` away, or None.
+
+    The token cache's rule (`auth/cache.py`): the cache directory is this user's and no symlink;
+    every directory above it belongs to this user or root and is not writable by group or
+    others unless sticky (/tmp). Else its owner could replace `warm/` by a symlink between
+    `warm start`'s checks and its bind, unlink and log writes.
+    """
+    try:
+        st = os.lstat(cache)
+    except OSError as exc:
+        return f"cannot stat {cache}: {exc.strerror}"
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        return f"{cache} is not a plain directory"
+    if st.st_uid != _euid():
+        return f"{cache} is owned by uid {st.st_uid}, not by this user (uid {_euid()})"
+    absolute = Path(os.path.abspath(cache))
+    for parent in sorted({*absolute.parents, *absolute.resolve().parents}):
+        try:
+            pst = os.stat(parent)
+        except OSError:
+            continue
+        if pst.st_uid not in (_euid(), 0):
+            return f"its parent {parent} is owned by uid {pst.st_uid}, who could replace it"
+        if stat.S_IMODE(pst.st_mode) & 0o022 and not pst.st_mode & stat.S_ISVTX:
+            return (f"its parent {parent} is writable by group or others "
+                    f"(mode {stat.S_IMODE(pst.st_mode):o}), who could replace it")
     return None
 
 

@@ -17,8 +17,10 @@ the environment.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
+import resource
 import selectors
 import signal
 import socket
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .identity import process_identity
 from .paths import RLIMITS, job_key
 from .wire import close_all, peer_uid, recv_message, send_message
 
@@ -109,12 +112,14 @@ class Server:
         self.idle = idle
         self.code = code
         self.job = job_key(os.environ)
+        self.who = process_identity()
         self.log_fd = log_fd
         self.clock = clock
         self.started_wall = time.time()
         self.started = clock()
         self.last_activity = clock()
         self.stopping = False
+        self.accept_paused = False
         self.jobs: dict[int, _Job] = {}
         self.done = 0
         self.refused = 0
@@ -178,7 +183,14 @@ class Server:
     def _accept(self) -> None:
         try:
             conn, _ = self.listener.accept()
-        except OSError:
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE) and self.jobs:
+                # The pending client would wake the loop again at once: stop listening until a
+                # job ends (waiting clients run in process after their handshake timeout).
+                with contextlib.suppress(KeyError, ValueError):
+                    self.selector.unregister(self.listener)
+                self.accept_paused = True
+                self.log("out of file descriptors: not accepting until a job ends")
             return
         fds: list[int] = []
         try:
@@ -203,7 +215,7 @@ class Server:
                 fds = []
                 return
             conn.close()
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # one bad connection (even an ImportError at EMFILE) never ends the server
             self.log(f"dropped a connection: {type(exc).__name__}")
             conn.close()
         finally:
@@ -218,6 +230,7 @@ class Server:
 
     def _job(self, conn: socket.socket, message: dict[str, Any], fds: list[int]) -> None:
         """Check the job, say ok, wait for go, fork; the received fds are closed here in the server."""
+        pid, spare = 0, -1
         try:
             if self.stopping:
                 return self._refuse(conn, "the server is stopping")
@@ -227,10 +240,17 @@ class Server:
                 return self._refuse(conn, "the installed code changed since the server started")
             if message.get("job") != self.job:
                 return self._refuse(conn, "sys.path or PYTHON*/PYDANTIC* variables differ from the server's")
+            if message.get("who") != self.who:
+                return self._refuse(conn, "groups, capabilities, seccomp, namespaces, cgroup or "
+                                    "scheduling differ from the server's")
             if len(fds) != 3 or not _job_shape_ok(message):
                 return self._refuse(conn, "malformed job")
             if not _limits_fit(message["rlimits"]):
                 return self._refuse(conn, "the step's resource limits exceed the server's")
+            try:  # the pidfd's slot, taken before the ok: after the fork it must not fail
+                spare = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return self._refuse(conn, "the server is out of file descriptors")
             send_message(conn, {"t": "ok"})
             go, _ = recv_message(conn)
             if go.get("t") != "go":
@@ -238,14 +258,23 @@ class Server:
                 return None
             pid = os.fork()
             if pid == 0:
+                os.close(spare)
                 self._child(conn, message, fds)  # never returns
+            os.close(spare)
+            spare = -1
             pidfd = os.pidfd_open(pid)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:
             self.log(f"dropped a job: {type(exc).__name__}")
             conn.close()
+            if pid > 0:  # forked but unsupervised: end it (its client reports exit 6)
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
             return None
         finally:
             close_all(fds)
+            if spare >= 0:
+                os.close(spare)
         job = _Job(conn=conn, pidfd=pidfd, pid=pid, started=self.clock())
         self.jobs[pid] = job
         self.selector.register(pidfd, selectors.EVENT_READ, ("exit", job))
@@ -272,6 +301,9 @@ class Server:
             self.selector.unregister(job.conn)
         self.jobs.pop(job.pid, None)
         self.done += 1
+        if self.accept_paused and not self.stopping:
+            self.accept_paused = False
+            self.selector.register(self.listener, selectors.EVENT_READ, ("accept", None))
         self.last_activity = self.clock()
         if os.WIFSIGNALED(status):
             answer: dict[str, Any] = {"t": "exit", "signal": os.WTERMSIG(status)}
@@ -333,8 +365,6 @@ class Server:
         os.environ.clear()
         os.environ.update(env)
         os.umask(int(message["umask"]))
-        import resource
-
         for name, (soft, hard) in message["rlimits"].items():
             resource.setrlimit(getattr(resource, name), (soft, hard))
         time.tzset()  # TZ of the client, as a fresh process reads it
@@ -368,15 +398,11 @@ def _job_shape_ok(message: dict[str, Any]) -> bool:
 
 
 def _limit(value: int) -> float:
-    import resource
-
     return float("inf") if value == resource.RLIM_INFINITY or value < 0 else float(value)
 
 
 def _limits_fit(limits: dict[str, Any]) -> bool:
     """A child can take the client's limits only if none is above the server's hard limit."""
-    import resource
-
     for name, pair in limits.items():
         if name not in RLIMITS or not hasattr(resource, name):
             return False
