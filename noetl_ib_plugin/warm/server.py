@@ -131,10 +131,17 @@ class Server:
 
     # -- log ------------------------------------------------------------------------------
 
+    #: Bytes the log may reach before it starts over (a long-lived server logs 2 lines a job).
+    log_max = 1 << 20
+
     def log(self, text: str) -> None:
-        """One line, no argv, no environment."""
+        """One line, no argv, no environment; the file starts over past `log_max` bytes."""
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         with contextlib.suppress(OSError):
+            if os.lseek(self.log_fd, 0, os.SEEK_END) >= self.log_max:
+                os.ftruncate(self.log_fd, 0)
+                os.lseek(self.log_fd, 0, os.SEEK_SET)
+                os.write(self.log_fd, f"{stamp} pid={os.getpid()} log restarted\n".encode())
             os.write(self.log_fd, f"{stamp} pid={os.getpid()} {text}\n".encode())
 
     # -- loop -----------------------------------------------------------------------------

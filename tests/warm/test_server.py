@@ -263,3 +263,21 @@ def test_every_preloaded_module_exists() -> None:
 
     for name in PRELOAD:
         assert importlib.import_module(name).__name__ == name
+
+
+def test_server_log_starts_over_past_its_cap(tmp_path: Path) -> None:
+    """A long-lived server's log stays bounded: past `log_max` bytes it starts over."""
+    from types import SimpleNamespace
+
+    from noetl_ib_plugin.warm.server import Server
+
+    fd = os.open(tmp_path / "s.log", os.O_WRONLY | os.O_CREAT, 0o600)
+    fake = SimpleNamespace(log_fd=fd, log_max=200)
+    try:
+        for i in range(50):
+            Server.log(fake, f"job {i} ended 0")  # type: ignore[arg-type]
+    finally:
+        os.close(fd)
+    text = (tmp_path / "s.log").read_text()
+    assert len(text) < 200 + 100  # never far past the cap
+    assert "log restarted" in text and "job 49 ended 0" in text
