@@ -69,6 +69,8 @@ class SettledSession(requests.Session):
     answer for its lifetime: a changed environment needs a new session. The CA bundle also
     applies to `send()` of a prepared request (plain requests applies it only in `request()`).
     Set `trust_env = False` to ignore the environment entirely, as with requests.
+    `send(..., allow_redirects=False)` through a `DeadlineAdapter` skips `Session.send`'s
+    no-op parts (see `_send_direct`); anything else takes requests' own path.
     """
 
     def __init__(self) -> None:
@@ -114,7 +116,9 @@ class SettledSession(requests.Session):
         Skips the generic merging (session params, session auth, per-request headers and
         cookies): with none of those set, the result is the same request (method, URL,
         headers, body, hooks; tests/client/test_settled_session.py proves it over generated
-        inputs). A session with its own `params` or `auth` takes the full path.
+        inputs). A session with its own `params` or `auth` takes the full path. A URL without
+        `params` is prepared once per session (memo of up to 512 URLs), and an empty cookie
+        jar adds no Cookie header without asking cookielib.
         """
         if self.params or self.auth is not None:
             return self.prepare_request(requests.Request(method, url, params=params, json=json))
