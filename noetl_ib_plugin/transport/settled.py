@@ -6,11 +6,17 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
+from requests.auth import HTTPBasicAuth
+from requests.cookies import extract_cookies_to_jar
+from requests.hooks import dispatch_hook
+from requests.sessions import preferred_clock
+from requests.utils import get_auth_from_url
 
 from .._version import __version__
 from .deadline import DEFAULT_MAX_BYTES, DeadlineAdapter
@@ -31,10 +37,24 @@ class _OriginEnv:
 
 _NO_ENV = _OriginEnv({}, None, None)
 
+#: Prepared URLs kept per session (a bounded memo of `PreparedRequest.prepare_url`).
+_URL_MEMO_SIZE = 512
+
+
+def _sets_cookies(raw: Any) -> bool:
+    """True when the answer carries Set-Cookie(2): without one, cookie extraction is a no-op."""
+    original = getattr(raw, "_original_response", None)
+    if not original:
+        return False
+    msg = original.msg
+    return bool(msg.get_all("Set-Cookie") or msg.get_all("Set-Cookie2"))
+
 
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """Stands in for "no auth" so that `requests` does not read ~/.netrc again."""
-    return request
+    """Stands in for "no auth" so that `requests` does not read ~/.netrc again; the URL's own
+    `user:password@` still applies, as requests' `prepare_auth(None)` does."""
+    url_auth = get_auth_from_url(request.url or "")
+    return HTTPBasicAuth(*url_auth)(request) if any(url_auth) else request
 
 
 class SettledSession(requests.Session):
@@ -49,11 +69,14 @@ class SettledSession(requests.Session):
     answer for its lifetime: a changed environment needs a new session. The CA bundle also
     applies to `send()` of a prepared request (plain requests applies it only in `request()`).
     Set `trust_env = False` to ignore the environment entirely, as with requests.
+    `send(..., allow_redirects=False)` through a `DeadlineAdapter` skips `Session.send`'s
+    no-op parts (see `_send_direct`); anything else takes requests' own path.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._origin_env: dict[str, _OriginEnv] = {}
+        self._url_memo: dict[str, tuple[str, tuple[str, str]]] = {}
 
     def environment_for(self, url: str) -> _OriginEnv:
         """The proxy, CA bundle and netrc settings for `url`'s origin (read once, then kept)."""
@@ -93,23 +116,44 @@ class SettledSession(requests.Session):
         Skips the generic merging (session params, session auth, per-request headers and
         cookies): with none of those set, the result is the same request (method, URL,
         headers, body, hooks; tests/client/test_settled_session.py proves it over generated
-        inputs). A session with its own `params` or `auth` takes the full path.
+        inputs). A session with its own `params` or `auth` takes the full path. A URL without
+        `params` is prepared once per session (memo of up to 512 URLs), and an empty cookie
+        jar adds no Cookie header without asking cookielib.
         """
         if self.params or self.auth is not None:
             return self.prepare_request(requests.Request(method, url, params=params, json=json))
-        auth = self.environment_for(url).netrc if self.trust_env else None
         prepared = requests.PreparedRequest()
-        prepared.prepare(
-            method=method.upper(),
-            url=url,
-            headers={k: v for k, v in self.headers.items() if v is not None},
-            params=params if params is not None else {},
-            json=json,
-            auth=auth,
-            cookies=self.cookies,
-            hooks=self.hooks,
-        )
+        prepared.prepare_method(method)
+        url_auth = self._prepare_url(prepared, url, params)
+        prepared.prepare_headers({k: v for k, v in self.headers.items() if v is not None})
+        if len(self.cookies):  # an empty jar adds no Cookie header
+            prepared.prepare_cookies(self.cookies)
+        else:
+            prepared._cookies = self.cookies  # type: ignore[attr-defined]  # as prepare_cookies sets it
+        prepared.prepare_body(None, None, json)
+        auth = self.environment_for(url).netrc if self.trust_env else None
+        if auth is None and any(url_auth):
+            auth = url_auth
+        if auth:
+            prepared.prepare_auth(auth)
+        prepared.prepare_hooks(self.hooks)
         return prepared
+
+    def _prepare_url(self, prepared: requests.PreparedRequest, url: str, params: Any) -> tuple[str, str]:
+        """`prepared.prepare_url(url, params)`, memoised per URL when there are no params;
+        returns the URL's own credentials as `get_auth_from_url` reads them."""
+        if params:
+            prepared.prepare_url(url, params)
+            return get_auth_from_url(prepared.url or "")
+        found = self._url_memo.get(url)
+        if found is None:
+            prepared.prepare_url(url, {})
+            found = (prepared.url or "", get_auth_from_url(prepared.url or ""))
+            if len(self._url_memo) >= _URL_MEMO_SIZE:
+                self._url_memo.clear()
+            self._url_memo[url] = found
+        prepared.url = found[0]
+        return found[1]
 
     def _env_proxies(self, url: str, given: Any) -> dict[str, str]:
         """Explicit proxies first, then the session's, then the environment's for this origin."""
@@ -126,7 +170,40 @@ class SettledSession(requests.Session):
             kwargs["proxies"] = self._env_proxies(url, None)
         if "verify" not in kwargs and (self.verify is True or self.verify is None):
             kwargs["verify"] = self.environment_for(url).ca_bundle or self.verify
-        return super().send(request, **kwargs)
+        if kwargs.get("allow_redirects", True) or not isinstance(request,
+                                                                  requests.PreparedRequest):
+            return super().send(request, **kwargs)
+        adapter = self.get_adapter(url)
+        if not isinstance(adapter, DeadlineAdapter):
+            return super().send(request, **kwargs)
+        return self._send_direct(adapter, request, kwargs)
+
+    def _send_direct(self, adapter: DeadlineAdapter, request: requests.PreparedRequest,
+                     kwargs: dict[str, Any]) -> requests.Response:
+        """`Session.send` for `allow_redirects=False` through a `DeadlineAdapter`, without its
+        no-op parts: the redirect probe runs only for a 3xx a hook returned (the adapter refuses
+        every 3xx and preloads the body), and cookies are extracted only from an answer that
+        sets one (tests/client/test_settled_session.py proves the same results)."""
+        kwargs.pop("allow_redirects")
+        kwargs.setdefault("stream", self.stream)
+        kwargs.setdefault("verify", self.verify)
+        kwargs.setdefault("cert", self.cert)
+        start = preferred_clock()
+        resp: requests.Response = adapter.send(request, **kwargs)
+        resp.elapsed = timedelta(seconds=preferred_clock() - start)
+        resp = dispatch_hook(  # type: ignore[no-untyped-call]
+            "response", request.hooks, resp, **kwargs)
+        for earlier in resp.history:
+            extract_cookies_to_jar(  # type: ignore[no-untyped-call]
+                self.cookies, earlier.request, earlier.raw)
+        if _sets_cookies(resp.raw):
+            extract_cookies_to_jar(self.cookies, request, resp.raw)  # type: ignore[no-untyped-call]
+        if resp.is_redirect:
+            resp._next = next(  # type: ignore[attr-defined]  # as Session.send does
+                self.resolve_redirects(resp, request, yield_requests=True, **kwargs), None)
+        if not kwargs["stream"]:
+            resp.content  # noqa: B018 - reads the body, as Session.send does
+        return resp
 
     def merge_environment_settings(  # type: ignore[override]  # stubs say a TypedDict
         self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 import requests
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from noetl_ib_plugin.transport import SettledSession, limited_session
+from noetl_ib_plugin.errors import RedirectRefused
+from noetl_ib_plugin.transport import DeadlineAdapter, SettledSession, limited_session
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -164,32 +165,49 @@ _JSON = st.recursive(_SCALAR, lambda kids: st.one_of(
     method=st.sampled_from(["GET", "post", "DELETE", "PUT"]),
     path=st.text(st.characters(exclude_categories=["Cs"], exclude_characters="#?"),
                  max_size=12),
-    params=st.one_of(st.none(), st.dictionaries(
+    params=st.one_of(st.none(), st.just({}), st.dictionaries(
         st.text(min_size=1, max_size=6),
         st.one_of(st.text(max_size=6), st.integers(), st.lists(st.text(max_size=3), max_size=2)),
         max_size=3)),
     body=st.one_of(st.none(), _JSON),
     netrc=st.booleans(),
+    cookie=st.booleans(),
+    userinfo=st.sampled_from(["", "u:p@", "a%40b:c%3Ad@", "solo@"]),
 )
 def test_fast_prepare_equals_prepare_request(method: str, path: str, params: Any, body: Any,
-                                             netrc: bool) -> None:
-    """`prepare()` gives the same method, URL, headers, body and hooks as `prepare_request()`."""
+                                             netrc: bool, cookie: bool, userinfo: str) -> None:
+    """`prepare()` (cold and memoised) equals `prepare_request()` and a plain requests.Session."""
     sess = limited_session()
-    sess.cookies.set("sid", "abc", domain="ibkr.invalid")
-    sess.hooks["response"].append(lambda r, *a, **k: r)
-    sess.headers["Accept"] = "application/json"
-    sess._origin_env["https://ibkr.invalid"] = _origin_env(
+    plain = requests.Session()
+    plain.trust_env = False
+    for one in (sess, plain):
+        if cookie:
+            one.cookies.set("sid", "abc", domain="ibkr.invalid")
+        one.hooks["response"].append(_keep)
+        one.headers["Accept"] = "application/json"
+        one.headers["User-Agent"] = sess.headers["User-Agent"]
+    origin = f"https://{userinfo}ibkr.invalid"
+    sess._origin_env[origin.lower()] = _origin_env(
         ("u", "p") if netrc else None)  # what ~/.netrc would hold, without touching HOME
-    url = "https://ibkr.invalid/v1/api/" + path
+    url = origin + "/v1/api/" + path
     try:
         full = sess.prepare_request(requests.Request(method, url, params=params, json=body))
     except Exception as exc:  # the fast path must refuse the same input the same way
         with pytest.raises(type(exc)):
             sess.prepare(method, url, params=params, json=body)
         return
-    fast = sess.prepare(method, url, params=params, json=body)
-    assert (fast.method, fast.url, dict(fast.headers), fast.body, fast.hooks) == (
-        full.method, full.url, dict(full.headers), full.body, full.hooks)
+    oracle = plain.prepare_request(requests.Request(method, url, params=params, json=body,
+                                                    auth=("u", "p") if netrc else None))
+    for _ in range(2):
+        fast = sess.prepare(method, url, params=params, json=body)
+        for other in (full, oracle):
+            assert (fast.method, fast.url, dict(fast.headers), fast.body, fast.hooks) == (
+                other.method, other.url, dict(other.headers), other.body, other.hooks)
+
+
+def _keep(resp: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    """A response hook that changes nothing (a session's hooks must still run)."""
+    return resp
 
 
 def _origin_env(netrc: tuple[str, str] | None) -> Any:
@@ -207,3 +225,173 @@ def test_session_params_or_auth_take_the_full_path() -> None:
     fast = sess.prepare("GET", "https://ibkr.invalid/x", params={"b": 2})
     assert fast.url == "https://ibkr.invalid/x?a=1&b=2"
     assert fast.headers["Authorization"] == "Basic " + base64.b64encode(b"u:p").decode()
+
+
+class _Plan:
+    """What the cookie server answers next: status and Set-Cookie lines."""
+
+    status = 200
+    set_cookies: list[str] = []
+
+
+class _CookieServer(BaseHTTPRequestHandler):
+    """Records each request as it came over the wire and answers per `_Plan`."""
+
+    seen: list[tuple[str, str, list[tuple[str, str]], bytes]]
+
+    def _answer(self) -> None:
+        size = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(size) if size else b""
+        type(self).seen.append((self.command, self.path, sorted(self.headers.items()), body))
+        answer = b'{"ok": true}' if _Plan.status != 204 else b""
+        self.send_response(_Plan.status)
+        for line in _Plan.set_cookies:
+            self.send_header("Set-Cookie", line)
+        if 300 <= _Plan.status < 400:
+            self.send_header("Location", "/elsewhere")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def do_PUT(self) -> None:
+        self._answer()
+
+    def do_DELETE(self) -> None:
+        self._answer()
+
+    def log_message(self, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture(scope="module")
+def cookie_server() -> Iterator[tuple[str, list[tuple[str, str, list[tuple[str, str]], bytes]]]]:
+    """A loopback HTTP server that sets the planned cookies and records what reaches it."""
+    seen: list[tuple[str, str, list[tuple[str, str]], bytes]] = []
+    handler = type("Cookies", (_CookieServer,), {"seen": seen})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _full_path_session() -> requests.Session:
+    """The oracle: a plain requests.Session (its own Session.send) with the same adapter kind
+    and headers as `limited_session()`, and no environment."""
+    plain = requests.Session()
+    plain.trust_env = False
+    adapter = DeadlineAdapter()
+    plain.mount("http://", adapter)
+    plain.mount("https://", adapter)
+    plain.headers.update(limited_session().headers)
+    return plain
+
+
+def _jar(sess: requests.Session) -> list[tuple[str, str | None, str, str]]:
+    """The session's cookies as comparable tuples."""
+    return sorted((c.name, c.value, c.domain, c.path) for c in sess.cookies)
+
+
+def _outcome(sess: requests.Session, method: str, url: str, params: Any,
+             body: Any) -> tuple[Any, ...]:
+    """One call the way TradingTransport makes it: what came back, or the error's type."""
+    try:
+        if isinstance(sess, SettledSession):
+            prepared = sess.prepare(method, url, params=params, json=body)
+        else:
+            prepared = sess.prepare_request(
+                requests.Request(method, url, params=params, json=body))
+        resp = sess.send(prepared, timeout=5, allow_redirects=False)
+    except (requests.RequestException, RedirectRefused) as exc:
+        return (type(exc).__name__,)
+    return (resp.status_code, resp.reason, resp.url, sorted(
+        (k, v) for k, v in resp.headers.items() if k.lower() != "date"), resp.content,
+        sorted(resp.cookies.items()), resp.history, resp.next is None, resp.is_redirect)
+
+
+_COOKIE_LINE = st.builds(
+    lambda name, value, attrs: f"{name}={value}{attrs}",
+    st.sampled_from(["sid", "AWSALB", "x-sess"]),
+    st.text("abcXYZ019-_.", max_size=8),
+    st.sampled_from(["", "; Path=/", "; Path=/v1/api", "; Max-Age=0", "; HttpOnly",
+                     "; Path=/other", "; Domain=ibkr.invalid"]),
+)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    steps=st.lists(st.tuples(
+        st.sampled_from(["GET", "POST", "DELETE", "PUT"]),
+        st.sampled_from(["/v1/api/iserver/accounts", "/v1/api/a b", "/v1/api/x?y=1", "/"]),
+        st.one_of(st.none(), st.dictionaries(st.sampled_from(["conid", "q"]),
+                                             st.text("ab1", max_size=3), max_size=2)),
+        st.one_of(st.none(), _JSON),
+        st.sampled_from([200, 200, 201, 204, 302, 400, 401, 404, 500]),
+        st.lists(_COOKIE_LINE, max_size=3),
+    ), min_size=1, max_size=4),
+    preset=st.booleans(),
+)
+def test_hot_path_equals_full_requests_path_on_the_wire(
+    cookie_server: tuple[str, list[tuple[str, str, list[tuple[str, str]], bytes]]],
+    steps: list[tuple[str, str, Any, Any, int, list[str]]], preset: bool,
+) -> None:
+    """Direct send equals Session.send: request on the wire, Response fields, session jar."""
+    url, seen = cookie_server
+    hot, full = limited_session(), _full_path_session()
+    assert isinstance(hot, SettledSession)
+    hot.trust_env = False  # the oracle has no environment either
+    for sess in (hot, full):
+        sess.hooks["response"].append(_keep)
+        if preset:
+            sess.cookies.set("lb", "n1", domain="127.0.0.1", path="/")
+    for method, path, params, body, status, cookies in steps:
+        _Plan.status, _Plan.set_cookies = status, cookies
+        answers = []
+        for sess in (hot, full):
+            seen.clear()
+            answers.append((_outcome(sess, method, url + path, params, body), list(seen)))
+        assert answers[0] == answers[1]
+        assert _jar(hot) == _jar(full)
+
+
+def test_hot_path_keeps_cookies_and_sends_them_back(
+    cookie_server: tuple[str, list[tuple[str, str, list[tuple[str, str]], bytes]]],
+) -> None:
+    """A load-balancer cookie set by one answer is in the jar and on the next request."""
+    url, seen = cookie_server
+    sess = limited_session()
+    _Plan.status, _Plan.set_cookies = 200, ["AWSALB=abc; Path=/"]
+    first = sess.send(sess.prepare("GET", url + "/a"), timeout=5, allow_redirects=False)
+    assert first.cookies.get("AWSALB") == "abc"
+    assert sess.cookies.get("AWSALB") == "abc"
+    _Plan.set_cookies = []
+    seen.clear()
+    sess.send(sess.prepare("GET", url + "/b"), timeout=5, allow_redirects=False)
+    assert dict(seen[0][2]).get("Cookie") == "AWSALB=abc"
+
+
+def test_hot_path_runs_response_hooks_and_refuses_redirects(
+    cookie_server: tuple[str, list[tuple[str, str, list[tuple[str, str]], bytes]]],
+) -> None:
+    """Response hooks still see every answer; a 3xx is refused, never followed."""
+    url, _ = cookie_server
+    sess = limited_session()
+    statuses: list[int] = []
+    sess.hooks["response"].append(lambda r, *a, **k: statuses.append(r.status_code))
+    _Plan.status, _Plan.set_cookies = 429, []
+    sess.send(sess.prepare("GET", url + "/a"), timeout=5, allow_redirects=False)
+    assert statuses == [429]
+    _Plan.status = 302
+    with pytest.raises(RedirectRefused):
+        sess.send(sess.prepare("GET", url + "/a"), timeout=5, allow_redirects=False)
