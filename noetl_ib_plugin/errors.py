@@ -25,7 +25,7 @@ whether the same call may work later::
         ├── RegistrationFailed         a NoETL server refused a credential record
         └── TransientError             "transient" may work later (retryable)
             ├── RateLimited            429 past the retry budget; retry_after in seconds
-            └── OutcomeUnknown         a non-idempotent request got no usable answer (not retryable)
+            └── OutcomeUnknown         "unknown" a non-idempotent request got no usable answer
 
 `transport.DeadlineExceeded` stays beside the transport: it subclasses `requests.ReadTimeout` so
 requests' own retry and timeout handling treat it as one, and this base module imports nothing
@@ -321,8 +321,11 @@ class OutcomeUnknown(TransientError):
     """A non-idempotent request was sent but no usable answer came back (reset, timeout, 5xx).
 
     IBKR may or may not have processed it; callers reconcile (e.g. look the order's cOID up)
-    instead of resending blindly, so it is never `retryable`.
+    instead of resending blindly, so it is never `retryable`; category "unknown" (exit 6), not
+    "transient" (exit 5, which tells scripts the same call may work later).
     """
+
+    category = "unknown"
 
     @property
     def retryable(self) -> bool:
