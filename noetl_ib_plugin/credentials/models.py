@@ -343,6 +343,8 @@ _MOVED = {
     "coerce_data": ".records",
     "parse_record": ".records",
     "first_validation_problem": "..validation",
+    "MAX_TOKEN_CHARS": ".fields",
+    "RECORD_NAME_PATTERN": ".fields",
 }
 
 
