@@ -117,8 +117,19 @@ class IBPluginError(Exception):
         if self.status is not None:
             out["status"] = self.status
         for name in self.details:
-            out[name] = getattr(self, name, None)
+            out[name] = _redacted(getattr(self, name, None))
         return out
+
+
+def _redacted(value: Any) -> Any:
+    """Structured fields quote IBKR's text (a reason, candidates): mask strings at any depth."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(item) for item in value]
+    return value
 
 
 class InputError(IBPluginError, ValueError):
