@@ -289,7 +289,8 @@ def _run(
 
     if not isinstance(action, str) or not action.strip():
         raise InputError(
-            "is required",
+            "is required" if action is None or isinstance(action, str)
+            else f"must be an action name, got {type(action).__name__}",
             field="action",
             fix="add action: <name> to the step's args (`noetl-ib actions` lists them).",
         )
