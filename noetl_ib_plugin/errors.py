@@ -91,6 +91,11 @@ class IBPluginError(Exception):
         self.status = status
         super().__init__(self._render())
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword-only fields, so the default `cls(*args)` cannot rebuild them
+        # (a process pool would turn OrderUnconfirmed into a pickling error): restore the state.
+        return (_restore, (type(self), self.args), self.__dict__)
+
     def _render(self) -> str:
         text = self.message
         if self.field and self.field not in text:
@@ -119,6 +124,11 @@ class IBPluginError(Exception):
         for name in self.details:
             out[name] = _redacted(getattr(self, name, None))
         return out
+
+
+def _restore(cls: type[IBPluginError], args: tuple[Any, ...]) -> IBPluginError:
+    """Unpickle without `__init__`; `__setstate__` then puts the fields back."""
+    return cls.__new__(cls, *args)
 
 
 def _redacted(value: Any) -> Any:
