@@ -12,7 +12,7 @@ The NoETL worker wraps the step's `code:` in a script, runs it as ``<python> <fi
 nothing on stdout or stderr (the worker stores both in NoETL's event log): it returns a JSON-safe
 dict with ``ok``. On failure the dict is
 ``{"ok": false, "isError": true, "summary": "<one line>", "error": {"type", "message", "field",
-"category", "fix"}}`` (category: input, auth, broker, transient, internal); for `place_order`
+"category", "fix"}}`` (category: input, auth, broker, transient, unknown, internal); for `place_order`
 it adds ``outcome``: ``refused`` (nothing is working at IBKR) or ``unknown`` (check before
 resending); a successful `place_order` says ``outcome: placed``. Route on
 ``{{ <step>.ok }}``; with ``NOETL_PROVIDER_ERROR_TERMINATES=1`` NoETL fails the step on
@@ -289,7 +289,8 @@ def _run(
 
     if not isinstance(action, str) or not action.strip():
         raise InputError(
-            "is required",
+            "is required" if action is None or isinstance(action, str)
+            else f"must be an action name, got {type(action).__name__}",
             field="action",
             fix="add action: <name> to the step's args (`noetl-ib actions` lists them).",
         )

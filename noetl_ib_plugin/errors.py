@@ -25,7 +25,7 @@ whether the same call may work later::
         ├── RegistrationFailed         a NoETL server refused a credential record
         └── TransientError             "transient" may work later (retryable)
             ├── RateLimited            429 past the retry budget; retry_after in seconds
-            └── OutcomeUnknown         a non-idempotent request got no usable answer (not retryable)
+            └── OutcomeUnknown         "unknown" a non-idempotent request got no usable answer
 
 `transport.DeadlineExceeded` stays beside the transport: it subclasses `requests.ReadTimeout` so
 requests' own retry and timeout handling treat it as one, and this base module imports nothing
@@ -91,6 +91,11 @@ class IBPluginError(Exception):
         self.status = status
         super().__init__(self._render())
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword-only fields, so the default `cls(*args)` cannot rebuild them
+        # (a process pool would turn OrderUnconfirmed into a pickling error): restore the state.
+        return (_restore, (type(self), self.args), self.__dict__)
+
     def _render(self) -> str:
         text = self.message
         if self.field and self.field not in text:
@@ -117,8 +122,24 @@ class IBPluginError(Exception):
         if self.status is not None:
             out["status"] = self.status
         for name in self.details:
-            out[name] = getattr(self, name, None)
+            out[name] = _redacted(getattr(self, name, None))
         return out
+
+
+def _restore(cls: type[IBPluginError], args: tuple[Any, ...]) -> IBPluginError:
+    """Unpickle without `__init__`; `__setstate__` then puts the fields back."""
+    return cls.__new__(cls, *args)
+
+
+def _redacted(value: Any) -> Any:
+    """Structured fields quote IBKR's text (a reason, candidates): mask strings at any depth."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(item) for item in value]
+    return value
 
 
 class InputError(IBPluginError, ValueError):
@@ -321,8 +342,11 @@ class OutcomeUnknown(TransientError):
     """A non-idempotent request was sent but no usable answer came back (reset, timeout, 5xx).
 
     IBKR may or may not have processed it; callers reconcile (e.g. look the order's cOID up)
-    instead of resending blindly, so it is never `retryable`.
+    instead of resending blindly, so it is never `retryable`; category "unknown" (exit 6), not
+    "transient" (exit 5, which tells scripts the same call may work later).
     """
+
+    category = "unknown"
 
     @property
     def retryable(self) -> bool:

@@ -37,6 +37,13 @@ def split_credential_fields(
         else:
             rest[key] = value
     if "credential" in fields and isinstance(credential, str) and credential:
+        if data.get("username", credential) != credential:
+            # The record-level message would tell the user to edit a record the step never had.
+            raise CredentialError(
+                "is the legacy name of the IBKR username and differs from the username argument",
+                field="credential",
+                fix="drop the step's credential: argument; username: is the IBKR username.",
+            )
         data["credential"] = credential
     elif credential not in (None, ""):
         raise CredentialError(

@@ -112,7 +112,11 @@ def check_field_names(data: Mapping[str, Any], model: type[BaseModel], prefix: s
     if model.model_config.get("extra") != "forbid":
         return  # a plugin's type that accepts extra keys: nothing is a typo
     known = field_names(model)
+    foreign: dict[str, str] = getattr(model, "FOREIGN_FIELDS", {})
     for key in data:
+        if isinstance(key, str) and key in foreign and key not in known:
+            raise CredentialError("is not a field of this credential type",
+                                  field=f"{prefix}{key}", fix=foreign[key])
         if isinstance(key, str) and key not in known:
             near = closest(key, sorted(known))
             if near:

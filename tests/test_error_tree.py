@@ -51,7 +51,7 @@ def test_old_import_paths_name_the_same_classes() -> None:
     [
         (errors.TransientError("5xx"), True, "transient"),
         (errors.RateLimited("429", retry_after=2.0), True, "transient"),
-        (errors.OutcomeUnknown("reset after POST"), False, "transient"),
+        (errors.OutcomeUnknown("reset after POST"), False, "unknown"),
         (errors.OrderUnconfirmed("no answer", client_order_id="c-1"), False, "unknown"),
         (errors.BrokerError("400"), False, "broker"),
         (errors.AuthError("401"), False, "auth"),

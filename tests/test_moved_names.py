@@ -20,3 +20,11 @@ def test_unknown_name_on_models_is_an_attribute_error() -> None:
     """The PEP 562 hook does not invent names."""
     with pytest.raises(AttributeError, match="no_such_name"):
         models.no_such_name  # noqa: B018
+
+
+def test_record_constants_still_resolve_from_models() -> None:
+    """RECORD_NAME_PATTERN and MAX_TOKEN_CHARS, module constants before the split, still import."""
+    from noetl_ib_plugin.credentials import fields
+
+    assert models.RECORD_NAME_PATTERN is fields.RECORD_NAME_PATTERN
+    assert models.MAX_TOKEN_CHARS == fields.MAX_TOKEN_CHARS == 4096

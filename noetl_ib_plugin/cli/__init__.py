@@ -30,7 +30,8 @@ PROG = "noetl-ib"
 
 _EPILOG = """\
 exit codes: 0 ok, 1 unexpected error, 2 bad input, 3 authentication failed,
-            4 broker rejected the request, 5 transient failure (retry later)
+            4 broker rejected the request, 5 transient failure (retry later),
+            6 order outcome unknown (look it up by its client_order_id; never retry blindly)
 credentials: --credentials-file, else $NOETL_IB_CREDENTIALS, else NoETL's alias store,
              else $NOETL_SERVER_URL; logs: -v or NOETL_IB_LOG_LEVEL=DEBUG (stderr only)
 pydantic plugins are off in this command unless PYDANTIC_DISABLE_PLUGINS is set (even empty)

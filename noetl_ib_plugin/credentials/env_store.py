@@ -147,5 +147,9 @@ class EnvironmentStore:
         return checked_record(env, name=name)
 
     def describe(self, name: str) -> str:
-        """Where this store looks."""
-        return f"OAUTH_* environment variables (credential name {self.name!r})"
+        """Where this store looks; with none of its variables set, the ones to export."""
+        env = os.environ if self._environ is None else self._environ
+        where = f"OAUTH_* environment variables (credential name {self.name!r})"
+        if name == self.name and not any(env.get(v) for v in ENV_VARIABLES.values()):
+            where += f": none is set; export {', '.join(ENV_VARIABLES.values())}"
+        return where

@@ -85,9 +85,16 @@ def pem_or_path(data: Any, pem_field: str, path_field: str, *, required: bool = 
     has_pem = bool(data.get(pem_field))
     has_path = bool(data.get(path_field))
     if has_pem and has_path:
-        raise field_problem(path_field, f"give {pem_field} or {path_field}, not both")
+        raise field_problem(
+            path_field, f"give {pem_field} or {path_field}, not both",
+            fix=f"remove data.{pem_field} or data.{path_field} from the record.",
+        )
     if required and not (has_pem or has_path):
-        raise field_problem(pem_field, f"{pem_field} (PEM text) or {path_field} (a file) is required")
+        raise field_problem(
+            pem_field, f"{pem_field} (PEM text) or {path_field} (a file) is required",
+            fix=f"add data.{path_field} with the path of the PEM file, or data.{pem_field} "
+            "with its text (newlines written as \\n).",
+        )
     return data
 
 

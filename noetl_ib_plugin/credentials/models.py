@@ -60,6 +60,8 @@ class CredentialData(BaseModel):
 
     #: Secret fields: masked everywhere, checked by the canary tests.
     SECRET_FIELDS: ClassVar[tuple[str, ...]] = ()
+    #: Keys of another scheme a record of this type may carry by mistake -> the fix to show.
+    FOREIGN_FIELDS: ClassVar[dict[str, str]] = {}
 
     account_id: str | None = Field(
         default=None, description="IBKR account id (DU... for paper); default: the first account"
@@ -207,6 +209,11 @@ class OAuth2Data(CredentialData):
 class OAuth1aData(CredentialData):
     """`interactive_brokers_oauth1a`: consumer key, access token and the Live Session Token inputs."""
 
+    FOREIGN_FIELDS: ClassVar[dict[str, str]] = {
+        key: f"remove data.{key}: OAuth 1.0a records have no username (the access token names "
+        "the user); it belongs to type interactive_brokers_oauth records."
+        for key in ("username", "credential")
+    }
     SECRET_FIELDS: ClassVar[tuple[str, ...]] = (
         "access_token",
         "access_token_secret",
@@ -343,6 +350,8 @@ _MOVED = {
     "coerce_data": ".records",
     "parse_record": ".records",
     "first_validation_problem": "..validation",
+    "MAX_TOKEN_CHARS": ".fields",
+    "RECORD_NAME_PATTERN": ".fields",
 }
 
 

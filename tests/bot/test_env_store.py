@@ -96,3 +96,14 @@ def test_cli_runs_with_the_env_credential(bot_env: dict[str, str]) -> None:
     assert one_json(run.stdout)["account_id"] == "DU7654321"
     for var in SECRET_VARS:
         assert bot_env[var] not in run.stdout + run.stderr
+
+
+def test_env_not_found_says_which_variables_to_export(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--credential env` with no OAUTH_* set names the variables to export, not only a record store."""
+    for var in ENV_VARIABLES.values():
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(CredentialNotFound) as info:
+        load_credential("env")
+    text = str(info.value)
+    assert "none is set" in text
+    assert all(var in text for var in ENV_VARIABLES.values())

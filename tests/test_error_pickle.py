@@ -1,0 +1,32 @@
+"""Errors survive pickling (process pools, task queues) with their type, text and fields intact."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from noetl_ib_plugin import errors
+
+SAMPLES: list[errors.IBPluginError] = [
+    errors.IBPluginError("x", field="f", fix="do y.", status=500),
+    errors.OrderUnconfirmed("no answer", client_order_id="c-1", status=502),
+    errors.OrderInactive("held", order_id="7", client_order_id="c-2", reason="margin"),
+    errors.IdempotencyKeyConflict("taken", client_order_id="c-3", order_id="8"),
+    errors.AmbiguousContract("two", candidates=[{"conid": 1, "exchange": "ASX"}]),
+    errors.CredentialNotFound("ib_paper", ["file a"], known=["ib_live"]),
+    errors.RateLimited("429", retry_after=2.0),
+    errors.OutcomeUnknown("reset after POST", status=None),
+    errors.UsageError("bad option"),
+]
+
+
+@pytest.mark.parametrize("exc", SAMPLES, ids=lambda e: type(e).__name__)
+def test_error_round_trips_through_pickle(exc: errors.IBPluginError) -> None:
+    """pickle.loads(pickle.dumps(e)) is the same class with the same str, to_dict and retryable."""
+    back = pickle.loads(pickle.dumps(exc))
+    assert type(back) is type(exc)
+    assert str(back) == str(exc)
+    assert back.to_dict() == exc.to_dict()
+    assert back.retryable is exc.retryable
+    assert back.args == exc.args
