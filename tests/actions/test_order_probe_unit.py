@@ -9,25 +9,18 @@ import pytest
 import requests
 import responses
 
-from noetl_ib_plugin import runtime
 from noetl_ib_plugin.actions.orders import place_order
 from noetl_ib_plugin.cli._io import error_exit_code
 from noetl_ib_plugin.errors import OrderUnconfirmed
 from tests.actions.test_order_reconcile_unit import COID, LIVE, LMT, ORDERS, TRADES, _settings
-from tests.client.fakes import BASE, add_bootstrap, make_client
+from tests.client.fakes import make_client, order_desk
 
 
 @pytest.fixture
 def rsps() -> Iterator[responses.RequestsMock]:
     """Bootstrap and the AAPL contract search answered; everything else per test."""
-    runtime.reset()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        add_bootstrap(mock)
-        mock.add(responses.GET, f"{BASE}/iserver/secdef/search",
-                 json=[{"conid": "265598", "symbol": "AAPL", "description": "NASDAQ",
-                        "sections": [{"secType": "STK"}]}])
+    with order_desk() as mock:
         yield mock
-    runtime.reset()
 
 
 @pytest.mark.parametrize("status", [401, 403])

@@ -14,7 +14,6 @@ import pytest
 import requests
 import responses
 
-from noetl_ib_plugin import runtime
 from noetl_ib_plugin.actions.models import GetOpenOrdersInput, PlaceOrderInput
 from noetl_ib_plugin.actions.orders import OrderSettings, get_open_orders, place_order
 from noetl_ib_plugin.cli._io import error_exit_code
@@ -25,7 +24,7 @@ from noetl_ib_plugin.errors import (
     OrderRejected,
     OrderUnconfirmed,
 )
-from tests.client.fakes import BASE, FakeClock, add_bootstrap, calls_to, make_client
+from tests.client.fakes import BASE, FakeClock, calls_to, make_client, order_desk
 
 ORDERS = f"{BASE}/iserver/account/DU1110001/orders"
 LIVE = f"{BASE}/iserver/account/orders"
@@ -44,14 +43,8 @@ EMPTY_REAL = {"orders": [], "snapshot": True}
 @pytest.fixture(autouse=True)
 def rsps() -> Any:
     """Bootstrap and contract search answers shared by every test here."""
-    runtime.reset()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        add_bootstrap(mock)
-        mock.add(responses.GET, f"{BASE}/iserver/secdef/search",
-                 json=[{"conid": "265598", "symbol": "AAPL", "description": "NASDAQ",
-                        "sections": [{"secType": "STK"}]}])
+    with order_desk() as mock:
         yield mock
-    runtime.reset()
 
 
 def _settings() -> OrderSettings:

@@ -9,11 +9,10 @@ import pytest
 import requests
 import responses
 
-from noetl_ib_plugin import runtime
 from noetl_ib_plugin.actions.models import PlaceOrderInput
 from noetl_ib_plugin.actions.orders import OrderSettings, place_order
 from noetl_ib_plugin.errors import OrderRejected, OrderUnconfirmed
-from tests.client.fakes import BASE, FakeClock, add_bootstrap, calls_to, make_client
+from tests.client.fakes import BASE, FakeClock, calls_to, make_client, order_desk
 
 ORDERS = f"{BASE}/iserver/account/DU1110001/orders"
 LIVE = f"{BASE}/iserver/account/orders"
@@ -24,14 +23,8 @@ _MKT_ORDER = PlaceOrderInput(symbol="AAPL", side="BUY", quantity=1, order_type="
 @pytest.fixture(autouse=True)
 def _mocked() -> Any:
     """Bootstrap and contract search answers shared by every test here."""
-    runtime.reset()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        add_bootstrap(rsps)
-        rsps.add(responses.GET, f"{BASE}/iserver/secdef/search",
-                 json=[{"conid": "265598", "symbol": "AAPL", "description": "NASDAQ",
-                        "sections": [{"secType": "STK"}]}])
+    with order_desk() as rsps:
         yield rsps
-    runtime.reset()
 
 
 def _settings() -> OrderSettings:

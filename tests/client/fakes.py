@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from typing import Any
 
 import responses
 
+from noetl_ib_plugin import runtime
 from noetl_ib_plugin.auth import MemoryTokenCache, Token, TokenProvider
 from noetl_ib_plugin.backoff import RetryPolicy
 from noetl_ib_plugin.client import IBClient, Pacer
@@ -79,6 +81,19 @@ def add_bootstrap(
     rsps.add(responses.GET, f"{BASE}/iserver/accounts",
              json={"accounts": [account], "selectedAccount": account, "isPaper": is_paper})
     rsps.add(responses.GET, f"{BASE}/portfolio/accounts", json=[{"id": account}])
+
+
+@contextmanager
+def order_desk() -> Iterator[responses.RequestsMock]:
+    """A fresh runtime and a mock IBKR with the bootstrap and the AAPL contract search answered."""
+    runtime.reset()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        add_bootstrap(mock)
+        mock.add(responses.GET, f"{BASE}/iserver/secdef/search",
+                 json=[{"conid": "265598", "symbol": "AAPL", "description": "NASDAQ",
+                        "sections": [{"secType": "STK"}]}])
+        yield mock
+    runtime.reset()
 
 
 def calls_to(rsps: Any, suffix: str, method: str | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -36,19 +37,24 @@ class _Recorder(BaseHTTPRequestHandler):
         """Quiet."""
 
 
+@contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve `handler` on a loopback port for the block; yield its base URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 @pytest.fixture
 def server() -> Iterator[tuple[str, list[tuple[str, str]]]]:
     """A loopback HTTP server that records what reaches it."""
     seen: list[tuple[str, str]] = []
-    handler = type("Rec", (_Recorder,), {"seen": seen})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with _serving(type("Rec", (_Recorder,), {"seen": seen})) as url:
+        yield url, seen
 
 
 @pytest.fixture(autouse=True)
@@ -274,15 +280,8 @@ class _CookieServer(BaseHTTPRequestHandler):
 def cookie_server() -> Iterator[tuple[str, list[tuple[str, str, list[tuple[str, str]], bytes]]]]:
     """A loopback HTTP server that sets the planned cookies and records what reaches it."""
     seen: list[tuple[str, str, list[tuple[str, str]], bytes]] = []
-    handler = type("Cookies", (_CookieServer,), {"seen": seen})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with _serving(type("Cookies", (_CookieServer,), {"seen": seen})) as url:
+        yield url, seen
 
 
 def _full_path_session() -> requests.Session:
