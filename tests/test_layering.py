@@ -28,6 +28,7 @@ RANKS = {
     "builtin": 5,
     "step_context": 0,
     "runtime": 0,
+    "ancestors": 0,
     "entry": 6,
     "step_credential": 6,
     "logs": 0,

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..ancestors import unsafe_ancestor
 from ..errors import ConfigurationError
 from ..runtime import RUNTIME
 from .cache_entry import MAX_ENTRY_BYTES, valid_entry
@@ -158,24 +159,11 @@ class FileTokenCache:
         """Every directory above the cache must be one only this user or root can change entries
         in (a sticky /tmp is fine): else its owner could swap the cache directory for a symlink
         after this check and have tokens and lock files written wherever it points."""
-        if _EUID is None:  # pragma: no cover - no uids (Windows)
-            return
-        absolute = Path(os.path.abspath(self.directory))
-        for parent in {*absolute.parents, *absolute.resolve().parents}:
-            try:
-                st = os.stat(parent)
-            except OSError:
-                continue
-            if st.st_uid not in (_EUID, 0):
-                raise self._unusable(
-                    f"its parent {str(parent)!r} is owned by uid {st.st_uid}, who could replace "
-                    "the cache directory"
-                )
-            if stat.S_IMODE(st.st_mode) & 0o022 and not st.st_mode & stat.S_ISVTX:
-                raise self._unusable(
-                    f"its parent {str(parent)!r} is writable by group or others (mode "
-                    f"{stat.S_IMODE(st.st_mode):o}), who could replace the cache directory"
-                )
+        unsafe = unsafe_ancestor(self.directory)
+        if unsafe is not None:
+            parent, problem = unsafe
+            raise self._unusable(f"its parent {str(parent)!r} is {problem}, who could replace "
+                                 "the cache directory")
 
     def _path(self, key: str, suffix: str) -> Path:
         if not key or len(key) > 128 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in key):

@@ -14,6 +14,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..ancestors import unsafe_ancestor as _unsafe_parent
+
 __all__ = [
     "APPLIED_ENV",
     "MAX_SOCKET_PATH",
@@ -107,17 +109,10 @@ def unsafe_ancestor(cache: Path) -> str | None:
         return f"{cache} is not a plain directory"
     if st.st_uid != _euid():
         return f"{cache} is owned by uid {st.st_uid}, not by this user (uid {_euid()})"
-    absolute = Path(os.path.abspath(cache))
-    for parent in sorted({*absolute.parents, *absolute.resolve().parents}):
-        try:
-            pst = os.stat(parent)
-        except OSError:
-            continue
-        if pst.st_uid not in (_euid(), 0):
-            return f"its parent {parent} is owned by uid {pst.st_uid}, who could replace it"
-        if stat.S_IMODE(pst.st_mode) & 0o022 and not pst.st_mode & stat.S_ISVTX:
-            return (f"its parent {parent} is writable by group or others "
-                    f"(mode {stat.S_IMODE(pst.st_mode):o}), who could replace it")
+    unsafe = _unsafe_parent(cache)
+    if unsafe is not None:
+        parent, problem = unsafe
+        return f"its parent {parent} is {problem}, who could replace it"
     return None
 
 
