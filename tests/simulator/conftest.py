@@ -97,3 +97,10 @@ def clocked(sim_keys: SimKeys) -> Iterator[Clocked]:
     with Simulator(pacing=False, keys=sim_keys, clock=lambda: time.time() + offset[0],
                    bridge_warmup=0, accounts_first=False) as s:
         yield Clocked(s, offset)
+
+
+@pytest.fixture
+def t(sim_shared: Simulator, trader: Trader) -> Trader:
+    """A trader with AAPL (conid 265598) pinned at 100.00."""
+    sim_shared.set_price(265598, 100.0)
+    return trader

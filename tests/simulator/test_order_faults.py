@@ -17,13 +17,6 @@ AAPL = 265598
 ACCT = "DU1234567"
 
 
-@pytest.fixture
-def t(sim_shared: Simulator, trader: Trader) -> Trader:
-    """A trader with AAPL pinned at 100.00."""
-    sim_shared.set_price(AAPL, 100.0)
-    return trader
-
-
 def _post_order(t: Trader, **ticket: Any) -> requests.Response:
     """Place one order and return the raw response (garbage answers do not decode)."""
     ticket = {"acctId": ACCT, "conid": AAPL, "side": "BUY", "tif": "DAY", **ticket}

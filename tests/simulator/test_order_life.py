@@ -16,13 +16,6 @@ AAPL = 265598
 ACCT = "DU1234567"
 
 
-@pytest.fixture
-def t(sim_shared: Simulator, trader: Trader) -> Trader:
-    """A trader with AAPL pinned at 100.00."""
-    sim_shared.set_price(AAPL, 100.0)
-    return trader
-
-
 def _live(t: Trader) -> list[dict[str, Any]]:
     """Live orders after the session's pre-flight answer."""
     for _ in range(3):

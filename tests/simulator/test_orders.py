@@ -13,13 +13,6 @@ from .clients import Trader
 AAPL = 265598
 
 
-@pytest.fixture
-def t(sim_shared: Simulator, trader: Trader) -> Trader:
-    """A trader with AAPL pinned at 100.00."""
-    sim_shared.set_price(AAPL, 100.0)
-    return trader
-
-
 def _admin(sim_shared: Simulator, order_id: str) -> dict[str, Any]:
     """The admin view of one order."""
     return next(o for o in sim_shared.orders() if o["order_id"] == int(order_id))
