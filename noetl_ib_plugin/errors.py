@@ -2,7 +2,9 @@
 
 The one error tree of the package (as httpx's ``_exceptions.py``); ``category`` is what the CLI
 maps to an exit code (2 input, 3 auth, 4 broker, 5 transient, 6 unknown) and ``retryable`` says
-whether the same call may work later::
+whether the same call may work later. "We do not know what the broker holds" is its own branch,
+beside BrokerError rather than under it, so `except TransientError: retry` and
+`except BrokerError: give up` never swallow it::
 
     IBPluginError                      base: message, field, fix, status; to_dict(); retryable
     ├── InputError (ValueError)        "input"     the caller's arguments are wrong
@@ -14,18 +16,20 @@ whether the same call may work later::
     │   ├── AmbiguousContract (LookupError)  several contracts matched the symbol
     │   └── UsageError                 a bad `noetl-ib` command line
     ├── AuthError                      "auth"      keys, consumer, clock skew, revoked session
-    └── BrokerError                    "broker"    IBKR (or a server we call) said no
-        ├── OrderRejected              IBKR refused the order
-        │   └── OrderInactive          accepted but held Inactive: a refusal in disguise
-        ├── OrderUnconfirmed           "unknown"   IBKR may hold the order (OrderOutcomeUnknown)
-        ├── ContractNotFound (LookupError)  no contract matched
-        ├── SessionTakenOver           another session of the username holds the brokerage session
-        ├── RedirectRefused            a 3xx: credentials are never sent after a redirect
-        ├── ResponseTooLarge           an answer past the byte cap
-        ├── RegistrationFailed         a NoETL server refused a credential record
-        └── TransientError             "transient" may work later (retryable)
-            ├── RateLimited            429 past the retry budget; retry_after in seconds
-            └── OutcomeUnknown         "unknown" a non-idempotent request got no usable answer
+    ├── BrokerError                    "broker"    IBKR (or a server we call) said no
+    │   ├── OrderRejected              IBKR refused the order
+    │   │   └── OrderInactive          accepted but held Inactive: a refusal in disguise
+    │   ├── ContractNotFound (LookupError)  no contract matched
+    │   ├── SessionTakenOver           another session of the username holds the brokerage session
+    │   ├── RedirectRefused            a 3xx: credentials are never sent after a redirect
+    │   ├── ResponseTooLarge           an answer past the byte cap
+    │   ├── RegistrationFailed         a NoETL server refused a credential record
+    │   └── TransientError             "transient" may work later (retryable)
+    │       └── RateLimited            429 past the retry budget; retry_after in seconds
+    └── OutcomeUnknownError            "unknown"   IBKR may hold what we sent: reconcile first
+        ├── OutcomeUnknown             a non-idempotent request got no usable answer
+        └── OrderUnconfirmed           IBKR may hold the order; its cOID lookup could not tell
+                                       (alias OrderOutcomeUnknown)
 
 `transport.DeadlineExceeded` stays beside the transport: it subclasses `requests.ReadTimeout` so
 requests' own retry and timeout handling treat it as one, and this base module imports nothing
@@ -57,6 +61,7 @@ __all__ = [
     "OrderRejected",
     "OrderUnconfirmed",
     "OutcomeUnknown",
+    "OutcomeUnknownError",
     "RateLimited",
     "RedirectRefused",
     "RegistrationFailed",
@@ -219,18 +224,28 @@ class RateLimited(TransientError):
         )
 
 
+class OutcomeUnknownError(IBPluginError):
+    """We do not know what the broker holds: a request may or may not have taken effect.
+
+    Category "unknown" (CLI exit 6), never `retryable`: resending could do the request twice.
+    Not a BrokerError (IBKR did not say no) nor a TransientError (the same call is not safe
+    later); reconcile first (look the order up by `client_order_id`, or read the state back).
+    """
+
+    category = "unknown"
+
+
 class OrderRejected(BrokerError):
     """IBKR refused the order (or a confirmation question was declined by the confirm policy)."""
 
 
-class OrderUnconfirmed(BrokerError):
+class OrderUnconfirmed(OutcomeUnknownError):
     """Outcome unknown: IBKR may hold the order; looking it up by cOID could not tell.
 
     Category "unknown" (CLI exit 6): do not retry blindly; look the order up by
     `client_order_id` (get_open_orders, or IBKR's portal) first.
     """
 
-    category = "unknown"
     details = ("client_order_id",)
 
     def __init__(self, message: str, *, client_order_id: str, status: int | None = None) -> None:
@@ -338,17 +353,9 @@ class RegistrationFailed(BrokerError):
     """The NoETL server refused a credential record (exit 4: the remote side said no)."""
 
 
-class OutcomeUnknown(TransientError):
+class OutcomeUnknown(OutcomeUnknownError):
     """A non-idempotent request was sent but no usable answer came back (reset, timeout, 5xx).
 
     IBKR may or may not have processed it; callers reconcile (e.g. look the order's cOID up)
-    instead of resending blindly, so it is never `retryable`; category "unknown" (exit 6), not
-    "transient" (exit 5, which tells scripts the same call may work later).
+    instead of resending blindly.
     """
-
-    category = "unknown"
-
-    @property
-    def retryable(self) -> bool:
-        """False: resending could do the request twice."""
-        return False

@@ -211,8 +211,9 @@ class TradingClient:
     ) -> PlaceOrderOutput:
         """`place_order`: exactly once per `client_order_id` (generated when absent).
 
-        Raises OrderRejected (IBKR refused), OrderUnconfirmed (a question not confirmed),
-        OutcomeUnknown-derived errors when the outcome could not be read back, and
+        Raises OrderRejected (IBKR refused, or a question the confirm policy declined),
+        OrderUnconfirmed (an OutcomeUnknownError, neither a BrokerError nor a TransientError)
+        when IBKR may hold the order and looking it up could not tell, and
         LiveTradingRefused on a live account without both opt-ins.
         """
         return self._run("place_order", PlaceOrderOutput, {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 
 import pytest
@@ -17,6 +18,7 @@ SAMPLES: list[errors.IBPluginError] = [
     errors.CredentialNotFound("ib_paper", ["file a"], known=["ib_live"]),
     errors.RateLimited("429", retry_after=2.0),
     errors.OutcomeUnknown("reset after POST", status=None),
+    errors.OutcomeUnknownError("lost", status=None),
     errors.UsageError("bad option"),
 ]
 
@@ -30,3 +32,12 @@ def test_error_round_trips_through_pickle(exc: errors.IBPluginError) -> None:
     assert back.to_dict() == exc.to_dict()
     assert back.retryable is exc.retryable
     assert back.args == exc.args
+
+
+@pytest.mark.parametrize("exc", SAMPLES, ids=lambda e: type(e).__name__)
+def test_error_survives_copy_and_deepcopy(exc: errors.IBPluginError) -> None:
+    """copy.copy and copy.deepcopy (which use __reduce__) keep class, text, fields and category."""
+    for back in (copy.copy(exc), copy.deepcopy(exc)):
+        assert type(back) is type(exc)
+        assert back.to_dict() == exc.to_dict()
+        assert back.category == exc.category and back.retryable is exc.retryable

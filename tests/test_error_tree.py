@@ -94,3 +94,48 @@ def test_usage_error_renders_its_words_only() -> None:
     body = cli_io.CliUsageError("--args-json must be a JSON object", field="args_json").to_dict()
     assert body["message"] == "--args-json must be a JSON object"
     assert body["type"] == "UsageError" and body["field"] == "args_json"
+
+
+def _outcome_unknown_members() -> list[type[errors.IBPluginError]]:
+    return list(dict.fromkeys(c for c in _classes() if issubclass(c, errors.OutcomeUnknownError)))
+
+
+def test_outcome_unknown_branch_holds_every_unknown_error_and_nothing_else() -> None:
+    """The classes of category "unknown" are exactly the OutcomeUnknownError branch, both kinds in it."""
+    unknown = {c for c in _classes() if c.category == "unknown"}
+    assert unknown == set(_outcome_unknown_members())
+    assert {errors.OutcomeUnknown, errors.OrderUnconfirmed} <= unknown
+    assert errors.OrderOutcomeUnknown is errors.OrderUnconfirmed
+
+
+def _sample(cls: type[errors.IBPluginError]) -> errors.IBPluginError:
+    if cls is errors.OrderUnconfirmed:
+        return cls("no answer", client_order_id="c-1")
+    return cls("no answer")
+
+
+@pytest.mark.parametrize("cls", _outcome_unknown_members(), ids=lambda c: c.__name__)
+def test_except_transient_or_broker_never_catches_an_unknown_outcome(
+    cls: type[errors.IBPluginError],
+) -> None:
+    """A bot's `except TransientError: retry` / `except BrokerError: give up` lets it through."""
+    exc = _sample(cls)
+    for handler in (errors.TransientError, errors.BrokerError):
+        with pytest.raises(cls):
+            try:
+                raise exc
+            except handler:
+                pytest.fail(f"except {handler.__name__} caught {cls.__name__}")
+    with pytest.raises(errors.OutcomeUnknownError):
+        raise exc
+
+
+@pytest.mark.parametrize("cls", _outcome_unknown_members(), ids=lambda c: c.__name__)
+def test_every_unknown_outcome_exits_6_and_is_never_retryable(
+    cls: type[errors.IBPluginError],
+) -> None:
+    """Each member keeps category "unknown", CLI exit 6 and retryable False."""
+    exc = _sample(cls)
+    assert exc.category == "unknown" and exc.to_dict()["category"] == "unknown"
+    assert cli_io.error_exit_code(exc) == EXIT["unknown"] == 6
+    assert exc.retryable is False
