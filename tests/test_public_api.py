@@ -83,3 +83,17 @@ def test_names_the_docs_and_examples_import_are_exported() -> None:
             imported |= {n.strip() for n in names.strip("()").split(",") if n.strip()}
     assert len(imported) >= 5  # the README's Python API section alone imports five
     assert imported - set(noetl_ib_plugin.__all__) == set()
+
+
+def test_no_compatibility_shims_for_the_unreleased_0_1_0() -> None:
+    """Moved names live only at their real homes: no PEP 562 fallbacks, no fixture re-export."""
+    from noetl_ib_plugin import actions, testing
+    from noetl_ib_plugin.credentials import models
+
+    for module in (actions, models):
+        assert "__getattr__" not in vars(module), module.__name__
+    for old in ("parse_record", "coerce_data", "check_record_name", "RECORD_NAME_PATTERN"):
+        assert not hasattr(models, old), old
+    for old in ("place_order", "IBClient", "PlaceOrderInput", "snapshot"):
+        assert not hasattr(actions, old), old
+    assert not hasattr(testing, "ib_simulator")

@@ -6,7 +6,6 @@ Input models and run functions are named by import path and load on first use, s
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from .spec import Action
@@ -120,28 +119,3 @@ BUILTIN_ACTIONS: list[Action] = [
         description="Recent executions (optionally of one order), to confirm a fill.",
     ),
 ]
-
-#: Names this package used to import eagerly; still reachable as attributes, loaded on access.
-_LAZY = {
-    "IBClient": "..client",
-    "snapshot": ".marketdata",
-    "cancel_order": ".orders",
-    "get_open_orders": ".orders",
-    "place_order": ".orders",
-    "account_summary": ".portfolio",
-    "get_positions": ".portfolio",
-    "AccountSummaryInput": ".models",
-    "CancelOrderInput": ".models",
-    "GetOpenOrdersInput": ".models",
-    "GetPositionsInput": ".models",
-    "PlaceOrderInput": ".models",
-    "SnapshotInput": ".models",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import the formerly eager names on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)

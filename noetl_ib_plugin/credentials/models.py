@@ -343,23 +343,3 @@ class CredentialRecord(BaseModel):
 
     def __repr__(self) -> str:
         return f"CredentialRecord(name={self.name!r}, type={self.type!r}, data={self.data!r})"
-
-
-_MOVED = {
-    "check_record_name": ".records",
-    "coerce_data": ".records",
-    "parse_record": ".records",
-    "first_validation_problem": "..validation",
-    "MAX_TOKEN_CHARS": ".fields",
-    "RECORD_NAME_PATTERN": ".fields",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Names that moved out of this module stay importable from it (PEP 562)."""
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module, __package__), name)
