@@ -30,7 +30,7 @@ def main() -> None:
     """Time the action and its output dump; run 12 history requests at once and count overlap."""
     from noetl_ib_plugin.actions import history as history_mod
     from noetl_ib_plugin.actions.models import GetPositionsInput
-    from noetl_ib_plugin.actions.outputs import PositionsOutput, dump_output
+    from noetl_ib_plugin.actions.outputs import PositionsOutput, output_json, typed_output
     from noetl_ib_plugin.actions.portfolio import get_positions
     from noetl_ib_plugin.runner import get_client, resolve_credential, run_action
 
@@ -40,7 +40,8 @@ def main() -> None:
         client = get_client(record)
         raw = get_positions(client, GetPositionsInput())
         action_ms = _median_ms(lambda: get_positions(client, GetPositionsInput()), 20)
-        dump_ms = _median_ms(lambda: dump_output(PositionsOutput, raw, "get_positions"), 200)
+        dump_ms = _median_ms(
+            lambda: output_json(typed_output(PositionsOutput, raw, "get_positions")), 200)
 
         inside = peak = 0
         lock = threading.Lock()

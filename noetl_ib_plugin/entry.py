@@ -283,8 +283,9 @@ def _run(
     params: dict[str, Any],
 ) -> dict[str, Any]:
     """Resolve the credential, make the step current, run the action; exceptions propagate."""
+    from .actions.outputs import output_json
     from .errors import InputError
-    from .runner import run_action
+    from .runner import run_action_typed
     from .step_context import running_step
 
     if not isinstance(action, str) or not action.strip():
@@ -306,8 +307,8 @@ def _run(
             action_params["client_order_id"] = default_client_order_id(
                 ctx.execution_id, ctx.step, action_params
             )
-        result = run_action(action, record, allow_live=live, **action_params)
-    out = json.loads(json.dumps(result, default=str))
+        result = run_action_typed(action, record, allow_live=live, **action_params)
+    out = json.loads(json.dumps(output_json(result), default=str))  # serialised here, at the edge
     if not isinstance(out, dict):
         out = {"result": out}
     out.setdefault("ok", True)

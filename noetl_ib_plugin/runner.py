@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from .actions.outputs.base import ActionResult, output_json, typed_output
 from .actions.spec import Action
 from .auth.base import fingerprint
 from .client import IBClient
@@ -27,6 +28,7 @@ __all__ = [
     "output_schema",
     "resolve_credential",
     "run_action",
+    "run_action_typed",
 ]
 
 
@@ -108,9 +110,31 @@ def run_action(
     allow_live: bool = False,
     **args: Any,
 ) -> dict[str, Any]:
-    """Run a registered action by name and return its JSON-serialisable result.
+    """Run a registered action by name and return its result as JSON (a dict).
 
-    `name` is positional-only, so an action argument called `name` is validated like any other.
+    The dict is what `noetl-ib run` prints and `entry.main` returns (without `ok`): the output
+    model's `model_dump(mode="json")`. `run_action_typed` gives the model itself. `name` is
+    positional-only, so an action argument called `name` is validated like any other. Raises
+    InputError (unknown action, bad arguments) and the action's typed errors.
+    """
+    return output_json(run_action_typed(name, credential, credentials_file=credentials_file,
+                                        allow_live=allow_live, **args))
+
+
+def run_action_typed(
+    name: str,
+    /,
+    credential: str | Mapping[str, Any] | CredentialRecord,
+    *,
+    credentials_file: str | os.PathLike[str] | None = None,
+    allow_live: bool = False,
+    **args: Any,
+) -> ActionResult:
+    """Run a registered action by name and return its output model (`actions.outputs`).
+
+    A dict comes back only from an action that declares no output model, or when the model
+    refused the result (logged; an accepted order is never lost). Arguments and errors as
+    `run_action`.
     """
     check_allow_live(allow_live)
     actions = registry().actions
@@ -130,9 +154,7 @@ def run_action(
     client = get_client(record).with_options(allow_live=allow_live)
     if action.trading:
         client.ensure_trading_allowed(getattr(validated, "account_id", None))
-    from .actions.outputs import dump_output  # the result is its output model's JSON dump
-
-    return dump_output(action.output_model, action.run(client, validated), name)
+    return typed_output(action.output_model, action.run(client, validated), name)
 
 
 def output_schema(action: Action) -> dict[str, Any] | None:

@@ -1,10 +1,10 @@
 """`TradingClient`: a typed, synchronous IBKR client for Python trading bots.
 
 It is a thin front over the registered actions: every method runs the action through
-`run_action` (same token provider and cache, pacing, brokerage bootstrap, paper guard and
+`run_action_typed` (same token provider and cache, pacing, brokerage bootstrap, paper guard and
 exactly-once order placement as a playbook step) and returns the action's output model from
-`noetl_ib_plugin.actions.outputs`. Errors are the package's typed errors (`IBPluginError` and
-subclasses). One instance may be shared by threads.
+`noetl_ib_plugin.actions.outputs` as the action built it (no JSON round trip). Errors are the
+package's typed errors (`IBPluginError` and subclasses). One instance may be shared by threads.
 
     with TradingClient.from_env() as ib:          # OAUTH_* variables, see credentials/env_store.py
         ib.connect()
@@ -38,12 +38,13 @@ from .actions.outputs import (
     SnapshotOutput,
     TradesOutput,
     load_output,
+    output_json,
 )
 from .credentials import CredentialRecord, parse_record
 from .credentials.env_store import checked_record
 from .errors import IBPluginError, InputError
 from .plugins import registry
-from .runner import check_allow_live, get_client, resolve_credential, run_action
+from .runner import check_allow_live, get_client, resolve_credential, run_action_typed
 
 __all__ = ["DEFAULT_KEEPALIVE_INTERVAL", "TradingClient"]
 
@@ -158,8 +159,11 @@ class TradingClient:
             raise InputError("this TradingClient is closed", field="client",
                              fix="create a new TradingClient (or keep the `with` block open).")
         given = {k: v for k, v in args.items() if v is not None}
-        result = run_action(action, self.record, allow_live=self.allow_live, **given)
-        return load_output(model, result, action)
+        result = run_action_typed(action, self.record, allow_live=self.allow_live, **given)
+        if isinstance(result, model):
+            return result
+        # A dict the model refused (kept unvalidated), or a plugin's own model for this name.
+        return load_output(model, output_json(result), action)
 
     # -- session -----------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Action", "RunFunction", "resolve_reference"]
 
-RunFunction = Callable[["IBClient", Any], dict[str, Any]]
+#: `run(client, input)`: the output model, or a dict the runner validates with `output_model`.
+RunFunction = Callable[["IBClient", Any], "BaseModel | dict[str, Any]"]
 
 _T = TypeVar("_T")
 
@@ -86,8 +87,9 @@ class Action:
 
     `input_model`, `run` and `output_model` accept the objects or `"package.module:attribute"`
     strings; a string is imported the first time the field is read (validation, `list_actions`,
-    running it). `output_model` (optional) is the pydantic model of the result: the runner
-    validates the run function's dict with it and returns its JSON dump (one published schema).
+    running it). `output_model` (optional) is the pydantic model of the result (one published
+    schema): `run` returns an instance, or a dict the runner validates into one; the front doors
+    serialise it to JSON only at the edge (`actions.outputs.output_json`).
     """
 
     name: str

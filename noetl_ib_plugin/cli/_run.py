@@ -23,7 +23,7 @@ def collect_args(args_json: str | None, params: list[str]) -> dict[str, Any]:
 
 
 def cmd_run(ns: argparse.Namespace) -> dict[str, Any]:
-    """Resolve the credential and run the action through the shared runner."""
+    """Resolve the credential, run the action through the shared runner, return its JSON."""
     args = collect_args(ns.args_json, list(ns.params or []))
     for reserved in ("credential", "credentials_file", "allow_live"):
         if reserved in args:
@@ -31,13 +31,14 @@ def cmd_run(ns: argparse.Namespace) -> dict[str, Any]:
                 f"{reserved!r} is an option, not an action argument: use --{reserved.replace('_', '-')}",
                 field=reserved,
             )
-    from ..runner import run_action
+    from ..actions.outputs import output_json
+    from ..runner import run_action_typed
 
-    result = run_action(
+    result = run_action_typed(
         ns.action,
         ns.credential,
         credentials_file=ns.credentials_file,
         allow_live=bool(ns.allow_live),
         **args,
     )
-    return dict(result)
+    return dict(output_json(result))  # the model becomes JSON here, at the edge

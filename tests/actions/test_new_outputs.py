@@ -1,4 +1,4 @@
-"""The output boundary: the runner returns the output model's JSON dump, and never loses a result."""
+"""The output boundaries: the runner returns the output model, the edge its JSON dump; no result is lost."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pydantic import BaseModel
 from noetl_ib_plugin.actions.outputs import (
     PlaceOrderOutput,
     Quote,
-    dump_output,
     load_output,
+    output_json,
+    typed_output,
 )
 from noetl_ib_plugin.actions.spec import Action
 from noetl_ib_plugin.plugins import registry
@@ -24,7 +25,9 @@ PLACED = {"order_id": "1370093239", "client_order_id": "nib-1", "status": "Submi
 
 def test_dump_keeps_unknown_fields_and_fills_defaults() -> None:
     """Extra fields another engineer adds survive the dump; missing optional ones become null."""
-    out = dump_output(PlaceOrderOutput, {**PLACED, "new_field": [1, 2]}, "place_order")
+    typed = typed_output(PlaceOrderOutput, {**PLACED, "new_field": [1, 2]}, "place_order")
+    assert isinstance(typed, PlaceOrderOutput)
+    out = output_json(typed)
     assert out["new_field"] == [1, 2] and out["order_id"] == "1370093239"
     assert out["limit_price"] is None and out["confirmed_message_ids"] == []
 
@@ -33,7 +36,7 @@ def test_a_placed_order_survives_a_schema_mismatch(caplog: pytest.LogCaptureFixt
     """A result the model refuses is returned as it came (logged), never turned into an error."""
     broken = {**PLACED, "order_id": ["not", "a", "string"]}
     with caplog.at_level(logging.ERROR, logger="noetl_ib_plugin.actions.outputs"):
-        out = dump_output(PlaceOrderOutput, broken, "place_order")
+        out = output_json(typed_output(PlaceOrderOutput, broken, "place_order"))
         typed = load_output(PlaceOrderOutput, broken, "place_order")
     assert out is broken
     assert typed.order_id == ["not", "a", "string"]  # type: ignore[comparison-overlap]
@@ -43,7 +46,7 @@ def test_a_placed_order_survives_a_schema_mismatch(caplog: pytest.LogCaptureFixt
 def test_no_output_model_means_the_raw_result() -> None:
     """A third-party action without an output model returns its dict unchanged."""
     result: dict[str, Any] = {"x": 1}
-    assert dump_output(None, result, "x") is result
+    assert typed_output(None, result, "x") is result and output_json(result) is result
     action = Action("x", BaseModel, lambda c, a: {}, "no model")
     assert action.output_model is None and output_schema(action) is None
     assert "output_model=None" in repr(action)
@@ -70,3 +73,12 @@ def test_quote_value_reads_requested_fields() -> None:
     """Quote.value gives a requested snapshot field, None when it was not requested."""
     quote = Quote.model_validate({"conid": 1, "last": 10.5, "bid": None})
     assert quote.value("last") == 10.5 and quote.value("bid") is None and quote.value("ask") is None
+
+
+def test_a_run_function_may_return_its_model_itself() -> None:
+    """A model the action built is the typed result as it is (not re-validated), JSON at the edge."""
+    built = PlaceOrderOutput.model_validate(PLACED)
+    assert typed_output(PlaceOrderOutput, built, "place_order") is built
+    out = output_json(built)
+    assert out["order_id"] == "1370093239" and out["quantity"] == 5.0
+    assert out["confirmed_message_ids"] == [] and out["limit_price"] is None

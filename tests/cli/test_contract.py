@@ -39,7 +39,7 @@ def _stderr_error(stderr: str) -> dict[str, Any]:
 
 
 class _Capture:
-    """Records what the CLI handed to run_action."""
+    """Records what the CLI handed to the runner (run_action_typed)."""
 
     def __init__(self, result: dict[str, Any] | None = None, exc: BaseException | None = None) -> None:
         self.calls: list[tuple[str, Any, dict[str, Any]]] = []
@@ -97,9 +97,9 @@ def test_args_json_is_merged_and_words_win() -> None:
 def test_run_passes_options_and_intermixed_words(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """key=value words may sit between options; options reach run_action, the result reaches stdout."""
+    """key=value words may sit between options; options reach the runner, the result reaches stdout."""
     fake = _Capture({"order_id": "1"})
-    monkeypatch.setattr(runner, "run_action", fake)
+    monkeypatch.setattr(runner, "run_action_typed", fake)
     code = main(
         ["run", "place_order", "side=BUY", "--credential", "ib", "quantity=2", "--allow-live",
          "--credentials-file", "/x.json", "--args-json", '{"symbol": "AAPL", "quantity": 9}']
@@ -133,7 +133,7 @@ def test_errors_map_to_exit_codes_by_category(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Each error category has its own exit code and a JSON error on stderr; stdout stays empty."""
-    monkeypatch.setattr(runner, "run_action", _Capture(exc=exc))
+    monkeypatch.setattr(runner, "run_action_typed", _Capture(exc=exc))
     assert main(["run", "get_positions", "--credential", "ib"]) == code
     out, err = capsys.readouterr()
     assert out == ""
@@ -147,7 +147,7 @@ def test_unexpected_error_is_exit_1_without_traceback_unless_verbose(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A bug gives exit 1 and a generic message; -v adds the traceback for debugging."""
-    monkeypatch.setattr(runner, "run_action", _Capture(exc=ZeroDivisionError("boom")))
+    monkeypatch.setattr(runner, "run_action_typed", _Capture(exc=ZeroDivisionError("boom")))
     assert main(["run", "get_positions", "--credential", "ib"]) == 1
     out, err = capsys.readouterr()
     assert out == ""
@@ -190,7 +190,7 @@ def test_error_log_keeps_the_reason_noetl_discards(
     """NOETL_IB_ERROR_LOG gets one JSON line per failure (NoETL drops a failing step's stderr)."""
     log = tmp_path / "errors.jsonl"
     monkeypatch.setenv("NOETL_IB_ERROR_LOG", str(log))
-    monkeypatch.setattr(runner, "run_action", _Capture(exc=AuthError("revoked", status=401)))
+    monkeypatch.setattr(runner, "run_action_typed", _Capture(exc=AuthError("revoked", status=401)))
     assert main(["run", "get_positions", "--credential", "ib", "account_id=DU1"]) == 3
     capsys.readouterr()
     entry = json.loads(log.read_text().strip())
@@ -250,7 +250,7 @@ def test_stray_prints_never_reach_stdout(tmp_path: Path) -> None:
         "    print('python-noise')\n"
         "    os.write(1, b'c-level-noise\\n')\n"
         "    return {'ok': True}\n"
-        "runner.run_action = noisy\n"
+        "runner.run_action_typed = noisy\n"
         "from noetl_ib_plugin.cli import main\n"
         "sys.exit(main(['run', 'get_positions', '--credential', 'x']))\n"
     )

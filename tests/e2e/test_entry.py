@@ -226,7 +226,7 @@ def test_foreign_exceptions_do_not_leak_their_text(monkeypatch: pytest.MonkeyPat
     def boom(*_: Any, **__: Any) -> Any:
         raise KeyError("-----BEGIN PRIVATE KEY----- secret")
 
-    monkeypatch.setattr(runner, "run_action", boom)
+    monkeypatch.setattr(runner, "run_action_typed", boom)
     result = main("get_positions", credential={"type": "ib_oauth", "data": {
         "client_id": "c", "key_id": "k", "private_key_path": "/nonexistent", "credential": "u"}})
     assert result["error"] == {

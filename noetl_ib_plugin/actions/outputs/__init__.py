@@ -1,8 +1,9 @@
 """Output models: the one published schema of every action's result.
 
-The runner validates each action's dict with its `Action.output_model` and hands the playbook the
-model's JSON dump (`model_dump(mode="json")`): numbers stay numbers, timestamps are ISO-8601 UTC
-strings. Every model allows extra fields, so an action may add a field before its model names it.
+Running an action gives its output model (`typed_output` validates a dict with the action's
+`Action.output_model`); the front doors serialise it at the edge (`output_json`, the model's
+`model_dump(mode="json")`): numbers stay numbers, timestamps are ISO-8601 UTC strings. Every
+model allows extra fields, so an action may add a field before its model names it.
 Field meanings follow IBKR's Web API (the endpoint is named on each model).
 
 The models live in one submodule per area and load on first use, so a `noetl-ib run` step builds
@@ -14,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .base import Number, dump_output, load_output
+from .base import ActionResult, Number, load_output, output_json, typed_output
 
 if TYPE_CHECKING:
     from .marketdata import Bar, HistoryOutput, Quote, SnapshotOutput
@@ -42,6 +43,7 @@ __all__ = [
     "AccountInfo",
     "AccountSummaryOutput",
     "AccountsOutput",
+    "ActionResult",
     "AuthStatusOutput",
     "Bar",
     "CancelOrderOutput",
@@ -59,8 +61,9 @@ __all__ = [
     "Quote",
     "SnapshotOutput",
     "TradesOutput",
-    "dump_output",
     "load_output",
+    "output_json",
+    "typed_output",
 ]
 
 _WHERE = {
