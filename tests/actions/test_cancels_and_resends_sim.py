@@ -1,4 +1,4 @@
-"""Probe findings on cancels and reused cOIDs after a lost answer or a brokerage-session change.
+"""Cancels and reused cOIDs after a lost answer or a brokerage-session change.
 
 The oracle is the simulator's order book (`Simulator.orders()`), never the client's parsing.
 """
