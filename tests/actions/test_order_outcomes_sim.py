@@ -1,4 +1,4 @@
-"""Issue 10's failing inputs, each through run_action and the CLI, against the faulty simulator.
+"""Order outcomes under broker faults, each through run_action and the CLI, against the faulty simulator.
 
 Every order result is compared with the simulator's book (the broker's truth), never with the
 request: an oracle independent of the client's own parsing.
