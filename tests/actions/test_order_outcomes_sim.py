@@ -60,14 +60,6 @@ def _same_as_book(result: dict[str, Any], book: dict[str, Any]) -> None:
     assert result["limit_price"] == book["price"]
 
 
-@pytest.fixture
-def priced(sim_reset: Simulator) -> Simulator:
-    """The simulator with AAPL pinned at 100 and IBKR's cOID uniqueness on."""
-    sim_reset.set_price(AAPL, 100.0)
-    sim_reset.set_order_options(enforce_coid_unique=True)
-    return sim_reset
-
-
 # -- 1. accepted, answer unreadable ---------------------------------------------------------------
 
 
