@@ -1,4 +1,7 @@
-"""`data.username` is the documented name of the IBKR username; `data.credential` is its legacy alias."""
+"""The IBKR username: `data.username` is its documented name, `data.credential` its legacy alias.
+
+In records and in a step's credential arguments; an OAuth 1.0a record has none.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from noetl_ib_plugin import IBTokenProvider
 from noetl_ib_plugin.auth.cache import MemoryTokenCache
 from noetl_ib_plugin.credentials.records import parse_record
-from noetl_ib_plugin.entry import split_credential_fields
+from noetl_ib_plugin.entry import main, split_credential_fields
 from noetl_ib_plugin.errors import CredentialError
 
 from .auth.token_server import verify_jws
@@ -79,3 +82,46 @@ def test_example_record_uses_username() -> None:
     record = json.loads((ROOT / "credentials.example.json").read_text())
     assert "username" in record["data"] and "credential" not in record["data"]
     assert parse_record(record).data.username == record["data"]["username"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("key", ["username", "credential"])
+def test_username_in_oauth1a_record_gets_a_scheme_hint(key: str) -> None:
+    """data.username / data.credential in an OAuth 1.0a record: remove it (the token names the user)."""
+    record = {"name": "ib1", "type": "interactive_brokers_oauth1a",
+              "data": {"consumer_key": "ABCDEFGHI", key: "alice"}}
+    with pytest.raises(CredentialError) as info:
+        parse_record(record)
+    assert info.value.field == f"data.{key}"
+    fix = info.value.fix or ""
+    assert "realm" not in fix
+    assert f"remove data.{key}" in fix and "interactive_brokers_oauth" in fix
+    assert "alice" not in str(info.value)
+
+
+FIELDS: dict[str, Any] = {"client_id": "c", "key_id": "k", "private_key": "pem", "username": "alice"}
+
+
+def test_split_names_the_credential_argument_not_a_record_field() -> None:
+    """The error names the step argument `credential` and says to drop it, not to edit a record."""
+    with pytest.raises(CredentialError) as info:
+        split_credential_fields("interactive_brokers_oauth", FIELDS, "ib_paper")
+    assert info.value.field == "credential"
+    assert info.value.fix is not None and "credential:" in info.value.fix
+    assert "record" not in (info.value.fix or "")
+    assert "ib_paper" not in str(info.value) and "alice" not in str(info.value)
+
+
+def test_same_username_twice_is_accepted() -> None:
+    """`credential:` equal to `username:` (old and new name together) still builds the data."""
+    data, rest = split_credential_fields("interactive_brokers_oauth", {**FIELDS, "x": 1}, "alice")
+    assert data["username"] == "alice" and rest == {"x": 1}
+
+
+def test_entry_main_reports_the_step_argument() -> None:
+    """entry.main's error dict names `credential` (category input) for the conflicting argument."""
+    out = main(action="accounts", credential="ib_paper",
+               credential_type="interactive_brokers_oauth", **FIELDS)
+    assert out["ok"] is False
+    assert out["error"]["type"] == "CredentialError"
+    assert out["error"]["field"] == "credential"
+    assert out["error"]["category"] == "input"

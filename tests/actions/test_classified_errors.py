@@ -1,4 +1,4 @@
-"""Errors classified right (issue 15 item 3, issue 10 item 8 for the snapshot): real simulator."""
+"""Errors classified right against the simulator: foreign accounts, unknown or ambiguous contracts."""
 
 from __future__ import annotations
 

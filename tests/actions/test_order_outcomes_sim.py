@@ -1,4 +1,4 @@
-"""Issue 10's failing inputs, each through run_action and the CLI, against the faulty simulator.
+"""Order outcomes under broker faults, each through run_action and the CLI, against the faulty simulator.
 
 Every order result is compared with the simulator's book (the broker's truth), never with the
 request: an oracle independent of the client's own parsing.
@@ -58,14 +58,6 @@ def _same_as_book(result: dict[str, Any], book: dict[str, Any]) -> None:
     assert result["quantity"] == book["quantity"] and result["tif"] == book["tif"]
     assert result["order_type"] == book["orderType"]
     assert result["limit_price"] == book["price"]
-
-
-@pytest.fixture
-def priced(sim_reset: Simulator) -> Simulator:
-    """The simulator with AAPL pinned at 100 and IBKR's cOID uniqueness on."""
-    sim_reset.set_price(AAPL, 100.0)
-    sim_reset.set_order_options(enforce_coid_unique=True)
-    return sim_reset
 
 
 # -- 1. accepted, answer unreadable ---------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Issue 15 items 2, 4, 5: did-you-mean hints, an empty credentials file, readable `actions`."""
+"""Did-you-mean hints, an empty credentials file, and a readable `actions` listing."""
 
 from __future__ import annotations
 

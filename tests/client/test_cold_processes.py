@@ -1,4 +1,4 @@
-"""Issue 10 item 9: processes started together on a cold cache make one token request and one
+"""Processes started together on a cold cache make one token request and one
 ssodh/init between them (the bootstrap is single-flight across processes, like the token)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One token refresh per API call, whatever "no bridge" re-opens happen in between (issue 17)."""
+"""One token refresh per API call, whatever "no bridge" re-opens happen in between."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 12 client item 10: the design's retry timing and logging policy, in one retry loop."""
+"""The retry timing and logging policy, in one retry loop."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Probe 3: `token --export-alias` never writes a bearer into, or chmods, a directory another user owns."""
+"""`token --export-alias` never writes a bearer into, or chmods, a directory another user owns."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 11 item 9: alias files or directories others can write, or another user owns, are refused."""
+"""Alias files or directories others can write, or another user owns, are refused."""
 
 from __future__ import annotations
 

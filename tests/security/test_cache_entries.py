@@ -1,4 +1,4 @@
-"""Issue 11 items 4 (lock waits), 6 (corrupt entries) and 7 (numbers in cache entries)."""
+"""Token cache entries: lock waits end, corrupt entries are misses, numbers in entries are bounded."""
 
 from __future__ import annotations
 

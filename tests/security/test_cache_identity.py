@@ -1,4 +1,4 @@
-"""Issue 11 item 12: cache identity covers what changes the token; OAuth 1.0a secrets sit in holders."""
+"""Cache identity covers what changes the token; OAuth 1.0a secrets sit in holders."""
 
 from __future__ import annotations
 

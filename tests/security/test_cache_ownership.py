@@ -1,4 +1,4 @@
-"""Issue 11 item 5: a token cache another user can touch is refused, never trusted."""
+"""A token cache another user can touch is refused, never trusted."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Probe 3: files a credential names (records file, key files) are bounded, regular and only yours."""
+"""Files a credential names (records file, key files) are bounded, regular and only yours."""
 
 from __future__ import annotations
 

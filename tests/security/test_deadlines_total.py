@@ -1,4 +1,4 @@
-"""Issue 11 input 4: every HTTP call has a total deadline, even against a server that drips bytes.
+"""Every HTTP call has a total deadline, even against a server that drips bytes.
 
 The servers below drip one byte every 3 s for 100 bytes (300 s); each call is bounded at 1 s
 (plus retries), so the asserted bounds are generous and independent of machine speed: they

@@ -1,4 +1,4 @@
-"""Probe 3: an answer nested deeper than Python's recursion limit is a typed error, not a crash."""
+"""An answer nested deeper than Python's recursion limit is a typed error, not a crash."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Probe 3: NOETL_IB_ERROR_LOG pointing at a FIFO or a directory never hangs or breaks the error report."""
+"""NOETL_IB_ERROR_LOG pointing at a FIFO or a directory never hangs or breaks the error report."""
 
 from __future__ import annotations
 

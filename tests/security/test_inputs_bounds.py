@@ -1,4 +1,4 @@
-"""Issue 11 item 11: every input has a bound and a character set; refusals are typed and name the field."""
+"""Every input has a bound and a character set; refusals are typed and name the field."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 11 item 7: numbers from servers are finite and bounded, or the answer is refused."""
+"""Numbers from servers are finite and bounded, or the answer is refused."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Probe 3: the NoETL keychain token cache gets the guards every other credential-bearing call has."""
+"""The NoETL keychain token cache gets the guards every other credential-bearing call has."""
 
 from __future__ import annotations
 

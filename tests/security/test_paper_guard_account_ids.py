@@ -1,4 +1,4 @@
-"""Issue 11 input 1: one account-id rule wherever an id enters; paper decided by what IBKR says."""
+"""One account-id rule wherever an id enters; paper decided by what IBKR says."""
 
 from __future__ import annotations
 

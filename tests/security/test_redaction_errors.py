@@ -1,4 +1,4 @@
-"""Issue 11 item 10: names are checked before they are echoed; errors redact secret values themselves."""
+"""Names are checked before they are echoed; errors redact secret values themselves."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 11 input 3: no redirect is followed on any auth or authenticated request."""
+"""No redirect is followed on any auth or authenticated request."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 11 input 8: NoETL server store and `credentials register` - https, no userinfo, capped answers."""
+"""NoETL server store and `credentials register` - https, no userinfo, capped answers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Probe 3: the pacing file and the lock files beside the token cache are as guarded as the tokens."""
+"""The pacing file and the lock files beside the token cache are as guarded as the tokens."""
 
 from __future__ import annotations
 

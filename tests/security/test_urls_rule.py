@@ -1,4 +1,4 @@
-"""Issue 11 input 2: one URL rule for every endpoint that receives credentials."""
+"""One URL rule for every endpoint that receives credentials."""
 
 from __future__ import annotations
 

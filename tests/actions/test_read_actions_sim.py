@@ -1,4 +1,5 @@
-"""The six new actions end to end against the simulator, and their outputs against the schema."""
+"""The read actions (history, ledger, accounts, auth_status, trades, order_status) end to end
+against the simulator, and every action's output against its published schema."""
 
 from __future__ import annotations
 
@@ -177,7 +178,7 @@ def test_every_action_output_matches_its_published_schema(sim_reset: Simulator) 
         "trades": act(sim_reset, "sim_oauth2", "trades"),
     }
     names = set(registry().actions)
-    assert names - set(results) == {"order_status"}  # order_status: tests/actions/test_new_unit.py
+    assert names - set(results) == {"order_status"}  # order_status: tests/actions/test_read_actions_unit.py
     for name, result in results.items():
         _check_schema(name, result)
     assert results["snapshot"]["snapshots"][1]["halted"] is True

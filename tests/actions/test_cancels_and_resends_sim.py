@@ -1,4 +1,4 @@
-"""Probe findings on cancels and reused cOIDs after a lost answer or a brokerage-session change.
+"""Cancels and reused cOIDs after a lost answer or a brokerage-session change.
 
 The oracle is the simulator's order book (`Simulator.orders()`), never the client's parsing.
 """
@@ -17,7 +17,6 @@ from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.trading import TradingClient
 from tests.fixtures.simulators import act
 
-AAPL = 265598
 GARBAGE = ("garbage_html", "garbage_empty", "garbage_shape", "garbage_408", "garbage_501",
            "garbage_524")
 
@@ -47,14 +46,6 @@ def _new_session(sim_reset: Simulator) -> None:
     sim_reset.set_faults({"session_change": 1.0})
     act(sim_reset, "sim_oauth2", "place_order", **_order("other-order"))
     sim_reset.set_faults({})
-
-
-@pytest.fixture
-def priced(sim_reset: Simulator) -> Simulator:
-    """AAPL pinned at 100, IBKR's cOID uniqueness on."""
-    sim_reset.set_price(AAPL, 100.0)
-    sim_reset.set_order_options(enforce_coid_unique=True)
-    return sim_reset
 
 
 @pytest.mark.parametrize("kind", GARBAGE)

@@ -1,4 +1,4 @@
-"""Each new action through `noetl-ib run` (a fresh process) and `entry.main`, against the simulator."""
+"""Each read action through `noetl-ib run` (a fresh process) and `entry.main`, against the simulator."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Narrow server answers for the new actions (`responses`): IBKR shapes the simulator lacks."""
+"""Narrow server answers for the read actions (`responses`): IBKR shapes the simulator lacks."""
 
 from __future__ import annotations
 
