@@ -236,7 +236,19 @@ class OutcomeUnknownError(IBPluginError):
 
 
 class OrderRejected(BrokerError):
-    """IBKR refused the order (or a confirmation question was declined by the confirm policy)."""
+    """IBKR refused the order (or a confirmation question was declined by the confirm policy).
+
+    Always carries a fix: the raiser's, else DEFAULT_FIX (the order is not at IBKR).
+    """
+
+    DEFAULT_FIX: ClassVar[str] = (
+        "the order was not placed and nothing needs cancelling: correct what IBKR's message "
+        "names (price, quantity, order type, time in force, or the account's trading "
+        "permissions) and place the order again.")
+
+    def __init__(self, message: str, *, field: str | None = None, fix: str | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(message, field=field, fix=fix or self.DEFAULT_FIX, status=status)
 
 
 class OrderUnconfirmed(OutcomeUnknownError):

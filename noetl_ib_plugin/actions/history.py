@@ -1,7 +1,9 @@
 """The history action: `GET /iserver/marketdata/history` bars as numbers with ISO-8601 UTC times.
 
-IBKR allows at most 5 concurrent history requests per username (Web API pacing); every thread
-of a process using one credential shares a gate of 5, and waiting for a slot times out.
+IBKR allows at most 5 concurrent history requests per username (Web API pacing): every process
+and thread using one credential whose token cache is on disk shares 5 slot files
+(client/history_slots.py); with an in-memory cache the threads of one process share a gate of 5.
+Waiting for a slot times out.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from ..client import IBClient
+from ..client.history_slots import history_slot
 from ..errors import BrokerError, TransientError
 from ..runtime import RUNTIME
 from .contracts import resolve_contract
@@ -155,17 +158,23 @@ def history(client: IBClient, inp: HistoryInput) -> dict[str, Any]:
         conid, symbol = contract.conid, contract.symbol or inp.symbol
     params = {"conid": str(conid), "period": inp.period, "bar": inp.bar,
               "outsideRth": "true" if inp.outside_rth else "false"}
-    gate = history_gate(client.provider.cache_key)
-    if not gate.acquire(timeout=GATE_TIMEOUT):
-        raise TransientError(
-            f"no history slot free after {GATE_TIMEOUT:.0f}s (IBKR allows "
-            f"{HISTORY_CONCURRENCY} concurrent history requests)",
-            fix="request fewer histories at once, or retry later.",
-        )
-    try:
-        body = client.get("/iserver/marketdata/history", params=params)
-    finally:
-        gate.release()
+    if client.shared_dir is not None:
+        # Processes sharing the token cache share the 5 slots too (IBKR counts per username).
+        with history_slot(client.shared_dir, client.provider.cache_key,
+                          slots=HISTORY_CONCURRENCY, timeout=GATE_TIMEOUT):
+            body = client.get("/iserver/marketdata/history", params=params)
+    else:
+        gate = history_gate(client.provider.cache_key)
+        if not gate.acquire(timeout=GATE_TIMEOUT):
+            raise TransientError(
+                f"no history slot free after {GATE_TIMEOUT:.0f}s (IBKR allows "
+                f"{HISTORY_CONCURRENCY} concurrent history requests)",
+                fix="request fewer histories at once, or retry later.",
+            )
+        try:
+            body = client.get("/iserver/marketdata/history", params=params)
+        finally:
+            gate.release()
     if not isinstance(body, dict) or body.get("error"):
         detail = body.get("error") if isinstance(body, dict) else str(body)[:200]
         raise BrokerError(f"market data history for conid {conid} failed: {detail}",

@@ -17,6 +17,8 @@ SNAPSHOT_ENDPOINT = "/iserver/marketdata/snapshot"
 _NAME_BY_ID = {fid: name for name, fid in FIELD_IDS.items()}
 #: Keys every answer carries, even the pre-flight one and IBKR's answer for an unknown conid.
 _BARE_KEYS = frozenset({"conid", "conidEx"})
+#: Field 6509, market data availability: R realtime, D delayed, Z frozen, N not subscribed.
+AVAILABILITY = FIELD_IDS["availability"]
 
 
 def _present(value: Any) -> bool:
@@ -66,8 +68,10 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
 
     Returns `{"snapshots": [quote...], "complete": bool, "attempts": int, "partial": bool,
     "errors": [{"symbol"|"conid", "type", "message", ...}]}`. Each quote holds the requested
-    fields by name (numbers as numbers, text as text), `last_is_prior_close`, `halted`, `updated`
-    (epoch ms) and `missing` (fields still absent when the polling bound was reached).
+    fields by name (numbers as numbers, text as text), `last_is_prior_close`, `halted`,
+    `delayed` (IBKR's field 6509 starts with "D": the account has no real-time subscription and
+    the prices are delayed; 6509 is always asked for), `updated` (epoch ms) and `missing`
+    (fields still absent when the polling bound was reached).
     An unknown or ambiguous symbol, or a conid IBKR does not know, is listed under `errors` and
     the rest are quoted (`partial: true`); with `all_or_nothing=true`, or when nothing could be
     quoted, the first such error is raised instead (`ContractNotFound`, `AmbiguousContract`).
@@ -93,6 +97,7 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
     conids = list(symbols)
     ids = [FIELD_IDS.get(name, name) for name in inp.fields]
     ids = list(dict.fromkeys(ids))
+    asked = list(dict.fromkeys([*ids, AVAILABILITY]))
     seen: dict[int, dict[str, Any]] = {c: {} for c in conids}
     answered: set[int] = set()
 
@@ -104,7 +109,7 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
     pending = conids
     while pending and attempts < inp.max_attempts:
         attempts += 1
-        for item in _poll(client, pending, ids):
+        for item in _poll(client, pending, asked):
             got = as_int(item.get("conid"))
             if got is None or got not in seen:
                 continue
@@ -159,6 +164,7 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
         if quote["symbol"] is None and isinstance(raw.get("55"), str):
             quote["symbol"] = raw["55"]
         quote.update(flags)
+        quote["delayed"] = str(raw.get(AVAILABILITY) or "").startswith("D")
         quote["updated"] = as_int(raw.get("_updated"))
         quote["missing"] = [_NAME_BY_ID.get(fid, fid) for fid in missing(conid)]
         quotes.append(quote)

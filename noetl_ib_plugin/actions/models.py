@@ -313,7 +313,8 @@ class SnapshotInput(BaseModel):
         default_factory=list, max_length=MAX_LIST_ITEMS, description="contract ids"
     )
     fields: list[Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_]+$")]] = Field(
-        default_factory=lambda: ["last", "bid", "ask", "bid_size", "ask_size", "volume"],
+        default_factory=lambda: ["last", "bid", "ask", "bid_size", "ask_size", "volume",
+                                 "availability"],
         description=f"field names ({', '.join(FIELD_IDS)}) or raw IBKR field ids",
     )
     exchange: Exchange | None = Field(default=None, description="listing exchange filter for symbols")

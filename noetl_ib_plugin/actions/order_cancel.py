@@ -23,13 +23,13 @@ __all__ = ["cancel_order"]
 log = logging.getLogger(__name__)
 
 
-def _live_record(client: IBClient, order_id: str) -> dict[str, Any] | None:
+def _live_record(client: IBClient, order_id: str, account: str) -> dict[str, Any] | None:
     """The order with this id among the live orders, else from its status (any state), or None.
 
     Live orders are scoped to the brokerage session: an order cancelled or filled before a
     session change is only found by `GET /iserver/account/order/status/{id}`.
     """
-    orders, _ = live_orders_once(client)
+    orders, _ = live_orders_once(client, account=account)
     for order in orders:
         record = normalize_order(order)
         if record["order_id"] == str(order_id):
@@ -113,7 +113,7 @@ def cancel_order(client: IBClient, inp: CancelOrderInput) -> dict[str, Any]:
     try:
         body = _delete_once_more_if_unprocessed(client, path)
     except OutcomeUnknown as exc:
-        record = _live_record(client, order_id)
+        record = _live_record(client, order_id, account)
         status = record.get("status") if record else None
         log.warning("cancel of order %s: %s; live status now %s", order_id, exc.message, status)
         if status in CANCELLED | INACTIVE:
@@ -137,11 +137,11 @@ def cancel_order(client: IBClient, inp: CancelOrderInput) -> dict[str, Any]:
     if isinstance(body, list):
         body = next((b for b in body if isinstance(b, dict)), {})
     if isinstance(body, dict) and body.get("error"):
-        return _already_done(account, order_id, _live_record(client, order_id),
+        return _already_done(account, order_id, _live_record(client, order_id, account),
                              str(body["error"]))
     if not isinstance(body, dict) or not (body.get("msg") or body.get("order_id")):
         # Not an acknowledgement and not a refusal: ask the order book what happened.
-        record = _live_record(client, order_id)
+        record = _live_record(client, order_id, account)
         if record is not None and record.get("status") in CANCELLED:
             return _cancel_result(account, order_id, status=record["status"], reconciled=True,
                                   conid=record.get("conid"))

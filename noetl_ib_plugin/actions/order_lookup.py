@@ -3,6 +3,12 @@
 Sources: `GET /iserver/account/orders` (working orders plus those filled/cancelled in this
 brokerage session; the first answer of a session may be an empty pre-flight) and
 `GET /iserver/account/trades` (the account's executions of recent days, with `order_ref` = cOID).
+
+Both answer for IBKR's *selected* account unless asked with `accountId` (a login can hold
+several accounts), some sessions answer an account-less live-orders call falsely empty, and
+`filters=` answers have been reported incomplete (ibkr-web-api.md s.13). So both are always
+asked with `accountId`, never with `filters`; status filtering and dropping another account's
+entries happen here.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any
 from ..client import IBClient
 from ..errors import BrokerError, OrderUnconfirmed
 from .executions import OrderStatusInput, order_status
-from .order_states import FILLED, LIMIT_PRICED, order_type_name
+from .order_states import FILLED, LIMIT_PRICED, STATES, order_type_name
 from .parse import as_float, as_int
 from .shapes import expect_list, get_json
 
@@ -51,16 +57,33 @@ class LookupSettings:
     poll_interval: float = 0.5
 
 
+def _status_token(order: dict[str, Any]) -> str | None:
+    """The `filters` token of an order's status (None for a status outside IBKR's table)."""
+    state = STATES.get(str(order.get("status") or order.get("order_ccp_status") or ""))
+    return state[1] if state else None
+
+
+def _keep(orders: list[dict[str, Any]], account: str,
+          filters: list[str] | None) -> list[dict[str, Any]]:
+    """The entries of `account` (never another account's) whose status token is in `filters`."""
+    return [o for o in orders if _of_account(o, account)
+            and (not filters or _status_token(o) in filters)]
+
+
 def live_orders_once(
-    client: IBClient, filters: list[str] | None = None, *, max_calls: int = 2
+    client: IBClient, filters: list[str] | None = None, *, account: str | None = None,
+    max_calls: int = 2,
 ) -> tuple[list[dict[str, Any]], bool]:
     """(orders in IBKR's field names, real): `real` is False when every answer was the pre-flight.
 
+    Asked unfiltered with `accountId=account` (default: the client's account); `filters` (the
+    endpoint's status tokens) are applied here, and entries naming another account are dropped.
     Asks again (at most `max_calls` in all) only while the answer looks like the pre-flight
     (`snapshot: false` before this brokerage session was primed). A body that is not the
     documented `{"orders": [...]}` object is a TransientError naming the endpoint.
     """
-    params = {"filters": ",".join(filters)} if filters else None
+    account = account or client.account_id
+    params = {"accountId": account}
     for _ in range(max_calls):
         primed = client.session_flag(ORDERS_PRIMED)
         body = get_json(client, LIVE_ORDERS, params=params)
@@ -69,13 +92,14 @@ def live_orders_once(
         snapshot_flag = body.get("snapshot") if isinstance(body, dict) else None
         real = bool(orders) or snapshot_flag is True or (primed and snapshot_flag is not False)
         if real:
-            return orders, True
+            return _keep(orders, account, filters), True
     return [], False
 
 
-def live_orders(client: IBClient, filters: list[str] | None = None) -> list[dict[str, Any]]:
+def live_orders(client: IBClient, filters: list[str] | None = None, *,
+                account: str | None = None) -> list[dict[str, Any]]:
     """`GET /iserver/account/orders`, asking again when the first answer is the empty pre-flight."""
-    orders, _ = live_orders_once(client, filters)
+    orders, _ = live_orders_once(client, filters, account=account)
     return orders
 
 
@@ -175,13 +199,16 @@ def _with_status(client: IBClient, found: dict[str, Any]) -> dict[str, Any]:
     return {**found, **{k: v for k, v in full.items() if v is not None}, "source": "trades"}
 
 
-def _trades(client: IBClient) -> list[dict[str, Any]]:
-    """`GET /iserver/account/trades`, shape-checked (a list of executions)."""
-    return expect_list(get_json(client, TRADES), TRADES)
+def _trades(client: IBClient, account: str) -> list[dict[str, Any]]:
+    """`GET /iserver/account/trades?accountId=`, shape-checked, another account's dropped."""
+    trades = expect_list(get_json(client, TRADES, params={"accountId": account}), TRADES)
+    return [t for t in trades if _of_account(t, account)]
 
 
-def _of_account(entry: dict[str, Any], account: str | None) -> bool:
+def _of_account(entry: Any, account: str | None) -> bool:
     """True unless both the entry and the caller name an account and they differ."""
+    if not isinstance(entry, dict):
+        return False
     held = entry.get("acct") or entry.get("account") or entry.get("accountCode")
     return account is None or not held or str(held) == account
 
@@ -199,6 +226,7 @@ def find_order_by_coid(
     cOID when neither source could answer.
     """
     settings = settings or LookupSettings()
+    account = account or client.account_id
     started = client.clock()
     last_error: BrokerError | None = None
     settled = False
@@ -209,12 +237,12 @@ def find_order_by_coid(
         # was then, not when it arrived.
         asked_at = client.clock()
         try:
-            orders, real = live_orders_once(client, max_calls=1)
+            orders, real = live_orders_once(client, account=account, max_calls=1)
         except BrokerError as exc:
             last_error = exc
             continue
         for order in orders:
-            if str(order.get("order_ref") or "") == coid and _of_account(order, account):
+            if str(order.get("order_ref") or "") == coid:
                 return normalize_order(order)
         if real and asked_at - started >= settings.settle_seconds:
             settled = True
@@ -222,7 +250,7 @@ def find_order_by_coid(
     try:
         # Live orders are scoped to the brokerage session: a filled order of an earlier
         # session is only in the trades.
-        found = order_from_trades([t for t in _trades(client) if _of_account(t, account)], coid)
+        found = order_from_trades(_trades(client, account), coid)
     except BrokerError as exc:
         last_error, settled = exc, False
         found = None

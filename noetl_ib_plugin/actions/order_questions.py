@@ -66,8 +66,10 @@ def post_order_call(client: IBClient, path: str, body: dict[str, Any]) -> Any:
         raise
     except BrokerError as exc:
         if exc.status in DEFINITE_REFUSAL_STATUS:
-            raise OrderRejected(f"IBKR refused the request: {exc.message}",
-                                status=exc.status) from None
+            raise OrderRejected(
+                f"IBKR refused the request: {exc.message}", status=exc.status,
+                fix="the order was not placed: check the account id, conid and order fields "
+                "IBKR's message names, then place the order again.") from None
         raise OutcomeUnknown(
             f"POST {path}: no usable answer ({exc.message}); IBKR may have placed the order",
             status=exc.status,

@@ -13,6 +13,7 @@ from ..errors import InputError
 
 __all__ = [
     "CANCELLED",
+    "CAN_FILL",
     "FILLED",
     "INACTIVE",
     "LIMIT_PRICED",
@@ -44,6 +45,9 @@ WORKING = frozenset(s for s, (kind, _) in STATES.items() if kind == "working")
 FILLED = frozenset(s for s, (kind, _) in STATES.items() if kind == "filled")
 CANCELLED = frozenset(s for s, (kind, _) in STATES.items() if kind == "cancelled")
 INACTIVE = frozenset(s for s, (kind, _) in STATES.items() if kind == "inactive")
+#: Orders that can still execute: working ones, and `PendingCancel` (the cancel is not
+#: confirmed yet, so the order can still fill; IBKR/TWS docs, ibkr-web-api.md s.13).
+CAN_FILL = WORKING | {"PendingCancel"}
 
 #: The four order types a ticket can carry (IBKR `orderType`).
 OrderType = Literal["MKT", "LMT", "STP", "STOP_LIMIT"]

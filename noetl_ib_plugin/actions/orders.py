@@ -38,7 +38,7 @@ from .order_questions import (
     DuplicateCoid,
     submit_with_questions,
 )
-from .order_states import INACTIVE, LIMIT_PRICED, WORKING, filter_tokens
+from .order_states import CAN_FILL, INACTIVE, LIMIT_PRICED, filter_tokens
 from .order_ticket import build_ticket, derive_client_order_id, differences, new_client_order_id
 
 __all__ = [
@@ -280,14 +280,17 @@ def get_open_orders(client: IBClient, inp: GetOpenOrdersInput) -> dict[str, Any]
     """`GET /iserver/account/orders`: the day's orders, normalised.
 
     `filters` are IBKR status names or tokens, mapped to the endpoint's lower-case tokens (an
-    unknown one is an InputError before any request). `include_inactive=False` keeps only
-    working orders (`Inactive` is never working). `complete` is False when IBKR only gave the
-    empty pre-flight answer. The first call of a brokerage session costs the pre-flight plus
-    IBKR's 1-per-5-s limit for this endpoint.
+    unknown one is an InputError before any request) and applied here to an unfiltered answer
+    asked with `accountId` (IBKR's filtered and account-less answers can be incomplete; another
+    account's orders never appear). `include_inactive=False` keeps the orders that can still
+    fill: working ones and `PendingCancel` with quantity left (`Inactive` is never working).
+    `complete` is False when IBKR only gave the empty pre-flight answer. The first call of a
+    brokerage session costs the pre-flight plus IBKR's 1-per-5-s limit for this endpoint.
     """
     tokens = filter_tokens(inp.filters)
-    orders, real = live_orders_once(client, tokens or None)
+    account = client.account_id
+    orders, real = live_orders_once(client, tokens or None, account=account)
     out = [normalize_order(o) for o in orders]
     if not inp.include_inactive:
-        out = [o for o in out if o["status"] in WORKING]
-    return {"account_id": client.account_id, "orders": out, "complete": real}
+        out = [o for o in out if o["status"] in CAN_FILL and o["remaining_quantity"] != 0]
+    return {"account_id": account, "orders": out, "complete": real}

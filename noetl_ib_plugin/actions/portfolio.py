@@ -53,15 +53,19 @@ def normalize_position(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_positions(client: IBClient, inp: GetPositionsInput) -> dict[str, Any]:
-    """`GET /portfolio/{acct}/positions/{page}` from page 0 until an empty page."""
+    """`GET /portfolio/{acct}/positions/{page}` from page 0 until an empty page, after
+    `POST /portfolio/{acct}/positions/invalidate`: IBKR caches the pages, so without it a fill
+    of a moment ago is missing (ibkr-web-api.md s.13). Entries of another account are dropped."""
     account = inp.account_id or client.account_id
+    client.post(f"/portfolio/{path_segment(account)}/positions/invalidate", idempotent=True)
     positions: list[dict[str, Any]] = []
     for page in range(MAX_POSITION_PAGES):
         endpoint = f"/portfolio/{path_segment(account)}/positions/{page}"
         items = expect_list(get_json(client, endpoint), endpoint)
         if not items:
             break
-        positions.extend(normalize_position(i) for i in items)
+        positions.extend(normalize_position(i) for i in items
+                         if isinstance(i, dict) and str(i.get("acctId") or account) == account)
     else:
         raise BrokerError(
             f"positions did not end after {MAX_POSITION_PAGES} pages",

@@ -23,6 +23,8 @@ def problem_detail(resp: requests.Response) -> str:
         body = json_body(resp)
     except ValueError:
         text = (resp.text or "").strip().replace("\n", " ")
+        if text.startswith("<") or "html" in resp.headers.get("Content-Type", "").lower():
+            return f"HTTP {resp.status_code} with an HTML page (not shown)"
         return text[:200] or resp.reason or f"HTTP {resp.status_code}"
     if isinstance(body, Mapping):
         for key in ("detail", "error_description", "error", "title", "message"):

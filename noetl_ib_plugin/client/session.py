@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -85,12 +86,14 @@ class IBClient:
         self.allow_live = allow_live
         self.sleep: Callable[[float], None] = sleep or time.sleep
         clock = clock or time.monotonic
+        cache_dir = getattr(getattr(provider, "_cache", None), "directory", None)
+        #: Where processes of this credential share state (history slots); None: in memory.
+        self.shared_dir: Path | None = Path(cache_dir) if cache_dir is not None else None
         if isinstance(pacer, Pacer):
             paced = pacer
         elif pacer is False or (pacer is None and pacing_disabled_by_env()):
             paced = Pacer.disabled()
         else:
-            cache_dir = getattr(getattr(provider, "_cache", None), "directory", None)
             paced = shared_pacer(provider.cache_key, cache_dir)
         http = session if session is not None else self._new_http()
         self.transport = TradingTransport(

@@ -20,6 +20,7 @@ from ..errors import BrokerError, RateLimited, TransientError
 from ..transport import SettledSession, json_body
 from .bootstrap import is_bootstrap_signal
 from .errors import OutcomeUnknown
+from .forbidden import forbidden_error
 from .pacing import Pacer
 from .refusals import is_invalid_input
 
@@ -53,6 +54,8 @@ def _not_sent(exc: Exception) -> bool:
 def decode_answer(method: str, path: str, resp: requests.Response) -> Any:
     """JSON body of a 2xx answer (None when empty); a BrokerError with IBKR's message otherwise,
     also for a 2xx whose body is not JSON (or nests too deeply)."""
+    if resp.status_code == 403:
+        raise forbidden_error(method, path, resp)
     if not 200 <= resp.status_code < 300:
         raise BrokerError(
             f"{method} {path}: HTTP {resp.status_code} from IBKR ({problem_detail(resp)})",

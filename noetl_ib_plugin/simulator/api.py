@@ -9,52 +9,18 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from . import accounts_api, portfolio
 from . import history as history_data
 from . import ledger as ledger_data
-from . import portfolio
-from .auth import Principal
 from .broker import BrokerSession
+from .call import Call
 from .common import ApiError, Request, Response
-from .faults import ORDER_KINDS, FaultDecision
 from .market import _US_SECTIONS
 from .services import Services
 
 __all__ = ["ROUTES", "Call", "Route", "match"]
 
 SERVER_INFO = {"serverName": "ibsim", "serverVersion": "Build 10.25.0, simulator"}
-
-
-@dataclass
-class Call:
-    """Everything a route handler needs about one authenticated request."""
-
-    req: Request
-    args: tuple[str, ...]
-    principal: Principal | None = None
-    session: BrokerSession | None = None
-    decision: FaultDecision | None = None
-
-    @property
-    def order_faults(self) -> frozenset[str]:
-        """The order fault kinds drawn for this request (inactive, session_change, ...)."""
-        return self.decision.kinds & frozenset(ORDER_KINDS) if self.decision else frozenset()
-
-    @property
-    def inactive_reason(self) -> str:
-        """The reason text an Inactive order carries (fault plan's inactive_reason)."""
-        return self.decision.inactive_reason if self.decision else ""
-
-    @property
-    def who(self) -> Principal:
-        """The authenticated principal (routes marked public never ask)."""
-        assert self.principal is not None
-        return self.principal
-
-    @property
-    def sess(self) -> BrokerSession:
-        """The caller's brokerage session."""
-        assert self.session is not None
-        return self.session
 
 
 Handler = Callable[[Services, Call], Any]
@@ -158,31 +124,11 @@ def logout(engine: Services, call: Call) -> Any:
     return {"status": True}
 
 
-def iserver_accounts(engine: Services, call: Call) -> Any:
-    """List the principal's brokerage accounts (`{}` while the bridge warms up)."""
-    if not engine.broker.accounts_ready(call.sess):
-        return {}
-    return portfolio.iserver_accounts(engine.broker.account_for(call.who, call.who.account_id))
-
-
-def portfolio_accounts(engine: Services, call: Call) -> Any:
-    """List portfolio accounts."""
-    return portfolio.portfolio_accounts(engine.broker.account_for(call.who, call.who.account_id))
-
-
 def account_summary(engine: Services, call: Call) -> Any:
-    """Account summary figures."""
+    """Account summary figures (in the account's base currency)."""
     account = engine.broker.account_for(call.who, call.args[0])
     with engine.broker.lock:
-        return portfolio.summary(account, engine.market)
-
-
-def positions(engine: Services, call: Call) -> Any:
-    """One page of positions."""
-    account = engine.broker.account_for(call.who, call.args[0])
-    with engine.broker.lock:
-        return portfolio.positions_page(account, engine.market, int(call.args[1]),
-                                        engine.positions_page_size)
+        return portfolio.summary(account, engine.market, engine.broker.account_rules)
 
 
 def secdef_search(engine: Services, call: Call) -> Any:
@@ -243,7 +189,9 @@ def snapshot(engine: Services, call: Call) -> Any:
                 call.sess.snapshot_conids.add(conid)
                 out.append({"conid": conid, "conidEx": str(conid)})
                 continue
-            data = engine.market.staged_snapshot_fields((call.sess.token_id, call.sess.opened_at), conid)
+            data = engine.market.staged_snapshot_fields(
+                (call.sess.token_id, call.sess.opened_at), conid,
+                delayed=call.who.account_id in engine.broker.account_rules.delayed_accounts)
             keep = {"conid", "conidEx", "_updated", "server_id", *fields} if fields else set(data)
             out.append({k: v for k, v in data.items() if k in keep})
     return out
@@ -268,8 +216,11 @@ def live_orders(engine: Services, call: Call) -> Any:
     params = call.req.params()
     filters = {f.strip() for f in params.get("filters", "").split(",") if f.strip()}
     force = params.get("force", "").lower() == "true"
-    return engine.broker.live_orders(call.sess, call.who.account_id, filters, force,
-                                     engine.faults.plan.live_orders_lag_s)
+    given = params.get("accountId") or None
+    account = engine.broker.scoped_account(call.who, call.sess, given)
+    return engine.broker.live_orders(call.sess, account, filters, force,
+                                     engine.faults.plan.live_orders_lag_s,
+                                     account_given=given is not None)
 
 
 def cancel_order(engine: Services, call: Call) -> Any:
@@ -279,8 +230,10 @@ def cancel_order(engine: Services, call: Call) -> Any:
 
 def trades(engine: Services, call: Call) -> Any:
     """Executions of the last `days` (default 1, at most 7)."""
-    days = call.req.params().get("days", "1")
-    return engine.broker.trades(call.who.account_id, int(days) if days.isdigit() else 1)
+    params = call.req.params()
+    days = params.get("days", "1")
+    account = engine.broker.scoped_account(call.who, call.sess, params.get("accountId") or None)
+    return engine.broker.trades(account, int(days) if days.isdigit() else 1)
 
 
 def order_status(engine: Services, call: Call) -> Any:
@@ -299,15 +252,22 @@ def suppress_reset(engine: Services, call: Call) -> Any:
 
 
 def history(engine: Services, call: Call) -> Any:
-    """Historical bars (simulator/history.py)."""
-    return history_data.history(engine.market, call.req.params())
+    """Historical bars (simulator/history.py); a 429 past `history_limit` in flight."""
+    refused = accounts_api.start_history(engine, call)
+    if refused is not None:
+        return refused
+    try:
+        return history_data.history(engine.market, call.req.params())
+    finally:
+        accounts_api.end_history(engine, call)
 
 
 def ledger(engine: Services, call: Call) -> Any:
     """Cash per currency (simulator/ledger.py)."""
     account = engine.broker.account_for(call.who, call.args[0])
     with engine.broker.lock:
-        return ledger_data.ledger(account, engine.market)
+        return ledger_data.ledger(account, engine.market,
+                                  engine.broker.account_rules.base_currency(account.account_id))
 
 
 def _r(methods: str, path: str, handler: Handler, **kw: Any) -> Route:
@@ -326,10 +286,18 @@ ROUTES: list[Route] = [
     _r("GET|POST", "/v1/api/tickle", tickle, pace=("tickle",)),
     _r("GET", "/v1/api/sso/validate", sso_validate, pace=("sso_validate",)),
     _r("GET|POST", "/v1/api/logout", logout),
-    _r("GET", "/v1/api/iserver/accounts", iserver_accounts, bridge=True),
-    _r("GET", "/v1/api/portfolio/accounts", portfolio_accounts, pace=("portfolio_accounts",)),
+    _r("GET", "/v1/api/iserver/accounts", accounts_api.iserver_accounts, bridge=True),
+    _r("POST", "/v1/api/iserver/account", accounts_api.switch_account, bridge=True),
+    _r("GET", "/v1/api/iserver/account/{acct}/summary", accounts_api.iserver_account_summary,
+       bridge=True),
+    _r("GET", "/v1/api/portfolio/accounts", accounts_api.portfolio_accounts,
+       pace=("portfolio_accounts",)),
     _r("GET", "/v1/api/portfolio/{acct}/summary", account_summary),
-    _r("GET", "/v1/api/portfolio/{acct}/positions/{page}", positions),
+    _r("POST", "/v1/api/portfolio/{acct}/positions/invalidate",
+       accounts_api.invalidate_positions),
+    _r("GET", "/v1/api/portfolio/{acct}/positions/{page}", accounts_api.positions),
+    _r("GET", "/v1/api/portfolio2/{acct}/positions", accounts_api.portfolio2_positions),
+    _r("GET", "/v1/api/trsrv/stocks", accounts_api.trsrv_stocks),
     _r("GET", "/v1/api/portfolio/{acct}/ledger", ledger),
     _r("GET|POST", "/v1/api/iserver/secdef/search", secdef_search, bridge=True),
     _r("GET", "/v1/api/iserver/contract/{conid}/info", contract_info, bridge=True),
@@ -352,7 +320,8 @@ def match(method: str, path: str) -> tuple[Route, tuple[str, ...]] | None:
         found = route.pattern.match(path)
         if found and method in route.methods:
             args = found.groups()
-            if route.handler in (positions, contract_info) and not args[-1].isdigit():
+            if route.handler in (accounts_api.positions, contract_info) and \
+                    not args[-1].isdigit():
                 return None
             return route, args
     return None

@@ -74,6 +74,7 @@ class Simulator:
         penalty_seconds: float = 600.0,
         penalty_strikes: int = 3,
         retry_after: bool = True,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         """Configure; nothing listens until start().
 
@@ -82,7 +83,9 @@ class Simulator:
         first"), `single_session=False` (no kicks between sessions of one username),
         `penalty_seconds=0` (no penalty box). `uninitialised` is "no bridge" or "init session
         first". `require_jti` refuses client assertions without `jti`; `check_ip` compares the
-        SSO `ip` claim with the caller. With `state_dir`, keys, a given port, user registrations
+        SSO `ip` claim with the caller. `options` sets any option of `set_order_options` (README
+        "Orders" and "Accounts", e.g. `{"linked_accounts": 0}` for single-account logins). With
+        `state_dir`, keys, a given port, user registrations
         and the order book survive a restart; `port=None` reuses the port a previous run with
         this `state_dir` was given.
         """
@@ -118,6 +121,7 @@ class Simulator:
             enforce_coid_unique=enforce_coid_unique, live_orders_scope=live_orders_scope,
             order_warnings=list(order_warnings), combine_questions=combine_questions,
             pending_submit_s=pending_submit_s, partial_fill_lot=partial_fill_lot,
+            **dict(options or {}),
         )
         if faults:
             self.engine.faults.set(dict(faults))
@@ -338,6 +342,16 @@ class Simulator:
             broker.paper_status[account_id] = is_paper
             if account_id in broker.accounts:
                 broker.accounts[account_id].is_paper = is_paper
+
+    def link_accounts(self, own_account: str, *linked: str) -> None:
+        """Make the login whose own account is `own_account` also hold `linked` (in that order;
+        instead of the derived `linked_accounts`); kept across reset()."""
+        broker = self.engine.broker
+        with broker.lock:
+            broker.links[own_account] = list(linked)
+            for account_id in linked:
+                broker.ensure_account(account_id, broker.accounts[own_account].username
+                                      if own_account in broker.accounts else "")
 
     def revoke_all(self) -> int:
         """Same as POST /__sim/revoke."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from .auth import Principal
 from .common import ApiError
+from .logins import AccountRules, linked_ids
 from .market import Contract, Market
 from .orders import (
     WORKING,
@@ -104,6 +105,9 @@ class BrokerSession:
     kicked: bool = False
     #: Another session of the same username holds the bridge (reported by auth/status, tickle).
     competing: bool = False
+    #: IBKR's `selectedAccount`: live orders and trades answer for it unless `accountId` is
+    #: given; `POST /iserver/account` switches it; a new brokerage session selects the login's own.
+    selected: str = ""
 
     def close(self) -> None:
         """Drop the bridge and everything the gateway caches per session."""
@@ -154,6 +158,10 @@ class Broker:
         self.rules = SessionRules()
         #: isPaper overrides per account id (Simulator.set_paper_status), kept across resets.
         self.paper_status: dict[str, bool] = {}
+        #: What real logins hold and do (logins.py); options of `set_order_options`.
+        self.account_rules = AccountRules()
+        #: Explicit linked accounts per login's own account (Simulator.link_accounts).
+        self.links: dict[str, list[str]] = {}
         self.reset()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -170,6 +178,10 @@ class Broker:
             self._open_of: dict[int, Order] | None = None
             self.replies: dict[str, PendingReply] = {}
             self.suppressed: dict[str, set[str]] = {}
+            #: account id -> the position rows IBKR's cache answers until invalidated.
+            self.position_cache: dict[str, list[dict[str, Any]]] = {}
+            #: username -> history requests in flight.
+            self.history_in_flight: dict[str, int] = {}
             self.next_order_id = FIRST_ORDER_ID
             for account_id, username in self._owners.items():
                 self._create_account(account_id, username)
@@ -241,6 +253,7 @@ class Broker:
             session.accounts_queried = warm
             session.kicked = session.competing = False
             session.opened_at = now
+            session.selected = principal.account_id
             session.ready_at = now if warm else now + self.rules.bridge_warmup
             self.holders[principal.username] = principal.token_id
             return session
@@ -263,19 +276,56 @@ class Broker:
             session.accounts_queried = True
             return True
 
-    def account_for(self, principal: Principal, account_id: str) -> Account:
-        """The principal's own account; any other id is refused like IBKR (500)."""
+    def login_accounts(self, principal: Principal) -> list[str]:
+        """The accounts this login holds: its own first, then the linked ones (created here)."""
+        own = principal.account_id
         with self.lock:
-            account = self.accounts.get(account_id)
-        if account is None or account_id != principal.account_id:
+            linked = self.links.get(own)
+            if linked is None:
+                linked = linked_ids(own, self.account_rules.linked_accounts)
+            for account_id in linked:
+                if account_id not in self.accounts:
+                    self._create_account(account_id, principal.username)
+            return [own, *(a for a in linked if a != own)]
+
+    def _held(self, principal: Principal, account_id: str) -> Account | None:
+        """The account when this login holds it, else None."""
+        if account_id not in self.login_accounts(principal):
+            return None
+        with self.lock:
+            return self.accounts.get(account_id)
+
+    def account_for(self, principal: Principal, account_id: str) -> Account:
+        """An account of the principal's login; any other id is refused like IBKR (500)."""
+        account = self._held(principal, account_id)
+        if account is None:
             raise ApiError(500, {"error": f"Invalid account: {account_id}", "statusCode": 500})
         return account
+
+    def select_account(self, principal: Principal, session: BrokerSession, body: Any) -> Any:
+        """POST /iserver/account {"acctId"}: switch the selected account of this session."""
+        account_id = str(body.get("acctId") or "") if isinstance(body, dict) else ""
+        if self._held(principal, account_id) is None:
+            raise ApiError(400, dict(BAD_ACCOUNT))
+        with self.lock:
+            session.selected = account_id
+        return {"set": True, "acctId": account_id}
+
+    def scoped_account(self, principal: Principal, session: BrokerSession,
+                       given: str | None) -> str:
+        """The account a live-orders or trades call answers for: `accountId`, else the selected."""
+        if given:
+            if self._held(principal, given) is None:
+                raise ApiError(400, dict(BAD_ACCOUNT))
+            return given
+        return session.selected or principal.account_id
 
     # -- orders -------------------------------------------------------------------------------
     def order_options(self) -> dict[str, Any]:
         """The order-realism options (GET /__sim/options)."""
         with self.lock:
-            return {"enforce_coid_unique": self.enforce_coid_unique,
+            return {**self.account_rules.describe(),
+                    "enforce_coid_unique": self.enforce_coid_unique,
                     "live_orders_scope": self.live_orders_scope,
                     "order_warnings": sorted(self.order_warnings),
                     "combine_questions": self.combine_questions,
@@ -287,6 +337,8 @@ class Broker:
         unknown = set(options) - set(self.order_options())
         if unknown:
             raise ValueError(f"unknown order options: {sorted(unknown)}")
+        with self.lock:
+            self.account_rules.update(options)
         scope = options.get("live_orders_scope", self.live_orders_scope)
         if scope not in ("session", "day"):
             raise ValueError("live_orders_scope must be 'session' or 'day'")
@@ -309,10 +361,9 @@ class Broker:
         return self.order_options()
 
     def order_account(self, principal: Principal, account_id: str) -> Account:
-        """The principal's own account on order endpoints; any other id is IBKR's 400."""
-        with self.lock:
-            account = self.accounts.get(account_id)
-        if account is None or account_id != principal.account_id:
+        """An account of the principal's login on order endpoints; any other id is IBKR's 400."""
+        account = self._held(principal, account_id)
+        if account is None:
             raise ApiError(400, dict(BAD_ACCOUNT))
         return account
 
@@ -336,6 +387,8 @@ class Broker:
             for order in list(open_orders.values()):
                 if order.status == "PendingCancel" and now >= order.cancel_at:
                     order.set_status("Cancelled", now)
+                elif order.status == "PendingCancel" and not order.contract.halted:
+                    self._try_fill(order, now)  # the cancel is not confirmed: it can still fill
                 elif order.status == "PendingSubmit" and now >= order.submit_at:
                     self._activate(order, now)
                 elif order.inactive_later and order.status in WORKING and not order.fills:
@@ -462,7 +515,8 @@ class Broker:
         now = self.clock()
         with self.lock:
             pending = self.replies.pop(reply_id, None)
-            if pending is None or pending.order.account != principal.account_id or \
+            if pending is None or \
+                    pending.order.account not in self.login_accounts(principal) or \
                     now - pending.created > self.reply_ttl:
                 raise ApiError(400, {"error": f"reply id not found: '{reply_id}'"})
             if not confirmed:
@@ -526,12 +580,15 @@ class Broker:
                     "conid": order.contract.conid, "account": account_id}
 
     def live_orders(self, session: BrokerSession, account_id: str, filters: set[str],
-                    force: bool, lag: float = 0.0) -> dict[str, Any]:
+                    force: bool, lag: float = 0.0, *, account_given: bool = True
+                    ) -> dict[str, Any]:
         """GET /iserver/account/orders with the session's pre-flight and force=true behaviour.
 
         Scope "session" (IBKR): working orders plus those that changed status since this
         brokerage session opened; scope "day": every order of the day. Orders accepted less
-        than `lag` seconds ago are not listed yet (the live-orders lag fault).
+        than `lag` seconds ago are not listed yet (the live-orders lag fault). With the
+        `incomplete_live_orders` rule, an answer without `accountId` is empty and a filtered
+        answer lists only its first match (what users report from some sessions).
         """
         now = self.clock()
         with self.lock:
@@ -540,6 +597,8 @@ class Broker:
                 session.last_orders_empty = True
                 return {"orders": [], "snapshot": False}
             session.last_orders_empty = False
+            if self.account_rules.incomplete_live_orders and not account_given:
+                return {"orders": [], "snapshot": True}
             today = int(self.clock() // 86400)
             wanted = {f.replace("_", "").lower() for f in filters} - {"sortbytime", ""}
             out = []
@@ -556,6 +615,8 @@ class Broker:
                 if wanted and order.status.lower() not in wanted:
                     continue
                 out.append(render_live(order))
+            if self.account_rules.incomplete_live_orders and wanted:
+                out = out[:1]
             return {"orders": out, "snapshot": True}
 
     def trades(self, account_id: str, days: int = 1) -> list[dict[str, Any]]:
@@ -574,7 +635,7 @@ class Broker:
         """GET /iserver/account/order/status/{orderId}: one order of the caller's account."""
         with self.lock:
             order = self.orders.get(int(order_id)) if order_id.isdigit() else None
-            if order is None or order.account != principal.account_id:
+            if order is None or order.account not in self.login_accounts(principal):
                 raise ApiError(400, {"error": f"OrderID {order_id} doesn't exist",
                                      "statusCode": 400})
             return render_status(order)

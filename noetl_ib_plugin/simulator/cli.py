@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "clients and the order book are kept there across restarts")
     parser.add_argument("--faults", default=None, help="fault plan as JSON (see /__sim/faults)")
     parser.add_argument("--order-options", default=None,
-                        help='order options as JSON, e.g. \'{"enforce_coid_unique": false}\' '
+                        help='order and account options as JSON, e.g. '
+                             '\'{"enforce_coid_unique": false, "linked_accounts": 0}\' '
                              "(see /__sim/options)")
     parser.add_argument("--no-pacing", action="store_true", help="disable IBKR pacing limits")
     parser.add_argument("--bulk-positions", type=int, default=120, metavar="N",

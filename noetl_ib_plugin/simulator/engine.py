@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import api, state
+from . import accounts_api, api, state
 from .auth import AuthError, AuthService
 from .broker import Broker
 from .common import ApiError, Request, Response
@@ -97,7 +97,7 @@ class Engine:
                                if self.retry_after_header else {})
                     return Response(429, {"error": "Too many requests", "statusCode": 429},
                                     headers=headers)
-                accounts = route.handler is api.iserver_accounts
+                accounts = route.handler is accounts_api.iserver_accounts
                 call.session = (self.broker.require_bridge(call.principal, accounts=accounts)
                                 if route.bridge else self.broker.session(call.principal))
             result = route.handler(self.services, call)

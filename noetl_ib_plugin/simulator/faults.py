@@ -12,8 +12,24 @@ from .common import Response
 
 __all__ = ["GARBAGE_KINDS", "ORDER_KINDS", "FaultDecision", "FaultPlan", "Faults", "garbage"]
 
-#: Answered by the HTTP layer: before processing (reset_before, http_429, http_500) or after it.
-WIRE_KINDS = ("reset_before", "http_429", "http_500", "revoke_token", "reset_after")
+#: Answered by the HTTP layer: before processing (reset_before, http_429, http_500,
+#: http_503_maintenance) or after it (reset_after; reply_500 on /iserver/reply only).
+WIRE_KINDS = ("reset_before", "http_429", "http_500", "http_503_maintenance", "http_403",
+              "http_403_html", "revoke_token", "reset_after", "reply_500")
+#: Answered before processing, nothing happens at the broker.
+BEFORE_KINDS = frozenset({"reset_before", "http_429", "http_500", "http_503_maintenance",
+                          "http_403", "http_403_html"})
+REPLY_PATH = "/v1/api/iserver/reply/"
+#: IBKR's weekend / nightly maintenance answer (ibkr-web-api.md s.8: 503 with an error).
+MAINTENANCE = {"error": "Service Unavailable: the system is under maintenance, try again later",
+               "statusCode": 503}
+REPLY_500 = {"error": "Internal Server Error: failed to process the reply", "statusCode": 500}
+#: IBKR's 403 (response-code table: not authorised, query /iserver/auth/status).
+FORBIDDEN = {"error": "Forbidden: access to this resource is denied", "statusCode": 403}
+#: A gateway's 403 page (ibeam #161).
+ACCESS_DENIED_HTML = (b"<HTML><HEAD><TITLE>Access Denied</TITLE></HEAD><BODY><H1>Access Denied"
+                      b"</H1>You don't have permission to access this resource on this server."
+                      b"<P>Reference #18.4f2f1002.1733590000.1a2b3c</BODY></HTML>")
 #: Accept-then-garbage: the request IS processed (an order is recorded), the answer is replaced.
 GARBAGE_KINDS = ("garbage_html", "garbage_empty", "garbage_shape",
                  "garbage_408", "garbage_501", "garbage_524")
@@ -154,5 +170,7 @@ class Faults:
         if path.startswith(plan.garbage_paths) and method in plan.garbage_methods:
             chosen = next((k for k in GARBAGE_KINDS if k in hit), None)
         hit -= set(GARBAGE_KINDS) - ({chosen} if chosen else set())
+        if not (path.startswith(REPLY_PATH) and method == "POST"):
+            hit.discard("reply_500")
         return FaultDecision(plan.latency_ms / 1000.0, frozenset(hit), chosen,
                              plan.wrong_shape_body, plan.inactive_reason)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from .broker import Account
+from .logins import USD_PER
 from .market import Market
 
-__all__ = ["RATES", "ledger"]
-
-#: Fixed exchange rates to the base currency (USD); the simulator does not move FX.
-RATES = {"USD": 1.0, "AUD": 0.66, "GBP": 1.27}
+__all__ = ["ledger"]
 
 
 def _entry(account: Account, currency: str, sums: list[float], *, rate: float,
@@ -35,10 +33,12 @@ def _entry(account: Account, currency: str, sums: list[float], *, rate: float,
     }
 
 
-def ledger(account: Account, market: Market) -> dict[str, Any]:
-    """USD cash plus one entry per currency the positions are in, and BASE in USD."""
+def ledger(account: Account, market: Market, base_currency: str = "USD") -> dict[str, Any]:
+    """Cash in the base currency plus one entry per currency the positions are in, and BASE
+    (IBKR's key for the totals) in the base currency at fixed rates (logins.USD_PER)."""
     now_s = int(market.clock())
-    per: dict[str, list[float]] = {"USD": [account.cash, 0.0, 0.0, 0.0]}
+    base_usd = USD_PER[base_currency]
+    per: dict[str, list[float]] = {base_currency: [account.cash / base_usd, 0.0, 0.0, 0.0]}
     for pos in account.positions.values():
         c = pos.contract
         value = pos.quantity * market.price(c.conid)
@@ -49,7 +49,7 @@ def ledger(account: Account, market: Market) -> dict[str, Any]:
     out: dict[str, Any] = {}
     base = [0.0, 0.0, 0.0, 0.0]
     for currency, sums in per.items():
-        rate = RATES.get(currency, 1.0)
+        rate = USD_PER.get(currency, 1.0) / base_usd
         out[currency] = _entry(account, currency, sums, rate=rate, now_s=now_s)
         for i, amount in enumerate(sums):
             base[i] += amount * rate

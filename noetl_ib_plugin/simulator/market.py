@@ -25,6 +25,8 @@ LATE_FIELDS = frozenset({"84", "85", "86", "88", "87", "7059"})
 
 Clock = Callable[[], float]
 DAY = 86400
+#: How old a delayed quote is (IBKR: 15-20 minutes for most exchanges).
+DELAY_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Contract:
     halted: bool = False
     traded_today: bool = True
     search: bool = True
+    #: Whether IBKR takes fractional quantities for it (US stocks yes; ASX, LSE whole shares).
+    fractions: bool = True
 
 
 _US_SECTIONS: list[dict[str, str]] = [
@@ -59,9 +63,11 @@ CONTRACTS: dict[int, Contract] = {
         Contract(8314, "IBM", "INTL BUSINESS MACHINES CORP", "NYSE", "USD", 185.0),
         Contract(76792991, "TSLA", "TESLA INC", "NASDAQ", "USD", 175.0),
         Contract(4036812, "BHP", "BHP GROUP LTD-SPON ADR", "NYSE", "USD", 58.0),
-        Contract(4036818, "BHP", "BHP GROUP LTD", "ASX", "AUD", 44.0, traded_today=False),
+        Contract(4036818, "BHP", "BHP GROUP LTD", "ASX", "AUD", 44.0, traded_today=False,
+                 fractions=False),
         Contract(459530, "SIVB", "SVB FINANCIAL GROUP", "NASDAQ", "USD", 106.0, halted=True),
-        Contract(13109, "VOD", "VODAFONE GROUP PLC", "LSE", "GBP", 0.7, market_data=False),
+        Contract(13109, "VOD", "VODAFONE GROUP PLC", "LSE", "GBP", 0.7, market_data=False,
+                 fractions=False),
     )
 }
 
@@ -114,12 +120,13 @@ class Market:
             self._pinned.clear()
             self._polls.clear()
 
-    def staged_snapshot_fields(self, viewer: Any, conid: int) -> dict[str, Any]:
+    def staged_snapshot_fields(self, viewer: Any, conid: int, *,
+                               delayed: bool = False) -> dict[str, Any]:
         """`snapshot_fields` as the `viewer` (a brokerage session) sees it on this poll.
 
         The first data poll after the pre-flight lacks LATE_FIELDS; later polls carry everything.
         """
-        data = self.snapshot_fields(conid)
+        data = self.snapshot_fields(conid, delayed=delayed)
         if not self.staged:
             return data
         with self._lock:
@@ -157,22 +164,26 @@ class Market:
         jitter = 0.002 * (_unit(self.seed, conid, int(t)) - 0.5)
         return round(prior * (1 + drift + jitter), 2)
 
-    def snapshot_fields(self, conid: int) -> dict[str, Any]:
-        """All snapshot fields for a conid as IBKR renders them (strings, prefixes, separators)."""
+    def snapshot_fields(self, conid: int, *, delayed: bool = False) -> dict[str, Any]:
+        """All snapshot fields for a conid as IBKR renders them (strings, prefixes, separators).
+
+        `delayed` (an account without a market-data subscription): prices as of
+        DELAY_SECONDS ago and 6509 "DPB", as IBKR sends delayed quotes.
+        """
         contract = self.contracts[conid]
-        now = self.clock()
+        now = self.clock() - (DELAY_SECONDS if delayed else 0)
         base: dict[str, Any] = {
             "conid": conid,
             "conidEx": str(conid),
             "_updated": int(now * 1000),
             "55": contract.symbol,
-            "6509": "RpB" if contract.market_data else "N",
+            "6509": ("DPB" if delayed else "RpB") if contract.market_data else "N",
             "server_id": f"q{conid % 7}",
         }
         if not contract.market_data:
             return base
         day = int(now // DAY)
-        last = self.price(conid)
+        last = self.price(conid, now)
         prior = round(self._prior_close(contract, day), 2)
         opening = round(prior * (1 + 0.006 * (_unit(self.seed, conid, day, "open") - 0.5)), 2)
         high = round(max(last, opening, prior) * 1.004, 2)

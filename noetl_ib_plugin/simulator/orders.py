@@ -146,6 +146,10 @@ def parse_ticket(ticket: Any, account: str, contracts: dict[int, Contract], now:
     quantity = _number(ticket, "quantity")
     if quantity is None or quantity <= 0:
         raise OrderRejectedError("Order quantity must be a positive number")
+    if quantity != int(quantity) and not contract.fractions:
+        raise OrderRejectedError(
+            f"Fractional-sized order cannot be placed for {contract.symbol} on "
+            f"{contract.exchange}: it trades in whole shares")
     price, aux = _number(ticket, "price"), _number(ticket, "auxPrice")
     if order_type == "LMT" and (price is None or price <= 0):
         raise OrderRejectedError("Limit orders require a positive price")

@@ -5,44 +5,53 @@ from __future__ import annotations
 from typing import Any
 
 from .broker import Account
+from .logins import USD_PER, AccountRules
 from .market import Market
 
-__all__ = ["iserver_accounts", "portfolio_accounts", "positions_page", "summary"]
+__all__ = ["iserver_accounts", "iserver_summary", "portfolio2_row", "portfolio_account",
+           "position_rows", "summary"]
 
 
-def iserver_accounts(account: Account) -> dict[str, Any]:
-    """GET /iserver/accounts for a single paper account."""
-    acct = account.account_id
+def _is_paper(account: Account) -> bool:
+    """isPaper: the DU prefix unless Simulator.set_paper_status said otherwise."""
+    return account.account_id.startswith("DU") if account.is_paper is None else account.is_paper
+
+
+def iserver_accounts(accounts: list[Account], selected: str,
+                     rules: AccountRules) -> dict[str, Any]:
+    """GET /iserver/accounts for a login's accounts (its own first) and the selected one."""
+    ids = [a.account_id for a in accounts]
     return {
-        "accounts": [acct],
-        "acctProps": {acct: {"hasChildAccounts": False, "supportsCashQty": True,
-                             "supportsFractions": False, "allowCustomerTime": False}},
-        "aliases": {acct: acct},
+        "accounts": ids,
+        "acctProps": {a: {"hasChildAccounts": False, "supportsCashQty": True,
+                          "supportsFractions": True, "allowCustomerTime": False} for a in ids},
+        "aliases": {a: a for a in ids},
         "allowFeatures": {"showGFIS": True, "allowFXConv": True, "allowTypeAhead": True},
         "chartPeriods": {"STK": ["*"]},
         "groups": [],
         "profiles": [],
-        "selectedAccount": acct,
+        "selectedAccount": selected,
         "serverInfo": {"serverName": "ibsim", "serverVersion": "Build 10.25.0, simulator"},
-        "sessionId": f"sim-{acct.lower()}",
+        "sessionId": f"sim-{ids[0].lower()}",
         "isFT": False,
-        "isPaper": acct.startswith("DU") if account.is_paper is None else account.is_paper,
+        "isPaper": _is_paper(accounts[0]),  # per login: its own account decides
     }
 
 
-def portfolio_accounts(account: Account) -> list[dict[str, Any]]:
-    """GET /portfolio/accounts."""
+def portfolio_account(account: Account, rules: AccountRules) -> dict[str, Any]:
+    """One entry of GET /portfolio/accounts (currency: the account's base currency)."""
     acct = account.account_id
-    return [{
+    return {
         "id": acct, "accountId": acct, "accountVan": acct, "accountTitle": "Simulated Paper",
         "displayName": acct, "accountAlias": None, "accountStatus": 1700000000000,
-        "currency": "USD", "type": "DEMO", "tradingType": "PMRGN", "businessType": "IB_PROSERVE",
+        "currency": rules.base_currency(acct), "type": "DEMO", "tradingType": "PMRGN",
+        "businessType": "IB_PROSERVE",
         "ibEntity": "IBLLC-US", "faclient": False, "clearingStatus": "O", "covestor": False,
         "noClientTrading": False, "trackVirtualFXPortfolio": True,
         "parent": {"mmc": [], "accountId": "", "isMParent": False, "isMChild": False,
                    "isMultiplex": False},
         "desc": acct,
-    }]
+    }
 
 
 def _value(amount: float, now_ms: int, currency: str | None = "USD") -> dict[str, Any]:
@@ -51,9 +60,8 @@ def _value(amount: float, now_ms: int, currency: str | None = "USD") -> dict[str
             "timestamp": now_ms, "value": None}
 
 
-def summary(account: Account, market: Market) -> dict[str, Any]:
-    """GET /portfolio/{acct}/summary, with -c and -s variants for the main figures."""
-    now_ms = int(market.clock() * 1000)
+def _figures(account: Account, market: Market, rate: float) -> dict[str, float]:
+    """The summary figures in the base currency (`rate`: USD per unit of it)."""
     longs = shorts = 0.0
     for pos in account.positions.values():
         value = pos.quantity * market.price(pos.contract.conid)
@@ -74,13 +82,22 @@ def summary(account: Account, market: Market) -> dict[str, Any]:
         "fullexcessliquidity": netliq - margin, "accruedcash": 0.0, "cushion": 1.0,
         "leverage": gross / netliq if netliq else 0.0, "previousdayequitywithloanvalue": netliq,
     }
+    unitless = ("cushion", "leverage")
+    return {k: v if k in unitless else v / rate for k, v in figures.items()}
+
+
+def summary(account: Account, market: Market, rules: AccountRules) -> dict[str, Any]:
+    """GET /portfolio/{acct}/summary, with -c and -s variants for the main figures, amounts in
+    the account's base currency (fixed USD rates, logins.USD_PER)."""
+    now_ms = int(market.clock() * 1000)
+    base = rules.base_currency(account.account_id)
     out: dict[str, Any] = {}
-    for name, amount in figures.items():
-        out[name] = _value(amount, now_ms)
+    for name, amount in _figures(account, market, USD_PER[base]).items():
+        out[name] = _value(amount, now_ms, base)
         if name in ("netliquidation", "totalcashvalue", "availablefunds", "excessliquidity",
                     "equitywithloanvalue", "grosspositionvalue"):
-            out[f"{name}-c"] = _value(amount, now_ms)
-            out[f"{name}-s"] = _value(0.0, now_ms)
+            out[f"{name}-c"] = _value(amount, now_ms, base)
+            out[f"{name}-s"] = _value(0.0, now_ms, base)
     for name, text in (("accountcode", account.account_id), ("accounttype", "DEMO"),
                        ("accountready", "true"), ("segmenttitle", None)):
         out[name] = {"amount": 0.0, "currency": None, "isNull": text is None, "severity": 0,
@@ -88,11 +105,44 @@ def summary(account: Account, market: Market) -> dict[str, Any]:
     return out
 
 
-def positions_page(account: Account, market: Market, page: int, size: int) -> list[dict[str, Any]]:
-    """GET /portfolio/{acct}/positions/{page}: `size` per page from 0; empty past the end."""
-    items = list(account.positions.values())[page * size:(page + 1) * size]
+def iserver_summary(account: Account, market: Market, rules: AccountRules) -> dict[str, Any]:
+    """GET /iserver/account/{acct}/summary: balances and margins in the base currency."""
+    base = rules.base_currency(account.account_id)
+    f = _figures(account, market, USD_PER[base])
+    return {
+        "accountType": "DEMO", "status": "", "balance": round(f["totalcashvalue"], 2),
+        "SMA": round(f["excessliquidity"], 2), "buyingPower": round(f["buyingpower"], 2),
+        "availableFunds": round(f["availablefunds"], 2),
+        "excessLiquidity": round(f["excessliquidity"], 2),
+        "netLiquidationValue": round(f["netliquidation"], 2),
+        "equityWithLoanValue": round(f["equitywithloanvalue"], 2), "regTLoan": 0.0,
+        "securitiesGVP": round(f["grosspositionvalue"], 2),
+        "totalCashValue": round(f["totalcashvalue"], 2), "accruedInterest": 0.0,
+        "regTMargin": round(f["initmarginreq"], 2), "initialMargin": round(f["initmarginreq"], 2),
+        "maintenanceMargin": round(f["maintmarginreq"], 2),
+        "cashBalances": [{"currency": base, "balance": round(f["totalcashvalue"], 2),
+                          "settledCash": round(f["settledcash"], 2)},
+                         {"currency": "Total (in " + base + ")",
+                          "balance": round(f["totalcashvalue"], 2),
+                          "settledCash": round(f["settledcash"], 2)}],
+    }
+
+
+def portfolio2_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A `/portfolio2/{acct}/positions` item from a `/portfolio` positions row."""
+    return {"position": row["position"], "conid": str(row["conid"]),
+            "avgCost": row["avgCost"], "avgPrice": row["avgPrice"], "currency": row["currency"],
+            "description": row["contractDesc"], "isLastToLoq": False,
+            "marketPrice": row["mktPrice"], "marketValue": row["mktValue"],
+            "realizedPnl": row["realizedPnl"], "secType": "STK", "timestamp": 0,
+            "unrealizedPnl": row["unrealizedPnl"], "assetClass": row["assetClass"],
+            "sector": row["sector"], "group": row["group"], "model": ""}
+
+
+def position_rows(account: Account, market: Market) -> list[dict[str, Any]]:
+    """Every position of the account as `GET /portfolio/{acct}/positions/{page}` items."""
     out = []
-    for pos in items:
+    for pos in account.positions.values():
         c = pos.contract
         price = market.price(c.conid)
         value = pos.quantity * price

@@ -15,7 +15,14 @@ from typing import Any
 
 from .common import Request, Response
 from .engine import Engine
-from .faults import garbage
+from .faults import (
+    ACCESS_DENIED_HTML,
+    BEFORE_KINDS,
+    FORBIDDEN,
+    MAINTENANCE,
+    REPLY_500,
+    garbage,
+)
 
 __all__ = ["SimHTTPServer"]
 
@@ -117,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
             if decision.latency:
                 engine.stats.fault("latency")
                 time.sleep(decision.latency)
-            if decision.kinds & {"reset_before", "http_429", "http_500"}:
+            if decision.kinds & BEFORE_KINDS:
                 engine.count(req)
             if "reset_before" in decision:
                 engine.stats.fault("reset_before")
@@ -133,7 +140,20 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(Response(500, {"error": "Internal Server Error (simulated)",
                                           "statusCode": 500}))
                 return
+            if "http_403" in decision or "http_403_html" in decision:
+                html = "http_403" not in decision
+                engine.stats.fault("http_403_html" if html else "http_403")
+                self._send(Response(403, ACCESS_DENIED_HTML, "text/html") if html
+                           else Response(403, dict(FORBIDDEN)))
+                return
+            if "http_503_maintenance" in decision:
+                engine.stats.fault("http_503_maintenance")
+                self._send(Response(503, dict(MAINTENANCE), headers={"Retry-After": "60"}))
+                return
             response = engine.handle(req, decision)
+            if "reply_500" in decision:
+                engine.stats.fault("reply_500")
+                response = Response(500, dict(REPLY_500))
             replaced = garbage(decision)
             if replaced is not None:
                 engine.stats.fault(str(decision.garbage))

@@ -13,6 +13,7 @@ _COUNTERS = (
     "ssodh_init_requests", "orders_accepted", "orders_rejected", "orders_rejected_duplicate_coid",
     "orders_cancelled", "orders_filled", "orders_partially_filled", "questions_asked",
     "rate_limited_responses", "auth_failures", "sessions_kicked", "penalty_box_entries",
+    "history_rate_limited", "history_in_flight_max",
 )
 
 
@@ -29,6 +30,11 @@ class Stats:
         """Add to a named counter."""
         with self._lock:
             self._counts[name] += amount
+
+    def peak(self, name: str, value: int) -> None:
+        """Keep the highest value seen under `name` (e.g. history requests in flight)."""
+        with self._lock:
+            self._counts[name] = max(self._counts[name], value)
 
     def fault(self, kind: str) -> None:
         """Count one injected fault of this kind."""

@@ -223,13 +223,18 @@ def test_unknown_status_filter_is_refused_before_any_request(rsps: Any) -> None:
     assert calls_to(rsps, "/iserver/account/orders") == 0
 
 
-def test_status_filters_are_sent_as_the_endpoints_tokens(rsps: Any) -> None:
-    """Submitted, PreSubmitted, pending_cancel -> submitted,pre_submitted,pending_cancel."""
-    rsps.add(responses.GET, LIVE, json={"orders": [LIVE_ORDER], "snapshot": True})
-    get_open_orders(make_client(), GetOpenOrdersInput(
+def test_status_filters_are_applied_to_an_unfiltered_answer_of_the_account(rsps: Any) -> None:
+    """Status filters apply here to an unfiltered answer asked with accountId; other accounts dropped."""
+    other = {**LIVE_ORDER, "orderId": 9, "order_ref": "theirs", "acct": "DU9990009"}
+    filled = {**LIVE_ORDER, "orderId": 10, "order_ref": "done", "status": "Filled"}
+    pending = {**LIVE_ORDER, "orderId": 11, "order_ref": "pc", "status": "PendingCancel"}
+    rsps.add(responses.GET, LIVE, json={"orders": [LIVE_ORDER, other, filled, pending],
+                                        "snapshot": True})
+    out = get_open_orders(make_client(), GetOpenOrdersInput(
         filters=["Submitted", "PreSubmitted", "pending_cancel", "submitted"]))
     sent = [c.request.url for c in rsps.calls if c.request.url.split("?")[0] == LIVE]
-    assert sent and sent[0].endswith("?filters=submitted%2Cpre_submitted%2Cpending_cancel")
+    assert sent and sent[0].endswith("?accountId=DU1110001")
+    assert [o["client_order_id"] for o in out["orders"]] == [COID, "pc"]
 
 
 def test_two_unusable_answers_end_after_exactly_two_sends(rsps: Any) -> None:

@@ -106,11 +106,13 @@ def test_ledger_lists_cash_per_currency(sim_reset: Simulator, cred: str) -> None
 
 @pytest.mark.parametrize("cred", CREDS)
 def test_accounts_say_paper_currency_and_default(sim_reset: Simulator, cred: str) -> None:
-    """accounts: the credential's account, paper, USD, type, and that actions use it by default."""
+    """accounts: the credential's account first (paper, USD, default), the login's linked one after."""
     out = act(sim_reset, cred, "accounts")
     _check_schema("accounts", out)
-    (account,) = out["accounts"]
+    account, linked = out["accounts"]
     assert account["account_id"] == ACCOUNTS[cred]
+    assert linked["account_id"] != ACCOUNTS[cred] and linked["paper"] is True
+    assert not linked["selected"] and not linked["default"]
     assert account["paper"] is True and account["currency"] == "USD"
     assert account["type"] == "DEMO" and account["selected"] and account["default"]
     assert out["default_account"] == ACCOUNTS[cred]

@@ -142,6 +142,7 @@ class _BlockingClient:
 
     def __init__(self) -> None:
         self.provider = FakeProvider()
+        self.shared_dir = None  # an in-memory token cache: the process's own gate of five
         self.lock = threading.Lock()
         self.inside = 0
         self.peak = 0

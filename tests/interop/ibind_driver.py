@@ -15,8 +15,9 @@ from ibind import IbkrClient, OrderRequest, QuestionType  # type: ignore[import-
 from ibind.oauth.oauth1a import OAuth1aConfig  # type: ignore[import-not-found]
 
 
-def main(path: str) -> None:
-    """Drive ibind through the four steps and print what it saw as JSON."""
+def ibind_client(path: str) -> tuple[Any, str]:
+    """(ibind's IbkrClient over OAuth 1.0a for the sim_oauth1a record, its account id), ready:
+    the brokerage session is open and `/iserver/accounts` answered (the bridge warms up)."""
     with open(path, encoding="utf-8") as handle:
         records = json.load(handle)["credentials"]
     data = next(r for r in records if r["name"] == "sim_oauth1a")["data"]
@@ -38,13 +39,18 @@ def main(path: str) -> None:
     )
     client = IbkrClient(account_id=account, use_oauth=True, oauth_config=config,
                         auto_register_shutdown=False, timeout=10)
-    out: dict[str, Any] = {}
     for _ in range(20):  # the bridge warms up: accounts arrive after a few seconds
         iserver = client.receive_brokerage_accounts().data
         if iserver and iserver.get("accounts"):
             break
         time.sleep(0.5)
-    out["accounts"] = iserver.get("accounts")
+    return client, account
+
+
+def main(path: str) -> None:
+    """Drive ibind through the four steps and print what it saw as JSON."""
+    client, account = ibind_client(path)
+    out: dict[str, Any] = {"accounts": client.receive_brokerage_accounts().data.get("accounts")}
     accounts = client.portfolio_accounts().data
     out["positions"] = len(client.positions(account_id=account).data)
     client.live_marketdata_snapshot(conids=["265598"], fields=["31", "84"])  # pre-flight

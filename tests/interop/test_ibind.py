@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,20 +37,44 @@ def ibind_python() -> str:
                 ".venv/ibind when a package index is reachable) or set NOETL_IB_IBIND_PYTHON")
 
 
+def _drive(ibind_python: str, script: Path, tmp_path: Path) -> tuple[Any, dict[str, Any]]:
+    """Run an ibind script against a pacing simulator: (its last JSON line, the sim's stats)."""
+    with running_simulator(pacing=True, state_dir=tmp_path / "sim", bridge_warmup=1.0) as sim:
+        run = subprocess.run([ibind_python, str(script), str(sim.credentials_file)],
+                             check=False, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+        return json.loads(run.stdout.strip().splitlines()[-1]), sim.stats()
+
+
 @pytest.mark.slow
 def test_ibind_oauth1a_positions_snapshot_and_questioned_order(ibind_python: str,
                                                                tmp_path: Path) -> None:
     """ibind (OAuth 1.0a) reads positions, snapshots and places a questioned order: 0 x 429."""
-    with running_simulator(pacing=True, state_dir=tmp_path / "sim", bridge_warmup=1.0) as sim:
-        run = subprocess.run([ibind_python, str(DRIVER), str(sim.credentials_file)],
-                             check=False, capture_output=True, text=True, timeout=300)
-        assert run.returncode == 0, run.stderr[-3000:]
-        seen = json.loads(run.stdout.strip().splitlines()[-1])
-        stats = sim.stats()
-    assert seen["accounts"] == ["DU7654321"] and seen["positions"] > 0
+    seen, stats = _drive(ibind_python, DRIVER, tmp_path)
+    assert seen["accounts"] == ["DU7654321", "DU8765432"]  # its own, then the linked one
+    assert seen["positions"] > 0
     assert float(seen["snapshot_last"]) > 0
     assert seen["placed"]["order_id"] and seen["placed"]["order_status"] in (
         "Submitted", "PreSubmitted", "Filled", "PendingSubmit")
     assert stats["lst_requests"] == 1 and stats["ssodh_init_requests"] == 1
     assert stats["questions_asked"] >= 1 and stats["orders_accepted"] == 1
     assert stats["rate_limited_responses"] == 0 and stats["auth_failures"] == 0
+
+
+FLOWS = Path(__file__).with_name("ibind_flows.py")
+
+
+@pytest.mark.slow
+def test_ibind_rest_example_flows_meet_no_404(ibind_python: str, tmp_path: Path) -> None:
+    """ibind's REST example flows run unchanged: no 404; only the 2nd tickle within 1 s is a 429."""
+    seen, stats = _drive(ibind_python, FLOWS, tmp_path)
+    calls = [tuple(c) for c in seen["calls"]]
+    assert not [c for c in calls if c[2] == 404], calls
+    assert [c for c in calls if c[2] != 200] == [("POST", "/v1/api/tickle", 429)]
+    failed = {k: v for k, v in seen["steps"].items() if v != "ok"}
+    assert list(failed) == ["basic.tickle"] and "429" in failed["basic.tickle"]
+    assert ("GET", "/v1/api/trsrv/stocks", 200) in calls
+    assert ("GET", "/v1/api/iserver/account/{acct}/summary", 200) in calls
+    assert seen["seen"]["stocks.stock_conid_by_symbol"] == {"AAPL": 265598}
+    assert seen["seen"]["history.by_symbols_parallel"] == ["AAPL", "IBM", "MSFT", "SPY", "TSLA"]
+    assert stats["orders_accepted"] == 1 and stats["history_rate_limited"] == 0

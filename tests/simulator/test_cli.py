@@ -143,7 +143,7 @@ def test_state_dir_keeps_keys_port_registrations_and_orders(tmp_path: Path) -> N
         assert client.bearer()
         own = OAuth2Client(second.url, "MINE", "mine-1", key, "me2")
         t = Trader(second.url, "DU5550002", bearer=own.bearer()).init()
-        assert t.get("/iserver/accounts").json()["accounts"] == ["DU5550002"]
+        assert t.get("/iserver/accounts").json()["accounts"] == ["DU5550002", "DU6661113"]
 
 
 class _Planted:

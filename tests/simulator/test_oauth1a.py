@@ -17,7 +17,8 @@ def test_lst_round_trip_and_signed_requests(sim_shared: Simulator, o1: OAuth1aCl
     """The test-side client derives the same LST (signature checks) and its requests verify."""
     t = Trader(sim_shared.url, "DU7654321", oauth1a=o1).init()
     body = t.get("/iserver/accounts").json()
-    assert body["accounts"] == ["DU7654321"]
+    assert body["accounts"] == ["DU7654321", "DU8765432"]  # its own, then the linked one
+    assert body["selectedAccount"] == "DU7654321"
     assert sim_shared.stats()["lst_requests"] == 1
 
 

@@ -56,7 +56,7 @@ def test_accept_then_garbage_records_the_order(sim_shared: Simulator, t: Trader,
 def test_garbage_spares_other_requests_by_default(sim_shared: Simulator, t: Trader) -> None:
     """Garbage targets order POSTs (placement and reply) only, unless garbage_paths say more."""
     sim_shared.set_faults({"garbage_html": 1.0})
-    assert t.get("/iserver/accounts").json()["accounts"] == [ACCT]
+    assert t.get("/iserver/accounts").json()["accounts"] == [ACCT, "DU2345678"]
     assert t.post("/iserver/auth/status").json()["authenticated"] is True
     assert t.get("/iserver/account/trades").json() == []
     sim_shared.set_faults({"garbage_shape": 1.0, "garbage_paths": ["/v1/api/portfolio/"],

@@ -30,6 +30,7 @@ def test_market_order_fills_and_moves_book(sim_shared: Simulator, t: Trader) -> 
     assert summary["totalcashvalue"]["amount"] == 1_000_000.0 - 1000.0
     sell = t.order(conid=AAPL, orderType="MKT", side="SELL", quantity=110)
     assert sell[0]["order_status"] == "Filled"
+    t.post("/portfolio/DU1234567/positions/invalidate")  # IBKR caches positions until then
     pos = t.get("/portfolio/DU1234567/positions/0").json()[0]
     assert pos["position"] == 0.0 and pos["realizedPnl"] < 0
     assert sim_shared.stats()["orders_accepted"] == 2

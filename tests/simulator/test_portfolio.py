@@ -8,12 +8,13 @@ from .clients import Trader
 
 
 def test_accounts_endpoints(trader: Trader) -> None:
-    """/iserver/accounts and /portfolio/accounts list the one paper account."""
+    """/iserver/accounts and /portfolio/accounts list the own account (selected) and the linked one."""
     acc = trader.get("/iserver/accounts").json()
-    assert acc["accounts"] == ["DU1234567"] and acc["selectedAccount"] == "DU1234567"
+    assert acc["accounts"] == ["DU1234567", "DU2345678"]
+    assert acc["selectedAccount"] == "DU1234567"
     assert acc["isPaper"] is True
     port = trader.get("/portfolio/accounts").json()
-    assert port[0]["id"] == "DU1234567" and port[0]["currency"] == "USD"
+    assert [(p["id"], p["currency"]) for p in port] == [("DU1234567", "USD"), ("DU2345678", "USD")]
 
 
 def test_summary_shape(trader: Trader) -> None:

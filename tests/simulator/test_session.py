@@ -123,7 +123,7 @@ def test_bridge_warms_up_then_accounts_first(sim_shared: Simulator, trader: Trad
         assert early.json()["error"] == "Please query /accounts first"
         time.sleep(0.35)
         accounts = trader.get("/iserver/accounts").json()
-        assert accounts["accounts"] == ["DU1234567"]
+        assert accounts["accounts"] == ["DU1234567", "DU2345678"]
         assert trader.get("/iserver/secdef/search", params={"symbol": "AAPL"}).status_code == 200
         trader.init()  # another step re-initialising the same live session keeps it usable
         assert trader.get("/iserver/secdef/search", params={"symbol": "AAPL"}).status_code == 200
@@ -159,7 +159,7 @@ def test_registered_user_client_works(sim_shared: Simulator) -> None:
     assert resp.status_code == 200 and resp.json()["registered"] is True
     mine = OAuth2Client(sim_shared.url, "MYAPP", "my-key", key, "me1")
     t = Trader(sim_shared.url, "DU5550001", bearer=mine.bearer()).init()
-    assert t.get("/iserver/accounts").json()["accounts"] == ["DU5550001"]
+    assert t.get("/iserver/accounts").json()["accounts"] == ["DU5550001", "DU6661112"]
     missing = requests.post(f"{sim_shared.url}/__sim/clients", json={"type": "oauth2"}, timeout=10)
     assert missing.status_code == 400 and "username" in missing.json()["error"]
     assert records(sim_shared)["sim_oauth2"]["account_id"] == "DU1234567"
