@@ -44,6 +44,17 @@ def test_partially_filled_order_reports_what_the_broker_holds(sim_reset: Simulat
         "Submitted", held["filled"], 100.0)
 
 
+def test_filled_order_found_after_a_lost_answer_carries_its_fills(sim_reset: Simulator) -> None:
+    """An unreadable answer to a filled MKT order: reconciled by cOID, with the broker's fills."""
+    sim_reset.set_price(AAPL, 99.5)
+    sim_reset.set_faults({"garbage_html": 1.0})
+    out = act(sim_reset, CRED, "place_order", symbol="AAPL", side="BUY", quantity=4,
+              order_type="MKT", client_order_id="fills-lost-1")
+    (held,) = [o for o in sim_reset.engine.broker.admin_orders() if o["cOID"] == "fills-lost-1"]
+    assert out["reconciled"] is True and held["status"] == "Filled"
+    assert (out["status"], out["filled_quantity"], out["avg_price"]) == ("Filled", 4.0, 99.5)
+
+
 def test_resting_order_reports_nothing_filled(sim_reset: Simulator) -> None:
     """A LMT under the market rests: filled_quantity 0, no average price."""
     sim_reset.set_price(AAPL, 100.0)
