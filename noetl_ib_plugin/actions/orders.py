@@ -222,7 +222,7 @@ def place_order(
     Returns the order as IBKR holds it: `order_id`, `client_order_id`, `status`, `conid`,
     `symbol`, `side`, `quantity`, `order_type`, `limit_price`, `stop_price`, `tif`,
     `filled_quantity`/`avg_price` (read back from IBKR's order status after placement; None
-    only when that read failed), `reconciled` (found by cOID after a lost answer)
+    when that read could not say), `reconciled` (found by cOID after a lost answer)
     and `source` (placement | live_orders | trades).
     Raises OrderRejected (IBKR or the confirm policy refused; nothing placed), OrderInactive
     (held Inactive), IdempotencyKeyConflict (the cOID names a different order), and
