@@ -14,12 +14,14 @@ beside BrokerError rather than under it, so `except TransientError: retry` and
     │   ├── LiveTradingRefused         a live account without the two opt-ins
     │   ├── IdempotencyKeyConflict     the client_order_id names another order
     │   ├── AmbiguousContract (LookupError)  several contracts matched the symbol
+    │   ├── ContractMismatch (LookupError)   the contract found is not the one asked for
     │   └── UsageError                 a bad `noetl-ib` command line
     ├── AuthError                      "auth"      keys, consumer, clock skew, revoked session
     ├── BrokerError                    "broker"    IBKR (or a server we call) said no
     │   ├── OrderRejected              IBKR refused the order
     │   │   └── OrderInactive          accepted but held Inactive: a refusal in disguise
     │   ├── ContractNotFound (LookupError)  no contract matched
+    │   ├── OrderNotFound (LookupError)     IBKR knows no order with that order_id
     │   ├── SessionTakenOver           another session of the username holds the brokerage session
     │   ├── RedirectRefused            a 3xx: credentials are never sent after a redirect
     │   ├── ResponseTooLarge           an answer past the byte cap
@@ -49,6 +51,7 @@ __all__ = [
     "AuthError",
     "BrokerError",
     "ConfigurationError",
+    "ContractMismatch",
     "ContractNotFound",
     "CredentialError",
     "CredentialNotFound",
@@ -57,6 +60,7 @@ __all__ = [
     "InputError",
     "LiveTradingRefused",
     "OrderInactive",
+    "OrderNotFound",
     "OrderOutcomeUnknown",
     "OrderRejected",
     "OrderUnconfirmed",
@@ -314,6 +318,35 @@ class IdempotencyKeyConflict(InputError):
 
 class ContractNotFound(BrokerError, LookupError):
     """No contract matched the symbol and filters."""
+
+
+class ContractMismatch(InputError, LookupError):
+    """The contract a symbol or conid resolves to differs from the one asked for (security type,
+    symbol, exchange or currency); nothing was sent. `requested` and `resolved` say how."""
+
+    details = ("requested", "resolved")
+
+    def __init__(self, message: str, *, field: str, fix: str,
+                 requested: dict[str, Any], resolved: dict[str, Any]) -> None:
+        self.requested = requested
+        self.resolved = resolved
+        super().__init__(message, field=field, fix=fix)
+
+
+class OrderNotFound(BrokerError, LookupError):
+    """IBKR knows no order with this `order_id` for the account (cancel, order status)."""
+
+    details = ("order_id",)
+
+    def __init__(self, message: str, *, order_id: str, status: int | None = None) -> None:
+        self.order_id = order_id
+        super().__init__(
+            message,
+            field="order_id",
+            status=status,
+            fix="list the day's orders with `noetl-ib run get_open_orders --credential NAME` and "
+            "pass one of their order_id values (a client_order_id is not an order_id).",
+        )
 
 
 class AmbiguousContract(InputError, LookupError):

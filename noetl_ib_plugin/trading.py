@@ -211,21 +211,23 @@ class TradingClient:
         outside_rth: bool | None = None,
         exchange: str | None = None,
         currency: str | None = None,
+        sec_type: str | None = None,
         account_id: str | None = None,
     ) -> PlaceOrderOutput:
         """`place_order`: exactly once per `client_order_id` (generated when absent).
 
         Raises OrderRejected (IBKR refused, or a question the confirm policy declined),
         OrderUnconfirmed (an OutcomeUnknownError, neither a BrokerError nor a TransientError)
-        when IBKR may hold the order and looking it up could not tell, and
-        LiveTradingRefused on a live account without both opt-ins.
+        when IBKR may hold the order and looking it up could not tell,
+        LiveTradingRefused on a live account without both opt-ins, and ContractMismatch when
+        the contract found is not the one named (`sec_type` defaults to STK, also for a conid).
         """
         return self._run("place_order", PlaceOrderOutput, {
             "side": side, "quantity": quantity, "order_type": order_type, "symbol": symbol,
             "conid": conid, "limit_price": limit_price, "stop_price": stop_price, "tif": tif,
             "client_order_id": client_order_id, "confirm": confirm, "decline": decline,
             "outside_rth": outside_rth, "exchange": exchange, "currency": currency,
-            "account_id": account_id,
+            "sec_type": sec_type, "account_id": account_id,
         })
 
     def cancel_order(self, order_id: str | int, account_id: str | None = None) -> CancelOrderOutput:

@@ -8,8 +8,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..client import IBClient
-from ..errors import AmbiguousContract, BrokerError, ContractNotFound, InputError
+from ..errors import AmbiguousContract, BrokerError, ContractMismatch, ContractNotFound, InputError
 from ..runtime import RUNTIME
+from .contract_match import Asked, check_info, refuse_derivative_by_symbol
 from .parse import as_int
 from .shapes import expect_list, get_json
 
@@ -145,14 +146,24 @@ def resolve_contract(
 ) -> Contract:
     """The single contract the caller means; AmbiguousContract / ContractNotFound otherwise.
 
+    The result is always of `sec_type` (checked in `/iserver/contract/{conid}/info`), carries
+    exactly `symbol` when one is given, and for a bare conid is listed on `exchange` and trades
+    in `currency` when those are given; anything else is ContractMismatch (input error, nothing
+    sent). A derivative type by symbol is refused before any request: IBKR's search answers
+    the underlying (ibkr-web-api.md s.13).
+
     `conid_argument` is how the calling action spells its conid input, so the ambiguity hint
     names an argument the user can pass as written (`conid=` for orders, `conids=` for quotes).
     """
     sec_type = sec_type.upper()
+    asked = Asked(symbol=symbol.upper() if symbol else None, conid=conid, sec_type=sec_type,
+                  exchange=exchange.upper() if exchange else None,
+                  currency=currency.upper() if currency else None)
     if symbol is None:
         if conid is None:
             raise InputError("give symbol or conid", field="symbol")
         info = contract_info(client, conid)
+        check_info(conid, info, asked)
         cur = info.get("currency")
         return Contract(
             conid=conid,
@@ -161,18 +172,23 @@ def resolve_contract(
             or None,
             currency=str(cur).upper() if cur else None,
             company=str(info.get("company_name") or "") or None,
-            sec_type=str(info.get("instrument_type") or sec_type).upper(),
+            sec_type=sec_type,
         )
+    refuse_derivative_by_symbol(asked, conid_argument)
     symbol = symbol.upper()
     found = search(client, symbol, sec_type)
+    # Only a listing IBKR names with exactly this symbol: "BRK.B" is not "BRK B", and a
+    # listing without a symbol cannot be told apart.
+    named = [item for item in found if str(item.get("symbol") or "").upper() == symbol]
     candidates = [
         c
-        for item in found
-        if (not _sec_types(item) or sec_type in _sec_types(item))
-        and str(item.get("symbol") or symbol).upper() == symbol
+        for item in named
+        if not _sec_types(item) or sec_type in _sec_types(item)
         for c in [_from_search(item, sec_type)]
         if c is not None
     ]
+    if not named and found:
+        _refuse_other_symbols(found, asked, conid_argument)
     if conid is not None:
         match = [c for c in candidates if c.conid == conid]
         if not match:
@@ -209,4 +225,28 @@ def resolve_contract(
             candidates=[c.to_dict() for c in enriched],
             conid_argument=conid_argument,
         )
-    return candidates[0]
+    chosen = candidates[0]
+    # The search names listings, not their type: contract info must confirm the type and symbol
+    # (exchange and currency were matched above, from the search and the same info).
+    check_info(chosen.conid, contract_info(client, chosen.conid),
+               Asked(symbol=symbol, conid=chosen.conid, sec_type=sec_type, exchange=None,
+                     currency=None))
+    return chosen
+
+
+def _refuse_other_symbols(found: list[dict[str, Any]], asked: Asked, conid_argument: str) -> None:
+    """The search answered listings of other symbols only (a class share, a near spelling)."""
+    others = [(as_int(i.get("conid")), str(i.get("symbol") or "?"), str(i.get("description") or "?"))
+              for i in found[:10]]
+    listing = "; ".join(f"{sym} conid {cid} {where}" for cid, sym, where in others)
+    first = next((cid for cid, _, _ in others if cid is not None), None)
+    pick = f"{conid_argument}={first}" if first is not None else f"{conid_argument}=CONID"
+    raise ContractMismatch(
+        f"IBKR's search for symbol {asked.symbol} answered other symbols only ({listing}); "
+        "nothing was sent",
+        field="symbol",
+        fix=f"pass {pick} (without symbol) if you mean that listing, or check the symbol's "
+        "spelling as IBKR lists it.",
+        requested=asked.to_dict(),
+        resolved={"candidates": [{"conid": c, "symbol": s, "exchange": e} for c, s, e in others]},
+    )

@@ -6,6 +6,7 @@ Sources: `GET /iserver/account/order/status/{orderId}` (one order, any state) an
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,13 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..client import IBClient
 from ..credentials.urls import path_segment
-from ..errors import BrokerError
+from ..errors import BrokerError, OrderNotFound
 from .history import epoch_iso, iso_utc
 from .models import _not_bool
 from .order_states import order_type_name
 from .parse import as_float, as_int
 
 __all__ = ["OrderStatusInput", "TradesInput", "order_status", "trades"]
+
+#: IBKR's words for an order id it does not know ("OrderID 1 doesn't exist"); no code exists.
+_UNKNOWN_ORDER = re.compile(r"\bdoes(?:n't| not) exist\b|\bnot found\b", re.IGNORECASE)
 
 _SIDES = {"B": "BUY", "BUY": "BUY", "BOT": "BUY", "S": "SELL", "SELL": "SELL", "SLD": "SELL"}
 
@@ -69,15 +73,23 @@ class TradesInput(BaseModel):
 
 
 def order_status(client: IBClient, inp: OrderStatusInput) -> dict[str, Any]:
-    """The order's state; BrokerError (field order_id) when IBKR does not know the id."""
+    """The order's state (`GET /iserver/account/order/status/{orderId}`).
+
+    Raises OrderNotFound (field order_id, exit 4) when IBKR says the id does not exist for the
+    account, BrokerError for any other refusal.
+    """
+    status: int | None = 200
     try:
         body = client.get(f"/iserver/account/order/status/{path_segment(inp.order_id)}")
     except BrokerError as exc:
         if exc.status not in (400, 404, 500) or type(exc) is not BrokerError:
             raise
-        body = {"error": exc.message}
+        body, status = {"error": exc.message}, exc.status
     if not isinstance(body, dict) or body.get("error"):
         detail = body.get("error") if isinstance(body, dict) else str(body)[:200]
+        if isinstance(detail, str) and _UNKNOWN_ORDER.search(detail):
+            raise OrderNotFound(f"IBKR knows no order {inp.order_id}: {detail[:200]}",
+                                order_id=inp.order_id, status=status)
         raise BrokerError(
             f"order {inp.order_id} status unavailable: {detail}",
             field="order_id",

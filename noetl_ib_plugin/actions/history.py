@@ -151,9 +151,11 @@ def history(client: IBClient, inp: HistoryInput) -> dict[str, Any]:
     """Bars oldest first; raises BrokerError when IBKR answers with an error."""
     symbol = inp.symbol
     conid = inp.conid
-    if conid is None:
+    if conid is None or symbol is not None or inp.exchange or inp.currency:
+        # A symbol given with a conid must name that conid: bars of one contract under another's
+        # name would be wrong data.
         contract = resolve_contract(
-            client, symbol=inp.symbol, exchange=inp.exchange, currency=inp.currency
+            client, symbol=inp.symbol, conid=conid, exchange=inp.exchange, currency=inp.currency
         )
         conid, symbol = contract.conid, contract.symbol or inp.symbol
     params = {"conid": str(conid), "period": inp.period, "bar": inp.bar,

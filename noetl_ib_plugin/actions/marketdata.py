@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..client import IBClient
-from ..errors import AmbiguousContract, BrokerError, ContractNotFound, IBPluginError, TransientError
+from ..errors import (
+    AmbiguousContract,
+    BrokerError,
+    ContractMismatch,
+    ContractNotFound,
+    IBPluginError,
+    TransientError,
+)
 from .contracts import contract_info, resolve_contract
 from .models import FIELD_IDS, SnapshotInput
 from .parse import as_int, parse_snapshot_field
@@ -72,7 +79,8 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
     `delayed` (IBKR's field 6509 starts with "D": the account has no real-time subscription and
     the prices are delayed; 6509 is always asked for), `updated` (epoch ms) and `missing`
     (fields still absent when the polling bound was reached).
-    An unknown or ambiguous symbol, or a conid IBKR does not know, is listed under `errors` and
+    An unknown, ambiguous or mismatched symbol (IBKR answers another symbol or type:
+    ContractMismatch), or a conid IBKR does not know, is listed under `errors` and
     the rest are quoted (`partial: true`); with `all_or_nothing=true`, or when nothing could be
     quoted, the first such error is raised instead (`ContractNotFound`, `AmbiguousContract`).
     A 200 answer that is not a list of objects raises `TransientError` naming the endpoint.
@@ -85,7 +93,7 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
                 client, symbol=symbol, exchange=inp.exchange, currency=inp.currency,
                 conid_argument="conids",
             )
-        except (AmbiguousContract, ContractNotFound) as exc:
+        except (AmbiguousContract, ContractMismatch, ContractNotFound) as exc:
             if inp.all_or_nothing:
                 raise
             errors.append((exc, {"symbol": symbol}))

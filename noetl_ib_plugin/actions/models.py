@@ -152,7 +152,8 @@ class PlaceOrderInput(BaseModel):
     currency: Currency | None = Field(default=None, description="currency filter, e.g. USD")
     sec_type: str = Field(
         default="STK", min_length=1, max_length=8, pattern=SEC_TYPE_PATTERN,
-        description="security type of the contract (STK)",
+        description="security type the contract must have (default STK, also for a conid); "
+        "a derivative (OPT, FUT...) only by its own conid",
     )
     client_order_id: str | None = Field(
         default=None,

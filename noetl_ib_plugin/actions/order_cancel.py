@@ -23,18 +23,20 @@ __all__ = ["cancel_order"]
 log = logging.getLogger(__name__)
 
 
-def _live_record(client: IBClient, order_id: str, account: str) -> dict[str, Any] | None:
+def _live_record(client: IBClient, order_id: str, account: str, *,
+                 not_found: bool = False) -> dict[str, Any] | None:
     """The order with this id among the live orders, else from its status (any state), or None.
 
     Live orders are scoped to the brokerage session: an order cancelled or filled before a
-    session change is only found by `GET /iserver/account/order/status/{id}`.
+    session change is only found by `GET /iserver/account/order/status/{id}`. `not_found=True`
+    raises OrderNotFound when that endpoint says IBKR knows no such order.
     """
     orders, _ = live_orders_once(client, account=account)
     for order in orders:
         record = normalize_order(order)
         if record["order_id"] == str(order_id):
             return record
-    return order_status_record(client, str(order_id))
+    return order_status_record(client, str(order_id), not_found=not_found)
 
 
 def _delete_call(client: IBClient, path: str) -> Any:
@@ -105,7 +107,8 @@ def cancel_order(client: IBClient, inp: CancelOrderInput) -> dict[str, Any]:
     Returns `{order_id, status, message, conid, account_id, already_cancelled, reconciled}`:
     `status` is "cancel_requested" when IBKR acknowledged this request, else the broker's status
     (`Cancelled`, `PendingCancel`, `Inactive`) with `already_cancelled: true`.
-    Raises BrokerError (field order_id) for a filled or unknown order.
+    Raises OrderNotFound (field order_id, exit 4) for an id IBKR does not know, BrokerError
+    (field order_id) for a filled order.
     """
     account = client.ensure_trading_allowed(inp.account_id)
     order_id = str(inp.order_id)
@@ -137,7 +140,10 @@ def cancel_order(client: IBClient, inp: CancelOrderInput) -> dict[str, Any]:
     if isinstance(body, list):
         body = next((b for b in body if isinstance(b, dict)), {})
     if isinstance(body, dict) and body.get("error"):
-        return _already_done(account, order_id, _live_record(client, order_id, account),
+        # IBKR refused: an id it does not know (live orders and order status agree) is
+        # OrderNotFound; a known order that is not working is idempotent success.
+        return _already_done(account, order_id,
+                             _live_record(client, order_id, account, not_found=True),
                              str(body["error"]))
     if not isinstance(body, dict) or not (body.get("msg") or body.get("order_id")):
         # Not an acknowledgement and not a refusal: ask the order book what happened.

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..client import IBClient
-from ..errors import BrokerError, OrderUnconfirmed
+from ..errors import BrokerError, OrderNotFound, OrderUnconfirmed
 from .executions import OrderStatusInput, order_status
 from .order_states import FILLED, LIMIT_PRICED, STATES, order_type_name
 from .parse import as_float, as_int
@@ -172,13 +172,20 @@ def order_from_trades(trades: list[dict[str, Any]], coid: str) -> dict[str, Any]
     }
 
 
-def order_status_record(client: IBClient, order_id: str) -> dict[str, Any] | None:
+def order_status_record(client: IBClient, order_id: str, *,
+                        not_found: bool = False) -> dict[str, Any] | None:
     """The order as `GET /iserver/account/order/status/{id}` holds it (any state, any session),
-    normalised like a live order; None when the id is not an IBKR order id or IBKR cannot say."""
+    normalised like a live order; None when the id is not an IBKR order id or IBKR cannot say.
+    `not_found=True` raises OrderNotFound when IBKR says it knows no such order."""
     if not (order_id.isascii() and order_id.isdigit() and len(order_id) <= 20):
         return None  # not an id the endpoint (or OrderStatusInput) takes
     try:
         found = order_status(client, OrderStatusInput(order_id=order_id))
+    except OrderNotFound:
+        if not_found:
+            raise
+        log.warning("order %s: IBKR knows no such order", order_id)
+        return None
     except BrokerError as exc:
         log.warning("order %s: status unavailable (%s)", order_id, exc.message)
         return None

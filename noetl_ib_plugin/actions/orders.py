@@ -26,6 +26,7 @@ from .confirm import ConfirmPolicy
 from .contracts import resolve_contract
 from .models import GetOpenOrdersInput, PlaceOrderInput
 from .order_cancel import cancel_order
+from .order_fills import with_fills
 from .order_lookup import (
     ORDERS_PRIMED,
     LookupSettings,
@@ -220,7 +221,8 @@ def place_order(
 
     Returns the order as IBKR holds it: `order_id`, `client_order_id`, `status`, `conid`,
     `symbol`, `side`, `quantity`, `order_type`, `limit_price`, `stop_price`, `tif`,
-    `filled_quantity`/`avg_price` (when known), `reconciled` (found by cOID after a lost answer)
+    `filled_quantity`/`avg_price` (read back from IBKR's order status after placement; None
+    when that read could not say), `reconciled` (found by cOID after a lost answer)
     and `source` (placement | live_orders | trades).
     Raises OrderRejected (IBKR or the confirm policy refused; nothing placed), OrderInactive
     (held Inactive), IdempotencyKeyConflict (the cOID names a different order), and
@@ -249,6 +251,8 @@ def place_order(
     else:
         record = _from_answer(item, ticket)
         reason = next((str(item[k]) for k in _REASON_KEYS if item.get(k)), None)
+    if record.get("status") not in INACTIVE:
+        record = with_fills(client, record)
     if record.get("status") in INACTIVE:
         raise _inactive(record, coid, reason)
     return {

@@ -141,8 +141,6 @@ def secdef_search(engine: Services, call: Call) -> Any:
     sec_type = str(params.get("secType") or "STK").upper()
     if not symbol:
         raise ApiError(400, {"error": "Bad Request: symbol required", "statusCode": 400})
-    if sec_type != "STK":
-        return []
     by_name = str(params.get("name", "")).lower() == "true"
     out = []
     for c in engine.market.contracts.values():
@@ -150,6 +148,9 @@ def secdef_search(engine: Services, call: Call) -> Any:
             continue
         if c.symbol == symbol or (by_name and c.company.upper().startswith(symbol)):
             sections = _US_SECTIONS if c.currency == "USD" else [{"secType": "STK"}]
+            # IBKR answers a derivative type with the *underlying* whose sections name it.
+            if sec_type not in {s["secType"] for s in sections}:
+                continue
             out.append({"conid": str(c.conid), "companyHeader": f"{c.company} - {c.exchange}",
                         "companyName": c.company, "symbol": c.symbol, "description": c.exchange,
                         "restricted": None, "fop": None, "opt": None, "war": None,
@@ -165,7 +166,8 @@ def contract_info(engine: Services, call: Call) -> Any:
     return {"con_id": contract.conid, "conid": contract.conid, "symbol": contract.symbol,
             "exchange": contract.exchange, "listing_exchange": contract.exchange,
             "currency": contract.currency, "company_name": contract.company,
-            "local_symbol": contract.symbol, "instrument_type": "STK", "secType": "STK",
+            "local_symbol": contract.symbol, "instrument_type": contract.sec_type,
+            "secType": contract.sec_type,
             "valid_exchanges": f"SMART,{contract.exchange}"}
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "AAPL_OPTION_CONID",
     "CONTRACTS",
     "LATE_FIELDS",
     "Contract",
@@ -45,11 +46,16 @@ class Contract:
     search: bool = True
     #: Whether IBKR takes fractional quantities for it (US stocks yes; ASX, LSE whole shares).
     fractions: bool = True
+    #: IBKR's security type (`instrument_type` of contract info); search answers stocks only.
+    sec_type: str = "STK"
 
+
+#: The one option contract of the universe (AAPL JAN27 200 C).
+AAPL_OPTION_CONID = 730000001
 
 _US_SECTIONS: list[dict[str, str]] = [
     {"secType": "STK"},
-    {"secType": "OPT", "months": "JUN25;JUL25;AUG25", "exchange": "SMART;AMEX;BATS;BOX;CBOE"},
+    {"secType": "OPT", "months": "JAN27;FEB27", "exchange": "SMART;AMEX;BATS;BOX;CBOE"},
     {"secType": "WAR", "exchange": "FWB;SWB"},
     {"secType": "BAG"},
 ]
@@ -68,6 +74,10 @@ CONTRACTS: dict[int, Contract] = {
         Contract(459530, "SIVB", "SVB FINANCIAL GROUP", "NASDAQ", "USD", 106.0, halted=True),
         Contract(13109, "VOD", "VODAFONE GROUP PLC", "LSE", "GBP", 0.7, market_data=False,
                  fractions=False),
+        # An AAPL option (JAN27 200 call): found by conid only, as IBKR's search names the
+        # underlying and the option's conid comes from secdef/info.
+        Contract(AAPL_OPTION_CONID, "AAPL", "APPLE INC", "CBOE", "USD", 12.5, search=False,
+                 sec_type="OPT", fractions=False),
     )
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
@@ -85,13 +86,20 @@ def add_bootstrap(
 
 @contextmanager
 def order_desk() -> Iterator[responses.RequestsMock]:
-    """A fresh runtime and a mock IBKR with the bootstrap and the AAPL contract search answered."""
+    """A fresh runtime and a mock IBKR with the bootstrap, the AAPL search and its info answered."""
     runtime.reset()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         add_bootstrap(mock)
         mock.add(responses.GET, f"{BASE}/iserver/secdef/search",
                  json=[{"conid": "265598", "symbol": "AAPL", "description": "NASDAQ",
                         "sections": [{"secType": "STK"}]}])
+        mock.add(responses.GET, f"{BASE}/iserver/contract/265598/info",
+                 json={"conid": 265598, "symbol": "AAPL", "instrument_type": "STK",
+                       "exchange": "NASDAQ", "currency": "USD"})
+        # The read-back after placement: IBKR's order status may lag a fresh order (a unit
+        # test that cares registers the status it wants before this catch-all).
+        mock.add(responses.GET, re.compile(rf"{re.escape(BASE)}/iserver/account/order/status/\d+"),
+                 status=400, json={"error": "OrderID doesn't exist", "statusCode": 400})
         yield mock
     runtime.reset()
 

@@ -154,13 +154,13 @@ def test_entry_with_record_dict_in_process(sim_env: Simulator, monkeypatch: pyte
 
 
 def test_step_failure_is_a_result_not_a_crash(sim_env: Simulator) -> None:
-    """A broker error gives ok false, isError, a one-line summary and the typed error; exit 0."""
+    """An unknown order id gives ok false, isError, a one-line summary and the typed error; exit 0."""
     run = run_python_step(CODE, {"action": "cancel_order", "credential": "sim_oauth2", "order_id": "1"})
     assert run.status == "ok" and run.exit_code == 0
     data = run.result
     assert data["ok"] is False and data["isError"] is True
     assert "\n" not in data["summary"] and data["summary"].startswith("cancel_order failed:")
-    assert data["error"]["type"] == "BrokerError"
+    assert data["error"]["type"] == "OrderNotFound"  # a BrokerError: exit 4
     assert data["error"]["category"] == "broker"
     assert data["error"]["field"] == "order_id"
     assert "doesn't exist" in data["error"]["message"]

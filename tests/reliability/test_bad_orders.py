@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from noetl_ib_plugin import runtime
 from noetl_ib_plugin.errors import (
+    ContractMismatch,
     ContractNotFound,
     IBPluginError,
     InputError,
@@ -138,7 +139,7 @@ PLACE_REFUSED: list[tuple[str, dict[str, Any], type[IBPluginError], str | None]]
     ("unknown-dotted-symbol", {"symbol": "BRK.Z"}, ContractNotFound, "symbol"),
     ("symbol-and-other-conid", {"conid": 272093}, InputError, "conid"),
     ("unknown-conid", {"symbol": DROP, "conid": 424242}, ContractNotFound, "conid"),
-    ("options-sec-type", {"sec_type": "OPT"}, ContractNotFound, "symbol"),
+    ("options-sec-type", {"sec_type": "OPT"}, ContractMismatch, "sec_type"),
     ("large-quantity", {"quantity": 9_000_000}, OrderRejected, None),
     ("far-limit", {"limit_price": 9_000_000.0}, OrderRejected, None),
     ("smallest-limit", {"limit_price": 0.000001}, OrderRejected, None),
@@ -597,6 +598,11 @@ def _valid_outcomes(action: str, args: dict[str, Any]) -> set[tuple[str, str | N
             str(args.get("sec_type", "STK")).strip().upper() != "STK")
         if not listed or filtered:
             out.add(("ContractNotFound", "symbol"))
+        if str(args.get("sec_type", "STK")).strip().upper() != "STK":
+            # Every listed contract is a stock: another type is never traded in its place.
+            out.add(("ContractMismatch", "sec_type"))
+        if symbol is None:
+            out |= {("ContractMismatch", k) for k in ("exchange", "currency") if args.get(k)}
         conid = _whole(args["conid"]) if args.get("conid") is not None else None
         if conid is not None and conid not in _LISTED.values():
             out.add(("InputError", "conid") if symbol is not None else ("ContractNotFound", "conid"))
@@ -610,7 +616,9 @@ def _valid_outcomes(action: str, args: dict[str, Any]) -> set[tuple[str, str | N
             return {("ok", None), ("ContractNotFound", "symbol")}
         return {("ok", None)}
     if action == "cancel_order":
-        return {("ok", None), ("BrokerError", "order_id")}
+        # A filled order cannot be cancelled (BrokerError); an id IBKR does not know is
+        # OrderNotFound.
+        return {("ok", None), ("BrokerError", "order_id"), ("OrderNotFound", "order_id")}
     if action == "get_open_orders":
         # IBKR's order statuses (Web API, live orders); anything else is refused up front.
         known = {"inactive", "pendingsubmit", "presubmitted", "submitted", "filled",

@@ -36,6 +36,10 @@ class PlaceOrderOutput(_Output):
     )
     stop_price: float | None = Field(default=None, description="stop trigger price")
     tif: str | None = Field(default=None, description="time in force, e.g. DAY, GTC")
+    filled_quantity: float | None = Field(
+        default=None, description="shares filled when read back after placement (order status)"
+    )
+    avg_price: float | None = Field(default=None, description="average fill price")
     confirmed_message_ids: list[str] = Field(
         default_factory=list, description="IBKR question ids answered yes"
     )

@@ -1,0 +1,42 @@
+"""A placed order's result as IBKR holds it after placement: status, filled quantity, average price.
+
+Source: IBKR Web API `GET /iserver/account/order/status/{orderId}` (`order_status`, `cum_fill`,
+`average_price`). The placement answer carries only the order id and a status, so a market
+order that filled at once would otherwise come back with its fills unknown.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..client import IBClient
+from ..errors import IBPluginError
+from .order_lookup import order_status_record
+
+__all__ = ["with_fills"]
+
+log = logging.getLogger(__name__)
+
+#: What the order status read may update in a placement record (the broker's current state).
+_FROM_STATUS = ("status", "filled_quantity", "avg_price")
+
+
+def with_fills(client: IBClient, record: dict[str, Any]) -> dict[str, Any]:
+    """`record` updated with IBKR's status, filled quantity and average fill price.
+
+    A read only: when it fails (any error) or answers for another order or contract, the record
+    is returned unchanged, since the order is placed whatever the read says.
+    """
+    order_id = str(record.get("order_id") or "")
+    try:
+        found = order_status_record(client, order_id)
+    except IBPluginError as exc:
+        log.warning("order %s: placed; reading its fills failed (%s)", order_id, exc.message)
+        return record
+    if found is None or found.get("order_id") != order_id or \
+            found.get("conid") not in (None, record.get("conid")):
+        return record
+    out = dict(record)
+    out.update({key: found[key] for key in _FROM_STATUS if found.get(key) is not None})
+    return out
