@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .child import become_client, job_shape_ok, limits_fit
-from .identity import process_identity
+from .child import CwdUnusable, become_client, job_shape_ok, limits_fit
+from .identity import Peer, peer_of, process_identity, process_limits, process_umask
 from .paths import job_key
 from .wire import close_all, peer_uid, recv_message, send_message
 
@@ -92,6 +92,27 @@ def _pdeathsig() -> Callable[[], None]:
     return lambda: prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+#: Printable characters a shell would still act on, written as escapes in the server log.
+_SHELL_ACTIVE = {ord("$"): "\\x24", ord("`"): "\\x60", ord("\\"): "\\\\"}
+
+
+def _inert(text: str) -> str:
+    """`text` as printable ASCII: other characters, `$`, backquote and backslash as escapes."""
+    return "".join(c.translate(_SHELL_ACTIVE) if " " <= c <= "~" else ascii(c)[1:-1] for c in text)
+
+
+def _cwd_error(cwd: str, exc: OSError) -> int:
+    """The client's cwd became unusable after its own check: a typed error on its stderr, exit 2."""
+    import json
+
+    body = {"type": "ConfigurationError", "category": "input", "field": "cwd",
+            "message": f"cannot enter the working directory {cwd!r}: {exc.strerror}",
+            "fix": "run the step from a directory this user can search, e.g. `cd \"$HOME\"` first"}
+    with contextlib.suppress(OSError):
+        os.write(2, (json.dumps({"error": body}, separators=(",", ":")) + "\n").encode())
+    return 2
+
+
 @dataclass
 class _Job:
     conn: socket.socket
@@ -111,7 +132,6 @@ class Server:
         self.idle = idle
         self.code = code
         self.job = job_key(os.environ)
-        self.who = process_identity()
         self.log_fd = log_fd
         self.clock = clock
         self.started_wall = time.time()
@@ -134,7 +154,12 @@ class Server:
     log_max = 1 << 20
 
     def log(self, text: str) -> None:
-        """One line, no argv, no environment; the file starts over past `log_max` bytes."""
+        """One line, no argv, no environment; the file starts over past `log_max` bytes.
+
+        Written inert (`_inert`): a line can never carry a newline, a terminal escape or text a
+        shell would expand, whatever a client managed to put into it.
+        """
+        text = _inert(text)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         with contextlib.suppress(OSError):
             if os.lseek(self.log_fd, 0, os.SEEK_END) >= self.log_max:
@@ -198,7 +223,11 @@ class Server:
                 self.accept_paused = True
                 self.log("out of file descriptors: not accepting until a job ends")
             return
+        # One bound for the whole handshake (job, then go): a client dripping its bytes holds
+        # this single-threaded loop for at most HANDSHAKE_TIMEOUT, however it spaces them.
+        deadline = time.monotonic() + HANDSHAKE_TIMEOUT
         fds: list[int] = []
+        peer: Peer | None = None
         try:
             conn.settimeout(HANDSHAKE_TIMEOUT)
             uid = peer_uid(conn)
@@ -207,7 +236,8 @@ class Server:
                 self.log(f"refused a client of uid {uid}")
                 conn.close()
                 return
-            message, fds = recv_message(conn, max_fds=3)
+            peer = peer_of(conn)
+            message, fds = recv_message(conn, max_fds=3, deadline=deadline)
             kind = message.get("t")
             if kind == "status":
                 send_message(conn, self._status())
@@ -217,7 +247,7 @@ class Server:
                 send_message(conn, {"t": "stopping", "pid": os.getpid(), "jobs_running": len(self.jobs)})
                 self._close_listener()
             elif kind == "job":
-                self._job(conn, message, fds)
+                self._job(conn, message, fds, peer, deadline)
                 fds = []
                 return
             conn.close()
@@ -226,6 +256,8 @@ class Server:
             conn.close()
         finally:
             close_all(fds)
+            if peer is not None:
+                peer.close()
 
     def _refuse(self, conn: socket.socket, reason: str) -> None:
         self.refused += 1
@@ -234,7 +266,27 @@ class Server:
             send_message(conn, {"t": "refuse", "reason": reason})
         conn.close()
 
-    def _job(self, conn: socket.socket, message: dict[str, Any], fds: list[int]) -> None:
+    def _client_process(self, peer: Peer | None) -> tuple[str, dict[str, list[int]], int] | str:
+        """The client's limits and umask as the kernel reports them, or why it is not served.
+
+        Nothing the client says about itself counts: its identity, limits and umask are read
+        from /proc/<pid> of the process the kernel says connected, pinned by a pidfd.
+        """
+        if peer is None:
+            return "the kernel does not say which process connected"
+        if process_identity(peer.pid) != process_identity(os.getpid()):
+            return ("groups, capabilities, seccomp, namespaces, cgroup, scheduling or I/O "
+                    "priority differ from the server's")
+        limits = process_limits(peer.pid)
+        umask = process_umask(peer.pid)
+        if not peer.still_there():  # everything above may describe a recycled pid
+            return "the connecting process is gone"
+        if limits is None or umask is None:
+            return "the kernel does not show the client's resource limits or umask"
+        return "ok", limits, umask
+
+    def _job(self, conn: socket.socket, message: dict[str, Any], fds: list[int],
+             peer: Peer | None, deadline: float) -> None:
         """Check the job, say ok, wait for go, fork; the received fds are closed here in the server."""
         pid, spare = 0, -1
         try:
@@ -246,26 +298,27 @@ class Server:
                 return self._refuse(conn, "the installed code changed since the server started")
             if message.get("job") != self.job:
                 return self._refuse(conn, "sys.path or PYTHON*/PYDANTIC* variables differ from the server's")
-            if message.get("who") != self.who:
-                return self._refuse(conn, "groups, capabilities, seccomp, namespaces, cgroup or "
-                                    "scheduling differ from the server's")
+            client = self._client_process(peer)
+            if isinstance(client, str):
+                return self._refuse(conn, client)
+            _, limits, umask = client
             if len(fds) != 3 or not job_shape_ok(message):
                 return self._refuse(conn, "malformed job")
-            if not limits_fit(message["rlimits"]):
+            if not limits_fit(limits):
                 return self._refuse(conn, "the step's resource limits exceed the server's")
             try:  # the pidfd's slot, taken before the ok: after the fork it must not fail
                 spare = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
                 return self._refuse(conn, "the server is out of file descriptors")
             send_message(conn, {"t": "ok"})
-            go, _ = recv_message(conn)
+            go, _ = recv_message(conn, deadline=deadline)
             if go.get("t") != "go":
                 conn.close()
                 return None
             pid = os.fork()
             if pid == 0:
                 os.close(spare)
-                self._child(conn, message, fds)  # never returns
+                self._child(conn, {**message, "umask": umask, "rlimits": limits}, fds)  # never returns
             os.close(spare)
             spare = -1
             pidfd = os.pidfd_open(pid)
@@ -340,6 +393,8 @@ class Server:
             from ..cli import main
 
             code = main(list(message["argv"]))
+        except CwdUnusable as exc:
+            code = _cwd_error(message["cwd"], exc)
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         except BaseException:
