@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import platform
 import select
 import socket
 import struct
@@ -147,7 +146,7 @@ def _read(path: str) -> str:
 
 def ioprio(pid: int) -> str:
     """The I/O scheduling class and level (`ionice`) of `pid` (ioprio_get(2)), or "-"."""
-    number = _SYS_IOPRIO_GET.get(platform.machine())
+    number = _SYS_IOPRIO_GET.get(os.uname().machine)
     if number is None:
         return "-"
     try:

@@ -2,16 +2,18 @@
 
 The server never runs an action and holds no secret: it is started with only the variables
 that shape an interpreter (`command.KEEP_ENV`), and each child replaces them with its client's.
-A child stands in for a fresh process: the client's stdin/stdout/stderr on 0/1/2, its cwd,
-environment, umask and argv; logging, warnings and the std streams as a fresh interpreter has
-them; then the same `noetl_ib_plugin.cli.main(argv)`. As the server never runs an action, every
-process-wide cache (token memory cache, runner clients, file-cache handles) is as empty as in a
-fresh process; only the plugin registry is built once (from installed distributions, which the
-code fingerprint covers). A child dies with the server (PR_SET_PDEATHSIG) and is killed when
-its client goes away (EOF on the client's socket: the step timed out).
+A child is forked only for a client whose privileges, as the kernel shows them, equal the
+server's (`identity`), and stands in for a fresh process: the client's stdin/stdout/stderr on
+0/1/2, its cwd, environment, argv, and its umask and resource limits as /proc shows them;
+logging, warnings and the std streams as a fresh interpreter has them; then the same
+`noetl_ib_plugin.cli.main(argv)`. As the server never runs an action, every process-wide cache
+(token memory cache, runner clients, file-cache handles) is as empty as in a fresh process;
+only the plugin registry is built once (from installed distributions, which the code
+fingerprint covers). A child dies with the server (PR_SET_PDEATHSIG) and is killed when its
+client goes away (EOF on the client's socket: the step timed out).
 
 Log lines (`<socket>.log`, mode 0600) name pids, uids, exit codes and reasons, never argv or
-the environment.
+the environment, and are written inert (printable ASCII, `$` and backquote escaped).
 """
 
 from __future__ import annotations
