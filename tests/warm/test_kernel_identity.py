@@ -150,8 +150,7 @@ print(json.dumps({"bytes": len(got), "fds": fds, "canary": sys.argv[2].encode() 
 
 
 def test_weaker_process_binding_its_own_socket_gets_nothing(warm: Warm) -> None:
-    """Root without capabilities and with no_new_privs replaces the socket: a full-root client sends
-    it no byte and no descriptor, ignores its fake result and runs in process."""
+    """A capless no_new_privs root rebinding the socket gets no byte or fd; its fake result is ignored."""
     warm.start()
     sock = next(warm.sock_dir.glob("*.sock"))
     rogue = subprocess.Popen([*NO_CAPS, "--no-new-privs", sys.executable, "-c", _ROGUE_SERVER,

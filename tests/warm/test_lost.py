@@ -71,8 +71,7 @@ def _killed_while_ibkr_holds_the_order(warm: Warm, sim_env: Simulator, *extra: s
 
 
 def test_lost_place_order_names_its_generated_client_order_id(warm: Warm, sim_env: Simulator) -> None:
-    """Server killed while IBKR holds a place_order without a cOID: exit 6 names the cOID the step
-    used, and the broker holds at most that one order under it."""
+    """Server killed while IBKR holds the order: exit 6 names the new cOID; the broker holds <= 1 with it."""
     code, err = _killed_while_ibkr_holds_the_order(warm, sim_env)
     assert code == 6, err
     error = json.loads(err.strip().splitlines()[-1])["error"]
@@ -103,8 +102,7 @@ def test_lost_place_order_repeats_the_given_client_order_id(warm: Warm, sim_env:
     (["run", "--", "place_order"], ""),
 ])
 def test_order_key_finds_or_adds_the_client_order_id(argv: list[str], coid: str | None) -> None:
-    """The cOID handed over is the user's (last word wins over --args-json), else a new one added
-    right after the action; other commands and unparseable arguments are left as typed."""
+    """The user's cOID is kept (last word wins), else one is added after the action; others untouched."""
     from noetl_ib_plugin.warm.coid import order_key
 
     out, key = order_key(argv)

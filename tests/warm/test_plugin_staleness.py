@@ -52,8 +52,7 @@ def _description(warm: Warm, pythonpath: str, *flags: str) -> tuple[str, str]:
 
 
 def test_editable_plugin_edited_after_start_is_not_served_stale(warm: Warm, tmp_path: Path) -> None:
-    """Edit the plugin after `warm start`: the next step shows the new code (run in process) and
-    the stale server exits; a server started after the edit serves the new code."""
+    """A plugin edited after `warm start` runs its new code, the stale server exits, a new one serves."""
     source, pythonpath = _editable_plugin(tmp_path)
     start = warm.run("warm", "start", PYTHONPATH=pythonpath)
     assert start.returncode == 0, start.stderr

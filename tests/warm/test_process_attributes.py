@@ -75,8 +75,7 @@ def _proc(pid: int, name: str) -> str:
 @NEEDS_ROOT
 @pytest.mark.parametrize("what", sorted(WRAPPERS))
 def test_child_has_the_clients_limits_umask_and_personality(held_child: Any, what: str) -> None:
-    """Under `prlimit`, `setarch` or `umask`, the served child's limits, umask and personality
-    equal its client's, as /proc shows both."""
+    """Under prlimit, setarch or umask the served child's limits, umask, personality equal its client's."""
     client, child = held_child(WRAPPERS[what])
     assert _proc(child, "limits") == _proc(client, "limits")
     assert _proc(child, "personality") == _proc(client, "personality")
@@ -105,8 +104,7 @@ def test_other_io_priority_or_scheduling_runs_in_process(warm: Warm, wrapper: li
 
 @pytest.mark.skipif(SETPRIV is None or os.geteuid() != 0, reason="needs root and setpriv")
 def test_unsearchable_cwd_runs_in_process_with_the_same_result(warm: Warm) -> None:
-    """A step whose cwd it cannot search (mode 000, no capabilities): the same exit 2 and error
-    as alone, not a silent exit 1 from a child that could not chdir."""
+    """A cwd the step cannot search gives the in-process exit 2 and error, not a silent exit 1."""
     no_caps = [str(SETPRIV), "--bounding-set=-all", "--inh-caps=-all"]
     start = subprocess.run([*no_caps, NOETL_IB, "warm", "start"], capture_output=True, text=True,
                            env=warm.env, timeout=60, check=False)
@@ -130,8 +128,7 @@ def test_unsearchable_cwd_runs_in_process_with_the_same_result(warm: Warm) -> No
 
 
 def test_child_that_cannot_enter_the_cwd_says_so_with_exit_2(tmp_path: Path) -> None:
-    """If the cwd goes away between the client's check and the child's chdir: a typed JSON error
-    naming the field, exit 2 (never a silent exit 1)."""
+    """A child that cannot chdir prints a typed JSON error naming the field cwd and exits 2."""
     import json
 
     from noetl_ib_plugin.warm.child import CwdUnusable, become_client

@@ -284,8 +284,7 @@ def test_server_log_starts_over_past_its_cap(tmp_path: Path) -> None:
 
 
 def test_dripping_client_holds_the_server_for_one_handshake_bound_in_total(warm: Warm) -> None:
-    """A client sending its job one byte every 0.2 s is dropped after HANDSHAKE_TIMEOUT in total
-    (not per read), and the server then serves the next step."""
+    """A client dripping its job is dropped after the handshake bound in total; the next step is served."""
     import struct
     import time
 
@@ -315,8 +314,7 @@ def test_dripping_client_holds_the_server_for_one_handshake_bound_in_total(warm:
 def test_relative_cache_dir_is_refused_by_name_and_leaves_nothing(
     warm: Warm, tmp_path: Path, variable: str
 ) -> None:
-    """`NOETL_IB_CACHE_DIR=relc noetl-ib warm start`: exit 2 naming the variable with a fix; no
-    directory, socket or log is made; steps with it run in process."""
+    """A relative cache dir: `warm start` exits 2 naming it, makes nothing; steps run in process."""
     env = {**warm.env, variable: "relc"}
     if variable != "NOETL_IB_CACHE_DIR":
         env.pop("NOETL_IB_CACHE_DIR")
