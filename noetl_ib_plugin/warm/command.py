@@ -120,6 +120,9 @@ def stop() -> dict[str, Any]:
     answer = _ask(path, {"t": "stop"})
     if answer is None:
         return {"running": False, "stopped": False, "socket": str(path)}
+    if answer.get("t") == "refuse":  # a weaker process of this user (a sandboxed step)
+        return {"running": True, "stopped": False, "socket": str(path),
+                "not_stopped_because": str(answer.get("reason"))}
     _wait_gone(path)
     return {"running": False, "stopped": True, "pid": answer.get("pid"), "socket": str(path)}
 

@@ -243,6 +243,9 @@ class Server:
             kind = message.get("t")
             if kind == "status":
                 send_message(conn, self._status())
+            elif kind == "stop" and not self._same_privileges(peer):
+                self._refuse(conn, "only a process with the server's privileges may stop it")
+                return
             elif kind == "stop":
                 self.stopping = True
                 self.log("stop requested")
@@ -268,6 +271,12 @@ class Server:
             send_message(conn, {"t": "refuse", "reason": reason})
         conn.close()
 
+    @staticmethod
+    def _same_privileges(peer: Peer | None) -> bool:
+        """The connected process holds exactly the server's privileges (read from /proc)."""
+        return (peer is not None and process_identity(peer.pid) == process_identity(os.getpid())
+                and peer.still_there())
+
     def _client_process(self, peer: Peer | None) -> tuple[str, dict[str, list[int]], int] | str:
         """The client's limits and umask as the kernel reports them, or why it is not served.
 
@@ -276,7 +285,7 @@ class Server:
         """
         if peer is None:
             return "the kernel does not say which process connected"
-        if process_identity(peer.pid) != process_identity(os.getpid()):
+        if not self._same_privileges(peer):
             return ("groups, capabilities, seccomp, namespaces, cgroup, scheduling or I/O "
                     "priority differ from the server's")
         limits = process_limits(peer.pid)

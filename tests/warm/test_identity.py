@@ -64,3 +64,16 @@ def test_niced_client_is_not_served_at_the_servers_priority(warm: Warm) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "differ from this process's" in proc.stderr
     assert warm.status()["jobs_done"] == 0
+
+
+@pytest.mark.skipif(SETPRIV is None, reason="needs util-linux setpriv")
+def test_weaker_process_cannot_stop_the_server(warm: Warm) -> None:
+    """`warm stop` from a no_new_privs process of this user is refused; the server keeps serving."""
+    warm.start()
+    proc = _run(warm, [str(SETPRIV), "--no-new-privs"], "warm", "stop")
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert (answer["running"], answer["stopped"]) == (True, False)
+    assert "server's privileges" in answer["not_stopped_because"]
+    assert warm.run("--version").returncode == 0
+    assert warm.status()["jobs_done"] == 1
