@@ -29,6 +29,7 @@ RANKS = {
     "step_context": 0,
     "runtime": 0,
     "ancestors": 0,
+    "errorlog": 0,
     "entry": 6,
     "step_credential": 6,
     "logs": 0,

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ..errorlog import append_error_log
 from ..errors import UsageError
 from ..logs import configure_logging
 from ..redaction import RedactingFilter, redact
@@ -157,10 +158,6 @@ def _append_error_log(body: Mapping[str, Any], code: int, command: str | None) -
         return
     entry = {"ts": round(time.time(), 3), "command": command, "exit_code": code, "error": dict(body)}
     try:
-        # O_NONBLOCK: a FIFO nobody reads fails at once (ENXIO) instead of hanging the step.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NONBLOCK", 0),
-                     0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, separators=(",", ":"), default=str) + "\n")
+        append_error_log(path, entry)
     except OSError as exc:
         log.warning("cannot append to NOETL_IB_ERROR_LOG %s: %s", path, exc.strerror)

@@ -3,19 +3,29 @@
 Standard library only (the console script has not decided yet whether it needs requests and
 pydantic). The rule that keeps a step from running twice: `run_through_server` returns None
 (run in process) only while the server has not accepted the job; once it answered ``ok`` the
-result is the child's exit code, or EXIT_OUTCOME_UNKNOWN when the server is lost.
+result is the child's exit code, or EXIT_OUTCOME_UNKNOWN (naming the order's client_order_id,
+fixed before the hand-over by `coid.order_key`) when the server is lost.
+
+Nothing is sent -- not the environment (it may hold secrets), not the stdio descriptors -- before
+the kernel has said who serves the socket (SO_PEERCRED, pinned by a pidfd) and /proc has shown
+that process to hold exactly this process's privileges (`identity.process_identity`): a
+same-user process with fewer privileges that binds its own socket gets nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
 import sys
+import time
 from collections.abc import Mapping
 
-from .identity import process_identity
-from .paths import RLIMITS, code_key, job_key, socket_path, untrusted_reason
+from ..errorlog import append_error_log
+from .coid import order_key
+from .identity import peer_of, process_identity, securebits
+from .paths import cache_dir_problem, code_key, job_key, socket_path, untrusted_reason
 from .wire import WireError, peer_uid, recv_message, send_message
 
 __all__ = ["CONNECT_TIMEOUT", "HANDSHAKE_TIMEOUT", "run_through_server", "warm_disabled"]
@@ -77,46 +87,55 @@ def _command(args: list[str]) -> str | None:
     return words[0]
 
 
-def _lost(text: str, args: list[str]) -> int:
+def _lost(text: str, args: list[str], coid: str | None) -> int:
     """The job was accepted and its end is unknown: one JSON error line, exit 6, never a re-run.
 
     Same shape as every other failure (`{"error": {...}}` on stderr, appended to
-    NOETL_IB_ERROR_LOG when set), since NoETL drops a failing step's stderr.
+    NOETL_IB_ERROR_LOG when set), since NoETL drops a failing step's stderr. For place_order it
+    names the order's client_order_id (the one handed over), as every exit 6 does.
     """
     import json
-    import time
 
-    body = {
+    lookup = f"run `{_lookup_command(args)}` and look the order up by"
+    if coid is not None:
+        fix = (f"{lookup} client_order_id {coid} before sending it again (with that same "
+               "client_order_id, never a new one).")
+    else:
+        fix = (f"for place_order, {lookup} its client_order_id before sending it again (with the "
+               "same client_order_id, never a new one).")
+    body: dict[str, object] = {
         "type": "WarmServerLost",
         "message": f"the warm step server accepted this step, then {text}; its outcome is unknown "
-        f"and it was not re-run Fix: for place_order, run `{_lookup_command(args)}` and look "
-        "the order up by its client_order_id before sending it again (with the same "
-        "client_order_id, never a new one).",
+        f"and it was not re-run Fix: {fix}",
         "category": "unknown",
     }
+    if coid is not None:
+        body["client_order_id"] = coid
     sys.stderr.write(json.dumps({"error": body}, separators=(",", ":")) + "\n")
     sys.stderr.flush()
     log = os.environ.get("NOETL_IB_ERROR_LOG")
     if log:
-        command = _command(args)
-        entry = {"ts": round(time.time(), 3), "command": command, "exit_code": EXIT_OUTCOME_UNKNOWN,
-                 "error": body}
-        try:
-            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK, 0o600)
-            with os.fdopen(fd, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(entry, separators=(",", ":")) + "\n")
-        except OSError:
-            pass  # the stderr line above stands
+        entry = {"ts": round(time.time(), 3), "command": _command(args),
+                 "exit_code": EXIT_OUTCOME_UNKNOWN, "error": body}
+        with contextlib.suppress(OSError):  # the stderr line above stands
+            append_error_log(log, entry)
     return EXIT_OUTCOME_UNKNOWN
 
 
 def _connect(path: str, verbose: bool) -> socket.socket | None:
-    """A connection to a server run by this user, or None."""
+    """A connection to a server that holds exactly this process's privileges, or None.
+
+    The kernel names the server (SO_PEERCRED: the process that called listen(), pinned by a
+    pidfd); its uid, groups, capabilities, no_new_privs, seccomp, namespaces, ... as /proc shows
+    them must equal ours. Else a weaker process of this user that bound its own socket would
+    receive our environment and stdio.
+    """
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(CONNECT_TIMEOUT)
         sock.connect(path)
         uid = peer_uid(sock)
+        server = peer_of(sock)
     except OSError as exc:
         sock.close()
         _note(verbose, f"cannot connect ({exc.strerror or type(exc).__name__})")
@@ -124,6 +143,18 @@ def _connect(path: str, verbose: bool) -> socket.socket | None:
     if uid != os.geteuid():
         sock.close()
         _note(verbose, f"the socket is served by uid {uid}, not by this user (uid {os.geteuid()})")
+        return None
+    try:
+        same = (server is not None
+                and process_identity(server.pid) == process_identity(os.getpid())
+                and server.still_there())
+    finally:
+        if server is not None:
+            server.close()
+    if not same:
+        sock.close()
+        _note(verbose, "groups, capabilities, no_new_privs, seccomp, namespaces, cgroup or "
+              "scheduling of the process serving the socket differ from this process's")
         return None
     return sock
 
@@ -138,24 +169,39 @@ def _stdio_open() -> bool:
     return True
 
 
-def _rlimits() -> dict[str, list[int]]:
-    """This process's resource limits, for the child to take over."""
-    import resource
+def _usable_cwd() -> str | None:
+    """The cwd, if the child can enter it (chdir by path, as the child does), else None."""
+    try:
+        cwd = os.getcwd()
+        os.chdir(cwd)  # an unsearchable cwd (or one above it) fails here as in the child
+    except OSError:
+        return None
+    return cwd
 
-    return {name: list(resource.getrlimit(getattr(resource, name)))
-            for name in RLIMITS if hasattr(resource, name)}
+
+def _own(name: str) -> int:
+    """An attribute of this process from /proc/self (`timerslack_ns`, `personality`), or 0."""
+    try:
+        with open(f"/proc/self/{name}", encoding="ascii") as fh:
+            return int(fh.read().strip(), 16 if name == "personality" else 10)
+    except (OSError, ValueError):
+        return 0
 
 
 def run_through_server(args: list[str]) -> int | None:
     """The exit code of `args` run by the warm server, or None when it did not take the job.
 
     Before anything is sent: the socket's directory and the socket must be this user's (0700)
-    and the peer's SO_PEERCRED uid this process's euid (the environment may hold secrets).
+    and the peer the kernel names must hold exactly this process's privileges (see _connect).
     """
     env = os.environ
     if warm_disabled(env) or not hasattr(socket, "send_fds") or not hasattr(os, "geteuid"):
         return None
     verbose = _verbose(args)
+    problem = cache_dir_problem(env)
+    if problem is not None:
+        _note(verbose, problem)
+        return None
     path = socket_path(env)
     try:
         os.lstat(path)
@@ -169,23 +215,26 @@ def run_through_server(args: list[str]) -> int | None:
         return None
     if not _stdio_open():
         return None
-    try:
-        cwd = os.getcwd()
-    except OSError:
+    cwd = _usable_cwd()
+    if cwd is None:
+        _note(verbose, "the working directory cannot be entered by path")
+        return None
+    if securebits() != 0:  # only this process can read them: a child would not have them
+        _note(verbose, "this process has securebits set")
         return None
     sock = _connect(str(path), verbose)
     if sock is None:
         return None
     with sock:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        hello = {"t": "job", "code": code_key(), "job": job_key(env), "who": process_identity(), "argv": args,
-                 "argv0": sys.argv[0] if sys.argv else "noetl-ib", "cwd": cwd,
-                 "env": dict(env), "umask": umask, "rlimits": _rlimits()}
+        args, coid = order_key(args)
+        hello = {"t": "job", "code": code_key(), "job": job_key(env), "argv": args,
+                 "argv0": sys.argv[0] if sys.argv else "noetl-ib", "cwd": cwd, "env": dict(env),
+                 "timerslack": _own("timerslack_ns"), "personality": _own("personality")}
         try:
+            deadline = time.monotonic() + HANDSHAKE_TIMEOUT
             sock.settimeout(HANDSHAKE_TIMEOUT)
             send_message(sock, hello, [0, 1, 2])
-            answer, _ = recv_message(sock)
+            answer, _ = recv_message(sock, deadline=deadline)
         except (OSError, ValueError) as exc:
             _note(verbose, f"no answer ({exc.strerror if isinstance(exc, OSError) else exc})")
             return None
@@ -193,10 +242,10 @@ def run_through_server(args: list[str]) -> int | None:
             _note(verbose, f"refused: {str(answer.get('reason', 'no reason'))[:200]}")
             return None
         # Accepted: from here on this step is never run in process.
-        return _wait_for_exit(sock, args)
+        return _wait_for_exit(sock, args, coid)
 
 
-def _wait_for_exit(sock: socket.socket, args: list[str]) -> int:
+def _wait_for_exit(sock: socket.socket, args: list[str], coid: str | None) -> int:
     """Say go, then wait for the child's exit; a lost server is an unknown outcome."""
     try:
         send_message(sock, {"t": "go"})
@@ -208,11 +257,11 @@ def _wait_for_exit(sock: socket.socket, args: list[str]) -> int:
     except (OSError, ValueError) as exc:
         what = "the connection was lost" if isinstance(exc, WireError) else (
             f"the connection failed ({exc.strerror if isinstance(exc, OSError) else exc})")
-        return _lost(what, args)
+        return _lost(what, args, coid)
     code = done.get("code")
     if done.get("t") == "exit" and isinstance(code, int) and not isinstance(code, bool):
         return code
     signal_number = done.get("signal")
     if isinstance(signal_number, int):
-        return _lost(f"its process was killed by signal {signal_number}", args)
-    return _lost("it answered something unexpected", args)
+        return _lost(f"its process was killed by signal {signal_number}", args, coid)
+    return _lost("it answered something unexpected", args, coid)

@@ -19,7 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .paths import MAX_SOCKET_PATH, code_key, socket_path, unsafe_ancestor, untrusted_reason
+from .paths import (
+    MAX_SOCKET_PATH,
+    cache_dir_problem,
+    code_key,
+    socket_path,
+    unsafe_ancestor,
+    untrusted_reason,
+)
 from .wire import peer_uid, recv_message, send_message
 
 __all__ = ["KEEP_ENV", "add_warm_parser", "cmd_warm"]
@@ -113,6 +120,9 @@ def stop() -> dict[str, Any]:
     answer = _ask(path, {"t": "stop"})
     if answer is None:
         return {"running": False, "stopped": False, "socket": str(path)}
+    if answer.get("t") == "refuse":  # a weaker process of this user (a sandboxed step)
+        return {"running": True, "stopped": False, "socket": str(path),
+                "not_stopped_because": str(answer.get("reason"))}
     _wait_gone(path)
     return {"running": False, "stopped": True, "pid": answer.get("pid"), "socket": str(path)}
 
@@ -124,13 +134,13 @@ def _wait_gone(path: Path) -> None:
         time.sleep(POLL_SECONDS)
 
 
-def _config_error(what: str) -> Exception:
+def _config_error(what: str, field: str = "NOETL_IB_CACHE_DIR") -> Exception:
     from ..errors import ConfigurationError
 
     return ConfigurationError(
         f"cannot start the warm step server: {what}",
-        field="NOETL_IB_CACHE_DIR",
-        fix="point NOETL_IB_CACHE_DIR at a short directory only you own (mode 700), e.g. "
+        field=field,
+        fix=f"point {field} at a short absolute directory only you own (mode 700), e.g. "
         "`NOETL_IB_CACHE_DIR=$HOME/.cache/noetl-ib noetl-ib warm start`; steps run without "
         "the server meanwhile.",
     )
@@ -169,6 +179,9 @@ def start(idle: float) -> dict[str, Any]:
         from ..cli._io import CliUsageError
 
         raise CliUsageError(f"--idle must be between 0 and {MAX_IDLE_SECONDS:g} seconds", field="idle")
+    problem = cache_dir_problem(os.environ)
+    if problem is not None:  # the server runs in /, each step in its own cwd: never relative
+        raise _config_error(problem, field=problem.split("=", 1)[0])
     path = socket_path(os.environ)
     if len(os.fsencode(str(path))) > MAX_SOCKET_PATH:
         raise _config_error(f"the socket path {str(path)!r} is longer than {MAX_SOCKET_PATH} bytes")
@@ -189,12 +202,14 @@ def start(idle: float) -> dict[str, Any]:
     old = os.umask(0o177)
     try:
         listener.bind(str(path))
+        bound = os.lstat(path)
     except OSError as exc:
         listener.close()
         raise _config_error(f"cannot bind {path.name}: {exc.strerror}") from None
     finally:
         os.umask(old)
-    listener.listen(64)
+    # The server itself calls listen(): the kernel records the listening process as every
+    # client's SO_PEERCRED peer, and clients check that process before they send a byte.
     ready_r, ready_w = os.pipe()
     try:
         launcher = _launch(listener, ready_w, path, idle, current)
@@ -205,6 +220,9 @@ def start(idle: float) -> dict[str, Any]:
     with contextlib.suppress(subprocess.TimeoutExpired):
         launcher.wait(timeout=STOP_TIMEOUT)
     if not line.startswith("ready "):
+        with contextlib.suppress(OSError):  # no dead socket left behind for clients to try
+            if os.lstat(path).st_ino == bound.st_ino:
+                os.unlink(path)
         raise _config_error(f"the server did not come up ({line or 'no answer'}); see {path}.log")
     return {"running": True, "started": True, "pid": int(line.split()[1]), "socket": str(path),
             "idle_seconds": idle}

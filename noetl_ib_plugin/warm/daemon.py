@@ -30,6 +30,7 @@ def boot(args: dict[str, Any]) -> None:
         except BaseException as exc:
             os.write(ready_w, f"failed: {type(exc).__name__}\n".encode())
             raise
+        listener.listen(64)  # here, so the kernel names this process to every client
         os.write(ready_w, f"ready {os.getpid()}\n".encode())
         os.close(ready_w)
         server.serve()

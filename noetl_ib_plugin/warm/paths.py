@@ -19,9 +19,11 @@ from ..ancestors import unsafe_ancestor as _unsafe_parent
 __all__ = [
     "APPLIED_ENV",
     "MAX_SOCKET_PATH",
-    "RLIMITS",
+    "PLUGIN_GROUP",
+    "cache_dir_problem",
     "code_key",
     "job_key",
+    "plugin_roots",
     "socket_path",
     "unsafe_ancestor",
     "untrusted_reason",
@@ -31,9 +33,6 @@ __all__ = [
 #: AF_UNIX paths are limited to 108 bytes including the terminating NUL (Linux `sun_path`).
 MAX_SOCKET_PATH = 107
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-#: Resource limits a child takes over from its client (`ulimit`): a fresh process inherits them.
-RLIMITS = ("RLIMIT_NOFILE", "RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_CORE",
-           "RLIMIT_STACK", "RLIMIT_NPROC")
 #: PYTHON* variables a forked child applies itself (all others must match the server's).
 APPLIED_ENV = frozenset({"PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING", "PYTHONUNBUFFERED"})
 
@@ -47,6 +46,18 @@ def cache_dir(env: Mapping[str, str]) -> Path:
     home = env.get("HOME")
     base = Path(xdg).expanduser() if xdg else (Path(home) if home else Path.home()) / ".cache"
     return base / "noetl-ib"
+
+
+def cache_dir_problem(env: Mapping[str, str]) -> str | None:
+    """Why the cache directory cannot hold the socket, or None: a relative path would name a
+    different directory in every working directory (and the server runs in /)."""
+    for name in ("NOETL_IB_CACHE_DIR", "XDG_CACHE_HOME", "HOME"):  # cache_dir's order
+        value = env.get(name)
+        if value:
+            if os.path.isabs(os.path.expanduser(value)):
+                return None
+            return f"{name}={value!r} is a relative path"
+    return None
 
 
 def warm_dir(env: Mapping[str, str]) -> Path:
@@ -116,29 +127,99 @@ def unsafe_ancestor(cache: Path) -> str | None:
     return None
 
 
-def _package_files() -> list[tuple[str, int, int]]:
-    """(relative path, size, mtime_ns) of every .py file of the installed package."""
+#: The entry-point group of NoETL plugins (`plugins.ENTRY_POINT_GROUP`; importing it costs pluggy).
+PLUGIN_GROUP = "noetl.plugins"
+
+
+def _py_files(root: str) -> list[tuple[str, int, int]]:
+    """(path, size, mtime_ns) of every .py file under `root` (a directory, or one module file)."""
     out: list[tuple[str, int, int]] = []
-    todo = [str(PACKAGE_DIR)]
+    if not os.path.isdir(root):
+        try:
+            st = os.stat(root)
+        except OSError:
+            return [(root, -1, -1)]
+        return [(root, st.st_size, st.st_mtime_ns)]
+    todo = [root]
     while todo:
         current = todo.pop()
-        with os.scandir(current) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    if entry.name != "__pycache__":
-                        todo.append(entry.path)
-                elif entry.name.endswith(".py"):
-                    st = entry.stat()
-                    out.append((entry.path, st.st_size, st.st_mtime_ns))
+        try:
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name != "__pycache__":
+                            todo.append(entry.path)
+                    elif entry.name.endswith(".py"):
+                        st = entry.stat()
+                        out.append((entry.path, st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append((current, -1, -1))
     out.sort()
     return out
 
 
+def _group_modules(text: str) -> set[str]:
+    """Top-level module names of the `noetl.plugins` entry points in an entry_points.txt."""
+    tops: set[str] = set()
+    section = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+        elif section == PLUGIN_GROUP and "=" in line and not line.startswith(("#", ";")):
+            value = line.split("=", 1)[1].strip()
+            tops.add(value.split(":", 1)[0].split(".", 1)[0].strip())
+    tops.discard("")
+    return tops
+
+
+def plugin_roots() -> list[str]:
+    """Where the code of every installed `noetl.plugins` entry point lives, editable ones too.
+
+    Found as `plugins.plugin_distributions` finds them (each `*.dist-info`/`*.egg-info` on
+    sys.path), then the entry point's top-level module located without importing it
+    (`importlib.util.find_spec` asks the same finders an import would: an editable install's
+    finder, a .pth path entry, site-packages).
+    """
+    import importlib.util
+
+    tops: set[str] = set()
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.lower().endswith((".dist-info", ".egg-info")):
+                try:
+                    with open(os.path.join(entry or ".", name, "entry_points.txt"),
+                              encoding="utf-8") as fh:
+                        text = fh.read()
+                except OSError:
+                    continue
+                if PLUGIN_GROUP in text:
+                    tops |= _group_modules(text)
+    roots: list[str] = []
+    for top in sorted(tops - {PACKAGE_DIR.name}):
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            roots.append(f"<missing {top}>")
+        elif spec.submodule_search_locations:
+            roots.extend(sorted(spec.submodule_search_locations))
+        elif spec.origin:
+            roots.append(spec.origin)
+    return roots
+
+
 def code_key() -> str:
-    """Digest of what a fresh process would import: interpreter, sys.path, and the package files.
+    """Digest of what a fresh process would import: interpreter, sys.path, the package's files
+    and the files of every `noetl.plugins` plugin (editable installs included).
 
     Site directories contribute their mtime (installing or removing a distribution changes it);
-    the package's .py files their size and mtime. A server whose key differs from its client's
+    the .py files their size and mtime. A server whose key differs from its client's
     serves stale code, so the client runs in process and the server exits.
     """
     from .._version import __version__
@@ -152,8 +233,10 @@ def code_key() -> str:
         except OSError:
             mtime = -1
         h.update(f"p\0{entry}\0{mtime}\0".encode())
-    for path, size, mtime in _package_files():
-        h.update(f"f\0{path}\0{size}\0{mtime}\0".encode())
+    for root in [str(PACKAGE_DIR), *plugin_roots()]:
+        h.update(f"r\0{root}\0".encode("utf-8", "surrogateescape"))
+        for path, size, mtime in _py_files(root):
+            h.update(f"f\0{path}\0{size}\0{mtime}\0".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 

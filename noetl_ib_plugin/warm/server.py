@@ -2,16 +2,18 @@
 
 The server never runs an action and holds no secret: it is started with only the variables
 that shape an interpreter (`command.KEEP_ENV`), and each child replaces them with its client's.
-A child stands in for a fresh process: the client's stdin/stdout/stderr on 0/1/2, its cwd,
-environment, umask and argv; logging, warnings and the std streams as a fresh interpreter has
-them; then the same `noetl_ib_plugin.cli.main(argv)`. As the server never runs an action, every
-process-wide cache (token memory cache, runner clients, file-cache handles) is as empty as in a
-fresh process; only the plugin registry is built once (from installed distributions, which the
-code fingerprint covers). A child dies with the server (PR_SET_PDEATHSIG) and is killed when
-its client goes away (EOF on the client's socket: the step timed out).
+A child is forked only for a client whose privileges, as the kernel shows them, equal the
+server's (`identity`), and stands in for a fresh process: the client's stdin/stdout/stderr on
+0/1/2, its cwd, environment, argv, and its umask and resource limits as /proc shows them;
+logging, warnings and the std streams as a fresh interpreter has them; then the same
+`noetl_ib_plugin.cli.main(argv)`. As the server never runs an action, every process-wide cache
+(token memory cache, runner clients, file-cache handles) is as empty as in a fresh process;
+only the plugin registry is built once (from installed distributions, which the code
+fingerprint covers). A child dies with the server (PR_SET_PDEATHSIG) and is killed when its
+client goes away (EOF on the client's socket: the step timed out).
 
 Log lines (`<socket>.log`, mode 0600) name pids, uids, exit codes and reasons, never argv or
-the environment.
+the environment, and are written inert (printable ASCII, `$` and backquote escaped).
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .child import become_client, job_shape_ok, limits_fit
-from .identity import process_identity
+from .child import CwdUnusable, become_client, job_shape_ok, limits_fit
+from .identity import Peer, peer_of, process_identity, process_limits, process_umask
 from .paths import job_key
 from .wire import close_all, peer_uid, recv_message, send_message
 
@@ -92,6 +94,27 @@ def _pdeathsig() -> Callable[[], None]:
     return lambda: prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+#: Printable characters a shell would still act on, written as escapes in the server log.
+_SHELL_ACTIVE = {ord("$"): "\\x24", ord("`"): "\\x60", ord("\\"): "\\\\"}
+
+
+def _inert(text: str) -> str:
+    """`text` as printable ASCII: other characters, `$`, backquote and backslash as escapes."""
+    return "".join(c.translate(_SHELL_ACTIVE) if " " <= c <= "~" else ascii(c)[1:-1] for c in text)
+
+
+def _cwd_error(cwd: str, exc: OSError) -> int:
+    """The client's cwd became unusable after its own check: a typed error on its stderr, exit 2."""
+    import json
+
+    body = {"type": "ConfigurationError", "category": "input", "field": "cwd",
+            "message": f"cannot enter the working directory {cwd!r}: {exc.strerror}",
+            "fix": "run the step from a directory this user can search, e.g. `cd \"$HOME\"` first"}
+    with contextlib.suppress(OSError):
+        os.write(2, (json.dumps({"error": body}, separators=(",", ":")) + "\n").encode())
+    return 2
+
+
 @dataclass
 class _Job:
     conn: socket.socket
@@ -111,7 +134,6 @@ class Server:
         self.idle = idle
         self.code = code
         self.job = job_key(os.environ)
-        self.who = process_identity()
         self.log_fd = log_fd
         self.clock = clock
         self.started_wall = time.time()
@@ -134,7 +156,12 @@ class Server:
     log_max = 1 << 20
 
     def log(self, text: str) -> None:
-        """One line, no argv, no environment; the file starts over past `log_max` bytes."""
+        """One line, no argv, no environment; the file starts over past `log_max` bytes.
+
+        Written inert (`_inert`): a line can never carry a newline, a terminal escape or text a
+        shell would expand, whatever a client managed to put into it.
+        """
+        text = _inert(text)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         with contextlib.suppress(OSError):
             if os.lseek(self.log_fd, 0, os.SEEK_END) >= self.log_max:
@@ -198,7 +225,11 @@ class Server:
                 self.accept_paused = True
                 self.log("out of file descriptors: not accepting until a job ends")
             return
+        # One bound for the whole handshake (job, then go): a client dripping its bytes holds
+        # this single-threaded loop for at most HANDSHAKE_TIMEOUT, however it spaces them.
+        deadline = time.monotonic() + HANDSHAKE_TIMEOUT
         fds: list[int] = []
+        peer: Peer | None = None
         try:
             conn.settimeout(HANDSHAKE_TIMEOUT)
             uid = peer_uid(conn)
@@ -207,17 +238,21 @@ class Server:
                 self.log(f"refused a client of uid {uid}")
                 conn.close()
                 return
-            message, fds = recv_message(conn, max_fds=3)
+            peer = peer_of(conn)
+            message, fds = recv_message(conn, max_fds=3, deadline=deadline)
             kind = message.get("t")
             if kind == "status":
                 send_message(conn, self._status())
+            elif kind == "stop" and not self._same_privileges(peer):
+                self._refuse(conn, "only a process with the server's privileges may stop it")
+                return
             elif kind == "stop":
                 self.stopping = True
                 self.log("stop requested")
                 send_message(conn, {"t": "stopping", "pid": os.getpid(), "jobs_running": len(self.jobs)})
                 self._close_listener()
             elif kind == "job":
-                self._job(conn, message, fds)
+                self._job(conn, message, fds, peer, deadline)
                 fds = []
                 return
             conn.close()
@@ -226,6 +261,8 @@ class Server:
             conn.close()
         finally:
             close_all(fds)
+            if peer is not None:
+                peer.close()
 
     def _refuse(self, conn: socket.socket, reason: str) -> None:
         self.refused += 1
@@ -234,7 +271,33 @@ class Server:
             send_message(conn, {"t": "refuse", "reason": reason})
         conn.close()
 
-    def _job(self, conn: socket.socket, message: dict[str, Any], fds: list[int]) -> None:
+    @staticmethod
+    def _same_privileges(peer: Peer | None) -> bool:
+        """The connected process holds exactly the server's privileges (read from /proc)."""
+        return (peer is not None and process_identity(peer.pid) == process_identity(os.getpid())
+                and peer.still_there())
+
+    def _client_process(self, peer: Peer | None) -> tuple[str, dict[str, list[int]], int] | str:
+        """The client's limits and umask as the kernel reports them, or why it is not served.
+
+        Nothing the client says about itself counts: its identity, limits and umask are read
+        from /proc/<pid> of the process the kernel says connected, pinned by a pidfd.
+        """
+        if peer is None:
+            return "the kernel does not say which process connected"
+        if not self._same_privileges(peer):
+            return ("groups, capabilities, seccomp, namespaces, cgroup, scheduling or I/O "
+                    "priority differ from the server's")
+        limits = process_limits(peer.pid)
+        umask = process_umask(peer.pid)
+        if not peer.still_there():  # everything above may describe a recycled pid
+            return "the connecting process is gone"
+        if limits is None or umask is None:
+            return "the kernel does not show the client's resource limits or umask"
+        return "ok", limits, umask
+
+    def _job(self, conn: socket.socket, message: dict[str, Any], fds: list[int],
+             peer: Peer | None, deadline: float) -> None:
         """Check the job, say ok, wait for go, fork; the received fds are closed here in the server."""
         pid, spare = 0, -1
         try:
@@ -246,26 +309,27 @@ class Server:
                 return self._refuse(conn, "the installed code changed since the server started")
             if message.get("job") != self.job:
                 return self._refuse(conn, "sys.path or PYTHON*/PYDANTIC* variables differ from the server's")
-            if message.get("who") != self.who:
-                return self._refuse(conn, "groups, capabilities, seccomp, namespaces, cgroup or "
-                                    "scheduling differ from the server's")
+            client = self._client_process(peer)
+            if isinstance(client, str):
+                return self._refuse(conn, client)
+            _, limits, umask = client
             if len(fds) != 3 or not job_shape_ok(message):
                 return self._refuse(conn, "malformed job")
-            if not limits_fit(message["rlimits"]):
+            if not limits_fit(limits):
                 return self._refuse(conn, "the step's resource limits exceed the server's")
             try:  # the pidfd's slot, taken before the ok: after the fork it must not fail
                 spare = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
                 return self._refuse(conn, "the server is out of file descriptors")
             send_message(conn, {"t": "ok"})
-            go, _ = recv_message(conn)
+            go, _ = recv_message(conn, deadline=deadline)
             if go.get("t") != "go":
                 conn.close()
                 return None
             pid = os.fork()
             if pid == 0:
                 os.close(spare)
-                self._child(conn, message, fds)  # never returns
+                self._child(conn, {**message, "umask": umask, "rlimits": limits}, fds)  # never returns
             os.close(spare)
             spare = -1
             pidfd = os.pidfd_open(pid)
@@ -340,6 +404,8 @@ class Server:
             from ..cli import main
 
             code = main(list(message["argv"]))
+        except CwdUnusable as exc:
+            code = _cwd_error(message["cwd"], exc)
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         except BaseException:

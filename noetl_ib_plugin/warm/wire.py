@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import struct
+import time
 from typing import Any
 
 __all__ = ["MAX_MESSAGE", "WireError", "close_all", "peer_uid", "recv_message", "send_message"]
@@ -42,10 +43,22 @@ def send_message(sock: socket.socket, message: dict[str, Any], fds: list[int] | 
         sock.sendall(data)
 
 
-def _recv_exact(sock: socket.socket, size: int, first: bytes) -> bytes:
+def _before(sock: socket.socket, deadline: float | None) -> None:
+    """Bound the next read by what is left of `deadline` (monotonic): the bound is per message,
+    not per read, so a peer dripping one byte at a time cannot hold us past it."""
+    if deadline is None:
+        return
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise WireError(0, "the peer did not finish its message in time")
+    sock.settimeout(left)
+
+
+def _recv_exact(sock: socket.socket, size: int, first: bytes, deadline: float | None) -> bytes:
     chunks = [first]
     have = len(first)
     while have < size:
+        _before(sock, deadline)
         chunk = sock.recv(min(size - have, 1 << 20))
         if not chunk:
             raise WireError(0, "connection closed mid-message")
@@ -54,9 +67,14 @@ def _recv_exact(sock: socket.socket, size: int, first: bytes) -> bytes:
     return b"".join(chunks)
 
 
-def recv_message(sock: socket.socket, *, max_fds: int = 0) -> tuple[dict[str, Any], list[int]]:
-    """One message and the descriptors that came with it (EOF before a message: WireError)."""
+def recv_message(sock: socket.socket, *, max_fds: int = 0,
+                 deadline: float | None = None) -> tuple[dict[str, Any], list[int]]:
+    """One message and the descriptors that came with it (EOF before a message: WireError).
+
+    With `deadline` (time.monotonic()), the whole message must arrive before it.
+    """
     fds: list[int] = []
+    _before(sock, deadline)
     if max_fds:
         first, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, max_fds)
     else:
@@ -64,11 +82,11 @@ def recv_message(sock: socket.socket, *, max_fds: int = 0) -> tuple[dict[str, An
     try:
         if not first:
             raise WireError(0, "connection closed")
-        head = _recv_exact(sock, _HEADER.size, first)
+        head = _recv_exact(sock, _HEADER.size, first, deadline)
         (size,) = _HEADER.unpack(head[: _HEADER.size])
         if size > MAX_MESSAGE:
             raise WireError(0, f"message of {size} bytes is too large")
-        data = _recv_exact(sock, _HEADER.size + size, head)
+        data = _recv_exact(sock, _HEADER.size + size, head, deadline)
         if len(data) != _HEADER.size + size:
             raise WireError(0, "trailing bytes after a message")
         message = json.loads(data[_HEADER.size :].decode("utf-8", "surrogateescape"))

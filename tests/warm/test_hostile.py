@@ -16,14 +16,18 @@ from .warmfix import Warm, pid_alive
 CANARY = "canary-s3cr3t-7f1c9a"
 
 
+#: A uid (and gid) no account uses, when the machine has no second local user `mallory`.
+SPARE_UID = 64_101
+
+
 def _mallory() -> int:
-    """uid of the second local user, or skip (needs root to act as them)."""
+    """uid of the second local user `mallory`, else an unused uid (needs root to act as them)."""
     if os.geteuid() != 0:
         pytest.skip("acting as another user needs root")
     try:
         return pwd.getpwnam("mallory").pw_uid
     except KeyError:
-        pytest.skip("no second local user 'mallory' on this machine")
+        return SPARE_UID
 
 
 def _foreign_python() -> str:
@@ -98,7 +102,8 @@ def test_socket_served_by_another_user_gets_nothing(warm: Warm) -> None:
     sock = paths.socket_path({"NOETL_IB_CACHE_DIR": str(warm.cache)})
     os.chmod(warm.cache, 0o711)
     os.chmod(warm.sock_dir, 0o777)
-    rogue = subprocess.Popen([python, "-c", _ROGUE, str(sock)], user=uid, text=True,
+    rogue = subprocess.Popen([python, "-c", _ROGUE, str(sock)], user=uid, group=uid,
+                             extra_groups=[], text=True,
                              stdout=subprocess.PIPE, env={"PATH": os.environ["PATH"]})
     try:
         assert rogue.stdout is not None
@@ -139,7 +144,8 @@ def test_client_of_another_user_is_refused(warm: Warm) -> None:
     os.chmod(warm.sock_dir, 0o711)
     os.chmod(sock, 0o666)
     try:
-        proc = subprocess.run([python, "-c", _FOREIGN_CLIENT, str(sock)], user=uid,
+        proc = subprocess.run([python, "-c", _FOREIGN_CLIENT, str(sock)], user=uid, group=uid,
+                              extra_groups=[],
                               capture_output=True, text=True, timeout=60, check=False,
                               env={"PATH": os.environ["PATH"]})
     finally:

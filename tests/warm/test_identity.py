@@ -23,14 +23,14 @@ def _run(warm: Warm, prefix: list[str], *args: str) -> subprocess.CompletedProce
 
 @pytest.mark.skipif(SETPRIV is None, reason="needs util-linux setpriv")
 def test_client_with_no_new_privs_runs_in_process(warm: Warm) -> None:
-    """A client under no_new_privs (a sandbox any user can enter) is refused by the server."""
+    """A client under no_new_privs (a sandbox any user can enter) runs in process, sending nothing."""
     warm.start()
     proc = _run(warm, [str(SETPRIV), "--no-new-privs"], "-v", "--version")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["name"] == "noetl-ib-plugin"
-    assert "differ from the server's" in proc.stderr
+    assert "differ from this process's" in proc.stderr
     status = warm.status()
-    assert (status["jobs_done"], status["jobs_refused"]) == (0, 1)
+    assert (status["jobs_done"], status["jobs_refused"]) == (0, 0)  # never asked
 
 
 @pytest.mark.skipif(SETPRIV is None or os.geteuid() != 0, reason="needs root and setpriv")
@@ -62,5 +62,18 @@ def test_niced_client_is_not_served_at_the_servers_priority(warm: Warm) -> None:
     warm.start()
     proc = _run(warm, [str(shutil.which("nice")), "-n", "5"], "-v", "--version")
     assert proc.returncode == 0, proc.stderr
-    assert "differ from the server's" in proc.stderr
+    assert "differ from this process's" in proc.stderr
     assert warm.status()["jobs_done"] == 0
+
+
+@pytest.mark.skipif(SETPRIV is None, reason="needs util-linux setpriv")
+def test_weaker_process_cannot_stop_the_server(warm: Warm) -> None:
+    """`warm stop` from a no_new_privs process of this user is refused; the server keeps serving."""
+    warm.start()
+    proc = _run(warm, [str(SETPRIV), "--no-new-privs"], "warm", "stop")
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert (answer["running"], answer["stopped"]) == (True, False)
+    assert "server's privileges" in answer["not_stopped_because"]
+    assert warm.run("--version").returncode == 0
+    assert warm.status()["jobs_done"] == 1

@@ -281,3 +281,50 @@ def test_server_log_starts_over_past_its_cap(tmp_path: Path) -> None:
     text = (tmp_path / "s.log").read_text()
     assert len(text) < 200 + 100  # never far past the cap
     assert "log restarted" in text and "job 49 ended 0" in text
+
+
+def test_dripping_client_holds_the_server_for_one_handshake_bound_in_total(warm: Warm) -> None:
+    """A client dripping its job is dropped after the handshake bound in total; the next step is served."""
+    import struct
+    import time
+
+    from noetl_ib_plugin.warm.server import HANDSHAKE_TIMEOUT
+
+    warm.start()
+    sock_path = str(next(warm.sock_dir.glob("*.sock")))
+    drip = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    drip.connect(sock_path)
+    body = b"x" * 400
+    sent = 0
+    with drip:
+        for byte in struct.pack("!I", len(body)) + body:  # 80 s at this pace if never dropped
+            try:
+                drip.send(bytes([byte]))
+            except OSError:
+                break
+            sent += 1
+            time.sleep(0.2)
+    assert sent < 2 * HANDSHAKE_TIMEOUT / 0.2  # dropped near the bound, whatever the pace
+    assert "dropped a connection" in warm.log_text()
+    assert warm.run("--version").returncode == 0
+    assert warm.status()["jobs_done"] == 1
+
+
+@pytest.mark.parametrize("variable", ["NOETL_IB_CACHE_DIR", "XDG_CACHE_HOME"])
+def test_relative_cache_dir_is_refused_by_name_and_leaves_nothing(
+    warm: Warm, tmp_path: Path, variable: str
+) -> None:
+    """A relative cache dir: `warm start` exits 2 naming it, makes nothing; steps run in process."""
+    env = {**warm.env, variable: "relc"}
+    if variable != "NOETL_IB_CACHE_DIR":
+        env.pop("NOETL_IB_CACHE_DIR")
+    proc = subprocess.run([NOETL_IB, "warm", "start"], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=60, check=False)
+    assert proc.returncode == 2, proc.stderr
+    error = json.loads(proc.stderr.strip().splitlines()[-1])["error"]
+    assert error["field"] == variable and "relative path" in error["message"]
+    assert "absolute directory" in error["message"]
+    assert list(tmp_path.iterdir()) == [] and not Path("/relc").exists()
+    step = subprocess.run([NOETL_IB, "-v", "--version"], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=60, check=False)
+    assert step.returncode == 0 and "relative path" in step.stderr
