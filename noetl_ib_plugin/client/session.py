@@ -40,6 +40,9 @@ READ_ONLY_POSTS = frozenset(
 
 #: Order placement and question replies: logged at INFO with their outcome.
 ORDER_PATHS = re.compile(r"^/iserver/(account/[^/]+/orders|reply/[^/]+)$")
+#: Calls that place, modify or cancel an order of the account in the path: the trading guard
+#: runs right before each send, for the token about to be used.
+GUARDED_ORDER_PATH = re.compile(r"^/iserver/account/([^/]+)/(?:orders|order/[^/]+)$")
 
 
 def _order_outcome(body: Any) -> str:
@@ -103,7 +106,8 @@ class IBClient:
         data = getattr(provider, "data", None)
         self.brokerage_manager = BrokerageSessionManager(
             provider, self._call_without_bootstrap, explicit_account_id=account_id,
-            compete=bool(getattr(data, "compete", True)), clock=clock, sleep=self.sleep)
+            compete=bool(getattr(data, "compete", True)), clock=clock, sleep=self.sleep,
+            read_accounts=lambda: self.request("GET", "/iserver/accounts"))
         self.guard = TradingGuard(self.brokerage_manager, account_id)
 
     @staticmethod
@@ -248,8 +252,14 @@ class IBClient:
         sure = idempotent
         budget = RefreshBudget()  # one refresh per call, also across "no bridge" reopens
 
+        guarded = GUARDED_ORDER_PATH.match(path) if method in ("POST", "DELETE") else None
+
         def send(before: Callable[[], None]) -> tuple[requests.Response, str]:
-            return self.authorized.send(method, path, params, json, sure, before=before,
+            def checked() -> None:
+                before()
+                if guarded is not None:  # also when a bot posts an order path itself
+                    self.ensure_trading_allowed(guarded.group(1))
+            return self.authorized.send(method, path, params, json, sure, before=checked,
                                         budget=budget)
 
         needs = needs_for(path) if bootstrap else None
