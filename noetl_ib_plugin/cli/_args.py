@@ -106,7 +106,8 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
         check_argument_name(key, item)
         if key in out:
             raise UsageError(
-                f"argument {key!r} is given twice; keep one {key}=... word", field=key
+                f"argument {key!r} is given twice; keep one, e.g. a single {key}=VALUE word",
+                field=key,
             )
         out[key] = parse_value(value, key)
     return out
