@@ -23,6 +23,7 @@ from ..backoff import RetryPolicy
 from ..transport import ensure_limits, limited_session
 from .authorized import AuthorizedSender, RefreshBudget
 from .bootstrap import BrokerageSession, BrokerageSessionManager, needs_for
+from .order_flights import OrderFlights
 from .pacing import Pacer, install_rate_limit_hook, pacing_disabled_by_env, shared_pacer
 from .refusals import invalid_account_error, is_invalid_account
 from .trading_guard import TradingGuard
@@ -109,6 +110,8 @@ class IBClient:
             compete=bool(getattr(data, "compete", True)), clock=clock, sleep=self.sleep,
             read_accounts=lambda: self.request("GET", "/iserver/accounts"))
         self.guard = TradingGuard(self.brokerage_manager, account_id)
+        #: Placements in progress by client_order_id (shared by `with_options` views).
+        self.order_flights = OrderFlights()
 
     @staticmethod
     def _new_http() -> requests.Session:
