@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import CredentialError
 from .keys import _hex_block
 
-__all__ = ["LOCAL_NAME_SUFFIXES", "check_server_record"]
+__all__ = ["LOCAL_NAME_SUFFIXES", "check_no_local_files", "check_server_record"]
 
 #: Data fields whose value names something on the local machine, by the package's naming rule
 #: (`private_key_path`, `signature_key_path`, `encryption_key_path`, a plugin's `*_file`...).
@@ -56,14 +56,17 @@ def check_server_record(asked: str, record: Mapping[str, Any], server: str) -> N
             "server, or correct the server; records whose name differs are never used.",
         )
     data = record.get("data")
-    if not isinstance(data, Mapping):
-        return
+    if isinstance(data, Mapping):
+        check_no_local_files(data, f"the record {asked!r} from NoETL server {server!r}", asked)
+
+
+def check_no_local_files(data: Mapping[str, Any], what: str, name: str) -> None:
+    """Refuse `data` (from a server) naming a local file; CredentialError names the field."""
     for key in sorted(str(k) for k in data):
         if _names_a_file(key, data[key]):
             pem = "dh_prime (the hex prime)" if key == "dh_prime" else key.removesuffix("_path")
             raise CredentialError(
-                f"the record {asked!r} from NoETL server {server!r} names a file on this "
-                "machine",
+                f"{what} names a file on this machine",
                 field=f"data.{key}",
-                fix=_LOCAL_FIX.format(pem=pem, field=key, name=asked),
+                fix=_LOCAL_FIX.format(pem=pem, field=key, name=name),
             )

@@ -99,15 +99,15 @@ def _json_object(option: str, check: Any) -> Any:
 def _state_dir(text: str) -> str:
     """A directory, created if missing; never an existing file."""
     path = Path(text).expanduser()
-    fix = "give a directory you can write (created if missing), e.g. --state-dir ./ibsim-state"
+    advice = "give a directory you can write (created if missing), e.g. --state-dir ./ibsim-state"
     if not text.strip() or (path.exists() and not path.is_dir()):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a directory: {fix}")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a directory: {advice}")
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
-        raise argparse.ArgumentTypeError(f"cannot create {text!r} ({exc.strerror}): {fix}") from None
+        raise argparse.ArgumentTypeError(f"cannot create {text!r} ({exc.strerror}): {advice}") from None
     if not os.access(path, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(f"{text!r} is not writable: {fix}")
+        raise argparse.ArgumentTypeError(f"{text!r} is not writable: {advice}")
     return text
 
 

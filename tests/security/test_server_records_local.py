@@ -13,6 +13,7 @@ import pytest
 from noetl_ib_plugin.credentials import load_credential
 from noetl_ib_plugin.credentials.server_records import check_server_record
 from noetl_ib_plugin.credentials.stores import ServerStore
+from noetl_ib_plugin.entry import main
 from noetl_ib_plugin.errors import CredentialError
 from tests.cli.helpers import cli, process_env
 from tests.e2e.noetl_server import NoetlServer
@@ -113,3 +114,23 @@ def test_every_local_file_field_of_a_server_record_is_refused(
 def test_inline_dh_prime_from_a_server_is_not_a_file(prime: str) -> None:
     """A hex or PEM dh_prime in a server record passes the file rule (its own checks still run)."""
     check_server_record("ib_1a", _oauth1a("ib_1a", dh_prime=prime), "s")  # does not raise
+
+
+@pytest.mark.parametrize("form", ["object", "fields"])
+def test_a_worker_steps_credential_may_not_name_local_files(
+    server: Recording, local_key: Path, form: str, restore_root_logging: None
+) -> None:
+    """Under a worker (server known), a keychain object or fields naming a key file: refused."""
+    data = {"client_id": "C", "key_id": "K", "credential": "u",
+            "private_key_path": str(local_key), "token_url": f"{server.url}/api/token"}
+    if form == "object":
+        args: dict[str, Any] = {"credential": {"name": "ib_paper",
+                                               "type": "interactive_brokers_oauth", "data": data}}
+    else:
+        fields = dict(data)
+        args = {"credential": fields.pop("credential"),
+                "credential_type": "interactive_brokers_oauth", **fields}
+    out = main("get_positions", server_url=server.url, execution_id="7", **args)
+    assert out["ok"] is False
+    assert out["error"]["field"] == "data.private_key_path"
+    assert server.seen == []  # nothing signed, nothing posted
