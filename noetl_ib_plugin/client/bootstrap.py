@@ -388,7 +388,10 @@ class BrokerageSessionManager:
     # -- facts about the open session -----------------------------------------------------------
 
     def known_accounts(self) -> list[str]:
-        """The accounts the brokerage session reported (none when it is not open)."""
+        """The accounts IBKR reported to this process (none when it has not asked yet); a
+        session reused from a cache carries none."""
+        if self.verified_session is not None:
+            return list(self.verified_session.accounts)
         return list(self.current.accounts) if self.current is not None else []
 
     def has_flag(self, name: str) -> bool:
