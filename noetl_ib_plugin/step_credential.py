@@ -146,6 +146,19 @@ def _load_by_name(name: str, credentials_file: str | None, ctx: StepContext) -> 
     return load_credential(name, types=registry().credential_types, store=ChainStore(stores))
 
 
+def _served_data_is_not_local(data: Any, ctx: StepContext) -> None:
+    """Under a NoETL worker (the step knows its server) the step's arguments, keychain objects
+    included, come from the server: they may not name files on the worker."""
+    if not ctx.server_url:
+        return
+    from .credentials.server_records import check_no_local_files
+
+    fields = data.model_dump() if hasattr(data, "model_dump") else data
+    if isinstance(fields, Mapping):
+        check_no_local_files(fields, "the step's credential (served by its NoETL server)",
+                             "ALIAS")
+
+
 def resolve_step_credential(
     credential: Any,
     credential_type: str | None,
@@ -166,13 +179,16 @@ def resolve_step_credential(
     if obj is not None:
         if credential_type:
             _, params = split_credential_fields(credential_type, params)
-        return _record_from_object(obj, credential_type, credential_name), params
+        record = _record_from_object(obj, credential_type, credential_name)
+        _served_data_is_not_local(record.data, ctx)
+        return record, params
     if credential_type:
         from .credentials import parse_record
         from .plugins import registry
 
         data, rest = split_credential_fields(credential_type, params, credential)
         raw = {"name": credential_name or "keychain", "type": credential_type, "data": data}
+        _served_data_is_not_local(data, ctx)
         return parse_record(raw, registry().credential_types), rest
     if isinstance(credential, str) and credential.strip():
         return _load_by_name(credential.strip(), credentials_file, ctx), params

@@ -12,6 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ..client import IBClient
+from ..client.brokerage_state import BrokerageSession
+from ..client.trading_guard import paper_by_ibkr
 from ..errors import BrokerError
 
 __all__ = ["AccountsInput", "accounts"]
@@ -48,18 +50,15 @@ def accounts(client: IBClient, inp: AccountsInput) -> dict[str, Any]:
     selected = body.get("selectedAccount")
     selected = str(selected) if selected else (ids[0] if ids else None)
     aliases = body.get("aliases") if isinstance(body.get("aliases"), dict) else {}
+    session = BrokerageSession.from_accounts(body, 0.0)
     details = _portfolio_accounts(client)
     default = client.explicit_account_id or selected
     out = []
     for acct in ids + [a for a in details if a not in ids]:
         info = details.get(acct, {})
-        # isPaper describes the session's accounts as a whole; DU... is paper by IBKR's numbering.
-        paper = acct.upper().startswith("DU") or (
-            body.get("isPaper") is True and not acct.upper().startswith("U")
-        )
         out.append({
             "account_id": acct,
-            "paper": paper,
+            "paper": paper_by_ibkr(session, acct),  # the trading guard's rule, not the prefix
             "currency": info.get("currency"),
             "type": info.get("type"),
             "alias": (aliases or {}).get(acct) or info.get("accountAlias"),

@@ -8,6 +8,7 @@ This module decides what each placement outcome means.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -227,8 +228,20 @@ def place_order(
     Raises OrderRejected (IBKR or the confirm policy refused; nothing placed), OrderInactive
     (held Inactive), IdempotencyKeyConflict (the cOID names a different order), and
     OrderUnconfirmed (category "unknown": look the cOID up, do not retry with a new id).
+    Threads of one client placing under the same given cOID at once send it once
+    (`client.order_flights`): the others get the first's outcome, or IdempotencyKeyConflict
+    when they asked for a different order.
     """
     settings = settings or DEFAULT_SETTINGS
+    if inp.client_order_id:
+        request = json.dumps(inp.model_dump(mode="json"), sort_keys=True)
+        return client.order_flights.run(inp.client_order_id, request,
+                                        lambda: _place_order(client, inp, settings))
+    return _place_order(client, inp, settings)
+
+
+def _place_order(client: IBClient, inp: PlaceOrderInput, settings: OrderSettings) -> dict[str, Any]:
+    """`place_order`'s work for one caller (see its docstring)."""
     account = client.ensure_trading_allowed(inp.account_id)
     contract = resolve_contract(
         client,

@@ -18,6 +18,17 @@ competing for the username's one session. Two hosts fetch only when one reads ba
 before another host's claim lands, i.e. when their claim round trips are more than `settle`
 apart; `bench/bench_worker_pool.py` measures it.
 
+What crosses the keychain (both ways) is the token entry with its `state` cut down to
+`SHARED_STATE_HINTS`: when this token's brokerage session was opened, a hint IBKR re-checks
+(a wrong one costs a "no bridge" and a reopen). Accounts, the selected account, `isPaper` and
+session flags never cross: the server could rewrite them, so the process that trades asks IBKR
+(client/trading_guard.py) and the host file never receives them from the keychain.
+
+A keychain that does not answer (refused, timed out, cut at its deadline) is remembered per
+host for `down_period` seconds (`keychain_down.py`: a small owner- and mode-checked file beside
+the host's token files), so later steps, fresh processes included, use the host's files at
+once; after the period one call probes the server again.
+
 The shared layer is best effort: if the server is unreachable or answers an unknown shape, the
 host file cache alone is used (a warning in the log), which is what a step did before.
 """
@@ -25,6 +36,7 @@ host file cache alone is used (a warning in the log), which is what a step did b
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import socket
@@ -44,8 +56,10 @@ from ..step_context import current_step
 from ..transport import RedirectRefused, ResponseTooLarge, ensure_limits, limited_session
 from .bounds import finite_number
 from .cache import TokenCache, valid_entry
+from .keychain_down import DEFAULT_DOWN_PERIOD, KeychainDown
 
-__all__ = ["KeychainTokenCache", "contains_private_key", "shared_cache_over"]
+__all__ = ["SHARED_STATE_HINTS", "KeychainTokenCache", "contains_private_key", "hints_only",
+           "shared_cache_over"]
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +70,28 @@ _FORBIDDEN_KEYS = frozenset(
     {"private_key", "signature_key", "encryption_key", "access_token_secret", "client_secret"}
 )
 _PEM_MARK = "PRIVATE KEY-----"
+#: The only state that crosses the keychain: per state name, one epoch-seconds stamp.
+SHARED_STATE_HINTS = {"brokerage": "opened_at", "portfolio": "session_opened_at"}
+#: A hint stamped further than this in this host's future is not believed (seconds).
+_HINT_SKEW = 300.0
 #: What a keychain call that did not work raises: the shared layer then steps aside.
 _UNUSABLE = (requests.RequestException, RedirectRefused, ResponseTooLarge)
+
+
+def hints_only(entry: dict[str, Any], now: float) -> dict[str, Any]:
+    """`entry` with its `state` cut down to `SHARED_STATE_HINTS` stamps that are finite,
+    positive and not past `now` + 300 s; every other state field is dropped."""
+    out = {k: v for k, v in entry.items() if k != "state"}
+    state = entry.get("state")
+    kept: dict[str, Any] = {}
+    for name, stamp_field in SHARED_STATE_HINTS.items():
+        part = state.get(name) if isinstance(state, dict) else None
+        stamp = finite_number(part.get(stamp_field)) if isinstance(part, dict) else None
+        if stamp is not None and 0 < stamp <= now + _HINT_SKEW:
+            kept[name] = {stamp_field: stamp}
+    if kept:
+        out["state"] = kept
+    return out
 
 
 def contains_private_key(value: Any) -> bool:
@@ -101,6 +135,7 @@ class KeychainTokenCache:
         sleep: Callable[[float], None] | None = None,
         owner: str | None = None,
         deadline: float = SERVER_DEADLINE,
+        down_period: float = DEFAULT_DOWN_PERIOD,
     ) -> None:
         self.server_url = check_server_url(server_url)
         self.catalog_id = str(catalog_id)
@@ -121,6 +156,11 @@ class KeychainTokenCache:
         self._clock = clock or time.time
         self._sleep = sleep or time.sleep
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        #: Whether this keychain is known not to answer (remembered per host for down_period s).
+        self.down = KeychainDown(
+            self.directory,
+            hashlib.sha256(f"{self.server_url}\x1f{self.catalog_id}".encode()).hexdigest()[:16],
+            period=down_period, clock=self._clock)
 
     # -- the keychain API --------------------------------------------------------------------
 
@@ -131,13 +171,14 @@ class KeychainTokenCache:
         return f"{self.server_url}/api/keychain/{quote(self.catalog_id, safe='')}/{name}"
 
     def _get(self, key: str) -> dict[str, Any] | None:
-        """The entry's `data` when found; None when absent, expired or unreadable."""
+        """The entry's `data` when found; None when absent, expired, unreadable or known down."""
+        if self.down.is_down():
+            return None
         try:
             resp = self._http.get(self._url(key), params={"scope_type": "global"},
                                      timeout=self.timeout, allow_redirects=False)
         except _UNUSABLE as exc:
-            log.warning("NoETL keychain unreachable (%s); using this host's token cache",
-                        type(exc).__name__)
+            self._unreachable(exc, "using this host's token cache")
             return None
         if resp.status_code == 404:
             return None
@@ -159,6 +200,8 @@ class KeychainTokenCache:
         if contains_private_key(data):
             log.error("refusing to share a token cache entry that holds private key material")
             return False
+        if self.down.is_down():
+            return False
         body = {"data": data, "scope_type": "global", "expires_in": max(1, int(expires_in))}
         resp = None
         for attempt in (1, 2):
@@ -170,12 +213,10 @@ class KeychainTokenCache:
                 # The write is an upsert of the same body, so resending is harmless; a pooled
                 # keep-alive connection the server closed while idle fails exactly this way.
                 if attempt == 2 or isinstance(exc, requests.Timeout):
-                    log.warning("NoETL keychain unreachable (%s); token kept on this host only",
-                                type(exc).__name__)
+                    self._unreachable(exc, "token kept on this host only")
                     return False
             except _UNUSABLE as exc:
-                log.warning("NoETL keychain unreachable (%s); token kept on this host only",
-                            type(exc).__name__)
+                self._unreachable(exc, "token kept on this host only")
                 return False
         assert resp is not None
         if not 200 <= resp.status_code < 300:
@@ -202,17 +243,30 @@ class KeychainTokenCache:
         except (KeyError, TypeError, ValueError):
             return
         if expires_in > 0:
-            self._post(key, {"kind": TOKEN_KIND, "key": key, "entry": entry}, int(expires_in))
+            shared = hints_only(entry, self._clock())
+            self._post(key, {"kind": TOKEN_KIND, "key": key, "entry": shared}, int(expires_in))
 
     def delete(self, key: str) -> None:
         """Drop both copies (a 401 invalidation must reach every host)."""
         self.local.delete(key)
+        if self.down.is_down():
+            log.warning("NoETL keychain not answering lately; shared token not deleted")
+            return
         try:
             self._http.delete(self._url(key), params={"scope_type": "global"},
                                  timeout=self.timeout, allow_redirects=False)
         except _UNUSABLE as exc:
-            log.warning("NoETL keychain unreachable (%s); shared token not deleted",
-                        type(exc).__name__)
+            self._unreachable(exc, "shared token not deleted")
+
+    def _unreachable(self, exc: BaseException, consequence: str) -> None:
+        """Log a keychain call that did not work; one that got no answer at all (refused,
+        timed out, cut at its deadline) is remembered for this host's next steps."""
+        if not isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+            log.warning("NoETL keychain unusable (%s); %s", type(exc).__name__, consequence)
+            return
+        log.warning("NoETL keychain unreachable (%s); %s; not asked again for %.0f s on this "
+                    "host", type(exc).__name__, consequence, self.down.period)
+        self.down.mark()
 
     def lock(self, key: str) -> contextlib.AbstractContextManager[None]:
         """The host's lock: one process per host reads, fetches and writes at a time."""
@@ -262,13 +316,13 @@ class KeychainTokenCache:
             else:
                 self._sleep(self.poll)
 
-    @staticmethod
-    def _shared_entry(key: str, data: dict[str, Any] | None) -> dict[str, Any] | None:
+    def _shared_entry(self, key: str, data: dict[str, Any] | None) -> dict[str, Any] | None:
         """The token entry in a keychain answer, or None: another key's entry or a damaged one is a miss.
 
         The server's answer gets the file cache's checks (`valid_entry`: finite, bounded times, a
         printable token, dict state), and must name `key`, so a wrong or planted entry (another
-        credential's token, a token "valid" until the year 10^300) is never used.
+        credential's token, a token "valid" until the year 10^300) is never used; its state is
+        cut down to `hints_only` before anyone (the host file included) sees it.
         """
         if not data or data.get("kind") != TOKEN_KIND or data.get("key") != key:
             return None
@@ -277,7 +331,7 @@ class KeychainTokenCache:
             log.warning("ignoring a malformed shared token entry from the NoETL keychain")
             return None
         assert isinstance(entry, dict)
-        return entry
+        return hints_only(entry, self._clock())
 
     def _state_pending(self, entry: dict[str, Any]) -> bool:
         """True while the awaited state (the brokerage session) is not in the entry yet."""

@@ -234,13 +234,15 @@ class IBTokenProvider(TokenProvider):
         for token in candidates:
             if token is None:
                 continue
+            # Any sharer of the cache (a NoETL keychain included) can write these: numbers
+            # that are not finite, or not numbers, make the entry unusable, never a crash.
             value = token.extra.get("access_token")
-            expires = token.extra.get("access_expires_at")
-            obtained = token.extra.get("access_obtained_at", token.obtained_at)
-            if isinstance(value, str) and isinstance(expires, (int, float)):
-                life = max(0.0, float(expires) - float(obtained))
-                if float(expires) - self.now() >= life / 2:
-                    return value, float(expires), float(obtained)
+            expires = finite_number(token.extra.get("access_expires_at"))
+            obtained = finite_number(token.extra.get("access_obtained_at", token.obtained_at))
+            if isinstance(value, str) and expires is not None and obtained is not None:
+                life = max(0.0, expires - obtained)
+                if expires - self.now() >= life / 2:
+                    return value, expires, obtained
         return None
 
     def _fetch_new(self) -> Token:

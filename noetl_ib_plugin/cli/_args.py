@@ -16,6 +16,7 @@ from ..errors import UsageError
 __all__ = [
     "MAX_JSON_CHARS",
     "MAX_JSON_DEPTH",
+    "check_argument_name",
     "die",
     "load_json_bounded",
     "parse_assignments",
@@ -75,8 +76,26 @@ def parse_value(text: str, field: str = "value") -> Any:
     return value
 
 
+def check_argument_name(key: str, where: str) -> None:
+    """An action argument's name must be an identifier; the error quotes `where` it came from
+    (the word, or --args-json) so an empty or blank name is still named."""
+    if not key.strip():
+        raise UsageError(
+            f"argument {where!r} has an empty name: write name=value with the argument's name "
+            "before '=', e.g. quantity=1 (`noetl-ib actions` lists each action's arguments)",
+            field=where,
+        )
+    if not _KEY.match(key):
+        raise UsageError(
+            f"argument name {key!r} in {where!r} is not an identifier: use the action's "
+            "argument name, letters, digits and '_' (e.g. limit_price=99.5)",
+            field=key,
+        )
+
+
 def parse_assignments(items: list[str]) -> dict[str, Any]:
-    """`key=value` words to a dict; a word without `=` or with a bad key is a usage error."""
+    """`key=value` words to a dict; a word without `=`, with a bad or empty key, or a key given
+    twice is a usage error."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -84,8 +103,12 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
             raise UsageError(
                 f"argument {item!r} is not key=value (e.g. symbol=AAPL quantity=1)", field=item
             )
-        if not _KEY.match(key):
-            raise UsageError(f"argument name {key!r} is not an identifier", field=key)
+        check_argument_name(key, item)
+        if key in out:
+            raise UsageError(
+                f"argument {key!r} is given twice; keep one, e.g. a single {key}=VALUE word",
+                field=key,
+            )
         out[key] = parse_value(value, key)
     return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._args import check_argument_name
 from ._io import CliUsageError, load_json_bounded, parse_assignments
 
 __all__ = ["cmd_run", "collect_args"]
@@ -17,6 +18,8 @@ def collect_args(args_json: str | None, params: list[str]) -> dict[str, Any]:
         parsed = load_json_bounded(args_json, "args_json")
         if not isinstance(parsed, dict):
             raise CliUsageError("--args-json must be a JSON object", field="args_json")
+        for key in parsed:
+            check_argument_name(str(key), f"--args-json key {key!r}")
         args.update(parsed)
     args.update(parse_assignments(params))
     return args

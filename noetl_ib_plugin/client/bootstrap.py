@@ -172,9 +172,14 @@ class BrokerageSessionManager:
 
     def __init__(self, provider: TokenProvider, call: Call, *, explicit_account_id: str | None,
                  compete: bool, clock: Callable[[], float],
-                 sleep: Callable[[float], None]) -> None:
+                 sleep: Callable[[float], None],
+                 read_accounts: Callable[[], Any] | None = None) -> None:
         self.provider = provider
         self.call = call
+        #: `GET /iserver/accounts` through the whole pipeline (bootstrap, reopen after "no
+        #: bridge"): how `verified` asks IBKR itself.
+        self.read_accounts: Callable[[], Any] = read_accounts or (
+            lambda: call("GET", "/iserver/accounts", None))
         self.explicit_account_id = explicit_account_id
         #: ssodh/init `compete` flag (credential data `compete`, default true).
         self.compete = compete
@@ -187,6 +192,11 @@ class BrokerageSessionManager:
         self.lock = threading.RLock()
         self.current: BrokerageSession | None = None
         self.current_token: Token | None = None
+        #: Whether `current` was opened by this process (else read from the token cache).
+        self.opened_here = False
+        #: What IBKR answered *this process* for `verified_token` (never read from a cache).
+        self.verified_session: BrokerageSession | None = None
+        self.verified_token: Token | None = None
         self.portfolio_token: Token | None = None
 
     # -- the pipeline layer ---------------------------------------------------------------------
@@ -252,9 +262,11 @@ class BrokerageSessionManager:
             token = self.provider.current_token()
             if not force and self.current is not None and self.current_token == token:
                 return self.current
-            # After "no bridge" the saved session is the failed one unless someone reopened since.
-            failed = (self.current.opened_at if self.current is not None else float("inf")) \
-                if force else None
+            # After "no bridge" the saved session is the failed one unless someone reopened
+            # since; a failed session this process only read from a cache (a hint any sharer
+            # can write, a NoETL keychain included) is not followed by another such hint.
+            failed = (self.current.opened_at if self.current is not None and self.opened_here
+                      else float("inf")) if force else None
             if not force:
                 reused = self._reuse_saved(token, None)
                 if reused is not None:
@@ -275,7 +287,7 @@ class BrokerageSessionManager:
         if session is None or (failed is not None and session.opened_at <= failed):
             return None
         log.debug("brokerage session reused from the token cache")
-        self.current, self.current_token = session, token
+        self.current, self.current_token, self.opened_here = session, token, False
         return session
 
     def _check_not_taken_over(self) -> None:
@@ -305,19 +317,38 @@ class BrokerageSessionManager:
             if init.get("competing") is True:
                 raise taken_over(self.compete)
             raise ssodh_refused(init)
-        session = self._await_accounts()
+        session = self._await_accounts(lambda: self.call("GET", "/iserver/accounts", None))
         self.provider.save_state(BROKERAGE_STATE, session.to_state())
         self.current, self.current_token = session, self.provider.current_token()
+        self.opened_here = True
+        self.verified_session, self.verified_token = session, self.current_token
         self.portfolio_token = None
         return session
 
-    def _await_accounts(self) -> BrokerageSession:
-        """`GET /iserver/accounts` until it lists accounts (IBKR's bridge warms up for 1-5 s after
-        ssodh/init and answers `{}` meanwhile); bounded by `bridge_wait` seconds."""
+    def verified(self) -> BrokerageSession:
+        """Accounts, `selectedAccount` and `isPaper` as IBKR answered this process for the
+        current token (`GET /iserver/accounts`, asked at most once per token unless this
+        process opened the session itself); never what a token cache holds, which any
+        process sharing it, or a NoETL keychain, can write."""
+        token = self.provider.current_token()
+        if self.verified_session is not None and self.verified_token == token:
+            return self.verified_session
+        with _held(self.lock, "the brokerage-session lock"):
+            self.brokerage()
+            token = self.provider.current_token()
+            if self.verified_session is not None and self.verified_token == token:
+                return self.verified_session
+            session = self._await_accounts(self.read_accounts)
+            self.verified_session, self.verified_token = session, token
+            return session
+
+    def _await_accounts(self, read: Callable[[], Any]) -> BrokerageSession:
+        """`read()` (`GET /iserver/accounts`) until it lists accounts (IBKR's bridge warms up
+        for 1-5 s after ssodh/init and answers `{}` meanwhile); bounded by `bridge_wait` s."""
         deadline = self.clock() + self.bridge_wait
         pause = BRIDGE_POLL
         while True:
-            accounts = self.call("GET", "/iserver/accounts", None)
+            accounts = read()
             session = BrokerageSession.from_accounts(accounts, time.time())
             if session.accounts:
                 return session
@@ -357,7 +388,10 @@ class BrokerageSessionManager:
     # -- facts about the open session -----------------------------------------------------------
 
     def known_accounts(self) -> list[str]:
-        """The accounts the brokerage session reported (none when it is not open)."""
+        """The accounts IBKR reported to this process (none when it has not asked yet); a
+        session reused from a cache carries none."""
+        if self.verified_session is not None:
+            return list(self.verified_session.accounts)
         return list(self.current.accounts) if self.current is not None else []
 
     def has_flag(self, name: str) -> bool:

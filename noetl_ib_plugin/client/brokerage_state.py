@@ -1,5 +1,9 @@
 """What `GET /iserver/accounts` said once the brokerage session was opened, in memory and in
-the token cache (so a new process sharing the cache skips the bootstrap)."""
+the token cache (so a new process sharing the cache skips the bootstrap).
+
+A session rebuilt from a cache is a hint that the session is open, nothing more: the trading
+guard takes accounts and `isPaper` only from IBKR's answer to this process
+(`BrokerageSessionManager.verified`), and the keychain carries only `opened_at`."""
 
 from __future__ import annotations
 
@@ -49,7 +53,7 @@ class BrokerageSession:
     def from_state(cls, state: dict[str, Any]) -> BrokerageSession | None:
         """Rebuild from `provider.load_state`; None when the entry is damaged."""
         try:
-            accounts = [str(a) for a in state["accounts"]]
+            accounts = [str(a) for a in state.get("accounts") or []]
             selected = state.get("selected_account")
             is_paper = state.get("is_paper")
             return cls(

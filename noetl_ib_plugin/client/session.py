@@ -24,6 +24,7 @@ from ..backoff import RetryPolicy
 from ..transport import ensure_limits, limited_session
 from .authorized import AuthorizedSender, RefreshBudget
 from .bootstrap import BrokerageSession, BrokerageSessionManager, needs_for
+from .order_flights import OrderFlights
 from .pacing import Pacer, install_rate_limit_hook, pacing_disabled_by_env, shared_pacer
 from .refusals import invalid_account_error, is_invalid_account
 from .trading_guard import TradingGuard
@@ -41,6 +42,9 @@ READ_ONLY_POSTS = frozenset(
 
 #: Order placement and question replies: logged at INFO with their outcome.
 ORDER_PATHS = re.compile(r"^/iserver/(account/[^/]+/orders|reply/[^/]+)$")
+#: Calls that place, modify or cancel an order of the account in the path: the trading guard
+#: runs right before each send, for the token about to be used.
+GUARDED_ORDER_PATH = re.compile(r"^/iserver/account/([^/]+)/(?:orders|order/[^/]+)$")
 
 
 def _order_outcome(body: Any) -> str:
@@ -106,8 +110,11 @@ class IBClient:
         data = getattr(provider, "data", None)
         self.brokerage_manager = BrokerageSessionManager(
             provider, self._call_without_bootstrap, explicit_account_id=account_id,
-            compete=bool(getattr(data, "compete", True)), clock=clock, sleep=self.sleep)
+            compete=bool(getattr(data, "compete", True)), clock=clock, sleep=self.sleep,
+            read_accounts=lambda: self.request("GET", "/iserver/accounts"))
         self.guard = TradingGuard(self.brokerage_manager, account_id)
+        #: Placements in progress by client_order_id (shared by `with_options` views).
+        self.order_flights = OrderFlights()
 
     @staticmethod
     def _new_http() -> requests.Session:
@@ -251,8 +258,14 @@ class IBClient:
         sure = idempotent
         budget = RefreshBudget()  # one refresh per call, also across "no bridge" reopens
 
+        guarded = GUARDED_ORDER_PATH.match(path) if method in ("POST", "DELETE") else None
+
         def send(before: Callable[[], None]) -> tuple[requests.Response, str]:
-            return self.authorized.send(method, path, params, json, sure, before=before,
+            def checked() -> None:
+                before()
+                if guarded is not None:  # also when a bot posts an order path itself
+                    self.ensure_trading_allowed(guarded.group(1))
+            return self.authorized.send(method, path, params, json, sure, before=checked,
                                         budget=budget)
 
         needs = needs_for(path) if bootstrap else None

@@ -1,7 +1,9 @@
 """The trading guard: which account a call trades, and whether it may (paper, or live twice opted in).
 
-Decided by what IBKR's `GET /iserver/accounts` says for this credential (its account list
-and `isPaper`), never by an account id's `DU` prefix.
+Decided by what IBKR's `GET /iserver/accounts` answers this process for this credential's
+current token (its account list, `selectedAccount` and `isPaper`:
+`BrokerageSessionManager.verified`), never by an account id's `DU` prefix nor by state a token
+cache or a NoETL keychain holds.
 """
 
 from __future__ import annotations
@@ -11,10 +13,18 @@ import logging
 from ..credentials.accounts import account_id_problem, check_account_id
 from ..errors import BrokerError, LiveTradingRefused
 from .bootstrap import BrokerageSessionManager
+from .brokerage_state import BrokerageSession
 
-__all__ = ["TradingGuard"]
+__all__ = ["TradingGuard", "paper_by_ibkr"]
 
 log = logging.getLogger(__name__)
+
+
+def paper_by_ibkr(session: BrokerageSession, account_id: str) -> bool:
+    """The one paper rule (the guard's and the `accounts` action's): IBKR lists `account_id`
+    for this credential and its `/iserver/accounts` answer says `isPaper: true`. No prefix."""
+    listed = [a for a in session.accounts if account_id_problem(a) is None]
+    return account_id in listed and session.is_paper is True
 
 
 class TradingGuard:
@@ -28,7 +38,7 @@ class TradingGuard:
         """The credential's account, else IBKR's selected account; both must be IBKR account ids."""
         if self.explicit_account_id:
             return check_account_id(self.explicit_account_id, "data.account_id")
-        selected = self.brokerage.brokerage().selected_account
+        selected = self.brokerage.verified().selected_account
         if not selected:
             raise BrokerError(
                 "IBKR did not say which account to use",
@@ -44,7 +54,7 @@ class TradingGuard:
 
     def listed_accounts(self) -> list[str]:
         """The well-formed account ids `GET /iserver/accounts` lists for this credential."""
-        return [a for a in self.brokerage.brokerage().accounts if account_id_problem(a) is None]
+        return [a for a in self.brokerage.verified().accounts if account_id_problem(a) is None]
 
     def is_paper(self, account_id: str | None = None) -> bool:
         """Whether IBKR says `account_id` (default: `account_id()`) is a paper account.
@@ -53,8 +63,8 @@ class TradingGuard:
         without `isPaper` counts as live.
         """
         acct = check_account_id(account_id or self.account_id())
-        session = self.brokerage.brokerage()
-        listed = self.listed_accounts()
+        session = self.brokerage.verified()
+        listed = [a for a in session.accounts if account_id_problem(a) is None]
         if acct not in listed:
             known = ", ".join(listed) if listed else "none"
             raise LiveTradingRefused(
@@ -65,7 +75,7 @@ class TradingGuard:
                 "accounts; `noetl-ib run accounts --credential NAME` lists them), or leave "
                 "account_id out to use IBKR's selected account.",
             )
-        return session.is_paper is True
+        return paper_by_ibkr(session, acct)
 
     def ensure_trading_allowed(self, account_id: str | None, *, environment: str,
                                allow_live: bool) -> str:

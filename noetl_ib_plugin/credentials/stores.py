@@ -19,6 +19,7 @@ from .files import MAX_RECORDS_FILE_BYTES, NotARegularFile, TooLarge, read_bound
 from .models import CredentialData, CredentialRecord
 from .permissions import check_trusted
 from .records import check_record_name, parse_record
+from .server_records import check_server_record
 from .urls import UnsafeURL, check_url
 
 __all__ = [
@@ -296,6 +297,7 @@ class ServerStore:
                 "the server must answer `GET /api/credentials/NAME?include_data=true` with "
                 "the record's data (NoETL 2.x or later).",
             )
+        check_server_record(name, payload, self.display)
         return payload
 
     def describe(self, name: str) -> str:

@@ -175,16 +175,22 @@ class Simulator:
         server = SimHTTPServer((self.host, self.port), self.engine)
         self._server = server
         self.port = server.server_address[1]
-        self.engine.auth.public_url = self._public_url or self.url
-        if self._default_clients:
-            self._install_default_clients()
-        if self._state_dir is not None and not self._own_state_dir:
-            for entry in state.load_registrations(self._state_dir):
-                try:
-                    state.register(self.engine.services, entry, None)
-                except (TypeError, ValueError) as exc:
-                    log.warning("ignoring a saved registration: %s", exc)
-            state.load_book(self._state_dir, self.engine.services)
+        try:
+            self.engine.auth.public_url = self._public_url or self.url
+            if self._default_clients:
+                self._install_default_clients()
+            if self._state_dir is not None and not self._own_state_dir:
+                for entry in state.load_registrations(self._state_dir):
+                    try:
+                        state.register(self.engine.services, entry, None)
+                    except (TypeError, ValueError) as exc:
+                        log.warning("ignoring a saved registration: %s", exc)
+                state.load_book(self._state_dir, self.engine.services)
+        except BaseException:
+            # Not serving yet: stop()'s shutdown() would wait forever for serve_forever.
+            self._server = None
+            server.server_close()
+            raise
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05},
             name=f"ibsim-{self.port}", daemon=True,

@@ -69,7 +69,7 @@ def test_order_status_of_an_unknown_order(rsps: Any) -> None:
 
 
 def test_accounts_of_a_multi_account_user(rsps: Any) -> None:
-    """Two accounts: DU is paper, U is live; the credential's account_id is the default."""
+    """Two accounts, isPaper false: neither is paper (the guard's rule, not the DU prefix)."""
     rsps.replace(responses.GET, f"{BASE}/iserver/accounts",
                  json={"accounts": ["DU1234567", "U7654321"], "selectedAccount": "U7654321",
                        "isPaper": False, "aliases": {"U7654321": "main"}})
@@ -79,7 +79,7 @@ def test_accounts_of_a_multi_account_user(rsps: Any) -> None:
                         "type": "INDIVIDUAL", "accountTitle": "Jane"}])
     out = accounts(make_client(account_id="DU1234567"), AccountsInput())
     by_id = {a["account_id"]: a for a in out["accounts"]}
-    assert by_id["DU1234567"]["paper"] is True and by_id["U7654321"]["paper"] is False
+    assert by_id["DU1234567"]["paper"] is False and by_id["U7654321"]["paper"] is False
     assert by_id["U7654321"]["currency"] == "AUD" and by_id["U7654321"]["type"] == "INDIVIDUAL"
     assert by_id["U7654321"]["selected"] and not by_id["DU1234567"]["selected"]
     assert by_id["DU1234567"]["default"] and not by_id["U7654321"]["default"]

@@ -203,3 +203,54 @@ def test_no_secret_in_logs_reprs_or_errors(sim_reset: Simulator, bot_env: dict[s
     shown += str(bad.value)
     for secret in secrets:
         assert secret not in shown
+
+
+def _four_threads(ib: TradingClient, orders: list[dict[str, object]]) -> list[object]:
+    """Run one place_order per entry of `orders` in its own thread, released together."""
+    barrier = threading.Barrier(len(orders))
+    outcomes: list[object] = [None] * len(orders)
+
+    def place(i: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[i] = ib.place_order(**orders[i])  # type: ignore[arg-type]
+        except Exception as exc:  # the outcome is what the test reads
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=place, args=(i,)) for i in range(len(orders))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return outcomes
+
+
+def test_threads_placing_one_coid_send_it_once(sim_reset: Simulator) -> None:
+    """Uniqueness off at IBKR, 4 threads, one cOID: one order, all four get its order id."""
+    sim_reset.set_price(AAPL, 100.0)
+    sim_reset.set_order_options(enforce_coid_unique=False)
+    sim_reset.set_faults({"latency_ms": 300, "paths": ["/v1/api/iserver/account/"],
+                          "methods": ["POST"]})  # the first is in flight when the others ask
+    order = {"symbol": "AAPL", "side": "BUY", "quantity": 1, "order_type": "LMT",
+             "limit_price": 99.0, "client_order_id": "one-coid-4-threads"}
+    with TradingClient("sim_oauth2", credentials_file=sim_reset.credentials_file) as ib:
+        outcomes = _four_threads(ib, [order] * 4)
+    placed = [o for o in outcomes if isinstance(o, PlaceOrderOutput)]
+    assert len(placed) == 4, outcomes
+    assert len({o.order_id for o in placed}) == 1
+    assert [o["cOID"] for o in sim_reset.orders()] == ["one-coid-4-threads"]
+
+
+def test_a_different_order_under_a_coid_in_flight_is_a_conflict(sim_reset: Simulator) -> None:
+    """A thread asking for another order under a cOID another thread is placing: conflict."""
+    sim_reset.set_price(AAPL, 100.0)
+    sim_reset.set_order_options(enforce_coid_unique=False)
+    sim_reset.set_faults({"latency_ms": 300, "paths": ["/v1/api/iserver/account/"],
+                          "methods": ["POST"]})
+    order = {"symbol": "AAPL", "side": "BUY", "quantity": 1, "order_type": "LMT",
+             "limit_price": 99.0, "client_order_id": "coid-two-orders"}
+    with TradingClient("sim_oauth2", credentials_file=sim_reset.credentials_file) as ib:
+        outcomes = _four_threads(ib, [order, {**order, "quantity": 5}])
+    kinds = sorted(type(o).__name__ for o in outcomes)
+    assert kinds in (["IdempotencyKeyConflict", "PlaceOrderOutput"],)
+    assert len(sim_reset.orders()) == 1

@@ -22,6 +22,7 @@ from noetl_ib_plugin.errors import (
     OrderRejected,
     RateLimited,
     TransientError,
+    UsageError,
 )
 from noetl_ib_plugin.simulator import Simulator
 
@@ -85,6 +86,31 @@ def test_assignments_need_key_equals_value() -> None:
         parse_assignments(["AAPL"])
     with pytest.raises(Exception, match="not an identifier"):
         parse_assignments(["1x=2"])
+
+
+@pytest.mark.parametrize(("words", "args_json", "field", "says"), [
+    (["=1"], None, "=1", "has an empty name"),
+    (["  =1"], None, "  =1", "has an empty name"),
+    (["quantity=1", "quantity=100"], None, "quantity", "is given twice"),
+    ([], '{"": 1}', "--args-json key ''", "has an empty name"),
+    ([], '{"limit price": 1}', "limit price", "not an identifier"),
+])
+def test_argument_names_are_checked_and_named(
+    words: list[str], args_json: str | None, field: str, says: str
+) -> None:
+    """`get_positions =1` and its kin: a usage error naming the word (or key) and a fix."""
+    with pytest.raises(UsageError) as info:
+        collect_args(args_json, words)
+    assert info.value.field == field
+    assert says in info.value.message and "e.g." in info.value.message
+
+
+def test_run_with_an_empty_argument_name_exits_2_naming_it() -> None:
+    """`noetl-ib run get_positions =1` exits 2 and its error names '=1' and how to write it."""
+    done = cli("run", "get_positions", "-c", "x", "=1")
+    error = json.loads(done.stderr.splitlines()[-1])["error"]
+    assert (done.returncode, error["field"]) == (2, "=1")
+    assert "e.g. quantity=1" in error["message"]
 
 
 def test_args_json_is_merged_and_words_win() -> None:

@@ -113,6 +113,10 @@ def test_client_logs_requests_at_debug_without_secrets(caplog: pytest.LogCapture
 def test_order_placement_is_logged_at_info(caplog: pytest.LogCaptureFixture) -> None:
     """Placing an order logs its path and IBKR's order id and status at INFO."""
     caplog.set_level(logging.INFO, logger="noetl_ib_plugin")
+    # The trading guard asks IBKR before any order path is sent, even without bootstrap.
+    responses.add(responses.POST, f"{BASE}/iserver/auth/ssodh/init", json={"authenticated": True})
+    responses.add(responses.GET, f"{BASE}/iserver/accounts",
+                  json={"accounts": ["DU1234567"], "isPaper": True})
     responses.add(responses.POST, f"{BASE}/iserver/account/DU1234567/orders",
                   json=[{"order_id": "1370093239", "order_status": "PreSubmitted"}])
     make_client().post("/iserver/account/DU1234567/orders", json={"orders": []},

@@ -26,7 +26,10 @@ from .worker import run_python_step
 KEY = "0123456789abcdef0123456789abcdef"
 ENTRY = {"value": "bearer-1", "expires_at": 2000.0, "obtained_at": 1000.0, "scheme": "oauth2",
          "extra": {}}
-SESSION = {**ENTRY, "state": {"brokerage": {"accounts": ["DU1"], "selected_account": "DU1"}}}
+SESSION = {**ENTRY, "state": {"brokerage": {"accounts": ["DU1"], "selected_account": "DU1",
+                                             "is_paper": True, "opened_at": 1400.0}}}
+#: What of SESSION crosses the keychain: the opening time only (a hint IBKR re-checks).
+SHARED_SESSION = {**ENTRY, "state": {"brokerage": {"opened_at": 1400.0}}}
 
 
 @pytest.fixture
@@ -64,7 +67,7 @@ def test_private_key_material_never_reaches_the_keychain(noetl_server: NoetlServ
     """An entry holding a PEM or a private-key field is kept on the host and never POSTed."""
     a = _cache(noetl_server, tmp_path, "a")
     a.store(KEY, {**ENTRY, "extra": {"note": "-----BEGIN PRIVATE KEY-----\nabc"}})
-    a.store(KEY, {**ENTRY, "state": {"x": {"private_key": "k"}}})
+    a.store(KEY, {**ENTRY, "extra": {"x": {"private_key": "k"}}})
     assert noetl_server.keychain_posts == []
     assert contains_private_key([{"signature_key": ""}]) and not contains_private_key({"value": "t"})
 
@@ -106,7 +109,7 @@ def test_claim_elects_the_last_writer_and_the_others_reuse_its_token(
             b.store(KEY, SESSION)
 
     a = _cache(noetl_server, tmp_path, "a", sleep=a_sleeps, settle=0.5, poll=0.2)
-    assert a.claim_fetch(KEY, lambda _e: True) == SESSION
+    assert a.claim_fetch(KEY, lambda _e: True) == SHARED_SESSION
     assert steps == ["sleep 0.5", "sleep 0.2", "sleep 0.2"]
     claims = [p["data"]["owner"] for p in noetl_server.keychain_posts if "owner" in p["data"]]
     assert claims == ["a", "b"]

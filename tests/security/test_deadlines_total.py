@@ -24,6 +24,7 @@ from noetl_ib_plugin import IBTokenProvider
 from noetl_ib_plugin.auth import MemoryTokenCache
 from noetl_ib_plugin.backoff import RetryPolicy
 from noetl_ib_plugin.client import IBClient, OutcomeUnknown, Pacer
+from noetl_ib_plugin.client.brokerage_state import BrokerageSession
 from noetl_ib_plugin.errors import ConfigurationError, TransientError
 from noetl_ib_plugin.transport import DeadlineExceeded, ResponseTooLarge, limited_session
 from noetl_ib_plugin.transport import deadline as transport
@@ -102,6 +103,10 @@ def test_order_post_past_its_deadline_is_unknown_not_refused(
     client = IBClient(FakeProvider(body_drip.url + "/v1/api"), pacer=Pacer.disabled(),
                       retry_policy=RetryPolicy(max_attempts=3, base_delay=0.0,
                                                sleep=lambda _s: None))
+    # The paper guard already heard from IBKR in this process; only the order send is cut.
+    manager = client.brokerage_manager
+    manager.verified_session = BrokerageSession(["DU1234567"], "DU1234567", True)
+    manager.verified_token = client.provider.current_token()
     started = time.monotonic()
     with pytest.raises(OutcomeUnknown):
         client.request("POST", "/iserver/account/DU1234567/orders", json={"orders": []},

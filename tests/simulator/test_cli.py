@@ -55,9 +55,11 @@ def test_cli_subprocess_lifecycle(tmp_path: Path) -> None:
 
 def test_cli_rejects_bad_faults() -> None:
     """An invalid --faults plan or --order-options object exits 2 before starting."""
-    assert main(["--faults", "[1]"]) == 2
-    assert main(["--order-options", "[1]"]) == 2
-    assert main(["--order-options", '{"coid_check": false}']) == 2
+    for argv in (["--faults", "[1]"], ["--order-options", "[1]"],
+                 ["--order-options", '{"coid_check": false}']):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
     assert build_parser().parse_args(["--port", "0"]).port == 0
 
 
@@ -187,3 +189,73 @@ def test_book_others_could_write_is_never_unpickled(
     with Simulator(state_dir=state, pacing=False, bridge_warmup=0):
         pass
     assert marker.exists()
+
+
+@pytest.mark.parametrize(("argv", "option"), [
+    (["--faults", '{"http_500": 2}'], "--faults"),
+    (["--faults", '{"nosuch": 1}'], "--faults"),
+    (["--faults", '{"http_500": [1]}'], "--faults"),
+    (["--faults", "[1]"], "--faults"),
+    (["--faults", "{"], "--faults"),
+    (["--order-options", '{"pending_submit_s": [1]}'], "--order-options"),
+    (["--order-options", '{"coid_check": false}'], "--order-options"),
+    (["--port", "99999"], "--port"),
+    (["--port", "-1"], "--port"),
+    (["--port", "http"], "--port"),
+    (["--token-ttl", "nan"], "--token-ttl"),
+    (["--token-ttl", "-5"], "--token-ttl"),
+    (["--token-ttl", "0"], "--token-ttl"),
+    (["--token-ttl", "1e12"], "--token-ttl"),
+    (["--bridge-warmup", "inf"], "--bridge-warmup"),
+    (["--bridge-warmup", "-1"], "--bridge-warmup"),
+    (["--penalty-seconds", "-1"], "--penalty-seconds"),
+    (["--penalty-seconds", "nan"], "--penalty-seconds"),
+    (["--bulk-positions", "-3"], "--bulk-positions"),
+    (["--bulk-positions", "1e9"], "--bulk-positions"),
+    (["--seed", "x"], "--seed"),
+    (["--host", ""], "--host"),
+    (["--host", "127.0.0.1 evil"], "--host"),
+])
+def test_every_bad_option_value_is_a_usage_error_naming_it(
+    argv: list[str], option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each bad value exits 2 before starting, naming the option and an example to copy."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert f"argument {option}:" in err and "Traceback" not in err
+    assert "e.g." in err or "see `noetl-ib simulator --help`" in err
+
+
+def test_state_dir_that_is_a_file_is_refused_and_never_hangs(tmp_path: Path) -> None:
+    """`--state-dir <a file>` exits 2 at once (it used to hang ignoring SIGINT)."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    done = subprocess.run([sys.executable, "-m", "noetl_ib_plugin.simulator", "--state-dir",
+                           str(afile)], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "argument --state-dir:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_start_that_fails_after_binding_stops_without_hanging(tmp_path: Path) -> None:
+    """A simulator whose start fails (state dir is a file) releases its port and stop() returns."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    sim = Simulator(state_dir=afile, pacing=False)
+    with pytest.raises(OSError):
+        sim.start()
+    sim.stop()  # returned: no shutdown() waiting for a serve loop that never ran
+
+
+def test_a_port_in_use_is_a_usage_error_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """Listening on a taken port exits 2 naming --host/--port, no traceback."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert main(["--port", str(port), "--no-pacing"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --host/--port" in err and "--port 0" in err

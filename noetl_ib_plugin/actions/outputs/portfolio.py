@@ -100,7 +100,8 @@ class AccountInfo(_Output):
     """One tradeable account (`GET /iserver/accounts` + `GET /portfolio/accounts`)."""
 
     account_id: str = Field(description="IBKR account id")
-    paper: bool = Field(description="paper (DU...) or live")
+    paper: bool = Field(description="IBKR's isPaper for an account it lists for this "
+                        "credential (the trading guard's rule; never the DU prefix)")
     currency: str | None = Field(default=None, description="base currency")
     type: str | None = Field(default=None, description="IBKR account type, e.g. INDIVIDUAL, DEMO")
     alias: str | None = Field(default=None, description="IBKR account alias")
