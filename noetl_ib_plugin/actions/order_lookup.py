@@ -63,18 +63,26 @@ def _status_token(order: dict[str, Any]) -> str | None:
     return state[1] if state else None
 
 
-def _keep(orders: list[dict[str, Any]], account: str,
-          filters: list[str] | None) -> list[dict[str, Any]]:
-    """The entries of `account` (never another account's) whose status token is in `filters`."""
-    return [o for o in orders if _of_account(o, account)
-            and (not filters or _status_token(o) in filters)]
+def _keep(orders: list[dict[str, Any]], filters: list[str] | None) -> list[dict[str, Any]]:
+    """The orders whose status token is in `filters` (all without filters)."""
+    return [o for o in orders if not filters or _status_token(o) in filters]
+
+
+def _for_account(entries: list[Any], account: str) -> tuple[list[dict[str, Any]], bool]:
+    """(the entries of `account`, honest): an answer naming another account was not answered
+    for `account` (IBKR ignored accountId), so it proves nothing about `account`'s orders and
+    an entry without a usable account field in it cannot be attributed to `account`."""
+    honest = not any(isinstance(e, dict) and _held(e) not in (None, account) for e in entries)
+    ours = (account, None) if honest else (account,)
+    return [e for e in entries if isinstance(e, dict) and _held(e) in ours], honest
 
 
 def live_orders_once(
     client: IBClient, filters: list[str] | None = None, *, account: str | None = None,
     max_calls: int = 2,
 ) -> tuple[list[dict[str, Any]], bool]:
-    """(orders in IBKR's field names, real): `real` is False when every answer was the pre-flight.
+    """(orders in IBKR's field names, real): `real` is False when every answer was the pre-flight
+    or the answer named another account (then it says nothing about this account's orders).
 
     Asked unfiltered with `accountId=account` (default: the client's account); `filters` (the
     endpoint's status tokens) are applied here, and entries naming another account are dropped.
@@ -92,7 +100,8 @@ def live_orders_once(
         snapshot_flag = body.get("snapshot") if isinstance(body, dict) else None
         real = bool(orders) or snapshot_flag is True or (primed and snapshot_flag is not False)
         if real:
-            return _keep(orders, account, filters), True
+            mine, honest = _for_account(orders, account)
+            return _keep(mine, filters), honest
     return [], False
 
 
@@ -199,18 +208,19 @@ def _with_status(client: IBClient, found: dict[str, Any]) -> dict[str, Any]:
     return {**found, **{k: v for k, v in full.items() if v is not None}, "source": "trades"}
 
 
-def _trades(client: IBClient, account: str) -> list[dict[str, Any]]:
-    """`GET /iserver/account/trades?accountId=`, shape-checked, another account's dropped."""
+def _trades(client: IBClient, account: str) -> tuple[list[dict[str, Any]], bool]:
+    """`GET /iserver/account/trades?accountId=`, shape-checked: (the account's entries, honest)."""
     trades = expect_list(get_json(client, TRADES, params={"accountId": account}), TRADES)
-    return [t for t in trades if _of_account(t, account)]
+    return _for_account(trades, account)
 
 
-def _of_account(entry: Any, account: str | None) -> bool:
-    """True unless both the entry and the caller name an account and they differ."""
-    if not isinstance(entry, dict):
-        return False
+def _held(entry: dict[str, Any]) -> str | None:
+    """The account an entry names: None when it names none (missing, empty, 0, null); a value
+    that is not an id (an object, a list) names an unknown account, never the caller's."""
     held = entry.get("acct") or entry.get("account") or entry.get("accountCode")
-    return account is None or not held or str(held) == account
+    if not held:
+        return None
+    return str(held) if isinstance(held, (str, int)) and not isinstance(held, bool) else "?"
 
 
 def find_order_by_coid(
@@ -250,7 +260,9 @@ def find_order_by_coid(
     try:
         # Live orders are scoped to the brokerage session: a filled order of an earlier
         # session is only in the trades.
-        found = order_from_trades(_trades(client, account), coid)
+        trades, honest = _trades(client, account)
+        found = order_from_trades(trades, coid)
+        settled = settled and honest
     except BrokerError as exc:
         last_error, settled = exc, False
         found = None
