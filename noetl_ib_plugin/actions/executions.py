@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..client import IBClient
 from ..credentials.urls import path_segment
 from ..errors import BrokerError
+from .account_scope import ANOTHER_ACCOUNT_FIX, entries_of
 from .history import epoch_iso, iso_utc
 from .models import _not_bool
 from .order_states import order_type_name
@@ -144,12 +145,20 @@ def _execution(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def trades(client: IBClient, inp: TradesInput) -> dict[str, Any]:
-    """Executions newest first, filtered by order when asked."""
-    params = {"days": str(inp.days)} if inp.days != 1 else None
+    """Executions of the client's account (asked with `accountId`), newest first, filtered by
+    order when asked. BrokerError when IBKR answers with another account's executions."""
+    account = client.account_id
+    params = {"accountId": account, **({"days": str(inp.days)} if inp.days != 1 else {})}
     body = client.get("/iserver/account/trades", params=params)
     if isinstance(body, dict) and body.get("error"):
         raise BrokerError(f"listing trades failed: {body['error']}")
-    items = [_execution(i) for i in body or [] if isinstance(i, dict)] if isinstance(body, list) else []
+    mine, honest = entries_of(body if isinstance(body, list) else [], account)
+    if not honest:
+        raise BrokerError(
+            f"GET /iserver/account/trades?accountId={account}: IBKR answered with another "
+            f"account's executions, so {account}'s are unknown",
+            fix=ANOTHER_ACCOUNT_FIX)
+    items = [_execution(i) for i in mine]
     if inp.order_id is not None:
         items = [t for t in items if t["order_id"] == inp.order_id]
     if inp.client_order_id is not None:

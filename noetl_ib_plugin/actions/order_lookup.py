@@ -19,6 +19,7 @@ from typing import Any
 
 from ..client import IBClient
 from ..errors import BrokerError, OrderUnconfirmed
+from .account_scope import entries_of
 from .executions import OrderStatusInput, order_status
 from .order_states import FILLED, LIMIT_PRICED, STATES, order_type_name
 from .parse import as_float, as_int
@@ -68,15 +69,6 @@ def _keep(orders: list[dict[str, Any]], filters: list[str] | None) -> list[dict[
     return [o for o in orders if not filters or _status_token(o) in filters]
 
 
-def _for_account(entries: list[Any], account: str) -> tuple[list[dict[str, Any]], bool]:
-    """(the entries of `account`, honest): an answer naming another account was not answered
-    for `account` (IBKR ignored accountId), so it proves nothing about `account`'s orders and
-    an entry without a usable account field in it cannot be attributed to `account`."""
-    honest = not any(isinstance(e, dict) and _held(e) not in (None, account) for e in entries)
-    ours = (account, None) if honest else (account,)
-    return [e for e in entries if isinstance(e, dict) and _held(e) in ours], honest
-
-
 def live_orders_once(
     client: IBClient, filters: list[str] | None = None, *, account: str | None = None,
     max_calls: int = 2,
@@ -100,7 +92,7 @@ def live_orders_once(
         snapshot_flag = body.get("snapshot") if isinstance(body, dict) else None
         real = bool(orders) or snapshot_flag is True or (primed and snapshot_flag is not False)
         if real:
-            mine, honest = _for_account(orders, account)
+            mine, honest = entries_of(orders, account)
             return _keep(mine, filters), honest
     return [], False
 
@@ -211,16 +203,7 @@ def _with_status(client: IBClient, found: dict[str, Any]) -> dict[str, Any]:
 def _trades(client: IBClient, account: str) -> tuple[list[dict[str, Any]], bool]:
     """`GET /iserver/account/trades?accountId=`, shape-checked: (the account's entries, honest)."""
     trades = expect_list(get_json(client, TRADES, params={"accountId": account}), TRADES)
-    return _for_account(trades, account)
-
-
-def _held(entry: dict[str, Any]) -> str | None:
-    """The account an entry names: None when it names none (missing, empty, 0, null); a value
-    that is not an id (an object, a list) names an unknown account, never the caller's."""
-    held = entry.get("acct") or entry.get("account") or entry.get("accountCode")
-    if not held:
-        return None
-    return str(held) if isinstance(held, (str, int)) and not isinstance(held, bool) else "?"
+    return entries_of(trades, account)
 
 
 def find_order_by_coid(

@@ -215,3 +215,39 @@ def test_trades_days_must_be_a_plain_whole_number(days: Any) -> None:
         TradesInput.model_validate({"days": days})
     assert info.value.errors()[0]["loc"] == ("days",)
     assert TradesInput.model_validate({"days": "3"}).days == 3
+
+
+def test_trades_are_asked_and_kept_for_the_clients_account(rsps: Any) -> None:
+    """Trades are asked with accountId; an answer naming only this account is listed whole."""
+    rsps.add(responses.GET, f"{BASE}/iserver/account/trades", json=[
+        {"execution_id": "a.1", "order_id": 8, "size": 1, "price": "9", "account": "DU1110001"},
+        {"execution_id": "a.2", "order_id": 9, "size": 1, "price": "9"}])
+    out = trades(make_client(), TradesInput())
+    asked = [c.request.url for c in rsps.calls if "/iserver/account/trades" in c.request.url]
+    assert asked and "accountId=DU1110001" in asked[0]
+    assert [t["execution_id"] for t in out["trades"]] == ["a.1", "a.2"]
+
+
+def test_trades_answered_for_another_account_are_refused_not_listed(rsps: Any) -> None:
+    """Trades naming another account (IBKR ignored accountId): a BrokerError, never their rows."""
+    rsps.add(responses.GET, f"{BASE}/iserver/account/trades", json=[
+        {"execution_id": "b.1", "order_id": 7, "size": 5, "price": "9", "account": "DU9999999"}])
+    with pytest.raises(BrokerError) as info:
+        trades(make_client(), TradesInput())
+    assert "DU1110001" in info.value.message and "another account" in info.value.message
+    assert info.value.fix and "noetl-ib run accounts" in info.value.fix
+
+
+def test_positions_answered_for_another_account_are_refused_not_listed(rsps: Any) -> None:
+    """A positions page naming another account: a BrokerError, not a short list of ours."""
+    from noetl_ib_plugin.actions.models import GetPositionsInput
+    from noetl_ib_plugin.actions.portfolio import get_positions
+
+    rsps.add(responses.POST, f"{BASE}/portfolio/DU1110001/positions/invalidate",
+             json={"message": "success"})
+    rsps.add(responses.GET, f"{BASE}/portfolio/DU1110001/positions/0", json=[
+        {"acctId": "DU9999999", "conid": 1, "ticker": "TSLA", "position": 7},
+        {"conid": 2, "ticker": "AAPL", "position": 100}])
+    with pytest.raises(BrokerError) as info:
+        get_positions(make_client(), GetPositionsInput())
+    assert "another account" in info.value.message and "TSLA" not in info.value.message

@@ -111,6 +111,17 @@ def test_every_account_scoped_read_is_for_the_account_asked_for(priced: Simulato
     assert summary["values"]["accountcode"] == "DU7654321"
 
 
+def test_trades_are_the_account_asked_for(priced: Simulator, linked: Path) -> None:
+    """Trades of a credential naming the non-selected account: its own fill, never the selected's."""
+    act(priced, "sim_oauth2", "place_order", symbol="TSLA", side="BUY", quantity=7,
+        order_type="MKT", tif="DAY", client_order_id="sel-fill")
+    run_action("place_order", "sim_linked", credentials_file=linked, symbol="AAPL", side="BUY",
+               quantity=2, order_type="MKT", tif="DAY", client_order_id="lnk-fill")
+    mine = run_action("trades", "sim_linked", credentials_file=linked)
+    assert [(t["client_order_id"], t["account_id"]) for t in mine["trades"]] == \
+        [("lnk-fill", "DU7654321")]
+
+
 # -- 2. cached positions -------------------------------------------------------------------------
 
 

@@ -1,0 +1,39 @@
+"""Which entries of an account-scoped IBKR answer belong to the account asked for.
+
+A login can hold several accounts; IBKR answers live orders, trades and positions for the
+account asked for (`accountId=`, the path), but an answer that names another account was not
+answered for it (ibkr-web-api.md s.13): it proves nothing about the account asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ANOTHER_ACCOUNT_FIX", "entries_of", "held_account"]
+
+#: What to do when IBKR answers for another account than the one asked for.
+ANOTHER_ACCOUNT_FIX = (
+    "run `noetl-ib run accounts --credential NAME` (with your credential's name): the "
+    "credential's account_id must be one of the listed accounts; if it is, retry, since IBKR "
+    "answered for its selected account instead.")
+
+#: The account field of live orders (acct), trades (account, accountCode), positions (acctId).
+_ACCOUNT_KEYS = ("acct", "account", "accountCode", "acctId")
+
+
+def held_account(entry: dict[str, Any]) -> str | None:
+    """The account an entry names: None when it names none (missing, empty, 0, null); a value
+    that is not an id (an object, a list, a boolean) names an unknown account, never ours."""
+    held = next((entry[k] for k in _ACCOUNT_KEYS if entry.get(k)), None)
+    if held is None:
+        return None
+    return str(held) if isinstance(held, (str, int)) and not isinstance(held, bool) else "?"
+
+
+def entries_of(entries: list[Any], account: str) -> tuple[list[dict[str, Any]], bool]:
+    """(the entries of `account`, honest): `honest` is False when an entry names another account;
+    then the answer says nothing about `account` and an entry naming no account is not its."""
+    honest = not any(isinstance(e, dict) and held_account(e) not in (None, account)
+                     for e in entries)
+    ours = (account, None) if honest else (account,)
+    return [e for e in entries if isinstance(e, dict) and held_account(e) in ours], honest
