@@ -251,3 +251,23 @@ def test_positions_answered_for_another_account_are_refused_not_listed(rsps: Any
     with pytest.raises(BrokerError) as info:
         get_positions(make_client(), GetPositionsInput())
     assert "another account" in info.value.message and "TSLA" not in info.value.message
+
+
+@pytest.mark.parametrize(("availability", "delayed"), [
+    ("DPB", True), ("YpB", True), ("RpB", False), ("ZpB", False),
+    ("NpB", None), (68, None), (["D"], None), ({"v": "D"}, None), ("", None), (None, None)])
+def test_delayed_is_only_said_when_field_6509_says_it(rsps: Any, availability: Any,
+                                                      delayed: bool | None) -> None:
+    """6509 D/Y (delayed, frozen delayed) is delayed, R/Z is not; anything else is null, unknown."""
+    from noetl_ib_plugin.actions.marketdata import snapshot
+    from noetl_ib_plugin.actions.models import SnapshotInput
+    from noetl_ib_plugin.actions.outputs import Quote
+
+    item: dict[str, Any] = {"conid": 265598, "conidEx": "265598", "31": "100.50"}
+    if availability is not None:
+        item["6509"] = availability
+    rsps.add(responses.GET, f"{BASE}/iserver/marketdata/snapshot", json=[item])
+    out = snapshot(make_client(), SnapshotInput(conids=[265598], fields=["last"]))
+    quote = out["snapshots"][0]
+    assert quote["last"] == 100.5 and quote["delayed"] is delayed
+    assert Quote.model_validate(quote).delayed is delayed
