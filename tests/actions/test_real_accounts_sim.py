@@ -226,6 +226,16 @@ def test_forbidden_is_an_auth_error_naming_auth_status(
     assert "Reference #" not in printed
 
 
+def test_forbidden_fix_names_the_credential_so_it_works_when_copied(
+        sim_reset: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI's 403 fix names the credential used (`--credential sim_oauth2`), not a placeholder."""
+    sim_reset.set_faults({"http_403": 1.0})
+    code, err, _ = _cli(sim_reset, capsys, "get_positions", {})
+    fix = err["message"].split("Fix:", 1)[1]
+    assert code == 3 and "noetl-ib run auth_status --credential sim_oauth2`" in fix
+    assert "NAME" not in fix
+
+
 # -- 9. rejections carry a fix -----------------------------------------------------------------------
 
 
