@@ -87,6 +87,17 @@ def test_accounts_of_a_multi_account_user(rsps: Any) -> None:
     assert by_id["U7654321"]["alias"] == "main" and by_id["U7654321"]["title"] == "Jane"
 
 
+def test_accounts_never_name_an_unlisted_selected_account_the_default(rsps: Any) -> None:
+    """selectedAccount outside IBKR's list: reported as IBKR said it, but never the default."""
+    rsps.replace(responses.GET, f"{BASE}/iserver/accounts",
+                 json={"accounts": ["DU1234567", "DU2345678"], "selectedAccount": "DU9999999",
+                       "isPaper": True})
+    rsps.replace(responses.GET, f"{BASE}/portfolio/accounts", json=[])
+    out = accounts(make_client(), AccountsInput())
+    assert out["selected_account"] == "DU9999999" and out["default_account"] is None
+    assert not any(a["default"] or a["selected"] for a in out["accounts"])
+
+
 def test_ledger_base_currency_from_ibkr_shape(rsps: Any) -> None:
     """An AUD-based account: BASE first, the base currency is the one at exchange rate 1."""
     entry = {"cashbalance": 1000.5, "settledcash": 900, "exchangerate": 1, "currency": "AUD",
