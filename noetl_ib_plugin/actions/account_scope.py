@@ -13,7 +13,7 @@ __all__ = ["ANOTHER_ACCOUNT_FIX", "entries_of", "held_account"]
 
 #: What to do when IBKR answers for another account than the one asked for.
 ANOTHER_ACCOUNT_FIX = (
-    "run `noetl-ib run accounts --credential NAME` (with your credential's name): the "
+    "run `noetl-ib run accounts --credential NAME`: the "
     "credential's account_id must be one of the listed accounts; if it is, retry, since IBKR "
     "answered for its selected account instead.")
 
