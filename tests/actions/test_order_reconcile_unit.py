@@ -404,3 +404,18 @@ def test_trades_find_with_an_odd_order_id_keeps_the_trades_record(rsps: Any) -> 
     out = place_order(make_client(), LMT, _settings())
     assert out["order_id"] == "1" * 25 and out["source"] == "trades"
     assert out["status"] == "Filled" and out["filled_quantity"] == 3.0
+
+
+def test_cancel_refused_while_pending_cancel_never_says_already_cancelled(rsps: Any) -> None:
+    """IBKR refuses a second cancel of a PendingCancel order: it can still fill, so not 'cancelled'."""
+    from noetl_ib_plugin.actions.models import CancelOrderInput
+    from noetl_ib_plugin.actions.orders import cancel_order
+
+    rsps.add(responses.DELETE, f"{BASE}/iserver/account/DU1110001/order/8",
+             json={"error": "OrderID 8 is already pending cancel"})
+    rsps.add(responses.GET, LIVE, json={"orders": [{**LIVE_ORDER, "status": "PendingCancel",
+                                                    "remainingQuantity": 3.0}],
+                                        "snapshot": True})
+    out = cancel_order(make_client(), CancelOrderInput(order_id="8"))
+    assert out["status"] == "PendingCancel" and out["already_cancelled"] is False
+    assert "can still fill" in out["message"]
