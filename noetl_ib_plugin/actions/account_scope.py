@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ANOTHER_ACCOUNT_FIX", "entries_of", "held_account"]
+from ..errors import BrokerError
+
+__all__ = ["another_account", "entries_of", "held_account", "names_another"]
 
 #: What to do when IBKR answers for another account than the one asked for.
-ANOTHER_ACCOUNT_FIX = (
+_ANOTHER_ACCOUNT_FIX = (
     "run `noetl-ib run accounts --credential NAME`: the "
     "credential's account_id must be one of the listed accounts; if it is, retry, since IBKR "
     "answered for its selected account instead.")
@@ -37,3 +39,14 @@ def entries_of(entries: list[Any], account: str) -> tuple[list[dict[str, Any]], 
                      for e in entries)
     ours = (account, None) if honest else (account,)
     return [e for e in entries if isinstance(e, dict) and held_account(e) in ours], honest
+
+
+def names_another(value: Any, account: str) -> bool:
+    """True when an account field's value names an account other than `account` (or is no id)."""
+    return held_account({"acct": value}) not in (None, account)
+
+
+def another_account(what: str, account: str, data: str) -> BrokerError:
+    """The error for an answer about another account: `account`'s `data` are unknown."""
+    return BrokerError(f"{what}: IBKR answered with another account's {data}, so {account}'s "
+                       "are unknown", fix=_ANOTHER_ACCOUNT_FIX)

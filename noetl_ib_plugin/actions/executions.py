@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..client import IBClient
 from ..credentials.urls import path_segment
 from ..errors import BrokerError
-from .account_scope import ANOTHER_ACCOUNT_FIX, entries_of
+from .account_scope import another_account, entries_of
 from .history import epoch_iso, iso_utc
 from .models import _not_bool
 from .order_states import order_type_name
@@ -154,10 +154,8 @@ def trades(client: IBClient, inp: TradesInput) -> dict[str, Any]:
         raise BrokerError(f"listing trades failed: {body['error']}")
     mine, honest = entries_of(body if isinstance(body, list) else [], account)
     if not honest:
-        raise BrokerError(
-            f"GET /iserver/account/trades?accountId={account}: IBKR answered with another "
-            f"account's executions, so {account}'s are unknown",
-            fix=ANOTHER_ACCOUNT_FIX)
+        raise another_account(f"GET /iserver/account/trades?accountId={account}", account,
+                              "executions")
     items = [_execution(i) for i in mine]
     if inp.order_id is not None:
         items = [t for t in items if t["order_id"] == inp.order_id]

@@ -7,7 +7,7 @@ from typing import Any
 from ..client import IBClient
 from ..credentials.urls import path_segment
 from ..errors import BrokerError, TransientError
-from .account_scope import ANOTHER_ACCOUNT_FIX, entries_of
+from .account_scope import another_account, entries_of, names_another
 from .models import AccountSummaryInput, GetPositionsInput
 from .parse import as_float, as_int
 from .shapes import RETRY_FIX, expect_dict, expect_list, get_json
@@ -67,9 +67,7 @@ def get_positions(client: IBClient, inp: GetPositionsInput) -> dict[str, Any]:
             break
         mine, honest = entries_of(items, account)
         if not honest:
-            raise BrokerError(
-                f"GET {endpoint}: IBKR answered with another account's positions, so "
-                f"{account}'s are unknown", fix=ANOTHER_ACCOUNT_FIX)
+            raise another_account(f"GET {endpoint}", account, "positions")
         positions.extend(normalize_position(i) for i in mine)
     else:
         raise BrokerError(
@@ -102,6 +100,9 @@ def account_summary(client: IBClient, inp: AccountSummaryInput) -> dict[str, Any
             status=200,
             fix=RETRY_FIX,
         )
+    code = body.get("accountcode")
+    if isinstance(code, dict) and names_another(code.get("value"), account):
+        raise another_account(f"GET {endpoint}", account, "summary")
     out: dict[str, Any] = {"account_id": account}
     for name, key in SUMMARY_FIELDS.items():
         out[name] = _amount(body.get(key))

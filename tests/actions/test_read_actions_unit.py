@@ -282,3 +282,26 @@ def test_delayed_is_only_said_when_field_6509_says_it(rsps: Any, availability: A
     quote = out["snapshots"][0]
     assert quote["last"] == 100.5 and quote["delayed"] is delayed
     assert Quote.model_validate(quote).delayed is delayed
+
+
+def test_summary_of_another_account_is_refused_not_reported_as_ours(rsps: Any) -> None:
+    """A summary whose accountcode names another account: a BrokerError, not our figures."""
+    from noetl_ib_plugin.actions.models import AccountSummaryInput
+    from noetl_ib_plugin.actions.portfolio import account_summary
+
+    rsps.add(responses.GET, f"{BASE}/portfolio/DU1110001/summary", json={
+        "accountcode": {"amount": 0.0, "value": "DU9999999", "isNull": False},
+        "netliquidation": {"amount": 5e6, "currency": "USD", "isNull": False}})
+    with pytest.raises(BrokerError) as info:
+        account_summary(make_client(), AccountSummaryInput())
+    assert "another account" in info.value.message and "DU1110001" in info.value.message
+
+
+def test_ledger_of_another_account_is_refused_not_reported_as_ours(rsps: Any) -> None:
+    """Ledger rows whose acctcode names another account: a BrokerError, not our balances."""
+    rsps.add(responses.GET, f"{BASE}/portfolio/DU1110001/ledger", json={
+        "BASE": {"cashbalance": 5e6, "currency": "BASE", "acctcode": "DU9999999"},
+        "USD": {"cashbalance": 5e6, "currency": "USD", "acctcode": "DU9999999"}})
+    with pytest.raises(BrokerError) as info:
+        ledger(make_client(), LedgerInput())
+    assert "another account" in info.value.message
