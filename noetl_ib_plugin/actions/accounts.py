@@ -52,7 +52,9 @@ def accounts(client: IBClient, inp: AccountsInput) -> dict[str, Any]:
     aliases = body.get("aliases") if isinstance(body.get("aliases"), dict) else {}
     session = BrokerageSession.from_accounts(body, 0.0)
     details = _portfolio_accounts(client)
-    default = client.explicit_account_id or selected
+    # The account actions use: never a selectedAccount IBKR itself does not list (the client
+    # refuses to read or trade it).
+    default = client.explicit_account_id or (selected if selected in ids else None)
     out = []
     for acct in ids + [a for a in details if a not in ids]:
         info = details.get(acct, {})

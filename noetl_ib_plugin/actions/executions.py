@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..client import IBClient
 from ..credentials.urls import path_segment
 from ..errors import BrokerError, OrderNotFound
+from .account_scope import another_account, entries_of
 from .history import epoch_iso, iso_utc
 from .models import _not_bool
 from .order_states import order_type_name
@@ -156,12 +157,18 @@ def _execution(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def trades(client: IBClient, inp: TradesInput) -> dict[str, Any]:
-    """Executions newest first, filtered by order when asked."""
-    params = {"days": str(inp.days)} if inp.days != 1 else None
+    """Executions of the client's account (asked with `accountId`), newest first, filtered by
+    order when asked. BrokerError when IBKR answers with another account's executions."""
+    account = client.account_id
+    params = {"accountId": account, **({"days": str(inp.days)} if inp.days != 1 else {})}
     body = client.get("/iserver/account/trades", params=params)
     if isinstance(body, dict) and body.get("error"):
         raise BrokerError(f"listing trades failed: {body['error']}")
-    items = [_execution(i) for i in body or [] if isinstance(i, dict)] if isinstance(body, list) else []
+    mine, honest = entries_of(body if isinstance(body, list) else [], account)
+    if not honest:
+        raise another_account(f"GET /iserver/account/trades?accountId={account}", account,
+                              "executions")
+    items = [_execution(i) for i in mine]
     if inp.order_id is not None:
         items = [t for t in items if t["order_id"] == inp.order_id]
     if inp.client_order_id is not None:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..client import IBClient
 from ..credentials.urls import path_segment
 from ..errors import BrokerError
+from .account_scope import another_account, names_another
 from .history import epoch_iso
 from .models import ACCOUNT_PATTERN
 from .parse import as_float, as_int
@@ -60,6 +61,9 @@ def ledger(client: IBClient, inp: LedgerInput) -> dict[str, Any]:
     if not isinstance(body, dict) or body.get("error"):
         detail = body.get("error") if isinstance(body, dict) else str(body)[:200]
         raise BrokerError(f"reading the ledger failed: {detail}", field="account_id")
+    if any(isinstance(e, dict) and names_another(e.get("acctcode"), account)
+           for e in body.values()):
+        raise another_account(f"GET /portfolio/{account}/ledger", account, "balances")
     currencies = []
     base_currency = None
     for key in sorted(body, key=lambda k: (k != "BASE", k)):

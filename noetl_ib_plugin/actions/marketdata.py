@@ -24,8 +24,18 @@ SNAPSHOT_ENDPOINT = "/iserver/marketdata/snapshot"
 _NAME_BY_ID = {fid: name for name, fid in FIELD_IDS.items()}
 #: Keys every answer carries, even the pre-flight one and IBKR's answer for an unknown conid.
 _BARE_KEYS = frozenset({"conid", "conidEx"})
-#: Field 6509, market data availability: R realtime, D delayed, Z frozen, N not subscribed.
+#: Field 6509, market data availability: R realtime, D delayed, Z frozen, N not subscribed
+#: (IBKR's field list also has Y, frozen delayed).
 AVAILABILITY = FIELD_IDS["availability"]
+#: 6509's first letter -> delayed; any other value (absent, N, not text) leaves it unknown.
+_DELAYED_BY_CODE = {"D": True, "Y": True, "R": False, "Z": False}
+
+
+def _delayed(availability: Any) -> bool | None:
+    """Whether 6509 says the quote is delayed; None when it does not say (never "live")."""
+    if not isinstance(availability, str) or not availability:
+        return None
+    return _DELAYED_BY_CODE.get(availability[0])
 
 
 def _present(value: Any) -> bool:
@@ -76,8 +86,9 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
     Returns `{"snapshots": [quote...], "complete": bool, "attempts": int, "partial": bool,
     "errors": [{"symbol"|"conid", "type", "message", ...}]}`. Each quote holds the requested
     fields by name (numbers as numbers, text as text), `last_is_prior_close`, `halted`,
-    `delayed` (IBKR's field 6509 starts with "D": the account has no real-time subscription and
-    the prices are delayed; 6509 is always asked for), `updated` (epoch ms) and `missing`
+    `delayed` (IBKR's field 6509 starts with "D" or "Y": the account has no real-time
+    subscription and the prices are delayed; "R"/"Z": false; null when 6509 did not say, e.g.
+    absent or "N"; 6509 is always asked for), `updated` (epoch ms) and `missing`
     (fields still absent when the polling bound was reached).
     An unknown, ambiguous or mismatched symbol (IBKR answers another symbol or type:
     ContractMismatch), or a conid IBKR does not know, is listed under `errors` and
@@ -172,7 +183,7 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
         if quote["symbol"] is None and isinstance(raw.get("55"), str):
             quote["symbol"] = raw["55"]
         quote.update(flags)
-        quote["delayed"] = str(raw.get(AVAILABILITY) or "").startswith("D")
+        quote["delayed"] = _delayed(raw.get(AVAILABILITY))
         quote["updated"] = as_int(raw.get("_updated"))
         quote["missing"] = [_NAME_BY_ID.get(fid, fid) for fid in missing(conid)]
         quotes.append(quote)

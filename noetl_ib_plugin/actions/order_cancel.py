@@ -15,7 +15,7 @@ from ..errors import AuthError, BrokerError, RateLimited
 from .models import CancelOrderInput
 from .order_lookup import live_orders_once, normalize_order, order_status_record
 from .order_questions import DEFINITE_REFUSAL_STATUS, MAX_QUESTIONS, classify
-from .order_states import CANCELLED, FILLED, INACTIVE, WORKING
+from .order_states import CAN_FILL, CANCELLED, FILLED, INACTIVE, WORKING
 from .parse import as_int
 
 __all__ = ["cancel_order"]
@@ -82,6 +82,11 @@ def _already_done(account: str, order_id: str, record: dict[str, Any] | None,
                   refusal: str) -> dict[str, Any]:
     """After IBKR refused (or lost) a cancel: idempotent success if the order is not working."""
     status = record.get("status") if record else None
+    if record is not None and status in CAN_FILL - WORKING:
+        # PendingCancel: a cancel is requested but not confirmed, and the order can still fill.
+        return _cancel_result(account, order_id, status=status, conid=record.get("conid"),
+                              message=f"order {order_id} is already {status}: the cancel is "
+                              "not confirmed yet and the order can still fill")
     if record is not None and status in CANCELLED | INACTIVE:
         return _cancel_result(account, order_id, status=status, already_cancelled=True,
                               conid=record.get("conid"),
@@ -106,7 +111,8 @@ def cancel_order(client: IBClient, inp: CancelOrderInput) -> dict[str, Any]:
 
     Returns `{order_id, status, message, conid, account_id, already_cancelled, reconciled}`:
     `status` is "cancel_requested" when IBKR acknowledged this request, else the broker's status
-    (`Cancelled`, `PendingCancel`, `Inactive`) with `already_cancelled: true`.
+    (`Cancelled`, `Inactive` with `already_cancelled: true`; `PendingCancel` with
+    `already_cancelled: false`, since a pending cancel can still fill).
     Raises OrderNotFound (field order_id, exit 4) for an id IBKR does not know, BrokerError
     (field order_id) for a filled order.
     """

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..client import IBClient
 from ..errors import BrokerError, OrderNotFound, OrderUnconfirmed
+from .account_scope import entries_of
 from .executions import OrderStatusInput, order_status
 from .order_states import FILLED, LIMIT_PRICED, STATES, order_type_name
 from .parse import as_float, as_int
@@ -63,18 +64,17 @@ def _status_token(order: dict[str, Any]) -> str | None:
     return state[1] if state else None
 
 
-def _keep(orders: list[dict[str, Any]], account: str,
-          filters: list[str] | None) -> list[dict[str, Any]]:
-    """The entries of `account` (never another account's) whose status token is in `filters`."""
-    return [o for o in orders if _of_account(o, account)
-            and (not filters or _status_token(o) in filters)]
+def _keep(orders: list[dict[str, Any]], filters: list[str] | None) -> list[dict[str, Any]]:
+    """The orders whose status token is in `filters` (all without filters)."""
+    return [o for o in orders if not filters or _status_token(o) in filters]
 
 
 def live_orders_once(
     client: IBClient, filters: list[str] | None = None, *, account: str | None = None,
     max_calls: int = 2,
 ) -> tuple[list[dict[str, Any]], bool]:
-    """(orders in IBKR's field names, real): `real` is False when every answer was the pre-flight.
+    """(orders in IBKR's field names, real): `real` is False when every answer was the pre-flight
+    or the answer named another account (then it says nothing about this account's orders).
 
     Asked unfiltered with `accountId=account` (default: the client's account); `filters` (the
     endpoint's status tokens) are applied here, and entries naming another account are dropped.
@@ -92,7 +92,8 @@ def live_orders_once(
         snapshot_flag = body.get("snapshot") if isinstance(body, dict) else None
         real = bool(orders) or snapshot_flag is True or (primed and snapshot_flag is not False)
         if real:
-            return _keep(orders, account, filters), True
+            mine, honest = entries_of(orders, account)
+            return _keep(mine, filters), honest
     return [], False
 
 
@@ -206,18 +207,10 @@ def _with_status(client: IBClient, found: dict[str, Any]) -> dict[str, Any]:
     return {**found, **{k: v for k, v in full.items() if v is not None}, "source": "trades"}
 
 
-def _trades(client: IBClient, account: str) -> list[dict[str, Any]]:
-    """`GET /iserver/account/trades?accountId=`, shape-checked, another account's dropped."""
+def _trades(client: IBClient, account: str) -> tuple[list[dict[str, Any]], bool]:
+    """`GET /iserver/account/trades?accountId=`, shape-checked: (the account's entries, honest)."""
     trades = expect_list(get_json(client, TRADES, params={"accountId": account}), TRADES)
-    return [t for t in trades if _of_account(t, account)]
-
-
-def _of_account(entry: Any, account: str | None) -> bool:
-    """True unless both the entry and the caller name an account and they differ."""
-    if not isinstance(entry, dict):
-        return False
-    held = entry.get("acct") or entry.get("account") or entry.get("accountCode")
-    return account is None or not held or str(held) == account
+    return entries_of(trades, account)
 
 
 def find_order_by_coid(
@@ -257,7 +250,9 @@ def find_order_by_coid(
     try:
         # Live orders are scoped to the brokerage session: a filled order of an earlier
         # session is only in the trades.
-        found = order_from_trades(_trades(client, account), coid)
+        trades, honest = _trades(client, account)
+        found = order_from_trades(trades, coid)
+        settled = settled and honest
     except BrokerError as exc:
         last_error, settled = exc, False
         found = None

@@ -301,7 +301,8 @@ def get_open_orders(client: IBClient, inp: GetOpenOrdersInput) -> dict[str, Any]
     asked with `accountId` (IBKR's filtered and account-less answers can be incomplete; another
     account's orders never appear). `include_inactive=False` keeps the orders that can still
     fill: working ones and `PendingCancel` with quantity left (`Inactive` is never working).
-    `complete` is False when IBKR only gave the empty pre-flight answer. The first call of a
+    `complete` is False when IBKR only gave the empty pre-flight answer or its answer named
+    another account (IBKR ignored accountId: this account's orders are unknown). The first call of a
     brokerage session costs the pre-flight plus IBKR's 1-per-5-s limit for this endpoint.
     """
     tokens = filter_tokens(inp.filters)

@@ -7,6 +7,7 @@ from typing import Any
 from ..client import IBClient
 from ..credentials.urls import path_segment
 from ..errors import BrokerError, TransientError
+from .account_scope import another_account, entries_of, names_another
 from .models import AccountSummaryInput, GetPositionsInput
 from .parse import as_float, as_int
 from .shapes import RETRY_FIX, expect_dict, expect_list, get_json
@@ -55,7 +56,7 @@ def normalize_position(item: dict[str, Any]) -> dict[str, Any]:
 def get_positions(client: IBClient, inp: GetPositionsInput) -> dict[str, Any]:
     """`GET /portfolio/{acct}/positions/{page}` from page 0 until an empty page, after
     `POST /portfolio/{acct}/positions/invalidate`: IBKR caches the pages, so without it a fill
-    of a moment ago is missing (ibkr-web-api.md s.13). Entries of another account are dropped."""
+    of a moment ago is missing (ibkr-web-api.md s.13). BrokerError when a page names another account."""
     account = inp.account_id or client.account_id
     client.post(f"/portfolio/{path_segment(account)}/positions/invalidate", idempotent=True)
     positions: list[dict[str, Any]] = []
@@ -64,8 +65,10 @@ def get_positions(client: IBClient, inp: GetPositionsInput) -> dict[str, Any]:
         items = expect_list(get_json(client, endpoint), endpoint)
         if not items:
             break
-        positions.extend(normalize_position(i) for i in items
-                         if isinstance(i, dict) and str(i.get("acctId") or account) == account)
+        mine, honest = entries_of(items, account)
+        if not honest:
+            raise another_account(f"GET {endpoint}", account, "positions")
+        positions.extend(normalize_position(i) for i in mine)
     else:
         raise BrokerError(
             f"positions did not end after {MAX_POSITION_PAGES} pages",
@@ -97,6 +100,9 @@ def account_summary(client: IBClient, inp: AccountSummaryInput) -> dict[str, Any
             status=200,
             fix=RETRY_FIX,
         )
+    code = body.get("accountcode")
+    if isinstance(code, dict) and names_another(code.get("value"), account):
+        raise another_account(f"GET {endpoint}", account, "summary")
     out: dict[str, Any] = {"account_id": account}
     for name, key in SUMMARY_FIELDS.items():
         out[name] = _amount(body.get(key))

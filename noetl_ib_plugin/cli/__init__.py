@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     is_run = _is_run(args, index)
     parser, run_parser = _build_parser(only_run=is_run)
     command: str | None = None
+    credential: str | None = None
     try:
         try:
             if is_run:
@@ -214,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as exc:  # --help
             return int(exc.code or 0)
         verbose = max(verbose, int(getattr(ns, "verbose", 0) or 0))
+        credential = getattr(ns, "credential", None)
         configure_logging(verbose)
         if ns.version:
             from .._version import __version__
@@ -230,12 +232,13 @@ def main(argv: list[str] | None = None) -> int:
             result = _dispatch(ns)
     except FailedWithResult as failed:
         emit(failed.result)
-        return report_error(failed.cause, verbose=verbose, command=command)
+        return report_error(failed.cause, verbose=verbose, command=command,
+                            credential=credential)
     except KeyboardInterrupt:
         sys.stderr.write('{"error":{"type":"Interrupted","message":"interrupted"}}\n')
         return 130
     except Exception as exc:
-        return report_error(exc, verbose=verbose, command=command)
+        return report_error(exc, verbose=verbose, command=command, credential=credential)
     if isinstance(result, str):  # text meant for a person (`actions` without --json)
         sys.stdout.write(result)
         sys.stdout.flush()

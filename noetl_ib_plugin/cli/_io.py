@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -119,7 +120,19 @@ def error_exit_code(exc: BaseException) -> int:
     return EXIT_UNEXPECTED
 
 
-def _error_payload(exc: BaseException, verbose: int) -> dict[str, Any]:
+#: How a fix written below the CLI names the credential it cannot know.
+CREDENTIAL_PLACEHOLDER = "--credential NAME"
+
+
+def _name_credential(text: str, credential: str | None) -> str:
+    """A fix's `--credential NAME` as the command line that failed named it, so it runs as copied."""
+    if not credential:
+        return text
+    return text.replace(CREDENTIAL_PLACEHOLDER, f"--credential {shlex.quote(credential)}")
+
+
+def _error_payload(exc: BaseException, verbose: int,
+                   credential: str | None = None) -> dict[str, Any]:
     to_dict = getattr(exc, "to_dict", None)
     if callable(to_dict) and isinstance(getattr(exc, "category", None), str):
         body = dict(to_dict())
@@ -132,14 +145,19 @@ def _error_payload(exc: BaseException, verbose: int) -> dict[str, Any]:
             else f"unexpected {type(exc).__name__}: {redact(str(exc))}",
             "category": "unexpected",
         }
-    body["message"] = redact(str(body.get("message", "")))
+    body["message"] = redact(_name_credential(str(body.get("message", "")), credential))
+    if isinstance(body.get("fix"), str):
+        body["fix"] = redact(_name_credential(body["fix"], credential))
     return body
 
 
-def report_error(exc: BaseException, *, verbose: int, command: str | None = None) -> int:
-    """Write `{"error": {...}}` on stderr (and to NOETL_IB_ERROR_LOG if set); return the exit code."""
+def report_error(exc: BaseException, *, verbose: int, command: str | None = None,
+                 credential: str | None = None) -> int:
+    """Write `{"error": {...}}` on stderr (and to NOETL_IB_ERROR_LOG if set); return the exit code.
+
+    `credential`: the `--credential` of the command line, put into fixes that say `NAME`."""
     code = error_exit_code(exc)
-    body = _error_payload(exc, verbose)
+    body = _error_payload(exc, verbose, credential)
     if verbose and code == EXIT_UNEXPECTED:
         import traceback
 

@@ -50,6 +50,17 @@ class TradingGuard:
                 field="selectedAccount",
                 fix="set data.account_id in the credential record to the account to use.",
             )
+        listed = self.listed_accounts()
+        if listed and selected not in listed:
+            # The broker contradicts itself: reading or trading that account would describe (or
+            # move) an account the credential is not shown to hold.
+            raise BrokerError(
+                f"IBKR's selectedAccount {selected} is not one of the accounts it lists for this "
+                f"credential ({', '.join(listed)})",
+                field="selectedAccount",
+                fix=f"set data.account_id in the credential record to one of them, e.g. "
+                f"\"account_id\": \"{listed[0]}\".",
+            )
         return selected
 
     def listed_accounts(self) -> list[str]:

@@ -334,8 +334,9 @@ def test_failed_resend_after_an_unknown_first_send_is_outcome_unknown(
     assert "new client_order_id" not in (exc.fix or "").replace("never with a new", "")
 
 
-def test_order_of_another_account_under_the_same_coid_is_not_ours(rsps: Any) -> None:
-    """Lost answer; live orders hold the cOID only on another account: never reported as ours."""
+def test_order_of_another_account_under_the_same_coid_is_neither_ours_nor_absence(
+        rsps: Any) -> None:
+    """Lost answer; the cOID only on another account: not ours, not proof of absence; unknown."""
     other = {"orderId": 7, "order_ref": COID, "status": "Submitted", "conid": 265598,
              "side": "BUY", "totalSize": 3.0, "origOrderType": "LIMIT", "price": "99.00",
              "timeInForce": "DAY", "acct": "DU9999999"}
@@ -345,8 +346,52 @@ def test_order_of_another_account_under_the_same_coid_is_not_ours(rsps: Any) -> 
                                            "side": "B", "size": 3, "price": "99",
                                            "account": "DU9999999"}])
     rsps.add(responses.POST, ORDERS, json=[{"order_id": "9", "order_status": "Submitted"}])
-    out = place_order(make_client(), LMT, _settings())
-    assert out["order_id"] == "9" and out["account_id"] == "DU1110001"
+    with pytest.raises(OrderUnconfirmed) as info:
+        place_order(make_client(), LMT, _settings())
+    assert _posted(rsps) == [COID] and error_exit_code(info.value) == 6
+
+
+def test_live_orders_of_another_account_never_prove_ours_absent(rsps: Any) -> None:
+    """Lost answer; IBKR ignores accountId and lists the selected account's orders: no resend."""
+    theirs = {**LIVE_ORDER, "orderId": 7, "order_ref": "theirs", "acct": "DU9999999"}
+    rsps.add(responses.POST, ORDERS, body=requests.ConnectionError("reset"))
+    rsps.add(responses.GET, LIVE, json={"orders": [theirs], "snapshot": True})
+    rsps.add(responses.GET, TRADES, json=[])
+    rsps.add(responses.POST, ORDERS, json=[{"order_id": "9", "order_status": "Submitted"}])
+    with pytest.raises(OrderUnconfirmed):
+        place_order(make_client(), LMT, _settings())
+    assert _posted(rsps) == [COID]
+
+
+def test_trades_of_another_account_never_prove_ours_absent(rsps: Any) -> None:
+    """Lost answer; live orders empty for real but trades answer for another account: unknown."""
+    rsps.add(responses.POST, ORDERS, body=requests.ConnectionError("reset"))
+    rsps.add(responses.GET, LIVE, json=EMPTY_REAL)
+    rsps.add(responses.GET, TRADES, json=[{"order_ref": "theirs", "order_id": 7, "conid": 1,
+                                           "side": "S", "size": 1, "price": "9",
+                                           "account": "DU9999999"}])
+    rsps.add(responses.POST, ORDERS, json=[{"order_id": "9", "order_status": "Submitted"}])
+    with pytest.raises(OrderUnconfirmed):
+        place_order(make_client(), LMT, _settings())
+    assert _posted(rsps) == [COID]
+
+
+@pytest.mark.parametrize("acct", [None, "", 0, {"id": "DU1110001"}])
+def test_open_orders_answered_for_another_account_are_not_complete(rsps: Any, acct: Any) -> None:
+    """An answer naming another account: no entry attributed to this account, complete false."""
+    theirs = {**LIVE_ORDER, "orderId": 7, "order_ref": "theirs", "acct": "DU9999999"}
+    unlabelled = {**LIVE_ORDER, "orderId": 8, "order_ref": "who", "acct": acct}
+    rsps.add(responses.GET, LIVE, json={"orders": [theirs, unlabelled], "snapshot": True})
+    out = get_open_orders(make_client(), GetOpenOrdersInput())
+    assert out["orders"] == [] and out["complete"] is False and out["account_id"] == "DU1110001"
+
+
+def test_open_orders_without_account_fields_are_this_accounts(rsps: Any) -> None:
+    """Asked with accountId and no entry names another account: entries are ours, complete."""
+    rsps.add(responses.GET, LIVE, json={"orders": [{**LIVE_ORDER, "acct": None}],
+                                        "snapshot": True})
+    out = get_open_orders(make_client(), GetOpenOrdersInput())
+    assert [o["order_id"] for o in out["orders"]] == ["8"] and out["complete"] is True
 
 
 def test_trades_find_with_an_odd_order_id_keeps_the_trades_record(rsps: Any) -> None:
@@ -359,3 +404,18 @@ def test_trades_find_with_an_odd_order_id_keeps_the_trades_record(rsps: Any) -> 
     out = place_order(make_client(), LMT, _settings())
     assert out["order_id"] == "1" * 25 and out["source"] == "trades"
     assert out["status"] == "Filled" and out["filled_quantity"] == 3.0
+
+
+def test_cancel_refused_while_pending_cancel_never_says_already_cancelled(rsps: Any) -> None:
+    """IBKR refuses a second cancel of a PendingCancel order: it can still fill, so not 'cancelled'."""
+    from noetl_ib_plugin.actions.models import CancelOrderInput
+    from noetl_ib_plugin.actions.orders import cancel_order
+
+    rsps.add(responses.DELETE, f"{BASE}/iserver/account/DU1110001/order/8",
+             json={"error": "OrderID 8 is already pending cancel"})
+    rsps.add(responses.GET, LIVE, json={"orders": [{**LIVE_ORDER, "status": "PendingCancel",
+                                                    "remainingQuantity": 3.0}],
+                                        "snapshot": True})
+    out = cancel_order(make_client(), CancelOrderInput(order_id="8"))
+    assert out["status"] == "PendingCancel" and out["already_cancelled"] is False
+    assert "can still fill" in out["message"]

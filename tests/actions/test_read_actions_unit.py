@@ -87,6 +87,17 @@ def test_accounts_of_a_multi_account_user(rsps: Any) -> None:
     assert by_id["U7654321"]["alias"] == "main" and by_id["U7654321"]["title"] == "Jane"
 
 
+def test_accounts_never_name_an_unlisted_selected_account_the_default(rsps: Any) -> None:
+    """selectedAccount outside IBKR's list: reported as IBKR said it, but never the default."""
+    rsps.replace(responses.GET, f"{BASE}/iserver/accounts",
+                 json={"accounts": ["DU1234567", "DU2345678"], "selectedAccount": "DU9999999",
+                       "isPaper": True})
+    rsps.replace(responses.GET, f"{BASE}/portfolio/accounts", json=[])
+    out = accounts(make_client(), AccountsInput())
+    assert out["selected_account"] == "DU9999999" and out["default_account"] is None
+    assert not any(a["default"] or a["selected"] for a in out["accounts"])
+
+
 def test_ledger_base_currency_from_ibkr_shape(rsps: Any) -> None:
     """An AUD-based account: BASE first, the base currency is the one at exchange rate 1."""
     entry = {"cashbalance": 1000.5, "settledcash": 900, "exchangerate": 1, "currency": "AUD",
@@ -215,3 +226,82 @@ def test_trades_days_must_be_a_plain_whole_number(days: Any) -> None:
         TradesInput.model_validate({"days": days})
     assert info.value.errors()[0]["loc"] == ("days",)
     assert TradesInput.model_validate({"days": "3"}).days == 3
+
+
+def test_trades_are_asked_and_kept_for_the_clients_account(rsps: Any) -> None:
+    """Trades are asked with accountId; an answer naming only this account is listed whole."""
+    rsps.add(responses.GET, f"{BASE}/iserver/account/trades", json=[
+        {"execution_id": "a.1", "order_id": 8, "size": 1, "price": "9", "account": "DU1110001"},
+        {"execution_id": "a.2", "order_id": 9, "size": 1, "price": "9"}])
+    out = trades(make_client(), TradesInput())
+    asked = [c.request.url for c in rsps.calls if "/iserver/account/trades" in c.request.url]
+    assert asked and "accountId=DU1110001" in asked[0]
+    assert [t["execution_id"] for t in out["trades"]] == ["a.1", "a.2"]
+
+
+def test_trades_answered_for_another_account_are_refused_not_listed(rsps: Any) -> None:
+    """Trades naming another account (IBKR ignored accountId): a BrokerError, never their rows."""
+    rsps.add(responses.GET, f"{BASE}/iserver/account/trades", json=[
+        {"execution_id": "b.1", "order_id": 7, "size": 5, "price": "9", "account": "DU9999999"}])
+    with pytest.raises(BrokerError) as info:
+        trades(make_client(), TradesInput())
+    assert "DU1110001" in info.value.message and "another account" in info.value.message
+    assert info.value.fix and "noetl-ib run accounts" in info.value.fix
+
+
+def test_positions_answered_for_another_account_are_refused_not_listed(rsps: Any) -> None:
+    """A positions page naming another account: a BrokerError, not a short list of ours."""
+    from noetl_ib_plugin.actions.models import GetPositionsInput
+    from noetl_ib_plugin.actions.portfolio import get_positions
+
+    rsps.add(responses.POST, f"{BASE}/portfolio/DU1110001/positions/invalidate",
+             json={"message": "success"})
+    rsps.add(responses.GET, f"{BASE}/portfolio/DU1110001/positions/0", json=[
+        {"acctId": "DU9999999", "conid": 1, "ticker": "TSLA", "position": 7},
+        {"conid": 2, "ticker": "AAPL", "position": 100}])
+    with pytest.raises(BrokerError) as info:
+        get_positions(make_client(), GetPositionsInput())
+    assert "another account" in info.value.message and "TSLA" not in info.value.message
+
+
+@pytest.mark.parametrize(("availability", "delayed"), [
+    ("DPB", True), ("YpB", True), ("RpB", False), ("ZpB", False),
+    ("NpB", None), (68, None), (["D"], None), ({"v": "D"}, None), ("", None), (None, None)])
+def test_delayed_is_only_said_when_field_6509_says_it(rsps: Any, availability: Any,
+                                                      delayed: bool | None) -> None:
+    """6509 D/Y (delayed, frozen delayed) is delayed, R/Z is not; anything else is null, unknown."""
+    from noetl_ib_plugin.actions.marketdata import snapshot
+    from noetl_ib_plugin.actions.models import SnapshotInput
+    from noetl_ib_plugin.actions.outputs import Quote
+
+    item: dict[str, Any] = {"conid": 265598, "conidEx": "265598", "31": "100.50"}
+    if availability is not None:
+        item["6509"] = availability
+    rsps.add(responses.GET, f"{BASE}/iserver/marketdata/snapshot", json=[item])
+    out = snapshot(make_client(), SnapshotInput(conids=[265598], fields=["last"]))
+    quote = out["snapshots"][0]
+    assert quote["last"] == 100.5 and quote["delayed"] is delayed
+    assert Quote.model_validate(quote).delayed is delayed
+
+
+def test_summary_of_another_account_is_refused_not_reported_as_ours(rsps: Any) -> None:
+    """A summary whose accountcode names another account: a BrokerError, not our figures."""
+    from noetl_ib_plugin.actions.models import AccountSummaryInput
+    from noetl_ib_plugin.actions.portfolio import account_summary
+
+    rsps.add(responses.GET, f"{BASE}/portfolio/DU1110001/summary", json={
+        "accountcode": {"amount": 0.0, "value": "DU9999999", "isNull": False},
+        "netliquidation": {"amount": 5e6, "currency": "USD", "isNull": False}})
+    with pytest.raises(BrokerError) as info:
+        account_summary(make_client(), AccountSummaryInput())
+    assert "another account" in info.value.message and "DU1110001" in info.value.message
+
+
+def test_ledger_of_another_account_is_refused_not_reported_as_ours(rsps: Any) -> None:
+    """Ledger rows whose acctcode names another account: a BrokerError, not our balances."""
+    rsps.add(responses.GET, f"{BASE}/portfolio/DU1110001/ledger", json={
+        "BASE": {"cashbalance": 5e6, "currency": "BASE", "acctcode": "DU9999999"},
+        "USD": {"cashbalance": 5e6, "currency": "USD", "acctcode": "DU9999999"}})
+    with pytest.raises(BrokerError) as info:
+        ledger(make_client(), LedgerInput())
+    assert "another account" in info.value.message

@@ -111,6 +111,17 @@ def test_every_account_scoped_read_is_for_the_account_asked_for(priced: Simulato
     assert summary["values"]["accountcode"] == "DU7654321"
 
 
+def test_trades_are_the_account_asked_for(priced: Simulator, linked: Path) -> None:
+    """Trades of a credential naming the non-selected account: its own fill, never the selected's."""
+    act(priced, "sim_oauth2", "place_order", symbol="TSLA", side="BUY", quantity=7,
+        order_type="MKT", tif="DAY", client_order_id="sel-fill")
+    run_action("place_order", "sim_linked", credentials_file=linked, symbol="AAPL", side="BUY",
+               quantity=2, order_type="MKT", tif="DAY", client_order_id="lnk-fill")
+    mine = run_action("trades", "sim_linked", credentials_file=linked)
+    assert [(t["client_order_id"], t["account_id"]) for t in mine["trades"]] == \
+        [("lnk-fill", "DU7654321")]
+
+
 # -- 2. cached positions -------------------------------------------------------------------------
 
 
@@ -213,6 +224,16 @@ def test_forbidden_is_an_auth_error_naming_auth_status(
     assert "/iserver/auth/status" in fix and "permissions" in fix
     assert "<" not in printed and "Access Denied" not in printed
     assert "Reference #" not in printed
+
+
+def test_forbidden_fix_names_the_credential_so_it_works_when_copied(
+        sim_reset: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI's 403 fix names the credential used (`--credential sim_oauth2`), not a placeholder."""
+    sim_reset.set_faults({"http_403": 1.0})
+    code, err, _ = _cli(sim_reset, capsys, "get_positions", {})
+    fix = err["message"].split("Fix:", 1)[1]
+    assert code == 3 and "noetl-ib run auth_status --credential sim_oauth2`" in fix
+    assert "NAME" not in fix
 
 
 # -- 9. rejections carry a fix -----------------------------------------------------------------------

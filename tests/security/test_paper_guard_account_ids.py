@@ -101,6 +101,20 @@ def test_hostile_selected_account_from_the_broker_is_refused() -> None:
 
 
 @responses.activate
+def test_selected_account_the_broker_does_not_list_is_never_read_or_traded() -> None:
+    """A selectedAccount outside IBKR's own account list: a BrokerError naming the listed ones."""
+    responses.add(responses.POST, f"{BASE}/iserver/auth/ssodh/init", json={"authenticated": True})
+    responses.add(responses.GET, f"{BASE}/iserver/accounts", json={
+        "accounts": ["DU1234567", "DU2345678"], "selectedAccount": "DU9999999", "isPaper": True})
+    client = make_client()
+    with pytest.raises(BrokerError) as info:
+        _ = client.account_id
+    assert info.value.field == "selectedAccount" and "DU1234567" in (info.value.fix or "")
+    assert not any("DU9999999" in (c.request.url or "") for c in responses.calls)
+    assert make_client(account_id="DU2345678").account_id == "DU2345678"
+
+
+@responses.activate
 def test_du_account_the_broker_does_not_list_is_refused() -> None:
     """A DU id that IBKR does not list for this credential is refused, prefix or not."""
     add_bootstrap(responses, account="U1234567", is_paper=True)

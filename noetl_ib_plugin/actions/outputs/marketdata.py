@@ -23,6 +23,8 @@ class Quote(_Output):
     symbol: str | None = Field(default=None, description="ticker")
     last_is_prior_close: bool = Field(default=False, description="field 31 had the C prefix")
     halted: bool = Field(default=False, description="field 31 had the H prefix")
+    delayed: bool | None = Field(default=None, description=(
+        "field 6509 says delayed (D, Y) or not (R, Z); null when it did not say"))
     updated: int | None = Field(default=None, description="IBKR's _updated, epoch milliseconds")
     missing: list[str] = Field(default_factory=list, description="fields still absent")
 

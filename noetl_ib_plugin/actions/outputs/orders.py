@@ -88,7 +88,9 @@ class OpenOrdersOutput(_Output):
 
     account_id: str | None = Field(default=None, description="IBKR account id")
     orders: list[Order] = Field(default_factory=list)
-    complete: bool = Field(default=True, description="false when IBKR kept answering pre-flight")
+    complete: bool = Field(default=True, description=(
+        "false when IBKR kept answering pre-flight or answered for another account: the list "
+        "may miss orders"))
 
 
 class OrderStatusOutput(_Output):
