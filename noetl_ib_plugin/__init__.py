@@ -49,8 +49,7 @@ if TYPE_CHECKING:
     from .credentials.models import CredentialRecord, OAuth1aData, OAuth2Data
     from .credentials.records import parse_record
     from .hookspecs import hookimpl
-    from .plugins import get_token_provider, load_credential
-    from .runner import run_action
+    from .runner import get_token_provider, load_credential, run_action
     from .trading import TradingClient
 
 __all__ = [
@@ -111,8 +110,8 @@ _LAZY = {
     "OAuth2Data": ".credentials.models",
     "parse_record": ".credentials.records",
     "hookimpl": ".hookspecs",
-    "get_token_provider": ".plugins",
-    "load_credential": ".plugins",
+    "get_token_provider": ".runner",
+    "load_credential": ".runner",
     "run_action": ".runner",
     "TradingClient": ".trading",
 }

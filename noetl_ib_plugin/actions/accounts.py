@@ -49,7 +49,7 @@ def accounts(client: IBClient, inp: AccountsInput) -> dict[str, Any]:
     selected = str(selected) if selected else (ids[0] if ids else None)
     aliases = body.get("aliases") if isinstance(body.get("aliases"), dict) else {}
     details = _portfolio_accounts(client)
-    default = client.explicit_account_id or selected
+    default = client.guard.explicit_account_id or selected
     out = []
     for acct in ids + [a for a in details if a not in ids]:
         info = details.get(acct, {})

@@ -7,7 +7,6 @@ of a process using one credential shares a gate of 5, and waiting for a slot tim
 from __future__ import annotations
 
 import re
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from ..client import IBClient
+from ..client.lookups import HISTORY_CONCURRENCY
 from ..errors import BrokerError, TransientError
-from ..runtime import RUNTIME
 from .contracts import resolve_contract
 from .models import MAX_CONID, field_error
 from .parse import as_float, as_int
@@ -26,13 +25,10 @@ __all__ = [
     "HistoryInput",
     "epoch_iso",
     "history",
-    "history_gate",
     "iso_utc",
     "parse_start_time",
 ]
 
-#: IBKR: `/iserver/marketdata/history` allows 5 concurrent requests.
-HISTORY_CONCURRENCY = 5
 #: Seconds a request waits for one of the 5 slots before giving up.
 GATE_TIMEOUT = 120.0
 
@@ -41,12 +37,6 @@ _PERIOD_LIMITS = {"min": 30, "h": 8, "d": 1000, "w": 792, "m": 182, "y": 15}
 _BARS = ("1min", "2min", "3min", "5min", "10min", "15min", "30min",
          "1h", "2h", "3h", "4h", "8h", "1d", "1w", "1m")
 _PERIOD = re.compile(r"^(\d+)(min|h|d|w|m|y)$")
-
-
-def history_gate(key: str) -> threading.BoundedSemaphore:
-    """The process-wide 5-slot gate of one credential (keyed by the provider's cache key)."""
-    return RUNTIME.history_gates.get_or_create(
-        key, lambda: threading.BoundedSemaphore(HISTORY_CONCURRENCY))
 
 
 class HistoryInput(BaseModel):
@@ -155,7 +145,7 @@ def history(client: IBClient, inp: HistoryInput) -> dict[str, Any]:
         conid, symbol = contract.conid, contract.symbol or inp.symbol
     params = {"conid": str(conid), "period": inp.period, "bar": inp.bar,
               "outsideRth": "true" if inp.outside_rth else "false"}
-    gate = history_gate(client.provider.cache_key)
+    gate = client.history_gate
     if not gate.acquire(timeout=GATE_TIMEOUT):
         raise TransientError(
             f"no history slot free after {GATE_TIMEOUT:.0f}s (IBKR allows "

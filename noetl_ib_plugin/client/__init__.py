@@ -3,7 +3,7 @@
 from .bootstrap import BrokerageSession, SessionTakenOver
 from .errors import OutcomeUnknown
 from .keepalive import Keepalive
-from .pacing import DEFAULT_LIMITS, Limit, Pacer, limits_for, shared_pacer
+from .pacing import DEFAULT_LIMITS, Limit, Pacer, limits_for
 from .session import READ_ONLY_POSTS, IBClient, is_no_bridge
 
 __all__ = [
@@ -18,5 +18,4 @@ __all__ = [
     "SessionTakenOver",
     "is_no_bridge",
     "limits_for",
-    "shared_pacer",
 ]

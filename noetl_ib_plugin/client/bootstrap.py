@@ -18,8 +18,8 @@ import requests
 
 from ..auth.base import Token, TokenProvider
 from ..errors import AuthError, BrokerError, SessionTakenOver, TransientError
+from ..file_lock import file_lock
 from .brokerage_state import BrokerageSession
-from .filelock import file_lock
 
 __all__ = [
     "BRIDGE_WAIT",
@@ -111,9 +111,8 @@ def ssodh_refused(init: Any) -> AuthError:
 
 
 @contextlib.contextmanager
-def bootstrap_lock(cache: Any, key: str, timeout: float) -> Iterator[None]:
-    """Single-flight across processes: a lock file beside the token cache (when it is on disk)."""
-    directory = getattr(cache, "directory", None)
+def bootstrap_lock(directory: Path | None, key: str, timeout: float) -> Iterator[None]:
+    """Single-flight across processes: a lock file in `directory` (the token cache's), if any."""
     if directory is None:
         yield
         return
@@ -172,8 +171,10 @@ class BrokerageSessionManager:
 
     def __init__(self, provider: TokenProvider, call: Call, *, explicit_account_id: str | None,
                  compete: bool, clock: Callable[[], float],
-                 sleep: Callable[[float], None]) -> None:
+                 sleep: Callable[[float], None], state_dir: Path | None = None) -> None:
         self.provider = provider
+        #: Where the cross-process bootstrap lock lives (the token cache directory), or None.
+        self.state_dir = state_dir
         self.call = call
         self.explicit_account_id = explicit_account_id
         #: ssodh/init `compete` flag (credential data `compete`, default true).
@@ -259,8 +260,8 @@ class BrokerageSessionManager:
                 reused = self._reuse_saved(token, None)
                 if reused is not None:
                     return reused
-            cache = getattr(self.provider, "_cache", None)
-            with bootstrap_lock(cache, self.provider.cache_key, self.bootstrap_lock_timeout):
+            with bootstrap_lock(self.state_dir, self.provider.cache_key,
+                                self.bootstrap_lock_timeout):
                 reused = self._reuse_saved(token, failed)
                 if reused is not None:
                     return reused

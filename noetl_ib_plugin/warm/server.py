@@ -75,9 +75,9 @@ def preload() -> None:
     actions = importlib.import_module("noetl_ib_plugin.actions")
     for info in pkgutil.walk_packages(actions.__path__, "noetl_ib_plugin.actions."):
         importlib.import_module(info.name)
-    from ..plugins import registry
+    from ..runner import default_host
 
-    registry()
+    default_host().registry  # noqa: B018  (loads the plugins before any fork)
 
 
 def _pdeathsig() -> Callable[[], None]:

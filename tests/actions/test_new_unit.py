@@ -16,6 +16,7 @@ from noetl_ib_plugin.actions.history import HistoryInput, history
 from noetl_ib_plugin.actions.ledger import LedgerInput, ledger
 from noetl_ib_plugin.actions.outputs import OrderStatusOutput
 from noetl_ib_plugin.actions.session_status import AuthStatusInput, auth_status
+from noetl_ib_plugin.client.lookups import new_history_gate
 from noetl_ib_plugin.errors import BrokerError
 from tests.client.fakes import BASE, FakeProvider, add_bootstrap, calls_to, make_client
 
@@ -142,6 +143,7 @@ class _BlockingClient:
 
     def __init__(self) -> None:
         self.provider = FakeProvider()
+        self.history_gate = new_history_gate()  # what IBClient (and Host) give each credential
         self.lock = threading.Lock()
         self.inside = 0
         self.peak = 0

@@ -383,7 +383,7 @@ def test_accepts_model_record_and_record_mapping() -> None:
     keys = {LiveSessionTokenProvider(x, cache=MemoryTokenCache()).cache_key for x in inputs}
     assert len(keys) == 1
     provider = LiveSessionTokenProvider(record, cache=MemoryTokenCache())
-    assert provider.api_base_url == BASE
+    assert provider.trading_base_url == BASE
     assert isinstance(provider.data, OAuth1aData)
 
 

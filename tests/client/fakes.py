@@ -8,7 +8,7 @@ from typing import Any
 
 import responses
 
-from noetl_ib_plugin import runtime
+from noetl_ib_plugin import testing
 from noetl_ib_plugin.auth import MemoryTokenCache, Token, TokenProvider
 from noetl_ib_plugin.backoff import RetryPolicy
 from noetl_ib_plugin.client import IBClient, Pacer
@@ -27,7 +27,7 @@ class FakeProvider(TokenProvider):
         self.fetches = 0
 
     @property
-    def api_base_url(self) -> str:
+    def trading_base_url(self) -> str:
         return self.base
 
     def _cache_identity(self) -> tuple[str, ...]:
@@ -85,15 +85,15 @@ def add_bootstrap(
 
 @contextmanager
 def order_desk() -> Iterator[responses.RequestsMock]:
-    """A fresh runtime and a mock IBKR with the bootstrap and the AAPL contract search answered."""
-    runtime.reset()
+    """A fresh default host and a mock IBKR with the bootstrap and the AAPL contract search answered."""
+    testing.reset()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         add_bootstrap(mock)
         mock.add(responses.GET, f"{BASE}/iserver/secdef/search",
                  json=[{"conid": "265598", "symbol": "AAPL", "description": "NASDAQ",
                         "sections": [{"secType": "STK"}]}])
         yield mock
-    runtime.reset()
+    testing.reset()
 
 
 def calls_to(rsps: Any, suffix: str, method: str | None = None) -> int:
