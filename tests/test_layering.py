@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("client", {"client"}),
     ("actions", {"actions"}),
     ("wiring", {"hookspecs", "plugins", "builtin", "host", "step_credential"}),
-    ("front doors", {"runner", "trading", "entry", "cli", "warm", "__init__"}),
+    ("front doors", {"runner", "trading", "entry", "cli", "__init__"}),
     ("test helpers", {"testing", "pytest_plugin"}),
 ]
 RANK = {part: rank for rank, (_, parts) in enumerate(LAYERS) for part in parts}

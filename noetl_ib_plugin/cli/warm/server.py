@@ -75,7 +75,7 @@ def preload() -> None:
     actions = importlib.import_module("noetl_ib_plugin.actions")
     for info in pkgutil.walk_packages(actions.__path__, "noetl_ib_plugin.actions."):
         importlib.import_module(info.name)
-    from ..runner import default_host
+    from ...runner import default_host
 
     default_host().registry  # noqa: B018  (loads the plugins before any fork)
 
@@ -178,7 +178,7 @@ class Server:
                 os.unlink(self.path)
 
     def _status(self) -> dict[str, Any]:
-        from .._version import __version__
+        from ..._version import __version__
 
         return {"t": "status", "pid": os.getpid(), "version": __version__,
                 "python": sys.executable, "socket": str(self.path), "code": self.code,
@@ -337,7 +337,7 @@ class Server:
                 os.dup2(fd, target)
             close_all(fds)
             become_client(message, self.stdio_encoding, self.fresh_filters)
-            from ..cli import main
+            from .. import main
 
             code = main(list(message["argv"]))
         except SystemExit as exc:
