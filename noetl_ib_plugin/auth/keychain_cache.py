@@ -113,7 +113,7 @@ class KeychainTokenCache:
         self.poll = poll
         self.wait = wait
         self.claim_ttl = claim_ttl
-        #: State a peer that won the election is expected to add (client.bootstrap.BROKERAGE_STATE).
+        #: State a peer that won the election is expected to add (client.brokerage_session.BROKERAGE_STATE).
         self.await_state = await_state
         self.state_wait = state_wait
         self._clock = clock or time.time

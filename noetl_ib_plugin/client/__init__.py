@@ -1,10 +1,10 @@
 """The IBKR trading-API client (imports only auth, credentials, errors and backoff below it)."""
 
-from .bootstrap import BrokerageSession, SessionTakenOver
+from .brokerage_session import BrokerageSession, SessionTakenOver
 from .errors import OutcomeUnknown
+from .ib_client import READ_ONLY_POSTS, IBClient, is_no_bridge
 from .keepalive import Keepalive
 from .pacing import DEFAULT_LIMITS, Limit, Pacer, limits_for
-from .session import READ_ONLY_POSTS, IBClient, is_no_bridge
 
 __all__ = [
     "DEFAULT_LIMITS",

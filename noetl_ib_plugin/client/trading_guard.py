@@ -10,7 +10,7 @@ import logging
 
 from ..credentials.accounts import account_id_problem, check_account_id
 from ..errors import BrokerError, LiveTradingRefused
-from .bootstrap import BrokerageSessionManager
+from .brokerage_session import BrokerageSessionManager
 
 __all__ = ["TradingGuard"]
 

@@ -18,7 +18,7 @@ from ..auth.http import problem_detail
 from ..backoff import RETRYABLE_STATUS, RetryPolicy, retry_call
 from ..errors import BrokerError, RateLimited, TransientError
 from ..transport import SettledSession, json_body
-from .bootstrap import is_bootstrap_signal
+from .brokerage_session import is_bootstrap_signal
 from .errors import OutcomeUnknown
 from .pacing import Pacer
 from .refusals import is_invalid_input

@@ -10,7 +10,7 @@ import requests
 import responses
 
 from noetl_ib_plugin.client.authorized import AuthorizedSender
-from noetl_ib_plugin.client.bootstrap import BrokerageSessionManager
+from noetl_ib_plugin.client.brokerage_session import BrokerageSessionManager
 from noetl_ib_plugin.errors import AuthError, BrokerError, LiveTradingRefused
 
 from .fakes import FakeClock, FakeProvider, add_bootstrap, make_client

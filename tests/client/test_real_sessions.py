@@ -10,7 +10,7 @@ import pytest
 import responses
 
 from noetl_ib_plugin.client import IBClient, Pacer, SessionTakenOver
-from noetl_ib_plugin.client.bootstrap import SSO_DH_FIX, is_bootstrap_signal
+from noetl_ib_plugin.client.brokerage_session import SSO_DH_FIX, is_bootstrap_signal
 from noetl_ib_plugin.errors import AuthError
 from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.testing import running_simulator

@@ -10,7 +10,7 @@ import responses
 from noetl_ib_plugin import backoff
 from noetl_ib_plugin.auth import http as auth_http
 from noetl_ib_plugin.backoff import RetryPolicy, retry_call
-from noetl_ib_plugin.client import session as client_session
+from noetl_ib_plugin.client import ib_client as client_session
 from noetl_ib_plugin.client import trading_transport
 from noetl_ib_plugin.errors import ConfigurationError, TransientError
 from tests.client.fakes import BASE, FakeClock, FakeProvider, make_client
@@ -118,7 +118,7 @@ def test_order_placement_is_logged_at_info(caplog: pytest.LogCaptureFixture) -> 
     make_client().post("/iserver/account/DU1234567/orders", json={"orders": []},
                        bootstrap=False)
     info = [r.getMessage() for r in caplog.records
-            if r.levelno == logging.INFO and r.name == "noetl_ib_plugin.client.session"]
+            if r.levelno == logging.INFO and r.name == "noetl_ib_plugin.client.ib_client"]
     assert info == ["order request /iserver/account/DU1234567/orders answered HTTP 200: "
                     "order 1370093239 PreSubmitted"]
 

@@ -224,7 +224,7 @@ def test_brokerage_lock_wait_times_out_typed(monkeypatch: pytest.MonkeyPatch) ->
     """A thread stuck holding the brokerage-session lock makes others fail typed, not hang."""
     import threading
 
-    from noetl_ib_plugin.client import bootstrap as session_module
+    from noetl_ib_plugin.client import brokerage_session as session_module
     from noetl_ib_plugin.errors import TransientError
 
     monkeypatch.setattr(session_module, "LOCK_WAIT_SECONDS", 0.2)

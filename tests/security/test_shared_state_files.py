@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from noetl_ib_plugin.auth.cache import FileTokenCache
-from noetl_ib_plugin.client.bootstrap import bootstrap_lock
+from noetl_ib_plugin.client.brokerage_session import bootstrap_lock
 from noetl_ib_plugin.client.pacing import FilePacer
 from noetl_ib_plugin.errors import ConfigurationError
 from noetl_ib_plugin.file_lock import file_lock

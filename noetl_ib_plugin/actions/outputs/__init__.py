@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .base import Number, dump_output, load_output
 
 if TYPE_CHECKING:
+    from .auth_status import AuthStatusOutput
     from .marketdata import Bar, HistoryOutput, Quote, SnapshotOutput
     from .orders import (
         CancelOrderOutput,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
         Position,
         PositionsOutput,
     )
-    from .session import AuthStatusOutput
 
 __all__ = [
     "AccountInfo",
@@ -69,7 +69,7 @@ _WHERE = {
                      "OrderStatusOutput", "PlaceOrderOutput", "TradesOutput"), ".orders"),
     **dict.fromkeys(("AccountInfo", "AccountsOutput", "AccountSummaryOutput", "LedgerCurrency",
                      "LedgerOutput", "Position", "PositionsOutput"), ".portfolio"),
-    "AuthStatusOutput": ".session",
+    "AuthStatusOutput": ".auth_status",
 }
 
 

@@ -1,7 +1,7 @@
 """`IBClient`: the facade over one credential's request pipeline, each layer in its own module.
 
 From the bottom: `trading_transport` (pace, authorise, send through the one retry loop,
-decode), `authorized` (refresh the token once on 401/410 and resend), `bootstrap` (open the
+decode), `authorized` (refresh the token once on 401/410 and resend), `brokerage_session` (open the
 brokerage session before a call, reopen it once after "no bridge"), and beside them
 `trading_guard` (which account; paper unless live is opted into twice). This module wires
 them together and keeps `IBClient`'s public methods.
@@ -24,7 +24,7 @@ from ..auth.base import TokenProvider
 from ..backoff import RetryPolicy
 from ..transport import ensure_limits, limited_session
 from .authorized import AuthorizedSender, RefreshBudget
-from .bootstrap import BrokerageSession, BrokerageSessionManager, needs_for
+from .brokerage_session import BrokerageSession, BrokerageSessionManager, needs_for
 from .lookups import LookupCache, new_history_gate
 from .pacing import Pacer, install_rate_limit_hook
 from .refusals import invalid_account_error, is_invalid_account
