@@ -48,9 +48,9 @@ if TYPE_CHECKING:
     from .client import IBClient
     from .credentials.models import CredentialRecord, OAuth1aData, OAuth2Data
     from .credentials.records import parse_record
-    from .hookspecs import hookimpl
     from .runner import get_token_provider, load_credential, run_action
     from .trading import TradingClient
+    from .wiring.hookspecs import hookimpl
 
 __all__ = [
     "Action",
@@ -109,7 +109,7 @@ _LAZY = {
     "OAuth1aData": ".credentials.models",
     "OAuth2Data": ".credentials.models",
     "parse_record": ".credentials.records",
-    "hookimpl": ".hookspecs",
+    "hookimpl": ".wiring.hookspecs",
     "get_token_provider": ".runner",
     "load_credential": ".runner",
     "run_action": ".runner",

@@ -65,7 +65,7 @@ from typing import Any
 
 from .flags import parse_flag
 from .step_context import StepContext
-from .step_credential import resolve_step_credential
+from .wiring.step_credential import resolve_step_credential
 
 __all__ = ["default_client_order_id", "main", "split_credential_fields", "step_context_from"]
 
@@ -94,7 +94,7 @@ def split_credential_fields(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(credential data, action params): a field of the type's data model belongs to the credential."""
     from .runner import default_host
-    from .step_credential import split_credential_fields as split
+    from .wiring.step_credential import split_credential_fields as split
 
     return split(credential_type, params, credential,
                  types=default_host().registry.credential_types)

@@ -17,10 +17,10 @@ from .client import IBClient
 from .credentials import CredentialRecord, parse_record
 from .credentials import load_credential as load_from_stores
 from .errors import InputError
-from .host import Host
-from .settings import Settings
 from .step_context import current_step
 from .validation import input_error
+from .wiring.host import Host
+from .wiring.settings import Settings
 
 __all__ = [
     "check_allow_live",

@@ -43,8 +43,8 @@ from .client.keepalive import TICKLE_INTERVAL, Keepalive
 from .credentials import CredentialRecord, parse_record
 from .credentials.env_store import checked_record
 from .errors import IBPluginError, InputError
-from .host import Host
 from .runner import check_allow_live, default_host, get_client, resolve_credential, run_action
+from .wiring.host import Host
 
 __all__ = ["DEFAULT_KEEPALIVE_INTERVAL", "TradingClient"]
 

@@ -11,10 +11,10 @@ import pytest
 from noetl_ib_plugin import simulator, testing
 from noetl_ib_plugin.auth.keychain_cache import KeychainTokenCache
 from noetl_ib_plugin.credentials import CredentialRecord, parse_record
-from noetl_ib_plugin.host import Host
 from noetl_ib_plugin.runner import default_host, get_client
-from noetl_ib_plugin.settings import Settings
 from noetl_ib_plugin.step_context import StepContext, running_step
+from noetl_ib_plugin.wiring.host import Host
+from noetl_ib_plugin.wiring.settings import Settings
 
 PACKAGE = Path(__file__).resolve().parents[1] / "noetl_ib_plugin"
 

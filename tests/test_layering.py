@@ -20,13 +20,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "noetl_ib_plugin"
 #: Layers from the bottom; a part of the package is a top-level module or sub-package.
 LAYERS: list[tuple[str, set[str]]] = [
     ("leaves", {"_version", "errors", "redaction", "backoff", "jsonbounds", "logs", "ancestors",
-                "flags", "step_context", "validation", "settings", "file_lock"}),
+                "flags", "step_context", "validation", "file_lock"}),
     ("transport", {"transport"}),
     ("credentials", {"credentials"}),
     ("auth", {"auth"}),
     ("client", {"client"}),
     ("actions", {"actions"}),
-    ("wiring", {"hookspecs", "plugins", "builtin", "host", "step_credential"}),
+    ("wiring", {"wiring"}),
     ("front doors", {"runner", "trading", "entry", "cli", "__init__"}),
     ("test helpers", {"testing", "pytest_plugin"}),
 ]

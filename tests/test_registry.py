@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 import noetl_ib_plugin
-from noetl_ib_plugin import plugins, testing
+from noetl_ib_plugin import testing
 from noetl_ib_plugin.errors import ConfigurationError, CredentialError
 from noetl_ib_plugin.runner import default_host
+from noetl_ib_plugin.wiring import plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,8 +10,8 @@ import pytest
 
 from noetl_ib_plugin.auth.cache import FileTokenCache, MemoryTokenCache
 from noetl_ib_plugin.errors import ConfigurationError
-from noetl_ib_plugin.host import Host
-from noetl_ib_plugin.settings import Settings
+from noetl_ib_plugin.wiring.host import Host
+from noetl_ib_plugin.wiring.settings import Settings
 
 
 def default_cache_dir() -> Path:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from noetl_ib_plugin.client import Limit, Pacer, limits_for
-from noetl_ib_plugin.host import Host
-from noetl_ib_plugin.settings import Settings
+from noetl_ib_plugin.wiring.host import Host
+from noetl_ib_plugin.wiring.settings import Settings
 
 from .fakes import FakeClock
 

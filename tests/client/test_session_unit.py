@@ -16,8 +16,8 @@ from noetl_ib_plugin.errors import (
     RateLimited,
     TransientError,
 )
-from noetl_ib_plugin.host import Host
-from noetl_ib_plugin.settings import Settings
+from noetl_ib_plugin.wiring.host import Host
+from noetl_ib_plugin.wiring.settings import Settings
 
 from .fakes import BASE, FakeClock, FakeProvider, add_bootstrap, calls_to, make_client
 

@@ -10,8 +10,8 @@ import pytest
 from noetl_ib_plugin.client.pacing import FilePacer, Limit, Pacer
 from noetl_ib_plugin.errors import TransientError
 from noetl_ib_plugin.file_lock import file_lock
-from noetl_ib_plugin.host import Host
-from noetl_ib_plugin.settings import Settings
+from noetl_ib_plugin.wiring.host import Host
+from noetl_ib_plugin.wiring.settings import Settings
 
 from .fakes import FakeClock
 

@@ -189,7 +189,7 @@ def test_keychain_write_survives_a_stale_keep_alive_connection(tmp_path: Path) -
 
 def _env_keychain() -> tuple[str | None, str | None]:
     """The server and catalog id the front door's settings would pass (NOETL_SERVER_URL, ...)."""
-    from noetl_ib_plugin.settings import Settings
+    from noetl_ib_plugin.wiring.settings import Settings
 
     settings = Settings.from_environ()
     return settings.server_url, settings.keychain_catalog_id

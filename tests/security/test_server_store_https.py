@@ -159,7 +159,7 @@ def test_keychain_layer_is_skipped_for_an_untrusted_http_server(
 
 def _env_keychain() -> tuple[str | None, str | None]:
     """The server and catalog id the front door's settings would pass (NOETL_SERVER_URL, ...)."""
-    from noetl_ib_plugin.settings import Settings
+    from noetl_ib_plugin.wiring.settings import Settings
 
     settings = Settings.from_environ()
     return settings.server_url, settings.keychain_catalog_id

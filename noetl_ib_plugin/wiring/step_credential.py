@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .step_context import StepContext
+from ..step_context import StepContext
 
 __all__ = ["resolve_step_credential", "split_credential_fields"]
 
@@ -25,8 +25,8 @@ def split_credential_fields(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(credential data, action params): a field of the type's data model (`types`: the
     registry's credential types) belongs to the credential."""
-    from .errors import CredentialError
-    from .validation import field_names
+    from ..errors import CredentialError
+    from ..validation import field_names
 
     model = _credential_model(credential_type, "credential_type", types)
     fields = field_names(model)
@@ -58,7 +58,7 @@ def split_credential_fields(
 
 def _credential_model(type_name: str, field: str, types: Mapping[str, Any]) -> Any:
     """The data model registered for `type_name`, or a CredentialError listing the known types."""
-    from .errors import CredentialError
+    from ..errors import CredentialError
 
     model = types.get(type_name)
     if model is None:
@@ -78,7 +78,7 @@ def _keychain_object(credential: Any) -> Mapping[str, Any] | None:
         try:
             parsed = json.loads(credential)
         except (ValueError, RecursionError):
-            from .errors import CredentialError
+            from ..errors import CredentialError
 
             raise CredentialError(
                 "looks like a keychain object but is not valid JSON",
@@ -94,8 +94,8 @@ def _record_from_object(
     types: Mapping[str, Any],
 ) -> Any:
     """Parse a keychain object, flat `data` or a whole record, into a CredentialRecord."""
-    from .credentials import parse_record
-    from .errors import CredentialError
+    from ..credentials import parse_record
+    from ..errors import CredentialError
 
     for _ in range(3):
         # A wrapped record ({status, data: record}, NoETL's keychain/credential answer shape):
@@ -133,8 +133,8 @@ def _record_from_object(
 def _load_by_name(name: str, credentials_file: str | None, ctx: StepContext,
                   types: Mapping[str, Any]) -> Any:
     """Explicit file, then the step's NoETL server (with execution_id), then the local alias store."""
-    from .credentials import load_credential
-    from .credentials.stores import AliasStore, ChainStore, CredentialStore, FileStore, ServerStore
+    from ..credentials import load_credential
+    from ..credentials.stores import AliasStore, ChainStore, CredentialStore, FileStore, ServerStore
 
     stores: list[CredentialStore] = []
     path = credentials_file or os.environ.get("NOETL_IB_CREDENTIALS")
@@ -161,7 +161,7 @@ def resolve_step_credential(
 
     Raises CredentialError naming `credential`, `credential_type` or the record's field.
     """
-    from .errors import CredentialError
+    from ..errors import CredentialError
 
     obj = _keychain_object(credential)
     if obj is not None:
@@ -169,7 +169,7 @@ def resolve_step_credential(
             _, params = split_credential_fields(credential_type, params, types=types)
         return _record_from_object(obj, credential_type, credential_name, types), params
     if credential_type:
-        from .credentials import parse_record
+        from ..credentials import parse_record
 
         data, rest = split_credential_fields(credential_type, params, credential, types=types)
         raw = {"name": credential_name or "keychain", "type": credential_type, "data": data}

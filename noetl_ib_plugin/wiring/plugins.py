@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from ..errors import ConfigurationError, CredentialError
 from . import hookspecs
-from .errors import ConfigurationError, CredentialError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from importlib.metadata import Distribution
 
-    from .actions.spec import Action
-    from .auth.base import TokenProvider
-    from .auth.cache import TokenCache
-    from .credentials.models import CredentialData
+    from ..actions.spec import Action
+    from ..auth.base import TokenProvider
+    from ..auth.cache import TokenCache
+    from ..credentials.models import CredentialData
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -71,7 +71,7 @@ class Registry:
     def token_provider_for(self, credential: Any, *, cache: TokenCache | None = None) -> TokenProvider:
         """The provider for a record (or its `data`), picked by credential type, over `cache`
         (None: the provider's own memory cache)."""
-        from .credentials.models import CredentialRecord
+        from ..credentials.models import CredentialRecord
 
         if isinstance(credential, CredentialRecord):
             type_name, data = credential.type, credential.data
@@ -163,7 +163,7 @@ def get_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManage
         raise ConfigurationError(
             f"plugin {exc.plugin!r} implements a hook that does not exist ({exc})",
             field="noetl.plugins",
-            fix="check the hook name's spelling against noetl_ib_plugin.hookspecs.",
+            fix="check the hook name's spelling against noetl_ib_plugin.wiring.hookspecs.",
         ) from None
     return pm
 

@@ -15,17 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from .auth.base import TokenProvider
-    from .auth.cache import FileTokenCache, MemoryTokenCache, TokenCache
-    from .client import IBClient, Pacer
-    from .client.lookups import LookupCache
-    from .credentials.models import CredentialRecord
+    from ..auth.base import TokenProvider
+    from ..auth.cache import FileTokenCache, MemoryTokenCache, TokenCache
+    from ..client import IBClient, Pacer
+    from ..client.lookups import LookupCache
+    from ..credentials.models import CredentialRecord
+    from ..step_context import StepContext
     from .plugins import Registry
-    from .step_context import StepContext
 
 __all__ = ["Host", "record_key"]
 
@@ -39,7 +39,7 @@ def record_key(record: CredentialRecord) -> str:
     """Identity of a record's contents (secrets are hashed, never stored)."""
     from pydantic import BaseModel, SecretStr
 
-    from .auth.base import fingerprint
+    from ..auth.base import fingerprint
 
     def plain(value: Any) -> Any:
         if isinstance(value, SecretStr):
@@ -105,7 +105,7 @@ class Host:
         layer over the files (`auth/keychain_cache.py`); "file" keeps this host's files only."""
         mode = self.settings.token_cache
         if mode == "memory":
-            from .auth.cache import MemoryTokenCache
+            from ..auth.cache import MemoryTokenCache
 
             with self._lock:
                 if self._memory_cache is None:
@@ -118,7 +118,7 @@ class Host:
                 fix="use 'file' (this host only), 'keychain' (shared through NoETL) or 'memory'; "
                 "unset, a NoETL step shares through the keychain when it can.",
             )
-        from .auth.cache import FileTokenCache
+        from ..auth.cache import FileTokenCache
 
         directory = self.settings.cache_dir
         files = self._once(self._file_caches, directory, lambda: FileTokenCache(directory))
@@ -128,7 +128,7 @@ class Host:
         catalog = self.settings.keychain_catalog_id or (step.catalog_id if step else None)
         if not server or not catalog:
             if mode == "keychain":
-                from .auth.keychain_cache import keychain_layer_over
+                from ..auth.keychain_cache import keychain_layer_over
 
                 keychain_layer_over(files, server, catalog, required=True)  # raises
             return files
@@ -137,7 +137,7 @@ class Host:
             found = self._keychain_caches.get(key)
             if found is not None:
                 return found
-        from .auth.keychain_cache import keychain_layer_over
+        from ..auth.keychain_cache import keychain_layer_over
 
         layer = keychain_layer_over(files, server, str(catalog), required=mode == "keychain")
         if layer is None:
@@ -151,7 +151,7 @@ class Host:
     def pacer(self, key: str, directory: Path | None) -> Pacer:
         """One pacer per credential (the provider's cache key): its history in `directory`,
         shared with every process of the credential, else in memory; disabled by settings."""
-        from .client.pacing import FilePacer, Pacer
+        from ..client.pacing import FilePacer, Pacer
 
         if not self.settings.pacing:
             return Pacer.disabled()
@@ -166,7 +166,7 @@ class Host:
     @property
     def lookups(self) -> LookupCache:
         """The contract-lookup memo every client of this host shares."""
-        from .client.lookups import LookupCache
+        from ..client.lookups import LookupCache
 
         with self._lock:
             if self._lookups is None:
@@ -175,7 +175,7 @@ class Host:
 
     def history_gate(self, key: str) -> threading.BoundedSemaphore:
         """The 5-slot `/iserver/marketdata/history` gate of one credential (its cache key)."""
-        from .client.lookups import new_history_gate
+        from ..client.lookups import new_history_gate
 
         return self._once(self._history_gates, key, new_history_gate)
 
@@ -193,7 +193,7 @@ class Host:
         key = (record_key(record), id(cache))
 
         def make() -> IBClient:
-            from .client import IBClient
+            from ..client import IBClient
 
             provider = self.registry.token_provider_for(record, cache=cache)
             directory = self.state_dir(cache)
