@@ -41,7 +41,7 @@ Type names ``ib_oauth`` and ``ibkr_oauth`` (NoETL's older factory) mean
 
 **Step context.** `execution_id`, `step`, `server_url` and the `catalog_id` from `variables`
 are taken from the arguments, else from the worker's globals, and made current
-(`noetl_ib_plugin.step_context`) while the action runs: the token cache then shares one token
+(`noetl_ib_plugin.common.step_context`) while the action runs: the token cache then shares one token
 and one brokerage session per credential through the server's keychain API
 (`noetl_ib_plugin.auth.keychain_cache`).
 
@@ -63,8 +63,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from .flags import parse_flag
-from .step_context import StepContext
+from .common.flags import parse_flag
+from .common.step_context import StepContext
 from .wiring.step_credential import resolve_step_credential
 
 __all__ = ["default_client_order_id", "main", "split_credential_fields", "step_context_from"]
@@ -209,7 +209,7 @@ def _quiet(log_level: str | None) -> Iterator[None]:
     level = (log_level or os.environ.get("NOETL_IB_LOG_LEVEL") or "").strip().upper()
     package = logging.getLogger("noetl_ib_plugin")
     if level:
-        from .logs import configure_logging
+        from .common.logs import configure_logging
 
         configure_logging(0)
         named = logging.getLevelName(level)
@@ -294,9 +294,9 @@ def _run(
     params: dict[str, Any],
 ) -> dict[str, Any]:
     """Resolve the credential, make the step current, run the action; exceptions propagate."""
+    from .common.step_context import running_step
     from .errors import InputError
     from .runner import default_host, run_action
-    from .step_context import running_step
 
     if not isinstance(action, str) or not action.strip():
         raise InputError(

@@ -14,11 +14,11 @@ from pydantic import ValidationError
 from .actions.spec import Action
 from .auth.base import TokenProvider
 from .client import IBClient
+from .common.step_context import current_step
+from .common.validation import input_error
 from .credentials import CredentialRecord, parse_record
 from .credentials import load_credential as load_from_stores
 from .errors import InputError
-from .step_context import current_step
-from .validation import input_error
 from .wiring.host import Host
 from .wiring.settings import Settings
 

@@ -10,9 +10,9 @@ import pytest
 
 from noetl_ib_plugin import simulator, testing
 from noetl_ib_plugin.auth.keychain_cache import KeychainTokenCache
+from noetl_ib_plugin.common.step_context import StepContext, running_step
 from noetl_ib_plugin.credentials import CredentialRecord, parse_record
 from noetl_ib_plugin.runner import default_host, get_client
-from noetl_ib_plugin.step_context import StepContext, running_step
 from noetl_ib_plugin.wiring.host import Host
 from noetl_ib_plugin.wiring.settings import Settings
 
@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "noetl_ib_plugin"
 #: Module-level state on purpose: a held lock must never be forgotten; one watchdog thread;
 #: the front doors' process-default host.
 NOT_CACHES = {
-    ("file_lock.py", "_THREAD_LOCKS"),  # a held lock must never be forgotten
+    ("common/file_lock.py", "_THREAD_LOCKS"),  # a held lock must never be forgotten
     ("transport/deadline.py", "_watchdog"),  # one thread, reset after fork
     ("transport/deadline.py", "_current"),
     ("runner.py", "_default"),

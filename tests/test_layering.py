@@ -19,8 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "noetl_ib_plugin"
 
 #: Layers from the bottom; a part of the package is a top-level module or sub-package.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("leaves", {"_version", "errors", "redaction", "backoff", "jsonbounds", "logs", "ancestors",
-                "flags", "step_context", "validation", "file_lock"}),
+    ("leaves", {"_version", "errors", "common"}),
     ("transport", {"transport"}),
     ("credentials", {"credentials"}),
     ("auth", {"auth"}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from noetl_ib_plugin import validation
+from noetl_ib_plugin.common import validation
 from noetl_ib_plugin.credentials import models, records
 
 

@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..ancestors import unsafe_ancestor
+from ..common.ancestors import unsafe_ancestor
+from ..common.file_lock import KeyLocks, file_lock, lock_timeout_error
 from ..errors import ConfigurationError
-from ..file_lock import KeyLocks, file_lock, lock_timeout_error
 from .cache_entry import MAX_ENTRY_BYTES, valid_entry
 
 __all__ = [

@@ -76,7 +76,7 @@ def action_catalog(name: str | None = None) -> list[dict[str, Any]]:
     actions = default_host().registry.actions
     if name is not None:
         if name not in actions:
-            from ..validation import closest
+            from ..common.validation import closest
 
             near = closest(name, actions)
             hint = f"did you mean {near}? " if near else ""

@@ -17,8 +17,8 @@ from typing import Any
 import requests
 
 from ..auth.base import Token, TokenProvider
+from ..common.file_lock import file_lock
 from ..errors import AuthError, BrokerError, SessionTakenOver, TransientError
-from ..file_lock import file_lock
 from .brokerage_state import BrokerageSession
 
 __all__ = [

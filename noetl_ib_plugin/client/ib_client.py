@@ -21,7 +21,7 @@ from typing import Any
 import requests
 
 from ..auth.base import TokenProvider
-from ..backoff import RetryPolicy
+from ..common.backoff import RetryPolicy
 from ..transport import ensure_limits, limited_session
 from .authorized import AuthorizedSender, RefreshBudget
 from .brokerage_session import BrokerageSession, BrokerageSessionManager, needs_for

@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ..common.file_lock import file_lock, open_private
 from ..errors import ConfigurationError
-from ..file_lock import file_lock, open_private
 
 __all__ = [
     "DEFAULT_LIMITS",

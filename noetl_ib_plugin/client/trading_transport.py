@@ -15,7 +15,7 @@ import urllib3.exceptions
 
 from ..auth.base import TokenProvider
 from ..auth.http import problem_detail
-from ..backoff import RETRYABLE_STATUS, RetryPolicy, retry_call
+from ..common.backoff import RETRYABLE_STATUS, RetryPolicy, retry_call
 from ..errors import BrokerError, RateLimited, TransientError
 from ..transport import SettledSession, json_body
 from .brokerage_session import is_bootstrap_signal

@@ -22,8 +22,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from ..common.flags import parse_flag
 from ..errors import CredentialError
-from ..flags import parse_flag
 from .models import OAUTH1A_TYPE, CredentialData, OAuth1aData
 from .records import parse_record
 

@@ -349,7 +349,7 @@ _MOVED = {
     "check_record_name": ".records",
     "coerce_data": ".records",
     "parse_record": ".records",
-    "first_validation_problem": "..validation",
+    "first_validation_problem": "..common.validation",
     "MAX_TOKEN_CHARS": ".fields",
     "RECORD_NAME_PATTERN": ".fields",
 }

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from ..auth.cache import FileTokenCache, MemoryTokenCache, TokenCache
     from ..client import IBClient, Pacer
     from ..client.lookups import LookupCache
+    from ..common.step_context import StepContext
     from ..credentials.models import CredentialRecord
-    from ..step_context import StepContext
     from .plugins import Registry
 
 __all__ = ["Host", "record_key"]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..flags import parse_flag
+from ..common.flags import parse_flag
 
 __all__ = ["Settings", "cache_dir_from"]
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..step_context import StepContext
+from ..common.step_context import StepContext
 
 __all__ = ["resolve_step_credential", "split_credential_fields"]
 
@@ -25,8 +25,8 @@ def split_credential_fields(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(credential data, action params): a field of the type's data model (`types`: the
     registry's credential types) belongs to the credential."""
+    from ..common.validation import field_names
     from ..errors import CredentialError
-    from ..validation import field_names
 
     model = _credential_model(credential_type, "credential_type", types)
     fields = field_names(model)

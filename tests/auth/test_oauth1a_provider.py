@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from noetl_ib_plugin.auth import FileTokenCache, MemoryTokenCache, Token
 from noetl_ib_plugin.auth import oauth1a_math as m
 from noetl_ib_plugin.auth.oauth1a import LiveSessionTokenProvider
-from noetl_ib_plugin.backoff import RetryPolicy
+from noetl_ib_plugin.common.backoff import RetryPolicy
 from noetl_ib_plugin.credentials.models import OAuth1aData
 from noetl_ib_plugin.credentials.records import parse_record
 from noetl_ib_plugin.errors import AuthError, CredentialError, IBPluginError

@@ -20,7 +20,7 @@ from freezegun import freeze_time
 
 from noetl_ib_plugin import IBTokenProvider
 from noetl_ib_plugin.auth.cache import FileTokenCache, MemoryTokenCache
-from noetl_ib_plugin.backoff import RetryPolicy
+from noetl_ib_plugin.common.backoff import RetryPolicy
 from noetl_ib_plugin.errors import AuthError, RateLimited, TransientError
 
 from .token_server import TokenServer, TokenServerState, verify_jws

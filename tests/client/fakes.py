@@ -10,8 +10,8 @@ import responses
 
 from noetl_ib_plugin import testing
 from noetl_ib_plugin.auth import MemoryTokenCache, Token, TokenProvider
-from noetl_ib_plugin.backoff import RetryPolicy
 from noetl_ib_plugin.client import IBClient, Pacer
+from noetl_ib_plugin.common.backoff import RetryPolicy
 
 BASE = "https://api.test/v1/api"
 

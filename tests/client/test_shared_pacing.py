@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from noetl_ib_plugin.client.pacing import FilePacer, Limit, Pacer
+from noetl_ib_plugin.common.file_lock import file_lock
 from noetl_ib_plugin.errors import TransientError
-from noetl_ib_plugin.file_lock import file_lock
 from noetl_ib_plugin.wiring.host import Host
 from noetl_ib_plugin.wiring.settings import Settings
 

@@ -11,11 +11,11 @@ import pytest
 
 from noetl_ib_plugin.auth.cache import FileTokenCache
 from noetl_ib_plugin.auth.keychain_cache import KeychainTokenCache, contains_private_key
+from noetl_ib_plugin.common.step_context import StepContext, current_step, running_step
 from noetl_ib_plugin.credentials import parse_record
 from noetl_ib_plugin.errors import ConfigurationError
 from noetl_ib_plugin.runner import default_host, reset_default_host
 from noetl_ib_plugin.simulator import Simulator
-from noetl_ib_plugin.step_context import StepContext, current_step, running_step
 from tests.cli.helpers import record_secrets
 
 from .noetl_server import NoetlServer

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from noetl_ib_plugin import testing
-from noetl_ib_plugin.backoff import RetryPolicy
+from noetl_ib_plugin.common.backoff import RetryPolicy
 from noetl_ib_plugin.errors import IBPluginError
 from noetl_ib_plugin.runner import run_action
 from noetl_ib_plugin.simulator import Simulator

@@ -11,8 +11,8 @@ import pytest
 from noetl_ib_plugin.auth.cache import FileTokenCache
 from noetl_ib_plugin.client.brokerage_session import bootstrap_lock
 from noetl_ib_plugin.client.pacing import FilePacer
+from noetl_ib_plugin.common.file_lock import file_lock
 from noetl_ib_plugin.errors import ConfigurationError
-from noetl_ib_plugin.file_lock import file_lock
 
 from ..client.fakes import FakeClock
 

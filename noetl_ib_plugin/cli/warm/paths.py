@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from ...ancestors import unsafe_ancestor as _unsafe_parent
+from ...common.ancestors import unsafe_ancestor as _unsafe_parent
 
 __all__ = [
     "APPLIED_ENV",

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import ConfigurationError, TransientError
+from ..errors import ConfigurationError, TransientError
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "KeyLocks", "file_lock", "lock_timeout_error", "open_private"]
 
