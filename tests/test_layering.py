@@ -2,9 +2,9 @@
 a layer and no import cycle, counting imports made only for type checking.
 
 Layers (a module may import its own layer or lower ones, never a higher one):
-leaves -> transport -> credentials -> auth -> client -> actions -> wiring -> front doors ->
-test helpers. The simulator stands apart: it imports nothing of the core, and only the CLI and
-the test helpers import it.
+leaves -> transport -> credentials -> auth -> client -> streaming -> actions -> wiring -> front
+doors -> test helpers (docs/architecture.md). The simulator stands apart: it imports nothing of
+the core, and only the CLI and the test helpers import it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("credentials", {"credentials"}),
     ("auth", {"auth"}),
     ("client", {"client"}),
+    ("streaming", {"streaming"}),
     ("actions", {"actions"}),
     ("wiring", {"wiring"}),
     ("front doors", {"runner", "trading", "entry", "cli", "__init__"}),
