@@ -76,10 +76,10 @@ def _host(tmp_path: Path, **settings: object) -> Host:
     return Host(Settings(cache_dir=tmp_path / "cache", **settings))  # type: ignore[arg-type]
 
 
-def test_two_hosts_share_nothing(tmp_path: Path, rsa_pem: str) -> None:
+def test_two_hosts_share_nothing(host: Host, rsa_pem: str) -> None:
     """Clients, token caches, pacers, contract lookups, history gates and registries are per host."""
     record = _record(rsa_pem)
-    a, b = _host(tmp_path), _host(tmp_path)
+    a, b = host, Host(host.settings)
     ca, cb = a.client(record), b.client(record)
     assert a.client(record) is ca and b.client(record) is cb and ca is not cb
     assert a.token_cache() is not b.token_cache()
@@ -124,10 +124,9 @@ def test_get_client_follows_the_step_catalog(tmp_path: Path, rsa_pem: str,
     testing.reset()
 
 
-def test_close_closes_every_client(tmp_path: Path, rsa_pem: str,
+def test_close_closes_every_client(host: Host, rsa_pem: str,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Host.close() closes the clients it built; the next lookup builds a new one."""
-    host = _host(tmp_path)
     client = host.client(_record(rsa_pem))
     closed: list[bool] = []
     monkeypatch.setattr(client, "close", lambda: closed.append(True))
