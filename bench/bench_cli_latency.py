@@ -120,7 +120,7 @@ def main() -> None:
                        capture_output=True, env=base_env)  # warm token + brokerage session
         account = record.data.account_id or "DU1234567"
         base_env["BENCH_BEARER"] = provider.fetch_token()
-        base_env["BENCH_URL"] = f"{provider.api_base_url}/portfolio/{account}/positions/0"
+        base_env["BENCH_URL"] = f"{provider.trading_base_url}/portfolio/{account}/positions/0"
         settings = {
             "venv": (VENV_BIN, base_env),
             "no_pyc": (VENV_BIN, {**base_env, "PYTHONDONTWRITEBYTECODE": "1"}),

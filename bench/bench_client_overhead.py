@@ -80,7 +80,7 @@ def _scenario(sim_url_creds: Path, variables: int, netrc_entries: int,
         oauth1a.get(PATH)
         bare = requests.Session()
         bare.headers["Authorization"] = f"Bearer {oauth2.provider.fetch_token()}"
-        url = oauth2.api_base_url + PATH
+        url = oauth2.trading_base_url + PATH
 
         def bare_get() -> object:
             resp = bare.get(url, timeout=(5, 30))
@@ -128,8 +128,8 @@ def _start_ibind(python: str, oauth1a: Any, oauth2: Any,
                  credentials_file: Path) -> subprocess.Popen[str]:
     """bench/_ibind_worker.py in ibind's venv, clients built and warm, waiting for rounds."""
     records = {r["name"]: r for r in json.loads(credentials_file.read_text())["credentials"]}
-    cfg = {"api_base_url": oauth1a.api_base_url,
-           "oauth1a": _ibind_consumer(records["sim_oauth1a"]["data"], oauth1a.api_base_url),
+    cfg = {"api_base_url": oauth1a.trading_base_url,
+           "oauth1a": _ibind_consumer(records["sim_oauth1a"]["data"], oauth1a.trading_base_url),
            "bearer": oauth2.provider.fetch_token(), "path": PATH, "calls": CALLS}
     worker = subprocess.Popen(
         [python, str(Path(__file__).with_name("_ibind_worker.py")), json.dumps(cfg)],

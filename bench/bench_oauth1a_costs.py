@@ -73,7 +73,7 @@ def main() -> None:
             provider.current_token()
             lst_ms.append((time.perf_counter() - start) * 1000)
 
-        url = f"{provider.api_base_url}/iserver/accounts?x=1"
+        url = f"{provider.trading_base_url}/iserver/accounts?x=1"
         headers: dict[str, str] = {}
         sign_us = per_call_us(lambda: provider.authorize("GET", url, headers))
 
@@ -86,7 +86,7 @@ def main() -> None:
         trivial_us = per_call_us(lambda: bearer(headers))
 
         init_headers: dict[str, str] = {}
-        init_url = f"{provider.api_base_url}/iserver/auth/ssodh/init"
+        init_url = f"{provider.trading_base_url}/iserver/auth/ssodh/init"
         provider.authorize("POST", init_url, init_headers)
         session.post(init_url, headers=init_headers, json={"publish": True, "compete": True})
         bare = get_cpu_us(session, url, lambda h: None)

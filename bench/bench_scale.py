@@ -45,7 +45,7 @@ def _snapshot_cpu(creds: dict[str, Any], n: int) -> float:
 
 def main() -> None:
     """One simulator per position count; snapshots against the largest."""
-    from noetl_ib_plugin.runner import clear_clients, run_action
+    from noetl_ib_plugin.runner import reset_default_host, run_action
 
     per_position: dict[str, float] = {}
     per_conid: dict[str, float] = {}
@@ -62,7 +62,7 @@ def main() -> None:
             if count == POSITIONS[-1]:
                 for n in CONIDS:
                     per_conid[str(n)] = round(_snapshot_cpu(creds, n) / n * 1e6, 2)
-            clear_clients()
+            reset_default_host()
     result_out = {
         "us_per_position": per_position,
         "us_per_conid": per_conid,

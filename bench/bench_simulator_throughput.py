@@ -32,7 +32,7 @@ def _session(credentials_file: Path, name: str) -> tuple[requests.Session, str]:
         return r
 
     http.auth = sign
-    base = provider.api_base_url
+    base = provider.trading_base_url
     http.post(f"{base}/iserver/auth/ssodh/init", json={"publish": True, "compete": True}, timeout=10)
     return http, base + PATH
 

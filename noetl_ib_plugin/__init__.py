@@ -51,10 +51,9 @@ if TYPE_CHECKING:
     from .client import IBClient
     from .credentials.models import CredentialRecord, OAuth1aData, OAuth2Data
     from .credentials.records import parse_record
-    from .hookspecs import hookimpl
-    from .plugins import get_token_provider, load_credential
-    from .runner import run_action
+    from .runner import get_token_provider, load_credential, run_action
     from .trading import TradingClient
+    from .wiring.hookspecs import hookimpl
 
 __all__ = [
     "Action",
@@ -116,9 +115,9 @@ _LAZY = {
     "OAuth1aData": ".credentials.models",
     "OAuth2Data": ".credentials.models",
     "parse_record": ".credentials.records",
-    "hookimpl": ".hookspecs",
-    "get_token_provider": ".plugins",
-    "load_credential": ".plugins",
+    "hookimpl": ".wiring.hookspecs",
+    "get_token_provider": ".runner",
+    "load_credential": ".runner",
     "run_action": ".runner",
     "TradingClient": ".trading",
 }

@@ -41,7 +41,7 @@ Type names ``ib_oauth`` and ``ibkr_oauth`` (NoETL's older factory) mean
 
 **Step context.** `execution_id`, `step`, `server_url` and the `catalog_id` from `variables`
 are taken from the arguments, else from the worker's globals, and made current
-(`noetl_ib_plugin.step_context`) while the action runs: the token cache then shares one token
+(`noetl_ib_plugin.common.step_context`) while the action runs: the token cache then shares one token
 and one brokerage session per credential through the server's keychain API
 (`noetl_ib_plugin.auth.keychain_cache`).
 
@@ -63,21 +63,21 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from .step_context import StepContext
-from .step_credential import resolve_step_credential, split_credential_fields
+from .common.flags import parse_flag
+from .common.step_context import StepContext
+from .wiring.step_credential import resolve_step_credential
 
 __all__ = ["default_client_order_id", "main", "split_credential_fields", "step_context_from"]
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 
 
 def _as_bool(value: Any, field: str) -> bool:
     """Jinja renders booleans as strings; "false" must not become True."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
+    if isinstance(value, str):
+        flag = parse_flag(value) if value.strip() else False
+        if flag is not None:
+            return flag
     if isinstance(value, int):
         return bool(value)
     from .errors import InputError
@@ -87,6 +87,17 @@ def _as_bool(value: Any, field: str) -> bool:
         field=field,
         fix=f"pass {field}: true or {field}: false.",
     )
+
+
+def split_credential_fields(
+    credential_type: str, params: Mapping[str, Any], credential: Any = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(credential data, action params): a field of the type's data model belongs to the credential."""
+    from .runner import default_host
+    from .wiring.step_credential import split_credential_fields as split
+
+    return split(credential_type, params, credential,
+                 types=default_host().registry.credential_types)
 
 
 def _check_control_args(args: Mapping[str, Any]) -> None:
@@ -198,7 +209,7 @@ def _quiet(log_level: str | None) -> Iterator[None]:
     level = (log_level or os.environ.get("NOETL_IB_LOG_LEVEL") or "").strip().upper()
     package = logging.getLogger("noetl_ib_plugin")
     if level:
-        from .logs import configure_logging
+        from .common.logs import configure_logging
 
         configure_logging(0)
         named = logging.getLevelName(level)
@@ -284,9 +295,9 @@ def _run(
 ) -> dict[str, Any]:
     """Resolve the credential, make the step current, run the action; exceptions propagate."""
     from .actions.outputs import output_json
+    from .common.step_context import running_step
     from .errors import InputError
-    from .runner import run_action_typed
-    from .step_context import running_step
+    from .runner import default_host, run_action_typed
 
     if not isinstance(action, str) or not action.strip():
         raise InputError(
@@ -297,17 +308,18 @@ def _run(
         )
     ctx = step_context_from(execution_id, step, server_url, catalog_id)
     live = _as_bool(allow_live, "allow_live")
+    host = default_host()
     with running_step(ctx):
         record, action_params = resolve_step_credential(
             credential, credential_type, credential_name, dict(params),
-            credentials_file=credentials_file, ctx=ctx,
+            credentials_file=credentials_file, ctx=ctx, types=host.registry.credential_types,
         )
         if (action == "place_order" and not action_params.get("client_order_id")
                 and ctx.execution_id and ctx.step):
             action_params["client_order_id"] = default_client_order_id(
                 ctx.execution_id, ctx.step, action_params
             )
-        result = run_action_typed(action, record, allow_live=live, **action_params)
+        result = run_action_typed(action, record, allow_live=live, host=host, **action_params)
     out = json.loads(json.dumps(output_json(result), default=str))  # serialised here, at the edge
     if not isinstance(out, dict):
         out = {"result": out}

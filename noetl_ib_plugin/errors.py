@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .redaction import redact
+from .common.redaction import redact
 
 __all__ = [
     "AmbiguousContract",

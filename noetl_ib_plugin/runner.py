@@ -1,31 +1,37 @@
-"""The plugin layer: resolve a credential, reuse one client per credential, validate, run an action."""
+"""The library front door: resolve a credential, get the host's client for it, validate, run an
+action. Holds the process-default `Host` of the front doors that are not handed one."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import ValidationError
 
 from .actions.outputs.base import ActionResult, output_json, typed_output
 from .actions.spec import Action
-from .auth.base import fingerprint
+from .auth.base import TokenProvider
 from .client import IBClient
-from .credentials import CredentialRecord, load_credential, parse_record
+from .common.step_context import current_step
+from .common.validation import input_error
+from .credentials import CredentialRecord, parse_record
+from .credentials import load_credential as load_from_stores
 from .errors import InputError
-from .plugins import registry
-from .runtime import RUNTIME
-from .validation import input_error
+from .wiring.host import Host
+from .wiring.settings import Settings
 
 __all__ = [
     "check_allow_live",
-    "clear_clients",
+    "default_host",
     "get_client",
+    "get_token_provider",
     "list_actions",
+    "load_credential",
     "output_schema",
+    "reset_default_host",
     "resolve_credential",
     "run_action",
     "run_action_typed",
@@ -36,18 +42,46 @@ __all__ = [
 _ACTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 
 
+_default: Host | None = None
+_default_lock = threading.Lock()
+
+
+def default_host() -> Host:
+    """This process's host, for the front doors that are not handed one (CLI, `entry.main`,
+    `run_action`): built on first use from the environment, and built again when the
+    environment's settings change (keeping the loaded plugin registry)."""
+    global _default
+    settings = Settings.from_environ()
+    with _default_lock:
+        if _default is None or _default.settings != settings:
+            loaded = _default.loaded_registry if _default is not None else None
+            _default = Host(settings, registry=loaded)
+        return _default
+
+
+def reset_default_host() -> None:
+    """Close and forget this process's host (tests, or a host reloading credentials or plugins)."""
+    global _default
+    with _default_lock:
+        host, _default = _default, None
+    if host is not None:
+        host.close()
+
+
 def resolve_credential(
     credential: str | Mapping[str, Any] | CredentialRecord,
     credentials_file: str | os.PathLike[str] | None = None,
+    *,
+    host: Host | None = None,
 ) -> CredentialRecord:
     """A record from its name (stores), a raw record dict, or a parsed record."""
-    types = registry().credential_types
     if isinstance(credential, CredentialRecord):
         return credential
+    types = (host or default_host()).registry.credential_types
     if isinstance(credential, Mapping):
         return parse_record(credential, types)
     if isinstance(credential, str):
-        return load_credential(credential, credentials_file, types=types)
+        return load_from_stores(credential, credentials_file, types=types)
     raise InputError(
         f"must be a credential name, a record object or a CredentialRecord, "
         f"not {type(credential).__name__}",
@@ -55,40 +89,30 @@ def resolve_credential(
     )
 
 
-def _record_key(record: CredentialRecord) -> str:
-    """Identity of a record's contents (secrets are hashed, never stored)."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, SecretStr):
-            return value.get_secret_value()
-        if isinstance(value, BaseModel):
-            return {k: plain(getattr(value, k)) for k in type(value).model_fields}
-        return value
-
-    payload = json.dumps({"type": record.type, "data": plain(record.data)}, sort_keys=True,
-                         default=str)
-    return fingerprint(payload)
+def load_credential(name: str, credentials_file: str | os.PathLike[str] | None = None, *,
+                    host: Host | None = None) -> CredentialRecord:
+    """Resolve a record by name (file, NoETL alias store, NoETL server) for any registered type."""
+    types = (host or default_host()).registry.credential_types
+    return load_from_stores(name, credentials_file, types=types)
 
 
-def get_client(record: CredentialRecord) -> IBClient:
-    """One `IBClient` (and so one pooled HTTP session and pacer) per credential per process."""
-
-    def make() -> IBClient:
-        provider = registry().token_provider_for(record)
-        return IBClient(provider, account_id=record.data.account_id,
-                        environment=record.data.environment)
-
-    return RUNTIME.clients.get_or_create(_record_key(record), make)
+def get_client(record: CredentialRecord, *, host: Host | None = None) -> IBClient:
+    """The host's `IBClient` for `record` in the current NoETL step (if any): one per record
+    and token cache."""
+    return (host or default_host()).client(record, current_step())
 
 
-def clear_clients() -> None:
-    """Close and forget cached clients (`runtime.reset()` forgets everything else too)."""
-    RUNTIME.clients.clear()
+def get_token_provider(record: CredentialRecord | Mapping[str, Any] | str, *,
+                       host: Host | None = None) -> TokenProvider:
+    """A new provider registered for the record's type, over the host's token cache; accepts a
+    record, a record dict or a name."""
+    host = host or default_host()
+    return host.token_provider(resolve_credential(record, host=host), current_step())
 
 
-def _input_error(action: str, exc: ValidationError) -> InputError:
+def _input_error(action: Action, exc: ValidationError) -> InputError:
     """First validation problem of the action's inputs (one translator: validation.py)."""
-    return input_error(action, exc, registry().actions[action].input_model)
+    return input_error(action.name, exc, action.input_model)
 
 
 def check_allow_live(allow_live: Any) -> None:
@@ -108,6 +132,7 @@ def run_action(
     *,
     credentials_file: str | os.PathLike[str] | None = None,
     allow_live: bool = False,
+    host: Host | None = None,
     **args: Any,
 ) -> dict[str, Any]:
     """Run a registered action by name and return its result as JSON (a dict).
@@ -118,7 +143,7 @@ def run_action(
     InputError (unknown action, bad arguments) and the action's typed errors.
     """
     return output_json(run_action_typed(name, credential, credentials_file=credentials_file,
-                                        allow_live=allow_live, **args))
+                                        allow_live=allow_live, host=host, **args))
 
 
 def run_action_typed(
@@ -128,6 +153,7 @@ def run_action_typed(
     *,
     credentials_file: str | os.PathLike[str] | None = None,
     allow_live: bool = False,
+    host: Host | None = None,
     **args: Any,
 ) -> ActionResult:
     """Run a registered action by name and return its output model (`actions.outputs`).
@@ -137,7 +163,8 @@ def run_action_typed(
     `run_action`.
     """
     check_allow_live(allow_live)
-    actions = registry().actions
+    host = host or default_host()
+    actions = host.registry.actions
     action = actions.get(name) if isinstance(name, str) else None
     if action is None:
         shown = repr(name) if isinstance(name, str) and _ACTION_NAME.fullmatch(name) else "given"
@@ -149,9 +176,9 @@ def run_action_typed(
     try:
         validated = action.input_model.model_validate(args)
     except ValidationError as exc:
-        raise _input_error(name, exc) from None
-    record = resolve_credential(credential, credentials_file)
-    client = get_client(record).with_options(allow_live=allow_live)
+        raise _input_error(action, exc) from None
+    record = resolve_credential(credential, credentials_file, host=host)
+    client = get_client(record, host=host).with_options(allow_live=allow_live)
     if action.trading:
         client.ensure_trading_allowed(getattr(validated, "account_id", None))
     return typed_output(action.output_model, action.run(client, validated), name)
@@ -163,7 +190,7 @@ def output_schema(action: Action) -> dict[str, Any] | None:
     return model.model_json_schema(mode="serialization") if model is not None else None
 
 
-def list_actions() -> list[dict[str, Any]]:
+def list_actions(*, host: Host | None = None) -> list[dict[str, Any]]:
     """Every registered action: name, description, whether it trades, and its input JSON schema."""
     return [
         {
@@ -173,5 +200,5 @@ def list_actions() -> list[dict[str, Any]]:
             "input_schema": action.input_model.model_json_schema(),
             "output_schema": output_schema(action),
         }
-        for action in sorted(registry().actions.values(), key=lambda a: a.name)
+        for action in sorted((host or default_host()).registry.actions.values(), key=lambda a: a.name)
     ]

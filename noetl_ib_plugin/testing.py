@@ -3,7 +3,7 @@
 Installed, the package offers the ``ib_simulator`` fixture to every pytest run by itself (entry
 point ``pytest11`` -> `noetl_ib_plugin.pytest_plugin`): a fresh simulator (pacing off,
 throw-away keys) per test whose ``credentials_file`` holds ready-made ``sim_oauth2`` and
-``sim_oauth1a`` credential records pointing at it; `running_simulator()` needs no pytest at all.
+``sim_oauth1a`` credential records pointing at it. `running_simulator()` needs no pytest.
 """
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from noetl_ib_plugin import runtime
+from noetl_ib_plugin.runner import reset_default_host
 from noetl_ib_plugin.simulator import Simulator, shared_keys
 
 __all__ = ["reset", "running_simulator"]
 
 
 def reset() -> None:
-    """Forget the plugin's process-wide state (`runtime.reset()`); the simulator's shared
+    """Forget the process-default host (its clients, caches, pacers, registry); the simulator's shared
     throw-away keys are kept (RSA generation is the slow part of start-up):
     `noetl_ib_plugin.simulator.reset()` forgets those."""
-    runtime.reset()
+    reset_default_host()
 
 
 @contextmanager

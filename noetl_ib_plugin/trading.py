@@ -40,50 +40,21 @@ from .actions.outputs import (
     load_output,
     output_json,
 )
+from .client.keepalive import TICKLE_INTERVAL, Keepalive
 from .credentials import CredentialRecord, parse_record
 from .credentials.env_store import checked_record
 from .errors import IBPluginError, InputError
-from .plugins import registry
-from .runner import check_allow_live, get_client, resolve_credential, run_action_typed
+from .runner import check_allow_live, default_host, get_client, resolve_credential, run_action_typed
+from .wiring.host import Host
 
 __all__ = ["DEFAULT_KEEPALIVE_INTERVAL", "TradingClient"]
 
 log = logging.getLogger(__name__)
 
 #: Seconds between keepalive tickles (IBKR idles a brokerage session out after ~6 minutes).
-DEFAULT_KEEPALIVE_INTERVAL = 60.0
+DEFAULT_KEEPALIVE_INTERVAL = TICKLE_INTERVAL
 
 _M = TypeVar("_M", bound=BaseModel)
-
-
-class _Keepalive:
-    """A daemon thread that tickles every `interval` seconds until stopped."""
-
-    def __init__(self, owner: TradingClient, interval: float) -> None:
-        self._owner = owner
-        self.interval = interval
-        self._stop = threading.Event()
-        self.tickles = 0
-        self._thread = threading.Thread(target=self._loop, name="ibkr-keepalive", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self._owner.tickle()
-                self.tickles += 1
-            except IBPluginError as exc:  # a failed tickle must not kill the bot; the next call
-                log.warning("keepalive tickle failed: %s", exc.message)  # re-opens the session
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop and wait (bounded) for the thread to end."""
-        self._stop.set()
-        self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        """Whether the thread still runs."""
-        return self._thread.is_alive()
 
 
 class TradingClient:
@@ -93,7 +64,8 @@ class TradingClient:
     record dict or a `CredentialRecord`; None builds the record from the OAUTH_* environment.
     `allow_live=True` is needed (with a record whose environment is live) to trade a live
     account. `keepalive=True` tickles the brokerage session every `keepalive_interval` seconds
-    from a background thread.
+    from a background thread. `host` (default: the process's, built from the environment) owns
+    the clients, caches and pacers; bots that embed several independent setups pass their own.
     """
 
     def __init__(
@@ -105,21 +77,23 @@ class TradingClient:
         keepalive: bool = False,
         keepalive_interval: float = DEFAULT_KEEPALIVE_INTERVAL,
         environ: Mapping[str, str] | None = None,
+        host: Host | None = None,
     ) -> None:
         check_allow_live(allow_live)
+        self.host = host or default_host()
         if credential is None:
-            types = registry().credential_types
+            types = self.host.registry.credential_types
             credential = parse_record(checked_record(environ, types), types)
-        self.record = resolve_credential(credential, credentials_file)
+        self.record = resolve_credential(credential, credentials_file, host=self.host)
         self.allow_live = allow_live
         self._lock = threading.Lock()
         self._closed = False
-        self._keepalive: _Keepalive | None = None
+        self._keepalive: Keepalive | None = None
         if keepalive:
             if not keepalive_interval > 0:
                 raise InputError("must be a positive number of seconds",
                                  field="keepalive_interval", fix="use keepalive_interval=60.")
-            self._keepalive = _Keepalive(self, keepalive_interval)
+            self._keepalive = Keepalive(self, keepalive_interval, stop_timeout=5.0).start()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> TradingClient:
@@ -129,8 +103,8 @@ class TradingClient:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop the keepalive; later calls raise. Pooled connections stay with the process-wide
-        per-credential client that playbook steps share (released at exit)."""
+        """Stop the keepalive; later calls raise. Pooled connections stay with the host's
+        per-credential client (shared with `run_action` on the same host; released at exit)."""
         with self._lock:
             self._closed = True
             keepalive, self._keepalive = self._keepalive, None
@@ -151,7 +125,7 @@ class TradingClient:
     def keepalive_running(self) -> bool:
         """Whether the keepalive thread is running."""
         keepalive = self._keepalive
-        return keepalive is not None and keepalive.alive
+        return keepalive is not None and keepalive.running
 
     def _run(self, action: str, model: type[_M], args: Mapping[str, Any]) -> _M:
         """Run one registered action; None arguments mean "the action's default"."""
@@ -159,7 +133,8 @@ class TradingClient:
             raise InputError("this TradingClient is closed", field="client",
                              fix="create a new TradingClient (or keep the `with` block open).")
         given = {k: v for k, v in args.items() if v is not None}
-        result = run_action_typed(action, self.record, allow_live=self.allow_live, **given)
+        result = run_action_typed(action, self.record, allow_live=self.allow_live,
+                                  host=self.host, **given)
         if isinstance(result, model):
             return result
         # A dict the model refused (kept unvalidated), or a plugin's own model for this name.
@@ -172,7 +147,7 @@ class TradingClient:
         if self._closed:
             raise InputError("this TradingClient is closed", field="client",
                              fix="create a new TradingClient.")
-        get_client(self.record).brokerage()
+        get_client(self.record, host=self.host).brokerage()
         return self.auth_status()
 
     def auth_status(self) -> AuthStatusOutput:
@@ -190,7 +165,7 @@ class TradingClient:
 
     def tickle(self) -> Any:
         """`POST /tickle` once (what the keepalive thread sends)."""
-        return get_client(self.record).tickle()
+        return get_client(self.record, host=self.host).tickle()
 
     # -- trading -----------------------------------------------------------------------------
 

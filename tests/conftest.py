@@ -11,6 +11,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from noetl_ib_plugin.wiring.host import Host
+from noetl_ib_plugin.wiring.settings import Settings
+
 # The design's retry timing (1, 2, 4, 8, 16 s) scaled down 100x for the whole test run,
 # subprocesses included; tests of the default policy clear these variables themselves.
 os.environ.setdefault("NOETL_IB_RETRY_BASE_DELAY", "0.01")
@@ -71,3 +74,11 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG, logger="noetl_ib_plugin")
     caplog.set_level(logging.DEBUG)
     return caplog
+
+
+@pytest.fixture
+def host() -> Iterator[Host]:
+    """A fresh Host built from this test's (isolated) environment; its clients closed after."""
+    made = Host(Settings.from_environ())
+    yield made
+    made.close()

@@ -9,7 +9,7 @@ import pytest
 from noetl_ib_plugin import errors, transport
 from noetl_ib_plugin.cli import _credentials as cli_credentials
 from noetl_ib_plugin.cli import _io as cli_io
-from noetl_ib_plugin.client import bootstrap
+from noetl_ib_plugin.client import brokerage_session as bootstrap
 from noetl_ib_plugin.client import errors as client_errors
 
 #: Exit code per category, written out here rather than read from cli._io (the code under test).

@@ -24,7 +24,7 @@ import pytest
 import noetl_ib_plugin
 from noetl_ib_plugin.cli import _build_parser
 from noetl_ib_plugin.cli._io import CliUsageError
-from noetl_ib_plugin.plugins import registry
+from noetl_ib_plugin.runner import default_host
 
 PACKAGE = Path(noetl_ib_plugin.__file__).resolve().parent
 #: What an f-string placeholder becomes: a word the placeholder check below accepts.
@@ -108,7 +108,7 @@ def _words(command: str) -> list[str]:
 
 def _action_inputs() -> dict[str, set[str]]:
     """Every registered action's input names."""
-    return {name: set(a.input_model.model_fields) for name, a in registry().actions.items()}
+    return {name: set(a.input_model.model_fields) for name, a in default_host().registry.actions.items()}
 
 
 def _check_noetl_ib(command: str) -> None:

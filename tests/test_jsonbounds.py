@@ -6,7 +6,7 @@ from typing import Any
 
 from noetl_ib_plugin.auth.cache_entry import valid_entry
 from noetl_ib_plugin.cli._args import MAX_JSON_DEPTH, load_json_bounded
-from noetl_ib_plugin.jsonbounds import nests_within
+from noetl_ib_plugin.common.jsonbounds import nests_within
 
 
 def _nested(depth: int) -> Any:

@@ -1,100 +1,168 @@
-"""Layering: credentials -> auth -> client -> actions -> plugin/CLI; the simulator stands apart."""
+"""The import graph is the architecture: layers from leaves to front doors, no import running up
+a layer and no import cycle, counting imports made only for type checking.
+
+Layers (a module may import its own layer or lower ones, never a higher one):
+leaves -> transport -> credentials -> auth -> client -> streaming -> actions -> wiring -> front
+doors -> test helpers (docs/architecture.md). The simulator stands apart: it imports nothing of
+the core, and only the CLI and the test helpers import it.
+"""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "noetl_ib_plugin"
 
-#: Rank of each part of the package; a module may import only parts of equal or lower rank.
-RANKS = {
-    "_version": 0,
-    "validation": 0,
-    "errors": 0,
-    "redaction": 0,
-    "backoff": 0,
-    "transport": 0,
-    "hookspecs": 0,
-    "credentials": 1,
-    "auth": 2,
-    "client": 3,
-    "actions": 4,
-    "runner": 5,
-    "trading": 5,
-    "plugins": 5,
-    "builtin": 5,
-    "step_context": 0,
-    "runtime": 0,
-    "ancestors": 0,
-    "errorlog": 0,
-    "entry": 6,
-    "step_credential": 6,
-    "logs": 0,
-    "jsonbounds": 0,
-    "cli": 6,
-    "warm": 6,
-    "__init__": 6,
-    "testing": 7,
-    "pytest_plugin": 7,
-}
-#: Only the front doors may reach the simulator (lazily): the CLI command, the test helper and
-#: the pytest plugin.
+#: Layers from the bottom; a part of the package is a top-level module or sub-package.
+LAYERS: list[tuple[str, set[str]]] = [
+    ("leaves", {"_version", "errors", "common"}),
+    ("transport", {"transport"}),
+    ("credentials", {"credentials"}),
+    ("auth", {"auth"}),
+    ("client", {"client"}),
+    ("streaming", {"streaming"}),
+    ("actions", {"actions"}),
+    ("wiring", {"wiring"}),
+    ("front doors", {"runner", "trading", "entry", "cli", "__init__"}),
+    ("test helpers", {"testing", "pytest_plugin"}),
+]
+RANK = {part: rank for rank, (_, parts) in enumerate(LAYERS) for part in parts}
+#: Only these parts may reach the simulator (lazily).
 MAY_IMPORT_SIMULATOR = {"cli", "testing", "pytest_plugin"}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
 
 
 def _part(module: str) -> str:
     return module.split(".")[1] if module.count(".") else "__init__"
 
 
-def _imports(path: Path) -> list[tuple[str, bool]]:
-    """(absolute module, only under TYPE_CHECKING) for every noetl_ib_plugin import in a file."""
-    rel = path.relative_to(PACKAGE.parent).with_suffix("")
-    parts = list(rel.parts)
-    package = parts[:-1]  # the package a relative import starts from (also for __init__.py)
+MODULES = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def _resolve(name: str) -> str | None:
+    """The package module an imported name is (or lives in): `a.b.C` -> `a.b`."""
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _imports(path: Path) -> Iterator[tuple[str, bool]]:
+    """(imported package module, only under TYPE_CHECKING) for every import in a file."""
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    package = list(parts[:-1])  # where a relative import starts (also for __init__.py)
     tree = ast.parse(path.read_text())
     checking: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for inner in ast.walk(node):
-                checking.add(id(inner))
-    found: list[tuple[str, bool]] = []
+            checking.update(id(inner) for inner in ast.walk(node))
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package[: len(package) - node.level + 1]
-                target = ".".join([*base, *(node.module.split(".") if node.module else [])])
-            else:
-                target = node.module or ""
-            names = [target] if node.module else [f"{target}.{a.name}" for a in node.names]
+            base = package[: len(package) - node.level + 1] if node.level else []
+            target = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            names = [f"{target}.{a.name}" for a in node.names]
         elif isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         else:
             continue
         for name in names:
-            if name.startswith("noetl_ib_plugin"):
-                found.append((name, id(node) in checking))
+            module = _resolve(name) if name.startswith("noetl_ib_plugin") else None
+            if module is not None:
+                yield module, id(node) in checking
+
+
+def _graph() -> dict[str, set[str]]:
+    """Core module -> core modules it imports (type-only imports included)."""
+    return {name: {m for m, _ in _imports(path) if m != name and _part(m) != "simulator"}
+            for name, path in MODULES.items() if _part(name) != "simulator"}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan), i.e. import cycles."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                item = stack.pop()
+                on_stack.discard(item)
+                component.append(item)
+                if item == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
     return found
 
 
-def _core_modules() -> list[Path]:
-    return [p for p in PACKAGE.rglob("*.py") if "simulator" not in p.relative_to(PACKAGE).parts]
+def _upward() -> list[str]:
+    """Every import (type-only too) from a module into a higher layer, or into the simulator
+    from a part that may not."""
+    bad = []
+    for name, path in MODULES.items():
+        own = _part(name)
+        if own == "simulator":
+            continue
+        for target, type_only in _imports(path):
+            part = _part(target)
+            how = " (type-only)" if type_only else ""
+            if part == "simulator":
+                if own not in MAY_IMPORT_SIMULATOR:
+                    bad.append(f"{name} -> {target}{how}")
+            elif RANK[part] > RANK[own]:
+                bad.append(f"{name} -> {target}{how}")
+    return sorted(bad)
 
 
-@pytest.mark.parametrize("path", _core_modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_core_module_imports_only_lower_layers(path: Path) -> None:
-    """No core module imports a layer above its own (type-only imports excepted), nor the simulator."""
-    own = _part("noetl_ib_plugin." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts))
-    for target, type_only in _imports(path):
-        part = _part(target)
-        if part == "simulator":
-            assert own in MAY_IMPORT_SIMULATOR, f"{path.name} imports the simulator"
-            continue
-        if type_only or target == "noetl_ib_plugin":
-            continue
-        assert RANKS[part] <= RANKS[own], f"{own} ({path.name}) imports {target}, a higher layer"
+def test_every_part_has_a_layer() -> None:
+    """A new top-level module or sub-package must be placed in a layer first."""
+    assert sorted({_part(m) for m in MODULES} - set(RANK) - {"simulator"}) == []
+
+
+def test_import_graph_has_no_cycle_and_no_upward_import(capsys: pytest.CaptureFixture[str]) -> None:
+    """0 cycles and 0 upward imports among the core modules, type-only imports counted."""
+    graph = _graph()
+    type_only = sum(t for name, path in MODULES.items() if _part(name) != "simulator"
+                    for _, t in _imports(path))
+    cycles, upward = _cycles(graph), _upward()
+    with capsys.disabled():
+        print(f"\nimport graph: {len(graph)} modules, {len(LAYERS)} layers, "
+              f"{sum(len(v) for v in graph.values())} import edges ({type_only} type-only "
+              f"imports counted), {len(cycles)} cycles, {len(upward)} upward imports")
+    assert cycles == []
+    assert upward == []
+
+
+def test_the_checker_sees_a_cycle() -> None:
+    """The cycle finder itself: a -> b -> a is one cycle, a -> b is none."""
+    assert _cycles({"a": {"b"}, "b": {"a"}}) == [["a", "b"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
 @pytest.mark.parametrize("path", sorted((PACKAGE / "simulator").rglob("*.py")), ids=lambda p: p.name)

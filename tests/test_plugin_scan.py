@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noetl_ib_plugin import plugins
+from noetl_ib_plugin.wiring import plugins
 
 _KINDS = st.sampled_from(["plugin", "other_group", "no_entry_points", "egg_info_plugin",
                           "upper_case_plugin", "mention_in_comment"])

@@ -12,22 +12,24 @@ from typing import Any
 import pytest
 
 import noetl_ib_plugin
-from noetl_ib_plugin import plugins
+from noetl_ib_plugin import testing
 from noetl_ib_plugin.errors import ConfigurationError, CredentialError
+from noetl_ib_plugin.runner import default_host
+from noetl_ib_plugin.wiring import plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def fresh_registry() -> Iterator[None]:
     """Reload plugins before and after, so sys.path changes in a test do not leak."""
-    plugins.reset_registry()
+    testing.reset()
     yield
-    plugins.reset_registry()
+    testing.reset()
 
 
 def test_builtins_register_both_schemes_and_the_actions(fresh_registry: None) -> None:
     """Credential types, providers and the twelve actions come through the hooks."""
-    reg = plugins.registry()
+    reg = default_host().registry
     assert {"interactive_brokers_oauth", "interactive_brokers_oauth1a"} <= set(reg.credential_types)
     assert set(reg.token_providers) == set(reg.credential_types)
     assert {
@@ -106,7 +108,7 @@ def test_third_party_plugin_loads_from_entry_point(
         """,
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    reg = plugins.registry()
+    reg = default_host().registry
     assert "echo" in reg.actions and "place_order" in reg.actions
     assert reg.credential_types["acme_ib_oauth"].__name__ == "OAuth2Data"
 
@@ -126,7 +128,7 @@ def test_misspelled_hook_fails_loudly(
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("noetl_typo_plugin", None)
     with pytest.raises(ConfigurationError) as info:
-        plugins.registry()
+        default_host().registry  # noqa: B018  (loading is what fails)
     assert "noetl_typo_plugin" in str(info.value) or "noetl_register_actoins" in str(info.value)
     assert info.value.field == "noetl.plugins"
 
@@ -151,7 +153,7 @@ def test_manifest_matches_pyproject_and_version() -> None:
 def test_manifest_matches_registry(fresh_registry: None) -> None:
     """Every credential type and action in plugin.toml is registered, and nothing more."""
     manifest = _manifest()
-    reg = plugins.registry()
+    reg = default_host().registry
     assert set(manifest["credential_types"]) == set(reg.credential_types)
     for type_name, entry in manifest["credential_types"].items():
         module, cls = entry["provider"].split(":")

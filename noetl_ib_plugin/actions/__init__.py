@@ -98,8 +98,8 @@ BUILTIN_ACTIONS: list[Action] = [
     ),
     Action(
         name="auth_status",
-        input_model=f"{__name__}.session_status:AuthStatusInput",
-        run=f"{__name__}.session_status:auth_status",
+        input_model=f"{__name__}.auth_status:AuthStatusInput",
+        run=f"{__name__}.auth_status:auth_status",
         output_model=f"{_OUT}:AuthStatusOutput",
         description="Health check: authenticated, connected, competing, session age; never "
         "fetches or refreshes a token.",

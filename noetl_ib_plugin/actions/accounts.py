@@ -54,7 +54,7 @@ def accounts(client: IBClient, inp: AccountsInput) -> dict[str, Any]:
     details = _portfolio_accounts(client)
     # The account actions use: never a selectedAccount IBKR itself does not list (the client
     # refuses to read or trade it).
-    default = client.explicit_account_id or (selected if selected in ids else None)
+    default = client.guard.explicit_account_id or (selected if selected in ids else None)
     out = []
     for acct in ids + [a for a in details if a not in ids]:
         info = details.get(acct, {})

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..client import IBClient
 from ..errors import AmbiguousContract, BrokerError, ContractMismatch, ContractNotFound, InputError
-from ..runtime import RUNTIME
 from .contract_match import Asked, check_info, refuse_derivative_by_symbol
 from .parse import as_int
 from .shapes import expect_list, get_json
 
-__all__ = ["Contract", "clear_contract_cache", "contract_info", "resolve_contract", "search"]
+__all__ = ["Contract", "contract_info", "resolve_contract", "search"]
 
 CACHE_TTL = 3600.0
 
@@ -35,24 +32,8 @@ class Contract:
         return asdict(self)
 
 
-def clear_contract_cache() -> None:
-    """Forget cached lookups (`runtime.reset()` forgets everything else too)."""
-    RUNTIME.contracts.clear()
-
-
-def _cached(key: tuple[str, ...], load: Callable[[], Any]) -> Any:
-    """Process-wide memo with a TTL: contract data changes rarely."""
-    now = time.monotonic()
-    hit = RUNTIME.contracts.get(key)
-    if hit is not None and now - hit[0] < CACHE_TTL:
-        return hit[1]
-    value = load()
-    RUNTIME.contracts.put(key, (now, value))
-    return value
-
-
 def search(client: IBClient, symbol: str, sec_type: str = "STK") -> list[dict[str, Any]]:
-    """`GET /iserver/secdef/search` (cached per process)."""
+    """`GET /iserver/secdef/search` (cached in `client.lookups`)."""
     key = (client.trading_base_url, "search", symbol.upper(), sec_type.upper())
 
     def load() -> list[dict[str, Any]]:
@@ -62,7 +43,7 @@ def search(client: IBClient, symbol: str, sec_type: str = "STK") -> list[dict[st
             raise BrokerError(f"contract search for {symbol!r} failed: {body['error']}")
         return expect_list([] if body is None else body, endpoint)
 
-    result: list[dict[str, Any]] = _cached(key, load)
+    result: list[dict[str, Any]] = client.lookups.get_or_load(key, CACHE_TTL, load)
     return result
 
 
@@ -87,7 +68,7 @@ def contract_info(client: IBClient, conid: int) -> dict[str, Any]:
             )
         return body
 
-    result: dict[str, Any] = _cached(key, load)
+    result: dict[str, Any] = client.lookups.get_or_load(key, CACHE_TTL, load)
     return result
 
 

@@ -9,7 +9,6 @@ Waiting for a slot times out.
 from __future__ import annotations
 
 import re
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,8 +17,8 @@ from pydantic_core import PydanticCustomError
 
 from ..client import IBClient
 from ..client.history_slots import history_slot
+from ..client.lookups import HISTORY_CONCURRENCY
 from ..errors import BrokerError, TransientError
-from ..runtime import RUNTIME
 from .contracts import resolve_contract
 from .models import MAX_CONID, field_error
 from .parse import as_float, as_int
@@ -29,13 +28,10 @@ __all__ = [
     "HistoryInput",
     "epoch_iso",
     "history",
-    "history_gate",
     "iso_utc",
     "parse_start_time",
 ]
 
-#: IBKR: `/iserver/marketdata/history` allows 5 concurrent requests.
-HISTORY_CONCURRENCY = 5
 #: Seconds a request waits for one of the 5 slots before giving up.
 GATE_TIMEOUT = 120.0
 
@@ -44,12 +40,6 @@ _PERIOD_LIMITS = {"min": 30, "h": 8, "d": 1000, "w": 792, "m": 182, "y": 15}
 _BARS = ("1min", "2min", "3min", "5min", "10min", "15min", "30min",
          "1h", "2h", "3h", "4h", "8h", "1d", "1w", "1m")
 _PERIOD = re.compile(r"^(\d+)(min|h|d|w|m|y)$")
-
-
-def history_gate(key: str) -> threading.BoundedSemaphore:
-    """The process-wide 5-slot gate of one credential (keyed by the provider's cache key)."""
-    return RUNTIME.history_gates.get_or_create(
-        key, lambda: threading.BoundedSemaphore(HISTORY_CONCURRENCY))
 
 
 class HistoryInput(BaseModel):
@@ -160,13 +150,13 @@ def history(client: IBClient, inp: HistoryInput) -> dict[str, Any]:
         conid, symbol = contract.conid, contract.symbol or inp.symbol
     params = {"conid": str(conid), "period": inp.period, "bar": inp.bar,
               "outsideRth": "true" if inp.outside_rth else "false"}
-    if client.shared_dir is not None:
+    if client.state_dir is not None:
         # Processes sharing the token cache share the 5 slots too (IBKR counts per username).
-        with history_slot(client.shared_dir, client.provider.cache_key,
+        with history_slot(client.state_dir, client.provider.cache_key,
                           slots=HISTORY_CONCURRENCY, timeout=GATE_TIMEOUT):
             body = client.get("/iserver/marketdata/history", params=params)
     else:
-        gate = history_gate(client.provider.cache_key)
+        gate = client.history_gate
         if not gate.acquire(timeout=GATE_TIMEOUT):
             raise TransientError(
                 f"no history slot free after {GATE_TIMEOUT:.0f}s (IBKR allows "

@@ -1,7 +1,7 @@
 """Auth schemes behind one provider seam (imports only the credentials layer below it)."""
 
 from .base import Token, TokenProvider, fingerprint, mask
-from .cache import FileTokenCache, MemoryTokenCache, TokenCache, default_cache, default_cache_dir
+from .cache import FileTokenCache, MemoryTokenCache, TokenCache
 
 __all__ = [
     "FileTokenCache",
@@ -9,8 +9,6 @@ __all__ = [
     "Token",
     "TokenCache",
     "TokenProvider",
-    "default_cache",
-    "default_cache_dir",
     "fingerprint",
     "mask",
 ]

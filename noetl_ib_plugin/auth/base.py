@@ -11,7 +11,7 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .cache import TokenCache, default_cache
+from .cache import MemoryTokenCache, TokenCache
 
 __all__ = ["Clock", "Token", "TokenProvider", "fingerprint", "mask"]
 
@@ -89,11 +89,11 @@ def _peer_fetched(cache: TokenCache, key: str, accept: Callable[[dict[str, Any]]
 
 
 class TokenProvider(abc.ABC):
-    """Base of every scheme: a lock-free fast path, single-flight refresh, a shared file cache.
+    """Base of every scheme: a lock-free fast path, single-flight refresh, the cache it is given
+    (`Host` hands every provider of a credential the shared one; none: a private memory cache).
 
     Subclasses implement `_fetch_new` (get a token from IBKR), `authorize` (put it on a request),
-    `trading_base_url` and `_cache_identity` (public facts that identify the credential). A
-    subclass written against the older seam may define `api_base_url` instead; it is honoured.
+    `trading_base_url` and `_cache_identity` (public facts that identify the credential).
     """
 
     #: Short scheme name shown in token metadata ("oauth2", "oauth1a").
@@ -110,7 +110,7 @@ class TokenProvider(abc.ABC):
         buffer_seconds: float | None = None,
         buffer_fraction: float | None = None,
     ) -> None:
-        self._cache = cache if cache is not None else default_cache()
+        self._cache = cache if cache is not None else MemoryTokenCache()
         self._clock: Clock = clock or _now
         self.buffer_seconds = self.DEFAULT_BUFFER_SECONDS if buffer_seconds is None else float(buffer_seconds)
         self.buffer_fraction = (
@@ -123,19 +123,12 @@ class TokenProvider(abc.ABC):
     # -- what subclasses provide -------------------------------------------------------------
 
     @property
+    @abc.abstractmethod
     def trading_base_url(self) -> str:
         """Root of the trading API, e.g. `https://api.ibkr.com/v1/api` (no trailing slash).
 
         Not the record's `api_base_url`, which is the host root (`https://api.ibkr.com`).
         """
-        if type(self).api_base_url is not TokenProvider.api_base_url:  # the older seam
-            return self.api_base_url
-        raise NotImplementedError(f"{type(self).__name__} must define trading_base_url")
-
-    @property
-    def api_base_url(self) -> str:
-        """Deprecated name of `trading_base_url` (kept for callers of the older seam)."""
-        return self.trading_base_url
 
     @abc.abstractmethod
     def _cache_identity(self) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """Token caches: one in memory per process and one on disk shared by every process of a user.
 
-What an entry must look like is in `cache_entry.py`, the locks they take in `cache_locks.py`.
+What an entry must look like is in `cache_entry.py`; the lock files they take are `file_lock.py`'s.
 """
 
 from __future__ import annotations
@@ -17,19 +17,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..ancestors import unsafe_ancestor
+from ..common.ancestors import unsafe_ancestor
+from ..common.file_lock import KeyLocks, file_lock, lock_timeout_error
 from ..errors import ConfigurationError
-from ..runtime import RUNTIME
 from .cache_entry import MAX_ENTRY_BYTES, valid_entry
-from .cache_locks import KeyLocks, lock_timeout_error, try_flock, unflock
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
     "FileTokenCache",
     "MemoryTokenCache",
     "TokenCache",
-    "default_cache",
-    "default_cache_dir",
     "valid_entry",
 ]
 
@@ -87,7 +84,7 @@ class MemoryTokenCache:
     def lock(self, key: str) -> Iterator[None]:
         lock = self._locks.get(key)
         if not lock.acquire(timeout=max(0.0, self.lock_timeout)):
-            raise lock_timeout_error("<memory>", key, self.lock_timeout)
+            raise lock_timeout_error(f"<memory>/{key}.lock", self.lock_timeout)
         try:
             yield
         finally:
@@ -119,7 +116,6 @@ class FileTokenCache:
         self.lock_timeout = lock_timeout
         self._sleep = sleep
         self._monotonic = monotonic
-        self._locks = KeyLocks()
         self._ready = False
 
     def _unusable(self, what: str) -> ConfigurationError:
@@ -245,32 +241,12 @@ class FileTokenCache:
 
     @contextlib.contextmanager
     def lock(self, key: str) -> Iterator[None]:
-        """Exclusive per-key lock (a thread lock, then `flock` on `<key>.lock`); bounded wait."""
+        """Exclusive per-key lock (`file_lock` on `<key>.lock`: a thread lock, then `flock`);
+        bounded wait."""
         self._ensure_dir()
-        deadline = self._monotonic() + self.lock_timeout
-        thread_lock = self._locks.get(key)
-        if not thread_lock.acquire(timeout=max(0.0, self.lock_timeout)):
-            raise lock_timeout_error(str(self.directory), key, self.lock_timeout)
-        try:
-            path = self._path(key, ".lock")
-            try:
-                fd = self._open(path, os.O_RDWR | os.O_CREAT)
-            except OSError as exc:
-                raise self._unusable(f"cannot open lock file {path.name} ({exc.strerror})") from None
-            try:
-                self._check_file(fd, path)
-                while not try_flock(fd):
-                    if self._monotonic() >= deadline:
-                        raise lock_timeout_error(str(self.directory), key, self.lock_timeout)
-                    self._sleep(LOCK_POLL_SECONDS)
-                try:
-                    yield
-                finally:
-                    unflock(fd)
-            finally:
-                os.close(fd)
-        finally:
-            thread_lock.release()
+        with file_lock(self._path(key, ".lock"), timeout=self.lock_timeout,
+                       clock=self._monotonic, sleep=self._sleep, poll=LOCK_POLL_SECONDS):
+            yield
 
     def __repr__(self) -> str:
         return f"FileTokenCache({str(self.directory)!r})"
@@ -287,40 +263,3 @@ def _read_at_most(fd: int, limit: int) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
-
-
-def default_cache_dir() -> Path:
-    """`NOETL_IB_CACHE_DIR`, else `$XDG_CACHE_HOME/noetl-ib`, else `~/.cache/noetl-ib`."""
-    explicit = os.environ.get("NOETL_IB_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "noetl-ib"
-
-
-def default_cache() -> TokenCache:
-    """The cache chosen by the environment: shared files unless `NOETL_IB_TOKEN_CACHE=memory`.
-
-    Unset inside a NoETL step that knows its server and catalog id, or `keychain`, layers the
-    NoETL keychain API over the files (`keychain_cache.py`); `file` keeps this host's files only.
-    """
-    mode = os.environ.get("NOETL_IB_TOKEN_CACHE", "").strip().lower()
-    if mode == "memory":
-        return RUNTIME.memory_caches.get_or_create("memory", MemoryTokenCache)
-    if mode not in ("file", "", "keychain"):
-        raise ConfigurationError(
-            f"unknown token cache mode {mode!r}",
-            field="NOETL_IB_TOKEN_CACHE",
-            fix="use 'file' (this host only), 'keychain' (shared through NoETL) or 'memory'; "
-            "unset, a NoETL step shares through the keychain when it can.",
-        )
-    directory = default_cache_dir()
-    cache = RUNTIME.file_caches.get_or_create(directory, lambda: FileTokenCache(directory))
-    if mode != "file":
-        from .keychain_cache import shared_cache_over
-
-        layered = shared_cache_over(cache, required=mode == "keychain")
-        if layered is not None:
-            return layered
-    return cache

@@ -7,7 +7,7 @@ import base64
 import binascii
 from typing import Any
 
-from ..jsonbounds import nests_within
+from ..common.jsonbounds import nests_within
 from .bounds import MAX_EPOCH_SECONDS, MAX_TOKEN_LIFETIME, finite_number
 
 __all__ = ["MAX_ENTRY_BYTES", "valid_entry"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from ..backoff import RetryPolicy, retry_call
+from ..common.backoff import RetryPolicy, retry_call
 from ..errors import AuthError, RateLimited, TransientError
 from ..transport import USER_AGENT, ensure_limits, json_body, origin
 

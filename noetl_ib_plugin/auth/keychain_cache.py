@@ -51,15 +51,13 @@ import requests
 
 from ..credentials.stores import SERVER_DEADLINE, SERVER_MAX_BYTES, check_server_url
 from ..errors import ConfigurationError
-from ..runtime import RUNTIME
-from ..step_context import current_step
 from ..transport import RedirectRefused, ResponseTooLarge, ensure_limits, limited_session
 from .bounds import finite_number
 from .cache import TokenCache, valid_entry
 from .keychain_down import DEFAULT_DOWN_PERIOD, KeychainDown
 
 __all__ = ["SHARED_STATE_HINTS", "KeychainTokenCache", "contains_private_key", "hints_only",
-           "shared_cache_over"]
+           "keychain_layer_over"]
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +148,7 @@ class KeychainTokenCache:
         self.poll = poll
         self.wait = wait
         self.claim_ttl = claim_ttl
-        #: State a peer that won the election is expected to add (client.bootstrap.BROKERAGE_STATE).
+        #: State a peer that won the election is expected to add (client.brokerage_session.BROKERAGE_STATE).
         self.await_state = await_state
         self.state_wait = state_wait
         self._clock = clock or time.time
@@ -344,18 +342,16 @@ class KeychainTokenCache:
         return f"KeychainTokenCache({self.server_url!r}, catalog_id={self.catalog_id!r})"
 
 
-def shared_cache_over(local: TokenCache, *, required: bool = False) -> KeychainTokenCache | None:
-    """The keychain layer for the current NoETL step (or env), or None when it cannot be used.
+def keychain_layer_over(
+    local: TokenCache, server: str | None, catalog: str | None, *, required: bool = False
+) -> KeychainTokenCache | None:
+    """The keychain layer over `local` for NoETL server `server` and catalog `catalog`, or None
+    when it cannot be used.
 
-    The server is the step's `server_url`, else ``$NOETL_SERVER_URL``; the catalog id is
-    ``$NOETL_IB_KEYCHAIN_CATALOG_ID``, else the step's `catalog_id`. With `required`
+    The caller (`Host`) picks them: the step's `server_url`, else ``$NOETL_SERVER_URL``; the
+    catalog id ``$NOETL_IB_KEYCHAIN_CATALOG_ID``, else the step's `catalog_id`. With `required`
     (``NOETL_IB_TOKEN_CACHE=keychain``) a missing one is a ConfigurationError.
     """
-    step = current_step()
-    server = (step.server_url if step else None) or os.environ.get("NOETL_SERVER_URL", "").strip()
-    catalog = os.environ.get("NOETL_IB_KEYCHAIN_CATALOG_ID", "").strip() or (
-        step.catalog_id if step else None
-    )
     if not server or not catalog:
         if required:
             missing = "NOETL_SERVER_URL" if not server else "NOETL_IB_KEYCHAIN_CATALOG_ID"
@@ -375,7 +371,4 @@ def shared_cache_over(local: TokenCache, *, required: bool = False) -> KeychainT
                     "in this host's cache (set %s to trust an in-cluster http server)",
                     "NOETL_IB_HTTP_SERVER_HOSTS")
         return None
-    key = (server.rstrip("/"), str(catalog), id(local))
-    return RUNTIME.keychain_caches.get_or_create(
-        key, lambda: KeychainTokenCache(server, str(catalog), local))
-
+    return KeychainTokenCache(server, str(catalog), local)

@@ -18,7 +18,7 @@ from urllib.parse import quote_plus
 import requests
 from pydantic import SecretBytes, SecretStr
 
-from ..backoff import RetryPolicy
+from ..common.backoff import RetryPolicy
 from ..credentials.models import CredentialRecord, OAuth1aData
 from ..credentials.records import coerce_data
 from ..errors import AuthError, CredentialError

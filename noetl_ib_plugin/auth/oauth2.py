@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from ..backoff import RetryPolicy
+from ..common.backoff import RetryPolicy
 from ..credentials.models import CredentialRecord, OAuth2Data
 from ..credentials.records import coerce_data
 from ..errors import AuthError

@@ -143,7 +143,7 @@ def _build_parser(*, only_run: bool = False) -> tuple[argparse.ArgumentParser, a
         help="run the local IBKR simulator (see `noetl-ib simulator --help`)",
         add_help=False,
     )
-    from ..warm.command import add_warm_parser
+    from .warm.command import add_warm_parser
 
     add_warm_parser(sub, _Parser, _verbose_option)
     return parser, run
@@ -178,7 +178,7 @@ def _dispatch(ns: argparse.Namespace) -> Any:
     elif command == "actions":
         from ._actions import cmd_actions as handler
     elif command == "warm":
-        from ..warm.command import cmd_warm as handler
+        from .warm.command import cmd_warm as handler
     else:  # pragma: no cover - argparse restricts the choices
         raise CliUsageError(f"unknown command {command!r}")
     return handler(ns)
@@ -251,7 +251,7 @@ def _warm_first(args: list[str], index: int) -> int | None:
     """The console script hands its invocation to a warm server if one runs (`noetl-ib warm`)."""
     if index < len(args) and args[index] in ("warm", "simulator"):
         return None
-    from ..warm.client import run_through_server
+    from .warm.client import run_through_server
 
     return run_through_server(args)
 

@@ -71,12 +71,12 @@ def _entry(name: str, action: Any) -> dict[str, Any]:
 def action_catalog(name: str | None = None) -> list[dict[str, Any]]:
     """Every registered action (built-ins and `noetl.plugins` entry points), or just `name`."""
     from ..errors import InputError
-    from ..plugins import registry
+    from ..runner import default_host
 
-    actions = registry().actions
+    actions = default_host().registry.actions
     if name is not None:
         if name not in actions:
-            from ..validation import closest
+            from ..common.validation import closest
 
             near = closest(name, actions)
             hint = f"did you mean {near}? " if near else ""

@@ -45,7 +45,7 @@ def load_json_bounded(text: str, field: str) -> Any:
         value = None
         ok = False
     else:
-        from ..jsonbounds import nests_within  # only a JSON argument pays for it
+        from ..common.jsonbounds import nests_within  # only a JSON argument pays for it
 
         ok = nests_within(value, MAX_JSON_DEPTH)
     if not ok:

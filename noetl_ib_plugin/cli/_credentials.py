@@ -29,9 +29,9 @@ def _summary(raw: Mapping[str, Any], index: int) -> dict[str, Any]:
 
 def check_records(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Parse and fully check (keys, DH prime) each record; one summary per record."""
-    from ..plugins import registry
+    from ..runner import default_host
 
-    types = registry().credential_types
+    types = default_host().registry.credential_types
     out: list[dict[str, Any]] = []
     for index, raw in enumerate(records):
         summary = _summary(raw, index)

@@ -16,10 +16,10 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..errorlog import append_error_log
+from ..common.errorlog import append_error_log
+from ..common.logs import configure_logging
+from ..common.redaction import RedactingFilter, redact
 from ..errors import UsageError
-from ..logs import configure_logging
-from ..redaction import RedactingFilter, redact
 from ._args import die, load_json_bounded, parse_assignments, parse_value
 
 __all__ = [

@@ -16,14 +16,15 @@ def cmd_token(ns: argparse.Namespace) -> dict[str, Any]:
     """Fetch (or reuse from the shared cache) the credential's token; print metadata, never the value."""
     from ..credentials import alias_env_var, load_credential
     from ..errors import InputError
-    from ..plugins import registry
+    from ..runner import default_host
     from .alias import validate_alias, write_alias
 
     if ns.export_alias:
         validate_alias(ns.export_alias)
-    reg = registry()
-    record = load_credential(ns.credential, ns.credentials_file, types=reg.credential_types)
-    provider = reg.token_provider_for(record)
+    host = default_host()
+    record = load_credential(ns.credential, ns.credentials_file,
+                             types=host.registry.credential_types)
+    provider = host.token_provider(record)
     if ns.export_alias and provider.scheme != "oauth2":
         raise InputError(
             f"credential {record.name!r} uses {record.type} ({provider.scheme}); only OAuth 2.0 "

@@ -1,10 +1,10 @@
 """The IBKR trading-API client (imports only auth, credentials, errors and backoff below it)."""
 
-from .bootstrap import BrokerageSession, SessionTakenOver
+from .brokerage_session import BrokerageSession, SessionTakenOver
 from .errors import OutcomeUnknown
+from .ib_client import READ_ONLY_POSTS, IBClient, is_no_bridge
 from .keepalive import Keepalive
-from .pacing import DEFAULT_LIMITS, Limit, Pacer, limits_for, shared_pacer
-from .session import READ_ONLY_POSTS, IBClient, is_no_bridge
+from .pacing import DEFAULT_LIMITS, Limit, Pacer, limits_for
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -18,5 +18,4 @@ __all__ = [
     "SessionTakenOver",
     "is_no_bridge",
     "limits_for",
-    "shared_pacer",
 ]

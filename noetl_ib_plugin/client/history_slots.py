@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ..common.file_lock import file_lock
 from ..errors import TransientError
-from .filelock import file_lock
 
 __all__ = ["history_slot"]
 

@@ -10,14 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from ..errors import IBPluginError
 
-if TYPE_CHECKING:
-    from .session import IBClient
-
-__all__ = ["TICKLE_INTERVAL", "Keepalive"]
+__all__ = ["TICKLE_INTERVAL", "Keepalive", "Tickles"]
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +22,20 @@ log = logging.getLogger(__name__)
 TICKLE_INTERVAL = 60.0
 
 
+class Tickles(Protocol):
+    """What a keepalive drives: an `IBClient`, or a `TradingClient` (which tickles its host's
+    client for the credential)."""
+
+    def tickle(self) -> Any:
+        """`POST /tickle` once."""
+
+
 class Keepalive:
     """Tickle `client` every `interval` seconds on a daemon thread until `stop()` (or the
     `with` block ends). Failures are logged at WARNING and never raised into the caller;
     `tickles` and `failures` count what happened."""
 
-    def __init__(self, client: IBClient, interval: float = TICKLE_INTERVAL,
+    def __init__(self, client: Tickles, interval: float = TICKLE_INTERVAL,
                  *, stop_timeout: float = 10.0) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive (seconds)")
@@ -71,7 +76,7 @@ class Keepalive:
                 self.tickles += 1
             except IBPluginError as exc:
                 self.failures += 1
-                log.warning("keepalive tickle failed: %s", exc)
+                log.warning("keepalive tickle failed: %s", exc.message)
 
     def __enter__(self) -> Keepalive:
         return self.start()

@@ -26,9 +26,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ..common.file_lock import file_lock, open_private
 from ..errors import ConfigurationError
-from ..runtime import RUNTIME
-from .filelock import file_lock, open_private
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -37,8 +36,6 @@ __all__ = [
     "Pacer",
     "install_rate_limit_hook",
     "limits_for",
-    "pacing_disabled_by_env",
-    "shared_pacer",
 ]
 
 log = logging.getLogger(__name__)
@@ -88,12 +85,6 @@ def limits_for(method: str, path: str) -> tuple[str, ...]:
         if path == rule_path and (rule_method is None or rule_method == method):
             names.append(name)
     return tuple(names)
-
-
-def pacing_disabled_by_env() -> bool:
-    """`NOETL_IB_PACING=off` (or 0/false/no) turns client pacing off, e.g. against a lax simulator."""
-    value = os.environ.get("NOETL_IB_PACING", "").strip().lower()
-    return value in ("off", "0", "false", "no", "disabled")
 
 
 class Pacer:
@@ -305,18 +296,6 @@ class FilePacer(Pacer):
         with self._lock, file_lock(self.lock_path, timeout=self.lock_timeout), \
                 contextlib.suppress(FileNotFoundError):
             self.path.unlink()
-
-
-def shared_pacer(key: str, directory: str | os.PathLike[str] | None = None) -> Pacer:
-    """The pacer for one credential (keyed by the provider's cache key): shared through
-    `directory` (the token cache directory) across processes, else within this process."""
-    slot = f"{key}@{directory}" if directory is not None else key
-
-    def make() -> Pacer:
-        return FilePacer(Path(directory) / f"{key}-pacing.json") if directory is not None \
-            else Pacer()
-
-    return RUNTIME.pacers.get_or_create(slot, make)
 
 
 def install_rate_limit_hook(session: requests.Session, pacer: Pacer, api_root: str) -> None:

@@ -12,7 +12,7 @@ import logging
 
 from ..credentials.accounts import account_id_problem, check_account_id
 from ..errors import BrokerError, LiveTradingRefused
-from .bootstrap import BrokerageSessionManager
+from .brokerage_session import BrokerageSessionManager
 from .brokerage_state import BrokerageSession
 
 __all__ = ["TradingGuard", "paper_by_ibkr"]

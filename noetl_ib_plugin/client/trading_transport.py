@@ -15,10 +15,10 @@ import urllib3.exceptions
 
 from ..auth.base import TokenProvider
 from ..auth.http import problem_detail
-from ..backoff import RETRYABLE_STATUS, RetryPolicy, retry_call
+from ..common.backoff import RETRYABLE_STATUS, RetryPolicy, retry_call
 from ..errors import BrokerError, RateLimited, TransientError
 from ..transport import SettledSession, json_body
-from .bootstrap import is_bootstrap_signal
+from .brokerage_session import is_bootstrap_signal
 from .errors import OutcomeUnknown
 from .forbidden import forbidden_error
 from .pacing import Pacer

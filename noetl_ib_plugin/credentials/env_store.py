@@ -22,6 +22,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from ..common.flags import parse_flag
 from ..errors import CredentialError
 from .models import OAUTH1A_TYPE, CredentialData, OAuth1aData
 from .records import parse_record
@@ -53,8 +54,6 @@ _HINTS = {
     "OAUTH_ENCRYPTION_PATH": "the path of private_encryption.pem",
     "OAUTH_DH_PRIME": "the path of dhparam.pem (or the prime as hex)",
 }
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
 
 
 def _variable_for(field: str | None) -> str | None:
@@ -67,11 +66,10 @@ def _variable_for(field: str | None) -> str | None:
 
 def _paper(environ: Mapping[str, str]) -> bool:
     """PAPER_TRADING: unset or true-ish means paper; false-ish means live."""
-    raw = environ.get("PAPER_TRADING", "").strip().lower()
-    if raw in ("", *_TRUE):
-        return True
-    if raw in _FALSE:
-        return False
+    raw = environ.get("PAPER_TRADING", "")
+    paper = parse_flag(raw) if raw.strip() else True
+    if paper is not None:
+        return paper
     raise CredentialError(
         "must be true or false",
         field="PAPER_TRADING",

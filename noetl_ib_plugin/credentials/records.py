@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from ..common.validation import check_field_names, record_error
 from ..errors import CredentialError
-from ..validation import check_field_names, record_error
 from .fields import CONTROL, RECORD_NAME_PATTERN
 from .models import BUILTIN_CREDENTIAL_TYPES, CredentialData, CredentialRecord
 

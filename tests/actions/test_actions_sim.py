@@ -254,9 +254,9 @@ def test_open_orders_handles_preflight(sim_reset: Simulator) -> None:
     sim_reset.set_price(AAPL, 100.0)
     placed = act(sim_reset, "sim_oauth2", "place_order", order_type="LMT", limit_price=99.0,
                  symbol="AAPL", side="BUY", quantity=1)  # working: listed in every session
-    from noetl_ib_plugin.runner import clear_clients
+    from noetl_ib_plugin.runner import reset_default_host
 
-    clear_clients()
+    reset_default_host()
     sim_reset.engine.broker.sessions.clear()  # a new brokerage session: pre-flight again
     out = act(sim_reset, "sim_oauth2", "get_open_orders")
     assert out["complete"] and [o["order_id"] for o in out["orders"]] == [placed["order_id"]]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import responses
 
-from noetl_ib_plugin import runtime
+from noetl_ib_plugin import testing
 from noetl_ib_plugin.actions.marketdata import snapshot
 from noetl_ib_plugin.actions.models import PlaceOrderInput, SnapshotInput
 from noetl_ib_plugin.actions.orders import place_order
@@ -24,11 +24,11 @@ BRK_B = {"conid": "72063691", "symbol": "BRK B", "description": "NYSE",
 @pytest.fixture
 def desk() -> Iterator[responses.RequestsMock]:
     """A mock IBKR with the bootstrap answered; each test adds its contract answers."""
-    runtime.reset()
+    testing.reset()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         add_bootstrap(mock)
         yield mock
-    runtime.reset()
+    testing.reset()
 
 
 def _info(mock: responses.RequestsMock, conid: int, **fields: Any) -> None:

@@ -16,8 +16,7 @@ from noetl_ib_plugin.actions.outputs import (
     typed_output,
 )
 from noetl_ib_plugin.actions.spec import Action
-from noetl_ib_plugin.plugins import registry
-from noetl_ib_plugin.runner import list_actions, output_schema
+from noetl_ib_plugin.runner import default_host, list_actions, output_schema
 
 PLACED = {"order_id": "1370093239", "client_order_id": "nib-1", "status": "Submitted",
           "conid": 265598, "quantity": 5.0, "reconciled": False}
@@ -55,7 +54,7 @@ def test_no_output_model_means_the_raw_result() -> None:
 def test_every_builtin_action_publishes_an_output_schema() -> None:
     """list_actions() carries each action's output JSON schema next to its input schema."""
     listed = {a["name"]: a for a in list_actions()}
-    assert set(listed) == set(registry().actions)
+    assert set(listed) == set(default_host().registry.actions)
     for name, entry in listed.items():
         schema = entry["output_schema"]
         assert schema is not None and schema["type"] == "object", name
@@ -64,7 +63,7 @@ def test_every_builtin_action_publishes_an_output_schema() -> None:
 
 def test_output_model_is_imported_on_first_use() -> None:
     """The registry names output models by import path; reading the field imports the class."""
-    action = registry().actions["place_order"]
+    action = default_host().registry.actions["place_order"]
     assert "outputs:PlaceOrderOutput" in repr(action)
     assert action.output_model is PlaceOrderOutput
 

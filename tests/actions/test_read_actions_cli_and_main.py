@@ -8,8 +8,7 @@ import jsonschema
 import pytest
 
 from noetl_ib_plugin.entry import main
-from noetl_ib_plugin.plugins import registry
-from noetl_ib_plugin.runner import output_schema
+from noetl_ib_plugin.runner import default_host, output_schema
 from noetl_ib_plugin.simulator import Simulator
 from tests.cli.helpers import cli, one_json, process_env
 
@@ -26,7 +25,7 @@ CASES: dict[str, tuple[list[str], dict[str, Any]]] = {
 
 def _check(name: str, result: dict[str, Any]) -> None:
     """The result validates against the action's published output schema and means something."""
-    schema = output_schema(registry().actions[name])
+    schema = output_schema(default_host().registry.actions[name])
     assert schema is not None
     jsonschema.validate(result, schema)
     if name == "history":

@@ -13,8 +13,7 @@ import pytest
 
 from noetl_ib_plugin.actions.outputs import AccountsOutput, HistoryOutput
 from noetl_ib_plugin.errors import BrokerError, InputError
-from noetl_ib_plugin.plugins import registry
-from noetl_ib_plugin.runner import output_schema
+from noetl_ib_plugin.runner import default_host, output_schema
 from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.simulator.api import ROUTES
 from tests.fixtures.simulators import ACCOUNTS, CREDS, act
@@ -26,7 +25,7 @@ ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 def _check_schema(name: str, result: dict[str, Any]) -> None:
     """Validate a result with jsonschema (an independent validator) against the published schema."""
-    schema = output_schema(registry().actions[name])
+    schema = output_schema(default_host().registry.actions[name])
     assert schema is not None
     jsonschema.validate(result, schema)
     json.dumps(result)  # the playbook gets plain JSON
@@ -179,7 +178,7 @@ def test_every_action_output_matches_its_published_schema(sim_reset: Simulator) 
         "auth_status": act(sim_reset, "sim_oauth2", "auth_status"),
         "trades": act(sim_reset, "sim_oauth2", "trades"),
     }
-    names = set(registry().actions)
+    names = set(default_host().registry.actions)
     assert names - set(results) == {"order_status"}  # order_status: tests/actions/test_read_actions_unit.py
     for name, result in results.items():
         _check_schema(name, result)
@@ -190,7 +189,7 @@ def test_every_action_output_matches_its_published_schema(sim_reset: Simulator) 
 
 def test_schema_rejects_what_the_model_forbids() -> None:
     """The published schema is strict where it matters: a bar time must be a date-time string."""
-    schema = output_schema(registry().actions["history"])
+    schema = output_schema(default_host().registry.actions["history"])
     assert schema is not None
     assert schema["$defs"]["Bar"]["properties"]["time"]["format"] == "date-time"
     with pytest.raises(jsonschema.ValidationError):

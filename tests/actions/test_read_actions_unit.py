@@ -8,14 +8,15 @@ from typing import Any
 import pytest
 import responses
 
+from noetl_ib_plugin.actions import auth_status as auth_status_module
 from noetl_ib_plugin.actions import history as history_mod
-from noetl_ib_plugin.actions import session_status
 from noetl_ib_plugin.actions.accounts import AccountsInput, accounts
+from noetl_ib_plugin.actions.auth_status import AuthStatusInput, auth_status
 from noetl_ib_plugin.actions.executions import OrderStatusInput, TradesInput, order_status, trades
 from noetl_ib_plugin.actions.history import HistoryInput, history
 from noetl_ib_plugin.actions.ledger import LedgerInput, ledger
 from noetl_ib_plugin.actions.outputs import OrderStatusOutput
-from noetl_ib_plugin.actions.session_status import AuthStatusInput, auth_status
+from noetl_ib_plugin.client.lookups import new_history_gate
 from noetl_ib_plugin.errors import BrokerError
 from tests.client.fakes import BASE, FakeProvider, add_bootstrap, calls_to, make_client
 
@@ -153,7 +154,8 @@ class _BlockingClient:
 
     def __init__(self) -> None:
         self.provider = FakeProvider()
-        self.shared_dir = None  # an in-memory token cache: the process's own gate of five
+        self.state_dir = None  # an in-memory token cache: the process's own gate of five
+        self.history_gate = new_history_gate()  # what IBClient (and Host) give each credential
         self.lock = threading.Lock()
         self.inside = 0
         self.peak = 0
@@ -207,7 +209,7 @@ def test_auth_status_session_age_uses_the_wall_clock(rsps: Any,
     client = make_client(provider)
     client.brokerage()
     opened = client.brokerage().opened_at
-    monkeypatch.setattr(session_status, "wall_clock", lambda: opened + 125.0)
+    monkeypatch.setattr(auth_status_module, "wall_clock", lambda: opened + 125.0)
     rsps.add(responses.POST, f"{BASE}/iserver/auth/status",
              json={"authenticated": True, "competing": True, "connected": True, "message": ""})
     out = auth_status(client, AuthStatusInput())

@@ -15,8 +15,7 @@ from noetl_ib_plugin.actions import BUILTIN_ACTIONS
 from noetl_ib_plugin.actions.spec import Action
 from noetl_ib_plugin.cli import main as cli_main
 from noetl_ib_plugin.entry import main as entry_main
-from noetl_ib_plugin.plugins import registry
-from noetl_ib_plugin.runner import run_action, run_action_typed
+from noetl_ib_plugin.runner import default_host, run_action, run_action_typed
 from noetl_ib_plugin.simulator import Simulator
 
 CRED = "sim_oauth1a"
@@ -64,7 +63,7 @@ def spied(sim_reset: Simulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[lis
     """Every built-in action wrapped so each raw result its run function returns is recorded."""
     sim_reset.set_price(AAPL, 100.0)
     raws: list[dict[str, Any]] = []
-    actions = registry().actions
+    actions = default_host().registry.actions
     for name in CASES:
         original = actions[name]
 
@@ -104,7 +103,7 @@ def test_cli_prints_byte_for_byte_what_the_dict_path_printed(
     printed = capsys.readouterr().out
     assert code == 0
     [raw] = spied
-    expected = _old_dict_path(registry().actions[name].output_model, raw)
+    expected = _old_dict_path(default_host().registry.actions[name].output_model, raw)
     assert printed == json.dumps(expected, separators=(",", ":"), default=str) + "\n"
 
 
@@ -118,7 +117,7 @@ def test_entry_main_returns_what_the_dict_path_returned(
     out = entry_main(name, CRED, str(sim_reset.credentials_file), **args)
     [raw] = spied
     expected = json.loads(json.dumps(
-        _old_dict_path(registry().actions[name].output_model, raw), default=str))
+        _old_dict_path(default_host().registry.actions[name].output_model, raw), default=str))
     expected.setdefault("ok", True)
     if name == "place_order":
         expected.setdefault("outcome", "placed")
@@ -136,7 +135,7 @@ def test_trading_client_returns_the_model_without_a_json_round_trip(
     with TradingClient(CRED, credentials_file=sim_reset.credentials_file) as ib:
         typed = getattr(ib, method)(**given)
     [raw] = spied
-    model = registry().actions[name].output_model
+    model = default_host().registry.actions[name].output_model
     assert model is not None and type(typed) is model
     old = model.model_validate(_old_dict_path(model, raw))
     assert typed == old
@@ -146,7 +145,7 @@ def test_trading_client_returns_the_model_without_a_json_round_trip(
 def test_run_action_typed_gives_the_model_and_run_action_its_json(sim_reset: Simulator) -> None:
     """run_action_typed returns the output model; run_action returns that model's JSON dump."""
     typed = run_action_typed("ledger", CRED, credentials_file=sim_reset.credentials_file)
-    model = registry().actions["ledger"].output_model
+    model = default_host().registry.actions["ledger"].output_model
     assert model is not None and isinstance(typed, model)
     plain = run_action("ledger", CRED, credentials_file=sim_reset.credentials_file)
     assert isinstance(plain, dict) and plain["currencies"][0]["currency"] == "BASE"
@@ -157,7 +156,7 @@ def test_trading_client_hands_over_the_very_model_the_action_built(
     sim_reset: Simulator, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An action returning its model reaches the bot as that same object (no dump and reload)."""
-    actions = registry().actions
+    actions = default_host().registry.actions
     original = actions["ledger"]
     model = original.output_model
     assert model is not None

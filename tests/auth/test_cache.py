@@ -8,8 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from noetl_ib_plugin.auth.cache import FileTokenCache, MemoryTokenCache, default_cache, default_cache_dir
+from noetl_ib_plugin.auth.cache import FileTokenCache, MemoryTokenCache
 from noetl_ib_plugin.errors import ConfigurationError
+from noetl_ib_plugin.wiring.host import Host
+from noetl_ib_plugin.wiring.settings import Settings
+
+
+def default_cache_dir() -> Path:
+    """Where the front doors' settings put the token cache."""
+    return Settings.from_environ().cache_dir
+
+
+def default_cache() -> object:
+    """The token cache a host built from the environment picks."""
+    return Host(Settings.from_environ()).token_cache()
 
 
 def test_cache_dir_follows_env_then_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

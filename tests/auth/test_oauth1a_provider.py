@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from noetl_ib_plugin.auth import FileTokenCache, MemoryTokenCache, Token
 from noetl_ib_plugin.auth import oauth1a_math as m
 from noetl_ib_plugin.auth.oauth1a import LiveSessionTokenProvider
-from noetl_ib_plugin.backoff import RetryPolicy
+from noetl_ib_plugin.common.backoff import RetryPolicy
 from noetl_ib_plugin.credentials.models import OAuth1aData
 from noetl_ib_plugin.credentials.records import parse_record
 from noetl_ib_plugin.errors import AuthError, CredentialError, IBPluginError
@@ -383,7 +383,7 @@ def test_accepts_model_record_and_record_mapping() -> None:
     keys = {LiveSessionTokenProvider(x, cache=MemoryTokenCache()).cache_key for x in inputs}
     assert len(keys) == 1
     provider = LiveSessionTokenProvider(record, cache=MemoryTokenCache())
-    assert provider.api_base_url == BASE
+    assert provider.trading_base_url == BASE
     assert isinstance(provider.data, OAuth1aData)
 
 

@@ -58,7 +58,7 @@ def test_simulator_round_trip(sim_oauth1a_server: Any, tmp_path: Path) -> None:
     before = sim_oauth1a_server.stats()
     token = provider.current_token()
     assert token.expires_at > token.obtained_at
-    base = provider.api_base_url
+    base = provider.trading_base_url
     init = {"publish": True, "compete": True}
     assert signed(provider, session, f"{base}/iserver/auth/ssodh/init", "POST", init) == 200
     assert signed(provider, session, f"{base}/iserver/accounts") == 200
@@ -74,7 +74,7 @@ def test_simulator_rejects_wrong_signature(sim_oauth1a_server: Any, tmp_path: Pa
     provider = LiveSessionTokenProvider(
         oauth1a_data(sim_oauth1a_server), cache=FileTokenCache(tmp_path), session=session
     )
-    url = f"{provider.api_base_url}/iserver/accounts"
+    url = f"{provider.trading_base_url}/iserver/accounts"
     headers: dict[str, str] = {}
     provider.authorize("GET", url, headers)
     headers["Authorization"] = headers["Authorization"].replace(

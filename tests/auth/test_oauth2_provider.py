@@ -20,7 +20,7 @@ from freezegun import freeze_time
 
 from noetl_ib_plugin import IBTokenProvider
 from noetl_ib_plugin.auth.cache import FileTokenCache, MemoryTokenCache
-from noetl_ib_plugin.backoff import RetryPolicy
+from noetl_ib_plugin.common.backoff import RetryPolicy
 from noetl_ib_plugin.errors import AuthError, RateLimited, TransientError
 
 from .token_server import TokenServer, TokenServerState, verify_jws
@@ -59,7 +59,7 @@ def test_fetch_token_returns_sso_bearer_that_the_api_accepts(server: TokenServer
     """The bearer from the SSO step (not the access token) authenticates trading calls."""
     provider = IBTokenProvider(_data(server.url, rsa_pem), cache=MemoryTokenCache())
     headers: dict[str, str] = {}
-    used = provider.authorize("GET", f"{provider.api_base_url}/echo", headers)
+    used = provider.authorize("GET", f"{provider.trading_base_url}/echo", headers)
     resp = requests.get(f"{server.url}/v1/api/echo", headers=headers, timeout=5)
     assert resp.status_code == 200
     assert used in server.state.bearers
@@ -209,9 +209,11 @@ _PROCESS_SCRIPT = textwrap.dedent(
     """
     import json, sys, time
     from noetl_ib_plugin import IBTokenProvider
+    from noetl_ib_plugin.runner import default_host
     data = json.load(open(sys.argv[1]))
     start = float(sys.argv[2])
-    provider = IBTokenProvider(data)  # default cache: NOETL_IB_CACHE_DIR from the environment
+    # the front doors' cache: NOETL_IB_CACHE_DIR from the environment
+    provider = IBTokenProvider(data, cache=default_host().token_cache())
     time.sleep(max(0.0, start - time.time()))
     print(provider.fetch_token()[:12])
     """

@@ -44,9 +44,9 @@ def test_bearer_is_accepted_by_the_trading_api() -> None:
     with running_simulator(pacing=False, clock=clock) as sim:
         provider = _provider(sim, clock)
         headers: dict[str, str] = {}
-        provider.authorize("POST", provider.api_base_url + "/iserver/auth/ssodh/init", headers)
+        provider.authorize("POST", provider.trading_base_url + "/iserver/auth/ssodh/init", headers)
         resp = requests.post(
-            provider.api_base_url + "/iserver/auth/ssodh/init",
+            provider.trading_base_url + "/iserver/auth/ssodh/init",
             json={"publish": True, "compete": True},
             headers=headers,
             timeout=10,

@@ -76,8 +76,8 @@ def test_registry_imports_no_action_module() -> None:
     """Collecting the registry registers every action without importing any action module."""
     code = (
         "import sys\n"
-        "from noetl_ib_plugin.plugins import registry\n"
-        "reg = registry()\n"
+        "from noetl_ib_plugin.runner import default_host\n"
+        "reg = default_host().registry\n"
         "assert {'place_order', 'get_positions', 'snapshot'} <= set(reg.actions)\n"
         "print([m for m in sys.modules if m.startswith(('noetl_ib_plugin.actions.', 'jwt', "
         "'cryptography', 'noetl_ib_plugin.simulator')) and m != 'noetl_ib_plugin.actions.spec'])\n"

@@ -9,10 +9,10 @@ from typing import Any
 
 import responses
 
-from noetl_ib_plugin import runtime
+from noetl_ib_plugin import testing
 from noetl_ib_plugin.auth import MemoryTokenCache, Token, TokenProvider
-from noetl_ib_plugin.backoff import RetryPolicy
 from noetl_ib_plugin.client import IBClient, Pacer
+from noetl_ib_plugin.common.backoff import RetryPolicy
 
 BASE = "https://api.test/v1/api"
 
@@ -28,7 +28,7 @@ class FakeProvider(TokenProvider):
         self.fetches = 0
 
     @property
-    def api_base_url(self) -> str:
+    def trading_base_url(self) -> str:
         return self.base
 
     def _cache_identity(self) -> tuple[str, ...]:
@@ -86,8 +86,8 @@ def add_bootstrap(
 
 @contextmanager
 def order_desk() -> Iterator[responses.RequestsMock]:
-    """A fresh runtime and a mock IBKR with the bootstrap, the AAPL search and its info answered."""
-    runtime.reset()
+    """A fresh default host and a mock IBKR with the bootstrap, the AAPL search and its info answered."""
+    testing.reset()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         add_bootstrap(mock)
         mock.add(responses.GET, f"{BASE}/iserver/secdef/search",
@@ -101,7 +101,7 @@ def order_desk() -> Iterator[responses.RequestsMock]:
         mock.add(responses.GET, re.compile(rf"{re.escape(BASE)}/iserver/account/order/status/\d+"),
                  status=400, json={"error": "OrderID doesn't exist", "statusCode": 400})
         yield mock
-    runtime.reset()
+    testing.reset()
 
 
 def calls_to(rsps: Any, suffix: str, method: str | None = None) -> int:

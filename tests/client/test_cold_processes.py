@@ -19,12 +19,14 @@ WORKER = """
 import os, sys, time
 from pathlib import Path
 from noetl_ib_plugin import IBClient, get_token_provider, load_credential
+from noetl_ib_plugin.runner import default_host
 cred, creds, gate, me = sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4]
 (gate / f"ready-{me}").touch()
 deadline = time.monotonic() + 300
 while not (gate / "go").exists() and time.monotonic() < deadline:
     time.sleep(0.005)
-client = IBClient(get_token_provider(load_credential(cred, creds)), pacer=False)
+client = IBClient(get_token_provider(load_credential(cred, creds)), pacer=False,
+                  state_dir=default_host().settings.cache_dir)
 found = client.get("/iserver/secdef/search", params={"symbol": "AAPL"})
 print("ok" if found else "empty")
 """

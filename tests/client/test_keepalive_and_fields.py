@@ -70,7 +70,7 @@ def test_429_fills_the_endpoint_window_before_the_retry() -> None:
     responses.add_callback(responses.POST, f"{BASE}/tickle", callback=answer(200, '{"session": "x"}'))
     assert client.tickle() == {"session": "x"}
     assert len(sent_at) == 2 and sent_at[1] - sent_at[0] >= 1.0  # the whole tickle window
-    assert client.pacer.waited > 0.5  # the pacer, not the short retry backoff, did the waiting
+    assert client.transport.pacer.waited > 0.5  # the pacer, not the short retry backoff, did the waiting
 
 
 def _wrapped(hex_text: str, eol: str) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from noetl_ib_plugin.client import Limit, Pacer, limits_for, shared_pacer
-from noetl_ib_plugin.client.pacing import pacing_disabled_by_env
+from noetl_ib_plugin.client import Limit, Pacer, limits_for
+from noetl_ib_plugin.wiring.host import Host
+from noetl_ib_plugin.wiring.settings import Settings
 
 from .fakes import FakeClock
 
@@ -75,14 +76,15 @@ def test_overrides_and_disabled() -> None:
 
 
 def test_shared_pacer_is_per_credential() -> None:
-    """Every client of one credential in a process shares one pacer; others get their own."""
-    assert shared_pacer("cred-a") is shared_pacer("cred-a")
-    assert shared_pacer("cred-a") is not shared_pacer("cred-b")
+    """Every client of one credential on a host shares one pacer; others get their own."""
+    host = Host(Settings.from_environ())
+    assert host.pacer("cred-a", None) is host.pacer("cred-a", None)
+    assert host.pacer("cred-a", None) is not host.pacer("cred-b", None)
 
 
 def test_env_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     """NOETL_IB_PACING=off disables pacing for clients built without an explicit pacer."""
     monkeypatch.setenv("NOETL_IB_PACING", "off")
-    assert pacing_disabled_by_env()
+    assert not Settings.from_environ().pacing
     monkeypatch.setenv("NOETL_IB_PACING", "on")
-    assert not pacing_disabled_by_env()
+    assert Settings.from_environ().pacing

@@ -10,7 +10,7 @@ import requests
 import responses
 
 from noetl_ib_plugin.client.authorized import AuthorizedSender
-from noetl_ib_plugin.client.bootstrap import BrokerageSessionManager
+from noetl_ib_plugin.client.brokerage_session import BrokerageSessionManager
 from noetl_ib_plugin.errors import AuthError, BrokerError, LiveTradingRefused
 
 from .fakes import FakeClock, FakeProvider, add_bootstrap, make_client
@@ -102,9 +102,9 @@ def test_truthy_allow_live_is_not_an_opt_in() -> None:
     assert info.value.field == "account_id" and "allow_live=True" in (info.value.fix or "")
 
 
-def test_trading_base_url_is_the_trading_root_under_both_seams() -> None:
-    """A provider of the older seam (api_base_url) and the client agree on the trading root."""
+def test_trading_base_url_is_the_one_name_of_the_trading_root() -> None:
+    """Provider and client agree on the trading root; the older `api_base_url` attribute is gone."""
     provider = FakeProvider("https://api.test/v1/api")
     client = make_client(provider)
-    assert provider.trading_base_url == provider.api_base_url == "https://api.test/v1/api"
-    assert client.trading_base_url == client.api_base_url == "https://api.test/v1/api"
+    assert provider.trading_base_url == client.trading_base_url == "https://api.test/v1/api"
+    assert not hasattr(provider, "api_base_url") and not hasattr(client, "api_base_url")

@@ -10,7 +10,7 @@ import pytest
 import responses
 
 from noetl_ib_plugin.client import IBClient, Pacer, SessionTakenOver
-from noetl_ib_plugin.client.bootstrap import SSO_DH_FIX, is_bootstrap_signal
+from noetl_ib_plugin.client.brokerage_session import SSO_DH_FIX, is_bootstrap_signal
 from noetl_ib_plugin.errors import AuthError
 from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.testing import running_simulator
@@ -33,9 +33,9 @@ def _client(sim_reset: Simulator, cred: str, cache: Path, monkeypatch: pytest.Mo
             **kw: object) -> IBClient:
     """A client whose token cache lives in `cache` (what a process with that cache dir has)."""
     monkeypatch.setenv("NOETL_IB_CACHE_DIR", str(cache))
-    client = IBClient(provider_for(sim_reset, cred), pacer=Pacer.disabled())
+    client = IBClient(provider_for(sim_reset, cred), pacer=Pacer.disabled(), state_dir=cache)
     for name, value in kw.items():
-        setattr(client, name, value)
+        setattr(client.brokerage_manager, name, value)
     return client
 
 
@@ -88,7 +88,7 @@ def test_compete_false_refuses_up_front(sim_reset: Simulator, tmp_path: Path,
     assert sim_reset.stats()["sessions_kicked"] == 0
     # The fix, followed: "compete": true takes the session over on the next run.
     assert '"compete": true' in (info.value.fix or "")
-    polite.compete = True
+    polite.brokerage_manager.compete = True
     assert polite.get(SEARCH, params={"symbol": "MSFT"})
     assert sim_reset.stats()["sessions_kicked"] == 1
 
@@ -97,12 +97,12 @@ def test_compete_comes_from_the_credential_record(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """data.compete (default true) sets the client's ssodh/init compete flag."""
     with running_simulator(pacing=False, state_dir=tmp_path / "sim") as sim_reset:
-        assert _client(sim_reset, "sim_oauth2", tmp_path / "c", monkeypatch).compete is True
+        assert _client(sim_reset, "sim_oauth2", tmp_path / "c", monkeypatch).brokerage_manager.compete is True
         data = dict(sim_reset.credentials[0]["data"], compete=False)
         from noetl_ib_plugin.auth.oauth2 import IBTokenProvider
 
         client = IBClient(IBTokenProvider(data), pacer=Pacer.disabled())
-        assert client.compete is False
+        assert client.brokerage_manager.compete is False
 
 
 def test_waits_out_the_bridge_warm_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -127,7 +127,7 @@ def test_bridge_wait_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         monkeypatch.setenv("NOETL_IB_CACHE_DIR", str(tmp_path / "cache"))
         client = IBClient(provider_for(sim_reset, "sim_oauth2"), pacer=Pacer.disabled(),
                           clock=clock, sleep=clock.sleep)
-        client.bridge_wait = 5.0
+        client.brokerage_manager.bridge_wait = 5.0
         with pytest.raises(Exception) as info:
             client.get(SEARCH, params={"symbol": "AAPL"})
         assert "no accounts" in str(info.value) and "within 5 s" in str(info.value)

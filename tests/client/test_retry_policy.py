@@ -7,11 +7,11 @@ import logging
 import pytest
 import responses
 
-from noetl_ib_plugin import backoff
 from noetl_ib_plugin.auth import http as auth_http
-from noetl_ib_plugin.backoff import RetryPolicy, retry_call
-from noetl_ib_plugin.client import session as client_session
+from noetl_ib_plugin.client import ib_client as client_session
 from noetl_ib_plugin.client import trading_transport
+from noetl_ib_plugin.common import backoff
+from noetl_ib_plugin.common.backoff import RetryPolicy, retry_call
 from noetl_ib_plugin.errors import ConfigurationError, TransientError
 from tests.client.fakes import BASE, FakeClock, FakeProvider, make_client
 
@@ -57,7 +57,7 @@ def test_spent_retries_wait_about_31_seconds_and_log_warning_then_error(
     result = retry_call(Answer, policy=policy, what="GET /x", retry_on=(OSError,), clock=clock)
     assert result.count == 6 and result.spent
     assert sum(clock.sleeps) == pytest.approx(31.0)
-    levels = [r.levelno for r in caplog.records if r.name == "noetl_ib_plugin.backoff"]
+    levels = [r.levelno for r in caplog.records if r.name == "noetl_ib_plugin.common.backoff"]
     assert levels == [logging.WARNING] * 5 + [logging.ERROR]
 
 
@@ -122,7 +122,7 @@ def test_order_placement_is_logged_at_info(caplog: pytest.LogCaptureFixture) -> 
     make_client().post("/iserver/account/DU1234567/orders", json={"orders": []},
                        bootstrap=False)
     info = [r.getMessage() for r in caplog.records
-            if r.levelno == logging.INFO and r.name == "noetl_ib_plugin.client.session"]
+            if r.levelno == logging.INFO and r.name == "noetl_ib_plugin.client.ib_client"]
     assert info == ["order request /iserver/account/DU1234567/orders answered HTTP 200: "
                     "order 1370093239 PreSubmitted"]
 
@@ -134,7 +134,7 @@ def test_client_retries_log_warning_and_error_when_spent(caplog: pytest.LogCaptu
     responses.add(responses.GET, f"{BASE}/tickle", status=503, json={"error": "busy"})
     with pytest.raises(TransientError):
         make_client().get("/tickle", bootstrap=False)
-    retries = [r for r in caplog.records if r.name == "noetl_ib_plugin.backoff"]
+    retries = [r for r in caplog.records if r.name == "noetl_ib_plugin.common.backoff"]
     assert [r.levelno for r in retries] == [logging.WARNING] * 3 + [logging.ERROR]
 
 

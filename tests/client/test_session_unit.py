@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
 import responses
@@ -14,6 +16,8 @@ from noetl_ib_plugin.errors import (
     RateLimited,
     TransientError,
 )
+from noetl_ib_plugin.wiring.host import Host
+from noetl_ib_plugin.wiring.settings import Settings
 
 from .fakes import BASE, FakeClock, FakeProvider, add_bootstrap, calls_to, make_client
 
@@ -203,21 +207,24 @@ def test_paper_guard_follows_is_paper_not_the_prefix() -> None:
         make_client().ensure_trading_allowed()
 
 
-def test_pacer_argument_forms() -> None:
-    """pacer=None uses the shared per-credential pacer, False or Pacer.disabled() turn it off."""
+def test_pacer_argument_forms(tmp_path: Path) -> None:
+    """A host shares one pacer per credential; None paces a client alone; False turns it off."""
     provider = FakeProvider()
-    a = IBClient(provider)
-    b = IBClient(provider)
-    assert a.pacer is b.pacer and a.pacer.enabled
-    assert not IBClient(provider, pacer=False).pacer.enabled
-    assert not IBClient(provider, pacer=Pacer.disabled()).pacer.enabled
+    host = Host(Settings(cache_dir=tmp_path))
+    a = IBClient(provider, pacer=host.pacer(provider.cache_key, None))
+    b = IBClient(provider, pacer=host.pacer(provider.cache_key, None))
+    assert a.transport.pacer is b.transport.pacer and a.transport.pacer.enabled
+    alone = IBClient(provider).transport.pacer
+    assert alone.enabled and alone is not a.transport.pacer
+    assert not IBClient(provider, pacer=False).transport.pacer.enabled
+    assert not IBClient(provider, pacer=Pacer.disabled()).transport.pacer.enabled
 
 
 def test_brokerage_lock_wait_times_out_typed(monkeypatch: pytest.MonkeyPatch) -> None:
     """A thread stuck holding the brokerage-session lock makes others fail typed, not hang."""
     import threading
 
-    from noetl_ib_plugin.client import bootstrap as session_module
+    from noetl_ib_plugin.client import brokerage_session as session_module
     from noetl_ib_plugin.errors import TransientError
 
     monkeypatch.setattr(session_module, "LOCK_WAIT_SECONDS", 0.2)

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from noetl_ib_plugin.client.filelock import file_lock
-from noetl_ib_plugin.client.pacing import FilePacer, Limit, Pacer, shared_pacer
+from noetl_ib_plugin.client.pacing import FilePacer, Limit, Pacer
+from noetl_ib_plugin.common.file_lock import file_lock
 from noetl_ib_plugin.errors import TransientError
+from noetl_ib_plugin.wiring.host import Host
+from noetl_ib_plugin.wiring.settings import Settings
 
 from .fakes import FakeClock
 
@@ -79,11 +81,12 @@ def test_send_times_from_the_future_do_not_block(tmp_path: Path, ahead: float) -
 
 
 def test_shared_pacer_uses_the_cache_directory(tmp_path: Path) -> None:
-    """shared_pacer with a directory is a FilePacer on <key>-pacing.json, one per directory."""
-    pacer = shared_pacer("abc123", tmp_path)
+    """A host's pacer with a directory is a FilePacer on <key>-pacing.json, one per directory."""
+    host = Host(Settings(cache_dir=tmp_path))
+    pacer = host.pacer("abc123", tmp_path)
     assert isinstance(pacer, FilePacer) and pacer.path == tmp_path / "abc123-pacing.json"
-    assert shared_pacer("abc123", tmp_path) is pacer
-    assert not isinstance(shared_pacer("abc123"), FilePacer)
+    assert host.pacer("abc123", tmp_path) is pacer
+    assert not isinstance(host.pacer("abc123", None), FilePacer)
 
 
 def test_lock_wait_times_out_with_a_typed_error(tmp_path: Path) -> None:

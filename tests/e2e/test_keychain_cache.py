@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
-from noetl_ib_plugin.auth.cache import FileTokenCache, default_cache
+from noetl_ib_plugin.auth.cache import FileTokenCache
 from noetl_ib_plugin.auth.keychain_cache import KeychainTokenCache, contains_private_key
+from noetl_ib_plugin.common.step_context import StepContext, current_step, running_step
 from noetl_ib_plugin.credentials import parse_record
 from noetl_ib_plugin.errors import ConfigurationError
-from noetl_ib_plugin.plugins import registry
-from noetl_ib_plugin.runner import clear_clients
+from noetl_ib_plugin.runner import default_host, reset_default_host
 from noetl_ib_plugin.simulator import Simulator
-from noetl_ib_plugin.step_context import StepContext, running_step
 from tests.cli.helpers import record_secrets
 
 from .noetl_server import NoetlServer
@@ -195,15 +194,15 @@ def test_default_cache_layers_the_keychain_inside_a_step(
     noetl_server: NoetlServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Inside a step with server and catalog the default cache is shared; `file` opts out."""
-    assert isinstance(default_cache(), FileTokenCache)
+    assert isinstance(_default_cache(), FileTokenCache)
     with running_step(StepContext(server_url=noetl_server.url, catalog_id="42")):
-        shared = default_cache()
+        shared = _default_cache()
         assert isinstance(shared, KeychainTokenCache) and shared.catalog_id == "42"
         monkeypatch.setenv("NOETL_IB_TOKEN_CACHE", "file")
-        assert isinstance(default_cache(), FileTokenCache)
+        assert isinstance(_default_cache(), FileTokenCache)
     monkeypatch.setenv("NOETL_IB_TOKEN_CACHE", "keychain")
     with pytest.raises(ConfigurationError) as info:
-        default_cache()
+        _default_cache()
     assert info.value.field == "NOETL_SERVER_URL"
     assert shared.directory is not None and shared.directory.name == "token-cache"  # host locks
 
@@ -236,9 +235,9 @@ def test_two_hosts_share_one_token_and_one_brokerage_session(
 
 def test_legacy_token_provider_surface(sim_env: Simulator) -> None:
     """fetch_token, is_token_valid, clear_cache and invalidate_token keep NoETL's old meaning."""
-    clear_clients()
-    record = parse_record(sim_record(sim_env), registry().credential_types)
-    provider = registry().token_provider_for(record)
+    reset_default_host()
+    record = parse_record(sim_record(sim_env), default_host().registry.credential_types)
+    provider = default_host().token_provider(record)
     assert not provider.is_token_valid()
     token = provider.fetch_token(audience="ignored")
     assert provider.is_token_valid() and provider.fetch_token() == token
@@ -274,3 +273,8 @@ def test_oversized_keychain_answer_is_a_miss(tmp_path: Path) -> None:
                                    clock=lambda: 1500.0, sleep=lambda _s: None)
         assert cache.load(KEY) is None
         assert cache.claim_fetch(KEY, lambda _e: True) is None
+
+
+def _default_cache() -> object:
+    """The token cache the front doors' host picks for the current step."""
+    return default_host().token_cache(current_step())

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from noetl_ib_plugin import runtime
-from noetl_ib_plugin.backoff import RetryPolicy
+from noetl_ib_plugin import testing
+from noetl_ib_plugin.common.backoff import RetryPolicy
 from noetl_ib_plugin.errors import IBPluginError
 from noetl_ib_plugin.runner import run_action
 from noetl_ib_plugin.simulator import Simulator
@@ -195,12 +195,12 @@ def soak_simulator(seed: int, state_dir: Path | None = None) -> Iterator[Simulat
     """An in-process simulator, pacing off on both sides, prices pinned, no faults yet."""
     old = os.environ.get("NOETL_IB_PACING")
     os.environ["NOETL_IB_PACING"] = "off"
-    runtime.reset()
+    testing.reset()
     try:
         with running_simulator(pacing=False, seed=seed, state_dir=state_dir) as sim:
             yield sim
     finally:
-        runtime.reset()
+        testing.reset()
         if old is None:
             os.environ.pop("NOETL_IB_PACING", None)
         else:
@@ -210,7 +210,7 @@ def soak_simulator(seed: int, state_dir: Path | None = None) -> Iterator[Simulat
 def run_soak(sim: Simulator, cfg: SoakConfig) -> dict[str, Any]:
     """Run the mix under the fault plan and return the summary (see `violations` for the verdict)."""
     sim.reset()
-    runtime.reset()
+    testing.reset()
     for conid, price in PRICES.values():
         sim.set_price(conid, price)
     sim.set_order_options(enforce_coid_unique=cfg.enforce_coid_unique)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from noetl_ib_plugin import runtime
+from noetl_ib_plugin import testing
 from noetl_ib_plugin.errors import (
     ContractMismatch,
     ContractNotFound,
@@ -221,7 +221,7 @@ def warm(module_sim: Simulator, tmp_path_factory: pytest.TempPathFactory
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NOETL_IB_CACHE_DIR", str(tmp_path_factory.mktemp("token-cache")))
         mp.setenv("NOETL_IB_PACING", "off")
-        runtime.reset()
+        testing.reset()
         sim_warm = module_sim
         sim_warm.reset()
         sim_warm.set_price(AAPL, 100.0)
@@ -238,7 +238,7 @@ def warm(module_sim: Simulator, tmp_path_factory: pytest.TempPathFactory
         try:
             yield sim_warm, scan
         finally:
-            runtime.reset()
+            testing.reset()
 
 
 @pytest.fixture

@@ -280,7 +280,7 @@ def test_cli_log_filter_redacts_library_debug_lines(sim_reset: Simulator, capfd:
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI's real DEBUG handler masks secrets urllib3 and others log, and leaks without its filter."""
     # The second run disables the filter and must see every secret: proof the canary can fail.
-    from noetl_ib_plugin.redaction import RedactingFilter
+    from noetl_ib_plugin.common.redaction import RedactingFilter
 
     err, secrets = _cli_then_library_logs(sim_reset, capfd, rsa_pem)
     assert "DEBUG urllib3.connectionpool" in err and "DEBUG noetl_ib_plugin" in err

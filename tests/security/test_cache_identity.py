@@ -84,7 +84,7 @@ def test_oauth1a_provider_holds_no_plain_secret(sim_reset: Simulator) -> None:
     provider = provider_for(sim_reset, "sim_oauth1a")
     assert isinstance(provider, LiveSessionTokenProvider)
     headers: dict[str, str] = {}
-    lst = provider.authorize("GET", f"{provider.api_base_url}/portfolio/accounts", headers)
+    lst = provider.authorize("GET", f"{provider.trading_base_url}/portfolio/accounts", headers)
     assert sim_reset.keys is not None
     prepend = sim_reset.keys.access_token_secret_plain.hex()
     assert provider._decrypted_prepend() == prepend  # the holder still gives the value to use

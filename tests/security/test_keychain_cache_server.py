@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from noetl_ib_plugin.auth.cache import FileTokenCache
-from noetl_ib_plugin.auth.keychain_cache import TOKEN_KIND, KeychainTokenCache, shared_cache_over
+from noetl_ib_plugin.auth.keychain_cache import TOKEN_KIND, KeychainTokenCache, keychain_layer_over
 from noetl_ib_plugin.errors import ConfigurationError
 
 from .hostile_server import Behaviour, drip_body, hostile_server, json_ok, redirect_to
@@ -106,9 +106,9 @@ def test_keychain_server_url_follows_the_one_url_rule(
     monkeypatch.setenv("NOETL_SERVER_URL", url)
     monkeypatch.setenv("NOETL_IB_KEYCHAIN_CATALOG_ID", "42")
     local = FileTokenCache(tmp_path / "c")
-    assert shared_cache_over(local) is None  # best effort: the host's files only
+    assert keychain_layer_over(local, *_env_keychain()) is None  # best effort: the host's files only
     with pytest.raises(ConfigurationError) as info:
-        shared_cache_over(local, required=True)
+        keychain_layer_over(local, *_env_keychain(), required=True)
     assert info.value.field == "NOETL_SERVER_URL"
     assert "pw-canary" not in str(info.value)
     with pytest.raises(ConfigurationError):
@@ -185,3 +185,11 @@ def test_keychain_write_survives_a_stale_keep_alive_connection(tmp_path: Path) -
         server.shutdown()
         server.server_close()
     assert _StaleKeepAlive.seen == ["GET", "POST"]  # the dropped POST was resent, once
+
+
+def _env_keychain() -> tuple[str | None, str | None]:
+    """The server and catalog id the front door's settings would pass (NOETL_SERVER_URL, ...)."""
+    from noetl_ib_plugin.wiring.settings import Settings
+
+    settings = Settings.from_environ()
+    return settings.server_url, settings.keychain_catalog_id

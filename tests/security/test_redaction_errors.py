@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from noetl_ib_plugin.cli._io import report_error
+from noetl_ib_plugin.common.redaction import redact
 from noetl_ib_plugin.credentials import load_credential, parse_record
 from noetl_ib_plugin.entry import main
 from noetl_ib_plugin.errors import (
@@ -21,7 +22,6 @@ from noetl_ib_plugin.errors import (
     IBPluginError,
     InputError,
 )
-from noetl_ib_plugin.redaction import redact
 from noetl_ib_plugin.simulator import Simulator
 from tests.reliability.canary import SecretScanner, record_secrets
 

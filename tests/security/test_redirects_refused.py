@@ -11,9 +11,9 @@ import pytest
 from noetl_ib_plugin import IBTokenProvider
 from noetl_ib_plugin.auth import MemoryTokenCache
 from noetl_ib_plugin.auth.oauth1a import LiveSessionTokenProvider
-from noetl_ib_plugin.backoff import RetryPolicy
 from noetl_ib_plugin.cli import main as cli_main
 from noetl_ib_plugin.client import IBClient, Pacer
+from noetl_ib_plugin.common.backoff import RetryPolicy
 from noetl_ib_plugin.credentials.stores import ServerStore
 from noetl_ib_plugin.errors import ConfigurationError
 from noetl_ib_plugin.simulator import Simulator

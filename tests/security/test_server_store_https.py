@@ -144,14 +144,22 @@ def test_keychain_layer_is_skipped_for_an_untrusted_http_server(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A step whose server is plain http to another host keeps tokens on the host, never sends them."""
     from noetl_ib_plugin.auth.cache import MemoryTokenCache
-    from noetl_ib_plugin.auth.keychain_cache import shared_cache_over
+    from noetl_ib_plugin.auth.keychain_cache import keychain_layer_over
 
     monkeypatch.setenv("NOETL_SERVER_URL", "http://noetl:8082")
     monkeypatch.setenv("NOETL_IB_KEYCHAIN_CATALOG_ID", "7")
     monkeypatch.delenv("NOETL_IB_HTTP_SERVER_HOSTS", raising=False)
     local = MemoryTokenCache()
-    assert shared_cache_over(local) is None
+    assert keychain_layer_over(local, *_env_keychain()) is None
     with pytest.raises(ConfigurationError):
-        shared_cache_over(local, required=True)
+        keychain_layer_over(local, *_env_keychain(), required=True)
     monkeypatch.setenv("NOETL_IB_HTTP_SERVER_HOSTS", "noetl")
-    assert shared_cache_over(local) is not None
+    assert keychain_layer_over(local, *_env_keychain()) is not None
+
+
+def _env_keychain() -> tuple[str | None, str | None]:
+    """The server and catalog id the front door's settings would pass (NOETL_SERVER_URL, ...)."""
+    from noetl_ib_plugin.wiring.settings import Settings
+
+    settings = Settings.from_environ()
+    return settings.server_url, settings.keychain_catalog_id

@@ -21,7 +21,7 @@ from noetl_ib_plugin.auth.oauth2 import IBTokenProvider
 from noetl_ib_plugin.client import IBClient, Pacer
 from noetl_ib_plugin.credentials import load_credential, parse_record
 from noetl_ib_plugin.errors import LiveTradingRefused
-from noetl_ib_plugin.plugins import registry
+from noetl_ib_plugin.runner import default_host
 from noetl_ib_plugin.simulator import Simulator
 from tests.e2e.noetl_server import NoetlServer
 
@@ -70,7 +70,7 @@ def test_another_credentials_token_cannot_place_for_the_paper_record(
     live_client.brokerage()  # the live credential's token is now in the keychain
     swapper.source = live_client.provider.cache_key
     paper = load_credential("sim_oauth2", sim_reset.credentials_file,
-                            types=registry().credential_types)
+                            types=default_host().registry.credential_types)
     victim = _client(paper, swapper, tmp_path / "paper-host")
     assert victim.provider.current_token().value == live_client.provider.current_token().value
     with pytest.raises(LiveTradingRefused):  # its DU account is not one the live token lists
@@ -90,7 +90,7 @@ def test_garbage_access_token_fields_are_not_a_crash(
 ) -> None:
     """entry.extra's access token fields of the wrong type: a new token is fetched, no crash."""
     record = load_credential("sim_oauth2", sim_reset.credentials_file,
-                             types=registry().credential_types)
+                             types=default_host().registry.credential_types)
     host = FileTokenCache(tmp_path / "host")
     provider = IBTokenProvider(record, cache=host)
     now = time.time()

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from noetl_ib_plugin.auth.cache import FileTokenCache
-from noetl_ib_plugin.client.bootstrap import bootstrap_lock
-from noetl_ib_plugin.client.filelock import file_lock
+from noetl_ib_plugin.client.brokerage_session import bootstrap_lock
 from noetl_ib_plugin.client.pacing import FilePacer
+from noetl_ib_plugin.common.file_lock import file_lock
 from noetl_ib_plugin.errors import ConfigurationError
 
 from ..client.fakes import FakeClock
@@ -55,7 +55,7 @@ def test_brokerage_lock_symlink_is_not_followed(tmp_path: Path) -> None:
 
     def enter() -> None:
         """Enter the single-flight lock of the brokerage bootstrap."""
-        with bootstrap_lock(FileTokenCache(directory), KEY, 1.0):
+        with bootstrap_lock(directory, KEY, 1.0):
             pass
 
     error = _refused(enter)

@@ -111,7 +111,7 @@ def _same_cache(warm: Warm, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _in_process(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, Any, Any]:
     """The full path in this process, as a fresh one (no client reused from an earlier run)."""
-    runner.clear_clients()
+    runner.reset_default_host()
     capsys.readouterr()
     code = main(argv)
     out, err = capsys.readouterr()
@@ -164,7 +164,7 @@ def test_cancel_agrees_warm_and_in_process(
     warm.start()
     results = []
     for path in ("warm", "full"):
-        runner.clear_clients()
+        runner.reset_default_host()
         capsys.readouterr()
         assert main(PLACE) == 0
         order_id = json.loads(capsys.readouterr().out)["order_id"]

@@ -97,7 +97,7 @@ def test_socket_served_by_another_user_gets_nothing(warm: Warm) -> None:
     uid = _mallory()
     python = _foreign_python()
     warm.sock_dir.mkdir(mode=0o700)
-    from noetl_ib_plugin.warm import paths
+    from noetl_ib_plugin.cli.warm import paths
 
     sock = paths.socket_path({"NOETL_IB_CACHE_DIR": str(warm.cache)})
     os.chmod(warm.cache, 0o711)

@@ -43,7 +43,7 @@ def test_error_log_of_a_lost_warm_step_keeps_the_action_name_inert(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """The warm client's exit 6 line for `run 'x$(touch P)'` is inert JSON naming that action."""
-    from noetl_ib_plugin.warm.client import _lost
+    from noetl_ib_plugin.cli.warm.client import _lost
 
     marker, log = tmp_path / "pwned", tmp_path / "errors.jsonl"
     action = ACTION.format(p=marker)
@@ -60,7 +60,7 @@ def test_server_log_lines_are_inert(tmp_path: Path) -> None:
     """Whatever reaches the server log stays one printable line without `$` or backquote."""
     from types import SimpleNamespace
 
-    from noetl_ib_plugin.warm.server import Server
+    from noetl_ib_plugin.cli.warm.server import Server
 
     marker, log = tmp_path / "pwned", tmp_path / "s.log"
     fd = os.open(log, os.O_WRONLY | os.O_CREAT, 0o600)

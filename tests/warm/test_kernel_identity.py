@@ -32,7 +32,7 @@ GROUP, OWNER = 4242, 64_102
 
 _FORGED_CLIENT = r"""
 import json, os, socket, sys
-from noetl_ib_plugin.warm import identity, paths, wire
+from noetl_ib_plugin.cli.warm import identity, paths, wire
 sock_path, server_pid, creds = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 # sys.path and PYDANTIC_* as the console script has them, so only the identity tells it apart
 sys.path[0] = sys.argv[4]

@@ -103,7 +103,7 @@ def test_lost_place_order_repeats_the_given_client_order_id(warm: Warm, sim_env:
 ])
 def test_order_key_finds_or_adds_the_client_order_id(argv: list[str], coid: str | None) -> None:
     """The user's cOID is kept (last word wins), else one is added after the action; others untouched."""
-    from noetl_ib_plugin.warm.coid import order_key
+    from noetl_ib_plugin.cli.warm.coid import order_key
 
     out, key = order_key(argv)
     if coid is None:

@@ -75,7 +75,7 @@ def test_plugin_roots_locate_the_plugin_source_without_importing_it(tmp_path: Pa
     """`plugin_roots` finds an entry point's package directory by its finder, not by importing it."""
     import sys
 
-    from noetl_ib_plugin.warm.paths import plugin_roots
+    from noetl_ib_plugin.cli.warm.paths import plugin_roots
 
     _, pythonpath = _editable_plugin(tmp_path)
     sys.path[:0] = pythonpath.split(os.pathsep)

@@ -131,8 +131,8 @@ def test_child_that_cannot_enter_the_cwd_says_so_with_exit_2(tmp_path: Path) -> 
     """A child that cannot chdir prints a typed JSON error naming the field cwd and exits 2."""
     import json
 
-    from noetl_ib_plugin.warm.child import CwdUnusable, become_client
-    from noetl_ib_plugin.warm.server import _cwd_error
+    from noetl_ib_plugin.cli.warm.child import CwdUnusable, become_client
+    from noetl_ib_plugin.cli.warm.server import _cwd_error
 
     gone = str(tmp_path / "gone")
     with pytest.raises(CwdUnusable) as info:

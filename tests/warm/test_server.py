@@ -133,7 +133,7 @@ def test_stop_lets_later_steps_run_in_process(warm: Warm) -> None:
 def test_changed_code_runs_in_process_and_stops_the_server(warm: Warm) -> None:
     """A package file whose mtime changed makes the client run in process and the old server exit."""
     pid = warm.start()["pid"]
-    target = PACKAGE / "warm" / "__init__.py"
+    target = PACKAGE / "cli" / "warm" / "__init__.py"
     st = target.stat()
     try:
         os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
@@ -259,7 +259,7 @@ def test_every_preloaded_module_exists() -> None:
     """A module renamed by a refactor fails here, not as a server that never comes up."""
     import importlib
 
-    from noetl_ib_plugin.warm.server import PRELOAD
+    from noetl_ib_plugin.cli.warm.server import PRELOAD
 
     for name in PRELOAD:
         assert importlib.import_module(name).__name__ == name
@@ -269,7 +269,7 @@ def test_server_log_starts_over_past_its_cap(tmp_path: Path) -> None:
     """A long-lived server's log stays bounded: past `log_max` bytes it starts over."""
     from types import SimpleNamespace
 
-    from noetl_ib_plugin.warm.server import Server
+    from noetl_ib_plugin.cli.warm.server import Server
 
     fd = os.open(tmp_path / "s.log", os.O_WRONLY | os.O_CREAT, 0o600)
     fake = SimpleNamespace(log_fd=fd, log_max=200)
@@ -288,7 +288,7 @@ def test_dripping_client_holds_the_server_for_one_handshake_bound_in_total(warm:
     import struct
     import time
 
-    from noetl_ib_plugin.warm.server import HANDSHAKE_TIMEOUT
+    from noetl_ib_plugin.cli.warm.server import HANDSHAKE_TIMEOUT
 
     warm.start()
     sock_path = str(next(warm.sock_dir.glob("*.sock")))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .base import ActionResult, Number, load_output, output_json, typed_output
 
 if TYPE_CHECKING:
+    from .auth_status import AuthStatusOutput
     from .marketdata import Bar, HistoryOutput, Quote, SnapshotOutput
     from .orders import (
         CancelOrderOutput,
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
         Position,
         PositionsOutput,
     )
-    from .session import AuthStatusOutput
 
 __all__ = [
     "AccountInfo",
@@ -72,7 +72,7 @@ _WHERE = {
                      "OrderStatusOutput", "PlaceOrderOutput", "TradesOutput"), ".orders"),
     **dict.fromkeys(("AccountInfo", "AccountsOutput", "AccountSummaryOutput", "LedgerCurrency",
                      "LedgerOutput", "Position", "PositionsOutput"), ".portfolio"),
-    "AuthStatusOutput": ".session",
+    "AuthStatusOutput": ".auth_status",
 }
 
 

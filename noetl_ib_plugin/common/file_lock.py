@@ -1,5 +1,8 @@
-"""An exclusive lock across processes (a `flock`ed file in the token cache directory) whose wait
-times out, for state every process of one credential shares: the pacer and the bootstrap."""
+"""The one cross-process lock: a `flock`ed file in the token cache directory whose wait times out,
+for state every process of one credential shares (token cache entries, the pacer's history, the
+brokerage bootstrap). The lock file must be a regular file this user owns, opened without
+following a symlink; `flock` does not exclude threads of one process, so a per-path thread lock
+is taken first. A leaf: it imports only the errors."""
 
 from __future__ import annotations
 
@@ -14,30 +17,40 @@ from pathlib import Path
 
 from ..errors import ConfigurationError, TransientError
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "file_lock", "open_private"]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "KeyLocks", "file_lock", "lock_timeout_error", "open_private"]
 
 #: Seconds a process waits for another one's lock before giving up with a TransientError.
 DEFAULT_LOCK_TIMEOUT = 60.0
 
-_THREAD_LOCKS: dict[str, threading.Lock] = {}
-_GUARD = threading.Lock()
+class KeyLocks:
+    """Per-key thread locks, created on demand (kept forever: forgetting a held one would let a
+    second thread in)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.RLock] = {}
+
+    def get(self, key: str) -> threading.RLock:
+        """The lock of `key`."""
+        with self._guard:
+            lock = self._locks.get(key)
+            if lock is None:
+                lock = self._locks[key] = threading.RLock()
+            return lock
 
 
-def _thread_lock(path: Path) -> threading.Lock:
-    """One threading lock per lock file: flock does not exclude threads of one process."""
-    with _GUARD:
-        lock = _THREAD_LOCKS.get(str(path))
-        if lock is None:
-            lock = _THREAD_LOCKS[str(path)] = threading.Lock()
-        return lock
+#: One thread lock per lock file path, for the whole process.
+_THREAD_LOCKS = KeyLocks()
 
 
-def _timed_out(path: Path, timeout: float) -> TransientError:
-    """The error for a lock wait that ran out."""
+def lock_timeout_error(path: Path | str, timeout: float) -> TransientError:
+    """The one error of a lock wait that ran out: which lock, and what to do."""
+    name = Path(path).name
     return TransientError(
-        f"waited {timeout:.0f} s for the lock {path.name} held by another process of this "
-        "credential",
-        fix=f"retry; if no other noetl-ib process is running, delete {path} and retry.",
+        f"the lock {name} was held by another process or thread for more than {timeout:g} s",
+        field="NOETL_IB_CACHE_DIR",
+        fix=f"retry; if it persists, find the stuck process with `fuser {path}` and stop it (if "
+        f"none is running, delete {path}), or set NOETL_IB_TOKEN_CACHE=memory.",
     )
 
 
@@ -85,7 +98,8 @@ def file_lock(
     sleep: Callable[[float], None] = time.sleep,
     poll: float = 0.005,
 ) -> Iterator[None]:
-    """Hold `path` exclusively (threads and processes); raise TransientError after `timeout` s.
+    """Hold `path` exclusively (threads and processes); raise TransientError (`lock_timeout_error`)
+    after `timeout` s.
 
     A lock path that is a symlink, not a regular file, or owned by another user is a
     ConfigurationError (field NOETL_IB_CACHE_DIR).
@@ -95,9 +109,9 @@ def file_lock(
     except ImportError:  # pragma: no cover - Windows: threads of this process still serialise
         fcntl = None  # type: ignore[assignment]
     deadline = clock() + timeout
-    local = _thread_lock(path)
+    local = _THREAD_LOCKS.get(str(path))
     if not local.acquire(timeout=max(timeout, 0.0)):
-        raise _timed_out(path, timeout)
+        raise lock_timeout_error(path, timeout)
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = open_private(path, os.O_RDWR | os.O_CREAT)
@@ -109,7 +123,7 @@ def file_lock(
                         break
                     except BlockingIOError:
                         if clock() >= deadline:
-                            raise _timed_out(path, timeout) from None
+                            raise lock_timeout_error(path, timeout) from None
                         sleep(poll)
                         poll = min(poll * 2, 0.05)
             try:

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Mapping
 
-from ..errorlog import append_error_log
+from ...common.errorlog import append_error_log
 from .coid import order_key
 from .identity import peer_of, process_identity, securebits
 from .paths import cache_dir_problem, code_key, job_key, socket_path, untrusted_reason

@@ -27,7 +27,8 @@ class RegisterCredentialType(Protocol):
 
 
 class RegisterTokenProvider(Protocol):
-    """`register(type_name, factory)`: `factory(data_model_instance)` returns a TokenProvider."""
+    """`register(type_name, factory)`: `factory(data_model_instance, cache=token_cache)` returns a
+    TokenProvider over that cache (`cache` is omitted when the caller has none)."""
 
     def __call__(self, type_name: str, factory: Any) -> None: ...
 

@@ -34,7 +34,7 @@ __all__ = ["KEEP_ENV", "add_warm_parser", "cmd_warm"]
 #: Variables the server is started with (none of them a secret; each child gets its client's).
 KEEP_ENV = ("HOME", "PATH", "LANG", "LC_", "PYTHON", "PYDANTIC", "NOETL_IB_CACHE_DIR", "XDG_CACHE_HOME")
 _BOOT = ("import json, sys; a = json.loads(sys.argv[1]); sys.path[:] = a['sys_path']; "
-         "from noetl_ib_plugin.warm.daemon import boot; boot(a)")
+         "from noetl_ib_plugin.cli.warm.daemon import boot; boot(a)")
 
 #: Longest wait for a new server to finish its imports (they take ~0.5 s on a loaded machine).
 READY_TIMEOUT = 60.0
@@ -67,7 +67,7 @@ def add_warm_parser(sub: Any, parser_class: type[argparse.ArgumentParser], verbo
 
 def cmd_warm(ns: argparse.Namespace) -> dict[str, Any]:
     """Dispatch `warm start|stop|status`; returns the JSON result."""
-    from ..cli._io import CliUsageError
+    from .._io import CliUsageError
 
     command = getattr(ns, "warm_command", None)
     if command == "start":
@@ -135,7 +135,7 @@ def _wait_gone(path: Path) -> None:
 
 
 def _config_error(what: str, field: str = "NOETL_IB_CACHE_DIR") -> Exception:
-    from ..errors import ConfigurationError
+    from ...errors import ConfigurationError
 
     return ConfigurationError(
         f"cannot start the warm step server: {what}",
@@ -176,7 +176,7 @@ def start(idle: float) -> dict[str, Any]:
     the socket) and returns once the server has finished its imports.
     """
     if not 0 < idle <= MAX_IDLE_SECONDS:  # also refuses nan and inf
-        from ..cli._io import CliUsageError
+        from .._io import CliUsageError
 
         raise CliUsageError(f"--idle must be between 0 and {MAX_IDLE_SECONDS:g} seconds", field="idle")
     problem = cache_dir_problem(os.environ)

@@ -4,33 +4,29 @@ from __future__ import annotations
 
 import os
 import pathlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from ..errors import ConfigurationError, CredentialError
 from . import hookspecs
-from .errors import ConfigurationError, CredentialError
-from .runtime import RUNTIME
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from importlib.metadata import Distribution
 
-    from .actions.spec import Action
-    from .auth.base import TokenProvider
-    from .credentials.models import CredentialData, CredentialRecord
+    from ..actions.spec import Action
+    from ..auth.base import TokenProvider
+    from ..auth.cache import TokenCache
+    from ..credentials.models import CredentialData
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Registry",
     "get_plugin_manager",
-    "get_token_provider",
-    "load_credential",
+    "load_registry",
     "plugin_distributions",
-    "registry",
-    "reset_registry",
 ]
 
 ENTRY_POINT_GROUP = "noetl.plugins"
@@ -54,7 +50,7 @@ class Registry:
     """What the loaded plugins registered, by name."""
 
     credential_types: dict[str, type[CredentialData]] = field(default_factory=dict)
-    token_providers: dict[str, Callable[[Any], TokenProvider]] = field(default_factory=dict)
+    token_providers: dict[str, Callable[..., TokenProvider]] = field(default_factory=dict)
     actions: dict[str, Action] = field(default_factory=dict)
 
     def _add_credential_type(self, type_name: str, data_model: Any) -> None:
@@ -72,9 +68,10 @@ class Registry:
             )
         self.actions[action.name] = action
 
-    def token_provider_for(self, credential: Any) -> TokenProvider:
-        """The provider for a record (or its `data`), picked by credential type."""
-        from .credentials.models import CredentialRecord
+    def token_provider_for(self, credential: Any, *, cache: TokenCache | None = None) -> TokenProvider:
+        """The provider for a record (or its `data`), picked by credential type, over `cache`
+        (None: the provider's own memory cache)."""
+        from ..credentials.models import CredentialRecord
 
         if isinstance(credential, CredentialRecord):
             type_name, data = credential.type, credential.data
@@ -91,7 +88,7 @@ class Registry:
                 fix=f"use one of: {', '.join(sorted(self.token_providers))}, or install the "
                 "plugin that provides this type.",
             )
-        return factory(data)
+        return factory(data) if cache is None else factory(data, cache=cache)
 
 
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
@@ -152,62 +149,30 @@ def plugin_distributions() -> list[Distribution]:
 
 
 def get_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:
-    """The process-wide plugin manager: built-ins first, then every `noetl.plugins` entry point."""
+    """A new plugin manager: built-ins first, then every `noetl.plugins` entry point."""
+    pm = _PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    from . import builtin
 
-    def make() -> pluggy.PluginManager:
-        pm = _PluginManager(hookspecs.PROJECT)
-        pm.add_hookspecs(hookspecs)
-        from . import builtin
-
-        pm.register(builtin, name=BUILTIN_PLUGIN_NAME)
-        if load_entry_points:
-            _load_entry_points(pm)
-        try:
-            pm.check_pending()
-        except pluggy.PluginValidationError as exc:
-            raise ConfigurationError(
-                f"plugin {exc.plugin!r} implements a hook that does not exist ({exc})",
-                field="noetl.plugins",
-                fix="check the hook name's spelling against noetl_ib_plugin.hookspecs.",
-            ) from None
-        return pm
-
-    return RUNTIME.plugin_managers.get_or_create("manager", make)
+    pm.register(builtin, name=BUILTIN_PLUGIN_NAME)
+    if load_entry_points:
+        _load_entry_points(pm)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise ConfigurationError(
+            f"plugin {exc.plugin!r} implements a hook that does not exist ({exc})",
+            field="noetl.plugins",
+            fix="check the hook name's spelling against noetl_ib_plugin.wiring.hookspecs.",
+        ) from None
+    return pm
 
 
-def registry() -> Registry:
-    """Everything registered, collected once per process."""
-    found = RUNTIME.registries.get("registry")
-    if found is not None:
-        return found
-    pm = get_plugin_manager()
+def load_registry(pm: pluggy.PluginManager | None = None) -> Registry:
+    """Everything the plugins of `pm` (default: a new manager) register; `Host` keeps one."""
+    pm = pm if pm is not None else get_plugin_manager()
     reg = Registry()
     pm.hook.noetl_register_credential_types(register=reg._add_credential_type)
     pm.hook.noetl_register_token_providers(register=reg._add_token_provider)
     pm.hook.noetl_register_actions(register=reg._add_action)
-    # Built outside the lock (a hook may ask for the registry); the first one stored wins.
-    return RUNTIME.registries.get_or_create("registry", lambda: reg)
-
-
-def reset_registry() -> None:
-    """Forget loaded plugins (`runtime.reset()` forgets everything else too)."""
-    RUNTIME.plugin_managers.clear()
-    RUNTIME.registries.clear()
-
-
-def load_credential(name: str, credentials_file: str | os.PathLike[str] | None = None) -> CredentialRecord:
-    """Resolve a record by name (file, NoETL alias store, NoETL server) for any registered type."""
-    from .credentials.stores import load_credential as _load
-
-    return _load(name, credentials_file, types=registry().credential_types)
-
-
-def get_token_provider(record: CredentialRecord | Mapping[str, Any] | str) -> TokenProvider:
-    """The provider registered for the record's type; accepts a record, a record dict or a name."""
-    from .credentials.records import parse_record
-
-    if isinstance(record, str):
-        record = load_credential(record)
-    elif isinstance(record, Mapping):
-        record = parse_record(record, registry().credential_types)
-    return registry().token_provider_for(record)
+    return reg

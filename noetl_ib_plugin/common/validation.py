@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import CredentialError, InputError
+from ..errors import CredentialError, InputError
 
 __all__ = [
     "INPUT_FIXES",

@@ -12,7 +12,7 @@ from .hookspecs import RegisterAction, RegisterCredentialType, RegisterTokenProv
 @hookimpl
 def noetl_register_credential_types(register: RegisterCredentialType) -> None:
     """Both IBKR schemes, plus the aliases NoETL's older factory accepted."""
-    from .credentials.models import BUILTIN_CREDENTIAL_TYPES
+    from ..credentials.models import BUILTIN_CREDENTIAL_TYPES
 
     for type_name, model in BUILTIN_CREDENTIAL_TYPES.items():
         register(type_name, model)
@@ -21,9 +21,9 @@ def noetl_register_credential_types(register: RegisterCredentialType) -> None:
 @hookimpl
 def noetl_register_token_providers(register: RegisterTokenProvider) -> None:
     """OAuth 2.0 (`IBTokenProvider`) and OAuth 1.0a (`LiveSessionTokenProvider`)."""
-    from .auth.oauth1a import LiveSessionTokenProvider
-    from .auth.oauth2 import IBTokenProvider
-    from .credentials.models import BUILTIN_CREDENTIAL_TYPES, OAuth1aData, OAuth2Data
+    from ..auth.oauth1a import LiveSessionTokenProvider
+    from ..auth.oauth2 import IBTokenProvider
+    from ..credentials.models import BUILTIN_CREDENTIAL_TYPES, OAuth1aData, OAuth2Data
 
     for type_name, model in BUILTIN_CREDENTIAL_TYPES.items():
         if model is OAuth2Data:
@@ -36,7 +36,7 @@ def noetl_register_token_providers(register: RegisterTokenProvider) -> None:
 def noetl_register_actions(register: RegisterAction) -> None:
     """place_order, get_positions, snapshot, cancel_order, get_open_orders, account_summary,
     history, ledger, accounts, auth_status, order_status, trades."""
-    from .actions import BUILTIN_ACTIONS
+    from ..actions import BUILTIN_ACTIONS
 
     for action in BUILTIN_ACTIONS:
         register(action)

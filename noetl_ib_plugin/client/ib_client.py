@@ -1,7 +1,7 @@
 """`IBClient`: the facade over one credential's request pipeline, each layer in its own module.
 
 From the bottom: `trading_transport` (pace, authorise, send through the one retry loop,
-decode), `authorized` (refresh the token once on 401/410 and resend), `bootstrap` (open the
+decode), `authorized` (refresh the token once on 401/410 and resend), `brokerage_session` (open the
 brokerage session before a call, reopen it once after "no bridge"), and beside them
 `trading_guard` (which account; paper unless live is opted into twice). This module wires
 them together and keeps `IBClient`'s public methods.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,12 +21,13 @@ from typing import Any
 import requests
 
 from ..auth.base import TokenProvider
-from ..backoff import RetryPolicy
+from ..common.backoff import RetryPolicy
 from ..transport import ensure_limits, limited_session
 from .authorized import AuthorizedSender, RefreshBudget
-from .bootstrap import BrokerageSession, BrokerageSessionManager, needs_for
+from .brokerage_session import BrokerageSession, BrokerageSessionManager, needs_for
+from .lookups import LookupCache, new_history_gate
 from .order_flights import OrderFlights
-from .pacing import Pacer, install_rate_limit_hook, pacing_disabled_by_env, shared_pacer
+from .pacing import Pacer, install_rate_limit_hook
 from .refusals import invalid_account_error, is_invalid_account
 from .trading_guard import TradingGuard
 from .trading_transport import TradingTransport, decode_answer, is_no_bridge
@@ -66,9 +68,14 @@ def _order_outcome(body: Any) -> str:
 class IBClient:
     """Talks to IBKR's trading API for one credential; safe to share between threads.
 
-    `timeout` is (connect, read) seconds per attempt; `pacer` None uses the credential's
-    shared pacer, False none; `session` is an optional `requests.Session` to send through
-    (it still gets the total deadline); `clock`/`sleep` are monotonic seconds, injectable.
+    Built by `Host` (which hands in the shared pacer, state directory, lookup cache and history
+    gate) or directly. `timeout` is (connect, read) seconds per attempt; `pacer` None paces this
+    client alone (IBKR's published limits, in memory), False not at all; `state_dir` is where
+    the cross-process brokerage-bootstrap lock lives (the token cache directory; None: no
+    lock file); `lookups` memoises contract lookups and `history_gate` bounds concurrent
+    `/iserver/marketdata/history` requests (fresh ones when not given); `session` is an optional
+    `requests.Session` to send through (it still gets the total deadline); `clock`/`sleep` are
+    monotonic seconds, injectable.
     """
 
     def __init__(
@@ -79,6 +86,9 @@ class IBClient:
         environment: str = "paper",
         timeout: tuple[float, float] = (5.0, 30.0),
         pacer: Pacer | bool | None = None,
+        state_dir: Path | None = None,
+        lookups: LookupCache | None = None,
+        history_gate: threading.BoundedSemaphore | None = None,
         retry_policy: RetryPolicy | None = None,
         session: requests.Session | None = None,
         allow_live: bool = False,
@@ -89,16 +99,21 @@ class IBClient:
         self.environment = environment
         self.allow_live = allow_live
         self.sleep: Callable[[float], None] = sleep or time.sleep
-        clock = clock or time.monotonic
-        cache_dir = getattr(getattr(provider, "_cache", None), "directory", None)
+        #: Monotonic seconds (injectable), shared with the layers below.
+        self.clock: Callable[[], float] = clock or time.monotonic
+        clock = self.clock
         #: Where processes of this credential share state (history slots); None: in memory.
-        self.shared_dir: Path | None = Path(cache_dir) if cache_dir is not None else None
+        self.state_dir: Path | None = state_dir
         if isinstance(pacer, Pacer):
             paced = pacer
-        elif pacer is False or (pacer is None and pacing_disabled_by_env()):
+        elif pacer is False:
             paced = Pacer.disabled()
         else:
-            paced = shared_pacer(provider.cache_key, cache_dir)
+            paced = Pacer()
+        #: Contract lookups (shared by a host's clients).
+        self.lookups = lookups if lookups is not None else LookupCache()
+        #: The credential's `/iserver/marketdata/history` slots.
+        self.history_gate = history_gate if history_gate is not None else new_history_gate()
         http = session if session is not None else self._new_http()
         self.transport = TradingTransport(
             provider, http, pacer=paced, retry_policy=retry_policy or RetryPolicy(sleep=self.sleep),
@@ -111,7 +126,8 @@ class IBClient:
         self.brokerage_manager = BrokerageSessionManager(
             provider, self._call_without_bootstrap, explicit_account_id=account_id,
             compete=bool(getattr(data, "compete", True)), clock=clock, sleep=self.sleep,
-            read_accounts=lambda: self.request("GET", "/iserver/accounts"))
+            read_accounts=lambda: self.request("GET", "/iserver/accounts"),
+            state_dir=state_dir)
         self.guard = TradingGuard(self.brokerage_manager, account_id)
         #: Placements in progress by client_order_id (shared by `with_options` views).
         self.order_flights = OrderFlights()
@@ -122,70 +138,6 @@ class IBClient:
         http = limited_session(pool_maxsize=32)
         http.headers["Accept"] = "application/json"
         return http
-
-    # -- the layers' settings, where callers have always found them ------------------------------
-
-    @property
-    def http(self) -> requests.Session:
-        """The pooled `requests.Session` every call goes through."""
-        return self.transport.http
-
-    @property
-    def session(self) -> requests.Session:
-        """The HTTP session (public name kept; `http` says which session it is)."""
-        return self.transport.http
-
-    @property
-    def pacer(self) -> Pacer:
-        """The pacer every call acquires before sending."""
-        return self.transport.pacer
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        """The backoff of idempotent calls."""
-        return self.transport.retry_policy
-
-    @property
-    def timeout(self) -> tuple[float, float]:
-        """(connect, read) seconds per attempt."""
-        return self.transport.timeout
-
-    @property
-    def clock(self) -> Callable[[], float]:
-        """Monotonic seconds (injectable for tests)."""
-        return self.transport.clock
-
-    @property
-    def explicit_account_id(self) -> str | None:
-        """The record's `data.account_id`, if it names one."""
-        return self.guard.explicit_account_id
-
-    @property
-    def compete(self) -> bool:
-        """ssodh/init `compete` flag (credential data `compete`, default true)."""
-        return self.brokerage_manager.compete
-
-    @compete.setter
-    def compete(self, value: bool) -> None:
-        self.brokerage_manager.compete = value
-
-    @property
-    def bridge_wait(self) -> float:
-        """Seconds to wait for the bridge to list accounts after ssodh/init."""
-        return self.brokerage_manager.bridge_wait
-
-    @bridge_wait.setter
-    def bridge_wait(self, value: float) -> None:
-        self.brokerage_manager.bridge_wait = value
-
-    @property
-    def bootstrap_lock_timeout(self) -> float:
-        """Seconds to wait for another process's bootstrap (cross-process lock)."""
-        return self.brokerage_manager.bootstrap_lock_timeout
-
-    @bootstrap_lock_timeout.setter
-    def bootstrap_lock_timeout(self, value: float) -> None:
-        self.brokerage_manager.bootstrap_lock_timeout = value
 
     # -- views and lifecycle -------------------------------------------------------------------
 
@@ -198,7 +150,7 @@ class IBClient:
 
     def close(self) -> None:
         """Release pooled connections."""
-        self.http.close()
+        self.transport.http.close()
 
     def __enter__(self) -> IBClient:
         return self
@@ -213,11 +165,6 @@ class IBClient:
     def trading_base_url(self) -> str:
         """Trading API root, e.g. `https://api.ibkr.com/v1/api` (not the record's host root)."""
         return self.transport.trading_base_url
-
-    @property
-    def api_base_url(self) -> str:
-        """Deprecated name of `trading_base_url` (the record's `api_base_url` is the host root)."""
-        return self.trading_base_url
 
     # -- the request pipeline ------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ..client import IBClient
-from ..client.bootstrap import BROKERAGE_STATE
+from ..client.brokerage_session import BROKERAGE_STATE
 from ..client.trading_transport import decode_answer
 
 __all__ = ["AuthStatusInput", "auth_status"]

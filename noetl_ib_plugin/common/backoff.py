@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 __all__ = [
     "RETRYABLE_STATUS",

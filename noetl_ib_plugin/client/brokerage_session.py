@@ -17,9 +17,9 @@ from typing import Any
 import requests
 
 from ..auth.base import Token, TokenProvider
+from ..common.file_lock import file_lock
 from ..errors import AuthError, BrokerError, SessionTakenOver, TransientError
 from .brokerage_state import BrokerageSession
-from .filelock import file_lock
 
 __all__ = [
     "BRIDGE_WAIT",
@@ -111,9 +111,8 @@ def ssodh_refused(init: Any) -> AuthError:
 
 
 @contextlib.contextmanager
-def bootstrap_lock(cache: Any, key: str, timeout: float) -> Iterator[None]:
-    """Single-flight across processes: a lock file beside the token cache (when it is on disk)."""
-    directory = getattr(cache, "directory", None)
+def bootstrap_lock(directory: Path | None, key: str, timeout: float) -> Iterator[None]:
+    """Single-flight across processes: a lock file in `directory` (the token cache's), if any."""
     if directory is None:
         yield
         return
@@ -172,9 +171,11 @@ class BrokerageSessionManager:
 
     def __init__(self, provider: TokenProvider, call: Call, *, explicit_account_id: str | None,
                  compete: bool, clock: Callable[[], float],
-                 sleep: Callable[[float], None],
+                 sleep: Callable[[float], None], state_dir: Path | None = None,
                  read_accounts: Callable[[], Any] | None = None) -> None:
         self.provider = provider
+        #: Where the cross-process bootstrap lock lives (the token cache directory), or None.
+        self.state_dir = state_dir
         self.call = call
         #: `GET /iserver/accounts` through the whole pipeline (bootstrap, reopen after "no
         #: bridge"): how `verified` asks IBKR itself.
@@ -271,8 +272,8 @@ class BrokerageSessionManager:
                 reused = self._reuse_saved(token, None)
                 if reused is not None:
                     return reused
-            cache = getattr(self.provider, "_cache", None)
-            with bootstrap_lock(cache, self.provider.cache_key, self.bootstrap_lock_timeout):
+            with bootstrap_lock(self.state_dir, self.provider.cache_key,
+                                self.bootstrap_lock_timeout):
                 reused = self._reuse_saved(token, failed)
                 if reused is not None:
                     return reused

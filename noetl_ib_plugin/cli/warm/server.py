@@ -56,10 +56,10 @@ PRELOAD = (
     "noetl_ib_plugin.auth",
     "noetl_ib_plugin.client",
     "noetl_ib_plugin.auth.keychain_cache",
-    "noetl_ib_plugin.validation",
-    "noetl_ib_plugin.logs",
+    "noetl_ib_plugin.common.validation",
+    "noetl_ib_plugin.common.logs",
     "noetl_ib_plugin.cli._args",
-    "noetl_ib_plugin.step_context",
+    "noetl_ib_plugin.common.step_context",
     "pydantic.plugin._loader",
     "netrc",
     "difflib",
@@ -77,9 +77,9 @@ def preload() -> None:
     actions = importlib.import_module("noetl_ib_plugin.actions")
     for info in pkgutil.walk_packages(actions.__path__, "noetl_ib_plugin.actions."):
         importlib.import_module(info.name)
-    from ..plugins import registry
+    from ...runner import default_host
 
-    registry()
+    default_host().registry  # noqa: B018  (loads the plugins before any fork)
 
 
 def _pdeathsig() -> Callable[[], None]:
@@ -205,7 +205,7 @@ class Server:
                 os.unlink(self.path)
 
     def _status(self) -> dict[str, Any]:
-        from .._version import __version__
+        from ..._version import __version__
 
         return {"t": "status", "pid": os.getpid(), "version": __version__,
                 "python": sys.executable, "socket": str(self.path), "code": self.code,
@@ -401,7 +401,7 @@ class Server:
                 os.dup2(fd, target)
             close_all(fds)
             become_client(message, self.stdio_encoding, self.fresh_filters)
-            from ..cli import main
+            from .. import main
 
             code = main(list(message["argv"]))
         except CwdUnusable as exc:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .step_context import StepContext
+from ..common.step_context import StepContext
 
 __all__ = ["resolve_step_credential", "split_credential_fields"]
 
@@ -20,13 +20,15 @@ _OAUTH1A_HINTS = ("consumer_key", "access_token_secret")
 
 
 def split_credential_fields(
-    credential_type: str, params: Mapping[str, Any], credential: Any = None
+    credential_type: str, params: Mapping[str, Any], credential: Any = None, *,
+    types: Mapping[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(credential data, action params): a field of the type's data model belongs to the credential."""
-    from .errors import CredentialError
-    from .validation import field_names
+    """(credential data, action params): a field of the type's data model (`types`: the
+    registry's credential types) belongs to the credential."""
+    from ..common.validation import field_names
+    from ..errors import CredentialError
 
-    model = _credential_model(credential_type, "credential_type")
+    model = _credential_model(credential_type, "credential_type", types)
     fields = field_names(model)
     data: dict[str, Any] = {}
     rest: dict[str, Any] = {}
@@ -54,12 +56,10 @@ def split_credential_fields(
     return data, rest
 
 
-def _credential_model(type_name: str, field: str) -> Any:
+def _credential_model(type_name: str, field: str, types: Mapping[str, Any]) -> Any:
     """The data model registered for `type_name`, or a CredentialError listing the known types."""
-    from .errors import CredentialError
-    from .plugins import registry
+    from ..errors import CredentialError
 
-    types = registry().credential_types
     model = types.get(type_name)
     if model is None:
         raise CredentialError(
@@ -78,7 +78,7 @@ def _keychain_object(credential: Any) -> Mapping[str, Any] | None:
         try:
             parsed = json.loads(credential)
         except (ValueError, RecursionError):
-            from .errors import CredentialError
+            from ..errors import CredentialError
 
             raise CredentialError(
                 "looks like a keychain object but is not valid JSON",
@@ -90,12 +90,12 @@ def _keychain_object(credential: Any) -> Mapping[str, Any] | None:
 
 
 def _record_from_object(
-    obj: Mapping[str, Any], credential_type: str | None, credential_name: str | None
+    obj: Mapping[str, Any], credential_type: str | None, credential_name: str | None,
+    types: Mapping[str, Any],
 ) -> Any:
     """Parse a keychain object, flat `data` or a whole record, into a CredentialRecord."""
-    from .credentials import parse_record
-    from .errors import CredentialError
-    from .plugins import registry
+    from ..credentials import parse_record
+    from ..errors import CredentialError
 
     for _ in range(3):
         # A wrapped record ({status, data: record}, NoETL's keychain/credential answer shape):
@@ -124,17 +124,17 @@ def _record_from_object(
         kind = "interactive_brokers_oauth1a" if any(k in data for k in _OAUTH1A_HINTS) else (
             "interactive_brokers_oauth"
         )
-    _credential_model(str(kind), "credential_type" if credential_type else "type")
+    _credential_model(str(kind), "credential_type" if credential_type else "type", types)
     raw = {**meta, "name": credential_name or meta.get("name") or "keychain", "type": kind,
            "data": data}
-    return parse_record(raw, registry().credential_types)
+    return parse_record(raw, dict(types))
 
 
-def _load_by_name(name: str, credentials_file: str | None, ctx: StepContext) -> Any:
+def _load_by_name(name: str, credentials_file: str | None, ctx: StepContext,
+                  types: Mapping[str, Any]) -> Any:
     """Explicit file, then the step's NoETL server (with execution_id), then the local alias store."""
-    from .credentials import load_credential
-    from .credentials.stores import AliasStore, ChainStore, CredentialStore, FileStore, ServerStore
-    from .plugins import registry
+    from ..credentials import load_credential
+    from ..credentials.stores import AliasStore, ChainStore, CredentialStore, FileStore, ServerStore
 
     stores: list[CredentialStore] = []
     path = credentials_file or os.environ.get("NOETL_IB_CREDENTIALS")
@@ -143,7 +143,7 @@ def _load_by_name(name: str, credentials_file: str | None, ctx: StepContext) -> 
     if ctx.server_url:
         stores.append(ServerStore(ctx.server_url, execution_id=ctx.execution_id))
     stores.append(AliasStore())
-    return load_credential(name, types=registry().credential_types, store=ChainStore(stores))
+    return load_credential(name, types=dict(types), store=ChainStore(stores))
 
 
 def _served_data_is_not_local(data: Any, ctx: StepContext) -> None:
@@ -151,7 +151,7 @@ def _served_data_is_not_local(data: Any, ctx: StepContext) -> None:
     included, come from the server: they may not name files on the worker."""
     if not ctx.server_url:
         return
-    from .credentials.server_records import check_no_local_files
+    from ..credentials.server_records import check_no_local_files
 
     fields = data.model_dump() if hasattr(data, "model_dump") else data
     if isinstance(fields, Mapping):
@@ -167,31 +167,31 @@ def resolve_step_credential(
     *,
     credentials_file: str | None,
     ctx: StepContext,
+    types: Mapping[str, Any],
 ) -> tuple[Any, dict[str, Any]]:
     """(CredentialRecord, action params) from the step's arguments, trying the three forms in
     order (entry's module docstring): a keychain object, `credential_type` plus fields, a name.
 
     Raises CredentialError naming `credential`, `credential_type` or the record's field.
     """
-    from .errors import CredentialError
+    from ..errors import CredentialError
 
     obj = _keychain_object(credential)
     if obj is not None:
         if credential_type:
-            _, params = split_credential_fields(credential_type, params)
-        record = _record_from_object(obj, credential_type, credential_name)
+            _, params = split_credential_fields(credential_type, params, types=types)
+        record = _record_from_object(obj, credential_type, credential_name, types)
         _served_data_is_not_local(record.data, ctx)
         return record, params
     if credential_type:
-        from .credentials import parse_record
-        from .plugins import registry
+        from ..credentials import parse_record
 
-        data, rest = split_credential_fields(credential_type, params, credential)
+        data, rest = split_credential_fields(credential_type, params, credential, types=types)
         raw = {"name": credential_name or "keychain", "type": credential_type, "data": data}
         _served_data_is_not_local(data, ctx)
-        return parse_record(raw, registry().credential_types), rest
+        return parse_record(raw, dict(types)), rest
     if isinstance(credential, str) and credential.strip():
-        return _load_by_name(credential.strip(), credentials_file, ctx), params
+        return _load_by_name(credential.strip(), credentials_file, ctx, types), params
     if credential not in (None, ""):
         raise CredentialError(
             f"must be a record name or a keychain object, got {type(credential).__name__}",

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..ancestors import unsafe_ancestor as _unsafe_parent
+from ...common.ancestors import unsafe_ancestor as _unsafe_parent
 
 __all__ = [
     "APPLIED_ENV",
@@ -222,7 +222,7 @@ def code_key() -> str:
     the .py files their size and mtime. A server whose key differs from its client's
     serves stale code, so the client runs in process and the server exits.
     """
-    from .._version import __version__
+    from ..._version import __version__
 
     h = hashlib.sha256()
     h.update(f"{__version__}\0{sys.executable}\0{sys.version}\0".encode())
