@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup test check lint typecheck pytest demo bench soak clean
+.PHONY: setup test check lint typecheck pytest wheel-check dist demo bench soak clean
 
 setup: $(STAMP)
 
@@ -30,7 +30,22 @@ typecheck: setup
 pytest: setup
 	$(VENV)/bin/pytest -q
 
-test: lint typecheck pytest
+test: lint typecheck pytest wheel-check
+
+# The installable artefact: dist/noetl_ib_plugin-<version>-py3-none-any.whl (runtime dependencies only;
+# `pip install "dist/<wheel>[simulator]"` declares the simulator extra).
+dist:
+	rm -rf dist
+	$(PYTHON) -m pip wheel --quiet --no-deps --wheel-dir dist .
+
+# The wheel installed like any package (a fresh venv, a normal `pip install`, no dev extras) runs
+# `noetl-ib`, the simulator and `entry.main` from there.
+WHEEL_VENV := build/wheel-venv
+wheel-check: dist
+	rm -rf $(WHEEL_VENV)
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install --quiet "$$(ls dist/noetl_ib_plugin-*.whl)[simulator]"
+	cd $(WHEEL_VENV) && bin/python $(CURDIR)/tests/wheel_smoke.py
 
 demo: setup
 	$(PY) examples/demo.py
@@ -42,4 +57,4 @@ soak: setup
 	$(PY) bench/soak.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist *.egg-info

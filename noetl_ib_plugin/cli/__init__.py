@@ -71,7 +71,7 @@ def _build_parser(*, only_run: bool = False) -> tuple[argparse.ArgumentParser, a
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _verbose_option(parser)
-    parser.add_argument("--version", action="store_true", help="print the version as JSON")
+    parser.add_argument("--version", action="store_true", help="print `noetl-ib <version>`")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser(
@@ -218,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         if ns.version:
             from .._version import __version__
 
-            emit({"name": "noetl-ib-plugin", "version": __version__})
+            sys.stdout.write(f"{PROG} {__version__}\n")
+            sys.stdout.flush()
             return EXIT_OK
         command = ns.command
         if command == "run":
