@@ -30,6 +30,7 @@ RANKS = {
     "runtime": 0,
     "ancestors": 0,
     "entry": 6,
+    "step_result": 5,
     "step_credential": 6,
     "logs": 0,
     "jsonbounds": 0,

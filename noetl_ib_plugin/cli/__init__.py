@@ -20,6 +20,7 @@ from ._io import (
     FailedWithResult,
     configure_logging,
     emit,
+    redact,
     report_error,
     stdout_to_stderr,
 )
@@ -28,10 +29,17 @@ __all__ = ["main"]
 
 PROG = "noetl-ib"
 
+#: `run --on-error`: `exit` (exit code by category) or `result` (a routable `{"ok": ...}` on stdout).
+ON_ERROR_MODES = ("exit", "result")
+#: Sets `--on-error` for every `run` of a process tree, e.g. a whole playbook.
+ON_ERROR_ENV = "NOETL_IB_ON_ERROR"
+
 _EPILOG = """\
 exit codes: 0 ok, 1 unexpected error, 2 bad input, 3 authentication failed,
             4 broker rejected the request, 5 transient failure (retry later),
             6 order outcome unknown (look it up by its client_order_id; never retry blindly)
+on error: `run --on-error result` (or NOETL_IB_ON_ERROR=result) prints {"ok": false, "error": ...}
+          on stdout and exits 0, for playbooks that route on {{ result.ok }}
 credentials: --credentials-file, else $NOETL_IB_CREDENTIALS, else NoETL's alias store,
              else $NOETL_SERVER_URL; logs: -v or NOETL_IB_LOG_LEVEL=DEBUG (stderr only)
 pydantic plugins are off in this command unless PYDANTIC_DISABLE_PLUGINS is set (even empty)
@@ -86,6 +94,14 @@ def _build_parser(*, only_run: bool = False) -> tuple[argparse.ArgumentParser, a
     run.add_argument("--args-json", metavar="JSON", help="action arguments as a JSON object")
     run.add_argument(
         "--allow-live", action="store_true", help="permit trading on a live account (also needs the record)"
+    )
+    run.add_argument(
+        "--on-error",
+        choices=ON_ERROR_MODES,
+        metavar="{exit,result}",
+        help="exit (default): failures exit non-zero with the error on stderr; result: print "
+        '{"ok": false, "error": {...}} on stdout and exit 0 so a playbook can route on ok '
+        "(results then carry \"ok\": true); default $NOETL_IB_ON_ERROR",
     )
     _verbose_option(run)
     if only_run:  # a `run` step (the hot path) parses with `run` alone
@@ -203,7 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     is_run = _is_run(args, index)
     parser, run_parser = _build_parser(only_run=is_run)
     command: str | None = None
+    on_error = "exit"
     try:
+        if is_run:
+            on_error = _on_error_mode(args)
         try:
             if is_run:
                 # key=value words may sit between options: only intermixed parsing allows that.
@@ -229,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
             raise CliUsageError("a command is required: run, token, credentials, actions, warm, simulator")
         with stdout_to_stderr():
             result = _dispatch(ns)
+        if on_error == "result":
+            from ..step_result import success_result
+
+            result = success_result(ns.action, result)
     except FailedWithResult as failed:
         emit(failed.result)
         return report_error(failed.cause, verbose=verbose, command=command)
@@ -236,7 +259,17 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write('{"error":{"type":"Interrupted","message":"interrupted"}}\n')
         return 130
     except Exception as exc:
-        return report_error(exc, verbose=verbose, command=command)
+        code = report_error(exc, verbose=verbose, command=command)
+        if on_error != "result":
+            return code
+        from ..step_result import failure_result
+
+        routable = failure_result(command.removeprefix("run ") if command else None, exc,
+                                  debug_hint="rerun with -v")
+        routable["summary"] = redact(routable["summary"])
+        routable["error"]["message"] = redact(str(routable["error"].get("message", "")))
+        emit(routable)
+        return EXIT_OK
     if isinstance(result, str):  # text meant for a person (`actions` without --json)
         sys.stdout.write(result)
         sys.stdout.flush()
@@ -252,6 +285,26 @@ def _warm_first(args: list[str], index: int) -> int | None:
     from ..warm.client import run_through_server
 
     return run_through_server(args)
+
+
+def _on_error_mode(args: list[str]) -> str:
+    """`run`'s --on-error, else $NOETL_IB_ON_ERROR, else exit; known before parsing so that a
+    bad command line is routable too."""
+    mode = os.environ.get(ON_ERROR_ENV, "").strip().lower() or "exit"
+    if mode not in ON_ERROR_MODES:
+        raise CliUsageError(
+            f"{ON_ERROR_ENV} must be exit or result: export {ON_ERROR_ENV}=result, or unset it",
+            field=ON_ERROR_ENV,
+            fix=f"export {ON_ERROR_ENV}=result (or unset it).",
+        )
+    for i, word in enumerate(args):
+        if word == "--":
+            break
+        value = word.removeprefix("--on-error=") if word.startswith("--on-error=") else (
+            args[i + 1] if word == "--on-error" and i + 1 < len(args) else None)
+        if value in ON_ERROR_MODES:
+            mode = value
+    return mode
 
 
 def _is_run(args: list[str], index: int) -> bool:
