@@ -156,7 +156,8 @@ def _build_parser(*, only_run: bool = False) -> tuple[argparse.ArgumentParser, a
 
     sub.add_parser(
         "simulator",
-        help="run the local IBKR simulator (see `noetl-ib simulator --help`)",
+        help="run the local IBKR simulator (see `noetl-ib simulator --help`); "
+        "`noetl-ib simulator env --state-dir DIR` prints the exports that point a bot at it",
         add_help=False,
     )
     from ..warm.command import add_warm_parser
@@ -210,10 +211,14 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None and (served := _warm_first(args, index)) is not None:
         return served
     if index < len(args) and args[index] == "simulator":
+        rest = args[index + 1 :]
+        if rest[:1] == ["env"]:  # the exports for a running simulator, not a server
+            from ..simulator.env_exports import main as env_main
+
+            return env_main(rest[1:])
         # The simulator is a long-running server with its own options and logging.
         from ..simulator.cli import main as simulator_main
 
-        rest = args[index + 1 :]
         return int(simulator_main(["-v", *rest] if verbose else rest) or 0)
 
     is_run = _is_run(args, index)
