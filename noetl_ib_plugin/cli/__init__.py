@@ -20,6 +20,7 @@ from ._io import (
     FailedWithResult,
     configure_logging,
     emit,
+    is_terminal,
     redact,
     report_error,
     stdout_to_stderr,
@@ -225,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     parser, run_parser = _build_parser(only_run=is_run)
     command: str | None = None
     on_error = "exit"
+    # A person at a terminal gets indented JSON and readable errors; pipes get today's one line.
+    pretty, readable = is_terminal(sys.stdout), is_terminal(sys.stderr)
     try:
         if is_run:
             on_error = _on_error_mode(args)
@@ -258,13 +261,13 @@ def main(argv: list[str] | None = None) -> int:
 
             result = success_result(ns.action, result)
     except FailedWithResult as failed:
-        emit(failed.result)
-        return report_error(failed.cause, verbose=verbose, command=command)
+        emit(failed.result, pretty=pretty)
+        return report_error(failed.cause, verbose=verbose, command=command, readable=readable)
     except KeyboardInterrupt:
         sys.stderr.write('{"error":{"type":"Interrupted","message":"interrupted"}}\n')
         return 130
     except Exception as exc:
-        code = report_error(exc, verbose=verbose, command=command)
+        code = report_error(exc, verbose=verbose, command=command, readable=readable)
         if on_error != "result":
             return code
         from ..step_result import failure_result
@@ -273,13 +276,13 @@ def main(argv: list[str] | None = None) -> int:
                                   debug_hint="rerun with -v")
         routable["summary"] = redact(routable["summary"])
         routable["error"]["message"] = redact(str(routable["error"].get("message", "")))
-        emit(routable)
+        emit(routable, pretty=pretty)
         return EXIT_OK
     if isinstance(result, str):  # text meant for a person (`actions` without --json)
         sys.stdout.write(result)
         sys.stdout.flush()
     else:
-        emit(result)
+        emit(result, pretty=pretty)
     return EXIT_OK
 
 
