@@ -17,6 +17,7 @@ from .client import IBClient
 from .credentials import CredentialRecord, load_credential, parse_record
 from .errors import InputError
 from .plugins import registry
+from .progress import Progress
 from .runtime import RUNTIME
 from .validation import input_error
 
@@ -70,13 +71,14 @@ def _record_key(record: CredentialRecord) -> str:
     return fingerprint(payload)
 
 
-def get_client(record: CredentialRecord) -> IBClient:
-    """One `IBClient` (and so one pooled HTTP session and pacer) per credential per process."""
+def get_client(record: CredentialRecord, progress: Progress | None = None) -> IBClient:
+    """One `IBClient` (and so one pooled HTTP session and pacer) per credential per process;
+    `progress` (the front door's) is told about long waits of the client it creates."""
 
     def make() -> IBClient:
         provider = registry().token_provider_for(record)
         return IBClient(provider, account_id=record.data.account_id,
-                        environment=record.data.environment)
+                        environment=record.data.environment, progress=progress)
 
     return RUNTIME.clients.get_or_create(_record_key(record), make)
 
@@ -128,13 +130,14 @@ def run_action_typed(
     *,
     credentials_file: str | os.PathLike[str] | None = None,
     allow_live: bool = False,
+    progress: Progress | None = None,
     **args: Any,
 ) -> ActionResult:
     """Run a registered action by name and return its output model (`actions.outputs`).
 
     A dict comes back only from an action that declares no output model, or when the model
     refused the result (logged; an accepted order is never lost). Arguments and errors as
-    `run_action`.
+    `run_action`; `progress` (a front door's) is told about waits of a second or more.
     """
     check_allow_live(allow_live)
     actions = registry().actions
@@ -151,7 +154,7 @@ def run_action_typed(
     except ValidationError as exc:
         raise _input_error(name, exc) from None
     record = resolve_credential(credential, credentials_file)
-    client = get_client(record).with_options(allow_live=allow_live)
+    client = get_client(record, progress).with_options(allow_live=allow_live)
     if action.trading:
         client.ensure_trading_allowed(getattr(validated, "account_id", None))
     return typed_output(action.output_model, action.run(client, validated), name)

@@ -27,6 +27,7 @@ RANKS = {
     "plugins": 5,
     "builtin": 5,
     "step_context": 0,
+    "progress": 0,
     "runtime": 0,
     "ancestors": 0,
     "entry": 6,

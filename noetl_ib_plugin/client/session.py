@@ -20,6 +20,7 @@ import requests
 
 from ..auth.base import TokenProvider
 from ..backoff import RetryPolicy
+from ..progress import Progress, announce
 from ..transport import ensure_limits, limited_session
 from .authorized import AuthorizedSender, RefreshBudget
 from .bootstrap import BrokerageSession, BrokerageSessionManager, needs_for
@@ -63,7 +64,8 @@ class IBClient:
 
     `timeout` is (connect, read) seconds per attempt; `pacer` None uses the credential's
     shared pacer, False none; `session` is an optional `requests.Session` to send through
-    (it still gets the total deadline); `clock`/`sleep` are monotonic seconds, injectable.
+    (it still gets the total deadline); `clock`/`sleep` are monotonic seconds, injectable;
+    `progress` is told about waits of a second or more (pacing, bridge warm-up, `wait`).
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class IBClient:
         allow_live: bool = False,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.provider = provider
         self.environment = environment
@@ -105,6 +108,8 @@ class IBClient:
             provider, self._call_without_bootstrap, explicit_account_id=account_id,
             compete=bool(getattr(data, "compete", True)), clock=clock, sleep=self.sleep)
         self.guard = TradingGuard(self.brokerage_manager, account_id)
+        self.progress = progress
+        self.transport.progress = self.brokerage_manager.progress = progress
 
     @staticmethod
     def _new_http() -> requests.Session:
@@ -178,6 +183,11 @@ class IBClient:
         self.brokerage_manager.bootstrap_lock_timeout = value
 
     # -- views and lifecycle -------------------------------------------------------------------
+
+    def wait(self, seconds: float, what: str) -> None:
+        """Sleep `seconds` for `what`, telling `progress` first when it is a second or more."""
+        announce(self.progress, what, seconds)
+        self.sleep(seconds)
 
     def with_options(self, *, allow_live: bool | None = None) -> IBClient:
         """A view for one call that shares the HTTP session, pacing and bootstrap state."""
