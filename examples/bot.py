@@ -3,8 +3,11 @@
 Run it as is (`.venv/bin/python examples/bot.py`): it starts the embedded IBKR simulator, writes
 its throw-away OAuth 1.0a keys to a temporary directory and exports the same OAUTH_* variables a
 bot sets for IBKR, so `TradingClient.from_env()` reads them exactly as it would in production.
-Against IBKR, set the variables yourself and call `run_bot(TradingClient.from_env())`.
-Prints one JSON summary; exits non-zero if any step fails.
+`--from-env` uses the variables already exported instead (IBKR, or a simulator you started:
+`eval "$(noetl-ib simulator env --state-dir DIR)"`); paper accounts only.
+Prints one JSON summary; exits non-zero if any step fails. Run it as often as you like: each run
+places its order under a new client_order_id (`order_key`), so a second run is a second order,
+while a retry inside one run reuses its key and can never place the order twice.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +28,22 @@ from noetl_ib_plugin import IBPluginError, TradingClient
 RESTING_DISCOUNT = 0.025
 
 
-def run_bot(ib: TradingClient, symbol: str = "AAPL") -> dict[str, Any]:
+def order_key(strategy: str, symbol: str, side: str, run_id: str) -> str:
+    """The client_order_id of one intended order: what it is and the run that intends it.
+
+    Same run, same order -> same key (a retry after a lost answer finds the order instead of
+    placing a second one); a new run -> a new key. Keep a key fixed across runs only when the
+    runs mean the same single order, e.g. "rebalance AAPL on 2026-11-30".
+    """
+    return f"{strategy}-{symbol}-{side}-{run_id}".lower()
+
+
+def new_run_id() -> str:
+    """A run id unique on this host: UTC time to the second plus the process id."""
+    return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}"
+
+
+def run_bot(ib: TradingClient, symbol: str = "AAPL", run_id: str | None = None) -> dict[str, Any]:
     """One pass of a swing bot: read the account and the market, rest a buy, then cancel it."""
     status = ib.connect()
     balance = ib.get_account_balance()
@@ -34,8 +53,9 @@ def run_bot(ib: TradingClient, symbol: str = "AAPL") -> dict[str, Any]:
     if not isinstance(bid, (int, float)):
         raise SystemExit(f"bot: no bid or last price for {symbol}: {quote.missing}")
     limit = round(bid * (1 - RESTING_DISCOUNT), 2)
+    key = order_key("swing", symbol, "BUY", run_id or new_run_id())
     order = ib.place_order(symbol=symbol, side="BUY", quantity=1, order_type="LMT",
-                           limit_price=limit)
+                           limit_price=limit, client_order_id=key)
     cancel = ib.cancel_order(order.order_id)
     return {
         "connected": status.authenticated and status.connected,
@@ -43,7 +63,8 @@ def run_bot(ib: TradingClient, symbol: str = "AAPL") -> dict[str, Any]:
         "available_funds": balance.available_funds,
         "positions": positions.count,
         "quote": {"symbol": quote.symbol, "bid": bid},
-        "order": {"order_id": order.order_id, "limit_price": limit, "status": order.status},
+        "order": {"order_id": order.order_id, "client_order_id": order.client_order_id,
+                  "limit_price": limit, "status": order.status},
         "cancel": cancel.status,
     }
 
@@ -51,41 +72,31 @@ def run_bot(ib: TradingClient, symbol: str = "AAPL") -> dict[str, Any]:
 @contextmanager
 def simulator_environment() -> Iterator[dict[str, str]]:
     """The embedded simulator and the OAUTH_* environment a bot would export for it."""
+    from noetl_ib_plugin.simulator.env_exports import exports
     from noetl_ib_plugin.testing import running_simulator
 
     with tempfile.TemporaryDirectory(prefix="ib-bot-") as tmp, \
             running_simulator(state_dir=Path(tmp) / "sim") as sim:
-        records = json.loads(sim.credentials_file.read_text(encoding="utf-8"))["credentials"]
-        data = next(r for r in records if r["name"] == "sim_oauth1a")["data"]
-        paths = {}
-        for name in ("signature_key", "encryption_key"):
-            path = Path(tmp) / f"private_{name.split('_')[0]}.pem"
-            path.write_text(data[name], encoding="utf-8")
-            path.chmod(0o600)
-            paths[name] = str(path)
-        yield {
-            "OAUTH_CONSUMER_KEY": data["consumer_key"],
-            "OAUTH_ACCESS_TOKEN": data["access_token"],
-            "OAUTH_ACCESS_TOKEN_SECRET": data["access_token_secret"],
-            "OAUTH_SIGNATURE_PATH": paths["signature_key"],
-            "OAUTH_ENCRYPTION_PATH": paths["encryption_key"],
-            "OAUTH_DH_PRIME": data["dh_prime"],
-            "PAPER_TRADING": "true",
-            "IBKR_API_BASE_URL": data["api_base_url"],
-            "NOETL_IB_CACHE_DIR": str(Path(tmp) / "token-cache"),
-        }
+        env = exports(sim.credentials_file, Path(tmp))
+        env["NOETL_IB_CACHE_DIR"] = str(Path(tmp) / "token-cache")
+        yield env
 
 
-def main() -> int:
-    """Run the bot against the simulator and print its summary as one JSON line."""
-    with simulator_environment() as env:
-        os.environ.update(env)
-        try:
+def main(argv: list[str] | None = None) -> int:
+    """Run the bot (embedded simulator, or --from-env) and print its summary as one JSON line."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        if "--from-env" in args:
             with TradingClient.from_env() as ib:
                 summary = run_bot(ib)
-        except IBPluginError as exc:
-            print(f"bot: {exc}", file=sys.stderr)
-            return 1
+        else:
+            with simulator_environment() as env:
+                os.environ.update(env)
+                with TradingClient.from_env() as ib:
+                    summary = run_bot(ib)
+    except IBPluginError as exc:
+        print(f"bot: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(summary))
     return 0
 

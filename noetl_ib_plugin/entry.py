@@ -168,41 +168,6 @@ def default_client_order_id(execution_id: str, step: str, params: Mapping[str, A
     return derive_client_order_id(execution_id, step, params)
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    """Collapse whitespace so the summary stays one line in NoETL's UI."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _failure(action: Any, exc: BaseException) -> dict[str, Any]:
-    """The step result for a failure: ok false, isError, a one-line summary, the typed error."""
-    from .errors import IBPluginError, InputError, OrderRejected
-
-    if isinstance(exc, IBPluginError):
-        error: dict[str, Any] = {**exc.to_dict(), "message": exc.message, "field": exc.field,
-                                 "category": exc.category, "fix": exc.fix}
-        if exc.status is not None:
-            error["status"] = exc.status
-        text = str(exc)
-    else:
-        # Foreign exceptions may quote anything (a secret, a PEM): only their type is shown.
-        error = {"type": type(exc).__name__, "message": "unexpected error inside noetl-ib-plugin",
-                 "field": None, "category": "internal",
-                 "fix": "rerun with log_level: DEBUG and report the traceback (it is redacted)."}
-        text = f"{error['type']}: {error['message']}"
-    label = action if isinstance(action, str) and action else "noetl-ib"
-    out: dict[str, Any] = {
-        "ok": False,
-        "isError": True,
-        "summary": _one_line(f"{label} failed: {text}"),
-        "error": error,
-    }
-    if label == "place_order":
-        refused = isinstance(exc, (InputError, OrderRejected))
-        out["outcome"] = "refused" if refused else "unknown"
-    return out
-
-
 @contextmanager
 def _quiet(log_level: str | None) -> Iterator[None]:
     """Nothing on stdout/stderr unless asked: NoETL persists both in its event log."""
@@ -276,7 +241,9 @@ def main(
     except Exception as exc:
         if raise_errors:
             raise
-        return _failure(action, exc)
+        from .common.step_result import failure_result
+
+        return failure_result(action, exc)
 
 
 def _run(
@@ -320,10 +287,6 @@ def _run(
                 ctx.execution_id, ctx.step, action_params
             )
         result = run_action_typed(action, record, allow_live=live, host=host, **action_params)
-    out = json.loads(json.dumps(output_json(result), default=str))  # serialised here, at the edge
-    if not isinstance(out, dict):
-        out = {"result": out}
-    out.setdefault("ok", True)
-    if action == "place_order":
-        out.setdefault("outcome", "placed")
-    return out
+    from .common.step_result import success_result
+
+    return success_result(action, json.loads(json.dumps(output_json(result), default=str)))

@@ -15,6 +15,7 @@ from .actions.outputs.base import ActionResult, output_json, typed_output
 from .actions.spec import Action
 from .auth.base import TokenProvider
 from .client import IBClient
+from .common.progress import Progress
 from .common.step_context import current_step
 from .common.validation import input_error
 from .credentials import CredentialRecord, parse_record
@@ -96,10 +97,12 @@ def load_credential(name: str, credentials_file: str | os.PathLike[str] | None =
     return load_from_stores(name, credentials_file, types=types)
 
 
-def get_client(record: CredentialRecord, *, host: Host | None = None) -> IBClient:
+def get_client(record: CredentialRecord, *, host: Host | None = None,
+               progress: Progress | None = None) -> IBClient:
     """The host's `IBClient` for `record` in the current NoETL step (if any): one per record
-    and token cache."""
-    return (host or default_host()).client(record, current_step())
+    and token cache; `progress` (the front door's) is told about long waits of a client this
+    call creates."""
+    return (host or default_host()).client(record, current_step(), progress=progress)
 
 
 def get_token_provider(record: CredentialRecord | Mapping[str, Any] | str, *,
@@ -154,13 +157,14 @@ def run_action_typed(
     credentials_file: str | os.PathLike[str] | None = None,
     allow_live: bool = False,
     host: Host | None = None,
+    progress: Progress | None = None,
     **args: Any,
 ) -> ActionResult:
     """Run a registered action by name and return its output model (`actions.outputs`).
 
     A dict comes back only from an action that declares no output model, or when the model
     refused the result (logged; an accepted order is never lost). Arguments and errors as
-    `run_action`.
+    `run_action`; `progress` (a front door's) is told about waits of a second or more.
     """
     check_allow_live(allow_live)
     host = host or default_host()
@@ -178,7 +182,7 @@ def run_action_typed(
     except ValidationError as exc:
         raise _input_error(action, exc) from None
     record = resolve_credential(credential, credentials_file, host=host)
-    client = get_client(record, host=host).with_options(allow_live=allow_live)
+    client = get_client(record, host=host, progress=progress).with_options(allow_live=allow_live)
     if action.trading:
         client.ensure_trading_allowed(getattr(validated, "account_id", None))
     return typed_output(action.output_model, action.run(client, validated), name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from noetl_ib_plugin import errors
-from noetl_ib_plugin.entry import _failure
+from noetl_ib_plugin.common.step_result import failure_result
 
 # Built here, not taken from the redaction module: the oracle does not reuse the code it checks.
 PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcw\n-----END PRIVATE KEY-----"
@@ -23,7 +23,7 @@ def test_order_inactive_reason_is_redacted() -> None:
     exc = errors.OrderInactive("held", order_id="7", client_order_id="c-1",
                                reason=f"rejected {PEM} {JWT} {TOKEN}")
     assert _leaks(json.dumps(exc.to_dict())) == []
-    assert _leaks(json.dumps(_failure("place_order", exc))) == []
+    assert _leaks(json.dumps(failure_result("place_order", exc))) == []
     assert exc.to_dict()["reason"].startswith("rejected ")
     assert exc.to_dict()["order_id"] == "7"
 

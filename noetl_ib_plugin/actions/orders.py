@@ -180,7 +180,7 @@ def _submit_exactly_once(
                 raise
             wait = min(exc.retry_after or 1.0, settings.max_rate_limit_wait)
             log.warning("order %s: rate limited; resending in %.1fs", coid, wait)
-            client.sleep(wait)
+            client.wait(wait, f"IBKR's rate limit before resending order {coid}")
         except DuplicateCoid as dup:
             # IBKR says this cOID is registered: the order exists. Never advise a new id.
             found = _reconcile(client, ticket, settings, dup.message)

@@ -20,6 +20,8 @@ from ._io import (
     FailedWithResult,
     configure_logging,
     emit,
+    is_terminal,
+    redact,
     report_error,
     stdout_to_stderr,
 )
@@ -28,10 +30,17 @@ __all__ = ["main"]
 
 PROG = "noetl-ib"
 
+#: `run --on-error`: `exit` (exit code by category) or `result` (a routable `{"ok": ...}` on stdout).
+ON_ERROR_MODES = ("exit", "result")
+#: Sets `--on-error` for every `run` of a process tree, e.g. a whole playbook.
+ON_ERROR_ENV = "NOETL_IB_ON_ERROR"
+
 _EPILOG = """\
 exit codes: 0 ok, 1 unexpected error, 2 bad input, 3 authentication failed,
             4 broker rejected the request, 5 transient failure (retry later),
             6 order outcome unknown (look it up by its client_order_id; never retry blindly)
+on error: `run --on-error result` (or NOETL_IB_ON_ERROR=result) prints {"ok": false, "error": ...}
+          on stdout and exits 0, for playbooks that route on {{ result.ok }}
 credentials: --credentials-file, else $NOETL_IB_CREDENTIALS, else NoETL's alias store,
              else $NOETL_SERVER_URL; logs: -v or NOETL_IB_LOG_LEVEL=DEBUG (stderr only)
 pydantic plugins are off in this command unless PYDANTIC_DISABLE_PLUGINS is set (even empty)
@@ -71,7 +80,7 @@ def _build_parser(*, only_run: bool = False) -> tuple[argparse.ArgumentParser, a
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _verbose_option(parser)
-    parser.add_argument("--version", action="store_true", help="print the version as JSON")
+    parser.add_argument("--version", action="store_true", help="print `noetl-ib <version>`")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser(
@@ -86,6 +95,14 @@ def _build_parser(*, only_run: bool = False) -> tuple[argparse.ArgumentParser, a
     run.add_argument("--args-json", metavar="JSON", help="action arguments as a JSON object")
     run.add_argument(
         "--allow-live", action="store_true", help="permit trading on a live account (also needs the record)"
+    )
+    run.add_argument(
+        "--on-error",
+        choices=ON_ERROR_MODES,
+        metavar="{exit,result}",
+        help="exit (default): failures exit non-zero with the error on stderr; result: print "
+        '{"ok": false, "error": {...}} on stdout and exit 0 so a playbook can route on ok '
+        "(results then carry \"ok\": true); default $NOETL_IB_ON_ERROR",
     )
     _verbose_option(run)
     if only_run:  # a `run` step (the hot path) parses with `run` alone
@@ -140,7 +157,8 @@ def _build_parser(*, only_run: bool = False) -> tuple[argparse.ArgumentParser, a
 
     sub.add_parser(
         "simulator",
-        help="run the local IBKR simulator (see `noetl-ib simulator --help`)",
+        help="run the local IBKR simulator (see `noetl-ib simulator --help`); "
+        "`noetl-ib simulator env --state-dir DIR` prints the exports that point a bot at it",
         add_help=False,
     )
     from .warm.command import add_warm_parser
@@ -194,17 +212,26 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None and (served := _warm_first(args, index)) is not None:
         return served
     if index < len(args) and args[index] == "simulator":
+        rest = args[index + 1 :]
+        if rest[:1] == ["env"]:  # the exports for a running simulator, not a server
+            from ..simulator.env_exports import main as env_main
+
+            return env_main(rest[1:])
         # The simulator is a long-running server with its own options and logging.
         from ..simulator.cli import main as simulator_main
 
-        rest = args[index + 1 :]
         return int(simulator_main(["-v", *rest] if verbose else rest) or 0)
 
     is_run = _is_run(args, index)
     parser, run_parser = _build_parser(only_run=is_run)
     command: str | None = None
     credential: str | None = None
+    on_error = "exit"
+    # A person at a terminal gets indented JSON and readable errors; pipes get today's one line.
+    pretty, readable = is_terminal(sys.stdout), is_terminal(sys.stderr)
     try:
+        if is_run:
+            on_error = _on_error_mode(args)
         try:
             if is_run:
                 # key=value words may sit between options: only intermixed parsing allows that.
@@ -220,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         if ns.version:
             from .._version import __version__
 
-            emit({"name": "noetl-ib-plugin", "version": __version__})
+            sys.stdout.write(f"{PROG} {__version__}\n")
+            sys.stdout.flush()
             return EXIT_OK
         command = ns.command
         if command == "run":
@@ -230,20 +258,35 @@ def main(argv: list[str] | None = None) -> int:
             raise CliUsageError("a command is required: run, token, credentials, actions, warm, simulator")
         with stdout_to_stderr():
             result = _dispatch(ns)
+        if on_error == "result":
+            from ..common.step_result import success_result
+
+            result = success_result(ns.action, result)
     except FailedWithResult as failed:
-        emit(failed.result)
+        emit(failed.result, pretty=pretty)
         return report_error(failed.cause, verbose=verbose, command=command,
-                            credential=credential)
+                            credential=credential, readable=readable)
     except KeyboardInterrupt:
         sys.stderr.write('{"error":{"type":"Interrupted","message":"interrupted"}}\n')
         return 130
     except Exception as exc:
-        return report_error(exc, verbose=verbose, command=command, credential=credential)
+        code = report_error(exc, verbose=verbose, command=command, credential=credential,
+                            readable=readable)
+        if on_error != "result":
+            return code
+        from ..common.step_result import failure_result
+
+        routable = failure_result(command.removeprefix("run ") if command else None, exc,
+                                  debug_hint="rerun with -v")
+        routable["summary"] = redact(routable["summary"])
+        routable["error"]["message"] = redact(str(routable["error"].get("message", "")))
+        emit(routable, pretty=pretty)
+        return EXIT_OK
     if isinstance(result, str):  # text meant for a person (`actions` without --json)
         sys.stdout.write(result)
         sys.stdout.flush()
     else:
-        emit(result)
+        emit(result, pretty=pretty)
     return EXIT_OK
 
 
@@ -254,6 +297,26 @@ def _warm_first(args: list[str], index: int) -> int | None:
     from .warm.client import run_through_server
 
     return run_through_server(args)
+
+
+def _on_error_mode(args: list[str]) -> str:
+    """`run`'s --on-error, else $NOETL_IB_ON_ERROR, else exit; known before parsing so that a
+    bad command line is routable too."""
+    mode = os.environ.get(ON_ERROR_ENV, "").strip().lower() or "exit"
+    if mode not in ON_ERROR_MODES:
+        raise CliUsageError(
+            f"{ON_ERROR_ENV} must be exit or result: export {ON_ERROR_ENV}=result, or unset it",
+            field=ON_ERROR_ENV,
+            fix=f"export {ON_ERROR_ENV}=result (or unset it).",
+        )
+    for i, word in enumerate(args):
+        if word == "--":
+            break
+        value = word.removeprefix("--on-error=") if word.startswith("--on-error=") else (
+            args[i + 1] if word == "--on-error" and i + 1 < len(args) else None)
+        if value in ON_ERROR_MODES:
+            mode = value
+    return mode
 
 
 def _is_run(args: list[str], index: int) -> bool:

@@ -37,6 +37,7 @@ __all__ = [
     "die",
     "emit",
     "error_exit_code",
+    "is_terminal",
     "load_json_bounded",
     "parse_assignments",
     "parse_value",
@@ -106,9 +107,19 @@ def stdout_to_stderr() -> Iterator[None]:
             os.close(saved_fd)
 
 
-def emit(obj: Any) -> None:
-    """Print exactly one JSON object (one line) on stdout."""
-    sys.stdout.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
+def is_terminal(stream: Any) -> bool:
+    """True when `stream` is a terminal (a person reads it), False for pipes, files and captures."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def emit(obj: Any, *, pretty: bool = False) -> None:
+    """Print exactly one JSON object on stdout: one line, or indented for a terminal (`pretty`)."""
+    text = (json.dumps(obj, indent=2, default=str, ensure_ascii=False) if pretty
+            else json.dumps(obj, separators=(",", ":"), default=str))
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 
@@ -151,9 +162,29 @@ def _error_payload(exc: BaseException, verbose: int,
     return body
 
 
-def report_error(exc: BaseException, *, verbose: int, command: str | None = None,
-                 credential: str | None = None) -> int:
-    """Write `{"error": {...}}` on stderr (and to NOETL_IB_ERROR_LOG if set); return the exit code.
+def _readable(exc: BaseException, body: Mapping[str, Any], code: int) -> str:
+    """The error for a person: what went wrong, the details it names, then the fix on its own line."""
+    message = getattr(exc, "message", None)
+    if not isinstance(message, str) or not isinstance(getattr(exc, "category", None), str):
+        message = str(body.get("message", ""))
+    field = body.get("field")
+    head = f"{field}: {message}" if field and f"{field}:" not in message else message
+    lines = [f"error ({body.get('type')}, exit {code}): {redact(head)}"]
+    for name, value in body.items():
+        if name not in ("type", "message", "category", "field", "fix") and value is not None:
+            lines.append(f"  {name}: {redact(str(value))}")
+    fix = body.get("fix") or getattr(exc, "fix", None)
+    if isinstance(fix, str) and fix:
+        lines.append(f"fix: {redact(fix)}")
+    return "\n".join(lines) + "\n"
+
+
+def report_error(
+    exc: BaseException, *, verbose: int, command: str | None = None,
+    credential: str | None = None, readable: bool = False,
+) -> int:
+    """Write `{"error": {...}}` on stderr, or for a terminal (`readable`) the message, details and
+    fix on lines of their own (and to NOETL_IB_ERROR_LOG if set); return the exit code.
 
     `credential`: the `--credential` of the command line, put into fixes that say `NAME`."""
     code = error_exit_code(exc)
@@ -162,8 +193,10 @@ def report_error(exc: BaseException, *, verbose: int, command: str | None = None
         import traceback
 
         sys.stderr.write(redact("".join(traceback.format_exception(exc))))
-    line = json.dumps({"error": body}, separators=(",", ":"), default=str)
-    sys.stderr.write(line + "\n")
+    if readable:
+        sys.stderr.write(_readable(exc, body, code))
+    else:
+        sys.stderr.write(json.dumps({"error": body}, separators=(",", ":"), default=str) + "\n")
     sys.stderr.flush()
     _append_error_log(body, code, command)
     return code

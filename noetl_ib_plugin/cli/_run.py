@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ._args import check_argument_name
 from ._io import CliUsageError, load_json_bounded, parse_assignments
 
-__all__ = ["cmd_run", "collect_args"]
+__all__ = ["cmd_run", "collect_args", "tell_waits"]
 
 
 def collect_args(args_json: str | None, params: list[str]) -> dict[str, Any]:
@@ -25,9 +26,17 @@ def collect_args(args_json: str | None, params: list[str]) -> dict[str, Any]:
     return args
 
 
+def tell_waits(what: str, seconds: float) -> None:
+    """A wait of a second or more, said on stderr (stdout holds only the result)."""
+    sys.stderr.write(f"noetl-ib: waiting {seconds:.1f} s for {what}\n")
+    sys.stderr.flush()
+
+
 def cmd_run(ns: argparse.Namespace) -> dict[str, Any]:
     """Resolve the credential, run the action through the shared runner, return its JSON."""
     args = collect_args(ns.args_json, list(ns.params or []))
+    if "progress" in args:
+        raise CliUsageError("'progress' is not an action argument: remove progress=...", field="progress")
     for reserved in ("credential", "credentials_file", "allow_live"):
         if reserved in args:
             raise CliUsageError(
@@ -42,6 +51,7 @@ def cmd_run(ns: argparse.Namespace) -> dict[str, Any]:
         ns.credential,
         credentials_file=ns.credentials_file,
         allow_live=bool(ns.allow_live),
+        progress=tell_waits,
         **args,
     )
     return dict(output_json(result))  # the model becomes JSON here, at the edge

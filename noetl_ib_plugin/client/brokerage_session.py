@@ -18,6 +18,7 @@ import requests
 
 from ..auth.base import Token, TokenProvider
 from ..common.file_lock import file_lock
+from ..common.progress import Progress, announce
 from ..errors import AuthError, BrokerError, SessionTakenOver, TransientError
 from .brokerage_state import BrokerageSession
 
@@ -190,6 +191,8 @@ class BrokerageSessionManager:
         self.bootstrap_lock_timeout: float = 60.0
         self.clock = clock
         self.sleep = sleep
+        #: Told about bridge warm-up polls of a second or more (the front door's; None: silent).
+        self.progress: Progress | None = None
         self.lock = threading.RLock()
         self.current: BrokerageSession | None = None
         self.current_token: Token | None = None
@@ -357,6 +360,8 @@ class BrokerageSessionManager:
                 break
             log.debug("brokerage bridge warming up (no accounts yet); polling again in %.2fs",
                       pause)
+            announce(self.progress, "IBKR's brokerage bridge to list the accounts (it warms up "
+                     "after ssodh/init)", pause)
             self.sleep(pause)
             pause = min(pause * 2, 2.0)
         if self.explicit_account_id:

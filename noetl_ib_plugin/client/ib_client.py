@@ -22,6 +22,7 @@ import requests
 
 from ..auth.base import TokenProvider
 from ..common.backoff import RetryPolicy
+from ..common.progress import Progress, announce
 from ..transport import ensure_limits, limited_session
 from .authorized import AuthorizedSender, RefreshBudget
 from .brokerage_session import BrokerageSession, BrokerageSessionManager, needs_for
@@ -75,7 +76,8 @@ class IBClient:
     lock file); `lookups` memoises contract lookups and `history_gate` bounds concurrent
     `/iserver/marketdata/history` requests (fresh ones when not given); `session` is an optional
     `requests.Session` to send through (it still gets the total deadline); `clock`/`sleep` are
-    monotonic seconds, injectable.
+    monotonic seconds, injectable; `progress` is told about waits of a second or more (pacing,
+    bridge warm-up, `wait`).
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class IBClient:
         allow_live: bool = False,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.provider = provider
         self.environment = environment
@@ -131,6 +134,8 @@ class IBClient:
         self.guard = TradingGuard(self.brokerage_manager, account_id)
         #: Placements in progress by client_order_id (shared by `with_options` views).
         self.order_flights = OrderFlights()
+        self.progress = progress
+        self.transport.progress = self.brokerage_manager.progress = progress
 
     @staticmethod
     def _new_http() -> requests.Session:
@@ -140,6 +145,11 @@ class IBClient:
         return http
 
     # -- views and lifecycle -------------------------------------------------------------------
+
+    def wait(self, seconds: float, what: str) -> None:
+        """Sleep `seconds` for `what`, telling `progress` first when it is a second or more."""
+        announce(self.progress, what, seconds)
+        self.sleep(seconds)
 
     def with_options(self, *, allow_live: bool | None = None) -> IBClient:
         """A view for one call that shares the HTTP session, pacing and bootstrap state."""

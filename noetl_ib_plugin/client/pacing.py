@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import requests
 
 from ..common.file_lock import file_lock, open_private
+from ..common.progress import Progress, announce
 from ..errors import ConfigurationError
 
 __all__ = [
@@ -140,7 +141,7 @@ class Pacer:
                 earliest = max(earliest, sent[-limit.count] + span)
         return earliest
 
-    def acquire(self, method: str, path: str) -> float:
+    def acquire(self, method: str, path: str, progress: Progress | None = None) -> float:
         """Block until the request may be sent, record it, and return the seconds waited."""
         if not self.enabled:
             return 0.0
@@ -157,6 +158,7 @@ class Pacer:
                     self.waited += waited
                     return waited
             pause = at - now
+            announce(progress, f"IBKR's pacing limit on {method} {path}", pause)
             self._sleep(pause)
             waited += pause
 
@@ -259,7 +261,7 @@ class FilePacer(Pacer):
                 os.unlink(tmp)
             raise
 
-    def acquire(self, method: str, path: str) -> float:
+    def acquire(self, method: str, path: str, progress: Progress | None = None) -> float:
         """Block until every process's requests leave room, record this one, return seconds waited."""
         if not self.enabled:
             return 0.0
@@ -278,6 +280,7 @@ class FilePacer(Pacer):
                     self.waited += waited
                     return waited
             pause = at - now
+            announce(progress, f"IBKR's pacing limit on {method} {path}", pause)
             self._sleep(pause)
             waited += pause
 

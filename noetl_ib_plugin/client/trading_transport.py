@@ -16,6 +16,7 @@ import urllib3.exceptions
 from ..auth.base import TokenProvider
 from ..auth.http import problem_detail
 from ..common.backoff import RETRYABLE_STATUS, RetryPolicy, retry_call
+from ..common.progress import Progress
 from ..errors import BrokerError, RateLimited, TransientError
 from ..transport import SettledSession, json_body
 from .brokerage_session import is_bootstrap_signal
@@ -96,6 +97,8 @@ class TradingTransport:
         self.retry_policy = retry_policy
         self.timeout = timeout
         self.clock = clock
+        #: Told about pacing waits of a second or more (the front door's; None: silent).
+        self.progress: Progress | None = None
 
     @property
     def trading_base_url(self) -> str:
@@ -121,7 +124,7 @@ class TradingTransport:
 
         def send() -> requests.Response:
             nonlocal token_used
-            self.pacer.acquire(method, path)
+            self.pacer.acquire(method, path, self.progress)
             if isinstance(self.http, SettledSession):  # same request, less generic merging
                 prepared = self.http.prepare(method, url, params=params, json=json)
             else:

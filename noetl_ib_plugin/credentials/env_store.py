@@ -12,8 +12,15 @@ Variables (IBKR's OAuth 1.0a self-service portal issues the values):
   ``environment: live`` (trading a live account still needs ``allow_live``)
 - optional: ``OAUTH_REALM``, ``IBKR_ACCOUNT_ID``, ``IBKR_API_BASE_URL``
 
-The record is named ``env``: ``noetl-ib run get_positions --credential env``. Errors name the
-variable, never its value.
+ibind's names (ibind 0.2.2, ``ibind/var.py``) are accepted where ours are unset:
+``IBIND_OAUTH1A_CONSUMER_KEY``, ``IBIND_OAUTH1A_ACCESS_TOKEN``,
+``IBIND_OAUTH1A_ACCESS_TOKEN_SECRET``, ``IBIND_OAUTH1A_SIGNATURE_KEY_FP`` (or the PEM itself in
+``IBIND_OAUTH1A_SIGNATURE_KEY``), ``IBIND_OAUTH1A_ENCRYPTION_KEY_FP`` (or
+``IBIND_OAUTH1A_ENCRYPTION_KEY``), ``IBIND_OAUTH1A_DH_PRIME``, ``IBIND_OAUTH1A_REALM``,
+``IBIND_ACCOUNT_ID`` and ``IBIND_OAUTH1A_REST_URL`` (its ``/v1/api/`` suffix dropped).
+
+The record is named ``env``: ``noetl-ib run get_positions --credential env``. One error names
+every missing or unusable variable (the one that was set, ours or ibind's), never a value.
 """
 
 from __future__ import annotations
@@ -27,7 +34,13 @@ from ..errors import CredentialError
 from .models import OAUTH1A_TYPE, CredentialData, OAuth1aData
 from .records import parse_record
 
-__all__ = ["ENV_CREDENTIAL_NAME", "ENV_VARIABLES", "EnvironmentStore", "record_from_environment"]
+__all__ = [
+    "ENV_CREDENTIAL_NAME",
+    "ENV_VARIABLES",
+    "IBIND_VARIABLES",
+    "EnvironmentStore",
+    "record_from_environment",
+]
 
 #: The credential name this store answers to.
 ENV_CREDENTIAL_NAME = "env"
@@ -46,6 +59,25 @@ _OPTIONAL: dict[str, str] = {
     "account_id": "IBKR_ACCOUNT_ID",
     "api_base_url": "IBKR_API_BASE_URL",
 }
+#: Record field -> ibind 0.2.2's variable (ibind/var.py), read when ours is unset.
+IBIND_VARIABLES: dict[str, str] = {
+    "consumer_key": "IBIND_OAUTH1A_CONSUMER_KEY",
+    "access_token": "IBIND_OAUTH1A_ACCESS_TOKEN",
+    "access_token_secret": "IBIND_OAUTH1A_ACCESS_TOKEN_SECRET",
+    "signature_key_path": "IBIND_OAUTH1A_SIGNATURE_KEY_FP",
+    "encryption_key_path": "IBIND_OAUTH1A_ENCRYPTION_KEY_FP",
+    "dh_prime": "IBIND_OAUTH1A_DH_PRIME",
+    "realm": "IBIND_OAUTH1A_REALM",
+    "account_id": "IBIND_ACCOUNT_ID",
+    "api_base_url": "IBIND_OAUTH1A_REST_URL",
+}
+#: Key path field -> (PEM field, ibind's variable holding the PEM itself).
+_IBIND_PEMS: dict[str, tuple[str, str]] = {
+    "signature_key_path": ("signature_key", "IBIND_OAUTH1A_SIGNATURE_KEY"),
+    "encryption_key_path": ("encryption_key", "IBIND_OAUTH1A_ENCRYPTION_KEY"),
+}
+#: ibind's REST URL ends in the API path; our api_base_url is the origin.
+_IBIND_API_PATH = "/v1/api"
 _HINTS = {
     "OAUTH_CONSUMER_KEY": "the 9-character consumer key from IBKR's OAuth self-service portal",
     "OAUTH_ACCESS_TOKEN": "the access token from IBKR's OAuth self-service portal",
@@ -56,12 +88,41 @@ _HINTS = {
 }
 
 
-def _variable_for(field: str | None) -> str | None:
-    """The environment variable behind a record field such as `data.signature_key_path`."""
-    name = (field or "").removeprefix("data.")
-    return {**ENV_VARIABLES, **_OPTIONAL, "signature_key": ENV_VARIABLES["signature_key_path"],
-            "encryption_key": ENV_VARIABLES["encryption_key_path"],
-            "environment": "PAPER_TRADING"}.get(name)
+def _any_set(env: Mapping[str, str]) -> bool:
+    """True when any required variable, ours or ibind's, is set."""
+    names = [*ENV_VARIABLES.values(), *(IBIND_VARIABLES[f] for f in ENV_VARIABLES),
+             *(pem for _, pem in _IBIND_PEMS.values())]
+    return any(env.get(v) for v in names)
+
+
+def _read(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """(record data, field -> the variable it came from, our names of the missing variables)."""
+    data: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    missing: list[str] = []
+    for field, var in {**ENV_VARIABLES, **_OPTIONAL}.items():
+        for name in (var, IBIND_VARIABLES[field]):
+            value = env.get(name, "").strip()
+            if value:
+                if name == "IBIND_OAUTH1A_REST_URL":
+                    value = value.rstrip("/").removesuffix(_IBIND_API_PATH)
+                data[field], sources[field] = value, name
+                break
+        else:
+            pem = _IBIND_PEMS.get(field)
+            if pem and env.get(pem[1], "").strip():
+                data[pem[0]], sources[pem[0]] = env[pem[1]], pem[1]
+            elif field in ENV_VARIABLES:
+                missing.append(var)
+    return data, sources, missing
+
+
+def _missing_error(missing: list[str]) -> CredentialError:
+    """One error naming every missing variable, each with ibind's alias and what it holds."""
+    by_var = {v: f for f, v in ENV_VARIABLES.items()}
+    fixes = [f"{var} (or {IBIND_VARIABLES[by_var[var]]}) to {_HINTS[var]}" for var in missing]
+    others = f" (nor {', '.join(missing[1:])})" if len(missing) > 1 else ""
+    return CredentialError(f"is not set{others}", field=missing[0], fix=f"set {'; '.join(fixes)}.")
 
 
 def _paper(environ: Mapping[str, str]) -> bool:
@@ -82,20 +143,9 @@ def record_from_environment(
 ) -> dict[str, Any]:
     """The raw `interactive_brokers_oauth1a` record; CredentialError names a missing variable."""
     env = os.environ if environ is None else environ
-    data: dict[str, Any] = {}
-    for field, var in ENV_VARIABLES.items():
-        value = env.get(var, "").strip()
-        if not value:
-            raise CredentialError(
-                "is not set",
-                field=var,
-                fix=f"set {var} to {_HINTS[var]}.",
-            )
-        data[field] = value
-    for field, var in _OPTIONAL.items():
-        value = env.get(var, "").strip()
-        if value:
-            data[field] = value
+    data, _, missing = _read(env)
+    if missing:
+        raise _missing_error(missing)
     data["environment"] = "paper" if _paper(env) else "live"
     return {
         "name": name,
@@ -106,27 +156,53 @@ def record_from_environment(
     }
 
 
+def _renamed(exc: CredentialError, sources: Mapping[str, str]) -> CredentialError | None:
+    """`exc` told in terms of the variable behind its record field (None: no variable is)."""
+    field = (exc.field or "").removeprefix("data.")
+    var = sources.get(field) or sources.get(f"{field}_path")
+    if var is None and field == "environment":
+        var = "PAPER_TRADING"
+    if var is None:
+        return None
+    where = exc.field or ""
+    return CredentialError(exc.message.replace(where, var), field=var,
+                           fix=exc.fix.replace(where, var) if exc.fix else f"check {var}.")
+
+
 def checked_record(
     environ: Mapping[str, str] | None = None,
     types: Mapping[str, type[CredentialData]] | None = None,
     name: str = ENV_CREDENTIAL_NAME,
 ) -> dict[str, Any]:
-    """`record_from_environment`, with the keys and DH prime loaded so errors name the variable."""
-    raw = record_from_environment(environ, name)
+    """`record_from_environment`, with the keys and DH prime loaded: one error names every
+    unusable variable (as it was set: ours or ibind's)."""
+    env = os.environ if environ is None else environ
+    raw = record_from_environment(env, name)
+    sources = _read(env)[1]
+    problems: list[CredentialError] = []
     try:
         data = parse_record(raw, types).data
-        if isinstance(data, OAuth1aData):
-            data.check()
+        loads = ([data.signature_rsa_key, data.encryption_rsa_key, data.dh_parameters]
+                 if isinstance(data, OAuth1aData) else [])
     except CredentialError as exc:
-        var = _variable_for(exc.field)
-        if var is None:
-            raise
-        raise CredentialError(
-            exc.message.replace(exc.field or "", var),
-            field=var,
-            fix=exc.fix.replace(exc.field or "", var) if exc.fix else f"check {var}.",
-        ) from None
-    return raw
+        problems.append(_renamed(exc, sources) or exc)
+        loads = []
+    for load in loads:
+        try:
+            load()
+        except CredentialError as exc:
+            renamed = _renamed(exc, sources)
+            if renamed is None:
+                raise
+            problems.append(renamed)
+    if not problems:
+        return raw
+    first = problems[0]
+    if len(problems) == 1:
+        raise first
+    also = "; ".join(f"{exc.field}: {exc.message}" for exc in problems[1:])
+    raise CredentialError(f"{first.message}; also {also}", field=first.field,
+                          fix=" ".join(exc.fix or "" for exc in problems).strip())
 
 
 class EnvironmentStore:
@@ -140,7 +216,7 @@ class EnvironmentStore:
     def find(self, name: str) -> Mapping[str, Any] | None:
         """The record when `name` is this store's name and any OAUTH_* variable is set."""
         env = os.environ if self._environ is None else self._environ
-        if name != self.name or not any(env.get(v) for v in ENV_VARIABLES.values()):
+        if name != self.name or not _any_set(env):
             return None
         return checked_record(env, name=name)
 
@@ -148,6 +224,6 @@ class EnvironmentStore:
         """Where this store looks; with none of its variables set, the ones to export."""
         env = os.environ if self._environ is None else self._environ
         where = f"OAUTH_* environment variables (credential name {self.name!r})"
-        if name == self.name and not any(env.get(v) for v in ENV_VARIABLES.values()):
+        if name == self.name and not _any_set(env):
             where += f": none is set; export {', '.join(ENV_VARIABLES.values())}"
         return where

@@ -52,7 +52,7 @@ class Simulator:
         pacing_overrides: Mapping[str, tuple[int, float]] | None = None,
         pacing_leniency: float = 0.05,
         positions_page_size: int = 100,
-        bulk_positions: int = 120,
+        bulk_positions: int = 0,
         keys: SimKeys | None = None,
         default_clients: bool = True,
         public_url: str | None = None,

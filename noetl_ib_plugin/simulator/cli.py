@@ -145,8 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                              '\'{"enforce_coid_unique": false, "linked_accounts": 0}\' '
                              "(see /__sim/options)")
     parser.add_argument("--no-pacing", action="store_true", help="disable IBKR pacing limits")
-    parser.add_argument("--bulk-positions", type=_count, default=120, metavar="N",
-                        help="synthetic positions of the OAuth 1.0a account (scale benches)")
+    parser.add_argument("--bulk-positions", type=_count, default=0, metavar="N",
+                        help="N synthetic ZZ0xx positions on the OAuth 1.0a account, for paging "
+                        "tests and scale benches (default 0: a small, realistic book)")
     parser.add_argument("--seed", type=_seed, default=1,
                         help="seed for prices and ids: the same seed replays the same run")
     parser.add_argument("--token-ttl", default=86399.0,

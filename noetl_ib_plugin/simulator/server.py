@@ -80,8 +80,14 @@ class _Handler(BaseHTTPRequestHandler):
     _headers_buffer: list[bytes]  # BaseHTTPRequestHandler's private buffer (not in typeshed)
 
     def log_message(self, format: str, *args: Any) -> None:
-        """Quiet by default: per-request lines go to the debug logger, never stderr."""
+        """Protocol errors go to the debug logger, never straight to stderr."""
         log.debug("%s " + format, self.address_string(), *args)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """One INFO line per request: method, path without its query, status. Never a header (no
+        Authorization, cookie or token), never a query string or a body."""
+        status = getattr(code, "value", code)
+        log.info("%s %s -> %s", self.command, self.path.partition("?")[0], status)
 
     def do_GET(self) -> None:
         """Dispatch GET."""

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..auth.cache import FileTokenCache, MemoryTokenCache, TokenCache
     from ..client import IBClient, Pacer
     from ..client.lookups import LookupCache
+    from ..common.progress import Progress
     from ..common.step_context import StepContext
     from ..credentials.models import CredentialRecord
     from .plugins import Registry
@@ -186,9 +187,11 @@ class Host:
         """A new provider for `record` over the cache chosen for `step`."""
         return self.registry.token_provider_for(record, cache=self.token_cache(step))
 
-    def client(self, record: CredentialRecord, step: StepContext | None = None) -> IBClient:
+    def client(self, record: CredentialRecord, step: StepContext | None = None, *,
+               progress: Progress | None = None) -> IBClient:
         """One `IBClient` per (record contents, token cache): one pooled HTTP session, pacer and
-        brokerage session each, reused across calls."""
+        brokerage session each, reused across calls; `progress` is told about the long waits of
+        the client when this call creates it."""
         cache = self.token_cache(step)
         key = (record_key(record), id(cache))
 
@@ -201,7 +204,8 @@ class Host:
                             environment=record.data.environment,
                             pacer=self.pacer(provider.cache_key, directory), state_dir=directory,
                             lookups=self.lookups,
-                            history_gate=self.history_gate(provider.cache_key))
+                            history_gate=self.history_gate(provider.cache_key),
+                            progress=progress)
 
         return self._once(self._clients, key, make)
 

@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from noetl_ib_plugin.credentials.env_store import ENV_VARIABLES
 from noetl_ib_plugin.simulator import Simulator
+from noetl_ib_plugin.simulator.env_exports import exports
 
 __all__ = ["bot_env"]
 
 
 def env_for(simulator: Simulator, directory: Path) -> dict[str, str]:
     """The OAUTH_* variables a bot would export for the simulator's OAuth 1.0a user."""
-    records = json.loads(simulator.credentials_file.read_text(encoding="utf-8"))["credentials"]
-    data = next(r for r in records if r["name"] == "sim_oauth1a")["data"]
     directory.mkdir(parents=True, exist_ok=True)
-    signature = directory / "private_signature.pem"
-    encryption = directory / "private_encryption.pem"
-    signature.write_text(data["signature_key"], encoding="utf-8")
-    encryption.write_text(data["encryption_key"], encoding="utf-8")
-    return {
-        "OAUTH_CONSUMER_KEY": data["consumer_key"],
-        "OAUTH_ACCESS_TOKEN": data["access_token"],
-        "OAUTH_ACCESS_TOKEN_SECRET": data["access_token_secret"],
-        "OAUTH_SIGNATURE_PATH": str(signature),
-        "OAUTH_ENCRYPTION_PATH": str(encryption),
-        "OAUTH_DH_PRIME": data["dh_prime"],
-        "PAPER_TRADING": "true",
-        "IBKR_API_BASE_URL": data["api_base_url"],
-    }
+    env = exports(simulator.credentials_file, directory)
+    del env["NOETL_IB_CREDENTIALS"]
+    return env
 
 
 @pytest.fixture

@@ -107,3 +107,77 @@ def test_env_not_found_says_which_variables_to_export(monkeypatch: pytest.Monkey
     text = str(info.value)
     assert "none is set" in text
     assert all(var in text for var in ENV_VARIABLES.values())
+
+
+#: Our variable -> ibind 0.2.2's name for it (ibind/var.py), written out here, not derived.
+IBIND_NAMES = {
+    "OAUTH_CONSUMER_KEY": "IBIND_OAUTH1A_CONSUMER_KEY",
+    "OAUTH_ACCESS_TOKEN": "IBIND_OAUTH1A_ACCESS_TOKEN",
+    "OAUTH_ACCESS_TOKEN_SECRET": "IBIND_OAUTH1A_ACCESS_TOKEN_SECRET",
+    "OAUTH_SIGNATURE_PATH": "IBIND_OAUTH1A_SIGNATURE_KEY_FP",
+    "OAUTH_ENCRYPTION_PATH": "IBIND_OAUTH1A_ENCRYPTION_KEY_FP",
+    "OAUTH_DH_PRIME": "IBIND_OAUTH1A_DH_PRIME",
+}
+
+
+def _ibind_env(bot_env: dict[str, str]) -> dict[str, str]:
+    """The same credential as an ibind user exports it (REST URL with ibind's /v1/api/ path)."""
+    env = {IBIND_NAMES[k]: v for k, v in bot_env.items() if k in IBIND_NAMES}
+    env["IBIND_OAUTH1A_REST_URL"] = bot_env["IBKR_API_BASE_URL"] + "/v1/api/"
+    return env
+
+
+def test_ibind_names_give_the_same_record(bot_env: dict[str, str]) -> None:
+    """ibind's IBIND_OAUTH1A_* variables alone build the record our OAUTH_* variables build."""
+    ours = record_from_environment(bot_env)["data"]
+    assert checked_record(_ibind_env(bot_env))["data"] == ours
+    assert EnvironmentStore(_ibind_env(bot_env)).find("env") is not None
+
+
+def test_ibind_pem_content_variables_stand_for_the_key_files(bot_env: dict[str, str]) -> None:
+    """IBIND_OAUTH1A_SIGNATURE_KEY / _ENCRYPTION_KEY (the PEMs themselves) replace the paths."""
+    env = _ibind_env(bot_env)
+    for path_var, pem_var in (("IBIND_OAUTH1A_SIGNATURE_KEY_FP", "IBIND_OAUTH1A_SIGNATURE_KEY"),
+                              ("IBIND_OAUTH1A_ENCRYPTION_KEY_FP", "IBIND_OAUTH1A_ENCRYPTION_KEY")):
+        with open(env.pop(path_var), encoding="utf-8") as pem:
+            env[pem_var] = pem.read()
+    data = checked_record(env)["data"]
+    assert "signature_key_path" not in data and data["signature_key"].startswith("-----BEGIN")
+    assert OAuth1aData.model_validate(data).encryption_rsa_key() is not None
+
+
+def test_cli_runs_with_ibind_variables_only(bot_env: dict[str, str]) -> None:
+    """`noetl-ib run get_positions --credential env` works for a bot that sets ibind's names."""
+    from tests.cli.helpers import cli, one_json, process_env
+
+    env = process_env(**_ibind_env(bot_env))
+    for var in (*bot_env, "NOETL_IB_CREDENTIALS"):
+        env.pop(var, None)
+    run = cli("run", "get_positions", "--credential", "env", env=env)
+    assert run.returncode == 0, run.stderr
+    assert one_json(run.stdout)["account_id"] == "DU7654321"
+
+
+def test_every_missing_variable_is_named_in_one_error(bot_env: dict[str, str]) -> None:
+    """Three variables unset: one error, the first as its field, all three (and ibind's) in the text."""
+    gone = ["OAUTH_ACCESS_TOKEN", "OAUTH_SIGNATURE_PATH", "OAUTH_DH_PRIME"]
+    env = {k: v for k, v in bot_env.items() if k not in gone}
+    with pytest.raises(CredentialError) as info:
+        record_from_environment(env)
+    assert info.value.field == "OAUTH_ACCESS_TOKEN"
+    text = str(info.value)
+    for var in gone:
+        assert var in text and IBIND_NAMES[var] in text
+    assert "OAUTH_CONSUMER_KEY" not in text
+
+
+def test_every_unusable_variable_is_named_in_one_error(bot_env: dict[str, str]) -> None:
+    """A missing key file and a bad DH prime: one error naming both variables, as they were set."""
+    env = {**_ibind_env(bot_env), "IBIND_OAUTH1A_SIGNATURE_KEY_FP": "/nonexistent/sig.pem",
+           "IBIND_OAUTH1A_DH_PRIME": "not-hex-and-not-a-file"}
+    with pytest.raises(CredentialError) as info:
+        checked_record(env)
+    assert info.value.field == "IBIND_OAUTH1A_SIGNATURE_KEY_FP"
+    text = str(info.value)
+    assert "IBIND_OAUTH1A_DH_PRIME" in text and "data." not in text
+    assert bot_env["OAUTH_ACCESS_TOKEN"] not in text

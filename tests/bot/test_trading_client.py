@@ -183,6 +183,21 @@ def test_bot_example_runs_against_the_simulator(tmp_path: Path) -> None:
     assert summary["cancel"] == "cancel_requested"
 
 
+def test_bot_example_runs_twice_against_one_simulator(sim_reset: Simulator, bot_env: dict[str, str],
+                                                     tmp_path: Path) -> None:
+    """examples/bot.py --from-env twice: two orders under two keys, no IdempotencyKeyConflict."""
+    env = process_env(**bot_env, NOETL_IB_CACHE_DIR=str(tmp_path / "cache"))
+    keys = []
+    for _ in range(2):
+        run = subprocess.run([sys.executable, str(REPO / "examples" / "bot.py"), "--from-env"],
+                             capture_output=True, text=True, env=env, timeout=180, check=False)
+        assert run.returncode == 0, run.stderr
+        keys.append(json.loads(run.stdout.strip().splitlines()[-1])["order"]["client_order_id"])
+    assert keys[0] != keys[1] and all(k.startswith("swing-aapl-buy-") for k in keys)
+    book = {o["cOID"]: o["status"] for o in sim_reset.orders()}
+    assert [book[k] for k in keys] == ["Cancelled", "Cancelled"]
+
+
 def test_no_secret_in_logs_reprs_or_errors(sim_reset: Simulator, bot_env: dict[str, str],
                                            debug_logs: pytest.LogCaptureFixture,
                                            monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ import pytest
 from noetl_ib_plugin import runner
 from noetl_ib_plugin.cli import main
 from noetl_ib_plugin.cli._io import parse_assignments, parse_value, redact
-from noetl_ib_plugin.cli._run import collect_args
+from noetl_ib_plugin.cli._run import collect_args, tell_waits
 from noetl_ib_plugin.errors import (
     AuthError,
     BrokerError,
@@ -135,7 +135,8 @@ def test_run_passes_options_and_intermixed_words(
     assert one_json(out) == {"order_id": "1"}
     assert fake.calls == [
         ("place_order", "ib", {"credentials_file": "/x.json", "allow_live": True,
-                               "symbol": "AAPL", "quantity": 2, "side": "BUY"}),
+                               "progress": tell_waits, "symbol": "AAPL", "quantity": 2,
+                               "side": "BUY"}),
     ]
 
 

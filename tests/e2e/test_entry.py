@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from noetl_ib_plugin.common.step_result import failure_result
 from noetl_ib_plugin.entry import (
-    _failure,
     default_client_order_id,
     main,
     split_credential_fields,
@@ -309,6 +309,6 @@ def test_input_error_type_is_kept(sim_env: Simulator) -> None:
 )
 def test_place_order_outcome_is_never_refused_unless_known(exc: Exception, outcome: str) -> None:
     """Only an input error or IBKR's own rejection says refused; anything else may be working."""
-    result = _failure("place_order", exc)
+    result = failure_result("place_order", exc)
     assert result["outcome"] == outcome
-    assert "outcome" not in _failure("get_positions", exc)
+    assert "outcome" not in failure_result("get_positions", exc)

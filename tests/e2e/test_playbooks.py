@@ -115,3 +115,37 @@ def test_local_runtime_refuses_the_distributed_playbook() -> None:
     assert code != 0
     assert outcome == {}
     assert "requires distributed runtime" in stderr
+
+
+ROUTED = ["start", "snapshot", "limit_price", "place_order", "cancel_order"]
+
+
+@pytest.mark.slow
+def test_routed_order_runs_twice_with_a_price_from_the_quote(sim_env: Simulator) -> None:
+    """routed_order.yaml twice: two orders under two per-run keys, each priced 1 % under the quote."""
+    keys = []
+    for _ in range(2):
+        code, outcome, stderr = _run("routed_order.yaml", process_env(NOETL_IB_PACING="off"))
+        assert code == 0, stderr
+        assert outcome["executed_steps"] == ROUTED
+        results = _results(outcome)
+        placed = results["place_order"]
+        assert placed["ok"] is True and placed["outcome"] == "placed"
+        last = results["snapshot"]["snapshots"][0]["last"]
+        assert placed["limit_price"] == int(last * 0.99 * 100) / 100
+        assert placed["client_order_id"] == f"routed-aapl-buy-{results['start']['run_key']}"
+        keys.append(placed["client_order_id"])
+    assert keys[0] != keys[1]
+    book = {o["cOID"]: o["status"] for o in sim_env.orders()}
+    assert [book[k] for k in keys] == ["Cancelled", "Cancelled"]
+
+
+@pytest.mark.slow
+def test_routed_order_routes_a_refusal_instead_of_failing_the_run(sim_env: Simulator) -> None:
+    """A refused order is a result (ok false, outcome refused): the run goes on to `failed`, exit 0."""
+    code, outcome, stderr = _run("routed_order.yaml", process_env(NOETL_IB_PACING="off"), "quantity=0")
+    assert code == 0, stderr
+    assert outcome["executed_steps"] == ["start", "snapshot", "limit_price", "place_order", "failed"]
+    placed = _results(outcome)["place_order"]
+    assert (placed["ok"], placed["outcome"], placed["error"]["field"]) == (False, "refused", "quantity")
+    assert sim_env.orders() == []

@@ -24,7 +24,7 @@ def shared_sim(sim_keys: SimKeys, tmp_path_factory: pytest.TempPathFactory) -> I
     """One simulator for most tests, pacing off, no bridge warm-up, no accounts-first rule."""
     state = tmp_path_factory.mktemp("ibsim")
     with Simulator(pacing=False, keys=sim_keys, state_dir=state, bridge_warmup=0,
-                   accounts_first=False) as sim_shared:
+                   accounts_first=False, bulk_positions=120) as sim_shared:  # paging tests
         yield sim_shared
 
 

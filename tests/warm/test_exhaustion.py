@@ -25,7 +25,7 @@ def test_server_at_its_descriptor_limit_survives_a_job(warm: Warm, nofile: int) 
     step = subprocess.run([*limit, NOETL_IB, "--version"], env=warm.env, capture_output=True,
                           text=True, timeout=60, check=False)
     assert step.returncode == 0, step.stderr
-    assert json.loads(step.stdout)["name"] == "noetl-ib-plugin"
+    assert step.stdout.startswith("noetl-ib ")
     assert pid_alive(warm.pid), warm.log_text()
     status = warm.status()
     assert status["running"] is True and status["jobs_running"] == 0

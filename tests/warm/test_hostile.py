@@ -55,7 +55,7 @@ def test_directory_open_to_others_is_not_used(warm: Warm) -> None:
     assert quiet.returncode == loud.returncode == 0
     assert quiet.stderr == ""
     assert "warm server not used" in loud.stderr and "mode 755" in loud.stderr
-    assert json.loads(quiet.stdout) == json.loads(loud.stdout)
+    assert quiet.stdout == loud.stdout
     assert _served(warm) == 0
 
 
@@ -115,7 +115,7 @@ def test_socket_served_by_another_user_gets_nothing(warm: Warm) -> None:
     finally:
         rogue.kill()
         rogue.wait(timeout=30)
-    assert proc.returncode == 0 and json.loads(proc.stdout)["name"] == "noetl-ib-plugin"
+    assert proc.returncode == 0 and proc.stdout.startswith("noetl-ib ")
     assert f"served by uid {uid}" in proc.stderr
     assert received == "0"  # not one byte (the environment may hold secrets) reached it
 
