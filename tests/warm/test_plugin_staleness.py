@@ -84,3 +84,15 @@ def test_plugin_roots_locate_the_plugin_source_without_importing_it(tmp_path: Pa
         assert "nibplug" not in sys.modules
     finally:
         del sys.path[:2]
+
+
+def test_code_key_covers_every_module_of_the_package() -> None:
+    """The staleness fingerprint changes when any package module changes, not only the CLI's."""
+    import noetl_ib_plugin
+    from noetl_ib_plugin.cli.warm import paths
+
+    package = Path(noetl_ib_plugin.__file__).resolve().parent
+    assert package == paths.PACKAGE_DIR
+    covered = {Path(p) for p, _, _ in paths._py_files(str(paths.PACKAGE_DIR))}
+    assert {package / "actions" / "orders.py", package / "client" / "ib_client.py",
+            package / "errors.py", package / "cli" / "warm" / "paths.py"} <= covered
