@@ -31,7 +31,6 @@ beside BrokerError rather than under it, so `except TransientError: retry` and
     └── OutcomeUnknownError            "unknown"   IBKR may hold what we sent: reconcile first
         ├── OutcomeUnknown             a non-idempotent request got no usable answer
         └── OrderUnconfirmed           IBKR may hold the order; its cOID lookup could not tell
-                                       (alias OrderOutcomeUnknown)
 
 `transport.DeadlineExceeded` stays beside the transport: it subclasses `requests.ReadTimeout` so
 requests' own retry and timeout handling treat it as one, and this base module imports nothing
@@ -61,7 +60,6 @@ __all__ = [
     "LiveTradingRefused",
     "OrderInactive",
     "OrderNotFound",
-    "OrderOutcomeUnknown",
     "OrderRejected",
     "OrderUnconfirmed",
     "OutcomeUnknown",
@@ -279,7 +277,6 @@ class OrderUnconfirmed(OutcomeUnknownError):
 
 
 #: The name the issue tracker and README use for `OrderUnconfirmed`.
-OrderOutcomeUnknown = OrderUnconfirmed
 
 
 class OrderInactive(OrderRejected):

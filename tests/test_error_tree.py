@@ -6,11 +6,8 @@ import inspect
 
 import pytest
 
-from noetl_ib_plugin import errors, transport
-from noetl_ib_plugin.cli import _credentials as cli_credentials
+from noetl_ib_plugin import errors
 from noetl_ib_plugin.cli import _io as cli_io
-from noetl_ib_plugin.client import brokerage_session as bootstrap
-from noetl_ib_plugin.client import errors as client_errors
 
 #: Exit code per category, written out here rather than read from cli._io (the code under test).
 EXIT = {"input": 2, "auth": 3, "broker": 4, "transient": 5, "unknown": 6}
@@ -34,16 +31,6 @@ def test_to_dict_is_defined_once_on_the_base() -> None:
     for cls in _classes():
         if cls is not errors.IBPluginError:
             assert "to_dict" not in vars(cls), cls.__name__
-
-
-def test_old_import_paths_name_the_same_classes() -> None:
-    """Classes moved into errors.py stay importable where tests and users found them."""
-    assert client_errors.OutcomeUnknown is errors.OutcomeUnknown
-    assert bootstrap.SessionTakenOver is errors.SessionTakenOver
-    assert transport.RedirectRefused is errors.RedirectRefused
-    assert transport.ResponseTooLarge is errors.ResponseTooLarge
-    assert cli_credentials.RegistrationFailed is errors.RegistrationFailed
-    assert cli_io.CliUsageError is errors.UsageError
 
 
 @pytest.mark.parametrize(
@@ -91,7 +78,7 @@ def test_structured_fields_in_to_dict() -> None:
 
 def test_usage_error_renders_its_words_only() -> None:
     """A CLI usage error prints its message as given (no field prefix), typed UsageError."""
-    body = cli_io.CliUsageError("--args-json must be a JSON object", field="args_json").to_dict()
+    body = errors.UsageError("--args-json must be a JSON object", field="args_json").to_dict()
     assert body["message"] == "--args-json must be a JSON object"
     assert body["type"] == "UsageError" and body["field"] == "args_json"
 
@@ -105,7 +92,6 @@ def test_outcome_unknown_branch_holds_every_unknown_error_and_nothing_else() -> 
     unknown = {c for c in _classes() if c.category == "unknown"}
     assert unknown == set(_outcome_unknown_members())
     assert {errors.OutcomeUnknown, errors.OrderUnconfirmed} <= unknown
-    assert errors.OrderOutcomeUnknown is errors.OrderUnconfirmed
 
 
 def _sample(cls: type[errors.IBPluginError]) -> errors.IBPluginError:

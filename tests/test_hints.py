@@ -23,7 +23,7 @@ import pytest
 
 import noetl_ib_plugin
 from noetl_ib_plugin.cli import _build_parser
-from noetl_ib_plugin.cli._io import CliUsageError
+from noetl_ib_plugin.errors import UsageError
 from noetl_ib_plugin.runner import default_host
 
 PACKAGE = Path(noetl_ib_plugin.__file__).resolve().parent
@@ -222,7 +222,7 @@ def test_every_noetl_ib_command_in_a_fix_parses(where: str, text: str) -> None:
     for command in _commands(text, "noetl-ib"):
         try:
             _check_noetl_ib(command)
-        except (CliUsageError, SystemExit) as exc:
+        except (UsageError, SystemExit) as exc:
             pytest.fail(f"{where}: `{command}` does not parse: {exc}")
 
 
@@ -272,7 +272,7 @@ def test_noetl_ib_checker_tells_good_from_bad(command: str, ok: bool) -> None:
     """The checker itself refuses the hints issue 15 found broken (a checker that passes all is useless)."""
     try:
         _check_noetl_ib(command)
-    except (CliUsageError, AssertionError, SystemExit):
+    except (UsageError, AssertionError, SystemExit):
         assert not ok
     else:
         assert ok

@@ -97,3 +97,9 @@ def test_no_compatibility_shims_for_the_unreleased_0_1_0() -> None:
     for old in ("place_order", "IBClient", "PlaceOrderInput", "snapshot"):
         assert not hasattr(actions, old), old
     assert not hasattr(testing, "ib_simulator")
+    from noetl_ib_plugin import client, errors
+    from noetl_ib_plugin.cli import _io
+
+    assert not hasattr(errors, "OrderOutcomeUnknown")  # the alias of OrderUnconfirmed
+    assert not hasattr(client, "OutcomeUnknown")  # it lives in errors only
+    assert not hasattr(_io, "CliUsageError")  # the alias of UsageError

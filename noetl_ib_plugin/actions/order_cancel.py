@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..client import IBClient, OutcomeUnknown
+from ..client import IBClient
 from ..credentials.urls import path_segment
-from ..errors import AuthError, BrokerError, RateLimited
+from ..errors import AuthError, BrokerError, OutcomeUnknown, RateLimited
 from .models import CancelOrderInput
 from .order_lookup import live_orders_once, normalize_order, order_status_record
 from .order_questions import DEFINITE_REFUSAL_STATUS, MAX_QUESTIONS, classify

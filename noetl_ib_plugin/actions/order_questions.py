@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..client import IBClient, OutcomeUnknown
+from ..client import IBClient
 from ..credentials.urls import path_segment
-from ..errors import AuthError, BrokerError, IBPluginError, OrderRejected, RateLimited
+from ..errors import AuthError, BrokerError, IBPluginError, OrderRejected, OutcomeUnknown, RateLimited
 from .confirm import ConfirmPolicy
 
 __all__ = [

@@ -14,13 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..client import IBClient, OutcomeUnknown
+from ..client import IBClient
 from ..errors import (
     AuthError,
     IBPluginError,
     IdempotencyKeyConflict,
     OrderInactive,
     OrderUnconfirmed,
+    OutcomeUnknown,
     RateLimited,
 )
 from .confirm import ConfirmPolicy

@@ -14,9 +14,9 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from ..errors import UsageError
 from ._io import (
     EXIT_OK,
-    CliUsageError,
     FailedWithResult,
     configure_logging,
     emit,
@@ -53,7 +53,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting, so errors stay JSON on stderr."""
 
     def error(self, message: str) -> NoReturn:
-        raise CliUsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog}: {message}")
 
 
 def _verbose_option(parser: argparse.ArgumentParser) -> None:
@@ -189,7 +189,7 @@ def _dispatch(ns: argparse.Namespace) -> Any:
         from ._token import cmd_token as handler
     elif command == "credentials":
         if ns.creds_command is None:
-            raise CliUsageError("credentials: choose a subcommand: check FILE or register FILE")
+            raise UsageError("credentials: choose a subcommand: check FILE or register FILE")
         from ._credentials import cmd_check, cmd_register
 
         handler = cmd_check if ns.creds_command == "check" else cmd_register
@@ -198,7 +198,7 @@ def _dispatch(ns: argparse.Namespace) -> Any:
     elif command == "warm":
         from .warm.command import cmd_warm as handler
     else:  # pragma: no cover - argparse restricts the choices
-        raise CliUsageError(f"unknown command {command!r}")
+        raise UsageError(f"unknown command {command!r}")
     return handler(ns)
 
 
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             command = f"run {ns.action}"
         if command is None:
             parser.print_help(sys.stderr)
-            raise CliUsageError("a command is required: run, token, credentials, actions, warm, simulator")
+            raise UsageError("a command is required: run, token, credentials, actions, warm, simulator")
         with stdout_to_stderr():
             result = _dispatch(ns)
         if on_error == "result":
@@ -304,7 +304,7 @@ def _on_error_mode(args: list[str]) -> str:
     bad command line is routable too."""
     mode = os.environ.get(ON_ERROR_ENV, "").strip().lower() or "exit"
     if mode not in ON_ERROR_MODES:
-        raise CliUsageError(
+        raise UsageError(
             f"{ON_ERROR_ENV} must be exit or result: export {ON_ERROR_ENV}=result, or unset it",
             field=ON_ERROR_ENV,
             fix=f"export {ON_ERROR_ENV}=result (or unset it).",

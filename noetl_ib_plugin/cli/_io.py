@@ -19,7 +19,6 @@ from typing import Any
 from ..common.errorlog import append_error_log
 from ..common.logs import configure_logging
 from ..common.redaction import RedactingFilter, redact
-from ..errors import UsageError
 from ._args import die, load_json_bounded, parse_assignments, parse_value
 
 __all__ = [
@@ -30,7 +29,6 @@ __all__ = [
     "EXIT_OUTCOME_UNKNOWN",
     "EXIT_TRANSIENT",
     "EXIT_UNEXPECTED",
-    "CliUsageError",
     "FailedWithResult",
     "RedactingFilter",
     "configure_logging",
@@ -68,7 +66,6 @@ log = logging.getLogger("noetl_ib_plugin.cli")
 
 
 #: The CLI's name for the one tree's `UsageError` (bad command line: exit 2).
-CliUsageError = UsageError
 
 
 class FailedWithResult(Exception):

@@ -6,8 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+from ..errors import UsageError
 from ._args import check_argument_name
-from ._io import CliUsageError, load_json_bounded, parse_assignments
+from ._io import load_json_bounded, parse_assignments
 
 __all__ = ["cmd_run", "collect_args", "tell_waits"]
 
@@ -18,7 +19,7 @@ def collect_args(args_json: str | None, params: list[str]) -> dict[str, Any]:
     if args_json:
         parsed = load_json_bounded(args_json, "args_json")
         if not isinstance(parsed, dict):
-            raise CliUsageError("--args-json must be a JSON object", field="args_json")
+            raise UsageError("--args-json must be a JSON object", field="args_json")
         for key in parsed:
             check_argument_name(str(key), f"--args-json key {key!r}")
         args.update(parsed)
@@ -36,10 +37,10 @@ def cmd_run(ns: argparse.Namespace) -> dict[str, Any]:
     """Resolve the credential, run the action through the shared runner, return its JSON."""
     args = collect_args(ns.args_json, list(ns.params or []))
     if "progress" in args:
-        raise CliUsageError("'progress' is not an action argument: remove progress=...", field="progress")
+        raise UsageError("'progress' is not an action argument: remove progress=...", field="progress")
     for reserved in ("credential", "credentials_file", "allow_live"):
         if reserved in args:
-            raise CliUsageError(
+            raise UsageError(
                 f"{reserved!r} is an option, not an action argument: use --{reserved.replace('_', '-')}",
                 field=reserved,
             )

@@ -17,10 +17,9 @@ from ..auth.base import TokenProvider
 from ..auth.http import problem_detail
 from ..common.backoff import RETRYABLE_STATUS, RetryPolicy, retry_call
 from ..common.progress import Progress
-from ..errors import BrokerError, RateLimited, TransientError
+from ..errors import BrokerError, OutcomeUnknown, RateLimited, TransientError
 from ..transport import SettledSession, json_body
 from .brokerage_session import is_bootstrap_signal
-from .errors import OutcomeUnknown
 from .forbidden import forbidden_error
 from .pacing import Pacer
 from .refusals import is_invalid_input

@@ -8,11 +8,12 @@ import pytest
 import requests
 import responses
 
-from noetl_ib_plugin.client import IBClient, OutcomeUnknown, Pacer
+from noetl_ib_plugin.client import IBClient, Pacer
 from noetl_ib_plugin.errors import (
     AuthError,
     BrokerError,
     LiveTradingRefused,
+    OutcomeUnknown,
     RateLimited,
     TransientError,
 )

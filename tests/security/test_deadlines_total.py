@@ -22,10 +22,10 @@ import requests
 
 from noetl_ib_plugin import IBTokenProvider
 from noetl_ib_plugin.auth import MemoryTokenCache
-from noetl_ib_plugin.client import IBClient, OutcomeUnknown, Pacer
+from noetl_ib_plugin.client import IBClient, Pacer
 from noetl_ib_plugin.client.brokerage_state import BrokerageSession
 from noetl_ib_plugin.common.backoff import RetryPolicy
-from noetl_ib_plugin.errors import ConfigurationError, TransientError
+from noetl_ib_plugin.errors import ConfigurationError, OutcomeUnknown, TransientError
 from noetl_ib_plugin.transport import DeadlineExceeded, ResponseTooLarge, limited_session
 from noetl_ib_plugin.transport import deadline as transport
 from tests.client.fakes import FakeProvider

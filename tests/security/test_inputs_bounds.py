@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from noetl_ib_plugin.cli._io import CliUsageError, parse_assignments
+from noetl_ib_plugin.cli._io import parse_assignments
 from noetl_ib_plugin.cli._run import collect_args
 from noetl_ib_plugin.credentials import parse_record
-from noetl_ib_plugin.errors import CredentialError, InputError
+from noetl_ib_plugin.errors import CredentialError, InputError, UsageError
 from noetl_ib_plugin.runner import run_action
 from noetl_ib_plugin.simulator import Simulator
 
@@ -71,10 +71,10 @@ def test_name_is_positional_so_name_kwarg_never_type_errors(sim_reset: Simulator
 def test_args_json_nested_deep_is_a_usage_error(depth: int) -> None:
     """`--args-json` and key=value JSON nested past 32 levels are usage errors, never RecursionError."""
     deep = "[" * depth + "]" * depth
-    with pytest.raises(CliUsageError) as info:
+    with pytest.raises(UsageError) as info:
         collect_args('{"symbols": ' + deep + "}", [])
     assert info.value.field == "args_json" and "32 levels" in info.value.message
-    with pytest.raises(CliUsageError) as info:
+    with pytest.raises(UsageError) as info:
         parse_assignments([f"symbols={deep}"])
     assert info.value.field == "symbols"
 

@@ -67,7 +67,7 @@ def add_warm_parser(sub: Any, parser_class: type[argparse.ArgumentParser], verbo
 
 def cmd_warm(ns: argparse.Namespace) -> dict[str, Any]:
     """Dispatch `warm start|stop|status`; returns the JSON result."""
-    from .._io import CliUsageError
+    from ...errors import UsageError
 
     command = getattr(ns, "warm_command", None)
     if command == "start":
@@ -76,7 +76,7 @@ def cmd_warm(ns: argparse.Namespace) -> dict[str, Any]:
         return stop()
     if command == "status":
         return status()
-    raise CliUsageError("warm: choose a subcommand: start, stop or status")
+    raise UsageError("warm: choose a subcommand: start, stop or status")
 
 
 def _ask(path: Path, message: dict[str, Any], timeout: float = 5.0) -> dict[str, Any] | None:
@@ -176,9 +176,9 @@ def start(idle: float) -> dict[str, Any]:
     the socket) and returns once the server has finished its imports.
     """
     if not 0 < idle <= MAX_IDLE_SECONDS:  # also refuses nan and inf
-        from .._io import CliUsageError
+        from ...errors import UsageError
 
-        raise CliUsageError(f"--idle must be between 0 and {MAX_IDLE_SECONDS:g} seconds", field="idle")
+        raise UsageError(f"--idle must be between 0 and {MAX_IDLE_SECONDS:g} seconds", field="idle")
     problem = cache_dir_problem(os.environ)
     if problem is not None:  # the server runs in /, each step in its own cwd: never relative
         raise _config_error(problem, field=problem.split("=", 1)[0])
