@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..common.backoff import ENV_BASE_DELAY, ENV_MAX_DELAY, ENV_MAX_RETRIES, ENV_MAX_TOTAL
 from ..common.flags import parse_flag
 
 __all__ = ["RETRY_VARIABLES", "Settings", "cache_dir_from", "credentials_dir_from"]
 
 #: The retry knobs (`common.backoff.RetryPolicy.from_environ` reads and checks them).
-RETRY_VARIABLES = ("NOETL_IB_RETRY_MAX_RETRIES", "NOETL_IB_RETRY_BASE_DELAY",
-                   "NOETL_IB_RETRY_MAX_DELAY", "NOETL_IB_RETRY_MAX_TOTAL")
+RETRY_VARIABLES = (ENV_MAX_RETRIES, ENV_BASE_DELAY, ENV_MAX_DELAY, ENV_MAX_TOTAL)
 
 
 def cache_dir_from(environ: Mapping[str, str]) -> Path:
