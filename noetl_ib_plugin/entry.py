@@ -176,7 +176,7 @@ def _quiet(log_level: str | None) -> Iterator[None]:
     if level:
         from .common.logs import configure_logging
 
-        configure_logging(0)
+        configure_logging(0, level)
         named = logging.getLevelName(level)
         if isinstance(named, int):
             logging.getLogger().setLevel(named)
@@ -280,6 +280,7 @@ def _run(
         record, action_params = resolve_step_credential(
             credential, credential_type, credential_name, dict(params),
             credentials_file=credentials_file, ctx=ctx, types=host.registry.credential_types,
+            settings=host.settings,
         )
         if (action == "place_order" and not action_params.get("client_order_id")
                 and ctx.execution_id and ctx.step):

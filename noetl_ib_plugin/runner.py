@@ -54,7 +54,7 @@ def default_host() -> Host:
     `run_action`): built on first use from the environment, and built again when the
     environment's settings change (keeping the loaded plugin registry)."""
     global _default
-    settings = Settings.from_environ()
+    settings = Settings.from_environ(os.environ)
     with _default_lock:
         if _default is None or _default.settings != settings:
             loaded = _default.loaded_registry if _default is not None else None
@@ -80,11 +80,13 @@ def resolve_credential(
     """A record from its name (stores), a raw record dict, or a parsed record."""
     if isinstance(credential, CredentialRecord):
         return credential
-    types = (host or default_host()).registry.credential_types
+    host = host or default_host()
+    types = host.registry.credential_types
     if isinstance(credential, Mapping):
         return parse_record(credential, types)
     if isinstance(credential, str):
-        return load_from_stores(credential, credentials_file, types=types)
+        return load_from_stores(credential, store=host.credential_store(credentials_file),
+                                types=types)
     raise InputError(
         f"must be a credential name, a record object or a CredentialRecord, "
         f"not {type(credential).__name__}",
@@ -95,8 +97,9 @@ def resolve_credential(
 def load_credential(name: str, credentials_file: str | os.PathLike[str] | None = None, *,
                     host: Host | None = None) -> CredentialRecord:
     """Resolve a record by name (file, NoETL alias store, NoETL server) for any registered type."""
-    types = (host or default_host()).registry.credential_types
-    return load_from_stores(name, credentials_file, types=types)
+    host = host or default_host()
+    return load_from_stores(name, store=host.credential_store(credentials_file),
+                            types=host.registry.credential_types)
 
 
 def get_client(record: CredentialRecord, *, host: Host | None = None,

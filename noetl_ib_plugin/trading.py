@@ -83,7 +83,8 @@ class TradingClient:
         self.host = host or default_host()
         if credential is None:
             types = self.host.registry.credential_types
-            credential = parse_record(checked_record(environ, types), types)
+            env = self.host.settings.environ if environ is None else environ
+            credential = parse_record(checked_record(env, types), types)
         self.record = resolve_credential(credential, credentials_file, host=self.host)
         self.allow_live = allow_live
         self._lock = threading.Lock()

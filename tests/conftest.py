@@ -79,6 +79,6 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 @pytest.fixture
 def host() -> Iterator[Host]:
     """A fresh Host built from this test's (isolated) environment; its clients closed after."""
-    made = Host(Settings.from_environ())
+    made = Host(Settings.from_environ(os.environ))
     yield made
     made.close()

@@ -26,8 +26,16 @@ NOT_CACHES = {
     ("transport/deadline.py", "_current"),
     ("runner.py", "_default"),
     ("runner.py", "_default_lock"),
+    # Context-local, not a table: the NoETL step `entry.main` runs; only front doors read it.
+    ("common/step_context.py", "_CURRENT"),
+    # Memos of pure functions: the same answer for every host.
+    ("auth/oauth1a.py", "_quoted_path_url"),  # percent-encoded paths, at most 512
+    ("common/redaction.py", "_patterns"),  # compiled on first use
 }
-_STATEFUL_CALLS = {"dict", "set", "list", "Lock", "RLock", "local", "Condition", "BoundedSemaphore"}
+_STATEFUL_CALLS = {"dict", "set", "list", "Lock", "RLock", "local", "Condition", "BoundedSemaphore",
+                   "ContextVar", "defaultdict", "OrderedDict", "deque", "WeakValueDictionary",
+                   "WeakKeyDictionary"}
+_MEMO_DECORATORS = {"cache", "lru_cache", "cached_property"}
 
 
 def _is_state(value: ast.expr | None) -> bool:
@@ -40,8 +48,15 @@ def _is_state(value: ast.expr | None) -> bool:
     return False
 
 
+def _is_memo(decorator: ast.expr) -> bool:
+    """`@functools.cache`, `@lru_cache(...)` and the like: a table kept by the function."""
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return getattr(target, "attr", getattr(target, "id", "")) in _MEMO_DECORATORS
+
+
 def _module_state(path: Path) -> list[str]:
-    """Names a module binds at top level to state (see `_is_state`), and its `global`s."""
+    """Names a module binds at top level to state (see `_is_state`), its memoised functions,
+    and its `global`s."""
     tree = ast.parse(path.read_text())
     found: list[str] = []
     for node in tree.body:
@@ -50,12 +65,15 @@ def _module_state(path: Path) -> list[str]:
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) \
                 and _is_state(node.value):
             found.append(node.target.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+                and any(_is_memo(d) for d in node.decorator_list):
+            found.append(node.name)
     found += [name for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names]
     return found
 
 
 def test_no_core_module_keeps_process_state_of_its_own() -> None:
-    """Caches, tables and locks of the core live on a Host, not in module globals."""
+    """Caches, tables, memos and locks of the core live on a Host, not in module globals."""
     offenders = []
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE).as_posix()

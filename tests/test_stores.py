@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,9 +17,9 @@ from noetl_ib_plugin.credentials import (
     AliasStore,
     FileStore,
     alias_env_var,
-    load_credential,
 )
 from noetl_ib_plugin.errors import ConfigurationError, CredentialError, CredentialNotFound
+from noetl_ib_plugin.runner import load_credential
 
 
 def _record(name: str, client: str = "cid") -> dict[str, Any]:
@@ -89,7 +90,7 @@ def test_alias_file_readable_by_others_warns(tmp_path: Path, caplog: pytest.LogC
     (tmp_path / "ib").write_text(json.dumps(_record("ib")))
     (tmp_path / "ib").chmod(0o644)
     with caplog.at_level(logging.WARNING):
-        assert AliasStore(tmp_path).find("ib") is not None
+        assert AliasStore(tmp_path, os.environ).find("ib") is not None
     assert "chmod 600" in caplog.text
 
 
@@ -98,7 +99,7 @@ def test_alias_holding_a_bare_token_is_explained(tmp_path: Path) -> None:
     (tmp_path / "ib").write_text("eyJhbGciOi-not-a-record")
     (tmp_path / "ib").chmod(0o600)
     with pytest.raises(CredentialError) as info:
-        AliasStore(tmp_path).find("ib")
+        AliasStore(tmp_path, os.environ).find("ib")
     assert "noetl credential set" in str(info.value)
     assert "eyJhbGciOi" not in str(info.value)
 

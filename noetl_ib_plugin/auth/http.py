@@ -41,6 +41,7 @@ def auth_request(
     *,
     what: str,
     policy: RetryPolicy,
+    deadline: float | None = None,
     headers: Mapping[str, str] | None = None,
     data: Any = None,
     timeout: tuple[float, float] = (5.0, 20.0),
@@ -49,10 +50,11 @@ def auth_request(
     """Send an auth request through the shared retry loop; `build()` may re-create headers/body per try.
 
     Redirects are never followed (a 3xx raises `RedirectRefused`), and each attempt has a total
-    deadline (`transport.DeadlineAdapter`). Returns the final response for the caller to
-    interpret (2xx or a non-retryable 4xx); raises RateLimited/TransientError when retries are spent.
+    deadline (`transport.DeadlineAdapter`: `deadline` seconds, default 45). Returns the final
+    response for the caller to interpret (2xx or a non-retryable 4xx); raises
+    RateLimited/TransientError when retries are spent.
     """
-    ensure_limits(session, url)
+    ensure_limits(session, url, deadline=deadline)
 
     def send() -> requests.Response:
         send_headers = {"User-Agent": USER_AGENT, **(headers or {})}

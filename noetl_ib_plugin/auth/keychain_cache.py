@@ -42,7 +42,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -112,7 +112,8 @@ class KeychainTokenCache:
     HTTP calls use `timeout` (connect, read) seconds within a total `deadline` (seconds), read
     at most SERVER_MAX_BYTES, never follow a redirect; every wait ends after `wait` seconds.
     `server_url` must pass the one URL rule (credentials/urls.py: https unless loopback, no
-    userinfo), else ConfigurationError. A shared entry failing `cache.valid_entry` is a miss.
+    userinfo; plain http to a host in `trusted_http_hosts` too), else ConfigurationError. A
+    shared entry failing `cache.valid_entry` is a miss.
     """
 
     def __init__(
@@ -134,8 +135,9 @@ class KeychainTokenCache:
         owner: str | None = None,
         deadline: float = SERVER_DEADLINE,
         down_period: float = DEFAULT_DOWN_PERIOD,
+        trusted_http_hosts: Collection[str] = (),
     ) -> None:
-        self.server_url = check_server_url(server_url)
+        self.server_url = check_server_url(server_url, trusted_http_hosts=trusted_http_hosts)
         self.catalog_id = str(catalog_id)
         self.local = local
         if session is None:
@@ -343,7 +345,8 @@ class KeychainTokenCache:
 
 
 def keychain_layer_over(
-    local: TokenCache, server: str | None, catalog: str | None, *, required: bool = False
+    local: TokenCache, server: str | None, catalog: str | None, *, required: bool = False,
+    trusted_http_hosts: Collection[str] = (),
 ) -> KeychainTokenCache | None:
     """The keychain layer over `local` for NoETL server `server` and catalog `catalog`, or None
     when it cannot be used.
@@ -351,6 +354,7 @@ def keychain_layer_over(
     The caller (`Host`) picks them: the step's `server_url`, else ``$NOETL_SERVER_URL``; the
     catalog id ``$NOETL_IB_KEYCHAIN_CATALOG_ID``, else the step's `catalog_id`. With `required`
     (``NOETL_IB_TOKEN_CACHE=keychain``) a missing one is a ConfigurationError.
+    `trusted_http_hosts` (``$NOETL_IB_HTTP_SERVER_HOSTS``) may take a plain-http server.
     """
     if not server or not catalog:
         if required:
@@ -363,7 +367,7 @@ def keychain_layer_over(
             )
         return None
     try:
-        server = check_server_url(server)
+        server = check_server_url(server, trusted_http_hosts=trusted_http_hosts)
     except ConfigurationError:
         if required:
             raise
@@ -371,4 +375,4 @@ def keychain_layer_over(
                     "in this host's cache (set %s to trust an in-cluster http server)",
                     "NOETL_IB_HTTP_SERVER_HOSTS")
         return None
-    return KeychainTokenCache(server, str(catalog), local)
+    return KeychainTokenCache(server, str(catalog), local, trusted_http_hosts=trusted_http_hosts)

@@ -79,6 +79,7 @@ class LiveSessionTokenProvider(TokenProvider):
         dh_random: Callable[[], int] | None = None,
         session: requests.Session | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
         buffer_seconds: float | None = None,
         buffer_fraction: float | None = None,
     ) -> None:
@@ -90,6 +91,8 @@ class LiveSessionTokenProvider(TokenProvider):
         self._dh_random = dh_random or default_dh_random
         self._http_session = session
         self._policy = retry_policy or RetryPolicy()
+        #: Total seconds per HTTP call (None: the transport's default; `Host` passes Settings').
+        self._deadline = deadline
         self._lst_url = f"{self.data.trading_base_url}{LST_PATH}"
         #: The decrypted access token secret, in a holder whose repr is masked.
         self._prepend: SecretStr | None = None
@@ -185,6 +188,7 @@ class LiveSessionTokenProvider(TokenProvider):
             self._lst_url,
             what="live session token request",
             policy=self._policy,
+            deadline=self._deadline,
             build=build,
         )
         self._raise_for_status(resp)

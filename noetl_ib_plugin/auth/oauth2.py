@@ -53,6 +53,7 @@ class IBTokenProvider(TokenProvider):
         jti_factory: Callable[[], str] | None = None,
         session: requests.Session | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
         buffer_seconds: float | None = None,
         buffer_fraction: float | None = None,
         assertion_lifetime: float = 20.0,
@@ -67,6 +68,8 @@ class IBTokenProvider(TokenProvider):
         self._jti: Callable[[], str] = jti_factory or (lambda: uuid.uuid4().hex)
         self._http_session = session
         self._policy = retry_policy or RetryPolicy()
+        #: Total seconds per HTTP call (None: the transport's default; `Host` passes Settings').
+        self._deadline = deadline
         self.assertion_lifetime = assertion_lifetime
         self.assertion_backdate = assertion_backdate
         self.sso_lifetime = sso_lifetime
@@ -173,6 +176,7 @@ class IBTokenProvider(TokenProvider):
             url,
             what="OAuth 2.0 token request",
             policy=self._policy,
+            deadline=self._deadline,
             build=build,
             timeout=self.timeout,
         )
@@ -206,6 +210,7 @@ class IBTokenProvider(TokenProvider):
             url,
             what="SSO session request",
             policy=self._policy,
+            deadline=self._deadline,
             build=build,
             timeout=self.timeout,
         )

@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(exc.code or 0)
         verbose = max(verbose, int(getattr(ns, "verbose", 0) or 0))
         credential = getattr(ns, "credential", None)
-        configure_logging(verbose)
+        configure_logging(verbose, os.environ.get("NOETL_IB_LOG_LEVEL", ""))
         if ns.version:
             from .._version import __version__
 

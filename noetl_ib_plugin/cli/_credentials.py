@@ -94,9 +94,11 @@ def cmd_check(ns: argparse.Namespace) -> dict[str, Any]:
 def _server_url(explicit: str | None) -> str:
     """--server, else NOETL_SERVER_URL, else the local default; checked by the one URL rule."""
     from ..credentials.stores import check_server_url
+    from ..wiring.settings import Settings
 
     url = (explicit or os.environ.get("NOETL_SERVER_URL") or DEFAULT_SERVER).strip().rstrip("/")
-    return check_server_url(url, field="server")
+    trusted = Settings.from_environ(os.environ).http_server_hosts
+    return check_server_url(url, field="server", trusted_http_hosts=trusted)
 
 
 def _post(url: str, record: Mapping[str, Any], timeout: float = 15.0) -> tuple[int, Any]:

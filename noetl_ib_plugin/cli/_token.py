@@ -14,16 +14,15 @@ log = logging.getLogger(__name__)
 
 def cmd_token(ns: argparse.Namespace) -> dict[str, Any]:
     """Fetch (or reuse from the shared cache) the credential's token; print metadata, never the value."""
-    from ..credentials import alias_env_var, load_credential
+    from ..credentials import alias_env_var
     from ..errors import InputError
-    from ..runner import default_host
+    from ..runner import default_host, load_credential
     from .alias import validate_alias, write_alias
 
     if ns.export_alias:
         validate_alias(ns.export_alias)
     host = default_host()
-    record = load_credential(ns.credential, ns.credentials_file,
-                             types=host.registry.credential_types)
+    record = load_credential(ns.credential, ns.credentials_file, host=host)
     provider = host.token_provider(record)
     if ns.export_alias and provider.scheme != "oauth2":
         raise InputError(

@@ -39,9 +39,9 @@ def write_alias(alias: str, secret: str, directory: Path | None = None) -> Path:
     """
     validate_alias(alias)
     from ..credentials.permissions import check_trusted, trusted_owners
-    from ..credentials.stores import alias_directory
+    from ..wiring.settings import credentials_dir_from
 
-    target_dir = directory if directory is not None else alias_directory()
+    target_dir = directory if directory is not None else credentials_dir_from(os.environ)
     target_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     st = target_dir.stat()
     if hasattr(os, "geteuid") and st.st_uid not in trusted_owners():

@@ -74,7 +74,9 @@ class IBClient:
     client alone (IBKR's published limits, in memory), False not at all; `state_dir` is where
     the cross-process brokerage-bootstrap lock lives (the token cache directory; None: no
     lock file); `lookups` memoises contract lookups and `history_gate` bounds concurrent
-    `/iserver/marketdata/history` requests (fresh ones when not given); `session` is an optional
+    `/iserver/marketdata/history` requests (fresh ones when not given); `retry_policy` and
+    `deadline` (total seconds per HTTP call) default to the design's 1-2-4-8-16 s and 45 s
+    (`Host` hands in the ones its `Settings` read); `session` is an optional
     `requests.Session` to send through (it still gets the total deadline); `clock`/`sleep` are
     monotonic seconds, injectable; `progress` is told about waits of a second or more (pacing,
     bridge warm-up, `wait`).
@@ -92,6 +94,7 @@ class IBClient:
         lookups: LookupCache | None = None,
         history_gate: threading.BoundedSemaphore | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
         session: requests.Session | None = None,
         allow_live: bool = False,
         clock: Callable[[], float] | None = None,
@@ -117,12 +120,12 @@ class IBClient:
         self.lookups = lookups if lookups is not None else LookupCache()
         #: The credential's `/iserver/marketdata/history` slots.
         self.history_gate = history_gate if history_gate is not None else new_history_gate()
-        http = session if session is not None else self._new_http()
+        http = session if session is not None else self._new_http(deadline)
         self.transport = TradingTransport(
             provider, http, pacer=paced, retry_policy=retry_policy or RetryPolicy(sleep=self.sleep),
             timeout=timeout, clock=clock)
         if session is not None:  # an injected plain session still gets the total deadline
-            ensure_limits(session, self.trading_base_url)
+            ensure_limits(session, self.trading_base_url, deadline=deadline)
         install_rate_limit_hook(http, paced, self.trading_base_url)
         self.authorized = AuthorizedSender(self.transport, provider)
         data = getattr(provider, "data", None)
@@ -138,9 +141,9 @@ class IBClient:
         self.transport.progress = self.brokerage_manager.progress = progress
 
     @staticmethod
-    def _new_http() -> requests.Session:
+    def _new_http(deadline: float | None) -> requests.Session:
         """Keep-alive HTTP session with a pool large enough for concurrent playbook steps."""
-        http = limited_session(pool_maxsize=32)
+        http = limited_session(deadline=deadline, pool_maxsize=32)
         http.headers["Accept"] = "application/json"
         return http
 

@@ -4,8 +4,9 @@ Default policy (the bot design document): exponential backoff 1, 2, 4, 8, 16 s w
 jitter, at most 5 retries (~31 s of waiting), a server's `Retry-After` honoured (RFC 9110
 §10.2.3) up to `max_retry_after`. Every knob can be set per client (`RetryPolicy(...)`) or by
 environment (`NOETL_IB_RETRY_MAX_RETRIES`, `NOETL_IB_RETRY_BASE_DELAY`,
-`NOETL_IB_RETRY_MAX_DELAY`, `NOETL_IB_RETRY_MAX_TOTAL`); `sleep`, `rand` and the clock are
-injectable so tests never sleep for real.
+`NOETL_IB_RETRY_MAX_DELAY`, `NOETL_IB_RETRY_MAX_TOTAL`), which a front door reads into its
+`Settings` and the `Host` turns into a policy (`RetryPolicy.from_environ`); `sleep`, `rand` and
+the clock are injectable so tests never sleep for real.
 
 Logging: WARNING for each retry, ERROR when the retries are spent.
 """
@@ -15,12 +16,11 @@ from __future__ import annotations
 import email.utils
 import logging
 import math
-import os
 import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..errors import ConfigurationError
 
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 #: Answers worth another try: rate limited (429) and server-side trouble (5xx but 501).
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
-#: Environment variables read by `RetryPolicy()` when a knob is not given explicitly.
+#: Environment variables `RetryPolicy.from_environ` reads for the knobs not given explicitly.
 ENV_MAX_RETRIES = "NOETL_IB_RETRY_MAX_RETRIES"
 ENV_BASE_DELAY = "NOETL_IB_RETRY_BASE_DELAY"
 ENV_MAX_DELAY = "NOETL_IB_RETRY_MAX_DELAY"
@@ -63,9 +63,10 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - current)
 
 
-def _env_number(name: str, default: float, *, low: float, high: float) -> float:
-    """A bounded, finite number from the environment; a bad value is a ConfigurationError."""
-    raw = os.environ.get(name, "").strip()
+def _env_number(environ: Mapping[str, str], name: str, default: float, *, low: float,
+                high: float) -> float:
+    """A bounded, finite number from `environ`; a bad value is a ConfigurationError."""
+    raw = environ.get(name, "").strip()
     if not raw:
         return default
     try:
@@ -81,22 +82,6 @@ def _env_number(name: str, default: float, *, low: float, high: float) -> float:
     return value
 
 
-def _default_attempts() -> int:
-    return 1 + int(_env_number(ENV_MAX_RETRIES, 5, low=0, high=10))
-
-
-def _default_base() -> float:
-    return _env_number(ENV_BASE_DELAY, 1.0, low=0.0, high=60.0)
-
-
-def _default_max_delay() -> float:
-    return _env_number(ENV_MAX_DELAY, 16.0, low=0.0, high=300.0)
-
-
-def _default_total() -> float:
-    return _env_number(ENV_MAX_TOTAL, 60.0, low=0.0, high=3600.0)
-
-
 @dataclass
 class RetryPolicy:
     """Bounded exponential backoff with ±`jitter`: no retry starts after `max_total` seconds.
@@ -104,16 +89,33 @@ class RetryPolicy:
     `max_attempts` counts the first try (6 = 1 + 5 retries). Delays are seconds.
     """
 
-    max_attempts: int = field(default_factory=_default_attempts)
-    base_delay: float = field(default_factory=_default_base)
-    max_delay: float = field(default_factory=_default_max_delay)
-    max_total: float = field(default_factory=_default_total)
+    max_attempts: int = 6
+    base_delay: float = 1.0
+    max_delay: float = 16.0
+    max_total: float = 60.0
     #: Relative jitter: 0.1 spreads each delay over [0.9, 1.1] times its nominal value.
     jitter: float = 0.1
     #: Upper bound on a server's Retry-After we are willing to honour inside one call.
     max_retry_after: float = 60.0
     rand: Callable[[], float] = field(default=random.random, repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], **knobs: Any) -> RetryPolicy:
+        """The policy with the `NOETL_IB_RETRY_*` values of `environ` (each checked: a bad one
+        is a ConfigurationError naming it) as defaults; `knobs` (e.g. `sleep`) win."""
+        defaults = cls()
+        return cls(**{
+            "max_attempts": 1 + int(_env_number(environ, ENV_MAX_RETRIES, defaults.max_attempts - 1,
+                                                low=0, high=10)),
+            "base_delay": _env_number(environ, ENV_BASE_DELAY, defaults.base_delay,
+                                      low=0.0, high=60.0),
+            "max_delay": _env_number(environ, ENV_MAX_DELAY, defaults.max_delay,
+                                     low=0.0, high=300.0),
+            "max_total": _env_number(environ, ENV_MAX_TOTAL, defaults.max_total,
+                                     low=0.0, high=3600.0),
+            **knobs,
+        })
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Delay in seconds before retry number `attempt` (1-based), at least Retry-After."""

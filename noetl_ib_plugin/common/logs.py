@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 from .redaction import RedactingFilter
@@ -11,10 +10,11 @@ from .redaction import RedactingFilter
 __all__ = ["configure_logging"]
 
 
-def configure_logging(verbose: int) -> int:
-    """Logs go to stderr only; `-v` or NOETL_IB_LOG_LEVEL=DEBUG raises the level; returns the level."""
+def configure_logging(verbose: int, level_name: str = "") -> int:
+    """Logs go to stderr only; `-v` or `level_name` (a front door's NOETL_IB_LOG_LEVEL, e.g.
+    DEBUG) raises the level; returns the level."""
     level = logging.WARNING
-    env = os.environ.get("NOETL_IB_LOG_LEVEL", "").strip().upper()
+    env = level_name.strip().upper()
     if env:
         named = logging.getLevelName(env)
         if isinstance(named, int):

@@ -25,7 +25,6 @@ every missing or unusable variable (the one that was set, ours or ibind's), neve
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -139,10 +138,11 @@ def _paper(environ: Mapping[str, str]) -> bool:
 
 
 def record_from_environment(
-    environ: Mapping[str, str] | None = None, name: str = ENV_CREDENTIAL_NAME
+    environ: Mapping[str, str], name: str = ENV_CREDENTIAL_NAME
 ) -> dict[str, Any]:
-    """The raw `interactive_brokers_oauth1a` record; CredentialError names a missing variable."""
-    env = os.environ if environ is None else environ
+    """The raw `interactive_brokers_oauth1a` record from `environ` (a front door passes
+    `os.environ`); CredentialError names a missing variable."""
+    env = environ
     data, _, missing = _read(env)
     if missing:
         raise _missing_error(missing)
@@ -170,13 +170,13 @@ def _renamed(exc: CredentialError, sources: Mapping[str, str]) -> CredentialErro
 
 
 def checked_record(
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
     types: Mapping[str, type[CredentialData]] | None = None,
     name: str = ENV_CREDENTIAL_NAME,
 ) -> dict[str, Any]:
     """`record_from_environment`, with the keys and DH prime loaded: one error names every
     unusable variable (as it was set: ours or ibind's)."""
-    env = os.environ if environ is None else environ
+    env = environ
     raw = record_from_environment(env, name)
     sources = _read(env)[1]
     problems: list[CredentialError] = []
@@ -206,23 +206,23 @@ def checked_record(
 
 
 class EnvironmentStore:
-    """The `env` record from OAUTH_* variables; other names, or no OAUTH_* set, find nothing."""
+    """The `env` record from the OAUTH_* variables of `environ` (a front door's mapping); other
+    names, or no OAUTH_* set, find nothing."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None,
-                 name: str = ENV_CREDENTIAL_NAME) -> None:
+    def __init__(self, environ: Mapping[str, str], name: str = ENV_CREDENTIAL_NAME) -> None:
         self._environ = environ
         self.name = name
 
     def find(self, name: str) -> Mapping[str, Any] | None:
         """The record when `name` is this store's name and any OAUTH_* variable is set."""
-        env = os.environ if self._environ is None else self._environ
+        env = self._environ
         if name != self.name or not _any_set(env):
             return None
         return checked_record(env, name=name)
 
     def describe(self, name: str) -> str:
         """Where this store looks; with none of its variables set, the ones to export."""
-        env = os.environ if self._environ is None else self._environ
+        env = self._environ
         where = f"OAUTH_* environment variables (credential name {self.name!r})"
         if name == self.name and not _any_set(env):
             where += f": none is set; export {', '.join(ENV_VARIABLES.values())}"

@@ -8,7 +8,7 @@ import os
 import re
 import shlex
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
@@ -28,7 +28,6 @@ __all__ = [
     "CredentialStore",
     "FileStore",
     "ServerStore",
-    "alias_directory",
     "alias_env_var",
     "default_store",
     "known_names",
@@ -124,26 +123,17 @@ def alias_env_var(alias: str) -> str:
     return "NOETL_CREDENTIAL_" + re.sub(r"[-.]", "_", alias).upper()
 
 
-def alias_directory() -> Path:
-    """Where NoETL keeps aliases: $NOETL_CREDENTIALS_DIR, else (XDG config or ~/.config)/noetl/credentials."""
-    explicit = os.environ.get("NOETL_CREDENTIALS_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".config"
-    return base / "noetl" / "credentials"
-
-
 class AliasStore:
-    """NoETL's local alias store: `NOETL_CREDENTIAL_<ALIAS>`, else `<dir>/<alias>`."""
+    """NoETL's local alias store: `NOETL_CREDENTIAL_<ALIAS>` in `environ`, else `<directory>/<alias>`.
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
-        self._directory = Path(directory) if directory is not None else None
+    `directory` is NoETL's alias directory (a front door's `Settings.credentials_dir`:
+    ``$NOETL_CREDENTIALS_DIR``, else (XDG config or ~/.config)/noetl/credentials); `environ` the
+    mapping the front door read its settings from (the alias is known only at lookup time).
+    """
 
-    @property
-    def directory(self) -> Path:
-        """The alias directory, resolved from the environment at call time."""
-        return self._directory if self._directory is not None else alias_directory()
+    def __init__(self, directory: str | os.PathLike[str], environ: Mapping[str, str]) -> None:
+        self.directory = Path(directory)
+        self._environ = environ
 
     def _parse(self, alias: str, text: str, source: str) -> Mapping[str, Any]:
         try:
@@ -168,8 +158,9 @@ class AliasStore:
 
     def find(self, name: str) -> Mapping[str, Any] | None:
         env = alias_env_var(name)
-        if os.environ.get(env):
-            return self._parse(name, os.environ[env], f"environment variable {env}")
+        value = self._environ.get(env)
+        if value:
+            return self._parse(name, value, f"environment variable {env}")
         if "/" in name or name in ("", ".", ".."):
             return None
         path = self.directory / name
@@ -213,18 +204,19 @@ def server_error(message: str, fix: str, field: str = "NOETL_SERVER_URL") -> Con
 HTTP_SERVER_HOSTS_ENV = "NOETL_IB_HTTP_SERVER_HOSTS"
 
 
-def check_server_url(url: str, field: str = "NOETL_SERVER_URL") -> str:
+def check_server_url(url: str, field: str = "NOETL_SERVER_URL", *,
+                     trusted_http_hosts: Collection[str] = ()) -> str:
     """The NoETL server URL under the one URL rule (https unless loopback, no userinfo).
 
-    Plain http to another host passes only when the operator names that host in
-    ``$NOETL_IB_HTTP_SERVER_HOSTS`` (an in-cluster server the network already protects); every
+    Plain http to another host passes only when that host is in `trusted_http_hosts`: the names
+    the operator gives in ``$NOETL_IB_HTTP_SERVER_HOSTS`` (a front door's
+    `Settings.http_server_hosts`; an in-cluster server the network already protects); every
     other rule still applies.
     """
     try:
         checked = check_url(url)
     except UnsafeURL as exc:
-        trusted = {h.strip().lower() for h in os.environ.get(HTTP_SERVER_HOSTS_ENV, "").split(",")
-                   if h.strip()}
+        trusted = {h.strip().lower() for h in trusted_http_hosts if h.strip()}
         try:
             relaxed = check_url(url, require_https=False) if trusted else None
         except UnsafeURL:
@@ -246,21 +238,24 @@ class ServerStore:
     """A NoETL server: `GET {url}/api/credentials/<name>?include_data=true[&execution_id=]`.
 
     Inside a step, `execution_id` is passed like the worker does so the server can scope access.
-    The URL must pass `credentials.urls.check_url`; each call has a total deadline of
+    The URL must pass `check_server_url` (`trusted_http_hosts` as there); each call has a total deadline of
     SERVER_DEADLINE seconds, its answer is capped at SERVER_MAX_BYTES, redirects are refused.
     """
 
-    def __init__(self, url: str, *, timeout: float = 10.0, execution_id: str | None = None) -> None:
+    def __init__(self, url: str, *, timeout: float = 10.0, execution_id: str | None = None,
+                 trusted_http_hosts: Collection[str] = ()) -> None:
         self.url = url.strip().rstrip("/")
         self.timeout = timeout
         self.execution_id = execution_id
+        #: Hosts trusted over plain http (`check_server_url`).
+        self.trusted_http_hosts = tuple(trusted_http_hosts)
         #: What messages show: the origin only, never userinfo.
         self.display = origin(self.url)
 
     def find(self, name: str) -> Mapping[str, Any] | None:
         import requests
 
-        base = check_server_url(self.url)
+        base = check_server_url(self.url, trusted_http_hosts=self.trusted_http_hosts)
         endpoint = f"{base}/api/credentials/{quote(name, safe='')}"
         try:
             params = {"include_data": "true"}
@@ -321,33 +316,43 @@ class ChainStore:
         return "; ".join(s.describe(name) for s in self.stores)
 
 
-def default_store(credentials_file: str | os.PathLike[str] | None = None) -> ChainStore:
+def default_store(
+    credentials_file: str | os.PathLike[str] | None,
+    *,
+    alias_dir: str | os.PathLike[str],
+    server_url: str | None,
+    environ: Mapping[str, str],
+    trusted_http_hosts: Collection[str] = (),
+) -> ChainStore:
     """The documented order: explicit file, NoETL alias store, NoETL server (if configured),
-    then the `env` record built from OAUTH_* variables (credentials/env_store.py)."""
+    then the `env` record built from OAUTH_* variables (credentials/env_store.py).
+
+    A front door passes what its `Settings` read: `credentials_file` (``--credentials-file``,
+    else ``$NOETL_IB_CREDENTIALS``), `alias_dir`, `server_url` (``$NOETL_SERVER_URL``),
+    `trusted_http_hosts`, and the `environ` mapping the alias and `env` records are read from.
+    """
     stores: list[CredentialStore] = []
-    path = credentials_file or os.environ.get("NOETL_IB_CREDENTIALS")
-    if path:
-        stores.append(FileStore(path))
-    stores.append(AliasStore())
-    server = os.environ.get("NOETL_SERVER_URL")
-    if server:
-        stores.append(ServerStore(server))
+    if credentials_file:
+        stores.append(FileStore(credentials_file))
+    stores.append(AliasStore(alias_dir, environ))
+    if server_url:
+        stores.append(ServerStore(server_url, trusted_http_hosts=trusted_http_hosts))
     from .env_store import EnvironmentStore
 
-    stores.append(EnvironmentStore())
+    stores.append(EnvironmentStore(environ))
     return ChainStore(stores)
 
 
 def load_credential(
     name: str,
-    credentials_file: str | os.PathLike[str] | None = None,
     *,
+    store: CredentialStore,
     types: Mapping[str, type[CredentialData]] | None = None,
-    store: CredentialStore | None = None,
 ) -> CredentialRecord:
-    """Resolve a record by name through the stores and validate it for its type."""
+    """Resolve a record by name through `store` (e.g. `default_store(...)`) and validate it for
+    its type."""
     check_record_name(name)
-    chain = store if store is not None else default_store(credentials_file)
+    chain = store
     raw = chain.find(name)
     if raw is None:
         searched = (

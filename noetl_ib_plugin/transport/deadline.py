@@ -35,7 +35,7 @@ __all__ = [
     "DeadlineExceeded",
     "RedirectRefused",
     "ResponseTooLarge",
-    "env_deadline",
+    "parse_deadline",
 ]
 
 #: The package's name, as before the split: log filters that name it keep working.
@@ -53,9 +53,10 @@ class DeadlineExceeded(requests.exceptions.ReadTimeout):
     """The whole call outlived its total deadline; its socket was shut down."""
 
 
-def env_deadline() -> float:
-    """`NOETL_IB_HTTP_DEADLINE` in seconds (1..600), else DEFAULT_DEADLINE."""
-    raw = os.environ.get(ENV_DEADLINE, "").strip()
+def parse_deadline(raw: str) -> float:
+    """`NOETL_IB_HTTP_DEADLINE`'s text (a front door's `Settings`) as seconds (1..600); unset
+    ("") is DEFAULT_DEADLINE; anything else is a ConfigurationError naming the variable."""
+    raw = raw.strip()
     if not raw:
         return DEFAULT_DEADLINE
     try:
@@ -212,7 +213,7 @@ class _WatchedHTTPSPool(HTTPSConnectionPool):
 class DeadlineAdapter(requests.adapters.HTTPAdapter):
     """An HTTPAdapter with a total deadline per call, a body cap and no redirects.
 
-    `deadline` (seconds, default `NOETL_IB_HTTP_DEADLINE` or 45) bounds one attempt from the
+    `deadline` (seconds, default 45; the `Host` passes `NOETL_IB_HTTP_DEADLINE`) bounds one attempt from the
     first byte sent to the last byte read; `max_bytes` bounds the decoded body. The body is
     always read before `send` returns (a `stream=True` caller gets it preloaded).
     Raises `DeadlineExceeded` (a `requests.ReadTimeout`), `ResponseTooLarge` or `RedirectRefused`.
@@ -225,7 +226,7 @@ class DeadlineAdapter(requests.adapters.HTTPAdapter):
         max_bytes: int = DEFAULT_MAX_BYTES,
         **kwargs: Any,
     ) -> None:
-        self.deadline = env_deadline() if deadline is None else deadline
+        self.deadline = DEFAULT_DEADLINE if deadline is None else deadline
         self.max_bytes = max_bytes
         super().__init__(**kwargs)
 

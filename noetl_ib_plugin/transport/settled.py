@@ -4,7 +4,6 @@ factories that give every session the total deadline, body cap and no-redirect r
 from __future__ import annotations
 
 import copy
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -89,16 +88,18 @@ class SettledSession(requests.Session):
             return _NO_ENV
         found = self._origin_env.get(key)
         if found is None:
-            utils = requests.utils
+            # requests' own environment merge reads the variables (proxies, NO_PROXY, the CA
+            # bundle), as a plain Session does on every call; it adds the environment's proxies
+            # to the dict it is given. This session only keeps the answer per origin.
             no_proxy = (self.proxies or {}).get("no_proxy")
-            proxies: dict[str, str] = {}
-            if not utils.should_bypass_proxies(url, no_proxy=no_proxy):
-                environ = utils.get_environ_proxies(url, no_proxy=no_proxy)
-                proxy = environ.get(parts.scheme, environ.get("all"))
-                if proxy:
-                    proxies[parts.scheme] = proxy
-            ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            found = _OriginEnv(proxies, ca_bundle or None, utils.get_netrc_auth(url))
+            environ: dict[str, Any] = {"no_proxy": no_proxy} if no_proxy else {}
+            merged = requests.Session.merge_environment_settings(
+                self, url, environ, None, True, None)
+            proxy = environ.get(parts.scheme, environ.get("all"))
+            proxies = {parts.scheme: proxy} if isinstance(proxy, str) and proxy else {}
+            verify = merged["verify"]
+            ca_bundle = verify if isinstance(verify, str) and verify else None
+            found = _OriginEnv(proxies, ca_bundle, requests.utils.get_netrc_auth(url))
             self._origin_env[key] = found
         return found
 
@@ -232,8 +233,9 @@ def limited_session(*, deadline: float | None = None, max_bytes: int = DEFAULT_M
     return sess
 
 
-def ensure_limits(session: requests.Session, url: str) -> None:
-    """Mount a `DeadlineAdapter` for `url`'s scheme unless the session already has one.
+def ensure_limits(session: requests.Session, url: str, *, deadline: float | None = None) -> None:
+    """Mount a `DeadlineAdapter` (total `deadline` seconds per call, default 45) for `url`'s
+    scheme unless the session already has one.
 
     A session with a custom adapter of another kind is left alone (its owner chose it).
     """
@@ -241,4 +243,4 @@ def ensure_limits(session: requests.Session, url: str) -> None:
     if isinstance(adapter, DeadlineAdapter) or type(adapter) is not requests.adapters.HTTPAdapter:
         return
     scheme = urlsplit(url).scheme
-    session.mount(f"{scheme}://", DeadlineAdapter())
+    session.mount(f"{scheme}://", DeadlineAdapter(deadline=deadline))

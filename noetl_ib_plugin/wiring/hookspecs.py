@@ -27,8 +27,10 @@ class RegisterCredentialType(Protocol):
 
 
 class RegisterTokenProvider(Protocol):
-    """`register(type_name, factory)`: `factory(data_model_instance, cache=token_cache)` returns a
-    TokenProvider over that cache (`cache` is omitted when the caller has none)."""
+    """`register(type_name, factory)`: `factory(data_model_instance, cache=token_cache,
+    retry_policy=..., deadline=...)` returns a TokenProvider over that cache (`cache` is omitted
+    when the caller has none; a `Host` passes the `common.backoff.RetryPolicy` and the total
+    seconds per HTTP call its `Settings` read)."""
 
     def __call__(self, type_name: str, factory: Any) -> None: ...
 

@@ -5,6 +5,8 @@ What a process used to keep in process-wide tables lives on a host: clients by (
 contents, token cache), token caches, pacers, history gates, the contract-lookup memo and the
 plugin registry. Two hosts share none of it. The pacer and token cache files are
 cross-process by design: two hosts over the same directory meet there, as two processes do.
+What the environment says reaches the layers below as arguments: the retry policy, the HTTP
+deadline, the credential stores' file, directory, server and environment mapping.
 """
 
 from __future__ import annotations
@@ -16,16 +18,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ConfigurationError
-from .settings import Settings
+from .settings import Settings, credentials_dir_from
 
 if TYPE_CHECKING:
+    import os
+
     from ..auth.base import TokenProvider
     from ..auth.cache import FileTokenCache, MemoryTokenCache, TokenCache
     from ..client import IBClient, Pacer
     from ..client.lookups import LookupCache
+    from ..common.backoff import RetryPolicy
     from ..common.progress import Progress
     from ..common.step_context import StepContext
     from ..credentials.models import CredentialRecord
+    from ..credentials.stores import ChainStore
     from .plugins import Registry
 
 __all__ = ["Host", "record_key"]
@@ -131,7 +137,8 @@ class Host:
             if mode == "keychain":
                 from ..auth.keychain_cache import keychain_layer_over
 
-                keychain_layer_over(files, server, catalog, required=True)  # raises
+                keychain_layer_over(files, server, catalog, required=True,  # raises
+                                    trusted_http_hosts=self.settings.http_server_hosts)
             return files
         key = (server.rstrip("/"), str(catalog), id(files))
         with self._lock:
@@ -140,7 +147,8 @@ class Host:
                 return found
         from ..auth.keychain_cache import keychain_layer_over
 
-        layer = keychain_layer_over(files, server, str(catalog), required=mode == "keychain")
+        layer = keychain_layer_over(files, server, str(catalog), required=mode == "keychain",
+                                    trusted_http_hosts=self.settings.http_server_hosts)
         if layer is None:
             return files
         return self._once(self._keychain_caches, key, lambda: layer)
@@ -180,12 +188,50 @@ class Host:
 
         return self._once(self._history_gates, key, new_history_gate)
 
+    # -- what the environment says, as arguments ----------------------------------------------
+
+    def retry_policy(self) -> RetryPolicy:
+        """The design's backoff with the `NOETL_IB_RETRY_*` values the settings hold (a bad
+        one is a ConfigurationError naming it, raised when a provider or client is built)."""
+        from ..common.backoff import RetryPolicy
+
+        return RetryPolicy.from_environ(dict(self.settings.retry))
+
+    def http_deadline(self) -> float:
+        """Total seconds per HTTP call: `NOETL_IB_HTTP_DEADLINE` (1..600, else a
+        ConfigurationError naming it), else 45."""
+        from ..transport.deadline import parse_deadline
+
+        return parse_deadline(self.settings.http_deadline)
+
+    @property
+    def credentials_dir(self) -> Path:
+        """NoETL's alias directory (settings built without one: ~/.config/noetl/credentials)."""
+        return self.settings.credentials_dir or credentials_dir_from({})
+
+    def credential_store(self, credentials_file: str | os.PathLike[str] | None = None) -> ChainStore:
+        """The documented chain of stores (`credentials.stores.default_store`): the explicit
+        file (else `NOETL_IB_CREDENTIALS`), the alias store, the NoETL server, the `env` record."""
+        from ..credentials.stores import default_store
+
+        settings = self.settings
+        return default_store(credentials_file or settings.credentials_file,
+                             alias_dir=self.credentials_dir, server_url=settings.server_url,
+                             environ=settings.environ,
+                             trusted_http_hosts=settings.http_server_hosts)
+
     # -- providers and clients -----------------------------------------------------------------
+
+    def _provider(self, record: CredentialRecord, cache: TokenCache) -> TokenProvider:
+        """A new provider for `record` over `cache`, with the settings' retry policy and deadline."""
+        return self.registry.token_provider_for(record, cache=cache,
+                                                retry_policy=self.retry_policy(),
+                                                deadline=self.http_deadline())
 
     def token_provider(self, record: CredentialRecord,
                        step: StepContext | None = None) -> TokenProvider:
         """A new provider for `record` over the cache chosen for `step`."""
-        return self.registry.token_provider_for(record, cache=self.token_cache(step))
+        return self._provider(record, self.token_cache(step))
 
     def client(self, record: CredentialRecord, step: StepContext | None = None, *,
                progress: Progress | None = None) -> IBClient:
@@ -198,10 +244,11 @@ class Host:
         def make() -> IBClient:
             from ..client import IBClient
 
-            provider = self.registry.token_provider_for(record, cache=cache)
+            provider = self._provider(record, cache)
             directory = self.state_dir(cache)
             return IBClient(provider, account_id=record.data.account_id,
                             environment=record.data.environment,
+                            retry_policy=self.retry_policy(), deadline=self.http_deadline(),
                             pacer=self.pacer(provider.cache_key, directory), state_dir=directory,
                             lookups=self.lookups,
                             history_gate=self.history_gate(provider.cache_key),

@@ -68,9 +68,11 @@ class Registry:
             )
         self.actions[action.name] = action
 
-    def token_provider_for(self, credential: Any, *, cache: TokenCache | None = None) -> TokenProvider:
+    def token_provider_for(self, credential: Any, *, cache: TokenCache | None = None,
+                           **options: Any) -> TokenProvider:
         """The provider for a record (or its `data`), picked by credential type, over `cache`
-        (None: the provider's own memory cache)."""
+        (None: the provider's own memory cache); `options` (a `Host`'s `retry_policy` and
+        `deadline`) go to the factory as keyword arguments."""
         from ..credentials.models import CredentialRecord
 
         if isinstance(credential, CredentialRecord):
@@ -88,7 +90,7 @@ class Registry:
                 fix=f"use one of: {', '.join(sorted(self.token_providers))}, or install the "
                 "plugin that provides this type.",
             )
-        return factory(data) if cache is None else factory(data, cache=cache)
+        return factory(data, **options) if cache is None else factory(data, cache=cache, **options)
 
 
 def _load_entry_points(pm: pluggy.PluginManager) -> None:

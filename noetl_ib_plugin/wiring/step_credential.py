@@ -7,11 +7,13 @@ failure is a CredentialError naming the argument, never a value.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..common.step_context import StepContext
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 __all__ = ["resolve_step_credential", "split_credential_fields"]
 
@@ -131,18 +133,22 @@ def _record_from_object(
 
 
 def _load_by_name(name: str, credentials_file: str | None, ctx: StepContext,
-                  types: Mapping[str, Any]) -> Any:
-    """Explicit file, then the step's NoETL server (with execution_id), then the local alias store."""
+                  types: Mapping[str, Any], settings: Settings) -> Any:
+    """Explicit file (else `settings.credentials_file`), then the step's NoETL server (with
+    execution_id), then the local alias store (`settings`' directory and environment)."""
     from ..credentials import load_credential
     from ..credentials.stores import AliasStore, ChainStore, CredentialStore, FileStore, ServerStore
+    from .settings import credentials_dir_from
 
     stores: list[CredentialStore] = []
-    path = credentials_file or os.environ.get("NOETL_IB_CREDENTIALS")
+    path = credentials_file or settings.credentials_file
     if path:
         stores.append(FileStore(path))
     if ctx.server_url:
-        stores.append(ServerStore(ctx.server_url, execution_id=ctx.execution_id))
-    stores.append(AliasStore())
+        stores.append(ServerStore(ctx.server_url, execution_id=ctx.execution_id,
+                                  trusted_http_hosts=settings.http_server_hosts))
+    stores.append(AliasStore(settings.credentials_dir or credentials_dir_from({}),
+                             settings.environ))
     return load_credential(name, types=dict(types), store=ChainStore(stores))
 
 
@@ -168,9 +174,11 @@ def resolve_step_credential(
     credentials_file: str | None,
     ctx: StepContext,
     types: Mapping[str, Any],
+    settings: Settings,
 ) -> tuple[Any, dict[str, Any]]:
     """(CredentialRecord, action params) from the step's arguments, trying the three forms in
-    order (entry's module docstring): a keychain object, `credential_type` plus fields, a name.
+    order (entry's module docstring): a keychain object, `credential_type` plus fields, a name
+    (looked up in the stores `settings`, the front door's, say).
 
     Raises CredentialError naming `credential`, `credential_type` or the record's field.
     """
@@ -191,7 +199,7 @@ def resolve_step_credential(
         _served_data_is_not_local(data, ctx)
         return parse_record(raw, dict(types)), rest
     if isinstance(credential, str) and credential.strip():
-        return _load_by_name(credential.strip(), credentials_file, ctx, types), params
+        return _load_by_name(credential.strip(), credentials_file, ctx, types, settings), params
     if credential not in (None, ""):
         raise CredentialError(
             f"must be a record name or a keychain object, got {type(credential).__name__}",

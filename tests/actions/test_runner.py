@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from noetl_ib_plugin.credentials import load_credential, read_records_file
+from noetl_ib_plugin.credentials import read_records_file
 from noetl_ib_plugin.errors import InputError
-from noetl_ib_plugin.runner import default_host, get_client, list_actions, run_action
+from noetl_ib_plugin.runner import default_host, get_client, list_actions, load_credential, run_action
 from noetl_ib_plugin.simulator import Simulator
 
 
@@ -33,8 +33,7 @@ def test_unknown_argument_is_named(sim_reset: Simulator) -> None:
 
 def test_credential_forms_and_client_reuse(sim_reset: Simulator) -> None:
     """A name, a raw record dict and a parsed record all work; one client per credential."""
-    types = default_host().registry.credential_types
-    record = load_credential("sim_oauth2", sim_reset.credentials_file, types=types)
+    record = load_credential("sim_oauth2", sim_reset.credentials_file, host=default_host())
     raw = next(dict(r) for r in read_records_file(sim_reset.credentials_file)
                if r["name"] == "sim_oauth2")
     for cred in ("sim_oauth2", raw, record):

@@ -16,12 +16,12 @@ from noetl_ib_plugin.wiring.settings import Settings
 
 def default_cache_dir() -> Path:
     """Where the front doors' settings put the token cache."""
-    return Settings.from_environ().cache_dir
+    return Settings.from_environ(os.environ).cache_dir
 
 
 def default_cache() -> object:
     """The token cache a host built from the environment picks."""
-    return Host(Settings.from_environ()).token_cache()
+    return Host(Settings.from_environ(os.environ)).token_cache()
 
 
 def test_cache_dir_follows_env_then_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from noetl_ib_plugin.credentials import load_credential
 from noetl_ib_plugin.credentials.env_store import (
     ENV_VARIABLES,
     EnvironmentStore,
@@ -13,6 +14,7 @@ from noetl_ib_plugin.credentials.env_store import (
 )
 from noetl_ib_plugin.credentials.models import OAuth1aData
 from noetl_ib_plugin.errors import CredentialError, CredentialNotFound
+from noetl_ib_plugin.runner import load_credential
 
 SECRET_VARS = ("OAUTH_ACCESS_TOKEN", "OAUTH_ACCESS_TOKEN_SECRET")
 
@@ -29,7 +31,7 @@ def test_record_from_the_environment(bot_env: dict[str, str]) -> None:
     assert data.encryption_key_path == bot_env["OAUTH_ENCRYPTION_PATH"]
     assert data.environment == "paper"
     assert data.trading_base_url == bot_env["IBKR_API_BASE_URL"] + "/v1/api"
-    assert EnvironmentStore().find("ib_paper") is None
+    assert EnvironmentStore(os.environ).find("ib_paper") is None
     for var in SECRET_VARS:
         assert bot_env[var] not in repr(record)
 

@@ -11,9 +11,8 @@ import pytest
 from noetl_ib_plugin.actions.spec import Action
 from noetl_ib_plugin.cli import main
 from noetl_ib_plugin.cli._actions import action_catalog, render_action
-from noetl_ib_plugin.credentials import load_credential
 from noetl_ib_plugin.errors import CredentialError, CredentialNotFound, InputError
-from noetl_ib_plugin.runner import run_action
+from noetl_ib_plugin.runner import load_credential, run_action
 
 from .helpers import one_json
 

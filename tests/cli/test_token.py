@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from noetl_ib_plugin.cli.alias import validate_alias, write_alias
-from noetl_ib_plugin.credentials.stores import alias_directory
 from noetl_ib_plugin.errors import InputError
 from noetl_ib_plugin.simulator import Simulator
+from noetl_ib_plugin.wiring.settings import credentials_dir_from
 
 from .helpers import cached_secrets, cli, one_json
 
@@ -96,13 +96,13 @@ def test_alias_names_are_plain_file_names(alias: str) -> None:
 def test_alias_directory_follows_noetl_lookup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """$NOETL_CREDENTIALS_DIR, else $XDG_CONFIG_HOME/noetl/credentials, else ~/.config/noetl/credentials."""
     monkeypatch.setenv("NOETL_CREDENTIALS_DIR", str(tmp_path / "explicit"))
-    assert alias_directory() == tmp_path / "explicit"
+    assert credentials_dir_from(os.environ) == tmp_path / "explicit"
     monkeypatch.delenv("NOETL_CREDENTIALS_DIR")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    assert alias_directory() == tmp_path / "xdg" / "noetl" / "credentials"
+    assert credentials_dir_from(os.environ) == tmp_path / "xdg" / "noetl" / "credentials"
     monkeypatch.delenv("XDG_CONFIG_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert alias_directory() == tmp_path / "home" / ".config" / "noetl" / "credentials"
+    assert credentials_dir_from(os.environ) == tmp_path / "home" / ".config" / "noetl" / "credentials"
 
 
 def test_simulator_command_announces_itself_and_stops_on_sigterm(tmp_path: Path) -> None:

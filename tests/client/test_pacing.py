@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from noetl_ib_plugin.client import Limit, Pacer, limits_for
@@ -77,7 +79,7 @@ def test_overrides_and_disabled() -> None:
 
 def test_shared_pacer_is_per_credential() -> None:
     """Every client of one credential on a host shares one pacer; others get their own."""
-    host = Host(Settings.from_environ())
+    host = Host(Settings.from_environ(os.environ))
     assert host.pacer("cred-a", None) is host.pacer("cred-a", None)
     assert host.pacer("cred-a", None) is not host.pacer("cred-b", None)
 
@@ -85,6 +87,6 @@ def test_shared_pacer_is_per_credential() -> None:
 def test_env_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     """NOETL_IB_PACING=off disables pacing for clients built without an explicit pacer."""
     monkeypatch.setenv("NOETL_IB_PACING", "off")
-    assert not Settings.from_environ().pacing
+    assert not Settings.from_environ(os.environ).pacing
     monkeypatch.setenv("NOETL_IB_PACING", "on")
-    assert Settings.from_environ().pacing
+    assert Settings.from_environ(os.environ).pacing

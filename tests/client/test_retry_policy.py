@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 import responses
@@ -76,12 +77,12 @@ def test_policy_is_configurable_by_environment(monkeypatch: pytest.MonkeyPatch) 
     """The NOETL_IB_RETRY_* variables set the defaults; a bad value names its variable."""
     monkeypatch.setenv("NOETL_IB_RETRY_MAX_RETRIES", "2")
     monkeypatch.setenv("NOETL_IB_RETRY_BASE_DELAY", "0.5")
-    policy = RetryPolicy(rand=lambda: 0.5)
+    policy = RetryPolicy.from_environ(os.environ, rand=lambda: 0.5)
     assert policy.max_attempts == 3 and policy.delay(2) == 1.0
     for value in ("-1", "nan", "x", "11"):
         monkeypatch.setenv("NOETL_IB_RETRY_MAX_RETRIES", value)
         with pytest.raises(ConfigurationError) as info:
-            RetryPolicy()
+            RetryPolicy.from_environ(os.environ)
         assert info.value.field == "NOETL_IB_RETRY_MAX_RETRIES"
 
 

@@ -64,7 +64,7 @@ FAULT_KINDS = tuple(FAULTS)
 #: Live orders list a fresh order only after this long; below the client's settle wait (2 s).
 LIVE_ORDERS_LAG_S = 0.5
 
-_POLICY = RetryPolicy()
+_POLICY = RetryPolicy.from_environ(os.environ)
 #: One read is at most a few requests, each retried within `max_total`; 10 s covers a token
 #: refresh and the brokerage bootstrap on top.
 READ_BOUND = _POLICY.max_total + 10.0

@@ -37,7 +37,7 @@ def _alias(tmp_path: Path, *, dir_mode: int = 0o700, file_mode: int = 0o600) -> 
 def _refusal(directory: Path) -> ConfigurationError:
     """Look `ib` up; the store must refuse it with a ConfigurationError."""
     with pytest.raises(ConfigurationError) as info:
-        AliasStore(directory).find("ib")
+        AliasStore(directory, os.environ).find("ib")
     return info.value
 
 
@@ -58,7 +58,7 @@ def test_alias_file_writable_by_others_is_refused_and_the_fix_works(tmp_path: Pa
     assert error.field == "credential" and "writable by group or others" in str(error)
     command = _run_fix(error)
     assert command.startswith("chmod 600 ")
-    assert AliasStore(directory).find("ib") is not None
+    assert AliasStore(directory, os.environ).find("ib") is not None
 
 
 @pytest.mark.parametrize("mode", [0o777, 0o770, 0o1777])
@@ -69,7 +69,7 @@ def test_alias_directory_writable_by_others_is_refused_and_the_fix_works(tmp_pat
     error = _refusal(directory)
     assert error.field == "NOETL_CREDENTIALS_DIR"
     assert _run_fix(error).startswith("chmod 700 ")
-    assert AliasStore(directory).find("ib") is not None
+    assert AliasStore(directory, os.environ).find("ib") is not None
 
 
 @needs_root
@@ -80,7 +80,7 @@ def test_alias_file_owned_by_another_user_is_refused(tmp_path: Path) -> None:
     error = _refusal(directory)
     assert f"uid {OTHER_UID}" in str(error)
     assert _run_fix(error).startswith("chown ")
-    assert AliasStore(directory).find("ib") is not None
+    assert AliasStore(directory, os.environ).find("ib") is not None
 
 
 @needs_root
@@ -91,11 +91,11 @@ def test_alias_directory_owned_by_another_user_is_refused(tmp_path: Path) -> Non
     error = _refusal(directory)
     assert error.field == "NOETL_CREDENTIALS_DIR"
     _run_fix(error)
-    assert AliasStore(directory).find("ib") is not None
+    assert AliasStore(directory, os.environ).find("ib") is not None
 
 
 def test_private_alias_still_loads(tmp_path: Path) -> None:
     """The safe layout (700 directory, 600 file, ours) loads as before."""
     directory, _ = _alias(tmp_path)
-    found = AliasStore(directory).find("ib")
+    found = AliasStore(directory, os.environ).find("ib")
     assert found is not None and found["data"]["client_id"] == "c"

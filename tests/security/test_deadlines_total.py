@@ -28,6 +28,8 @@ from noetl_ib_plugin.common.backoff import RetryPolicy
 from noetl_ib_plugin.errors import ConfigurationError, OutcomeUnknown, TransientError
 from noetl_ib_plugin.transport import DeadlineExceeded, ResponseTooLarge, limited_session
 from noetl_ib_plugin.transport import deadline as transport
+from noetl_ib_plugin.wiring.host import Host
+from noetl_ib_plugin.wiring.settings import Settings
 from tests.client.fakes import FakeProvider
 from tests.security.hostile_server import (
     Hostile,
@@ -78,6 +80,11 @@ def test_one_call_stops_at_its_total_deadline(server: str, request: pytest.Fixtu
     assert isinstance(info.value, requests.Timeout)  # the retry loop treats it as a timeout
 
 
+def _front_door_deadline() -> float:
+    """The total deadline a front door's host hands down, from this process's environment."""
+    return Host(Settings.from_environ(os.environ)).http_deadline()
+
+
 def test_token_endpoint_drip_is_bounded(
     body_drip: Hostile, rsa_pem: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -86,7 +93,8 @@ def test_token_endpoint_drip_is_bounded(
     data = {"client_id": "c", "key_id": "k", "private_key": rsa_pem, "credential": "u",
             "api_base_url": body_drip.url}
     policy = RetryPolicy(max_attempts=2, base_delay=0.0, sleep=lambda _s: None)
-    provider = IBTokenProvider(data, cache=MemoryTokenCache(), retry_policy=policy)
+    provider = IBTokenProvider(data, cache=MemoryTokenCache(), retry_policy=policy,
+                               deadline=_front_door_deadline())
     started = time.monotonic()
     with pytest.raises(TransientError) as info:
         provider.fetch_token()
@@ -102,7 +110,8 @@ def test_order_post_past_its_deadline_is_unknown_not_refused(
     monkeypatch.setenv("NOETL_IB_HTTP_DEADLINE", "1")
     client = IBClient(FakeProvider(body_drip.url + "/v1/api"), pacer=Pacer.disabled(),
                       retry_policy=RetryPolicy(max_attempts=3, base_delay=0.0,
-                                               sleep=lambda _s: None))
+                                               sleep=lambda _s: None),
+                      deadline=_front_door_deadline())
     # The paper guard already heard from IBKR in this process; only the order send is cut.
     manager = client.brokerage_manager
     manager.verified_session = BrokerageSession(["DU1234567"], "DU1234567", True)
@@ -159,7 +168,7 @@ def test_bad_deadline_setting_is_a_configuration_error(monkeypatch: pytest.Monke
     for value in ("nan", "inf", "0", "abc", "1e9"):
         monkeypatch.setenv("NOETL_IB_HTTP_DEADLINE", value)
         with pytest.raises(ConfigurationError) as info:
-            limited_session()
+            _front_door_deadline()
         assert info.value.field == "NOETL_IB_HTTP_DEADLINE"
 
 

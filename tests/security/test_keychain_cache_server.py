@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -191,5 +192,5 @@ def _env_keychain() -> tuple[str | None, str | None]:
     """The server and catalog id the front door's settings would pass (NOETL_SERVER_URL, ...)."""
     from noetl_ib_plugin.wiring.settings import Settings
 
-    settings = Settings.from_environ()
+    settings = Settings.from_environ(os.environ)
     return settings.server_url, settings.keychain_catalog_id

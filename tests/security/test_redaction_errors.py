@@ -13,7 +13,7 @@ import pytest
 
 from noetl_ib_plugin.cli._io import report_error
 from noetl_ib_plugin.common.redaction import redact
-from noetl_ib_plugin.credentials import load_credential, parse_record
+from noetl_ib_plugin.credentials import parse_record
 from noetl_ib_plugin.entry import main
 from noetl_ib_plugin.errors import (
     AuthError,
@@ -22,6 +22,7 @@ from noetl_ib_plugin.errors import (
     IBPluginError,
     InputError,
 )
+from noetl_ib_plugin.runner import load_credential
 from noetl_ib_plugin.simulator import Simulator
 from tests.reliability.canary import SecretScanner, record_secrets
 

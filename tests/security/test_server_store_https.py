@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from noetl_ib_plugin.cli import main as cli_main
-from noetl_ib_plugin.credentials import load_credential
+from noetl_ib_plugin.credentials import load_credential as load_from_store
 from noetl_ib_plugin.credentials.stores import SERVER_MAX_BYTES, ServerStore
 from noetl_ib_plugin.errors import ConfigurationError, CredentialNotFound
+from noetl_ib_plugin.runner import load_credential
 from noetl_ib_plugin.simulator import Simulator
 from tests.security.hostile_server import Hostile, endless_body, hostile_server, json_ok
 
@@ -60,7 +62,7 @@ def test_not_found_message_does_not_echo_userinfo(monkeypatch: pytest.MonkeyPatc
     store = ServerStore(f"https://admin:{PASSWORD}@noetl.example.com")
     assert store.describe("x") == "NoETL server 'https://noetl.example.com'"
     with pytest.raises(ConfigurationError):
-        load_credential("x", store=store)
+        load_from_store("x", store=store)
     monkeypatch.setenv("NOETL_SERVER_URL", f"https://admin:{PASSWORD}@noetl.example.com")
     with pytest.raises((ConfigurationError, CredentialNotFound)) as info:
         load_credential("ib_paper")
@@ -130,14 +132,15 @@ def test_operator_named_http_host_is_trusted_and_no_other(monkeypatch: pytest.Mo
     from noetl_ib_plugin.credentials.stores import check_server_url
 
     with pytest.raises(ConfigurationError) as info:
-        check_server_url("http://noetl:8082")
+        check_server_url("http://noetl:8082", trusted_http_hosts=_trusted_hosts())
     assert "NOETL_IB_HTTP_SERVER_HOSTS=noetl" in str(info.value)
     monkeypatch.setenv("NOETL_IB_HTTP_SERVER_HOSTS", "noetl, other")
-    assert check_server_url("http://noetl:8082/") == "http://noetl:8082"
+    assert check_server_url("http://noetl:8082/", trusted_http_hosts=_trusted_hosts()) == \
+        "http://noetl:8082"
     for refused in ("http://evil.example:8082", "http://user:pw@noetl:8082",
                     "http://noetl.evil.example"):
         with pytest.raises(ConfigurationError):
-            check_server_url(refused)
+            check_server_url(refused, trusted_http_hosts=_trusted_hosts())
 
 
 def test_keychain_layer_is_skipped_for_an_untrusted_http_server(
@@ -150,16 +153,25 @@ def test_keychain_layer_is_skipped_for_an_untrusted_http_server(
     monkeypatch.setenv("NOETL_IB_KEYCHAIN_CATALOG_ID", "7")
     monkeypatch.delenv("NOETL_IB_HTTP_SERVER_HOSTS", raising=False)
     local = MemoryTokenCache()
-    assert keychain_layer_over(local, *_env_keychain()) is None
+    assert keychain_layer_over(local, *_env_keychain(), trusted_http_hosts=_trusted_hosts()) is None
     with pytest.raises(ConfigurationError):
-        keychain_layer_over(local, *_env_keychain(), required=True)
+        keychain_layer_over(local, *_env_keychain(), required=True,
+                            trusted_http_hosts=_trusted_hosts())
     monkeypatch.setenv("NOETL_IB_HTTP_SERVER_HOSTS", "noetl")
-    assert keychain_layer_over(local, *_env_keychain()) is not None
+    assert keychain_layer_over(local, *_env_keychain(),
+                               trusted_http_hosts=_trusted_hosts()) is not None
+
+
+def _trusted_hosts() -> frozenset[str]:
+    """The plain-http hosts the front door's settings would pass (NOETL_IB_HTTP_SERVER_HOSTS)."""
+    from noetl_ib_plugin.wiring.settings import Settings
+
+    return Settings.from_environ(os.environ).http_server_hosts
 
 
 def _env_keychain() -> tuple[str | None, str | None]:
     """The server and catalog id the front door's settings would pass (NOETL_SERVER_URL, ...)."""
     from noetl_ib_plugin.wiring.settings import Settings
 
-    settings = Settings.from_environ()
+    settings = Settings.from_environ(os.environ)
     return settings.server_url, settings.keychain_catalog_id

@@ -19,9 +19,9 @@ from noetl_ib_plugin.auth.cache import FileTokenCache
 from noetl_ib_plugin.auth.keychain_cache import KeychainTokenCache, hints_only
 from noetl_ib_plugin.auth.oauth2 import IBTokenProvider
 from noetl_ib_plugin.client import IBClient, Pacer
-from noetl_ib_plugin.credentials import load_credential, parse_record
+from noetl_ib_plugin.credentials import parse_record
 from noetl_ib_plugin.errors import LiveTradingRefused
-from noetl_ib_plugin.runner import default_host
+from noetl_ib_plugin.runner import default_host, load_credential
 from noetl_ib_plugin.simulator import Simulator
 from tests.e2e.noetl_server import NoetlServer
 
@@ -69,8 +69,7 @@ def test_another_credentials_token_cannot_place_for_the_paper_record(
     live_client = _client(live, swapper, tmp_path / "live-host")
     live_client.brokerage()  # the live credential's token is now in the keychain
     swapper.source = live_client.provider.cache_key
-    paper = load_credential("sim_oauth2", sim_reset.credentials_file,
-                            types=default_host().registry.credential_types)
+    paper = load_credential("sim_oauth2", sim_reset.credentials_file, host=default_host())
     victim = _client(paper, swapper, tmp_path / "paper-host")
     assert victim.provider.current_token().value == live_client.provider.current_token().value
     with pytest.raises(LiveTradingRefused):  # its DU account is not one the live token lists
@@ -89,8 +88,7 @@ def test_garbage_access_token_fields_are_not_a_crash(
     sim_reset: Simulator, tmp_path: Path, extra: dict[str, Any]
 ) -> None:
     """entry.extra's access token fields of the wrong type: a new token is fetched, no crash."""
-    record = load_credential("sim_oauth2", sim_reset.credentials_file,
-                             types=default_host().registry.credential_types)
+    record = load_credential("sim_oauth2", sim_reset.credentials_file, host=default_host())
     host = FileTokenCache(tmp_path / "host")
     provider = IBTokenProvider(record, cache=host)
     now = time.time()
