@@ -142,8 +142,28 @@ def test_trading_client_returns_the_model_without_a_json_round_trip(
     assert typed.model_dump(mode="json") == old.model_dump(mode="json")
 
 
-def test_run_action_typed_gives_the_model_and_run_action_its_json(sim_reset: Simulator) -> None:
+def _answering_once(monkeypatch: pytest.MonkeyPatch, name: str) -> Action:
+    """Make action `name` answer every call with its first answer (ledger times move between
+    calls, so two calls compare only when they see one broker answer)."""
+    actions = default_host().registry.actions
+    original = actions[name]
+    answers: list[Any] = []
+
+    def run(client: Any, inp: Any) -> Any:
+        if not answers:
+            answers.append(original.run(client, inp))
+        return answers[0]
+
+    monkeypatch.setitem(actions, name, Action(
+        name, original.input_model, run, original.description, output_model=original.output_model))
+    return original
+
+
+def test_run_action_typed_gives_the_model_and_run_action_its_json(
+    sim_reset: Simulator, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """run_action_typed returns the output model; run_action returns that model's JSON dump."""
+    _answering_once(monkeypatch, "ledger")
     typed = run_action_typed("ledger", CRED, credentials_file=sim_reset.credentials_file)
     model = default_host().registry.actions["ledger"].output_model
     assert model is not None and isinstance(typed, model)
@@ -161,9 +181,12 @@ def test_trading_client_hands_over_the_very_model_the_action_built(
     model = original.output_model
     assert model is not None
     built: list[BaseModel] = []
+    first: list[Any] = []
 
     def run(client: Any, inp: Any) -> BaseModel:
-        built.append(model.model_validate(original.run(client, inp)))
+        if not first:  # one broker answer for both calls below (ledger times move)
+            first.append(original.run(client, inp))
+        built.append(model.model_validate(first[0]))
         return built[-1]
 
     monkeypatch.setitem(actions, "ledger", Action(
