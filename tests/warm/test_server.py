@@ -331,8 +331,7 @@ def test_relative_cache_dir_is_refused_by_name_and_leaves_nothing(
 
 
 def test_many_dripping_connections_delay_a_step_by_one_handshake_bound_at_most(warm: Warm) -> None:
-    """Eight connections dripping at once (the server is single-threaded): a step still ends in
-    about the client's connect + handshake bounds, with its own output, run in process if need be."""
+    """Eight connections dripping at once: a step still ends within its connect + handshake bounds."""
     import struct
     import threading
     import time
