@@ -74,3 +74,30 @@ def test_server_log_lines_are_inert(tmp_path: Path) -> None:
     assert "$" not in text and "`" not in text
     assert "x\\x24(touch " in text and "\\nforged line \\x1b[2J \\xe9" in text
     _sourced_runs_nothing(log, marker)
+
+
+#: Shell syntax a request can carry besides `$(...)`: quotes closed early, separators, pipes,
+#: redirections, a newline, history expansion, a backslash before the closing quote.
+PAYLOADS = ['x";touch {p};"', "x';touch {p};'", "x\ntouch {p}\n", "x|touch {p}", "x>{p}",
+            "x\\", 'x\\";touch {p};#', "x!!;touch {p}"]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_lost_warm_step_log_line_stays_data_for_any_shell_syntax(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
+    payload: str
+) -> None:
+    """Action name, credential and cOID carrying shell syntax: sourcing the exit 6 line runs nothing."""
+    from noetl_ib_plugin.cli.warm.client import _lost
+
+    marker, log = tmp_path / "pwned", tmp_path / "errors.jsonl"
+    text = payload.format(p=marker)
+    monkeypatch.setenv("NOETL_IB_ERROR_LOG", str(log))
+    assert _lost("the connection was lost", ["run", text, "--credential", text], text) == 6
+    capfd.readouterr()
+    line = log.read_text()
+    assert line.count("\n") == 1 and line.isascii()
+    assert json.loads(line)["error"]["client_order_id"] == text
+    _sourced_runs_nothing(log, marker)
+    subprocess.run(["bash", "-c", f'. "{log}"'], capture_output=True, timeout=30, check=False)
+    assert not marker.exists()

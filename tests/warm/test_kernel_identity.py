@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .warmfix import NOETL_IB, Warm, pid_alive
+from .warmfix import NOETL_IB, Warm, rogue_receives
 
 SETPRIV = shutil.which("setpriv")
 pytestmark = pytest.mark.skipif(SETPRIV is None or os.geteuid() != 0,
@@ -32,7 +31,8 @@ GROUP, OWNER = 4242, 64_102
 
 _FORGED_CLIENT = r"""
 import json, os, socket, sys
-from noetl_ib_plugin.cli.warm import identity, paths, wire
+import time
+from noetl_ib_plugin.cli.warm import identity, paths, proof, wire
 sock_path, server_pid, creds = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 # sys.path and PYDANTIC_* as the console script has them, so only the identity tells it apart
 sys.path[0] = sys.argv[4]
@@ -46,6 +46,8 @@ hello = {"t": "job", "code": paths.code_key(), "job": paths.job_key(os.environ),
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.settimeout(30)
 s.connect(sock_path)
+# It may ptrace the server (same uid, no fewer capabilities): the proof exchange passes.
+hello["proof"] = proof.exchange(s, identity.peer_of(s).pidfd, time.monotonic() + 10)
 wire.send_message(s, hello, [0, 1, 2])
 answer, _ = wire.recv_message(s)
 if answer.get("t") == "ok":
@@ -117,57 +119,10 @@ def test_client_without_the_group_runs_in_process_and_cannot_read_the_file(
     assert warm.status()["jobs_done"] == 1  # only the client holding the group was served
 
 
-_ROGUE_SERVER = r"""
-import array, json, os, socket, struct, sys
-path = sys.argv[1]
-os.unlink(path)  # the warm directory is this uid's: no capability needed
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.bind(path); s.listen(1)
-print("listening", flush=True)
-conn, _ = s.accept()
-conn.settimeout(20)
-def frame(m):
-    body = json.dumps(m).encode()
-    return struct.pack("!I", len(body)) + body
-try:  # a fake acceptance and a fake "placed" exit, before the client says anything
-    conn.sendall(frame({"t": "ok"}) + frame({"t": "exit", "code": 0}))
-except OSError:
-    pass
-got, fds = b"", 0
-while True:
-    try:
-        data, anc, _, _ = conn.recvmsg(65536, socket.CMSG_LEN(16 * 4))
-    except OSError:
-        break
-    for level, kind, blob in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds += len(blob) // 4
-    if not data:
-        break
-    got += data
-print(json.dumps({"bytes": len(got), "fds": fds, "canary": sys.argv[2].encode() in got}), flush=True)
-"""
-
-
 def test_weaker_process_binding_its_own_socket_gets_nothing(warm: Warm) -> None:
     """A capless no_new_privs root rebinding the socket gets no byte or fd; its fake result is ignored."""
-    warm.start()
-    sock = next(warm.sock_dir.glob("*.sock"))
-    rogue = subprocess.Popen([*NO_CAPS, "--no-new-privs", sys.executable, "-c", _ROGUE_SERVER,
-                              str(sock), CANARY], stdout=subprocess.PIPE, text=True,
-                             env={"PATH": os.environ["PATH"]})
-    try:
-        assert rogue.stdout is not None
-        assert rogue.stdout.readline().strip() == "listening"
-        client = warm.run("-v", "run", "get_positions", "--credential", "no_such_record",
-                          OAUTH_ACCESS_TOKEN_SECRET=CANARY)
-        received = json.loads(rogue.stdout.readline())
-    finally:
-        rogue.kill()
-        rogue.wait(timeout=30)
+    received, client = rogue_receives(warm, [*NO_CAPS, "--no-new-privs"], CANARY)
     assert received == {"bytes": 0, "fds": 0, "canary": False}
     assert client.returncode == 2  # in process: the record does not exist (the fake said 0)
     assert json.loads(client.stderr.strip().splitlines()[-1])["error"]["field"] == "credential"
     assert "differ from this process's" in client.stderr
-    assert pid_alive(warm.pid)
-    os.kill(warm.pid, signal.SIGTERM)  # its socket is gone; the fixture cannot stop it by name

@@ -99,7 +99,6 @@ def test_lost_place_order_repeats_the_given_client_order_id(warm: Warm, sim_env:
     (["run", "place_order", "--args-json", "{bad", "side=BUY"], ""),
     (["run", "get_positions", "--credential", "c"], ""),
     (["actions", "place_order"], ""),
-    (["run", "--", "place_order"], ""),
 ])
 def test_order_key_finds_or_adds_the_client_order_id(argv: list[str], coid: str | None) -> None:
     """The user's cOID is kept (last word wins), else one is added after the action; others untouched."""
@@ -110,3 +109,35 @@ def test_order_key_finds_or_adds_the_client_order_id(argv: list[str], coid: str 
         assert key is not None and out == [*argv[:2], f"client_order_id={key}", *argv[2:]]
     else:
         assert (out, key) == (argv, coid or None)
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "-c", "ib_paper", "place_order", "side=BUY"],
+    ["run", "-c", "x", "--on-error", "result", "place_order", "side=BUY"],
+    ["run", "--credential", "x", "--on-e", "result", "place_order"],  # argparse: a unique prefix
+    ["run", "--credentials-f", "f.json", "-c", "x", "place_order"],
+    ["run", "-c", "x", "--", "place_order", "side=BUY"],
+    ["-vv", "run", "--on", "exit", "--allow-live", "-c", "x", "place_order"],
+])
+def test_order_key_is_the_one_the_cli_parses_before_the_action(argv: list[str]) -> None:
+    """Value options before the action (-c, --on-error, prefixes, --): the CLI's order gets the key."""
+    from noetl_ib_plugin.cli import _build_parser
+    from noetl_ib_plugin.cli.warm.coid import order_key
+
+    out, key = order_key(argv)
+    parser, _ = _build_parser(only_run=True)
+    ns = parser.parse_args(out)
+    assert ns.action == "place_order"
+    assert key is not None and f"client_order_id={key}" in ns.params
+
+
+@pytest.mark.parametrize(("argv", "given"), [
+    (["run", "place_order", "--args", '{"client_order_id": "mine"}'], "mine"),
+    (["run", "place_order", "--args-j={\"client_order_id\": \"mine\"}"], "mine"),
+    (["run", "-c", "client_order_id=x", "place_order", "client_order_id=mine"], "mine"),
+])
+def test_order_key_keeps_a_cOID_given_through_an_option_prefix(argv: list[str], given: str) -> None:
+    """A cOID in --args-json under an abbreviated option name is the user's: kept, nothing added."""
+    from noetl_ib_plugin.cli.warm.coid import order_key
+
+    assert order_key(argv) == (argv, given)

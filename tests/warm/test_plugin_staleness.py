@@ -11,6 +11,8 @@ import os
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from .warmfix import Warm, pid_alive, poll
 
 PLUGIN = """
@@ -86,13 +88,18 @@ def test_plugin_roots_locate_the_plugin_source_without_importing_it(tmp_path: Pa
         del sys.path[:2]
 
 
-def test_code_key_covers_every_module_of_the_package() -> None:
-    """The staleness fingerprint changes when any package module changes, not only the CLI's."""
+def test_every_file_of_the_package_is_in_the_code_fingerprint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edit under noetl_ib_plugin/actions (not only cli/) changes the code key: never served stale."""
     import noetl_ib_plugin
     from noetl_ib_plugin.cli.warm import paths
 
-    package = Path(noetl_ib_plugin.__file__).resolve().parent
-    assert package == paths.PACKAGE_DIR
-    covered = {Path(p) for p, _, _ in paths._py_files(str(paths.PACKAGE_DIR))}
-    assert {package / "actions" / "orders.py", package / "client" / "ib_client.py",
-            package / "errors.py", package / "cli" / "warm" / "paths.py"} <= covered
+    monkeypatch.setattr(paths, "plugin_roots", list)  # the package alone, not as its own plugin
+    source = Path(noetl_ib_plugin.__file__).parent / "actions" / "accounts.py"
+    before = paths.code_key()
+    st = source.stat()
+    try:
+        os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        assert paths.code_key() != before
+    finally:
+        os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert paths.code_key() == before

@@ -328,3 +328,46 @@ def test_relative_cache_dir_is_refused_by_name_and_leaves_nothing(
     step = subprocess.run([NOETL_IB, "-v", "--version"], capture_output=True, text=True, env=env,
                           cwd=tmp_path, timeout=60, check=False)
     assert step.returncode == 0 and "relative path" in step.stderr
+
+
+def test_many_dripping_connections_delay_a_step_by_one_handshake_bound_at_most(warm: Warm) -> None:
+    """Eight connections dripping at once: a step still ends within its connect + handshake bounds."""
+    import struct
+    import threading
+    import time
+
+    from noetl_ib_plugin.cli.warm.client import CONNECT_TIMEOUT, HANDSHAKE_TIMEOUT
+
+    warm.start()
+    sock_path = str(next(warm.sock_dir.glob("*.sock")))
+    stop = threading.Event()
+
+    conns = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(8)]
+    for conn in conns:
+        conn.connect(sock_path)  # all queued before the step connects
+    message = struct.pack("!I", 400) + b"x" * 400
+
+    def drip(conn: socket.socket) -> None:
+        with conn:
+            for byte in message:
+                if stop.is_set():
+                    return
+                try:
+                    conn.send(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.5)
+
+    threads = [threading.Thread(target=drip, args=(c,), daemon=True) for c in conns]
+    for thread in threads:
+        thread.start()
+    try:
+        started = time.monotonic()
+        step = warm.run("-v", "--version")
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert step.returncode == 0 and step.stdout.startswith("noetl-ib ")
+    assert took < CONNECT_TIMEOUT + HANDSHAKE_TIMEOUT + 8, took  # + an in-process run on a busy box

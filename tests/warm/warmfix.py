@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -18,9 +19,64 @@ import pytest
 
 from ..cli.helpers import VENV_BIN, process_env
 
-__all__ = ["NOETL_IB", "Warm", "pid_alive", "poll", "warm"]
+__all__ = ["NOETL_IB", "Warm", "pid_alive", "poll", "rogue_receives", "warm"]
 
 NOETL_IB = str(VENV_BIN / "noetl-ib")
+
+#: A hostile same-user process: unlinks the socket (argv[1]), binds its own, sends a fake "ok"
+#: and "placed" exit, then prints what it received (bytes, fds, whether argv[2] was in them).
+_ROGUE_SERVER = r"""
+import array, json, os, socket, struct, sys
+path = sys.argv[1]
+os.unlink(path)  # the warm directory is this uid's: no capability needed
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path); s.listen(1)
+print("listening", flush=True)
+conn, _ = s.accept()
+conn.settimeout(20)
+def frame(m):
+    body = json.dumps(m).encode()
+    return struct.pack("!I", len(body)) + body
+try:  # a fake acceptance and a fake "placed" exit, before the client says anything
+    conn.sendall(frame({"t": "ok"}) + frame({"t": "exit", "code": 0}))
+except OSError:
+    pass
+got, fds = b"", 0
+while True:
+    try:
+        data, anc, _, _ = conn.recvmsg(65536, socket.CMSG_LEN(16 * 4))
+    except OSError:
+        break
+    for level, kind, blob in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds += len(blob) // 4
+    if not data:
+        break
+    got += data
+print(json.dumps({"bytes": len(got), "fds": fds, "canary": sys.argv[2].encode() in got}), flush=True)
+"""
+
+
+def rogue_receives(warm: Warm, prefix: list[str], canary: str
+                   ) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
+    """Start the server, let `prefix + python` rebind its socket, run a step with `canary` as
+    OAUTH_ACCESS_TOKEN_SECRET: (what the rogue received, the step). The server is then ended."""
+    warm.start()
+    sock = next(warm.sock_dir.glob("*.sock"))
+    rogue = subprocess.Popen([*prefix, sys.executable, "-c", _ROGUE_SERVER, str(sock), canary],
+                             stdout=subprocess.PIPE, text=True, env={"PATH": os.environ["PATH"]})
+    try:
+        assert rogue.stdout is not None
+        assert rogue.stdout.readline().strip() == "listening"
+        client = warm.run("-v", "run", "get_positions", "--credential", "no_such_record",
+                          OAUTH_ACCESS_TOKEN_SECRET=canary)
+        received: dict[str, Any] = json.loads(rogue.stdout.readline())
+    finally:
+        rogue.kill()
+        rogue.wait(timeout=30)
+    assert pid_alive(warm.pid)
+    os.kill(warm.pid, signal.SIGTERM)  # its socket is gone; the fixture cannot stop it by name
+    return received, client
 
 
 def poll(check: Any, timeout: float = 30.0, what: str = "condition") -> Any:

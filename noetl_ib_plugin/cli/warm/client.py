@@ -24,8 +24,9 @@ from collections.abc import Mapping
 
 from ...common.errorlog import append_error_log
 from .coid import order_key
-from .identity import peer_of, process_identity, securebits
+from .identity import Peer, peer_of, process_identity, securebits
 from .paths import cache_dir_problem, code_key, job_key, socket_path, untrusted_reason
+from .proof import exchange
 from .wire import WireError, peer_uid, recv_message, send_message
 
 __all__ = ["CONNECT_TIMEOUT", "HANDSHAKE_TIMEOUT", "run_through_server", "warm_disabled"]
@@ -122,7 +123,7 @@ def _lost(text: str, args: list[str], coid: str | None) -> int:
     return EXIT_OUTCOME_UNKNOWN
 
 
-def _connect(path: str, verbose: bool) -> socket.socket | None:
+def _connect(path: str, verbose: bool) -> tuple[socket.socket, Peer] | None:
     """A connection to a server that holds exactly this process's privileges, or None.
 
     The kernel names the server (SO_PEERCRED: the process that called listen(), pinned by a
@@ -144,19 +145,17 @@ def _connect(path: str, verbose: bool) -> socket.socket | None:
         sock.close()
         _note(verbose, f"the socket is served by uid {uid}, not by this user (uid {os.geteuid()})")
         return None
-    try:
-        same = (server is not None
-                and process_identity(server.pid) == process_identity(os.getpid())
-                and server.still_there())
-    finally:
+    same = (server is not None
+            and process_identity(server.pid) == process_identity(os.getpid())
+            and server.still_there())
+    if server is None or not same:
         if server is not None:
             server.close()
-    if not same:
         sock.close()
         _note(verbose, "groups, capabilities, no_new_privs, seccomp, namespaces, cgroup or "
               "scheduling of the process serving the socket differ from this process's")
         return None
-    return sock
+    return sock, server
 
 
 def _stdio_open() -> bool:
@@ -222,17 +221,29 @@ def run_through_server(args: list[str]) -> int | None:
     if securebits() != 0:  # only this process can read them: a child would not have them
         _note(verbose, "this process has securebits set")
         return None
-    sock = _connect(str(path), verbose)
-    if sock is None:
+    connected = _connect(str(path), verbose)
+    if connected is None:
         return None
+    sock, server = connected
     with sock:
+        deadline = time.monotonic() + HANDSHAKE_TIMEOUT
+        try:
+            sock.settimeout(HANDSHAKE_TIMEOUT)
+            proof = exchange(sock, server.pidfd, deadline)
+        except (OSError, ValueError) as exc:
+            _note(verbose, f"no answer ({exc.strerror if isinstance(exc, OSError) else exc})")
+            return None
+        finally:
+            server.close()
+        if proof is None:  # e.g. a Landlock sandbox between us, which /proc does not show
+            _note(verbose, "the process serving the socket and this one cannot ptrace each other")
+            return None
         args, coid = order_key(args)
         hello = {"t": "job", "code": code_key(), "job": job_key(env), "argv": args,
                  "argv0": sys.argv[0] if sys.argv else "noetl-ib", "cwd": cwd, "env": dict(env),
-                 "timerslack": _own("timerslack_ns"), "personality": _own("personality")}
+                 "timerslack": _own("timerslack_ns"), "personality": _own("personality"),
+                 "proof": proof}
         try:
-            deadline = time.monotonic() + HANDSHAKE_TIMEOUT
-            sock.settimeout(HANDSHAKE_TIMEOUT)
             send_message(sock, hello, [0, 1, 2])
             answer, _ = recv_message(sock, deadline=deadline)
         except (OSError, ValueError) as exc:

@@ -15,13 +15,35 @@ import uuid
 
 __all__ = ["order_key"]
 
-#: `noetl-ib run` options that take a value (the word after them is not the action).
-_VALUE_OPTIONS = ("--credential", "--credentials-file", "--args-json")
+#: `noetl-ib run`'s long options (cli/__init__.py `_build_parser`): argparse also takes any
+#: unique prefix of one (`--cred`, `--args=...`), and `-c` for --credential.
+_RUN_OPTIONS = ("--credential", "--credentials-file", "--args-json", "--allow-live", "--on-error",
+                "--verbose", "--help")
+_VALUE_OPTIONS = frozenset({"--credential", "--credentials-file", "--args-json", "--on-error"})
 _KEY = "client_order_id"
 
 
+def _option(word: str) -> tuple[str | None, str | None]:
+    """(the run option `word` names as argparse reads it, its attached `=value` or None)."""
+    if word == "-c":
+        return "--credential", None
+    if not word.startswith("--") or word == "--":
+        return None, None
+    name, eq, value = word.partition("=")
+    if name in _RUN_OPTIONS:
+        return name, value if eq else None
+    found = [o for o in _RUN_OPTIONS if o.startswith(name)]
+    return (found[0], value if eq else None) if len(found) == 1 else (None, None)
+
+
+def _takes_next(word: str) -> bool:
+    """`word` is a value option whose value is the next word."""
+    name, attached = _option(word)
+    return name in _VALUE_OPTIONS and attached is None
+
+
 def _run_action(args: list[str]) -> int | None:
-    """Index of the action word of `run ACTION ...` in argv, or None when this is not a run."""
+    """Index of the action word of `run ACTION ...` in argv (as argparse finds it), or None."""
     words = iter(enumerate(args))
     for _index, word in words:
         if word == "run":
@@ -31,9 +53,10 @@ def _run_action(args: list[str]) -> int | None:
     else:
         return None
     for index, word in words:
-        if word == "--":
-            return None  # the action could be anything after it: leave argv as typed
-        if word in _VALUE_OPTIONS:
+        if word == "--":  # everything after it is positional: the next word is the action
+            following = next(words, None)
+            return following[0] if following is not None else None
+        if _takes_next(word):
             next(words, None)
         elif not word.startswith("-"):
             return index
@@ -45,11 +68,15 @@ def _given(args: list[str], start: int) -> str | None:
     found: str | None = None
     args_json: str | None = None
     words = iter(args[start:])
+    positional_only = False
     for word in words:
-        if word == "--args-json":
-            args_json = next(words, None)
-        elif word.startswith("--args-json="):
-            args_json = word.split("=", 1)[1]
+        name, attached = (None, None) if positional_only else _option(word)
+        if word == "--":
+            positional_only = True
+        elif name == "--args-json":
+            args_json = attached if attached is not None else next(words, None)
+        elif name in _VALUE_OPTIONS and attached is None:
+            next(words, None)  # another option's value, never a parameter
         elif word.startswith(f"{_KEY}="):
             found = word.split("=", 1)[1]
     if found is not None:

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .identity import peer_of
 from .paths import (
     MAX_SOCKET_PATH,
     cache_dir_problem,
@@ -27,6 +28,7 @@ from .paths import (
     unsafe_ancestor,
     untrusted_reason,
 )
+from .proof import exchange
 from .wire import peer_uid, recv_message, send_message
 
 __all__ = ["KEEP_ENV", "add_warm_parser", "cmd_warm"]
@@ -90,6 +92,15 @@ def _ask(path: Path, message: dict[str, Any], timeout: float = 5.0) -> dict[str,
             sock.connect(str(path))
             if peer_uid(sock) != os.geteuid():
                 return None
+            if message.get("t") == "stop":  # the server stops only for a peer that may ptrace it
+                server = peer_of(sock)
+                if server is None:
+                    return None
+                try:
+                    proof = exchange(sock, server.pidfd, time.monotonic() + timeout)
+                finally:
+                    server.close()
+                message = {**message, "proof": proof or ""}
             send_message(sock, message)
             answer, _ = recv_message(sock)
         except (OSError, ValueError):

@@ -32,7 +32,9 @@ __all__ = [
 
 #: AF_UNIX paths are limited to 108 bytes including the terminating NUL (Linux `sun_path`).
 MAX_SOCKET_PATH = 107
-PACKAGE_DIR = Path(__file__).resolve().parents[2]  # noetl_ib_plugin/ (this is cli/warm/paths.py)
+#: The noetl_ib_plugin package (this file is noetl_ib_plugin/cli/warm/paths.py): all of it is
+#: fingerprinted, not only cli/.
+PACKAGE_DIR = Path(__file__).resolve().parents[2]
 #: PYTHON* variables a forked child applies itself (all others must match the server's).
 APPLIED_ENV = frozenset({"PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING", "PYTHONUNBUFFERED"})
 

@@ -35,6 +35,7 @@ from typing import Any
 from .child import CwdUnusable, become_client, job_shape_ok, limits_fit
 from .identity import Peer, peer_of, process_identity, process_limits, process_umask
 from .paths import job_key
+from .proof import offer, proven, take
 from .wire import close_all, peer_uid, recv_message, send_message
 
 __all__ = ["DEFAULT_IDLE_SECONDS", "PRELOAD", "Server"]
@@ -240,10 +241,20 @@ class Server:
                 return
             peer = peer_of(conn)
             message, fds = recv_message(conn, max_fds=3, deadline=deadline)
+            expected: str | None = None
+            if message.get("t") == "hello":
+                close_all(fds)
+                fds = []
+                expected, mine = self._hello(conn, peer, message)
+                try:
+                    message, fds = recv_message(conn, max_fds=3, deadline=deadline)
+                finally:
+                    os.close(mine)
+            strong = proven(message, expected)
             kind = message.get("t")
             if kind == "status":
                 send_message(conn, self._status())
-            elif kind == "stop" and not self._same_privileges(peer):
+            elif kind == "stop" and not (strong and self._same_privileges(peer)):
                 self._refuse(conn, "only a process with the server's privileges may stop it")
                 return
             elif kind == "stop":
@@ -252,7 +263,7 @@ class Server:
                 send_message(conn, {"t": "stopping", "pid": os.getpid(), "jobs_running": len(self.jobs)})
                 self._close_listener()
             elif kind == "job":
-                self._job(conn, message, fds, peer, deadline)
+                self._job(conn, message, fds, peer, deadline, strong=strong)
                 fds = []
                 return
             conn.close()
@@ -263,6 +274,22 @@ class Server:
             close_all(fds)
             if peer is not None:
                 peer.close()
+
+    @staticmethod
+    def _hello(conn: socket.socket, peer: Peer | None, message: dict[str, Any]) -> tuple[str, int]:
+        """Echo the client's nonce (taken from it: we may ptrace it) and offer ours.
+
+        Returns (our nonce, the fd holding it): the fd stays open until the client's next
+        message, which must carry the nonce (`proof.proven`).
+        """
+        theirs = take(peer.pidfd, message.get("fd")) if peer is not None else None
+        fd, nonce = offer()
+        try:
+            send_message(conn, {"t": "proven", "nonce": theirs or "", "fd": fd})
+        except BaseException:
+            os.close(fd)
+            raise
+        return nonce, fd
 
     def _refuse(self, conn: socket.socket, reason: str) -> None:
         self.refused += 1
@@ -297,22 +324,29 @@ class Server:
         return "ok", limits, umask
 
     def _job(self, conn: socket.socket, message: dict[str, Any], fds: list[int],
-             peer: Peer | None, deadline: float) -> None:
-        """Check the job, say ok, wait for go, fork; the received fds are closed here in the server."""
+             peer: Peer | None, deadline: float, *, strong: bool) -> None:
+        """Check the job, say ok, wait for go, fork; the received fds are closed here in the server.
+
+        Who the client is comes first: a weaker process must not stop the server by sending
+        another code fingerprint either.
+        """
         pid, spare = 0, -1
         try:
             if self.stopping:
                 return self._refuse(conn, "the server is stopping")
+            if not strong:
+                return self._refuse(conn, "the client did not show it may ptrace the server "
+                                    "(a Landlock sandbox, or fewer capabilities)")
+            client = self._client_process(peer)
+            if isinstance(client, str):
+                return self._refuse(conn, client)
+            _, limits, umask = client
             if message.get("code") != self.code:
                 self.stopping = True  # stale code: this server must not serve anyone again
                 self._close_listener()
                 return self._refuse(conn, "the installed code changed since the server started")
             if message.get("job") != self.job:
                 return self._refuse(conn, "sys.path or PYTHON*/PYDANTIC* variables differ from the server's")
-            client = self._client_process(peer)
-            if isinstance(client, str):
-                return self._refuse(conn, client)
-            _, limits, umask = client
             if len(fds) != 3 or not job_shape_ok(message):
                 return self._refuse(conn, "malformed job")
             if not limits_fit(limits):
