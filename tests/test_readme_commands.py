@@ -139,11 +139,12 @@ def alive(pid: int, wait: float) -> bool:
 
 # The quick start's commands that the prose gives inline, run in the same shell session.
 SIMULATOR_ENV = 'eval "$(noetl-ib simulator env --state-dir ~/ib-sim)"'
+SIMULATOR_ENV_IBIND = 'eval "$(noetl-ib simulator env --ibind --state-dir ~/ib-sim)"'
 RUN_PLAYBOOK = "noetl run buy_below_last.yaml --runtime local --set credential=sim_oauth2"
 ERROR_LOG = "export NOETL_IB_ERROR_LOG=~/noetl-ib-errors.jsonl"
 ON_ERROR = "export NOETL_IB_ON_ERROR=result"
 RUN_INLINE = {
-    SIMULATOR_ENV, RUN_PLAYBOOK, ERROR_LOG, ON_ERROR,
+    SIMULATOR_ENV, SIMULATOR_ENV_IBIND, RUN_PLAYBOOK, ERROR_LOG, ON_ERROR,
     "noetl-ib actions", "noetl-ib actions place_order",
     "noetl-ib token --credential ib_paper --export-alias ib_bearer",
     "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ibkr_private_key.pem",
@@ -193,6 +194,7 @@ def quick_start(
         " && exit 1 || true",
         f"({ON_ERROR}; noetl-ib run snapshot --credential sim_oauth2 symbols=NOSUCHX all_or_nothing=true)",
         f"({SIMULATOR_ENV}; echo \"== env $OAUTH_CONSUMER_KEY $IBKR_API_BASE_URL\")",
+        f"({SIMULATOR_ENV_IBIND}; echo \"== ibind $IBIND_OAUTH1A_REST_URL\")",  # run: test_env_exports
         "echo '== examples'",
         runnable(block("bash", "noetl run examples/")),
     ])
@@ -247,6 +249,7 @@ def test_readme_inline_commands_do_what_the_text_says(
     routed = next(json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"ok":false'))
     assert routed["error"]["field"] == "symbol" and routed["isError"] is True
     assert re.search(r"== env \w+ http://127\.0\.0\.1:\d+\n", proc.stdout)
+    assert re.search(r"== ibind http://127\.0\.0\.1:\d+/v1/api/\n", proc.stdout)
     assert (home / ".config" / "noetl" / "credentials" / "ib_bearer").stat().st_mode & 0o777 == 0o600
 
 
