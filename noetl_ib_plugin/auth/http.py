@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
 from ..common.backoff import RetryPolicy, retry_call
+from ..credentials.urls import is_loopback
 from ..errors import AuthError, RateLimited, TransientError
 from ..transport import USER_AGENT, ensure_limits, json_body, origin
 
-__all__ = ["USER_AGENT", "auth_refused", "auth_request", "problem_detail", "raise_for_auth"]
+__all__ = ["USER_AGENT", "auth_refused", "auth_request", "problem_detail", "raise_for_auth",
+           "unreachable_fix"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,19 @@ def problem_detail(resp: requests.Response) -> str:
             if isinstance(value, str) and value:
                 return value[:200]
     return f"HTTP {resp.status_code}"
+
+
+def unreachable_fix(url: str, tries: int) -> str:
+    """The fix for a host that never answered; on loopback that is most often a stopped simulator."""
+    try:
+        loopback = is_loopback(urlsplit(url).hostname or "")
+    except ValueError:
+        loopback = False
+    if loopback:
+        return (f"nothing answers at {origin(url)}: if that is the simulator, start it again "
+                "(`noetl-ib simulator --state-dir DIR` writes its new URL into DIR/credentials.json) "
+                f"or point the record at the running one; the request was tried {tries} times.")
+    return f"check connectivity to the IBKR API host; the request was tried {tries} times."
 
 
 def auth_request(
@@ -69,8 +85,7 @@ def auth_request(
     if result.error is not None:
         raise TransientError(
             f"{what} failed: {type(result.error).__name__} talking to {origin(url)}",
-            fix="check connectivity to the IBKR API host; the request was tried "
-            f"{result.count} times.",
+            fix=unreachable_fix(url, result.count),
         ) from None
     resp = result.response
     assert resp is not None

@@ -14,7 +14,7 @@ import requests
 import urllib3.exceptions
 
 from ..auth.base import TokenProvider
-from ..auth.http import problem_detail
+from ..auth.http import problem_detail, unreachable_fix
 from ..common.backoff import RETRYABLE_STATUS, RetryPolicy, retry_call
 from ..common.progress import Progress
 from ..errors import BrokerError, OutcomeUnknown, RateLimited, TransientError
@@ -154,7 +154,7 @@ class TradingTransport:
                 ) from None
             raise TransientError(
                 f"{what} (tried {result.count} times)",
-                fix="check connectivity to the IBKR API host and retry later.",
+                fix=unreachable_fix(url, result.count),
             ) from None
         resp = result.response
         assert resp is not None

@@ -3,8 +3,10 @@
 Reads the simulator's credentials file (``--state-dir DIR`` -> ``DIR/credentials.json``, or
 ``--credentials-file FILE`` from the simulator's start-up line), writes the OAuth 1.0a user's
 throw-away private keys next to it (mode 600) and prints ``export NAME=value`` lines:
-``eval "$(noetl-ib simulator env --state-dir DIR)"``. The values are the simulator's own
-throw-away credentials for a loopback URL; nothing here ever touches a real IBKR credential.
+``eval "$(noetl-ib simulator env --state-dir DIR)"``; ``--ibind`` prints ibind's names instead
+(``IBIND_USE_OAUTH``, ``IBIND_OAUTH1A_*``: github.com/Voyz/ibind ``ibind/var.py``), which both ibind
+and this plugin read. The values are the simulator's own throw-away credentials for a loopback
+URL; nothing here ever touches a real IBKR credential.
 """
 
 from __future__ import annotations
@@ -16,7 +18,17 @@ import shlex
 import sys
 from pathlib import Path
 
-__all__ = ["exports", "main"]
+__all__ = ["exports", "ibind_exports", "main"]
+
+#: Our variable -> ibind's (ibind 0.2.x `var.py`; its REST URL ends in /v1/api/, set below).
+IBIND_NAMES = {
+    "OAUTH_CONSUMER_KEY": "IBIND_OAUTH1A_CONSUMER_KEY",
+    "OAUTH_ACCESS_TOKEN": "IBIND_OAUTH1A_ACCESS_TOKEN",
+    "OAUTH_ACCESS_TOKEN_SECRET": "IBIND_OAUTH1A_ACCESS_TOKEN_SECRET",
+    "OAUTH_SIGNATURE_PATH": "IBIND_OAUTH1A_SIGNATURE_KEY_FP",
+    "OAUTH_ENCRYPTION_PATH": "IBIND_OAUTH1A_ENCRYPTION_KEY_FP",
+    "OAUTH_DH_PRIME": "IBIND_OAUTH1A_DH_PRIME",
+}
 
 #: The record whose OAuth 1.0a fields become the OAUTH_* variables (a bot's `TradingClient.from_env()`).
 OAUTH1A_RECORD = "sim_oauth1a"
@@ -55,6 +67,15 @@ def exports(credentials_file: Path, key_dir: Path | None = None) -> dict[str, st
     }
 
 
+def ibind_exports(values: dict[str, str]) -> dict[str, str]:
+    """The same simulator under ibind's names: OAuth on, the realm, the REST URL with /v1/api/."""
+    out = {"IBIND_USE_OAUTH": "True"}
+    out.update({IBIND_NAMES[name]: value for name, value in values.items() if name in IBIND_NAMES})
+    out["IBIND_OAUTH1A_REST_URL"] = values["IBKR_API_BASE_URL"].rstrip("/") + "/v1/api/"
+    out["NOETL_IB_CREDENTIALS"] = values["NOETL_IB_CREDENTIALS"]
+    return out
+
+
 def main(argv: list[str]) -> int:
     """Print the exports; exit 2 with a one-line reason (and the fix) when there is no simulator."""
     parser = argparse.ArgumentParser(
@@ -67,10 +88,15 @@ def main(argv: list[str]) -> int:
     where.add_argument("--state-dir", metavar="DIR", help="the simulator's --state-dir")
     where.add_argument("--credentials-file", metavar="FILE",
                        help="the credentials_file of the simulator's start-up line")
+    parser.add_argument("--ibind", action="store_true",
+                        help="ibind's variable names (IBIND_USE_OAUTH, IBIND_OAUTH1A_*): for an ibind "
+                        "bot, and read by this plugin too")
     args = parser.parse_args(argv)
     path = Path(args.credentials_file or Path(args.state_dir) / "credentials.json")
     try:
         values = exports(path)
+        if args.ibind:
+            values = ibind_exports(values)
     except (OSError, ValueError, KeyError, TypeError, StopIteration):
         sys.stderr.write(
             f"noetl-ib simulator env: no simulator credentials in {path}\n"

@@ -78,3 +78,19 @@ def test_ibind_rest_example_flows_meet_no_404(ibind_python: str, tmp_path: Path)
     assert seen["seen"]["stocks.stock_conid_by_symbol"] == {"AAPL": 265598}
     assert seen["seen"]["history.by_symbols_parallel"] == ["AAPL", "IBM", "MSFT", "SPY", "TSLA"]
     assert stats["orders_accepted"] == 1 and stats["history_rate_limited"] == 0
+
+
+def test_ibind_runs_on_the_exports_of_simulator_env(ibind_python: str, tmp_path: Path) -> None:
+    """ibind itself, configured only by `eval "$(noetl-ib simulator env --ibind ...)"`, lists the accounts."""
+    bot = ("from ibind import IbkrClient; c = IbkrClient(use_oauth=True); "
+           "print(sorted(a['accountId'] for a in c.portfolio_accounts().data))")
+    noetl_ib = Path(sys.executable).parent / "noetl-ib"
+    with running_simulator(pacing=False, state_dir=tmp_path / "sim") as sim:
+        script = (f'eval "$({noetl_ib} simulator env --ibind --credentials-file {sim.credentials_file})" '
+                  f'&& {ibind_python} -c "{bot}"')
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("IBIND_", "OAUTH_"))}
+        env.update(IBIND_LOG_TO_FILE="False", IBIND_LOG_TO_CONSOLE="False")
+        run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env,
+                             timeout=120, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip().splitlines()[-1] == "['DU7654321', 'DU8765432']"

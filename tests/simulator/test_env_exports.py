@@ -55,3 +55,26 @@ def test_no_simulator_is_exit_2_with_the_command_that_starts_one(tmp_path: Path)
     proc = cli("simulator", "env", "--state-dir", str(tmp_path / "none"))
     assert (proc.returncode, proc.stdout) == (2, "")
     assert f"Fix: start one first: noetl-ib simulator --state-dir {tmp_path / 'none'} &" in proc.stderr
+
+
+def test_ibind_exports_use_ibind_names_that_the_plugin_reads(sim_env: Simulator, tmp_path: Path) -> None:
+    """`--ibind`: ibind's names only (no OAUTH_*), and `--credential env` works from them."""
+    from noetl_ib_plugin.credentials.env_store import IBIND_VARIABLES
+
+    state = shlex.quote(str(tmp_path / "ibsim"))
+    proc = cli("simulator", "env", "--ibind", "--state-dir", str(tmp_path / "ibsim"))
+    assert proc.returncode == 0, proc.stderr
+    env = _exports(proc.stdout)
+    required = {IBIND_VARIABLES[field] for field in ENV_VARIABLES}
+    assert required <= set(env) and not any(name.startswith("OAUTH_") for name in env)
+    assert env["IBIND_OAUTH1A_REST_URL"] == f"{sim_env.url}/v1/api/"
+    assert env["IBIND_USE_OAUTH"] == "True"
+    bin_dir = Path(process_env()["PATH"].split(":")[0])
+    shell_env = {k: v for k, v in process_env(IB=str(bin_dir / "noetl-ib"), NOETL_IB_WARM="off").items()
+                 if not k.startswith(("OAUTH_", "IBKR_"))}
+    script = (f'eval "$("$IB" simulator env --ibind --state-dir {state})" && '
+              '"$IB" run accounts --credential env')
+    run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=shell_env,
+                         timeout=60, check=False)
+    assert run.returncode == 0, run.stderr
+    assert one_json(run.stdout)["accounts"][0]["account_id"] == "DU7654321"
