@@ -33,10 +33,10 @@ from .orders import WORKING, render_live
 __all__ = ["StreamSettings", "is_upgrade", "serve_websocket"]
 
 log = logging.getLogger("noetl_ib_plugin.simulator")
-#: The library's own logger; never at DEBUG, where it would print the handshake's headers
-#: (the `api` cookie) and the `oauth_token` of the request line.
+#: The library's own logger, WARNING and up only: its INFO is per-socket noise and its DEBUG
+#: would print the handshake's headers (the `api` cookie) and the request line's `oauth_token`.
 _wire_log = logging.getLogger("noetl_ib_plugin.simulator.wswire")
-_wire_log.setLevel(logging.INFO)
+_wire_log.setLevel(logging.WARNING)
 
 WS_PATH = "/v1/api/ws"
 #: Market data fields sent when a subscription names none.

@@ -8,7 +8,7 @@ actions, wiring or a front door (tests/test_layering.py). See docs/architecture.
 """
 
 from .buffer import EventBuffer, StreamClosed, StreamOverflow
-from .client import StreamClient, StreamSettings, websocket_url
+from .client import DEFAULT_QUOTE_FIELDS, StreamClient, StreamSettings, websocket_url
 from .events import (
     ErrorEvent,
     OrderEvent,
@@ -22,6 +22,7 @@ from .events import (
 )
 
 __all__ = [
+    "DEFAULT_QUOTE_FIELDS",
     "ErrorEvent",
     "EventBuffer",
     "OrderEvent",

@@ -46,10 +46,10 @@ from .events import (
 __all__ = ["StreamClient", "StreamSettings", "websocket_url"]
 
 log = logging.getLogger(__name__)
-#: The library's logger: never at DEBUG, where it prints the handshake (the `api` cookie and
-#: the `oauth_token` of the URL).
+#: The library's logger, WARNING and up only: its DEBUG prints the handshake (the `api` cookie
+#: and the `oauth_token` of the URL).
 _wire_log = logging.getLogger("noetl_ib_plugin.streaming.wire")
-_wire_log.setLevel(logging.INFO)
+_wire_log.setLevel(logging.WARNING)
 
 TOPICS = ("orders", "trades", "pnl")
 _SUBSCRIBE = {"orders": "sor+{}", "trades": 'str+{"realtimeUpdatesOnly":true}', "pnl": "spl+{}"}
@@ -280,8 +280,8 @@ class StreamClient:
                 if reauths > 1:
                     self._stop_for_good(AuthError(
                         f"IBKR refused the stream again after a re-authentication: {exc.reason}",
-                        fix="check the credential with `noetl-ib check`; another session may "
-                            "hold this username."))
+                        fix="check the credential with `noetl-ib run auth_status --credential "
+                            "NAME`; another session may hold this username."))
                     return
                 continue
             except (OSError, TimeoutError, WebSocketException, TransientError) as exc:
@@ -314,7 +314,7 @@ class StreamClient:
                     if reauths > 1:
                         self._stop_for_good(AuthError(
                             "IBKR ended the stream's authentication twice in a row",
-                            fix="check the credential with `noetl-ib check`."))
+                            fix="check the credential with `noetl-ib run auth_status --credential NAME`."))
                         return
                 self._emit(ErrorEvent(kind="reconnect", message=exc.reason,
                                       received_at=self._wall()))

@@ -35,7 +35,7 @@ FAST = StreamSettings(open_timeout=3, auth_timeout=3, stale_after=1.0, tic_inter
 
 
 @pytest.fixture
-def sim(sim_reset: Simulator) -> Iterator[Simulator]:
+def stream_sim(sim_reset: Simulator) -> Iterator[Simulator]:
     """The module simulator with short heartbeat and quote periods."""
     sim_reset.stream.heartbeat_s, sim_reset.stream.quote_interval_s = 0.2, 0.05
     yield sim_reset
@@ -43,9 +43,9 @@ def sim(sim_reset: Simulator) -> Iterator[Simulator]:
     sim_reset.set_faults({})
 
 
-def _stream(sim: Simulator, cred: str, settings: StreamSettings = FAST) -> StreamClient:
+def _stream(stream_sim: Simulator, cred: str, settings: StreamSettings = FAST) -> StreamClient:
     """A StreamClient over a fresh IBClient, with the REST resync the front doors hand in."""
-    ib = client_for(sim, cred)
+    ib = client_for(stream_sim, cred)
     return StreamClient(ib, settings=settings, read_live_orders=lambda: live_orders(ib))
 
 
@@ -67,17 +67,17 @@ def test_websocket_url_follows_the_trading_root() -> None:
 
 
 @pytest.mark.parametrize("cred", CREDS)
-def test_both_schemes_stream_typed_quotes(sim: Simulator, cred: str) -> None:
+def test_both_schemes_stream_typed_quotes(stream_sim: Simulator, cred: str) -> None:
     """Either scheme authenticates; quotes come typed by the snapshot parser with changed fields."""
-    sim.set_price(AAPL, 190.0)
-    with _stream(sim, cred) as stream:
+    stream_sim.set_price(AAPL, 190.0)
+    with _stream(stream_sim, cred) as stream:
         stream.subscribe_quotes([AAPL], ["last", "bid", "ask"])
         assert stream.wait_ready(5)
         first = _next(stream, lambda e: isinstance(e, QuoteEvent))
         assert isinstance(first, QuoteEvent)
         assert first.fields["last"] == 190.0 and first.fields["bid"] == 189.99
         assert first.delayed is False and first.received_at > 0
-        sim.set_price(AAPL, 191.0)
+        stream_sim.set_price(AAPL, 191.0)
         moved = _next(stream, lambda e: isinstance(e, QuoteEvent) and e.value("last") == 191.0)
         assert isinstance(moved, QuoteEvent) and "last" in moved.changed
         assert moved.fields["ask"] is not None  # merged: the ask of the first message is kept
@@ -86,19 +86,19 @@ def test_both_schemes_stream_typed_quotes(sim: Simulator, cred: str) -> None:
 
 
 @pytest.mark.parametrize("cred", CREDS)
-def test_orders_are_merged_and_trades_arrive(sim: Simulator, cred: str) -> None:
+def test_orders_are_merged_and_trades_arrive(stream_sim: Simulator, cred: str) -> None:
     """A REST placement and its fill arrive as full merged order states, the fill as a trade."""
-    sim.set_price(AAPL, 190.0)
-    with _stream(sim, cred) as stream:
+    stream_sim.set_price(AAPL, 190.0)
+    with _stream(stream_sim, cred) as stream:
         stream.subscribe("orders")
         stream.subscribe("trades")
         assert stream.wait_ready(5)
         time.sleep(0.2)
-        placed = act(sim, cred, "place_order", symbol="AAPL", side="BUY", quantity=2,
+        placed = act(stream_sim, cred, "place_order", symbol="AAPL", side="BUY", quantity=2,
                      order_type="LMT", limit_price=188.0)
         oid = int(placed["order_id"])
         _next(stream, lambda e: isinstance(e, OrderEvent) and e.order_id == oid)
-        sim.set_price(AAPL, 187.0)
+        stream_sim.set_price(AAPL, 187.0)
         seen: list[StreamEvent] = []
         _next(stream, lambda e: seen.append(e) is None and any(  # type: ignore[func-returns-value]
             isinstance(x, TradeEvent) for x in seen) and any(
@@ -112,10 +112,10 @@ def test_orders_are_merged_and_trades_arrive(sim: Simulator, cred: str) -> None:
         assert (stream.order(oid) or {}).get("status") == "Filled"
 
 
-def test_handshake_refused_twice_stops_with_auth_error(sim: Simulator) -> None:
+def test_handshake_refused_twice_stops_with_auth_error(stream_sim: Simulator) -> None:
     """A refused handshake gets one re-authentication; refused again, the stream stops (AuthError)."""
-    sim.set_faults({"ws_refuse": 1.0})
-    stream = _stream(sim, "sim_oauth2").start()
+    stream_sim.set_faults({"ws_refuse": 1.0})
+    stream = _stream(stream_sim, "sim_oauth2").start()
     try:
         assert stream.wait_ready(3) is False
         with pytest.raises(AuthError):
@@ -124,70 +124,70 @@ def test_handshake_refused_twice_stops_with_auth_error(sim: Simulator) -> None:
         stream.close()
 
 
-def test_dropped_socket_reconnects_resubscribes_and_resyncs(sim: Simulator) -> None:
+def test_dropped_socket_reconnects_resubscribes_and_resyncs(stream_sim: Simulator) -> None:
     """After a dropped socket the client reconnects, subscribes again and resyncs orders (REST)."""
-    sim.set_price(AAPL, 190.0)
-    with _stream(sim, "sim_oauth2") as stream:
+    stream_sim.set_price(AAPL, 190.0)
+    with _stream(stream_sim, "sim_oauth2") as stream:
         stream.subscribe("orders")
         stream.subscribe_quotes([AAPL], ["last"])
         assert stream.wait_ready(5)
         _next(stream, lambda e: isinstance(e, QuoteEvent))
-        sim.set_faults({"ws_drop": 1.0})
+        stream_sim.set_faults({"ws_drop": 1.0})
         _next(stream, lambda e: isinstance(e, ErrorEvent) and e.kind == "reconnect")
-        placed = act(sim, "sim_oauth2", "place_order", symbol="AAPL", side="BUY", quantity=1,
+        placed = act(stream_sim, "sim_oauth2", "place_order", symbol="AAPL", side="BUY", quantity=1,
                      order_type="LMT", limit_price=186.0)
-        sim.set_faults({})
+        stream_sim.set_faults({})
         resynced = _next(stream, lambda e: isinstance(e, ResyncedEvent), 8)
         assert isinstance(resynced, ResyncedEvent)
         assert int(placed["order_id"]) in {int(o["orderId"]) for o in resynced.orders}
         assert stream.connections >= 2
-        sim.set_price(AAPL, 192.0)
+        stream_sim.set_price(AAPL, 192.0)
         _next(stream, lambda e: isinstance(e, QuoteEvent) and e.value("last") == 192.0)
 
 
-def test_silent_socket_is_replaced(sim: Simulator) -> None:
+def test_silent_socket_is_replaced(stream_sim: Simulator) -> None:
     """No message for stale_after: the socket is replaced (an error event says so)."""
-    with _stream(sim, "sim_oauth2") as stream:
+    with _stream(stream_sim, "sim_oauth2") as stream:
         assert stream.wait_ready(5)
-        sim.set_faults({"ws_silent": 1.0})
+        stream_sim.set_faults({"ws_silent": 1.0})
         event = _next(stream, lambda e: isinstance(e, ErrorEvent) and "stale" in e.message, 8)
         assert isinstance(event, ErrorEvent)
 
 
-def test_sts_kick_is_session_taken_over_not_a_loop(sim: Simulator) -> None:
+def test_sts_kick_is_session_taken_over_not_a_loop(stream_sim: Simulator) -> None:
     """`sts` competing ends the stream with SessionTakenOver; no reconnect is attempted."""
-    with _stream(sim, "sim_oauth2") as stream:
+    with _stream(stream_sim, "sim_oauth2") as stream:
         assert stream.wait_ready(5)
-        sim.set_faults({"ws_kick": 1.0})
+        stream_sim.set_faults({"ws_kick": 1.0})
         stream.subscribe_quotes([AAPL], ["last"])
         with pytest.raises(SessionTakenOver):
             list(stream)
         assert stream.connections == 1
 
 
-def test_expired_token_during_stream_reauthenticates(sim: Simulator) -> None:
+def test_expired_token_during_stream_reauthenticates(stream_sim: Simulator) -> None:
     """A token revoked mid-stream: sts unauthenticated, a new token, the stream goes on."""
-    sim.set_price(AAPL, 190.0)
-    with _stream(sim, "sim_oauth1a") as stream:
+    stream_sim.set_price(AAPL, 190.0)
+    with _stream(stream_sim, "sim_oauth1a") as stream:
         stream.subscribe_quotes([AAPL], ["last"])
         assert stream.wait_ready(5)
-        sim.revoke_all()
+        stream_sim.revoke_all()
         _next(stream, lambda e: isinstance(e, StatusEvent) and not e.authenticated)
         _next(stream, lambda e: isinstance(e, StatusEvent) and e.authenticated, 8)
-        sim.set_price(AAPL, 193.0)
+        stream_sim.set_price(AAPL, 193.0)
         _next(stream, lambda e: isinstance(e, QuoteEvent) and e.value("last") == 193.0)
         assert stream.error is None
 
 
-def test_malformed_frames_are_skipped_and_reported(sim: Simulator) -> None:
+def test_malformed_frames_are_skipped_and_reported(stream_sim: Simulator) -> None:
     """A frame that is not JSON is an error event; the stream goes on."""
-    with _stream(sim, "sim_oauth2") as stream:
+    with _stream(stream_sim, "sim_oauth2") as stream:
         assert stream.wait_ready(5)
-        sim.set_faults({"ws_malformed": 0.5, "seed": 3})
+        stream_sim.set_faults({"ws_malformed": 0.5, "seed": 3})
         stream.subscribe_quotes([AAPL], ["last"])
         bad = _next(stream, lambda e: isinstance(e, ErrorEvent) and e.kind == "malformed")
         assert "not JSON" in bad.message  # type: ignore[attr-defined]
-        sim.set_faults({})
+        stream_sim.set_faults({})
         _next(stream, lambda e: isinstance(e, QuoteEvent))
 
 
@@ -209,23 +209,23 @@ def test_slow_consumer_quotes_conflate_and_orders_overflow_loudly() -> None:
         buffer.get(0)
 
 
-def test_slow_consumer_memory_stays_bounded(sim: Simulator) -> None:
+def test_slow_consumer_memory_stays_bounded(stream_sim: Simulator) -> None:
     """A consumer that does not read: quotes for one conid stay one pending event."""
-    sim.stream.quote_interval_s = 0.01
-    with _stream(sim, "sim_oauth2") as stream:
+    stream_sim.stream.quote_interval_s = 0.01
+    with _stream(stream_sim, "sim_oauth2") as stream:
         stream.subscribe_quotes([AAPL], ["last", "bid", "ask", "volume"])
         assert stream.wait_ready(5)
         for step in range(20):
-            sim.set_price(AAPL, 100.0 + step)
+            stream_sim.set_price(AAPL, 100.0 + step)
             time.sleep(0.02)
         assert len(stream.buffer) <= 3  # system, sts, one conflated quote
         quotes = [e for e in iter(lambda: stream.get(0), None) if isinstance(e, QuoteEvent)]
         assert len(quotes) == 1 and quotes[0].merged > 0
 
 
-def test_close_is_clean_and_bounded(sim: Simulator) -> None:
+def test_close_is_clean_and_bounded(stream_sim: Simulator) -> None:
     """close() unsubscribes, closes with a close frame and returns within its deadline."""
-    stream = _stream(sim, "sim_oauth2").start()
+    stream = _stream(stream_sim, "sim_oauth2").start()
     stream.subscribe_quotes([AAPL], ["last"])
     assert stream.wait_ready(5)
     started = time.monotonic()
@@ -238,16 +238,16 @@ def test_close_is_clean_and_bounded(sim: Simulator) -> None:
 
 
 @pytest.mark.parametrize("cred", CREDS)
-def test_no_secret_in_any_log_line(sim: Simulator, cred: str,
+def test_no_secret_in_any_log_line(stream_sim: Simulator, cred: str,
                                    caplog: pytest.LogCaptureFixture) -> None:
     """Neither the oauth_token of the URL nor the api cookie appears in any log record."""
     caplog.set_level(logging.DEBUG)
-    with _stream(sim, cred) as stream:
+    with _stream(stream_sim, cred) as stream:
         assert stream.wait_ready(5)
         session = stream.client.tickle()["session"]
-        sim.set_faults({"ws_drop": 1.0})
+        stream_sim.set_faults({"ws_drop": 1.0})
         _next(stream, lambda e: isinstance(e, ErrorEvent))
-        sim.set_faults({})
+        stream_sim.set_faults({})
     data: Any = getattr(stream.client.provider, "data", None)
     secrets = [session]
     if data is not None and hasattr(data, "access_token"):
