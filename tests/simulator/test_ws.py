@@ -229,3 +229,13 @@ def test_no_secret_in_simulator_logs(fast: Simulator, trader1a: Trader, o1: OAut
                       if r.name.startswith("noetl_ib_plugin"))  # headers at DEBUG: not ours
     assert "/v1/api/ws" in text
     assert session not in text and o1.access_token not in text
+
+
+def test_simulator_cli_sets_the_stream_periods() -> None:
+    """`--ws-heartbeat` / `--ws-quote-interval` parse as positive seconds; 0 is refused."""
+    from noetl_ib_plugin.simulator.cli import build_parser
+
+    args = build_parser().parse_args(["--ws-heartbeat", "0.2", "--ws-quote-interval", "0.001"])
+    assert (args.ws_heartbeat, args.ws_quote_interval) == (0.2, 0.001)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--ws-quote-interval", "0"])
