@@ -168,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       example="--ws-quote-interval 0.5"),
                         help="seconds between /v1/api/ws market data messages per "
                         "subscription (IBKR: about 0.5)")
+    parser.add_argument("--ws-walk", action="store_true",
+                        help="benchmarks: every /v1/api/ws market data message moves last/bid/ask")
     parser.add_argument("--register", action="append", default=[], metavar="FILE",
                         help="JSON file registering your own OAuth 2.0 client or OAuth 1.0a "
                         "consumer (the body of POST /__sim/clients); may repeat")
@@ -205,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                     penalty_seconds=args.penalty_seconds, bulk_positions=args.bulk_positions,
                     ws_heartbeat_s=args.ws_heartbeat, ws_quote_interval_s=args.ws_quote_interval)
     sim.set_order_options(**order_options)
+    sim.stream.walk = bool(args.ws_walk)
     try:
         try:
             sim.start()

@@ -54,6 +54,9 @@ class StreamSettings:
     quote_interval_s: float = 0.5
     #: How often the order book and trades are compared with what the socket was told.
     book_poll_s: float = 0.05
+    #: Benchmarks: last/bid/ask step by a cent on every market data message (so every message
+    #: carries changes at any rate), instead of the seeded per-second path.
+    walk: bool = False
 
 
 def is_upgrade(headers: Mapping[str, str]) -> bool:
@@ -135,6 +138,7 @@ class StreamSession:
         self.pnl: dict[str, Any] | None = None
         self.silent = False
         self.ended = False
+        self.steps = 0
         #: Orders that ended before this socket opened are not news.
         self.opened = engine.clock()
 
@@ -318,6 +322,11 @@ class StreamSession:
             if only is not None and conid != only:
                 continue
             data = market.snapshot_fields(conid)
+            if self.settings.walk:
+                self.steps += 1
+                base = 100.0 + (self.steps % 100) / 100
+                data.update({"31": f"{base:.2f}", "84": f"{base - 0.01:.2f}",
+                             "86": f"{base + 0.01:.2f}", "_updated": int(time.time() * 1000)})
             now = {f: data[f] for f in fields if f in data}
             if "6509" in data:
                 now["6509"] = data["6509"]

@@ -239,3 +239,17 @@ def test_simulator_cli_sets_the_stream_periods() -> None:
     assert (args.ws_heartbeat, args.ws_quote_interval) == (0.2, 0.001)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--ws-quote-interval", "0"])
+
+
+def test_walk_moves_the_price_on_every_message(fast: Simulator, trader: Trader) -> None:
+    """`stream.walk` (benchmarks): consecutive market data messages each carry a new last."""
+    fast.stream.walk = True
+    try:
+        with _open(fast, _session(trader)) as ws:
+            _greeted(ws)
+            ws.send(f'smd+{AAPL}+{{"fields":["31"]}}')
+            lasts = [_until(ws, lambda m: m.get("topic") == f"smd+{AAPL}")["31"]
+                     for _ in range(3)]
+    finally:
+        fast.stream.walk = False
+    assert len(set(lasts)) == 3
