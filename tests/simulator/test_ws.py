@@ -35,7 +35,7 @@ def _open(sim: Simulator, session: str, token: str = "") -> ClientConnection:
                                        "User-Agent": "ClientPortalGW/1"})
 
 
-def _until(ws: ClientConnection, pred: Any, timeout: float = 5.0) -> dict[str, Any]:
+def _until(ws: ClientConnection, pred: Any, timeout: float = 10.0) -> dict[str, Any]:
     """The first JSON message meeting `pred` within `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:

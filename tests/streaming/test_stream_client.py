@@ -50,7 +50,7 @@ def _stream(stream_sim: Simulator, cred: str, settings: StreamSettings = FAST) -
 
 
 def _next(stream: StreamClient, pred: Callable[[StreamEvent], bool],
-          timeout: float = 5.0) -> StreamEvent:
+          timeout: float = 10.0) -> StreamEvent:
     """The first event meeting `pred` within `timeout` s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
