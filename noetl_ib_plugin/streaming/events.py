@@ -130,9 +130,9 @@ def quote_from_fields(conid: int, raw: dict[str, Any], changed: list[str],
         if fid == "31":
             prior = parsed.prior_close
         halted = halted or parsed.halted
-    return QuoteEvent(conid=conid, fields=fields,
-                      changed=[NAME_BY_ID.get(f, f) for f in changed if f.isdigit()],
-                      last_is_prior_close=prior, halted=halted,
-                      delayed=is_delayed(raw.get(AVAILABILITY)),
-                      updated=as_int(raw.get("_updated")), received_at=received_at,
-                      merged=merged)
+    # Built from values this function typed itself: no second validation on the hot path.
+    return QuoteEvent.model_construct(
+        topic="quote", conid=conid, fields=fields,
+        changed=[NAME_BY_ID.get(f, f) for f in changed if f.isdigit()],
+        last_is_prior_close=prior, halted=halted, delayed=is_delayed(raw.get(AVAILABILITY)),
+        updated=as_int(raw.get("_updated")), received_at=received_at, merged=merged)
