@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
@@ -37,6 +37,8 @@ from .actions.outputs import (
     PositionsOutput,
     SnapshotOutput,
     TradesOutput,
+    WaitOrderOutput,
+    WaitPriceOutput,
     load_output,
     output_json,
 )
@@ -45,6 +47,8 @@ from .credentials import CredentialRecord, parse_record
 from .credentials.env_store import checked_record
 from .errors import IBPluginError, InputError
 from .runner import check_allow_live, default_host, get_client, resolve_credential, run_action_typed
+from .streaming import DEFAULT_QUOTE_FIELDS, StreamSettings
+from .trading_stream import TradingStream, open_stream
 from .wiring.host import Host
 
 __all__ = ["DEFAULT_KEEPALIVE_INTERVAL", "TradingClient"]
@@ -168,6 +172,23 @@ class TradingClient:
         """`POST /tickle` once (what the keepalive thread sends)."""
         return get_client(self.record, host=self.host).tickle()
 
+    def stream(self, *, quotes: Iterable[str | int] = (), topics: Iterable[str] = (),
+               fields: Iterable[str] = DEFAULT_QUOTE_FIELDS,
+               settings: StreamSettings | None = None,
+               ready_timeout: float = 15.0) -> TradingStream:
+        """IBKR's WebSocket (`/v1/api/ws`) on this client's token and brokerage session: a
+        started `TradingStream` (a context manager) with `quotes` (symbols or conids) and
+        `topics` (orders, trades, pnl) subscribed, authenticated within `ready_timeout` s.
+
+        Raises SessionTakenOver, AuthError or TransientError when it cannot stream.
+        """
+        if self._closed:
+            raise InputError("this TradingClient is closed", field="client",
+                             fix="create a new TradingClient.")
+        client = get_client(self.record, host=self.host)
+        return open_stream(client, self.host.stream(client, settings), quotes=quotes,
+                           fields=fields, topics=topics, ready_timeout=ready_timeout)
+
     # -- trading -----------------------------------------------------------------------------
 
     def place_order(
@@ -226,6 +247,22 @@ class TradingClient:
         """`trades`: recent executions, optionally of one order."""
         return self._run("trades", TradesOutput, {"days": days, "order_id": order_id,
                                                   "client_order_id": client_order_id})
+
+    def wait_order(self, order_id: str | int | None = None, *,
+                   client_order_id: str | None = None,
+                   until: Literal["filled", "done", "working"] = "filled",
+                   timeout: float = 60.0) -> WaitOrderOutput:
+        """`wait_order`: wait on IBKR's order stream until the order is filled, done or
+        working, confirmed by one REST read; `timed_out` says when the timeout came first."""
+        return self._run("wait_order", WaitOrderOutput, {
+            "order_id": order_id, "client_order_id": client_order_id, "until": until,
+            "timeout": timeout})
+
+    def wait_price(self, condition: str, *, symbol: str | None = None, conid: int | None = None,
+                   timeout: float = 60.0) -> WaitPriceOutput:
+        """`wait_price`: stream quotes until `condition` (e.g. "last >= 190") holds."""
+        return self._run("wait_price", WaitPriceOutput, {
+            "condition": condition, "symbol": symbol, "conid": conid, "timeout": timeout})
 
     # -- account -----------------------------------------------------------------------------
 

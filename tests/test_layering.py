@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("streaming", {"streaming"}),
     ("actions", {"actions"}),
     ("wiring", {"wiring"}),
-    ("front doors", {"runner", "trading", "entry", "cli", "__init__"}),
+    ("front doors", {"runner", "trading", "trading_stream", "entry", "cli", "__init__"}),
     ("test helpers", {"testing", "pytest_plugin"}),
 ]
 RANK = {part: rank for rank, (_, parts) in enumerate(LAYERS) for part in parts}

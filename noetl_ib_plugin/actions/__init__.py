@@ -118,4 +118,20 @@ BUILTIN_ACTIONS: list[Action] = [
         output_model=f"{_OUT}:TradesOutput",
         description="Recent executions (optionally of one order), to confirm a fill.",
     ),
+    Action(
+        name="wait_order",
+        input_model=f"{__name__}.waits:WaitOrderInput",
+        run=f"{__name__}.waits:wait_order",
+        output_model=f"{_OUT}:WaitOrderOutput",
+        description="Wait on IBKR's order stream until an order is filled, done or working "
+        "(confirmed by one REST read); a timeout is an outcome field.",
+    ),
+    Action(
+        name="wait_price",
+        input_model=f"{__name__}.waits:WaitPriceInput",
+        run=f"{__name__}.waits:wait_price",
+        output_model=f"{_OUT}:WaitPriceOutput",
+        description="Stream market data until a condition such as 'last >= 190' holds; a "
+        "timeout is an outcome field.",
+    ),
 ]

@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..client import IBClient
+from ..common.quote_fields import as_int
 from ..errors import AmbiguousContract, BrokerError, ContractMismatch, ContractNotFound, InputError
 from .contract_match import Asked, check_info, refuse_derivative_by_symbol
-from .parse import as_int
 from .shapes import expect_list, get_json
 
 __all__ = ["Contract", "contract_info", "resolve_contract", "search"]

@@ -13,13 +13,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..client import IBClient
+from ..common.quote_fields import as_float, as_int
 from ..credentials.urls import path_segment
 from ..errors import BrokerError, OrderNotFound
 from .account_scope import another_account, entries_of
 from .history import epoch_iso, iso_utc
 from .models import _not_bool
 from .order_states import order_type_name
-from .parse import as_float, as_int
 
 __all__ = ["OrderStatusInput", "TradesInput", "order_status", "trades"]
 

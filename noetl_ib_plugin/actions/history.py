@@ -18,10 +18,10 @@ from pydantic_core import PydanticCustomError
 from ..client import IBClient
 from ..client.history_slots import history_slot
 from ..client.lookups import HISTORY_CONCURRENCY
+from ..common.quote_fields import as_float, as_int
 from ..errors import BrokerError, TransientError
 from .contracts import resolve_contract
 from .models import MAX_CONID, field_error
-from .parse import as_float, as_int
 
 __all__ = [
     "HISTORY_CONCURRENCY",

@@ -11,12 +11,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..client import IBClient
+from ..common.quote_fields import as_float, as_int
 from ..credentials.urls import path_segment
 from ..errors import BrokerError
 from .account_scope import another_account, names_another
 from .history import epoch_iso
 from .models import ACCOUNT_PATTERN
-from .parse import as_float, as_int
 
 __all__ = ["LedgerInput", "ledger"]
 

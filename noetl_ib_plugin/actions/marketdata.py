@@ -5,6 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..client import IBClient
+from ..common.quote_fields import (
+    AVAILABILITY,
+    FIELD_IDS,
+    NAME_BY_ID,
+    as_int,
+    is_delayed,
+    parse_snapshot_field,
+)
 from ..errors import (
     AmbiguousContract,
     BrokerError,
@@ -14,30 +22,14 @@ from ..errors import (
     TransientError,
 )
 from .contracts import contract_info, resolve_contract
-from .models import FIELD_IDS, SnapshotInput
-from .parse import as_int, parse_snapshot_field
+from .models import SnapshotInput
 
 __all__ = ["MAX_CONIDS_PER_REQUEST", "SNAPSHOT_ENDPOINT", "snapshot"]
 
 MAX_CONIDS_PER_REQUEST = 100
 SNAPSHOT_ENDPOINT = "/iserver/marketdata/snapshot"
-_NAME_BY_ID = {fid: name for name, fid in FIELD_IDS.items()}
 #: Keys every answer carries, even the pre-flight one and IBKR's answer for an unknown conid.
 _BARE_KEYS = frozenset({"conid", "conidEx"})
-#: Field 6509, market data availability: R realtime, D delayed, Z frozen, N not subscribed
-#: (IBKR's field list also has Y, frozen delayed).
-AVAILABILITY = FIELD_IDS["availability"]
-#: 6509's first letter -> delayed; any other value (absent, N, not text) leaves it unknown.
-_DELAYED_BY_CODE = {"D": True, "Y": True, "R": False, "Z": False}
-
-
-def _delayed(availability: Any) -> bool | None:
-    """Whether 6509 says the quote is delayed; None when it does not say (never "live")."""
-    if not isinstance(availability, str) or not availability:
-        return None
-    return _DELAYED_BY_CODE.get(availability[0])
-
-
 def _present(value: Any) -> bool:
     """IBKR omits fields or sends "" until the stream has them."""
     return value is not None and value != ""
@@ -169,7 +161,7 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
         quote: dict[str, Any] = {"conid": conid, "symbol": symbols[conid]}
         flags = {"last_is_prior_close": False, "halted": False}
         for fid in ids:
-            name = _NAME_BY_ID.get(fid, fid)
+            name = NAME_BY_ID.get(fid, fid)
             if not _present(raw.get(fid)):
                 quote[name] = None
                 continue
@@ -183,9 +175,9 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
         if quote["symbol"] is None and isinstance(raw.get("55"), str):
             quote["symbol"] = raw["55"]
         quote.update(flags)
-        quote["delayed"] = _delayed(raw.get(AVAILABILITY))
+        quote["delayed"] = is_delayed(raw.get(AVAILABILITY))
         quote["updated"] = as_int(raw.get("_updated"))
-        quote["missing"] = [_NAME_BY_ID.get(fid, fid) for fid in missing(conid)]
+        quote["missing"] = [NAME_BY_ID.get(fid, fid) for fid in missing(conid)]
         quotes.append(quote)
     return {
         "snapshots": quotes,

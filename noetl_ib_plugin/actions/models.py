@@ -8,11 +8,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ..common.quote_fields import FIELD_IDS
 from ..credentials.accounts import ACCOUNT_ID_PATTERN
 from .order_states import LIMIT_PRICED, ORDER_TYPES, STOP_PRICED, OrderType, fold_order_type
 
 __all__ = [
-    "FIELD_IDS",
     "ORDER_TYPE_ALIASES",
     "AccountSummaryInput",
     "CancelOrderInput",
@@ -25,26 +25,6 @@ __all__ = [
 
 #: The one order-type table (order_states.ORDER_TYPES), under the name this module exported.
 ORDER_TYPE_ALIASES = ORDER_TYPES
-
-#: Snapshot field names -> IBKR field ids (doc §6).
-FIELD_IDS: dict[str, str] = {
-    "last": "31",
-    "symbol": "55",
-    "high": "70",
-    "low": "71",
-    "change": "82",
-    "change_pct": "83",
-    "bid": "84",
-    "ask_size": "85",
-    "ask": "86",
-    "volume": "87",
-    "bid_size": "88",
-    "availability": "6509",
-    "last_size": "7059",
-    "open": "7295",
-    "close": "7296",
-    "prior_close": "7741",
-}
 
 # defer_build: a CLI step validates one action's input, so only that model builds its schema.
 _BASE = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)

@@ -10,13 +10,13 @@ import logging
 from typing import Any
 
 from ..client import IBClient
+from ..common.quote_fields import as_int
 from ..credentials.urls import path_segment
 from ..errors import AuthError, BrokerError, OutcomeUnknown, RateLimited
 from .models import CancelOrderInput
 from .order_lookup import live_orders_once, normalize_order, order_status_record
 from .order_questions import DEFINITE_REFUSAL_STATUS, MAX_QUESTIONS, classify
 from .order_states import CAN_FILL, CANCELLED, FILLED, INACTIVE, WORKING
-from .parse import as_int
 
 __all__ = ["cancel_order"]
 

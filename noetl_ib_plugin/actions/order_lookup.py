@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..client import IBClient
+from ..common.quote_fields import as_float, as_int
 from ..errors import BrokerError, OrderNotFound, OrderUnconfirmed
 from .account_scope import entries_of
 from .executions import OrderStatusInput, order_status
 from .order_states import FILLED, LIMIT_PRICED, STATES, order_type_name
-from .parse import as_float, as_int
 from .shapes import expect_list, get_json
 
 __all__ = [

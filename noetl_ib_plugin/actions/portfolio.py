@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..client import IBClient
+from ..common.quote_fields import as_float, as_int
 from ..credentials.urls import path_segment
 from ..errors import BrokerError, TransientError
 from .account_scope import another_account, entries_of, names_another
 from .models import AccountSummaryInput, GetPositionsInput
-from .parse import as_float, as_int
 from .shapes import RETRY_FIX, expect_dict, expect_list, get_json
 
 __all__ = ["MAX_POSITION_PAGES", "account_summary", "get_positions", "normalize_position"]

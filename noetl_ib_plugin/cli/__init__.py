@@ -161,8 +161,10 @@ def _build_parser(*, only_run: bool = False) -> tuple[argparse.ArgumentParser, a
         "`noetl-ib simulator env --state-dir DIR` prints the exports that point a bot at it",
         add_help=False,
     )
+    from ._stream import add_stream_parser
     from .warm.command import add_warm_parser
 
+    add_stream_parser(sub, _Parser, _verbose_option, _credential_options)
     add_warm_parser(sub, _Parser, _verbose_option)
     return parser, run
 
@@ -256,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
         if command is None:
             parser.print_help(sys.stderr)
             raise UsageError("a command is required: run, token, credentials, actions, warm, simulator")
+        if command == "stream":  # events go to stdout as they come, not one result at the end
+            from ._stream import cmd_stream
+
+            return cmd_stream(ns, sys.stdout)
         with stdout_to_stderr():
             result = _dispatch(ns)
         if on_error == "result":
@@ -292,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _warm_first(args: list[str], index: int) -> int | None:
     """The console script hands its invocation to a warm server if one runs (`noetl-ib warm`)."""
-    if index < len(args) and args[index] in ("warm", "simulator"):
+    if index < len(args) and args[index] in ("warm", "simulator", "stream"):
         return None
     from .warm.client import run_through_server
 

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 from . import accounts_api, portfolio
 from . import history as history_data
 from . import ledger as ledger_data
+from .auth import tickle_session
 from .broker import BrokerSession
 from .call import Call
 from .common import ApiError, Request, Response
@@ -96,7 +97,7 @@ def auth_status(engine: Services, call: Call) -> Any:
 def tickle(engine: Services, call: Call) -> Any:
     """Keep-alive; also reports the session."""
     remaining = max(0, int((call.who.expires_at - engine.clock()) * 1000))
-    return {"session": hashlib.sha256(call.who.token_id.encode()).hexdigest()[:32],
+    return {"session": tickle_session(call.who.token_id),
             "ssoExpires": remaining, "collission": False, "userId": _user_id(call.who.username),
             "hmds": {"error": "no bridge"} if not call.sess.bridge else {"authStatus": "ok"},
             "iserver": {"authStatus": _auth_status(call.sess)}}

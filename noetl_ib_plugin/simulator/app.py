@@ -27,6 +27,7 @@ from .keys import (
 )
 from .lst import RFC3526_PRIME_HEX
 from .server import SimHTTPServer
+from .ws import StreamSettings
 
 __all__ = ["Simulator"]
 
@@ -75,6 +76,8 @@ class Simulator:
         penalty_strikes: int = 3,
         retry_after: bool = True,
         options: Mapping[str, Any] | None = None,
+        ws_heartbeat_s: float = 10.0,
+        ws_quote_interval_s: float = 0.5,
     ) -> None:
         """Configure; nothing listens until start().
 
@@ -82,8 +85,10 @@ class Simulator:
         answers `{}` after `ssodh/init`), `accounts_first=False` (no 500 "Please query /accounts
         first"), `single_session=False` (no kicks between sessions of one username),
         `penalty_seconds=0` (no penalty box). `uninitialised` is "no bridge" or "init session
-        first". `require_jti` refuses client assertions without `jti`; `check_ip` compares the
-        SSO `ip` claim with the caller. `options` sets any option of `set_order_options` (README
+        first". `ws_heartbeat_s` and `ws_quote_interval_s` time the `/v1/api/ws` stream (heartbeat
+        and market data periods; `stream` changes them at run time). `require_jti` refuses client
+        assertions without `jti`; `check_ip` compares the SSO `ip` claim
+        with the caller. `options` sets any option of `set_order_options` (README
         "Orders" and "Accounts", e.g. `{"linked_accounts": 0}` for single-account logins). With
         `state_dir`, keys, a given port, user registrations
         and the order book survive a restart; `port=None` reuses the port a previous run with
@@ -125,6 +130,9 @@ class Simulator:
         )
         if faults:
             self.engine.faults.set(dict(faults))
+        #: `/v1/api/ws` timings, read by every stream session as it runs.
+        self.stream = StreamSettings(heartbeat_s=float(ws_heartbeat_s),
+                                     quote_interval_s=float(ws_quote_interval_s))
         self._server: SimHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._credentials_file: Path | None = None
@@ -172,7 +180,7 @@ class Simulator:
         """Bind, register the built-in clients, write credentials.json and serve in a thread."""
         if self._server is not None:
             return self
-        server = SimHTTPServer((self.host, self.port), self.engine)
+        server = SimHTTPServer((self.host, self.port), self.engine, self.stream)
         self._server = server
         self.port = server.server_address[1]
         try:
@@ -226,6 +234,11 @@ class Simulator:
     def url(self) -> str:
         """The host root, e.g. http://127.0.0.1:54321 (the trading API lives under /v1/api)."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket URL, e.g. ws://127.0.0.1:54321/v1/api/ws (same port as REST)."""
+        return f"ws://{self.host}:{self.port}/v1/api/ws"
 
     @property
     def api_url(self) -> str:

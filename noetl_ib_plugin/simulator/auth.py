@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import secrets
 import threading
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from . import lst as lstmath
 
-__all__ = ["AuthError", "AuthService", "Principal"]
+__all__ = ["AuthError", "AuthService", "Principal", "tickle_session"]
 
 Clock = Callable[[], float]
 LEEWAY = 30.0
@@ -453,6 +454,35 @@ class AuthService:
                     return issued
         raise _oauth1_error("error: invalid signature")
 
+    def websocket_principal(self, session: str, oauth_token: str) -> Principal:
+        """Resolve a `/v1/api/ws` caller as IBKR does (ibkr-web-api.md s.12): the `api` cookie
+        names a `/tickle` session; an LST's session also needs `?oauth_token=` (the consumer's
+        access token), a bearer's session needs none. Anything else is a 401."""
+        refused = AuthError(401, {"error": "not authenticated", "statusCode": 401})
+        if not session:
+            raise refused
+        now = self.clock()
+        with self._lock:
+            issued = next((i for i in self._by_id.values()
+                           if i.kind in ("bearer", "lst") and tickle_session(i.token_id) == session),
+                          None)
+            if issued is None or issued.revoked or issued.expires_at <= now:
+                raise refused
+            if issued.kind == "lst":
+                consumer = self._consumers.get(issued.owner)
+                if consumer is None or not oauth_token or oauth_token != consumer.access_token:
+                    raise refused
+            elif oauth_token:
+                raise refused
+        return Principal(issued.username, issued.account_id, issued.token_id,
+                         "oauth1a" if issued.kind == "lst" else "bearer", issued.expires_at)
+
+    def is_live(self, token_id: str) -> bool:
+        """Whether an issued token is still valid (a stream ends with its token)."""
+        with self._lock:
+            issued = self._by_id.get(token_id)
+            return issued is not None and not issued.revoked and issued.expires_at > self.clock()
+
     def authenticate(self, method: str, path: str, query: str, authorization: str) -> Principal:
         """Resolve the caller of a trading request from a bearer or an OAuth 1.0a header."""
         scheme, _, value = authorization.strip().partition(" ")
@@ -470,3 +500,8 @@ class AuthService:
             raise AuthError(401, {"error": "not authenticated", "statusCode": 401})
         return Principal(issued.username, issued.account_id, issued.token_id, kind,
                          issued.expires_at)
+
+
+def tickle_session(token_id: str) -> str:
+    """The `session` a `/tickle` answers for a token; the WebSocket's `api` cookie names it."""
+    return hashlib.sha256(token_id.encode()).hexdigest()[:32]

@@ -160,6 +160,16 @@ def build_parser() -> argparse.ArgumentParser:
                         type=_seconds(0.0, 86400.0, low_open=False,
                                       example="--penalty-seconds 600"),
                         help="penalty box length for repeat pacing offenders (IBKR: 600; 0 off)")
+    parser.add_argument("--ws-heartbeat", default=10.0,
+                        type=_seconds(0.0, 3600.0, low_open=True, example="--ws-heartbeat 10"),
+                        help="seconds between /v1/api/ws heartbeats (IBKR: about 10)")
+    parser.add_argument("--ws-quote-interval", default=0.5,
+                        type=_seconds(0.0, 3600.0, low_open=True,
+                                      example="--ws-quote-interval 0.5"),
+                        help="seconds between /v1/api/ws market data messages per "
+                        "subscription (IBKR: about 0.5)")
+    parser.add_argument("--ws-walk", action="store_true",
+                        help="benchmarks: every /v1/api/ws market data message moves last/bid/ask")
     parser.add_argument("--register", action="append", default=[], metavar="FILE",
                         help="JSON file registering your own OAuth 2.0 client or OAuth 1.0a "
                         "consumer (the body of POST /__sim/clients); may repeat")
@@ -194,8 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     sim = Simulator(host=args.host, port=args.port, state_dir=args.state_dir,
                     pacing=not args.no_pacing, seed=args.seed, token_ttl=args.token_ttl,
                     faults=faults, bridge_warmup=args.bridge_warmup,
-                    penalty_seconds=args.penalty_seconds, bulk_positions=args.bulk_positions)
+                    penalty_seconds=args.penalty_seconds, bulk_positions=args.bulk_positions,
+                    ws_heartbeat_s=args.ws_heartbeat, ws_quote_interval_s=args.ws_quote_interval)
     sim.set_order_options(**order_options)
+    sim.stream.walk = bool(args.ws_walk)
     try:
         try:
             sim.start()

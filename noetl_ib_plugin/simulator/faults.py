@@ -10,7 +10,7 @@ from typing import Any
 
 from .common import Response
 
-__all__ = ["GARBAGE_KINDS", "ORDER_KINDS", "FaultDecision", "FaultPlan", "Faults", "garbage"]
+__all__ = ["GARBAGE_KINDS", "ORDER_KINDS", "WS_KINDS", "FaultDecision", "FaultPlan", "Faults", "garbage"]
 
 #: Answered by the HTTP layer: before processing (reset_before, http_429, http_500,
 #: http_503_maintenance) or after it (reset_after; reply_500 on /iserver/reply only).
@@ -35,7 +35,13 @@ GARBAGE_KINDS = ("garbage_html", "garbage_empty", "garbage_shape",
                  "garbage_408", "garbage_501", "garbage_524")
 #: Applied by the broker when an order is accepted (placement or the last reply of a chain).
 ORDER_KINDS = ("inactive", "inactive_later", "session_change")
-KINDS = (*WIRE_KINDS, *GARBAGE_KINDS, *ORDER_KINDS)
+#: Drawn by the WebSocket endpoint (ws.py): `ws_refuse` once per handshake (401), the others
+#: once per message the server is about to send: `ws_drop` closes the socket without a close
+#: frame, `ws_silent` stops sending (heartbeats too) while the socket stays open, `ws_kick` sends
+#: `sts` competing/unauthenticated and closes the brokerage session, `ws_malformed` sends a frame
+#: that is not JSON in place of the message.
+WS_KINDS = ("ws_refuse", "ws_drop", "ws_silent", "ws_kick", "ws_malformed")
+KINDS = (*WIRE_KINDS, *GARBAGE_KINDS, *ORDER_KINDS, *WS_KINDS)
 ORDER_PATHS = ("/v1/api/iserver/account/", "/v1/api/iserver/reply/")
 
 _HTML = (b"<!DOCTYPE html><html><head><title>Interactive Brokers</title></head><body>"
@@ -170,7 +176,14 @@ class Faults:
         if path.startswith(plan.garbage_paths) and method in plan.garbage_methods:
             chosen = next((k for k in GARBAGE_KINDS if k in hit), None)
         hit -= set(GARBAGE_KINDS) - ({chosen} if chosen else set())
+        hit -= set(WS_KINDS)
         if not (path.startswith(REPLY_PATH) and method == "POST"):
             hit.discard("reply_500")
         return FaultDecision(plan.latency_ms / 1000.0, frozenset(hit), chosen,
                              plan.wrong_shape_body, plan.inactive_reason)
+
+    def draw_ws(self, kind: str) -> bool:
+        """One draw of a WebSocket fault kind (WS_KINDS); False when the plan does not name it."""
+        with self._lock:
+            p = self.plan.probabilities.get(kind, 0.0)
+            return bool(p) and self._rng.random() < p

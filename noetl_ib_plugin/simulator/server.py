@@ -23,6 +23,7 @@ from .faults import (
     REPLY_500,
     garbage,
 )
+from .ws import WS_PATH, StreamSettings, is_upgrade, serve_websocket
 
 __all__ = ["SimHTTPServer"]
 
@@ -36,8 +37,10 @@ class SimHTTPServer(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], engine: Engine) -> None:
+    def __init__(self, address: tuple[str, int], engine: Engine,
+                 stream: StreamSettings | None = None) -> None:
         self.engine = engine
+        self.stream = stream or StreamSettings()
         self.connections: set[socket.socket] = set()
         self.conn_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -78,6 +81,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 300
     server: SimHTTPServer
     _headers_buffer: list[bytes]  # BaseHTTPRequestHandler's private buffer (not in typeshed)
+    raw_requestline: bytes  # set by handle_one_request (not in typeshed)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Protocol errors go to the debug logger, never straight to stderr."""
@@ -90,7 +94,14 @@ class _Handler(BaseHTTPRequestHandler):
         log.info("%s %s -> %s", self.command, self.path.partition("?")[0], status)
 
     def do_GET(self) -> None:
-        """Dispatch GET."""
+        """Dispatch GET; an Upgrade to `/v1/api/ws` becomes a WebSocket on this connection."""
+        if self.path.partition("?")[0] == WS_PATH and is_upgrade(
+                {k.lower(): v for k, v in self.headers.items()}):
+            self.close_connection = True
+            self.wfile.flush()
+            serve_websocket(self.connection, self.raw_requestline, list(self.headers.items()),
+                            self.server.engine, self.server.stream)
+            return
         self._dispatch()
 
     def do_POST(self) -> None:

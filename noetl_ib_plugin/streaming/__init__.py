@@ -1,8 +1,41 @@
-"""Home of long-lived connections (empty for now): the IBKR WebSocket (`wss://.../v1/api/ws`,
-market data and order updates; /work/shared/ibkr-web-api.md s.12) goes here.
+"""Long-lived connections: IBKR's WebSocket (`wss://.../v1/api/ws`, market data, live orders,
+trades, P&L; /work/shared/ibkr-web-api.md s.12).
 
-A streaming client is a core layer above `client/`: it takes an `IBClient` (its token provider
-signs the upgrade, its brokerage session must be open, its keepalive tickles) and is built by
-`wiring.Host` like everything else. It never reads the environment and never imports actions,
-wiring or a front door (tests/test_layering.py). See docs/architecture.md.
+A core layer above `client/`: `StreamClient` takes an `IBClient` (its token provider, brokerage
+session, `/tickle` and pacer) and is built by a front door, which also hands in the REST read of
+live orders used to resync after a reconnect. It never reads the environment and never imports
+actions, wiring or a front door (tests/test_layering.py). See docs/architecture.md.
 """
+
+from .buffer import EventBuffer, StreamClosed, StreamOverflow
+from .client import DEFAULT_QUOTE_FIELDS, StreamClient, StreamSettings, websocket_url
+from .events import (
+    ErrorEvent,
+    OrderEvent,
+    PnlEvent,
+    QuoteEvent,
+    ResyncedEvent,
+    StatusEvent,
+    StreamEvent,
+    SystemEvent,
+    TradeEvent,
+)
+
+__all__ = [
+    "DEFAULT_QUOTE_FIELDS",
+    "ErrorEvent",
+    "EventBuffer",
+    "OrderEvent",
+    "PnlEvent",
+    "QuoteEvent",
+    "ResyncedEvent",
+    "StatusEvent",
+    "StreamClient",
+    "StreamClosed",
+    "StreamEvent",
+    "StreamOverflow",
+    "StreamSettings",
+    "SystemEvent",
+    "TradeEvent",
+    "websocket_url",
+]

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ..common.step_context import StepContext
     from ..credentials.models import CredentialRecord
     from ..credentials.stores import ChainStore
+    from ..streaming import StreamClient, StreamSettings
     from .plugins import Registry
 
 __all__ = ["Host", "record_key"]
@@ -255,6 +256,14 @@ class Host:
                             progress=progress)
 
         return self._once(self._clients, key, make)
+
+    def stream(self, client: IBClient, settings: StreamSettings | None = None) -> StreamClient:
+        """A new `StreamClient` (IBKR's WebSocket) over `client`: its token, brokerage session and
+        pacer, plus the REST read of live orders it resyncs with after a reconnect."""
+        from ..actions.order_lookup import live_orders
+        from ..streaming import StreamClient
+
+        return StreamClient(client, settings=settings, read_live_orders=lambda: live_orders(client))
 
     def close(self) -> None:
         """Close and forget every client (caches, pacers and files stay as they are)."""

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from noetl_ib_plugin.actions.confirm import DEFAULT_AUTO_CONFIRM, ConfirmPolicy
 from noetl_ib_plugin.actions.models import PlaceOrderInput, SnapshotInput
-from noetl_ib_plugin.actions.parse import as_float, as_int, parse_field, parse_number
+from noetl_ib_plugin.common.quote_fields import as_float, as_int, parse_field, parse_number
 
 
 @pytest.mark.parametrize(

@@ -177,6 +177,10 @@ def test_every_action_output_matches_its_published_schema(sim_reset: Simulator) 
         "accounts": act(sim_reset, "sim_oauth2", "accounts"),
         "auth_status": act(sim_reset, "sim_oauth2", "auth_status"),
         "trades": act(sim_reset, "sim_oauth2", "trades"),
+        "wait_order": act(sim_reset, "sim_oauth2", "wait_order", order_id=placed["order_id"],
+                          until="done", timeout=5),
+        "wait_price": act(sim_reset, "sim_oauth2", "wait_price", symbol="AAPL",
+                          condition="last >= 1", timeout=5),
     }
     names = set(default_host().registry.actions)
     assert names - set(results) == {"order_status"}  # order_status: tests/actions/test_read_actions_unit.py

@@ -45,6 +45,10 @@ CASES: dict[str, tuple[Callable[[Simulator], dict[str, Any]], str]] = {
     "auth_status": (lambda sim: {}, "auth_status"),
     "order_status": (lambda sim: {"order_id": _placed(sim)}, "get_order_status"),
     "trades": (lambda sim: {"days": 2}, "get_trades"),
+    "wait_order": (lambda sim: {"order_id": _placed(sim), "until": "working", "timeout": 5},
+                   "wait_order"),
+    "wait_price": (lambda sim: {"symbol": "AAPL", "condition": "last >= 1", "timeout": 5},
+                   "wait_price"),
 }
 
 

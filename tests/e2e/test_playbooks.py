@@ -149,3 +149,27 @@ def test_routed_order_routes_a_refusal_instead_of_failing_the_run(sim_env: Simul
     placed = _results(outcome)["place_order"]
     assert (placed["ok"], placed["outcome"], placed["error"]["field"]) == (False, "refused", "quantity")
     assert sim_env.orders() == []
+
+
+@pytest.mark.slow
+def test_wait_fill_places_waits_on_the_stream_then_reads_positions(sim_env: Simulator) -> None:
+    """place LMT -> wait_order until=filled (the fill comes while it waits) -> positions."""
+    import threading
+
+    sim_env.set_price(265598, 100.0)
+    sim_env.stream.quote_interval_s = 0.1
+    mover = threading.Timer(6.0, sim_env.set_price, (265598, 99.0))
+    mover.start()
+    try:
+        code, outcome, stderr = _run("wait_fill.yaml", process_env(NOETL_IB_PACING="off"),
+                                     "limit_price=99.5")
+    finally:
+        mover.cancel()
+    assert code == 0, stderr
+    assert outcome["executed_steps"] == ["start", "wait_fill", "positions"]
+    results = _results(outcome)
+    assert results["wait_fill"]["condition_met"] is True
+    assert results["wait_fill"]["order"]["status"] == "Filled"
+    assert results["wait_fill"]["order"]["avg_price"] == 99.0
+    order_id = results["start"]["order_id"]
+    assert {str(o["order_id"]): o["status"] for o in sim_env.orders()}[order_id] == "Filled"

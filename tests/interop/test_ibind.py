@@ -37,9 +37,10 @@ def ibind_python() -> str:
                 ".venv/ibind when a package index is reachable) or set NOETL_IB_IBIND_PYTHON")
 
 
-def _drive(ibind_python: str, script: Path, tmp_path: Path) -> tuple[Any, dict[str, Any]]:
-    """Run an ibind script against a pacing simulator: (its last JSON line, the sim's stats)."""
-    with running_simulator(pacing=True, state_dir=tmp_path / "sim", bridge_warmup=1.0) as sim:
+def _drive(ibind_python: str, script: Path, tmp_path: Path,
+           pacing: bool = True) -> tuple[Any, dict[str, Any]]:
+    """Run an ibind script against a (pacing) simulator: (its last JSON line, the sim's stats)."""
+    with running_simulator(pacing=pacing, state_dir=tmp_path / "sim", bridge_warmup=1.0) as sim:
         run = subprocess.run([ibind_python, str(script), str(sim.credentials_file)],
                              check=False, capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, run.stderr[-3000:]
@@ -94,3 +95,23 @@ def test_ibind_runs_on_the_exports_of_simulator_env(ibind_python: str, tmp_path:
                              timeout=120, check=False)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip().splitlines()[-1] == "['DU7654321', 'DU8765432']"
+
+
+WS_DRIVER = Path(__file__).with_name("ibind_ws_driver.py")
+
+
+@pytest.mark.slow
+def test_ibind_ws_client_streams_quotes_and_sees_an_order_update(ibind_python: str,
+                                                                 tmp_path: Path) -> None:
+    """ibind's IbkrWsClient (OAuth 1.0a, unchanged) streams AAPL and sees a REST order's update."""
+    # Unpaced: ibind 0.2.2 fetches its cookie with two `/tickle` calls within a second per
+    # connect attempt, which IBKR's documented 1/s `/tickle` limit (and the pacing simulator)
+    # answers with 429 until the penalty box closes everything.
+    seen, stats = _drive(ibind_python, WS_DRIVER, tmp_path, pacing=False)
+    assert seen["started"] is True, seen
+    assert seen["quote"] and seen["quote"]["conid"] in ("265598", 265598)
+    assert float(seen["quote"]["last_price"]) > 0  # ibind names field 31 itself
+    update = seen["order_update"]["args"][0]
+    assert str(update["orderId"]) == seen["placed"]["order_id"]
+    assert update["status"] in ("Submitted", "PreSubmitted")
+    assert stats["ws_sessions"] >= 1

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import requests
 
-from noetl_ib_plugin.actions.parse import as_float, as_int, parse_number
 from noetl_ib_plugin.auth.cache import MemoryTokenCache
 from noetl_ib_plugin.auth.oauth1a import LiveSessionTokenProvider
 from noetl_ib_plugin.auth.oauth2 import IBTokenProvider
+from noetl_ib_plugin.common.quote_fields import as_float, as_int, parse_number
 from noetl_ib_plugin.errors import AuthError
 from noetl_ib_plugin.simulator import Simulator
 from tests.fixtures.simulators import provider_for

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         Position,
         PositionsOutput,
     )
+    from .waits import WaitOrderOutput, WaitPriceOutput
 
 __all__ = [
     "AccountInfo",
@@ -61,6 +62,8 @@ __all__ = [
     "Quote",
     "SnapshotOutput",
     "TradesOutput",
+    "WaitOrderOutput",
+    "WaitPriceOutput",
     "load_output",
     "output_json",
     "typed_output",
@@ -73,6 +76,7 @@ _WHERE = {
     **dict.fromkeys(("AccountInfo", "AccountsOutput", "AccountSummaryOutput", "LedgerCurrency",
                      "LedgerOutput", "Position", "PositionsOutput"), ".portfolio"),
     "AuthStatusOutput": ".auth_status",
+    **dict.fromkeys(("WaitOrderOutput", "WaitPriceOutput"), ".waits"),
 }
 
 

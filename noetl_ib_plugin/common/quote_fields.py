@@ -1,4 +1,8 @@
-"""Turn IBKR's stringly numbers ("C168.42", "1.2K", "1,300") into numbers and flags."""
+"""Turn IBKR's stringly numbers ("C168.42", "1.2K", "1,300") into numbers and flags.
+
+One parser for every way quotes arrive: the snapshot action (REST) and the market data stream
+(`smd`, WebSocket) both name, parse and flag fields here (ibkr-web-api.md s.6 and s.12).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,15 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 __all__ = [
+    "AVAILABILITY",
+    "FIELD_IDS",
+    "NAME_BY_ID",
     "NUMERIC_FIELDS",
     "TEXT_FIELDS",
     "ParsedValue",
     "as_float",
     "as_int",
+    "is_delayed",
     "parse_field",
     "parse_number",
     "parse_snapshot_field",
@@ -30,6 +38,32 @@ NUMERIC_FIELDS = frozenset(
     {"31", "70", "71", "82", "83", "84", "85", "86", "87", "88", "7059", "7282", "7284", "7293",
      "7294", "7295", "7296", "7633", "7741", "7762"}
 )
+
+#: Snapshot field names -> IBKR field ids (doc s.6).
+FIELD_IDS: dict[str, str] = {
+    "last": "31",
+    "symbol": "55",
+    "high": "70",
+    "low": "71",
+    "change": "82",
+    "change_pct": "83",
+    "bid": "84",
+    "ask_size": "85",
+    "ask": "86",
+    "volume": "87",
+    "bid_size": "88",
+    "availability": "6509",
+    "last_size": "7059",
+    "open": "7295",
+    "close": "7296",
+    "prior_close": "7741",
+}
+NAME_BY_ID = {fid: name for name, fid in FIELD_IDS.items()}
+#: Field 6509, market data availability: R realtime, D delayed, Z frozen, N not subscribed
+#: (IBKR's field list also has Y, frozen delayed).
+AVAILABILITY = FIELD_IDS["availability"]
+#: 6509's first letter -> delayed; any other value (absent, N, not text) leaves it unknown.
+_DELAYED_BY_CODE = {"D": True, "Y": True, "R": False, "Z": False}
 
 _SUFFIX = {"K": Decimal(1_000), "M": Decimal(1_000_000), "B": Decimal(1_000_000_000)}
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -136,3 +170,10 @@ def parse_snapshot_field(field_id: str, value: Any) -> ParsedValue:
     if field_id in NUMERIC_FIELDS:
         return parse_field(value)
     return ParsedValue(value)
+
+
+def is_delayed(availability: Any) -> bool | None:
+    """Whether 6509 says the quote is delayed; None when it does not say (never "live")."""
+    if not isinstance(availability, str) or not availability:
+        return None
+    return _DELAYED_BY_CODE.get(availability[0])

@@ -1,0 +1,219 @@
+"""wait_order and wait_price: a playbook step that waits on IBKR's WebSocket (ibkr-web-api.md
+s.12) instead of polling REST, then answers with what IBKR holds.
+
+A step cannot keep a socket across steps, so each wait opens a `StreamClient` over the step's
+`IBClient` (same token, brokerage session and pacer), waits for its condition or `timeout`, and
+closes it. `wait_order` confirms the condition with one REST read (`order_status`); a timeout is
+an outcome (`timed_out: true`), not an error.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..client import IBClient
+from ..common.quote_fields import FIELD_IDS
+from ..errors import OrderNotFound
+from ..streaming import (
+    OrderEvent,
+    QuoteEvent,
+    ResyncedEvent,
+    StreamClient,
+    StreamClosed,
+    StreamEvent,
+    StreamSettings,
+)
+from .contracts import resolve_contract
+from .executions import OrderStatusInput, order_status
+from .order_lookup import find_order_by_coid, live_orders
+from .order_states import CAN_FILL, CANCELLED, FILLED, INACTIVE, WORKING
+
+__all__ = ["WaitOrderInput", "WaitPriceInput", "wait_order", "wait_price"]
+
+_CONFIG = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+#: IBKR statuses after which an order never changes again (a pending cancel can still fill).
+DONE = FILLED | INACTIVE | (CANCELLED - CAN_FILL - {"PreCancelled"})
+#: The order reached IBKR's book (or already went past it by filling).
+REACHED = WORKING | FILLED
+_UNTIL: dict[str, Callable[[str | None], bool]] = {
+    "filled": lambda s: s in FILLED,
+    "done": lambda s: s in DONE,
+    "working": lambda s: s in REACHED,
+}
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq,
+}
+_CONDITION = re.compile(r"^\s*([a-z_]+)\s*(>=|<=|==|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+def _stream(client: IBClient, timeout: float) -> StreamClient:
+    """A stream for one step, its deadlines inside the step's timeout."""
+    bound = max(1.0, min(10.0, timeout))
+    return StreamClient(client, settings=StreamSettings(open_timeout=bound, auth_timeout=bound,
+                                                        max_failures=3),
+                        read_live_orders=lambda: live_orders(client))
+
+
+def _events(client: IBClient, stream: StreamClient, deadline: float) -> Iterator[StreamEvent]:
+    """The stream's events until `deadline` (the stream's typed error if it stops for good)."""
+    while (left := deadline - client.clock()) > 0:
+        try:
+            event = stream.get(min(left, 1.0))
+        except StreamClosed:
+            if stream.error is not None:
+                raise stream.error from None
+            return
+        if event is not None:
+            yield event
+
+
+class WaitOrderInput(BaseModel):
+    """Wait until an order is filled, done or working (by order_id or client_order_id)."""
+
+    model_config = _CONFIG
+    order_id: str | None = Field(default=None, max_length=20, pattern=r"^\d+$",
+                                 description="IBKR order id (digits)")
+    client_order_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                        description="the cOID the order was placed with")
+    until: Literal["filled", "done", "working"] = Field(
+        default="filled", description="filled; done (Filled, Cancelled or Inactive); working "
+        "(PreSubmitted/Submitted, or already filled)")
+    timeout: float = Field(default=60.0, gt=0, le=3600, description="seconds to wait at most")
+
+    @field_validator("order_id", mode="before")
+    @classmethod
+    def _digits(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _one_key(self) -> WaitOrderInput:
+        if (self.order_id is None) == (self.client_order_id is None):
+            raise ValueError("give exactly one of order_id and client_order_id, e.g. "
+                             "order_id=1234567890")
+        return self
+
+
+def _order_id(client: IBClient, inp: WaitOrderInput) -> str:
+    """The IBKR order id of the order to wait for."""
+    if inp.order_id is not None:
+        return inp.order_id
+    found = find_order_by_coid(client, str(inp.client_order_id))
+    if found is None or not found.get("order_id"):
+        raise OrderNotFound(f"IBKR holds no order with client_order_id "
+                            f"{inp.client_order_id!r}", order_id="")
+    return str(found["order_id"])
+
+
+def wait_order(client: IBClient, inp: WaitOrderInput) -> dict[str, Any]:
+    """Wait for the order's `until` condition on the orders stream, confirmed by one REST read.
+
+    Returns `{"order": <order_status output>, "condition_met": bool, "timed_out": bool,
+    "until", "waited_seconds", "stream_events"}`; `order` is the state IBKR holds (the last REST
+    read). Raises OrderNotFound for an unknown order, the stream's typed errors (AuthError,
+    SessionTakenOver) when it cannot stream.
+    """
+    started = client.clock()
+    deadline = started + inp.timeout
+    oid = _order_id(client, inp)
+    holds = _UNTIL[inp.until]
+
+    def read() -> dict[str, Any]:
+        return order_status(client, OrderStatusInput(order_id=oid))
+
+    def result(order: dict[str, Any], met: bool, events: int) -> dict[str, Any]:
+        return {"order": order, "condition_met": met, "timed_out": not met, "until": inp.until,
+                "waited_seconds": round(client.clock() - started, 3), "stream_events": events}
+
+    order = read()
+    if holds(order.get("status")):
+        return result(order, True, 0)
+    events = 0
+    stream = _stream(client, inp.timeout)
+    stream.subscribe("orders")
+    with stream:
+        order = read()  # a change between the first read and the subscription is not missed
+        if holds(order.get("status")):
+            return result(order, True, 0)
+        for event in _events(client, stream, deadline):
+            seen: str | None = None
+            if isinstance(event, OrderEvent) and str(event.order_id) == oid:
+                events += 1
+                seen = event.order.get("status")
+            elif isinstance(event, ResyncedEvent):
+                seen = next((o.get("status") for o in event.orders
+                             if str(o.get("orderId")) == oid), None)
+            if seen is not None and holds(seen):
+                order = read()
+                if holds(order.get("status")):
+                    return result(order, True, events)
+    order = read()
+    return result(order, holds(order.get("status")), events)
+
+
+class WaitPriceInput(BaseModel):
+    """Wait until a quote meets a condition such as `last >= 190` or `bid <= 185`."""
+
+    model_config = _CONFIG
+    symbol: str | None = Field(default=None, min_length=1, max_length=32,
+                               description="ticker (or give conid)")
+    conid: int | None = Field(default=None, gt=0, lt=2**31, description="IBKR contract id")
+    exchange: str | None = Field(default=None, max_length=16, description="listing exchange")
+    currency: str | None = Field(default=None, max_length=3, description="trading currency")
+    condition: str = Field(description="FIELD OP NUMBER, e.g. 'last >= 190' (fields: last, bid, "
+                           "ask, ...; OP one of >=, <=, >, <, ==)")
+    timeout: float = Field(default=60.0, gt=0, le=3600, description="seconds to wait at most")
+
+    @field_validator("condition")
+    @classmethod
+    def _condition(cls, value: str) -> str:
+        match = _CONDITION.match(value)
+        if match is None or match.group(1) not in FIELD_IDS:
+            raise ValueError("must read FIELD OP NUMBER with a snapshot field name, e.g. "
+                             "condition='last >= 190'")
+        return value
+
+    @model_validator(mode="after")
+    def _one_contract(self) -> WaitPriceInput:
+        if (self.symbol is None) == (self.conid is None):
+            raise ValueError("give exactly one of symbol and conid, e.g. symbol=AAPL")
+        return self
+
+
+def wait_price(client: IBClient, inp: WaitPriceInput) -> dict[str, Any]:
+    """Stream market data until the condition holds; returns `{"conid", "symbol", "condition",
+    "condition_met", "timed_out", "quote": {fields by name}, "waited_seconds"}` (`quote`: the
+    quote that met the condition, else the last one seen, else null)."""
+    started = client.clock()
+    deadline = started + inp.timeout
+    match = _CONDITION.match(inp.condition)
+    assert match is not None  # validated
+    name, op, number = match.group(1), _OPS[match.group(2)], float(match.group(3))
+    if inp.conid is not None:
+        conid, symbol = inp.conid, inp.symbol
+    else:
+        contract = resolve_contract(client, symbol=inp.symbol, exchange=inp.exchange,
+                                    currency=inp.currency)
+        conid, symbol = contract.conid, contract.symbol or inp.symbol
+    last: QuoteEvent | None = None
+    met = False
+    stream = _stream(client, inp.timeout)
+    stream.subscribe_quotes([conid], dict.fromkeys(["last", "bid", "ask", name]))
+    with stream:
+        for event in _events(client, stream, deadline):
+            if isinstance(event, QuoteEvent) and event.conid == conid:
+                last = event
+                value = event.value(name)
+                met = isinstance(value, (int, float)) and op(float(value), number)
+                if met:
+                    break
+    quote = None if last is None else {
+        **last.fields, "last_is_prior_close": last.last_is_prior_close, "halted": last.halted,
+        "delayed": last.delayed, "updated": last.updated}
+    return {"conid": conid, "symbol": symbol, "condition": inp.condition,
+            "condition_met": met, "timed_out": not met, "quote": quote,
+            "waited_seconds": round(client.clock() - started, 3)}

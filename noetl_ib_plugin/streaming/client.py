@@ -1,0 +1,560 @@
+"""`StreamClient`: IBKR's WebSocket (`<trading root>/v1/api/ws`, ibkr-web-api.md s.12) over an
+`IBClient`, sharing its token, brokerage session and pacer.
+
+One reader thread owns the socket: it opens the brokerage session and a `/tickle` (through the
+IBClient, so paced and authorised like every REST call), connects with IBKR's cookie (and
+`oauth_token` for OAuth 1.0a), waits for `sts authenticated: true`, subscribes, sends `tic`,
+replaces a stale socket, reconnects with backoff and jitter, re-subscribes and resyncs orders
+with one REST read. Events go to a bounded `EventBuffer`. `sts` competing ends the stream with
+`SessionTakenOver`; unauthenticated gets one re-authentication, never a loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.sync.client import ClientConnection, connect
+
+from ..client import IBClient
+from ..common.quote_fields import FIELD_IDS, as_int
+from ..errors import AuthError, ConfigurationError, SessionTakenOver, TransientError
+from .buffer import EventBuffer
+from .events import (
+    ErrorEvent,
+    OrderEvent,
+    PnlEvent,
+    QuoteEvent,
+    ResyncedEvent,
+    StatusEvent,
+    StreamEvent,
+    SystemEvent,
+    TradeEvent,
+    quote_from_fields,
+)
+
+__all__ = ["StreamClient", "StreamSettings", "websocket_url"]
+
+log = logging.getLogger(__name__)
+#: The library's logger, WARNING and up only: its DEBUG prints the handshake (the `api` cookie
+#: and the `oauth_token` of the URL).
+_wire_log = logging.getLogger("noetl_ib_plugin.streaming.wire")
+_wire_log.setLevel(logging.WARNING)
+
+TOPICS = ("orders", "trades", "pnl")
+_SUBSCRIBE = {"orders": "sor+{}", "trades": 'str+{"realtimeUpdatesOnly":true}', "pnl": "spl+{}"}
+_UNSUBSCRIBE = {"orders": "uor+{}", "trades": "utr+{}", "pnl": "upl+{}"}
+DEFAULT_QUOTE_FIELDS = ("last", "bid", "ask", "bid_size", "ask_size", "volume")
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """Deadlines and bounds of a stream (seconds unless said)."""
+
+    #: The WebSocket handshake.
+    open_timeout: float = 10.0
+    #: From the handshake to `sts authenticated: true`.
+    auth_timeout: float = 10.0
+    #: No message (IBKR's heartbeat comes every ~10 s) for this long: the socket is replaced.
+    stale_after: float = 30.0
+    #: `tic` period (IBKR: at least once a minute).
+    tic_interval: float = 50.0
+    #: Reconnect backoff: base * 2^(n-1), capped, times a jitter in [0.5, 1.5).
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    #: Consecutive failed connects before the stream stops with the last error.
+    max_failures: int = 8
+    #: Order, trade and error events kept for a slow consumer (quotes conflate per conid).
+    capacity: int = 10_000
+    #: The closing handshake.
+    close_timeout: float = 2.0
+    #: Market data renewal before IBKR's ~10-minute stream end (IBKR clients renew at 9 min).
+    renew_quotes_after: float = 540.0
+
+
+def websocket_url(trading_base_url: str) -> str:
+    """`https://host/v1/api` -> `wss://host/v1/api/ws` (`http` -> `ws`: only where the URL rule
+    already allowed plain http for REST)."""
+    parts = urlsplit(trading_base_url)
+    scheme = {"https": "wss", "http": "ws"}.get(parts.scheme)
+    if scheme is None:
+        raise ConfigurationError(f"no WebSocket for a trading root with scheme {parts.scheme!r}",
+                                 field="api_base_url", fix="use an https:// api_base_url.")
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ws", "", ""))
+
+
+class _Reconnect(Exception):
+    """The socket must be replaced (stale, closed, or `sts` said unauthenticated)."""
+
+    def __init__(self, reason: str, *, reauth: bool = False) -> None:
+        super().__init__(reason)
+        self.reason, self.reauth = reason, reauth
+
+
+class StreamClient:
+    """IBKR's WebSocket for one IBClient; thread-safe. Built by a front door, which hands in
+    `read_live_orders` (one REST read of live orders, for the resync after a reconnect).
+
+    `start()` connects in a background thread; events come from `get(timeout)` or iteration;
+    `last_quote(conid)` and `order(order_id)` give the merged state; `close()` unsubscribes and
+    closes with a close frame. Stops for good (the buffer ends with the cause) on
+    SessionTakenOver, AuthError (refused twice), or `max_failures` failed connects.
+    """
+
+    def __init__(self, client: IBClient, *, settings: StreamSettings | None = None,
+                 read_live_orders: Callable[[], list[dict[str, Any]]] | None = None,
+                 connector: Callable[..., ClientConnection] = connect,
+                 rand: Callable[[], float] = random.random,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.settings = settings or StreamSettings()
+        self._read_live_orders = read_live_orders
+        self._connector = connector
+        self._rand, self._clock, self._wall = rand, clock, wall
+        self.buffer = EventBuffer(self.settings.capacity, clock)
+        self._lock = threading.Lock()
+        self._quotes: dict[int, tuple[str, ...]] = {}
+        self._topics: set[str] = set()
+        self._outbox: deque[str] = deque()
+        self._raw: dict[int, dict[str, Any]] = {}
+        self._last: dict[int, QuoteEvent] = {}
+        self._orders: dict[int, dict[str, Any]] = {}
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ws: ClientConnection | None = None
+        #: Why the stream stopped for good (None while it runs or after a clean close).
+        self.error: BaseException | None = None
+        #: Sockets opened so far (1 + reconnects).
+        self.connections = 0
+
+    # -- subscriptions (any thread) ------------------------------------------------------------
+    def subscribe_quotes(self, conids: Iterable[int],
+                         fields: Iterable[str] = DEFAULT_QUOTE_FIELDS) -> None:
+        """Market data for `conids`; `fields` by snapshot name (`last`, `bid`, ...) or IBKR id."""
+        ids = tuple(dict.fromkeys(FIELD_IDS.get(f, f) for f in fields))
+        bad = [f for f in ids if not f.isdigit()]
+        if bad:
+            raise ConfigurationError(f"unknown market data field {bad[0]!r}", field="fields",
+                                     fix=f"use names from: {', '.join(FIELD_IDS)}.")
+        with self._lock:
+            for conid in conids:
+                self._quotes[int(conid)] = ids
+                self._outbox.append(_smd(int(conid), ids))
+
+    def unsubscribe_quotes(self, conids: Iterable[int]) -> None:
+        """Stop market data for `conids`."""
+        with self._lock:
+            for conid in conids:
+                if self._quotes.pop(int(conid), None) is not None:
+                    self._outbox.append(f"umd+{int(conid)}+{{}}")
+
+    def subscribe(self, topic: str) -> None:
+        """`orders`, `trades` or `pnl`."""
+        self._check_topic(topic)
+        with self._lock:
+            if topic not in self._topics:
+                self._topics.add(topic)
+                self._outbox.append(_SUBSCRIBE[topic])
+
+    def unsubscribe(self, topic: str) -> None:
+        """Stop `orders`, `trades` or `pnl`."""
+        self._check_topic(topic)
+        with self._lock:
+            if topic in self._topics:
+                self._topics.discard(topic)
+                self._outbox.append(_UNSUBSCRIBE[topic])
+
+    @staticmethod
+    def _check_topic(topic: str) -> None:
+        if topic not in TOPICS:
+            raise ConfigurationError(f"unknown stream topic {topic!r}", field="topic",
+                                     fix=f"use one of: {', '.join(TOPICS)} (quotes: "
+                                         "subscribe_quotes).")
+
+    # -- state (any thread) --------------------------------------------------------------------
+    def last_quote(self, conid: int) -> QuoteEvent | None:
+        """The latest merged quote of `conid` (None before its first message)."""
+        with self._lock:
+            return self._last.get(int(conid))
+
+    def order(self, order_id: int) -> dict[str, Any] | None:
+        """The merged state of one order as the stream (and the last resync) told it."""
+        with self._lock:
+            found = self._orders.get(int(order_id))
+            return dict(found) if found is not None else None
+
+    def orders(self) -> list[dict[str, Any]]:
+        """Every order the stream has seen, merged."""
+        with self._lock:
+            return [dict(o) for o in self._orders.values()]
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> StreamClient:
+        """Connect in the background (idempotent)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="noetl-ib-stream",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Whether the socket was authenticated within `timeout` s (False also once it stopped)."""
+        deadline = self._clock() + timeout
+        while not self._ready.wait(min(0.05, max(0.0, deadline - self._clock()))):
+            if self._clock() >= deadline or self.buffer_ended:
+                return False
+        return True
+
+    @property
+    def buffer_ended(self) -> bool:
+        """Whether the reader stopped (closed, or for good with `error`)."""
+        return self._thread is not None and not self._thread.is_alive()
+
+    def get(self, timeout: float) -> StreamEvent | None:
+        """The next event or None after `timeout` s (StreamOverflow, StreamClosed: buffer.get)."""
+        return self.buffer.get(timeout)
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        """Events until the stream ends (then StreamClosed ends the loop quietly unless it
+        stopped for good, in which case the cause is raised)."""
+        from .buffer import StreamClosed
+        while True:
+            try:
+                event = self.buffer.get(0.5)
+            except StreamClosed:
+                if self.error is not None:
+                    raise self.error from None
+                return
+            if event is not None:
+                yield event
+
+    def close(self) -> None:
+        """Unsubscribe, send a close frame, stop the reader (bounded by close_timeout)."""
+        self._stop.set()
+        ws = self._ws
+        if ws is not None:
+            with self._lock:
+                goodbye = [f"umd+{c}+{{}}" for c in self._quotes]
+                goodbye += [_UNSUBSCRIBE[t] for t in sorted(self._topics)]
+            try:
+                for text in goodbye:
+                    ws.send(text)
+                ws.close()
+            except (ConnectionClosed, OSError, RuntimeError):
+                pass
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(self.settings.close_timeout + 1.0)
+        self.buffer.end(self.error)
+
+    def __enter__(self) -> StreamClient:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the reader thread ---------------------------------------------------------------------
+    def _run(self) -> None:
+        """Connect, pump, reconnect; end the buffer with the reason it stopped."""
+        failures = reauths = 0
+        reconnects = 0
+        while not self._stop.is_set():
+            try:
+                ws = self._open(reauth=reauths > 0)
+            except (SessionTakenOver, AuthError, ConfigurationError) as exc:
+                self._stop_for_good(exc)
+                return
+            except _Reconnect as exc:
+                reauths += 1
+                if reauths > 1:
+                    self._stop_for_good(AuthError(
+                        f"IBKR refused the stream again after a re-authentication: {exc.reason}",
+                        fix="check the credential with `noetl-ib run auth_status --credential "
+                            "NAME`; another session may hold this username."))
+                    return
+                continue
+            except (OSError, TimeoutError, WebSocketException, TransientError) as exc:
+                failures += 1
+                if failures >= self.settings.max_failures:
+                    self._stop_for_good(TransientError(
+                        f"the stream could not connect {failures} times in a row: "
+                        f"{type(exc).__name__}"))
+                    return
+                self._emit(ErrorEvent(kind="connect_failed", message=_safe(exc),
+                                      received_at=self._wall()))
+                self._backoff(failures)
+                continue
+            failures = 0
+            self.connections += 1
+            self._ws = ws
+            try:
+                self._resubscribe(ws)
+                if self.connections > 1:
+                    reconnects += 1
+                    self._resync(reconnects)
+                reauths = 0
+                self._pump(ws)
+            except SessionTakenOver as exc:
+                self._stop_for_good(exc)
+                return
+            except _Reconnect as exc:
+                if exc.reauth:
+                    reauths += 1
+                    if reauths > 1:
+                        self._stop_for_good(AuthError(
+                            "IBKR ended the stream's authentication twice in a row",
+                            fix="check the credential with `noetl-ib run auth_status --credential NAME`."))
+                        return
+                self._emit(ErrorEvent(kind="reconnect", message=exc.reason,
+                                      received_at=self._wall()))
+                self._backoff(1)
+            except (ConnectionClosed, OSError) as exc:
+                self._emit(ErrorEvent(kind="reconnect", message=_safe(exc),
+                                      received_at=self._wall()))
+                self._backoff(1)
+            finally:
+                self._ready.clear()
+                self._ws = None
+                _quiet_close(ws)
+        self.buffer.end(self.error)
+
+    def _stop_for_good(self, exc: BaseException) -> None:
+        """Record why and end the buffer (the consumer gets StreamClosed from `exc`)."""
+        log.warning("stream stopped: %s", _safe(exc))
+        self.error = exc
+        self.buffer.end(exc)
+
+    def _backoff(self, n: int) -> None:
+        """Exponential backoff with jitter, cut short by close()."""
+        s = self.settings
+        delay = min(s.backoff_max, s.backoff_base * 2 ** (n - 1)) * (0.5 + self._rand())
+        self._stop.wait(delay)
+
+    def _open(self, *, reauth: bool) -> ClientConnection:
+        """Brokerage session, `/tickle`, handshake, then wait for `sts authenticated: true`."""
+        client = self.client
+        if reauth:
+            # A token IBKR no longer takes is replaced by the IBClient itself when this REST
+            # call gets 401; the new token's brokerage session then opens as usual. With the
+            # same token, the brokerage session is reopened (SessionTakenOver if another holds it).
+            before = client.provider.current_token().value
+            client.tickle()
+            client.brokerage(force=client.provider.current_token().value == before)
+        else:
+            client.brokerage()
+        answer = client.tickle()
+        session = answer.get("session") if isinstance(answer, dict) else None
+        if not isinstance(session, str) or not session:
+            raise TransientError("`POST /tickle` answered without a session for the stream")
+        url = websocket_url(client.trading_base_url)
+        if client.provider.scheme == "oauth1a":
+            token: Any = getattr(getattr(client.provider, "data", None), "access_token", None)
+            secret = token.get_secret_value() if token is not None else ""
+            url += "?oauth_token=" + quote(str(secret), safe="")
+        try:
+            ws = self._connector(
+                url, open_timeout=self.settings.open_timeout,
+                close_timeout=self.settings.close_timeout, ping_interval=None,
+                additional_headers={"Cookie": f"api={session}"},
+                user_agent_header="ClientPortalGW/1", logger=_wire_log, max_size=2**22)
+        except InvalidStatus as exc:
+            if exc.response.status_code in (401, 403):
+                raise _Reconnect(f"handshake refused with HTTP {exc.response.status_code}",
+                                 reauth=True) from None
+            raise
+        # The socket outlives this call (the reader thread owns and closes it): mark it as
+        # managed, as `with connect(...)` would (websockets >= 17.1 warns otherwise).
+        ws = ws.__enter__()
+        try:
+            self._await_authenticated(ws)
+        except BaseException:
+            _quiet_close(ws)
+            raise
+        log.info("stream connected to %s", url.partition("?")[0])
+        return ws
+
+    def _await_authenticated(self, ws: ClientConnection) -> None:
+        """Read until `sts authenticated: true` (bounded by auth_timeout)."""
+        deadline = self._clock() + self.settings.auth_timeout
+        while True:
+            left = deadline - self._clock()
+            if left <= 0:
+                raise TimeoutError("no `sts authenticated: true` in time")
+            text = ws.recv(timeout=left)
+            if isinstance(text, str) and self._handle(text):
+                self._ready.set()
+                return
+
+    def _resubscribe(self, ws: ClientConnection) -> None:
+        """Everything subscribed so far, again (also the first time: the outbox is replaced)."""
+        with self._lock:
+            self._outbox.clear()
+            texts = [_smd(c, ids) for c, ids in self._quotes.items()]
+            texts += [_SUBSCRIBE[t] for t in sorted(self._topics)]
+            self._raw.clear()
+        for text in texts:
+            ws.send(text)
+
+    def _resync(self, reconnects: int) -> None:
+        """One REST read of live orders after a reconnect, merged and announced."""
+        if self._read_live_orders is None or "orders" not in self._topics:
+            return
+        try:
+            orders = self._read_live_orders()
+        except Exception as exc:  # announced, the stream goes on
+            self._emit(ErrorEvent(kind="resync_failed", message=_safe(exc),
+                                  received_at=self._wall()))
+            return
+        with self._lock:
+            for order in orders:
+                oid = as_int(order.get("orderId"))
+                if oid is not None:
+                    self._orders[oid] = {**self._orders.get(oid, {}), **order}
+        self._emit(ResyncedEvent(orders=orders, reconnects=reconnects,
+                                 received_at=self._wall()))
+
+    def _pump(self, ws: ClientConnection) -> None:
+        """Read, send `tic` when due, drain the outbox, replace a stale socket, renew quotes."""
+        s = self.settings
+        now = self._clock()
+        last_rx, next_tic, renew_at = now, now + s.tic_interval, now + s.renew_quotes_after
+        while not self._stop.is_set():
+            with self._lock:
+                outgoing = list(self._outbox)
+                self._outbox.clear()
+            for command in outgoing:
+                ws.send(command)
+            wait = min(0.25, max(0.0, min(next_tic, last_rx + s.stale_after) - self._clock()))
+            text: str | bytes | None
+            try:
+                text = ws.recv(timeout=wait)
+            except TimeoutError:
+                text = None
+            now = self._clock()
+            if isinstance(text, str):
+                last_rx = now
+                self._handle(text)
+            elif now - last_rx >= s.stale_after:
+                raise _Reconnect(f"no message for {s.stale_after:g} s: stale socket replaced")
+            if now >= next_tic:
+                ws.send("tic")
+                next_tic = now + s.tic_interval
+            if now >= renew_at:
+                renew_at = now + s.renew_quotes_after
+                with self._lock:
+                    self._outbox.extend(_smd(c, ids) for c, ids in self._quotes.items())
+
+    def _emit(self, event: StreamEvent) -> None:
+        """Queue an event for the consumer."""
+        self.buffer.put(event)
+
+    def _handle(self, text: str) -> bool:
+        """One message; True when it was `sts authenticated: true`."""
+        now = self._wall()
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            self._emit(ErrorEvent(kind="malformed", message=f"a frame that is not JSON "
+                                  f"({len(text)} characters) was skipped", received_at=now))
+            return False
+        if not isinstance(msg, dict):
+            return False
+        topic = str(msg.get("topic", ""))
+        if topic == "sts":
+            return self._status(msg.get("args"), now)
+        if topic == "system":
+            if "success" in msg:
+                self._emit(SystemEvent(username=str(msg["success"]), received_at=now))
+        elif topic.startswith("smd+"):
+            self._quote(topic, msg, now)
+        elif topic == "sor":
+            self._order_updates(msg.get("args"), now)
+        elif topic == "str":
+            for trade in msg.get("args") or []:
+                if isinstance(trade, dict):
+                    self._emit(TradeEvent(trade=trade, received_at=now))
+        elif topic == "spl":
+            if isinstance(msg.get("args"), dict):
+                self._emit(PnlEvent(rows=msg["args"], received_at=now))
+        elif topic == "error":
+            self._emit(ErrorEvent(kind="ibkr", message=str(msg.get("error", ""))[:300],
+                                  received_at=now))
+        return False
+
+    def _status(self, args: Any, now: float) -> bool:
+        """`sts`: authenticated (True), competing (SessionTakenOver) or re-authenticate."""
+        args = args if isinstance(args, dict) else {}
+        event = StatusEvent(authenticated=args.get("authenticated") is True,
+                            competing=args.get("competing") is True,
+                            message=str(args.get("message") or "")[:300], received_at=now)
+        self._emit(event)
+        if event.authenticated:
+            return True
+        if event.competing:
+            raise SessionTakenOver(
+                "another session of this IBKR username took the brokerage session; the stream "
+                "stopped instead of taking it back",
+                fix="stop the other session (IBKR allows one per username), then start the "
+                    "stream again.")
+        raise _Reconnect("IBKR says the stream is no longer authenticated", reauth=True)
+
+    def _quote(self, topic: str, msg: dict[str, Any], now: float) -> None:
+        """Merge `smd` fields into the conid's quote and queue the typed result."""
+        conid = as_int(msg.get("conid")) or as_int(topic.partition("+")[2])
+        if conid is None:
+            return
+        if "error" in msg:
+            self._emit(ErrorEvent(kind="market_data", message=str(msg["error"])[:300],
+                                  received_at=now))
+            return
+        changed = [k for k in msg if k.isdigit()]
+        with self._lock:
+            raw = self._raw.setdefault(conid, {})
+            raw.update({k: msg[k] for k in changed})
+            if "_updated" in msg:
+                raw["_updated"] = msg["_updated"]
+            event = quote_from_fields(conid, dict(raw), changed, now)
+            self._last[conid] = event
+        self._emit(event)
+
+    def _order_updates(self, args: Any, now: float) -> None:
+        """Merge each `sor` entry into its order's full state and queue it."""
+        for update in args if isinstance(args, list) else []:
+            if not isinstance(update, dict):
+                continue
+            oid = as_int(update.get("orderId"))
+            if oid is None:
+                continue
+            with self._lock:
+                merged = {**self._orders.get(oid, {}), **update}
+                self._orders[oid] = merged
+            self._emit(OrderEvent(order_id=oid, order=dict(merged),
+                                  changed=sorted(update), received_at=now))
+
+
+def _smd(conid: int, ids: tuple[str, ...]) -> str:
+    """IBKR's market data subscription text."""
+    return f"smd+{conid}+" + json.dumps({"fields": list(ids)}, separators=(",", ":"))
+
+
+def _safe(exc: BaseException) -> str:
+    """An exception as a short line without URLs' query strings (no oauth_token)."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text.split("?", 1)[0][:300]
+
+
+def _quiet_close(ws: ClientConnection) -> None:
+    """Close a socket we are giving up on, bounded by its close_timeout."""
+    with contextlib.suppress(ConnectionClosed, OSError, RuntimeError):
+        ws.close()

@@ -1,0 +1,176 @@
+"""`TradingStream`: IBKR's WebSocket for bots, from `TradingClient.stream(...)`.
+
+    with TradingClient("paper") as ib, ib.stream(quotes=["AAPL"], topics=["orders"]) as live:
+        live.on("order", lambda e: print(e.order["status"]))
+        for event in live:                       # or only callbacks: live.wait(seconds)
+            if event.topic == "quote" and event.value("last") > 190:
+                break
+        print(live.last_quote("AAPL"))
+
+Events are the models of `noetl_ib_plugin.streaming` (QuoteEvent, OrderEvent, TradeEvent,
+PnlEvent, ResyncedEvent, StatusEvent, SystemEvent, ErrorEvent), each with `received_at`.
+Thread-safe: subscribe, unsubscribe and `last_quote` from any thread while it runs, beside the
+REST calls of the same TradingClient (one token, one brokerage session, one pacer).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from .actions.contracts import resolve_contract
+from .client import IBClient
+from .errors import InputError, TransientError
+from .streaming import DEFAULT_QUOTE_FIELDS, StreamClient, StreamClosed, StreamEvent
+from .streaming.events import QuoteEvent
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ["TradingStream"]
+
+log = logging.getLogger(__name__)
+
+#: Event topics a callback may be registered for ("*": every event).
+EVENT_TOPICS = ("quote", "order", "trade", "pnl", "resynced", "sts", "system", "error", "*")
+
+
+class TradingStream:
+    """A running stream: iterate its events, or register callbacks per topic (one or the other:
+    callbacks run on a dispatcher thread that reads the same events)."""
+
+    def __init__(self, client: IBClient, stream: StreamClient) -> None:
+        self._client = client
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._conids: dict[str, int] = {}
+        self._callbacks: dict[str, list[Callable[[StreamEvent], object]]] = {}
+        self._dispatcher: threading.Thread | None = None
+
+    @property
+    def client(self) -> StreamClient:
+        """The underlying StreamClient."""
+        return self._stream
+
+    def _conid(self, item: str | int) -> int:
+        """A conid for a symbol (looked up once, like the REST actions do) or a conid."""
+        if isinstance(item, int) and not isinstance(item, bool):
+            return item
+        text = str(item).strip()
+        if text.isdigit():
+            return int(text)
+        with self._lock:
+            known = self._conids.get(text.upper())
+        if known is None:
+            contract = resolve_contract(self._client, symbol=text)
+            known = contract.conid
+            with self._lock:
+                self._conids[text.upper()] = known
+        return known
+
+    def subscribe_quotes(self, items: Iterable[str | int],
+                         fields: Iterable[str] = DEFAULT_QUOTE_FIELDS) -> None:
+        """Market data for symbols or conids (`fields` by snapshot name: last, bid, ask, ...)."""
+        self._stream.subscribe_quotes([self._conid(i) for i in items], fields)
+
+    def unsubscribe_quotes(self, items: Iterable[str | int]) -> None:
+        """Stop market data for symbols or conids."""
+        self._stream.unsubscribe_quotes([self._conid(i) for i in items])
+
+    def subscribe(self, topic: str) -> None:
+        """`orders`, `trades` or `pnl`."""
+        self._stream.subscribe(topic)
+
+    def unsubscribe(self, topic: str) -> None:
+        """Stop `orders`, `trades` or `pnl`."""
+        self._stream.unsubscribe(topic)
+
+    def last_quote(self, item: str | int) -> QuoteEvent | None:
+        """The latest merged quote of a symbol or conid (None before its first message)."""
+        return self._stream.last_quote(self._conid(item))
+
+    def on(self, topic: str, callback: Callable[[StreamEvent], object]) -> None:
+        """Call `callback(event)` for each event of `topic` (quote, order, trade, pnl, resynced,
+        sts, system, error, or * for all) on the dispatcher thread; exceptions are logged."""
+        if topic not in EVENT_TOPICS:
+            raise InputError(f"unknown event topic {topic!r}", field="topic",
+                             fix=f"use one of: {', '.join(EVENT_TOPICS)}.")
+        with self._lock:
+            self._callbacks.setdefault(topic, []).append(callback)
+            if self._dispatcher is None:
+                self._dispatcher = threading.Thread(target=self._dispatch,
+                                                    name="noetl-ib-stream-callbacks", daemon=True)
+                self._dispatcher.start()
+
+    def _dispatch(self) -> None:
+        """Hand every event to its topic's callbacks until the stream ends."""
+        while True:
+            try:
+                event = self._stream.get(0.5)
+            except StreamClosed:
+                return
+            if event is None:
+                continue
+            with self._lock:
+                callbacks = [*self._callbacks.get(event.topic, []), *self._callbacks.get("*", [])]
+            for callback in callbacks:
+                try:
+                    callback(event)
+                except Exception:
+                    log.exception("stream callback for %s failed", event.topic)
+
+    def get(self, timeout: float) -> StreamEvent | None:
+        """The next event, or None after `timeout` s."""
+        return self._stream.get(timeout)
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        """Events until the stream is closed (its typed error if it stopped for good)."""
+        return iter(self._stream)
+
+    def wait(self, seconds: float) -> None:
+        """Let callbacks run for `seconds` (or until the stream stops); raises its error."""
+        thread = self._dispatcher
+        if thread is not None:
+            thread.join(seconds)
+        if self._stream.error is not None:
+            raise self._stream.error
+
+    def close(self) -> None:
+        """Unsubscribe and close the socket (bounded), stop the dispatcher."""
+        self._stream.close()
+        thread = self._dispatcher
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(2.0)
+
+    def __enter__(self) -> TradingStream:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def open_stream(client: IBClient, stream: StreamClient, *, quotes: Iterable[str | int],
+                fields: Iterable[str], topics: Iterable[str], ready_timeout: float
+                ) -> TradingStream:
+    """Subscribe, start and wait for `sts authenticated`; the stream's error if it could not."""
+    live = TradingStream(client, stream)
+    try:
+        items = list(quotes)
+        if items:
+            live.subscribe_quotes(items, fields)
+        for topic in topics:
+            live.subscribe(topic)
+        stream.start()
+        if not stream.wait_ready(ready_timeout):
+            if stream.error is not None:
+                raise stream.error
+            raise TransientError(f"the stream was not authenticated within {ready_timeout:g} s",
+                                 fix="check `noetl-ib run auth_status --credential NAME`, "
+                                     "then try again.")
+    except BaseException:
+        live.close()
+        raise
+    return live

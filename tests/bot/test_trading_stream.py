@@ -1,0 +1,81 @@
+"""TradingClient.stream: iterate events, callbacks per topic, live subscribe, last_quote, REST beside."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from noetl_ib_plugin import TradingClient
+from noetl_ib_plugin.errors import InputError
+from noetl_ib_plugin.simulator import Simulator
+from noetl_ib_plugin.streaming import OrderEvent, QuoteEvent, StreamEvent
+
+AAPL, MSFT = 265598, 272093
+
+
+@pytest.fixture
+def ticking_sim(sim_reset: Simulator) -> Iterator[Simulator]:
+    """The module simulator with short stream periods."""
+    sim_reset.stream.heartbeat_s, sim_reset.stream.quote_interval_s = 0.2, 0.05
+    yield sim_reset
+    sim_reset.stream.heartbeat_s, sim_reset.stream.quote_interval_s = 10.0, 0.5
+
+
+@pytest.mark.parametrize("cred", ["sim_oauth2", "sim_oauth1a"])
+def test_iterate_quotes_by_symbol_and_last_quote(ticking_sim: Simulator, cred: str) -> None:
+    """Quotes subscribed by symbol arrive typed; last_quote(symbol) gives the merged state."""
+    ticking_sim.set_price(AAPL, 190.0)
+    with TradingClient(cred, credentials_file=ticking_sim.credentials_file) as ib, \
+            ib.stream(quotes=["AAPL"], fields=["last", "bid"]) as live:
+        event = next(e for e in live if isinstance(e, QuoteEvent))
+        assert event.conid == AAPL and event.value("last") == 190.0
+        quote = live.last_quote("AAPL")
+        assert quote is not None and quote.value("bid") == 189.99
+
+
+def test_callbacks_per_topic_and_rest_beside_the_stream(ticking_sim: Simulator) -> None:
+    """An order placed over REST by the same client reaches the `order` callback."""
+    ticking_sim.set_price(AAPL, 190.0)
+    seen: list[StreamEvent] = []
+    got = threading.Event()
+
+    def on_order(event: StreamEvent) -> None:
+        seen.append(event)
+        got.set()
+
+    with TradingClient("sim_oauth2", credentials_file=ticking_sim.credentials_file) as ib, \
+            ib.stream(topics=["orders"]) as live:
+        live.on("order", on_order)
+        placed = ib.place_order(symbol="AAPL", side="BUY", quantity=1, order_type="LMT",
+                                limit_price=188.0)
+        assert got.wait(5)
+        assert isinstance(seen[0], OrderEvent) and str(seen[0].order_id) == placed.order_id
+
+
+def test_subscribe_and_unsubscribe_while_running(ticking_sim: Simulator) -> None:
+    """A quote subscription added while running delivers; unsubscribed, it stops."""
+    ticking_sim.set_price(MSFT, 410.0)
+    with TradingClient("sim_oauth2", credentials_file=ticking_sim.credentials_file) as ib, \
+            ib.stream() as live:
+        live.subscribe_quotes([MSFT], ["last"])
+        deadline = time.monotonic() + 5
+        while live.last_quote(MSFT) is None and time.monotonic() < deadline:
+            live.get(0.1)
+        assert live.last_quote(MSFT) is not None
+        live.unsubscribe_quotes([MSFT])
+        time.sleep(0.2)
+        while live.get(0.05) is not None:
+            pass
+        ticking_sim.set_price(MSFT, 420.0)
+        time.sleep(0.3)
+        assert all(not isinstance(e, QuoteEvent) for e in iter(lambda: live.get(0.05), None))
+
+
+def test_unknown_callback_topic_is_an_input_error(ticking_sim: Simulator) -> None:
+    """A misspelled topic names the valid ones."""
+    with TradingClient("sim_oauth2", credentials_file=ticking_sim.credentials_file) as ib, \
+            ib.stream() as live, pytest.raises(InputError, match="quote, order"):
+        live.on("orders_typo", print)
