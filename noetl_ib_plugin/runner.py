@@ -7,11 +7,10 @@ import os
 import re
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .actions.outputs.base import ActionResult, output_json, typed_output
 from .actions.spec import Action
 from .auth.base import TokenProvider
 from .client import IBClient
@@ -23,6 +22,10 @@ from .credentials import load_credential as load_from_stores
 from .errors import InputError
 from .wiring.host import Host
 from .wiring.settings import Settings
+
+if TYPE_CHECKING:
+    # Imported where used: collecting the registry imports no code of the actions package.
+    from .actions.outputs.base import ActionResult
 
 __all__ = [
     "check_allow_live",
@@ -145,6 +148,8 @@ def run_action(
     positional-only, so an action argument called `name` is validated like any other. Raises
     InputError (unknown action, bad arguments) and the action's typed errors.
     """
+    from .actions.outputs.base import output_json
+
     return output_json(run_action_typed(name, credential, credentials_file=credentials_file,
                                         allow_live=allow_live, host=host, **args))
 
@@ -185,6 +190,8 @@ def run_action_typed(
     client = get_client(record, host=host, progress=progress).with_options(allow_live=allow_live)
     if action.trading:
         client.ensure_trading_allowed(getattr(validated, "account_id", None))
+    from .actions.outputs.base import typed_output
+
     return typed_output(action.output_model, action.run(client, validated), name)
 
 
