@@ -142,6 +142,20 @@ def test_trading_client_returns_the_model_without_a_json_round_trip(
     assert typed.model_dump(mode="json") == old.model_dump(mode="json")
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_builtin_run_function_returns_its_output_model(
+    spied: list[dict[str, Any]], sim_reset: Simulator, name: str,
+) -> None:
+    """A built-in action's run function gives its output model itself; no dict before the edge."""
+    args = CASES[name][0](sim_reset)
+    spied.clear()
+    run_action(name, CRED, credentials_file=sim_reset.credentials_file, **args)
+    [raw] = spied
+    built: Any = raw
+    model = default_host().registry.actions[name].output_model
+    assert model is not None and type(built) is model
+
+
 def test_run_action_typed_gives_the_model_and_run_action_its_json(sim_reset: Simulator) -> None:
     """run_action_typed returns the output model; run_action returns that model's JSON dump."""
     typed = run_action_typed("ledger", CRED, credentials_file=sim_reset.credentials_file)
