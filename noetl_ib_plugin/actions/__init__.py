@@ -12,6 +12,7 @@ from .spec import Action
 
 if TYPE_CHECKING:
     from ..client import IBClient
+    from .outputs.orders import PlaceOrderOutput
 
 __all__ = ["BUILTIN_ACTIONS", "Action"]
 
@@ -19,7 +20,7 @@ _MODELS = f"{__name__}.models"
 _OUT = f"{__name__}.outputs"
 
 
-def _place_order(client: IBClient, inp: Any) -> dict[str, Any]:
+def _place_order(client: IBClient, inp: Any) -> PlaceOrderOutput:
     """Adapter with the `run(client, input)` signature (settings stay at their defaults)."""
     from .orders import place_order
 

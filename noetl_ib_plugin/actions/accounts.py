@@ -15,6 +15,8 @@ from ..client import IBClient
 from ..client.brokerage_state import BrokerageSession
 from ..client.trading_guard import paper_by_ibkr
 from ..errors import BrokerError
+from .outputs.base import load_output
+from .outputs.portfolio import AccountsOutput
 
 __all__ = ["AccountsInput", "accounts"]
 
@@ -40,7 +42,7 @@ def _portfolio_accounts(client: IBClient) -> dict[str, dict[str, Any]]:
     return out
 
 
-def accounts(client: IBClient, inp: AccountsInput) -> dict[str, Any]:
+def accounts(client: IBClient, inp: AccountsInput) -> AccountsOutput:
     """Every account of `/iserver/accounts`, merged with `/portfolio/accounts` details."""
     body = client.get("/iserver/accounts")
     if not isinstance(body, dict) or body.get("error"):
@@ -68,4 +70,5 @@ def accounts(client: IBClient, inp: AccountsInput) -> dict[str, Any]:
             "selected": acct == selected,
             "default": acct == default,
         })
-    return {"accounts": out, "selected_account": selected, "default_account": default}
+    return load_output(AccountsOutput, {"accounts": out, "selected_account": selected,
+                                        "default_account": default}, "accounts")

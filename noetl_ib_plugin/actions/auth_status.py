@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict
 from ..client import IBClient
 from ..client.brokerage_session import BROKERAGE_STATE
 from ..client.trading_transport import decode_answer
+from .outputs.auth_status import AuthStatusOutput
+from .outputs.base import load_output
 
 __all__ = ["AuthStatusInput", "auth_status"]
 
@@ -28,12 +30,18 @@ class AuthStatusInput(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
-def _not_authenticated(message: str, **extra: Any) -> dict[str, Any]:
-    return {"authenticated": False, "connected": False, "competing": False, "token_valid": False,
-            "token_expires_in": None, "session_age": None, "message": message, **extra}
+def _status(fields: dict[str, Any]) -> AuthStatusOutput:
+    """The model, never an exception: a health check reports what IBKR said."""
+    return load_output(AuthStatusOutput, fields, "auth_status")
 
 
-def auth_status(client: IBClient, inp: AuthStatusInput) -> dict[str, Any]:
+def _not_authenticated(message: str) -> AuthStatusOutput:
+    return _status({"authenticated": False, "connected": False, "competing": False,
+                    "token_valid": False, "token_expires_in": None, "session_age": None,
+                    "message": message})
+
+
+def auth_status(client: IBClient, inp: AuthStatusInput) -> AuthStatusOutput:
     """`POST /iserver/auth/status` with the cached token; no token fetch, no 401 retry."""
     provider = client.provider
     if not provider.is_token_valid():
@@ -49,7 +57,7 @@ def auth_status(client: IBClient, inp: AuthStatusInput) -> dict[str, Any]:
     state = provider.load_state(BROKERAGE_STATE) or {}
     opened = state.get("opened_at")
     age = round(wall_clock() - float(opened), 3) if isinstance(opened, (int, float)) and opened else None
-    return {
+    return _status({
         "authenticated": status.get("authenticated") is True,
         "connected": status.get("connected") is True,
         "competing": status.get("competing") is True,
@@ -57,4 +65,4 @@ def auth_status(client: IBClient, inp: AuthStatusInput) -> dict[str, Any]:
         "token_expires_in": round(token.expires_at - provider.now(), 3),
         "session_age": age,
         "message": status.get("message") or status.get("fail") or None,
-    }
+    })

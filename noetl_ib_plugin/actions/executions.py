@@ -20,6 +20,8 @@ from .account_scope import another_account, entries_of
 from .history import epoch_iso, iso_utc
 from .models import _not_bool
 from .order_states import order_type_name
+from .outputs.base import load_output
+from .outputs.orders import OrderStatusOutput, TradesOutput
 
 __all__ = ["OrderStatusInput", "TradesInput", "order_status", "trades"]
 
@@ -73,7 +75,7 @@ class TradesInput(BaseModel):
         return _not_bool(value, whole=True)
 
 
-def order_status(client: IBClient, inp: OrderStatusInput) -> dict[str, Any]:
+def order_status(client: IBClient, inp: OrderStatusInput) -> OrderStatusOutput:
     """The order's state (`GET /iserver/account/order/status/{orderId}`).
 
     Raises OrderNotFound (field order_id, exit 4) when IBKR says the id does not exist for the
@@ -103,7 +105,7 @@ def order_status(client: IBClient, inp: OrderStatusInput) -> dict[str, Any]:
         remaining = total - filled
     cannot_cancel = body.get("cannot_cancel_order")
     placed = _order_time(body.get("order_time"))
-    return {
+    return load_output(OrderStatusOutput, {
         "order_id": str(body.get("order_id") or inp.order_id),
         "client_order_id": body.get("order_ref") or None,
         "status": body.get("order_status"),
@@ -122,7 +124,7 @@ def order_status(client: IBClient, inp: OrderStatusInput) -> dict[str, Any]:
         "description": body.get("order_description"),
         "can_cancel": None if cannot_cancel is None else not bool(cannot_cancel),
         "time": placed,
-    }
+    }, "order_status")
 
 
 def _order_time(text: Any) -> str | None:
@@ -156,7 +158,7 @@ def _execution(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def trades(client: IBClient, inp: TradesInput) -> dict[str, Any]:
+def trades(client: IBClient, inp: TradesInput) -> TradesOutput:
     """Executions of the client's account (asked with `accountId`), newest first, filtered by
     order when asked. BrokerError when IBKR answers with another account's executions."""
     account = client.account_id
@@ -174,4 +176,4 @@ def trades(client: IBClient, inp: TradesInput) -> dict[str, Any]:
     if inp.client_order_id is not None:
         items = [t for t in items if t["client_order_id"] == inp.client_order_id]
     items.sort(key=lambda t: t["time"] or "", reverse=True)
-    return {"trades": items, "count": len(items)}
+    return load_output(TradesOutput, {"trades": items, "count": len(items)}, "trades")

@@ -22,6 +22,8 @@ from ..common.quote_fields import as_float, as_int
 from ..errors import BrokerError, TransientError
 from .contracts import resolve_contract
 from .models import MAX_CONID, field_error
+from .outputs.base import load_output
+from .outputs.marketdata import HistoryOutput
 
 __all__ = [
     "HISTORY_CONCURRENCY",
@@ -137,7 +139,7 @@ def _bar(item: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def history(client: IBClient, inp: HistoryInput) -> dict[str, Any]:
+def history(client: IBClient, inp: HistoryInput) -> HistoryOutput:
     """Bars oldest first; raises BrokerError when IBKR answers with an error."""
     symbol = inp.symbol
     conid = inp.conid
@@ -174,7 +176,7 @@ def history(client: IBClient, inp: HistoryInput) -> dict[str, Any]:
                           "data subscription of the account.")
     bars = [b for b in (_bar(i) for i in body.get("data") or [] if isinstance(i, dict)) if b]
     bars.sort(key=lambda b: b["time"])
-    return {
+    return load_output(HistoryOutput, {
         "conid": conid,
         "symbol": body.get("symbol") or symbol,
         "period": inp.period,
@@ -183,4 +185,4 @@ def history(client: IBClient, inp: HistoryInput) -> dict[str, Any]:
         "start": iso_utc(parse_start_time(body.get("startTime"))),
         "bars": bars,
         "count": len(bars),
-    }
+    }, "history")

@@ -17,6 +17,8 @@ from ..errors import BrokerError
 from .account_scope import another_account, names_another
 from .history import epoch_iso
 from .models import ACCOUNT_PATTERN
+from .outputs.base import load_output
+from .outputs.portfolio import LedgerOutput
 
 __all__ = ["LedgerInput", "ledger"]
 
@@ -54,7 +56,7 @@ def _timestamp(value: Any) -> str | None:
     return epoch_iso(seconds)
 
 
-def ledger(client: IBClient, inp: LedgerInput) -> dict[str, Any]:
+def ledger(client: IBClient, inp: LedgerInput) -> LedgerOutput:
     """Currencies sorted with BASE first; raises BrokerError when IBKR answers with an error."""
     account = inp.account_id or client.account_id
     body = client.get(f"/portfolio/{path_segment(account)}/ledger")
@@ -80,4 +82,5 @@ def ledger(client: IBClient, inp: LedgerInput) -> dict[str, Any]:
     if base_currency is None or base_currency == "BASE":
         rates = [r for r in currencies if r["currency"] != "BASE" and r["exchange_rate"] == 1.0]
         base_currency = rates[0]["currency"] if len(rates) == 1 else None
-    return {"account_id": account, "base_currency": base_currency, "currencies": currencies}
+    return load_output(LedgerOutput, {"account_id": account, "base_currency": base_currency,
+                                      "currencies": currencies}, "ledger")

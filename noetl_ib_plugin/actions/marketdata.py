@@ -23,6 +23,8 @@ from ..errors import (
 )
 from .contracts import contract_info, resolve_contract
 from .models import SnapshotInput
+from .outputs.base import load_output
+from .outputs.marketdata import SnapshotOutput
 
 __all__ = ["MAX_CONIDS_PER_REQUEST", "SNAPSHOT_ENDPOINT", "snapshot"]
 
@@ -72,10 +74,10 @@ def _failure(error: IBPluginError, **key: Any) -> dict[str, Any]:
     return {**key, **error.to_dict()}
 
 
-def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
+def snapshot(client: IBClient, inp: SnapshotInput) -> SnapshotOutput:
     """Quotes for every requested symbol and conid (`GET /iserver/marketdata/snapshot`).
 
-    Returns `{"snapshots": [quote...], "complete": bool, "attempts": int, "partial": bool,
+    Returns SnapshotOutput `{"snapshots": [quote...], "complete": bool, "attempts": int, "partial": bool,
     "errors": [{"symbol"|"conid", "type", "message", ...}]}`. Each quote holds the requested
     fields by name (numbers as numbers, text as text), `last_is_prior_close`, `halted`,
     `delayed` (IBKR's field 6509 starts with "D" or "Y": the account has no real-time
@@ -179,10 +181,10 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> dict[str, Any]:
         quote["updated"] = as_int(raw.get("_updated"))
         quote["missing"] = [NAME_BY_ID.get(fid, fid) for fid in missing(conid)]
         quotes.append(quote)
-    return {
+    return load_output(SnapshotOutput, {
         "snapshots": quotes,
         "complete": all(not q["missing"] for q in quotes) and not errors,
         "attempts": attempts,
         "partial": bool(errors),
         "errors": [_failure(exc, **key) for exc, key in errors],
-    }
+    }, "snapshot")

@@ -17,6 +17,8 @@ from .models import CancelOrderInput
 from .order_lookup import live_orders_once, normalize_order, order_status_record
 from .order_questions import DEFINITE_REFUSAL_STATUS, MAX_QUESTIONS, classify
 from .order_states import CAN_FILL, CANCELLED, FILLED, INACTIVE, WORKING
+from .outputs.base import load_output
+from .outputs.orders import CancelOrderOutput
 
 __all__ = ["cancel_order"]
 
@@ -63,8 +65,8 @@ def _delete_once_more_if_unprocessed(client: IBClient, path: str) -> Any:
         return _delete_call(client, path)
 
 
-def _cancel_result(account: str, order_id: str, **extra: Any) -> dict[str, Any]:
-    """The cancel action's output shape."""
+def _cancel_result(account: str, order_id: str, **extra: Any) -> CancelOrderOutput:
+    """The cancel action's output (already_cancelled and reconciled ride as extra fields)."""
     out: dict[str, Any] = {
         "order_id": order_id,
         "status": "cancel_requested",
@@ -75,11 +77,11 @@ def _cancel_result(account: str, order_id: str, **extra: Any) -> dict[str, Any]:
         "reconciled": False,
     }
     out.update(extra)
-    return out
+    return load_output(CancelOrderOutput, out, "cancel_order")
 
 
 def _already_done(account: str, order_id: str, record: dict[str, Any] | None,
-                  refusal: str) -> dict[str, Any]:
+                  refusal: str) -> CancelOrderOutput:
     """After IBKR refused (or lost) a cancel: idempotent success if the order is not working."""
     status = record.get("status") if record else None
     if record is not None and status in CAN_FILL - WORKING:
@@ -106,10 +108,11 @@ def _already_done(account: str, order_id: str, record: dict[str, Any] | None,
     )
 
 
-def cancel_order(client: IBClient, inp: CancelOrderInput) -> dict[str, Any]:
+def cancel_order(client: IBClient, inp: CancelOrderInput) -> CancelOrderOutput:
     """`DELETE /iserver/account/{acct}/order/{id}`; idempotent.
 
-    Returns `{order_id, status, message, conid, account_id, already_cancelled, reconciled}`:
+    Returns CancelOrderOutput `{order_id, status, message, conid, account_id, already_cancelled,
+    reconciled}`:
     `status` is "cancel_requested" when IBKR acknowledged this request, else the broker's status
     (`Cancelled`, `Inactive` with `already_cancelled: true`; `PendingCancel` with
     `already_cancelled: false`, since a pending cancel can still fill).

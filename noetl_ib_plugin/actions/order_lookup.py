@@ -190,7 +190,7 @@ def order_status_record(client: IBClient, order_id: str, *,
     except BrokerError as exc:
         log.warning("order %s: status unavailable (%s)", order_id, exc.message)
         return None
-    record = {key: found.get(key) for key in (
+    record = {key: getattr(found, key, None) for key in (
         "order_id", "client_order_id", "account_id", "conid", "symbol", "side", "order_type",
         "status", "quantity", "filled_quantity", "remaining_quantity", "limit_price",
         "stop_price", "avg_price", "tif")}

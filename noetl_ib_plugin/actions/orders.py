@@ -43,6 +43,8 @@ from .order_questions import (
 )
 from .order_states import CAN_FILL, INACTIVE, LIMIT_PRICED, filter_tokens
 from .order_ticket import build_ticket, derive_client_order_id, differences, new_client_order_id
+from .outputs.base import load_output
+from .outputs.orders import OpenOrdersOutput, PlaceOrderOutput
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -218,10 +220,10 @@ def _from_answer(item: dict[str, Any], ticket: dict[str, Any]) -> dict[str, Any]
 
 def place_order(
     client: IBClient, inp: PlaceOrderInput, settings: OrderSettings | None = None
-) -> dict[str, Any]:
+) -> PlaceOrderOutput:
     """Place one order exactly once (`POST /iserver/account/{acct}/orders` + `/iserver/reply`).
 
-    Returns the order as IBKR holds it: `order_id`, `client_order_id`, `status`, `conid`,
+    Returns the order as IBKR holds it (PlaceOrderOutput): `order_id`, `client_order_id`, `status`, `conid`,
     `symbol`, `side`, `quantity`, `order_type`, `limit_price`, `stop_price`, `tif`,
     `filled_quantity`/`avg_price` (read back from IBKR's order status after placement; None
     when that read could not say), `reconciled` (found by cOID after a lost answer)
@@ -241,7 +243,7 @@ def place_order(
     return _place_order(client, inp, settings)
 
 
-def _place_order(client: IBClient, inp: PlaceOrderInput, settings: OrderSettings) -> dict[str, Any]:
+def _place_order(client: IBClient, inp: PlaceOrderInput, settings: OrderSettings) -> PlaceOrderOutput:
     """`place_order`'s work for one caller (see its docstring)."""
     account = client.ensure_trading_allowed(inp.account_id)
     contract = resolve_contract(
@@ -269,7 +271,8 @@ def _place_order(client: IBClient, inp: PlaceOrderInput, settings: OrderSettings
         record = with_fills(client, record)
     if record.get("status") in INACTIVE:
         raise _inactive(record, coid, reason)
-    return {
+    # load_output never raises: IBKR holds this order, so a field that does not fit is logged.
+    return load_output(PlaceOrderOutput, {
         "order_id": record["order_id"],
         "client_order_id": coid,
         "status": record["status"],
@@ -288,14 +291,14 @@ def _place_order(client: IBClient, inp: PlaceOrderInput, settings: OrderSettings
         "account_id": account,
         "reconciled": reconciled,
         "source": record["source"],
-    }
+    }, "place_order")
 
 
 # -- get_open_orders -----------------------------------------------------------------------------
 
 
-def get_open_orders(client: IBClient, inp: GetOpenOrdersInput) -> dict[str, Any]:
-    """`GET /iserver/account/orders`: the day's orders, normalised.
+def get_open_orders(client: IBClient, inp: GetOpenOrdersInput) -> OpenOrdersOutput:
+    """`GET /iserver/account/orders`: the day's orders, normalised (OpenOrdersOutput).
 
     `filters` are IBKR status names or tokens, mapped to the endpoint's lower-case tokens (an
     unknown one is an InputError before any request) and applied here to an unfiltered answer
@@ -312,4 +315,5 @@ def get_open_orders(client: IBClient, inp: GetOpenOrdersInput) -> dict[str, Any]
     out = [normalize_order(o) for o in orders]
     if not inp.include_inactive:
         out = [o for o in out if o["status"] in CAN_FILL and o["remaining_quantity"] != 0]
-    return {"account_id": account, "orders": out, "complete": real}
+    return load_output(OpenOrdersOutput, {"account_id": account, "orders": out, "complete": real},
+                       "get_open_orders")

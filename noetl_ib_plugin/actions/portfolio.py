@@ -10,6 +10,8 @@ from ..credentials.urls import path_segment
 from ..errors import BrokerError, TransientError
 from .account_scope import another_account, entries_of, names_another
 from .models import AccountSummaryInput, GetPositionsInput
+from .outputs.base import load_output
+from .outputs.portfolio import AccountSummaryOutput, PositionsOutput
 from .shapes import RETRY_FIX, expect_dict, expect_list, get_json
 
 __all__ = ["MAX_POSITION_PAGES", "account_summary", "get_positions", "normalize_position"]
@@ -53,7 +55,7 @@ def normalize_position(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def get_positions(client: IBClient, inp: GetPositionsInput) -> dict[str, Any]:
+def get_positions(client: IBClient, inp: GetPositionsInput) -> PositionsOutput:
     """`GET /portfolio/{acct}/positions/{page}` from page 0 until an empty page, after
     `POST /portfolio/{acct}/positions/invalidate`: IBKR caches the pages, so without it a fill
     of a moment ago is missing (ibkr-web-api.md s.13). BrokerError when a page names another account."""
@@ -74,7 +76,8 @@ def get_positions(client: IBClient, inp: GetPositionsInput) -> dict[str, Any]:
             f"positions did not end after {MAX_POSITION_PAGES} pages",
             fix="report this: IBKR kept returning non-empty pages.",
         )
-    return {"account_id": account, "positions": positions, "count": len(positions)}
+    return load_output(PositionsOutput, {"account_id": account, "positions": positions,
+                                         "count": len(positions)}, "get_positions")
 
 
 def _amount(entry: Any) -> Any:
@@ -87,7 +90,7 @@ def _amount(entry: Any) -> Any:
     return as_float(entry.get("amount"))
 
 
-def account_summary(client: IBClient, inp: AccountSummaryInput) -> dict[str, Any]:
+def account_summary(client: IBClient, inp: AccountSummaryInput) -> AccountSummaryOutput:
     """`GET /portfolio/{acct}/summary` reduced to the figures people ask for (plus all of them)."""
     account = inp.account_id or client.account_id
     endpoint = f"/portfolio/{path_segment(account)}/summary"
@@ -116,4 +119,4 @@ def account_summary(client: IBClient, inp: AccountSummaryInput) -> dict[str, Any
     out["values"] = {
         key: _amount(entry) for key, entry in sorted(body.items()) if not key.endswith(("-c", "-s"))
     }
-    return out
+    return load_output(AccountSummaryOutput, out, "account_summary")

@@ -32,6 +32,8 @@ from .contracts import resolve_contract
 from .executions import OrderStatusInput, order_status
 from .order_lookup import find_order_by_coid, live_orders
 from .order_states import CAN_FILL, CANCELLED, FILLED, INACTIVE, WORKING
+from .outputs.base import load_output, output_json
+from .outputs.waits import WaitOrderOutput, WaitPriceOutput
 
 __all__ = ["WaitOrderInput", "WaitPriceInput", "wait_order", "wait_price"]
 
@@ -109,7 +111,7 @@ def _order_id(client: IBClient, inp: WaitOrderInput) -> str:
     return str(found["order_id"])
 
 
-def wait_order(client: IBClient, inp: WaitOrderInput) -> dict[str, Any]:
+def wait_order(client: IBClient, inp: WaitOrderInput) -> WaitOrderOutput:
     """Wait for the order's `until` condition on the orders stream, confirmed by one REST read.
 
     Returns `{"order": <order_status output>, "condition_met": bool, "timed_out": bool,
@@ -123,11 +125,13 @@ def wait_order(client: IBClient, inp: WaitOrderInput) -> dict[str, Any]:
     holds = _UNTIL[inp.until]
 
     def read() -> dict[str, Any]:
-        return order_status(client, OrderStatusInput(order_id=oid))
+        return output_json(order_status(client, OrderStatusInput(order_id=oid)))
 
-    def result(order: dict[str, Any], met: bool, events: int) -> dict[str, Any]:
-        return {"order": order, "condition_met": met, "timed_out": not met, "until": inp.until,
-                "waited_seconds": round(client.clock() - started, 3), "stream_events": events}
+    def result(order: dict[str, Any], met: bool, events: int) -> WaitOrderOutput:
+        return load_output(WaitOrderOutput, {
+            "order": order, "condition_met": met, "timed_out": not met, "until": inp.until,
+            "waited_seconds": round(client.clock() - started, 3), "stream_events": events},
+            "wait_order")
 
     order = read()
     if holds(order.get("status")):
@@ -184,7 +188,7 @@ class WaitPriceInput(BaseModel):
         return self
 
 
-def wait_price(client: IBClient, inp: WaitPriceInput) -> dict[str, Any]:
+def wait_price(client: IBClient, inp: WaitPriceInput) -> WaitPriceOutput:
     """Stream market data until the condition holds; returns `{"conid", "symbol", "condition",
     "condition_met", "timed_out", "quote": {fields by name}, "waited_seconds"}` (`quote`: the
     quote that met the condition, else the last one seen, else null)."""
@@ -214,6 +218,7 @@ def wait_price(client: IBClient, inp: WaitPriceInput) -> dict[str, Any]:
     quote = None if last is None else {
         **last.fields, "last_is_prior_close": last.last_is_prior_close, "halted": last.halted,
         "delayed": last.delayed, "updated": last.updated}
-    return {"conid": conid, "symbol": symbol, "condition": inp.condition,
-            "condition_met": met, "timed_out": not met, "quote": quote,
-            "waited_seconds": round(client.clock() - started, 3)}
+    return load_output(WaitPriceOutput, {
+        "conid": conid, "symbol": symbol, "condition": inp.condition, "condition_met": met,
+        "timed_out": not met, "quote": quote, "waited_seconds": round(client.clock() - started, 3)},
+        "wait_price")

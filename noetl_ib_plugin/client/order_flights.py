@@ -14,7 +14,7 @@ import copy
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..errors import IdempotencyKeyConflict, OrderUnconfirmed
 
@@ -25,13 +25,22 @@ __all__ = ["ORDER_FLIGHT_WAIT", "OrderFlights"]
 ORDER_FLIGHT_WAIT = 180.0
 
 
+class Placed(Protocol):
+    """What a placement gives (the place_order action's output model): its IBKR order id."""
+
+    order_id: str
+
+
+_P = TypeVar("_P", bound=Placed)
+
+
 @dataclass
-class _Flight:
+class _Flight(Generic[_P]):
     """One placement in progress: what it asked for and, once done, its outcome."""
 
     request: str
     done: threading.Event = field(default_factory=threading.Event)
-    result: dict[str, Any] | None = None
+    result: _P | None = None
     error: BaseException | None = None
 
 
@@ -41,13 +50,14 @@ class OrderFlights:
     def __init__(self, wait: float = ORDER_FLIGHT_WAIT) -> None:
         self.wait = wait
         self._lock = threading.Lock()
-        self._flights: dict[str, _Flight] = {}
+        self._flights: dict[str, _Flight[Any]] = {}
 
     def run(self, coid: str, request: str,
-            place: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+            place: Callable[[], _P]) -> _P:
         """`place()` for the first caller of `coid`; the same outcome for concurrent callers
         with the same `request` (a canonical text of the order); IdempotencyKeyConflict for a
         different one; OrderUnconfirmed when the first has not finished within `wait` s."""
+        flight: _Flight[_P] | None
         with self._lock:
             flight = self._flights.get(coid)
             leader = flight is None
@@ -65,7 +75,7 @@ class OrderFlights:
                 f"client_order_id {coid} was just used by another thread of this process for a "
                 "different order; nothing was placed for this request",
                 client_order_id=coid,
-                order_id=str(placed["order_id"]) if placed else None,
+                order_id=str(placed.order_id) if placed is not None else None,
             )
         if flight.error is not None:
             try:
@@ -76,8 +86,7 @@ class OrderFlights:
         assert placed is not None
         return copy.deepcopy(placed)
 
-    def _lead(self, coid: str, flight: _Flight,
-              place: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def _lead(self, coid: str, flight: _Flight[_P], place: Callable[[], _P]) -> _P:
         try:
             flight.result = place()
             return flight.result

@@ -8,6 +8,7 @@ import pytest
 
 from noetl_ib_plugin.actions.marketdata import snapshot
 from noetl_ib_plugin.actions.models import SnapshotInput
+from noetl_ib_plugin.actions.outputs import output_json
 from noetl_ib_plugin.client import IBClient
 from noetl_ib_plugin.errors import (
     AmbiguousContract,
@@ -128,7 +129,7 @@ def test_snapshot_values_are_typed_by_field_not_by_appearance() -> None:
            "31": "C1,234.50", "87": "1.2K", "88": "1,300", "84": "H12"}
     client = cast(IBClient, _CannedClient([row]))
     fields = ["symbol", "7051", "6004", "last", "volume", "bid_size", "bid"]
-    (quote,) = snapshot(client, SnapshotInput(conids=[1], fields=fields))["snapshots"]
+    (quote,) = output_json(snapshot(client, SnapshotInput(conids=[1], fields=fields)))["snapshots"]
     assert quote["symbol"] == "1" and quote["7051"] == "3M" and quote["6004"] == "0700"
     assert quote["last"] == 1234.5 and quote["last_is_prior_close"] is True
     assert quote["volume"] == 1200 and quote["bid_size"] == 1300 and quote["bid"] == 12

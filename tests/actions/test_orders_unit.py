@@ -59,7 +59,7 @@ def test_rate_limited_placement_is_resent_with_same_coid(_mocked: Any) -> None:
     clock = FakeClock()
     client = make_client(clock=clock)
     out = place_order(client, _MKT_ORDER, _settings())
-    assert out["order_id"] == "42"
+    assert out.order_id == "42"
     assert _posted_coids(_mocked) == ["nib-fixed", "nib-fixed"]
     assert clock.sleeps == [3.0]
 
@@ -73,7 +73,7 @@ def test_found_after_reset_returns_the_live_order(_mocked: Any) -> None:
         {"orderId": 8, "order_ref": "nib-fixed", "status": "Submitted"}], "snapshot": True})
     out = place_order(make_client(), _MKT_ORDER,
                       _settings())
-    assert out["order_id"] == "8" and out["status"] == "Submitted" and out["reconciled"]
+    assert out.order_id == "8" and out.status == "Submitted" and out.reconciled
     assert _posted_coids(_mocked) == ["nib-fixed"]
 
 

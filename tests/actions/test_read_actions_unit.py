@@ -15,7 +15,7 @@ from noetl_ib_plugin.actions.auth_status import AuthStatusInput, auth_status
 from noetl_ib_plugin.actions.executions import OrderStatusInput, TradesInput, order_status, trades
 from noetl_ib_plugin.actions.history import HistoryInput, history
 from noetl_ib_plugin.actions.ledger import LedgerInput, ledger
-from noetl_ib_plugin.actions.outputs import OrderStatusOutput
+from noetl_ib_plugin.actions.outputs import OrderStatusOutput, output_json
 from noetl_ib_plugin.client.lookups import new_history_gate
 from noetl_ib_plugin.errors import BrokerError
 from tests.client.fakes import BASE, FakeProvider, add_bootstrap, calls_to, make_client
@@ -79,12 +79,12 @@ def test_accounts_of_a_multi_account_user(rsps: Any) -> None:
                        {"id": "U7654321", "accountId": "U7654321", "currency": "AUD",
                         "type": "INDIVIDUAL", "accountTitle": "Jane"}])
     out = accounts(make_client(account_id="DU1234567"), AccountsInput())
-    by_id = {a["account_id"]: a for a in out["accounts"]}
+    by_id = {a["account_id"]: a for a in output_json(out)["accounts"]}
     assert by_id["DU1234567"]["paper"] is False and by_id["U7654321"]["paper"] is False
     assert by_id["U7654321"]["currency"] == "AUD" and by_id["U7654321"]["type"] == "INDIVIDUAL"
     assert by_id["U7654321"]["selected"] and not by_id["DU1234567"]["selected"]
     assert by_id["DU1234567"]["default"] and not by_id["U7654321"]["default"]
-    assert out["selected_account"] == "U7654321" and out["default_account"] == "DU1234567"
+    assert out.selected_account == "U7654321" and out.default_account == "DU1234567"
     assert by_id["U7654321"]["alias"] == "main" and by_id["U7654321"]["title"] == "Jane"
 
 
@@ -95,8 +95,8 @@ def test_accounts_never_name_an_unlisted_selected_account_the_default(rsps: Any)
                        "isPaper": True})
     rsps.replace(responses.GET, f"{BASE}/portfolio/accounts", json=[])
     out = accounts(make_client(), AccountsInput())
-    assert out["selected_account"] == "DU9999999" and out["default_account"] is None
-    assert not any(a["default"] or a["selected"] for a in out["accounts"])
+    assert out.selected_account == "DU9999999" and out.default_account is None
+    assert not any(a.default or a.selected for a in out.accounts)
 
 
 def test_ledger_base_currency_from_ibkr_shape(rsps: Any) -> None:
@@ -107,7 +107,7 @@ def test_ledger_base_currency_from_ibkr_shape(rsps: Any) -> None:
     rsps.add(responses.GET, f"{BASE}/portfolio/{client.account_id}/ledger", json={
         "USD": {**entry, "currency": "USD", "exchangerate": 1.52, "cashbalance": -20},
         "AUD": entry, "BASE": {**entry, "currency": "BASE"}})
-    out = ledger(client, LedgerInput())
+    out = output_json(ledger(client, LedgerInput()))
     assert [c["currency"] for c in out["currencies"]] == ["BASE", "AUD", "USD"]
     assert out["base_currency"] == "AUD"
     usd = out["currencies"][2]
@@ -122,7 +122,7 @@ def test_history_parses_ibkr_bars(rsps: Any) -> None:
         "data": [{"o": 193.5, "c": 193.7, "h": 193.9, "l": 193.4, "v": 5160.0, "t": 1702285500000},
                  {"o": 193.18, "c": 193.49, "h": 193.68, "l": 193.18, "v": 10.0,
                   "t": 1702285200000}]})
-    out = history(make_client(), HistoryInput(conid=265598, period="1d", bar="5min"))
+    out = output_json(history(make_client(), HistoryInput(conid=265598, period="1d", bar="5min")))
     assert out["start"] == "2023-12-11T04:00:00Z"
     assert [b["time"] for b in out["bars"]] == ["2023-12-11T09:00:00Z", "2023-12-11T09:05:00Z"]
     assert out["bars"][0]["open"] == 193.18 and out["bars"][0]["volume"] == 10.0
@@ -142,10 +142,10 @@ def test_times_no_calendar_holds_are_dropped_not_a_crash(rsps: Any, stamp: Any) 
     rsps.add(responses.GET, f"{BASE}/iserver/account/trades", json=[
         {"execution_id": "e1", "order_id": 7, "symbol": "AAPL", "side": "B", "size": "1",
          "price": "1", "trade_time_r": stamp}])
-    bars = history(client, HistoryInput(conid=265598, period="1d", bar="5min"))["bars"]
+    bars = output_json(history(client, HistoryInput(conid=265598, period="1d", bar="5min")))["bars"]
     assert [b["time"] for b in bars] == ["2023-12-11T09:00:00Z"]
-    assert ledger(client, LedgerInput())["currencies"][0]["timestamp"] is None
-    (trade,) = trades(client, TradesInput())["trades"]
+    assert ledger(client, LedgerInput()).currencies[0].timestamp is None
+    (trade,) = output_json(trades(client, TradesInput()))["trades"]
     assert trade["time"] is None and trade["execution_id"] == "e1"
 
 
@@ -197,7 +197,7 @@ def test_auth_status_does_not_refresh_on_401(rsps: Any) -> None:
     provider.current_token()
     rsps.add(responses.POST, f"{BASE}/iserver/auth/status", status=401, json={"error": "no"})
     out = auth_status(make_client(provider), AuthStatusInput())
-    assert out["authenticated"] is False and out["token_valid"] is False
+    assert out.authenticated is False and out.token_valid is False
     assert provider.fetches == 1 and provider.is_token_valid()
     assert calls_to(rsps, "/iserver/auth/status") == 1
 
@@ -213,8 +213,8 @@ def test_auth_status_session_age_uses_the_wall_clock(rsps: Any,
     rsps.add(responses.POST, f"{BASE}/iserver/auth/status",
              json={"authenticated": True, "competing": True, "connected": True, "message": ""})
     out = auth_status(client, AuthStatusInput())
-    assert out["session_age"] == 125.0 and out["competing"] is True
-    assert out["token_expires_in"] == pytest.approx(3600.0, abs=5)
+    assert out.session_age == 125.0 and out.competing is True
+    assert out.token_expires_in == pytest.approx(3600.0, abs=5)
 
 
 @pytest.mark.parametrize("days", [True, False, "1_0", "٣"])
@@ -238,7 +238,7 @@ def test_trades_are_asked_and_kept_for_the_clients_account(rsps: Any) -> None:
     out = trades(make_client(), TradesInput())
     asked = [c.request.url for c in rsps.calls if "/iserver/account/trades" in c.request.url]
     assert asked and "accountId=DU1110001" in asked[0]
-    assert [t["execution_id"] for t in out["trades"]] == ["a.1", "a.2"]
+    assert [t.execution_id for t in out.trades] == ["a.1", "a.2"]
 
 
 def test_trades_answered_for_another_account_are_refused_not_listed(rsps: Any) -> None:
@@ -281,7 +281,7 @@ def test_delayed_is_only_said_when_field_6509_says_it(rsps: Any, availability: A
         item["6509"] = availability
     rsps.add(responses.GET, f"{BASE}/iserver/marketdata/snapshot", json=[item])
     out = snapshot(make_client(), SnapshotInput(conids=[265598], fields=["last"]))
-    quote = out["snapshots"][0]
+    quote = output_json(out)["snapshots"][0]
     assert quote["last"] == 100.5 and quote["delayed"] is delayed
     assert Quote.model_validate(quote).delayed is delayed
 

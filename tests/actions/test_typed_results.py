@@ -146,6 +146,20 @@ def test_trading_client_returns_the_model_without_a_json_round_trip(
     assert typed.model_dump(mode="json") == old.model_dump(mode="json")
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_builtin_run_function_returns_its_output_model(
+    spied: list[dict[str, Any]], sim_reset: Simulator, name: str,
+) -> None:
+    """A built-in action's run function gives its output model itself; no dict before the edge."""
+    args = CASES[name][0](sim_reset)
+    spied.clear()
+    run_action(name, CRED, credentials_file=sim_reset.credentials_file, **args)
+    [raw] = spied
+    built: Any = raw
+    model = default_host().registry.actions[name].output_model
+    assert model is not None and type(built) is model
+
+
 def _answering_once(monkeypatch: pytest.MonkeyPatch, name: str) -> Action:
     """Make action `name` answer every call with its first answer (ledger times move between
     calls, so two calls compare only when they see one broker answer)."""

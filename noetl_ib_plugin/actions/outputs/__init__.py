@@ -1,7 +1,8 @@
 """Output models: the one published schema of every action's result.
 
-Running an action gives its output model (`typed_output` validates a dict with the action's
-`Action.output_model`); the front doors serialise it at the edge (`output_json`, the model's
+Running an action gives its output model: a built-in run function builds it (`load_output`, which
+never raises), and `typed_output` validates the dict a plugin's action may return with its
+`Action.output_model`; the front doors serialise it at the edge (`output_json`, the model's
 `model_dump(mode="json")`): numbers stay numbers, timestamps are ISO-8601 UTC strings. Every
 model allows extra fields, so an action may add a field before its model names it.
 Field meanings follow IBKR's Web API (the endpoint is named on each model).
