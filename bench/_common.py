@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -136,3 +137,14 @@ def emit(result: dict[str, Any], targets: Sequence[Target] = ()) -> None:
     sys.stdout.flush()
     if verdicts and not out["all_targets_met"] and strict_mode():
         sys.exit(1)
+
+
+def timed_run(cmd: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of one command run to completion; a failing command ends the bench."""
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                          check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:4])} failed: {proc.stderr.decode()[-400:]}")
+    return elapsed

@@ -19,11 +19,10 @@ import statistics
 import subprocess
 import tarfile
 import tempfile
-import time
 from io import BytesIO
 from pathlib import Path
 
-from _common import VENV_BIN, Target, emit, isolated_cache, simulator
+from _common import VENV_BIN, Target, emit, isolated_cache, simulator, timed_run
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = {"get_positions": [], "snapshot": ["conids=[265598]"], "account_summary": []}
@@ -37,15 +36,6 @@ def _export(rev: str, into: Path) -> None:
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
 
-
-def _timed(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-                          check=False)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[:4])} failed: {proc.stderr.decode()[-400:]}")
-    return elapsed
 
 
 def main() -> None:
@@ -62,7 +52,7 @@ def main() -> None:
                 for k, v in trees.items()}
         cold = {k: {**env, "NOETL_IB_WARM": "off"} for k, env in envs.items()}
         for k in trees:
-            _timed([exe, "run", "get_positions", *creds], cold[k])  # token cache warm
+            timed_run([exe, "run", "get_positions", *creds], cold[k])  # token cache warm
             subprocess.run([exe, "warm", "start", "--idle", "1800"], capture_output=True,
                            env=envs[k], check=True)
         samples: dict[str, dict[str, list[float]]] = {k: {} for k in trees}
@@ -72,8 +62,8 @@ def main() -> None:
                 for step, extra in STEPS.items():
                     for k in order:
                         cmd = [exe, "run", step, *extra, *creds]
-                        samples[k].setdefault(step, []).append(_timed(cmd, cold[k]))
-                        samples[k].setdefault("warm_" + step, []).append(_timed(cmd, envs[k]))
+                        samples[k].setdefault(step, []).append(timed_run(cmd, cold[k]))
+                        samples[k].setdefault("warm_" + step, []).append(timed_run(cmd, envs[k]))
         finally:
             for k in trees:
                 subprocess.run([exe, "warm", "stop"], capture_output=True, env=envs[k], check=False)

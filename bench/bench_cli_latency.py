@@ -28,11 +28,10 @@ import re
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from _common import VENV_BIN, Target, emit, isolated_cache, median, simulator
+from _common import VENV_BIN, Target, emit, isolated_cache, median, simulator, timed_run
 from _fatvenv import fat_venv
 
 ROUNDS, SAMPLES = 3, 3
@@ -50,15 +49,6 @@ TRADING = {
 FLOOR = ('import os, requests; requests.get(os.environ["BENCH_URL"], headers={"Authorization": '
          '"Bearer " + os.environ["BENCH_BEARER"]}, timeout=(5, 30)).json()')
 
-
-def _timed(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-                          check=False)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[:4])} failed: {proc.stderr.decode()[-400:]}")
-    return elapsed
 
 
 def _import_us(code: str) -> int:
@@ -137,14 +127,14 @@ def main() -> None:
                 for _ in range(SAMPLES):
                     for name, (bin_dir, env) in settings.items():
                         python = str(bin_dir / "python")
-                        times[name]["floor"][rnd].append(_timed([python, "-c", FLOOR], env))
+                        times[name]["floor"][rnd].append(timed_run([python, "-c", FLOOR], env))
                         for step, args in steps.items():
                             for row, run_env in ((step, {**env, "NOETL_IB_WARM": "off"}),
                                                  (f"warm_{step}", env)):
                                 words = ([f"order_id={to_cancel.pop()}"] if step == "cancel_order"
                                          else args)
                                 cmd = [str(_console_script(bin_dir)), "run", step, *words, *creds]
-                                times[name][row][rnd].append(_timed(cmd, run_env))
+                                times[name][row][rnd].append(timed_run(cmd, run_env))
             served = {b: _warm_server(Path(b), base_env, "status").get("jobs_done", 0) for b in servers}
         finally:
             for b in servers:
