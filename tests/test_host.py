@@ -4,6 +4,7 @@ the NoETL step's token cache."""
 from __future__ import annotations
 
 import ast
+import time
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,28 @@ def test_simulator_keeps_its_keys_until_its_own_reset() -> None:
     simulator.reset()
     fresh = simulator.shared_keys()
     assert fresh is not keys and fresh.client_id
+
+
+def test_keepalive_started_in_a_step_tickles_that_steps_client(tmp_path: Path, rsa_pem: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bot's keepalive thread keeps alive the client of the step it started in, not another."""
+    from noetl_ib_plugin.client import IBClient
+    from noetl_ib_plugin.trading import TradingClient
+
+    host = _host(tmp_path, http_server_hosts=frozenset({"noetl"}))
+    record = _record(rsa_pem)
+    tickled: list[IBClient] = []
+
+    def tickle(self: IBClient) -> None:
+        tickled.append(self)
+
+    monkeypatch.setattr(IBClient, "tickle", tickle)
+    step = StepContext(execution_id="1", step="s", server_url="http://noetl:8082", catalog_id="111")
+    with running_step(step):
+        with TradingClient(record, host=host, keepalive=True, keepalive_interval=0.01) as ib:
+            deadline = time.monotonic() + 10
+            while not tickled and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert ib.keepalive_running
+        assert tickled and tickled[0] is host.client(record, step)
+    host.close()
