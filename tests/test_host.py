@@ -37,6 +37,10 @@ _STATEFUL_CALLS = {"dict", "set", "list", "Lock", "RLock", "local", "Condition",
                    "ContextVar", "defaultdict", "OrderedDict", "deque", "WeakValueDictionary",
                    "WeakKeyDictionary"}
 _MEMO_DECORATORS = {"cache", "lru_cache", "cached_property"}
+#: Classes whose module-level instances are values (frozen or configuration), not state: any other
+#: instance built at import time (a table, a registry, a lock holder) counts as state.
+_VALUES = {"ConfigDict", "Struct", "Field", "TypeVar", "Path", "OrderSettings", "_OriginEnv",
+           "Limit", "HookspecMarker", "HookimplMarker"}
 
 
 def _is_state(value: ast.expr | None) -> bool:
@@ -45,7 +49,8 @@ def _is_state(value: ast.expr | None) -> bool:
         return not (value.keys if isinstance(value, ast.Dict) else value.elts)
     if isinstance(value, ast.Call):
         name = getattr(value.func, "attr", getattr(value.func, "id", ""))
-        return name in _STATEFUL_CALLS or name.endswith(("Cache", "Pacer", "Watchdog"))
+        return name in _STATEFUL_CALLS or name.endswith(("Cache", "Pacer", "Watchdog")) \
+            or (name[:1].lstrip("_").isupper() and name not in _VALUES)
     return False
 
 
@@ -83,6 +88,13 @@ def test_no_core_module_keeps_process_state_of_its_own() -> None:
         offenders += [f"{rel}:{name}" for name in _module_state(path)
                       if (rel, name) not in NOT_CACHES]
     assert offenders == []
+
+
+def test_a_module_level_instance_of_any_class_counts_as_state(tmp_path: Path) -> None:
+    """A table built at import time is state whatever its class is called; frozen values are not."""
+    source = tmp_path / "m.py"
+    source.write_text("_CLIENTS = ClientTable()\n_LOCKS = KeyLocks()\n_CFG = ConfigDict(a=1)\n")
+    assert _module_state(source) == ["_CLIENTS", "_LOCKS"]
 
 
 def _record(rsa_pem: str, user: str = "u") -> CredentialRecord:
