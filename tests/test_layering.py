@@ -200,8 +200,7 @@ def test_the_checker_sees_a_cycle() -> None:
     "resolve_reference('noetl_ib_plugin.cli._io:UsageError')",
 ])
 def test_a_dynamic_upward_import_is_seen(line: str) -> None:
-    """An import by name at run time counts like an import statement: a client module reaching
-    the CLI through importlib, __import__ or a "module:attr" reference is an upward import."""
+    """A client module reaching the CLI by importlib, __import__ or "module:attr" imports upward."""
     seen = {m for m, _ in _imports(PACKAGE / "client" / "lazy.py", f"def f():\n    {line}\n")}
     assert seen and all(RANK[_part(m)] > RANK["client"] for m in seen), seen
 

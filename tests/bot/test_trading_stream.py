@@ -82,8 +82,7 @@ def test_unknown_callback_topic_is_an_input_error(ticking_sim: Simulator) -> Non
 
 
 def test_callbacks_run_in_the_step_they_were_registered_in() -> None:
-    """A callback registered inside a NoETL step sees that step, so the orders it places go
-    through the step's client (its token cache), not the outside-any-step one."""
+    """A callback registered inside a NoETL step runs in that step (its orders use the step's client)."""
     from types import SimpleNamespace
     from typing import Any, cast
 
