@@ -49,7 +49,7 @@ TWO = """
 import sys, time
 from pathlib import Path
 from noetl_ib_plugin import IBClient, get_token_provider, load_credential
-from noetl_ib_plugin.client import SessionTakenOver
+from noetl_ib_plugin.errors import SessionTakenOver
 creds, gate, me = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 client = IBClient(get_token_provider(load_credential("sim_oauth2", creds)))
 def wait(name):

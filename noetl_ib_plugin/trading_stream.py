@@ -15,6 +15,7 @@ REST calls of the same TradingClient (one token, one brokerage session, one pace
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -100,7 +101,10 @@ class TradingStream:
         with self._lock:
             self._callbacks.setdefault(topic, []).append(callback)
             if self._dispatcher is None:
-                self._dispatcher = threading.Thread(target=self._dispatch,
+                # In a copy of the caller's context: a callback registered inside a NoETL step
+                # runs in that step (its orders go through the step's client and token cache).
+                self._dispatcher = threading.Thread(target=contextvars.copy_context().run,
+                                                    args=(self._dispatch,),
                                                     name="noetl-ib-stream-callbacks", daemon=True)
                 self._dispatcher.start()
 

@@ -23,18 +23,20 @@ FRONT_DOORS: dict[str, set[str] | None] = {
 APART = ("simulator", "testing.py", "pytest_plugin.py")
 #: `os` names that read the process environment.
 _ENV_NAMES = {"environ", "environb", "getenv", "getenvb"}
+#: Modules that hold them (`posix`/`nt` are what `os` re-exports).
+_OS_MODULES = {"os", "posix", "nt"}
 
 
 def environment_reads(source: str) -> list[tuple[int, str | None]]:
     """(line, enclosing top-level function or None) of every use of os.environ, os.environb,
     os.getenv or os.getenvb in `source`, however `os` or the name was imported."""
     tree = ast.parse(source)
-    os_names = {"os"}
+    os_names = {"os", "posix", "nt"}
     env_names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            os_names |= {a.asname or a.name for a in node.names if a.name == "os"}
-        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            os_names |= {a.asname or a.name for a in node.names if a.name in _OS_MODULES}
+        elif isinstance(node, ast.ImportFrom) and node.module in _OS_MODULES:
             env_names |= {a.asname or a.name for a in node.names if a.name in _ENV_NAMES}
     found: list[tuple[int, str | None]] = []
 
@@ -44,7 +46,11 @@ def environment_reads(source: str) -> list[tuple[int, str | None]]:
                 and node.value.id in os_names
         if isinstance(node, ast.Name):
             return node.id in env_names
-        return isinstance(node, ast.ImportFrom) and node.module == "os" \
+        if isinstance(node, ast.Call):  # getattr(os, "environ")
+            return getattr(node.func, "id", "") == "getattr" and len(node.args) >= 2 \
+                and isinstance(node.args[0], ast.Name) and node.args[0].id in os_names \
+                and isinstance(node.args[1], ast.Constant) and node.args[1].value in _ENV_NAMES
+        return isinstance(node, ast.ImportFrom) and node.module in _OS_MODULES \
             and any(a.name in _ENV_NAMES for a in node.names)
 
     def visit(node: ast.AST, function: str | None) -> None:
@@ -91,6 +97,10 @@ def test_no_module_below_the_front_doors_reads_the_environment() -> None:
     "from os import environ\n",
     "from os import getenv as g\ny = g('A')\n",
     "import os\nclass C:\n    def m(self):\n        return dict(os.environ)\n",
+    "import os\nx = getattr(os, 'environ')\n",
+    "import os as o\ndef f():\n    return getattr(o, 'getenv')('A')\n",
+    "import posix\nx = posix.environ\n",
+    "from posix import environ as e\n",
 ])
 def test_every_spelling_of_an_environment_read_is_seen(source: str) -> None:
     """The check sees attribute, aliased and imported spellings, at any depth."""

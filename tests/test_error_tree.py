@@ -125,3 +125,23 @@ def test_every_unknown_outcome_exits_6_and_is_never_retryable(
     assert exc.category == "unknown" and exc.to_dict()["category"] == "unknown"
     assert cli_io.error_exit_code(exc) == EXIT["unknown"] == 6
     assert exc.retryable is False
+
+
+def test_error_classes_are_exported_only_by_errors_and_the_package_root() -> None:
+    """No lower module re-exports an error of the tree (users import from errors; no 0.1.0 paths)."""
+    import importlib
+    import pkgutil
+
+    import noetl_ib_plugin
+
+    found = []
+    for info in pkgutil.walk_packages(noetl_ib_plugin.__path__, "noetl_ib_plugin."):
+        if ".simulator" in info.name or info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name in getattr(module, "__all__", ()):
+            value = getattr(module, name, None)
+            if inspect.isclass(value) and value.__module__ == errors.__name__ \
+                    and info.name != errors.__name__:
+                found.append(f"{info.name}.{name}")
+    assert found == []

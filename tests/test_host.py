@@ -4,6 +4,7 @@ the NoETL step's token cache."""
 from __future__ import annotations
 
 import ast
+import time
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,10 @@ _STATEFUL_CALLS = {"dict", "set", "list", "Lock", "RLock", "local", "Condition",
                    "ContextVar", "defaultdict", "OrderedDict", "deque", "WeakValueDictionary",
                    "WeakKeyDictionary"}
 _MEMO_DECORATORS = {"cache", "lru_cache", "cached_property"}
+#: Classes whose module-level instances are values (frozen or configuration), not state: any other
+#: instance built at import time (a table, a registry, a lock holder) counts as state.
+_VALUES = {"ConfigDict", "Struct", "Field", "TypeVar", "Path", "OrderSettings", "_OriginEnv",
+           "Limit", "HookspecMarker", "HookimplMarker"}
 
 
 def _is_state(value: ast.expr | None) -> bool:
@@ -44,7 +49,8 @@ def _is_state(value: ast.expr | None) -> bool:
         return not (value.keys if isinstance(value, ast.Dict) else value.elts)
     if isinstance(value, ast.Call):
         name = getattr(value.func, "attr", getattr(value.func, "id", ""))
-        return name in _STATEFUL_CALLS or name.endswith(("Cache", "Pacer", "Watchdog"))
+        return name in _STATEFUL_CALLS or name.endswith(("Cache", "Pacer", "Watchdog")) \
+            or (name[:1].lstrip("_").isupper() and name not in _VALUES)
     return False
 
 
@@ -82,6 +88,13 @@ def test_no_core_module_keeps_process_state_of_its_own() -> None:
         offenders += [f"{rel}:{name}" for name in _module_state(path)
                       if (rel, name) not in NOT_CACHES]
     assert offenders == []
+
+
+def test_a_module_level_instance_of_any_class_counts_as_state(tmp_path: Path) -> None:
+    """A table built at import time is state whatever its class is called; frozen values are not."""
+    source = tmp_path / "m.py"
+    source.write_text("_CLIENTS = ClientTable()\n_LOCKS = KeyLocks()\n_CFG = ConfigDict(a=1)\n")
+    assert _module_state(source) == ["_CLIENTS", "_LOCKS"]
 
 
 def _record(rsa_pem: str, user: str = "u") -> CredentialRecord:
@@ -175,3 +188,28 @@ def test_simulator_keeps_its_keys_until_its_own_reset() -> None:
     simulator.reset()
     fresh = simulator.shared_keys()
     assert fresh is not keys and fresh.client_id
+
+
+def test_keepalive_started_in_a_step_tickles_that_steps_client(tmp_path: Path, rsa_pem: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bot's keepalive thread keeps alive the client of the step it started in, not another."""
+    from noetl_ib_plugin.client import IBClient
+    from noetl_ib_plugin.trading import TradingClient
+
+    host = _host(tmp_path, http_server_hosts=frozenset({"noetl"}))
+    record = _record(rsa_pem)
+    tickled: list[IBClient] = []
+
+    def tickle(self: IBClient) -> None:
+        tickled.append(self)
+
+    monkeypatch.setattr(IBClient, "tickle", tickle)
+    step = StepContext(execution_id="1", step="s", server_url="http://noetl:8082", catalog_id="111")
+    with running_step(step):
+        with TradingClient(record, host=host, keepalive=True, keepalive_interval=0.01) as ib:
+            deadline = time.monotonic() + 10
+            while not tickled and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert ib.keepalive_running
+        assert tickled and tickled[0] is host.client(record, step)
+    host.close()

@@ -10,6 +10,7 @@ the core, and only the CLI and the test helpers import it.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,11 +57,33 @@ def _resolve(name: str) -> str | None:
     return name or None
 
 
-def _imports(path: Path) -> Iterator[tuple[str, bool]]:
-    """(imported package module, only under TYPE_CHECKING) for every import in a file."""
+#: A `"package.module:attribute"` reference (`actions.spec.resolve_reference` imports it).
+REFERENCE = re.compile(r"noetl_ib_plugin(\.\w+)*:[\w.]+")
+
+
+def _dynamic_import(node: ast.Call) -> bool:
+    """`importlib.import_module("...")` or `__import__("...")` with a literal module name."""
+    name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+    return name in ("import_module", "__import__") and bool(node.args) \
+        and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+
+
+def _absolute(name: str, parts: tuple[str, ...]) -> str:
+    """A dynamic import's module name, a relative one taken from the importing module's own
+    name (what `import_module(".x", __name__)` does)."""
+    level = len(name) - len(name.lstrip("."))
+    if not level:
+        return name
+    own = [*parts[:-1]] if parts[-1] == "__init__" else [*parts]
+    return ".".join([*own[: len(own) - level + 1], name[level:]])
+
+
+def _imports(path: Path, source: str | None = None) -> Iterator[tuple[str, bool]]:
+    """(imported package module, only under TYPE_CHECKING) for every import in a file (its
+    `source` when given)."""
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     package = list(parts[:-1])  # where a relative import starts (also for __init__.py)
-    tree = ast.parse(path.read_text())
+    tree = ast.parse(path.read_text() if source is None else source)
     checking: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
@@ -72,6 +95,11 @@ def _imports(path: Path) -> Iterator[tuple[str, bool]]:
             names = [f"{target}.{a.name}" for a in node.names]
         elif isinstance(node, ast.Import):
             names = [a.name for a in node.names]
+        elif isinstance(node, ast.Call) and _dynamic_import(node):
+            names = [_absolute(node.args[0].value, parts)]  # type: ignore[attr-defined]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                and REFERENCE.fullmatch(node.value):
+            names = [node.value.partition(":")[0]]  # "pkg.module:attr", imported on first use
         else:
             continue
         for name in names:
@@ -163,6 +191,18 @@ def test_the_checker_sees_a_cycle() -> None:
     """The cycle finder itself: a -> b -> a is one cycle, a -> b is none."""
     assert _cycles({"a": {"b"}, "b": {"a"}}) == [["a", "b"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+@pytest.mark.parametrize("line", [
+    "importlib.import_module('noetl_ib_plugin.cli')",
+    "__import__('noetl_ib_plugin.cli._io')",
+    "importlib.import_module('...cli', __name__)",
+    "resolve_reference('noetl_ib_plugin.cli._io:UsageError')",
+])
+def test_a_dynamic_upward_import_is_seen(line: str) -> None:
+    """A client module reaching the CLI by importlib, __import__ or "module:attr" imports upward."""
+    seen = {m for m, _ in _imports(PACKAGE / "client" / "lazy.py", f"def f():\n    {line}\n")}
+    assert seen and all(RANK[_part(m)] > RANK["client"] for m in seen), seen
 
 
 @pytest.mark.parametrize("path", sorted((PACKAGE / "simulator").rglob("*.py")), ids=lambda p: p.name)

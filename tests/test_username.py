@@ -1,4 +1,4 @@
-"""The IBKR username: `data.username` is its documented name, `data.credential` its legacy alias.
+"""The IBKR username: `data.username` is its documented name, `data.credential` its legacy record key.
 
 In records and in a step's credential arguments; an OAuth 1.0a record has none.
 """
@@ -36,7 +36,13 @@ def test_username_and_its_legacy_name_give_the_same_record(names: dict[str, str]
     """username, credential, or both with one value: the record's username is that value."""
     data = parse_record(_record(**names)).data
     assert data.username == "alice"  # type: ignore[attr-defined]
-    assert data.credential == "alice"  # type: ignore[attr-defined]
+
+
+
+def test_the_legacy_name_is_a_record_key_only() -> None:
+    """`credential` is read from a record, but the model has no Python alias for the renamed field."""
+    data = parse_record(_record(credential="alice")).data
+    assert not hasattr(data, "credential") and "credential" not in data.model_dump()
 
 
 def test_both_names_with_different_values_are_refused_without_echo() -> None:

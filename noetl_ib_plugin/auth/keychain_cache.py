@@ -50,8 +50,8 @@ from urllib.parse import quote
 import requests
 
 from ..credentials.stores import SERVER_DEADLINE, SERVER_MAX_BYTES, check_server_url
-from ..errors import ConfigurationError
-from ..transport import RedirectRefused, ResponseTooLarge, ensure_limits, limited_session
+from ..errors import ConfigurationError, RedirectRefused, ResponseTooLarge
+from ..transport import ensure_limits, limited_session
 from .bounds import finite_number
 from .cache import TokenCache, valid_entry
 from .keychain_down import DEFAULT_DOWN_PERIOD, KeychainDown

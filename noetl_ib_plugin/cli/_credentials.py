@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import IBPluginError, RegistrationFailed
 
-__all__ = ["RegistrationFailed", "check_records", "cmd_check", "cmd_register"]
+__all__ = ["check_records", "cmd_check", "cmd_register"]
 
 DEFAULT_SERVER = "http://localhost:8082"
 
@@ -109,8 +109,8 @@ def _post(url: str, record: Mapping[str, Any], timeout: float = 15.0) -> tuple[i
     import requests
 
     from ..credentials.stores import SERVER_DEADLINE, SERVER_MAX_BYTES
-    from ..errors import ConfigurationError
-    from ..transport import RedirectRefused, ResponseTooLarge, limited_session, origin
+    from ..errors import ConfigurationError, RedirectRefused, ResponseTooLarge
+    from ..transport import limited_session, origin
 
     body = json.dumps(record, separators=(",", ":"), sort_keys=True).encode("utf-8")
     headers = {"Content-Type": "application/json", "Accept": "application/json"}

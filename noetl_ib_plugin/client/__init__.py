@@ -1,6 +1,6 @@
 """The IBKR trading-API client (imports only auth, credentials, errors and backoff below it)."""
 
-from .brokerage_session import BrokerageSession, SessionTakenOver
+from .brokerage_session import BrokerageSession
 from .ib_client import READ_ONLY_POSTS, IBClient, is_no_bridge
 from .keepalive import Keepalive
 from .pacing import DEFAULT_LIMITS, Limit, Pacer, limits_for
@@ -13,7 +13,6 @@ __all__ = [
     "Keepalive",
     "Limit",
     "Pacer",
-    "SessionTakenOver",
     "is_no_bridge",
     "limits_for",
 ]

@@ -29,7 +29,6 @@ __all__ = [
     "SSO_DH_FIX",
     "BrokerageSession",
     "BrokerageSessionManager",
-    "SessionTakenOver",
     "bootstrap_lock",
     "is_bootstrap_signal",
     "needs_for",

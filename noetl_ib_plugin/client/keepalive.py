@@ -7,6 +7,7 @@ where a process idles between calls for minutes.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from types import TracebackType
@@ -48,10 +49,12 @@ class Keepalive:
         self._thread: threading.Thread | None = None
 
     def start(self) -> Keepalive:
-        """Start the timer thread (idempotent)."""
+        """Start the timer thread (idempotent); it runs in a copy of the caller's context, so a
+        keepalive started inside a NoETL step tickles that step's client."""
         if self._thread is None:
             self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="noetl-ib-keepalive",
+            self._thread = threading.Thread(target=contextvars.copy_context().run,
+                                            args=(self._run,), name="noetl-ib-keepalive",
                                             daemon=True)
             self._thread.start()
         return self

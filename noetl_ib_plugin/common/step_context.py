@@ -1,9 +1,9 @@
 """Which NoETL step is running: execution id, step name, server URL, catalog id.
 
-`noetl_ib_plugin.entry.main` sets it for the duration of one step so lower layers can use it
-without new parameters: the token cache shares entries through the NoETL server's keychain API
-(`auth/keychain_cache.py`), and order placement may derive a deterministic client order id from
-the execution and the step. It imports nothing from the package, so every layer may read it.
+`noetl_ib_plugin.entry.main` sets it for the duration of one step. Only the front doors read it
+(`runner.get_client` hands it to `Host.client`, which picks the step's token cache: the NoETL
+keychain layer of `auth/keychain_cache.py`); layers below receive what they need as arguments.
+A thread started inside a step sees it only if started in a copy of the context (the keepalive).
 """
 
 from __future__ import annotations

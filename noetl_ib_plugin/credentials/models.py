@@ -152,11 +152,6 @@ class OAuth2Data(CredentialData):
         data = one_name(data, "username", "credential")
         return pem_or_path(data, "private_key", "private_key_path")
 
-    @property
-    def credential(self) -> str:
-        """The legacy name of `username` (records and code written before it was renamed)."""
-        return self.username
-
     @field_validator("private_key", mode="before")
     @classmethod
     def _pem_bounds(cls, value: Any) -> Any:

@@ -13,8 +13,14 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
-from ..errors import ConfigurationError, CredentialError, CredentialNotFound
-from ..transport import RedirectRefused, ResponseTooLarge, limited_session, origin
+from ..errors import (
+    ConfigurationError,
+    CredentialError,
+    CredentialNotFound,
+    RedirectRefused,
+    ResponseTooLarge,
+)
+from ..transport import limited_session, origin
 from .files import MAX_RECORDS_FILE_BYTES, NotARegularFile, TooLarge, read_bounded_text
 from .models import CredentialData, CredentialRecord
 from .permissions import check_trusted

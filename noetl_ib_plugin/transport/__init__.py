@@ -7,14 +7,7 @@ session factories), `urls` (origins for messages and logs), `decode` (JSON bodie
 
 from __future__ import annotations
 
-from .deadline import (
-    DEFAULT_DEADLINE,
-    DEFAULT_MAX_BYTES,
-    DeadlineAdapter,
-    DeadlineExceeded,
-    RedirectRefused,
-    ResponseTooLarge,
-)
+from .deadline import DEFAULT_DEADLINE, DEFAULT_MAX_BYTES, DeadlineAdapter, DeadlineExceeded
 from .decode import json_body
 from .settled import USER_AGENT, SettledSession, ensure_limits, limited_session
 from .urls import origin
@@ -25,8 +18,6 @@ __all__ = [
     "USER_AGENT",
     "DeadlineAdapter",
     "DeadlineExceeded",
-    "RedirectRefused",
-    "ResponseTooLarge",
     "SettledSession",
     "ensure_limits",
     "json_body",

@@ -33,8 +33,6 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DeadlineAdapter",
     "DeadlineExceeded",
-    "RedirectRefused",
-    "ResponseTooLarge",
     "parse_deadline",
 ]
 

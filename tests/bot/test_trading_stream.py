@@ -79,3 +79,35 @@ def test_unknown_callback_topic_is_an_input_error(ticking_sim: Simulator) -> Non
     with TradingClient("sim_oauth2", credentials_file=ticking_sim.credentials_file) as ib, \
             ib.stream() as live, pytest.raises(InputError, match="quote, order"):
         live.on("orders_typo", print)
+
+
+def test_callbacks_run_in_the_step_they_were_registered_in() -> None:
+    """A callback registered inside a NoETL step runs in that step (its orders use the step's client)."""
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from noetl_ib_plugin.common.step_context import StepContext, current_step, running_step
+    from noetl_ib_plugin.streaming import StreamClosed
+    from noetl_ib_plugin.trading_stream import TradingStream
+
+    class OneEvent:
+        def __init__(self) -> None:
+            self.events = [SimpleNamespace(topic="order")]
+
+        def get(self, timeout: float) -> object:
+            if not self.events:
+                raise StreamClosed("done")
+            return self.events.pop()
+
+    seen: list[StepContext | None] = []
+    done = threading.Event()
+
+    def callback(event: StreamEvent) -> None:
+        seen.append(current_step())
+        done.set()
+
+    step = StepContext(execution_id="1", step="s", server_url="http://noetl:8082", catalog_id="111")
+    live = TradingStream(cast(Any, None), cast(Any, OneEvent()))
+    with running_step(step):
+        live.on("order", callback)
+    assert done.wait(5) and seen == [step]

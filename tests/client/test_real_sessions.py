@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import responses
 
-from noetl_ib_plugin.client import IBClient, Pacer, SessionTakenOver
+from noetl_ib_plugin.client import IBClient, Pacer
 from noetl_ib_plugin.client.brokerage_session import SSO_DH_FIX, is_bootstrap_signal
-from noetl_ib_plugin.errors import AuthError
+from noetl_ib_plugin.errors import AuthError, SessionTakenOver
 from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.testing import running_simulator
 from tests.fixtures.simulators import CREDS, provider_for

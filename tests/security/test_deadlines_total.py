@@ -25,8 +25,8 @@ from noetl_ib_plugin.auth import MemoryTokenCache
 from noetl_ib_plugin.client import IBClient, Pacer
 from noetl_ib_plugin.client.brokerage_state import BrokerageSession
 from noetl_ib_plugin.common.backoff import RetryPolicy
-from noetl_ib_plugin.errors import ConfigurationError, OutcomeUnknown, TransientError
-from noetl_ib_plugin.transport import DeadlineExceeded, ResponseTooLarge, limited_session
+from noetl_ib_plugin.errors import ConfigurationError, OutcomeUnknown, ResponseTooLarge, TransientError
+from noetl_ib_plugin.transport import DeadlineExceeded, limited_session
 from noetl_ib_plugin.transport import deadline as transport
 from noetl_ib_plugin.wiring.host import Host
 from noetl_ib_plugin.wiring.settings import Settings

@@ -15,9 +15,8 @@ from noetl_ib_plugin.cli import main as cli_main
 from noetl_ib_plugin.client import IBClient, Pacer
 from noetl_ib_plugin.common.backoff import RetryPolicy
 from noetl_ib_plugin.credentials.stores import ServerStore
-from noetl_ib_plugin.errors import ConfigurationError
+from noetl_ib_plugin.errors import ConfigurationError, RedirectRefused
 from noetl_ib_plugin.simulator import Simulator
-from noetl_ib_plugin.transport import RedirectRefused
 from tests.client.fakes import FakeProvider
 from tests.security.hostile_server import Hostile, hostile_server, json_ok, redirect_to
 
