@@ -77,20 +77,28 @@ def _euid() -> int:
     return os.geteuid()
 
 
+def _own_plain_directory(path: Path) -> tuple[os.stat_result, str | None]:
+    """`path`'s lstat and why it is not a plain directory of this user (None when it is)."""
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        return os.stat_result((0,) * 10), f"cannot stat {path}: {exc.strerror}"
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        return st, f"{path} is not a plain directory"
+    if st.st_uid != _euid():
+        return st, f"{path} is owned by uid {st.st_uid}, not by this user (uid {_euid()})"
+    return st, None
+
+
 def untrusted_reason(directory: Path, sock: Path | None) -> str | None:
     """Why `directory` (and `sock`, if given) must not be used, or None when both are ours.
 
     The directory must be a real directory this user owns with no group/other access; the
     socket a socket this user owns. The peer's SO_PEERCRED uid is checked after connecting too.
     """
-    try:
-        st = os.lstat(directory)
-    except OSError as exc:
-        return f"cannot stat {directory}: {exc.strerror}"
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        return f"{directory} is not a plain directory"
-    if st.st_uid != _euid():
-        return f"{directory} is owned by uid {st.st_uid}, not by this user (uid {_euid()})"
+    st, problem = _own_plain_directory(directory)
+    if problem is not None:
+        return problem
     if stat.S_IMODE(st.st_mode) & 0o077:
         return f"{directory} is open to group or others (mode {stat.S_IMODE(st.st_mode):o}, want 700)"
     if sock is None:
@@ -114,14 +122,9 @@ def unsafe_ancestor(cache: Path) -> str | None:
     others unless sticky (/tmp). Else its owner could replace `warm/` by a symlink between
     `warm start`'s checks and its bind, unlink and log writes.
     """
-    try:
-        st = os.lstat(cache)
-    except OSError as exc:
-        return f"cannot stat {cache}: {exc.strerror}"
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        return f"{cache} is not a plain directory"
-    if st.st_uid != _euid():
-        return f"{cache} is owned by uid {st.st_uid}, not by this user (uid {_euid()})"
+    _, problem = _own_plain_directory(cache)
+    if problem is not None:
+        return problem
     unsafe = _unsafe_parent(cache)
     if unsafe is not None:
         parent, problem = unsafe
