@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from websockets.sync.client import ClientConnection, connect
 
 from ..client import IBClient
+from ..common.backoff import RetryPolicy
 from ..common.quote_fields import FIELD_IDS, as_int
 from ..errors import AuthError, ConfigurationError, SessionTakenOver, TransientError
 from .buffer import EventBuffer
@@ -121,8 +122,11 @@ class StreamClient:
         self.settings = settings or StreamSettings()
         self._read_live_orders = read_live_orders
         self._connector = connector
-        self._rand, self._clock, self._wall = rand, clock, wall
+        self._clock, self._wall = clock, wall
         self.buffer = EventBuffer(self.settings.capacity, clock)
+        #: The one backoff formula (common/backoff.py): base * 2^(n-1), capped, jitter +-50 %.
+        self._reconnect = RetryPolicy(base_delay=self.settings.backoff_base,
+                                      max_delay=self.settings.backoff_max, jitter=0.5, rand=rand)
         self._lock = threading.Lock()
         self._quotes: dict[int, tuple[str, ...]] = {}
         self._topics: set[str] = set()
@@ -337,9 +341,7 @@ class StreamClient:
 
     def _backoff(self, n: int) -> None:
         """Exponential backoff with jitter, cut short by close()."""
-        s = self.settings
-        delay = min(s.backoff_max, s.backoff_base * 2 ** (n - 1)) * (0.5 + self._rand())
-        self._stop.wait(delay)
+        self._stop.wait(self._reconnect.delay(n))
 
     def _open(self, *, reauth: bool) -> ClientConnection:
         """Brokerage session, `/tickle`, handshake, then wait for `sts authenticated: true`."""
