@@ -135,4 +135,21 @@ BUILTIN_ACTIONS: list[Action] = [
         description="Stream market data until a condition such as 'last >= 190' holds; a "
         "timeout is an outcome field.",
     ),
+    # preview22: what-if preview and P&L
+    Action(
+        name="preview_order",
+        input_model=f"{__name__}.order_preview:PreviewOrderInput",
+        run=f"{__name__}.order_preview:preview_order",
+        output_model=f"{_OUT}:PreviewOrderOutput",
+        description="Preview an order (IBKR's whatif): commission, margin and equity change, "
+        "warnings; never places anything.",
+        trading=True,
+    ),
+    Action(
+        name="get_pnl",
+        input_model=f"{__name__}.pnl:GetPnlInput",
+        run=f"{__name__}.pnl:get_pnl",
+        output_model=f"{_OUT}:PnlOutput",
+        description="Daily and unrealized P&L of the account (IBKR's partitioned P&L).",
+    ),
 ]

@@ -9,7 +9,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .contracts import Contract
+from ..client import IBClient
+from .contracts import Contract, resolve_contract
 from .models import PlaceOrderInput
 from .order_states import order_type_name
 
@@ -20,6 +21,7 @@ __all__ = [
     "derive_client_order_id",
     "differences",
     "new_client_order_id",
+    "prepare_ticket",
 ]
 
 COID_PREFIX = "nib-"
@@ -79,6 +81,26 @@ def build_ticket(inp: PlaceOrderInput, account: str, contract: Contract, coid: s
     if inp.exchange and contract.exchange == inp.exchange:
         ticket["listingExchange"] = inp.exchange
     return ticket
+
+
+def prepare_ticket(client: IBClient, inp: PlaceOrderInput,
+                   coid: str) -> tuple[str, Contract, dict[str, Any]]:
+    """(account, contract, ticket) after every refusal that comes before an order request: the
+    trading guard, then the contract being exactly the one asked for (contract_match).
+
+    Placement and preview (whatif) both start here, so a preview is refused wherever the same
+    order's placement would be, before anything is sent.
+    """
+    account = client.ensure_trading_allowed(inp.account_id)
+    contract = resolve_contract(
+        client,
+        symbol=inp.symbol,
+        conid=inp.conid,
+        exchange=inp.exchange,
+        currency=inp.currency,
+        sec_type=inp.sec_type,
+    )
+    return account, contract, build_ticket(inp, account, contract, coid)
 
 
 def _ticket_prices(ticket: Mapping[str, Any]) -> tuple[float | None, float | None]:

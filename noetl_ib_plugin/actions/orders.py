@@ -25,7 +25,6 @@ from ..errors import (
     RateLimited,
 )
 from .confirm import ConfirmPolicy
-from .contracts import resolve_contract
 from .models import GetOpenOrdersInput, PlaceOrderInput
 from .order_cancel import cancel_order
 from .order_fills import with_fills
@@ -42,7 +41,12 @@ from .order_questions import (
     submit_with_questions,
 )
 from .order_states import CAN_FILL, INACTIVE, LIMIT_PRICED, filter_tokens
-from .order_ticket import build_ticket, derive_client_order_id, differences, new_client_order_id
+from .order_ticket import (
+    derive_client_order_id,
+    differences,
+    new_client_order_id,
+    prepare_ticket,
+)
 from .outputs.base import load_output
 from .outputs.orders import OpenOrdersOutput, PlaceOrderOutput
 
@@ -245,17 +249,8 @@ def place_order(
 
 def _place_order(client: IBClient, inp: PlaceOrderInput, settings: OrderSettings) -> PlaceOrderOutput:
     """`place_order`'s work for one caller (see its docstring)."""
-    account = client.ensure_trading_allowed(inp.account_id)
-    contract = resolve_contract(
-        client,
-        symbol=inp.symbol,
-        conid=inp.conid,
-        exchange=inp.exchange,
-        currency=inp.currency,
-        sec_type=inp.sec_type,
-    )
     coid = inp.client_order_id or settings.coid_factory()
-    ticket = build_ticket(inp, account, contract, coid)
+    account, contract, ticket = prepare_ticket(client, inp, coid)
     policy = ConfirmPolicy.build(inp.confirm, inp.decline)
     item, confirmed, reconciled = _submit_exactly_once(client, account, ticket, policy, settings)
     if reconciled:

@@ -64,6 +64,7 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "live_orders": Limit(1, 5.0),
     "portfolio_accounts": Limit(1, 5.0),
     "trades": Limit(1, 5.0),
+    "pnl": Limit(1, 5.0),
 }
 
 #: Per-endpoint rules: (method or None for any, path) -> limit name.
@@ -75,6 +76,7 @@ _ENDPOINT_RULES: tuple[tuple[str | None, str, str], ...] = (
     (None, "/portfolio/accounts", "portfolio_accounts"),
     (None, "/iserver/account/trades", "trades"),
     (None, "/iserver/trades", "trades"),
+    ("GET", "/iserver/account/pnl/partitioned", "pnl"),
 )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from . import accounts_api, portfolio
+from . import accounts_api, pnl, portfolio, whatif
 from . import history as history_data
 from . import ledger as ledger_data
 from .auth import tickle_session
@@ -314,6 +314,10 @@ ROUTES: list[Route] = [
     _r("GET", "/v1/api/iserver/account/order/status/{id}", order_status, bridge=True),
     _r("POST", "/v1/api/iserver/questions/suppress", suppress_questions, bridge=True),
     _r("POST", "/v1/api/iserver/questions/suppress/reset", suppress_reset, bridge=True),
+    # preview22: what-if preview (simulator/whatif.py) and partitioned P&L (simulator/pnl.py)
+    _r("POST", "/v1/api/iserver/account/{acct}/orders/whatif", whatif.whatif, bridge=True),
+    _r("GET", "/v1/api/iserver/account/pnl/partitioned", pnl.partitioned, bridge=True,
+       pace=("pnl",)),
 ]
 
 

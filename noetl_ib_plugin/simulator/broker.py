@@ -153,6 +153,9 @@ class Broker:
         self.combine_questions = False
         self.pending_submit_s = 0.0
         self.partial_fill_lot = 0.0
+        #: whatif answers the questions placement would ask (registered: a confirmed reply
+        #: submits the order) instead of listing them under `warn` (simulator/whatif.py).
+        self.whatif_questions = False
         self.bulk: dict[str, list[Contract]] = {}
         self._owners: dict[str, str] = {}
         self.rules = SessionRules()
@@ -330,7 +333,8 @@ class Broker:
                     "order_warnings": sorted(self.order_warnings),
                     "combine_questions": self.combine_questions,
                     "pending_submit_s": self.pending_submit_s,
-                    "partial_fill_lot": self.partial_fill_lot}
+                    "partial_fill_lot": self.partial_fill_lot,
+                    "whatif_questions": self.whatif_questions}
 
     def set_order_options(self, **options: Any) -> dict[str, Any]:
         """Change order-realism options (POST /__sim/options); unknown names are refused."""
@@ -358,6 +362,7 @@ class Broker:
                                                       self.combine_questions))
             self.pending_submit_s = numbers["pending_submit_s"]
             self.partial_fill_lot = numbers["partial_fill_lot"]
+            self.whatif_questions = bool(options.get("whatif_questions", self.whatif_questions))
         return self.order_options()
 
     def order_account(self, principal: Principal, account_id: str) -> Account:

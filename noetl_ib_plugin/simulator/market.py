@@ -158,6 +158,10 @@ class Market:
         wiggle = _unit(self.seed, contract.conid, day, "pc") - 0.5
         return contract.base_price * (1 + 0.02 * wiggle)
 
+    def prior_close(self, conid: int) -> float:
+        """Yesterday's close as snapshot field 7741 shows it (what daily P&L is measured from)."""
+        return round(self._prior_close(self.contracts[conid], int(self.clock() // DAY)), 2)
+
     def price(self, conid: int, when: float | None = None) -> float:
         """The last price now (or at `when`): slow sine drift plus a per-second seeded jitter."""
         with self._lock:

@@ -25,6 +25,7 @@ DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
     "live_orders": (1, 5.0),
     "portfolio_accounts": (1, 5.0),
     "trades": (1, 5.0),
+    "pnl": (1, 5.0),
 }
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         PlaceOrderOutput,
         TradesOutput,
     )
+    from .pnl import PnlOutput
     from .portfolio import (
         AccountInfo,
         AccountsOutput,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
         Position,
         PositionsOutput,
     )
+    from .preview import PreviewChange, PreviewOrderOutput
     from .waits import WaitOrderOutput, WaitPriceOutput
 
 __all__ = [
@@ -58,8 +60,11 @@ __all__ = [
     "Order",
     "OrderStatusOutput",
     "PlaceOrderOutput",
+    "PnlOutput",
     "Position",
     "PositionsOutput",
+    "PreviewChange",
+    "PreviewOrderOutput",
     "Quote",
     "SnapshotOutput",
     "TradesOutput",
@@ -78,6 +83,9 @@ _WHERE = {
                      "LedgerOutput", "Position", "PositionsOutput"), ".portfolio"),
     "AuthStatusOutput": ".auth_status",
     **dict.fromkeys(("WaitOrderOutput", "WaitPriceOutput"), ".waits"),
+    # preview22: preview_order and get_pnl
+    **dict.fromkeys(("PreviewChange", "PreviewOrderOutput"), ".preview"),
+    "PnlOutput": ".pnl",
 }
 
 
