@@ -1,4 +1,5 @@
-"""A trading bot's loop on `TradingClient`: connect, balance, positions, quote, a resting order, cancel.
+"""A trading bot's loop on `TradingClient`: connect, balance, positions, quote, a preview, a resting
+order, cancel.
 
 Run it as is (`.venv/bin/python examples/bot.py`): it starts the embedded IBKR simulator, writes
 its throw-away OAuth 1.0a keys to a temporary directory and exports the same OAUTH_* variables a
@@ -49,10 +50,12 @@ def run_bot(ib: TradingClient, symbol: str = "AAPL", run_id: str | None = None) 
     balance = ib.get_account_balance()
     positions = ib.get_positions()
     quote = ib.get_market_data([symbol], fields=["last", "bid", "ask"]).snapshots[0]
-    bid = quote.value("bid") or quote.value("last")
-    if not isinstance(bid, (int, float)):
+    bid = quote.bid or quote.last
+    if bid is None:
         raise SystemExit(f"bot: no bid or last price for {symbol}: {quote.missing}")
     limit = round(bid * (1 - RESTING_DISCOUNT), 2)
+    preview = ib.preview_order(symbol=symbol, side="BUY", quantity=1, order_type="LMT",
+                               limit_price=limit)
     key = order_key("swing", symbol, "BUY", run_id or new_run_id())
     order = ib.place_order(symbol=symbol, side="BUY", quantity=1, order_type="LMT",
                            limit_price=limit, client_order_id=key)
@@ -63,6 +66,9 @@ def run_bot(ib: TradingClient, symbol: str = "AAPL", run_id: str | None = None) 
         "available_funds": balance.available_funds,
         "positions": positions.count,
         "quote": {"symbol": quote.symbol, "bid": bid},
+        "preview": {"commission": preview.commission, "currency": preview.currency,
+                    "initial_margin_change": preview.initial_margin.change,
+                    "warnings": preview.warnings},
         "order": {"order_id": order.order_id, "client_order_id": order.client_order_id,
                   "limit_price": limit, "status": order.status},
         "cancel": cancel.status,

@@ -34,7 +34,9 @@ from .actions.outputs import (
     OpenOrdersOutput,
     OrderStatusOutput,
     PlaceOrderOutput,
+    PnlOutput,
     PositionsOutput,
+    PreviewOrderOutput,
     SnapshotOutput,
     TradesOutput,
     WaitOrderOutput,
@@ -263,6 +265,41 @@ class TradingClient:
         """`wait_price`: stream quotes until `condition` (e.g. "last >= 190") holds."""
         return self._run("wait_price", WaitPriceOutput, {
             "condition": condition, "symbol": symbol, "conid": conid, "timeout": timeout})
+
+    # preview22: what-if preview and P&L
+    def preview_order(
+        self,
+        *,
+        side: Literal["BUY", "SELL"] | str,
+        quantity: float,
+        order_type: str,
+        symbol: str | None = None,
+        conid: int | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        tif: str | None = None,
+        outside_rth: bool | None = None,
+        exchange: str | None = None,
+        currency: str | None = None,
+        sec_type: str | None = None,
+        account_id: str | None = None,
+    ) -> PreviewOrderOutput:
+        """`preview_order` (IBKR's whatif): commission, margin and equity change and warnings
+        of the order `place_order` would place with the same arguments; places nothing.
+
+        Raises what place_order raises before sending (InputError, ContractMismatch,
+        LiveTradingRefused...) and OrderRejected when IBKR says the order would be rejected.
+        """
+        return self._run("preview_order", PreviewOrderOutput, {
+            "side": side, "quantity": quantity, "order_type": order_type, "symbol": symbol,
+            "conid": conid, "limit_price": limit_price, "stop_price": stop_price, "tif": tif,
+            "outside_rth": outside_rth, "exchange": exchange, "currency": currency,
+            "sec_type": sec_type, "account_id": account_id,
+        })
+
+    def get_pnl(self, account_id: str | None = None) -> PnlOutput:
+        """`get_pnl`: the account's daily and unrealized P&L (IBKR's partitioned P&L)."""
+        return self._run("get_pnl", PnlOutput, {"account_id": account_id})
 
     # -- account -----------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
     with TradingClient("paper") as ib, ib.stream(quotes=["AAPL"], topics=["orders"]) as live:
         live.on("order", lambda e: print(e.order["status"]))
         for event in live:                       # or only callbacks: live.wait(seconds)
-            if event.topic == "quote" and event.value("last") > 190:
+            if event.topic == "quote" and (event.last or 0) > 190:
                 break
         print(live.last_quote("AAPL"))
 

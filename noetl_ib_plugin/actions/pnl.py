@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..client import IBClient
+from ..client.refusals import invalid_account_error
 from ..common.quote_fields import as_float
 from ..credentials.accounts import ACCOUNT_ID_PATTERN
 from ..errors import TransientError
@@ -62,10 +63,15 @@ def get_pnl(client: IBClient, inp: GetPnlInput) -> PnlOutput:
 
     Returns PnlOutput `{account_id, daily_pnl, unrealized_pnl, net_liquidation,
     excess_liquidity, values}` (base currency; null where IBKR's row lacks the figure). Only the
-    `<account>.Core` row is read; an answer without it raises BrokerError (IBKR answered for
-    other accounts), one without rows TransientError.
+    `<account>.Core` row is read. Raises InputError (field account_id) for an account
+    `/iserver/accounts` does not list, BrokerError when IBKR's answer lacks the account's row
+    (it answered for other accounts), TransientError when it has no rows.
     """
     account = inp.account_id or client.account_id
+    listed = client.listed_accounts()
+    if account not in listed:
+        # IBKR answers every account of the login here: one it does not list has no row.
+        raise invalid_account_error("GET", PNL_ENDPOINT, listed)
     row = pnl_row(get_json(client, PNL_ENDPOINT), account)
     out: dict[str, Any] = {"account_id": account}
     for name, key in _FIGURES.items():

@@ -211,7 +211,7 @@ def wait_price(client: IBClient, inp: WaitPriceInput) -> WaitPriceOutput:
         for event in _events(client, stream, deadline):
             if isinstance(event, QuoteEvent) and event.conid == conid:
                 last = event
-                value = event.value(name)
+                value = event.fields.get(name)
                 met = isinstance(value, (int, float)) and op(float(value), number)
                 if met:
                     break

@@ -18,6 +18,7 @@ __all__ = [
     "NUMERIC_FIELDS",
     "TEXT_FIELDS",
     "ParsedValue",
+    "QuoteNumbers",
     "as_float",
     "as_int",
     "is_delayed",
@@ -177,3 +178,99 @@ def is_delayed(availability: Any) -> bool | None:
     if not isinstance(availability, str) or not availability:
         return None
     return _DELAYED_BY_CODE.get(availability[0])
+
+
+class QuoteNumbers:
+    """Typed quote fields for bots, shared by the snapshot's `Quote` and the stream's
+    `QuoteEvent`: prices, sizes and volume as floats (sizes and volume unscaled: "1.2K" is
+    1200.0), None when the field is absent (not requested, not sent yet) or IBKR's value is not
+    a number. Prices are in the contract's currency. A subclass says where fields live by name
+    (`_quote_field`); field ids without a name here stay in that raw mapping."""
+
+    __slots__ = ()
+
+    def _quote_field(self, name: str) -> Any:
+        """The parsed value of a field by snapshot name (`FIELD_IDS`), None when absent."""
+        raise NotImplementedError
+
+    def _number(self, name: str) -> float | None:
+        """A numeric field as a float; None when absent or not a number."""
+        value = self._quote_field(name)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and _finite(value) else None
+
+    @property
+    def last(self) -> float | None:
+        """Last price (field 31; see `last_is_prior_close` and `halted` for its prefix)."""
+        return self._number("last")
+
+    @property
+    def bid(self) -> float | None:
+        """Bid price (field 84)."""
+        return self._number("bid")
+
+    @property
+    def ask(self) -> float | None:
+        """Ask price (field 86)."""
+        return self._number("ask")
+
+    @property
+    def bid_size(self) -> float | None:
+        """Bid size (field 88), shares."""
+        return self._number("bid_size")
+
+    @property
+    def ask_size(self) -> float | None:
+        """Ask size (field 85), shares."""
+        return self._number("ask_size")
+
+    @property
+    def last_size(self) -> float | None:
+        """Last trade size (field 7059), shares."""
+        return self._number("last_size")
+
+    @property
+    def volume(self) -> float | None:
+        """Day volume (field 87), shares, K/M suffixes applied."""
+        return self._number("volume")
+
+    @property
+    def open(self) -> float | None:
+        """Today's opening price (field 7295)."""
+        return self._number("open")
+
+    @property
+    def high(self) -> float | None:
+        """Today's high (field 70)."""
+        return self._number("high")
+
+    @property
+    def low(self) -> float | None:
+        """Today's low (field 71)."""
+        return self._number("low")
+
+    @property
+    def close(self) -> float | None:
+        """Close price (field 7296)."""
+        return self._number("close")
+
+    @property
+    def prior_close(self) -> float | None:
+        """Previous day's close (field 7741)."""
+        return self._number("prior_close")
+
+    @property
+    def change(self) -> float | None:
+        """Change since the prior close (field 82), in price units."""
+        return self._number("change")
+
+    @property
+    def change_pct(self) -> float | None:
+        """Change since the prior close (field 83), percent (1.5 means 1.5 %)."""
+        return self._number("change_pct")
+
+    @property
+    def availability(self) -> str | None:
+        """IBKR's market data availability code (field 6509, e.g. "RpB"); see `delayed`."""
+        value = self._quote_field("availability")
+        return value if isinstance(value, str) and value else None

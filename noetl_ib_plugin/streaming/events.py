@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..common.quote_fields import (
     AVAILABILITY,
     NAME_BY_ID,
+    QuoteNumbers,
     as_int,
     is_delayed,
     parse_snapshot_field,
@@ -54,11 +55,13 @@ class StatusEvent(StreamEvent):
     message: str = ""
 
 
-class QuoteEvent(StreamEvent):
+class QuoteEvent(StreamEvent, QuoteNumbers):
     """`smd`: the merged quote of one conid after this message (fields by snapshot name, typed by
     the snapshot parser: numbers as numbers, `last_is_prior_close`/`halted` from 31's prefix,
     `delayed` from 6509). `changed` names the fields this message carried; `merged` counts the
-    messages conflated into this event while the consumer was not reading (0: none)."""
+    messages conflated into this event while the consumer was not reading (0: none). Typed
+    fields as the snapshot's Quote: `last`, `bid`, `ask`, sizes, `volume`, ... (float or None),
+    `availability`; ids without a name stay in `fields` by id."""
 
     topic: Literal["quote"] = "quote"
     conid: int
@@ -70,9 +73,9 @@ class QuoteEvent(StreamEvent):
     updated: int | None = None
     merged: int = 0
 
-    def value(self, name: str) -> Any:
-        """A field by name (`last`, `bid`, ...) or id; None when the stream has not sent it."""
-        return self.fields.get(name, self.fields.get(NAME_BY_ID.get(name, name)))
+    def _quote_field(self, name: str) -> Any:
+        """A field by snapshot name; None when the stream has not sent it."""
+        return self.fields.get(name)
 
 
 class OrderEvent(StreamEvent):

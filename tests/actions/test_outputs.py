@@ -68,10 +68,10 @@ def test_output_model_is_imported_on_first_use() -> None:
     assert action.output_model is PlaceOrderOutput
 
 
-def test_quote_value_reads_requested_fields() -> None:
-    """Quote.value gives a requested snapshot field, None when it was not requested."""
+def test_quote_typed_fields_read_requested_fields() -> None:
+    """Quote's typed fields give a requested snapshot field, None when it was not requested."""
     quote = Quote.model_validate({"conid": 1, "last": 10.5, "bid": None})
-    assert quote.value("last") == 10.5 and quote.value("bid") is None and quote.value("ask") is None
+    assert quote.last == 10.5 and quote.bid is None and quote.ask is None
 
 
 def test_a_run_function_may_return_its_model_itself() -> None:

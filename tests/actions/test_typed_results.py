@@ -49,6 +49,9 @@ CASES: dict[str, tuple[Callable[[Simulator], dict[str, Any]], str]] = {
                    "wait_order"),
     "wait_price": (lambda sim: {"symbol": "AAPL", "condition": "last >= 1", "timeout": 5},
                    "wait_price"),
+    # preview22
+    "preview_order": (lambda sim: dict(RESTING), "preview_order"),
+    "get_pnl": (lambda sim: {}, "get_pnl"),
 }
 
 

@@ -43,7 +43,7 @@ def test_bot_flow_returns_typed_models(sim_reset: Simulator, bot_env: dict[str, 
         positions = ib.get_positions()
         assert isinstance(positions, PositionsOutput) and positions.count == 123
         quote = ib.get_market_data("AAPL")
-        assert isinstance(quote, SnapshotOutput) and quote.snapshots[0].value("last") == 100.0
+        assert isinstance(quote, SnapshotOutput) and quote.snapshots[0].last == 100.0
         order = ib.place_order(symbol="AAPL", side="BUY", quantity=2, order_type="LMT",
                                limit_price=98.0)
         assert isinstance(order, PlaceOrderOutput) and order.status == "Submitted"

@@ -31,9 +31,9 @@ def test_iterate_quotes_by_symbol_and_last_quote(ticking_sim: Simulator, cred: s
     with TradingClient(cred, credentials_file=ticking_sim.credentials_file) as ib, \
             ib.stream(quotes=["AAPL"], fields=["last", "bid"]) as live:
         event = next(e for e in live if isinstance(e, QuoteEvent))
-        assert event.conid == AAPL and event.value("last") == 190.0
+        assert event.conid == AAPL and event.last == 190.0
         quote = live.last_quote("AAPL")
-        assert quote is not None and quote.value("bid") == 189.99
+        assert quote is not None and quote.bid == 189.99
 
 
 def test_callbacks_per_topic_and_rest_beside_the_stream(ticking_sim: Simulator) -> None:

@@ -78,11 +78,11 @@ def test_both_schemes_stream_typed_quotes(stream_sim: Simulator, cred: str) -> N
         assert first.fields["last"] == 190.0 and first.fields["bid"] == 189.99
         assert first.delayed is False and first.received_at > 0
         stream_sim.set_price(AAPL, 191.0)
-        moved = _next(stream, lambda e: isinstance(e, QuoteEvent) and e.value("last") == 191.0)
+        moved = _next(stream, lambda e: isinstance(e, QuoteEvent) and e.last == 191.0)
         assert isinstance(moved, QuoteEvent) and "last" in moved.changed
         assert moved.fields["ask"] is not None  # merged: the ask of the first message is kept
         latest = stream.last_quote(AAPL)
-        assert latest is not None and latest.value("last") == 191.0
+        assert latest is not None and latest.last == 191.0
 
 
 @pytest.mark.parametrize("cred", CREDS)
@@ -142,7 +142,7 @@ def test_dropped_socket_reconnects_resubscribes_and_resyncs(stream_sim: Simulato
         assert int(placed["order_id"]) in {int(o["orderId"]) for o in resynced.orders}
         assert stream.connections >= 2
         stream_sim.set_price(AAPL, 192.0)
-        _next(stream, lambda e: isinstance(e, QuoteEvent) and e.value("last") == 192.0)
+        _next(stream, lambda e: isinstance(e, QuoteEvent) and e.last == 192.0)
 
 
 def test_silent_socket_is_replaced(stream_sim: Simulator) -> None:
@@ -175,7 +175,7 @@ def test_expired_token_during_stream_reauthenticates(stream_sim: Simulator) -> N
         _next(stream, lambda e: isinstance(e, StatusEvent) and not e.authenticated)
         _next(stream, lambda e: isinstance(e, StatusEvent) and e.authenticated, 8)
         stream_sim.set_price(AAPL, 193.0)
-        _next(stream, lambda e: isinstance(e, QuoteEvent) and e.value("last") == 193.0)
+        _next(stream, lambda e: isinstance(e, QuoteEvent) and e.last == 193.0)
         assert stream.error is None
 
 

@@ -7,16 +7,20 @@ from typing import Any
 
 from pydantic import Field
 
+from ...common.quote_fields import QuoteNumbers
 from .base import _Output
 
 __all__ = ["Bar", "HistoryOutput", "Quote", "SnapshotFailure", "SnapshotOutput"]
 
 
-class Quote(_Output):
+class Quote(_Output, QuoteNumbers):
     """One conid of `snapshot` (`GET /iserver/marketdata/snapshot`).
 
     The requested fields (last, bid, ask, ... or raw field ids) are extra keys holding numbers,
-    text or null.
+    text or null; bots read them typed: `last`, `bid`, `ask`, `bid_size`, `ask_size`,
+    `last_size`, `volume`, `open`, `high`, `low`, `close`, `prior_close`, `change`,
+    `change_pct` (float or None) and `availability` (text or None), and a raw field id through
+    `model_extra` (e.g. `quote.model_extra["7282"]`).
     """
 
     conid: int = Field(description="IBKR contract id")
@@ -28,8 +32,8 @@ class Quote(_Output):
     updated: int | None = Field(default=None, description="IBKR's _updated, epoch milliseconds")
     missing: list[str] = Field(default_factory=list, description="fields still absent")
 
-    def value(self, name: str) -> Any:
-        """A requested field by name ("last", "bid", ... or a raw id); None when absent."""
+    def _quote_field(self, name: str) -> Any:
+        """A requested field by snapshot name; None when absent or not requested."""
         return (self.model_extra or {}).get(name)
 
 
