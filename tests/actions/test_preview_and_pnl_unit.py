@@ -16,7 +16,7 @@ from noetl_ib_plugin.errors import BrokerError, OrderRejected, TransientError
 
 WHATIF = "/iserver/account/DU1234567/orders/whatif"
 
-IBKR_WHATIF = {
+IBKR_WHATIF: dict[str, Any] = {
     "amount": {"amount": "23,000.50 USD (100 Shares)", "commission": "1.07 USD",
                "total": "23,001.57 USD"},
     "equity": {"current": "1,000,000", "change": "-1.07", "after": "999,998.93"},
@@ -87,7 +87,7 @@ def test_an_answer_that_is_no_preview_is_transient(body: Any) -> None:
     """Junk is never read as an empty preview: TransientError naming the endpoint."""
     with pytest.raises(TransientError) as info:
         read_preview(body, WHATIF)
-    assert WHATIF in str(info.value) and "nothing was placed" in info.value.fix
+    assert WHATIF in str(info.value) and "nothing was placed" in str(info.value.fix)
 
 
 ROW = {"rowType": 1, "dpl": 15.7, "nl": 10000.0, "upl": 607.0, "uel": 9000.0, "el": 9000.0,

@@ -168,7 +168,7 @@ def test_by_record_name(sim_reset: Simulator) -> None:
 
 
 def test_bot_example_runs_against_the_simulator(tmp_path: Path) -> None:
-    """examples/bot.py (connect, balance, positions, quote, resting order, cancel) exits 0."""
+    """examples/bot.py (connect, balance, positions, quote, preview, resting order, cancel) exits 0."""
     env = process_env(NOETL_IB_CACHE_DIR=str(tmp_path / "cache"))
     for var in ("OAUTH_CONSUMER_KEY", "OAUTH_ACCESS_TOKEN", "NOETL_IB_CREDENTIALS"):
         env.pop(var, None)
@@ -181,6 +181,12 @@ def test_bot_example_runs_against_the_simulator(tmp_path: Path) -> None:
     assert summary["order"]["status"] == "Submitted"
     assert summary["order"]["limit_price"] < summary["quote"]["bid"]
     assert summary["cancel"] == "cancel_requested"
+    # The preview of the same order: IBKR Pro's fixed commission for one share is its 1 % cap
+    # or the 1.00 minimum; the margin grows with the position.
+    limit = summary["order"]["limit_price"]
+    assert summary["preview"]["commission"] == pytest.approx(min(1.0, 0.01 * limit))
+    assert summary["preview"]["currency"] == "USD"
+    assert summary["preview"]["initial_margin_change"] > 0
 
 
 def test_bot_example_runs_twice_against_one_simulator(sim_reset: Simulator, bot_env: dict[str, str],
