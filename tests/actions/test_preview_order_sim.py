@@ -24,6 +24,7 @@ from noetl_ib_plugin.errors import (
     InputError,
     LiveTradingRefused,
     OrderRejected,
+    TransientError,
 )
 from noetl_ib_plugin.runner import default_host, output_schema
 from noetl_ib_plugin.simulator import Simulator
@@ -246,3 +247,22 @@ def test_trading_client_preview_order_is_typed(pinned: Simulator) -> None:
     assert out.amount == 300.0 and out.position.after == 103.0
     assert isinstance(out.initial_margin.change, float) and out.initial_margin.change > 0
     assert pinned.orders() == []
+
+
+def test_a_failed_whatif_request_is_retried_since_it_places_nothing(pinned: Simulator) -> None:
+    """500s and garbage on the whatif path: retried or TransientError, never outcome unknown."""
+    pinned.set_faults({"seed": 7, "http_500": 0.5, "paths": [f"/v1/api/iserver/account/{ACCOUNT}/"
+                                                             "orders/whatif"]})
+    try:
+        for _ in range(6):
+            out = act(pinned, CRED, "preview_order", symbol="AAPL", side="BUY", quantity=1,
+                      order_type="MKT")
+            assert out["amount"] == 100.0
+        assert pinned.stats()["faults_injected"].get("http_500", 0) > 0
+        pinned.set_faults({"seed": 7, "garbage_shape": 1.0, "paths": ["/v1/api/iserver/"]})
+        with pytest.raises(TransientError):
+            act(pinned, CRED, "preview_order", symbol="AAPL", side="BUY", quantity=1,
+                order_type="MKT")
+    finally:
+        pinned.set_faults({})
+    assert _submitting(pinned) == 0 and pinned.orders() == []
