@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 from noetl_ib_plugin import TradingClient
+from noetl_ib_plugin.actions.order_preview import read_preview
 from noetl_ib_plugin.actions.outputs import PreviewOrderOutput
 from noetl_ib_plugin.client import IBClient
 from noetl_ib_plugin.entry import main
@@ -265,4 +266,18 @@ def test_a_failed_whatif_request_is_retried_since_it_places_nothing(pinned: Simu
                 order_type="MKT")
     finally:
         pinned.set_faults({})
+    assert _submitting(pinned) == 0 and pinned.orders() == []
+
+
+def test_simulator_whatif_answers_an_unknown_contract_with_ibkr_error(pinned: Simulator) -> None:
+    """The simulator's whatif for a conid it does not know is IBKR's `{"error"}`, read as a refusal."""
+    client = client_for(pinned, CRED)
+    client.get("/iserver/accounts")
+    ticket = {"acctId": ACCOUNT, "conid": 999999, "orderType": "MKT", "side": "BUY",
+              "quantity": 1, "tif": "DAY"}
+    path = f"/iserver/account/{ACCOUNT}/orders/whatif"
+    body = client.post(path, json={"orders": [ticket]}, idempotent=True)
+    assert body == {"error": "Invalid contract id: 999999"}
+    with pytest.raises(OrderRejected):
+        read_preview(body, path)
     assert _submitting(pinned) == 0 and pinned.orders() == []
