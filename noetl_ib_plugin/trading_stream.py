@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from .actions.contracts import resolve_contract
@@ -132,6 +132,10 @@ class TradingStream:
     def __iter__(self) -> Iterator[StreamEvent]:
         """Events until the stream is closed (its typed error if it stopped for good)."""
         return iter(self._stream)
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        """`async for event in live`: the same events, without blocking the asyncio loop."""
+        return aiter(self._stream)
 
     def wait(self, seconds: float) -> None:
         """Let callbacks run for `seconds` (or until the stream stops); raises its error."""

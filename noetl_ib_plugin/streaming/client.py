@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -243,6 +243,13 @@ class StreamClient:
                 return
             if event is not None:
                 yield event
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        """`async for event in stream`: the same events as iteration, read without blocking
+        the loop (streaming/aio.py); the stream's error if it stopped for good."""
+        from .aio import aiter_events
+
+        return aiter_events(self.buffer, lambda: self.error)
 
     def close(self) -> None:
         """Unsubscribe, send a close frame, stop the reader (bounded by close_timeout)."""
