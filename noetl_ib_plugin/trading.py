@@ -178,7 +178,8 @@ class TradingClient:
                ready_timeout: float = 15.0) -> TradingStream:
         """IBKR's WebSocket (`/v1/api/ws`) on this client's token and brokerage session: a
         started `TradingStream` (a context manager) with `quotes` (symbols or conids) and
-        `topics` (orders, trades, pnl) subscribed, authenticated within `ready_timeout` s.
+        `topics` (orders, trades, pnl; summary, ledger of the client's account) subscribed,
+        authenticated within `ready_timeout` s.
 
         Raises SessionTakenOver, AuthError or TransientError when it cannot stream.
         """

@@ -30,6 +30,7 @@ from ..client import IBClient
 from ..common.backoff import RetryPolicy
 from ..common.quote_fields import FIELD_IDS, as_int
 from ..errors import AuthError, ConfigurationError, SessionTakenOver, TransientError
+from .account_events import ACCOUNT_TOPICS, account_subscription, decode_other
 from .buffer import EventBuffer
 from .events import (
     ErrorEvent,
@@ -130,6 +131,8 @@ class StreamClient:
         self._lock = threading.Lock()
         self._quotes: dict[int, tuple[str, ...]] = {}
         self._topics: set[str] = set()
+        #: (summary|ledger, account) -> IBKR's (subscribe, unsubscribe) texts.
+        self._account_subs: dict[tuple[str, str], tuple[str, str]] = {}
         self._outbox: deque[str] = deque()
         self._raw: dict[int, dict[str, Any]] = {}
         self._last: dict[int, QuoteEvent] = {}
@@ -179,6 +182,28 @@ class StreamClient:
             if topic in self._topics:
                 self._topics.discard(topic)
                 self._outbox.append(_UNSUBSCRIBE[topic])
+
+    def subscribe_account(self, topic: str, account_id: str, keys: Iterable[str] = ()) -> None:
+        """`summary` (`ssd`) or `ledger` (`sld`) of `account_id`; `keys` narrows them (IBKR's
+        keys, e.g. `NetLiquidation`, `LedgerListBASE`). Events: AccountSummaryEvent,
+        LedgerEvent; IBKR confirms the unsubscribe (UnsubscribedEvent)."""
+        if topic not in ACCOUNT_TOPICS:
+            raise ConfigurationError(f"unknown account stream topic {topic!r}", field="topic",
+                                     fix=f"use one of: {', '.join(ACCOUNT_TOPICS)}.")
+        if not account_id or not account_id.replace("-", "").isalnum():
+            raise ConfigurationError(f"{topic} needs an account id such as DU1234567",
+                                     field="account_id", fix="pass account_id=DU1234567.")
+        texts = account_subscription(topic, account_id, keys)
+        with self._lock:
+            self._account_subs[(topic, account_id)] = texts
+            self._outbox.append(texts[0])
+
+    def unsubscribe_account(self, topic: str, account_id: str) -> None:
+        """Stop `summary` or `ledger` of `account_id`."""
+        with self._lock:
+            texts = self._account_subs.pop((topic, account_id), None)
+            if texts is not None:
+                self._outbox.append(texts[1])
 
     @staticmethod
     def _check_topic(topic: str) -> None:
@@ -259,6 +284,7 @@ class StreamClient:
             with self._lock:
                 goodbye = [f"umd+{c}+{{}}" for c in self._quotes]
                 goodbye += [_UNSUBSCRIBE[t] for t in sorted(self._topics)]
+                goodbye += [unsub for _, unsub in self._account_subs.values()]
             try:
                 for text in goodbye:
                     ws.send(text)
@@ -411,6 +437,7 @@ class StreamClient:
             self._outbox.clear()
             texts = [_smd(c, ids) for c, ids in self._quotes.items()]
             texts += [_SUBSCRIBE[t] for t in sorted(self._topics)]
+            texts += [sub for sub, _ in self._account_subs.values()]
             self._raw.clear()
         for text in texts:
             ws.send(text)
@@ -499,6 +526,10 @@ class StreamClient:
         elif topic == "error":
             self._emit(ErrorEvent(kind="ibkr", message=str(msg.get("error", ""))[:300],
                                   received_at=now))
+        else:  # account topics, act/blt/ntf, unsubscribe confirmations (account_events.py)
+            other = decode_other(topic, msg, now)
+            if other is not None:
+                self._emit(other)
         return False
 
     def _status(self, args: Any, now: float) -> bool:
@@ -524,8 +555,8 @@ class StreamClient:
         if conid is None:
             return
         if "error" in msg:
-            self._emit(ErrorEvent(kind="market_data", message=str(msg["error"])[:300],
-                                  received_at=now))
+            self._emit(ErrorEvent(kind=market_data_error_kind(msg["error"]),
+                                  message=str(msg["error"])[:300], received_at=now))
             return
         changed = [k for k in msg if k.isdigit()]
         with self._lock:
@@ -555,6 +586,14 @@ class StreamClient:
 def _smd(conid: int, ids: tuple[str, ...]) -> str:
     """IBKR's market data subscription text."""
     return f"smd+{conid}+" + json.dumps({"fields": list(ids)}, separators=(",", ":"))
+
+
+def market_data_error_kind(error: Any) -> str:
+    """`market_data_lines` when IBKR refused a subscription for the account's market data lines
+    (its limit), else `market_data`."""
+    text = str(error).lower()
+    return "market_data_lines" if "max number of tickers" in text \
+        or "market data lines" in text else "market_data"
 
 
 def _safe(exc: BaseException) -> str:
