@@ -88,3 +88,13 @@ def test_client_renews_market_data_before_the_stream_end(limited: Simulator) -> 
             limited.set_price(AAPL, price)
             _next(stream, lambda e, p=price: isinstance(e, QuoteEvent)  # type: ignore[misc]
                   and e.value("last") == p, 3)
+
+
+def test_simulator_cli_sets_lines_and_lifetime() -> None:
+    """`--ws-md-lines` / `--ws-md-lifetime` parse; 0 lines is refused with an example."""
+    from noetl_ib_plugin.simulator.cli import build_parser
+
+    args = build_parser().parse_args(["--ws-md-lines", "3", "--ws-md-lifetime", "540"])
+    assert (args.ws_md_lines, args.ws_md_lifetime) == (3, 540.0)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--ws-md-lines", "0"])
