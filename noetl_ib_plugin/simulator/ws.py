@@ -4,7 +4,8 @@ The HTTP server parses the Upgrade request; this module replays it into a `webso
 server protocol (the handshake and all framing are the library's), authenticates the caller as
 IBKR does and then runs one stream session on the handler's thread: first messages (`system`,
 `sts`), heartbeats, market data (`smd`/`umd`), live orders (`sor`/`uor`), trades (`str`/`utr`)
-and P&L (`spl`/`upl`), with the WebSocket faults of the fault plan (faults.WS_KINDS).
+and P&L (`spl`/`upl`), account summary and ledger (ws_account.py), market data lines and
+lifetimes (ws_limits.py), with the WebSocket faults of the fault plan (faults.WS_KINDS).
 """
 
 from __future__ import annotations
@@ -174,6 +175,7 @@ class StreamSession:
                 except ConnectionClosed:
                     return
                 if isinstance(message, str):
+                    self._slow_read()
                     self.command(message)
                 now = time.monotonic()
                 if self.silent:
@@ -206,6 +208,13 @@ class StreamSession:
                 self.sent_quotes.pop(conid, None)
                 self.quote_since.pop(conid, None)
                 self.settings.lines.release(self.principal.account_id, self, conid)
+
+    def _slow_read(self) -> None:
+        """The ws_slow_reader fault: a congested reader stalls before it handles a frame."""
+        faults = self.engine.faults
+        if faults.draw_ws("ws_slow_reader"):
+            self.engine.stats.fault("ws_slow_reader")
+            time.sleep(faults.plan.ws_slow_ms / 1000.0)
 
     def send(self, message: Mapping[str, Any]) -> None:
         """Send one message, unless a WebSocket fault says otherwise."""
