@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from websockets.sync.client import ClientConnection, connect
 
 from ..client import IBClient
+from ..client.keepalive import Keepalive, session_keepalive
 from ..common.backoff import RetryPolicy
 from ..common.quote_fields import FIELD_IDS, as_int
 from ..errors import AuthError, ConfigurationError, SessionTakenOver, TransientError
@@ -82,6 +83,17 @@ class StreamSettings:
     close_timeout: float = 2.0
     #: Market data renewal before IBKR's ~10-minute stream end (IBKR clients renew at 9 min).
     renew_quotes_after: float = 540.0
+    #: REST `POST /tickle` period while the stream runs (IBKR: every few minutes besides
+    #: `tic`), through the session's keepalive; 0: none (the caller keeps the session alive).
+    rest_tickle_interval: float = 180.0
+
+    def __post_init__(self) -> None:
+        """IBKR drops `/iserver` without a `tic` for a minute: refuse a longer period."""
+        if not 0 < self.tic_interval <= 60:
+            raise ConfigurationError(
+                f"tic_interval must be more than 0 and at most 60 seconds, got "
+                f"{self.tic_interval!r}", field="tic_interval",
+                fix="use StreamSettings(tic_interval=50) (IBKR: a tic at least once a minute).")
 
 
 def websocket_url(trading_base_url: str) -> str:
@@ -140,6 +152,7 @@ class StreamClient:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
+        self._keepalive: Keepalive | None = None
         self._ws: ClientConnection | None = None
         #: Why the stream stopped for good (None while it runs or after a clean close).
         self.error: BaseException | None = None
@@ -231,8 +244,13 @@ class StreamClient:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> StreamClient:
-        """Connect in the background (idempotent)."""
+        """Connect in the background (idempotent); REST `/tickle` every rest_tickle_interval
+        through the session's keepalive, unless one already runs for the session."""
         if self._thread is None:
+            if self.settings.rest_tickle_interval > 0:
+                self._keepalive = session_keepalive(self.client,
+                                                    self.settings.rest_tickle_interval,
+                                                    stop_timeout=self.settings.close_timeout)
             self._thread = threading.Thread(target=self._run, name="noetl-ib-stream",
                                             daemon=True)
             self._thread.start()
@@ -293,6 +311,9 @@ class StreamClient:
                 pass
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(self.settings.close_timeout + 1.0)
+        keepalive, self._keepalive = self._keepalive, None
+        if keepalive is not None:
+            keepalive.stop()
         self.buffer.end(self.error)
 
     def __enter__(self) -> StreamClient:
