@@ -95,13 +95,7 @@ class Keepalive:
 def claim_session(client: IBClient, keepalive: Keepalive) -> bool:
     """Record `keepalive` as the one tickling `client`'s brokerage session; False (nothing
     recorded) when another running keepalive already does."""
-    manager = client.brokerage_manager
-    with manager.keepalive_lock:
-        running = manager.keepalive
-        if running is not None and running is not keepalive and running.running:
-            return False
-        manager.keepalive = keepalive
-        return True
+    return client.brokerage_manager.keepalive.claim(keepalive)
 
 
 def session_keepalive(client: IBClient, interval: float, *,
@@ -109,11 +103,5 @@ def session_keepalive(client: IBClient, interval: float, *,
     """Start a keepalive for `client`'s brokerage session (`POST /tickle` every `interval` s)
     unless one already runs for it: None then (the running one keeps the session alive; the
     caller owns nothing to stop). Used by a stream, which IBKR asks to tickle over REST too."""
-    manager = client.brokerage_manager
-    with manager.keepalive_lock:
-        running = manager.keepalive
-        if running is not None and running.running:
-            return None
-        started = manager.keepalive = Keepalive(client, interval,
-                                                stop_timeout=stop_timeout).start()
-        return started
+    return client.brokerage_manager.keepalive.start_unless_held(
+        lambda: Keepalive(client, interval, stop_timeout=stop_timeout).start())

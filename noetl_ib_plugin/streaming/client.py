@@ -93,7 +93,7 @@ class StreamSettings:
             raise ConfigurationError(
                 f"tic_interval must be more than 0 and at most 60 seconds, got "
                 f"{self.tic_interval!r}", field="tic_interval",
-                fix="use StreamSettings(tic_interval=50) (IBKR: a tic at least once a minute).")
+                fix="use `StreamSettings(tic_interval=50)` (IBKR: a tic at least once a minute).")
 
 
 def websocket_url(trading_base_url: str) -> str:

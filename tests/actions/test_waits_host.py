@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import ast
 import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,20 +13,13 @@ from noetl_ib_plugin.client import IBClient
 from noetl_ib_plugin.runner import default_host, run_action
 from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.streaming import StreamClient, StreamSettings
+from tests.actions.test_waits_sim import quick_sim  # noqa: F401
 
 AAPL = 265598
 WAITS = Path(__file__).resolve().parents[2] / "noetl_ib_plugin" / "actions" / "waits.py"
 
 
-@pytest.fixture
-def quick_sim(sim_reset: Simulator) -> Iterator[Simulator]:
-    """The module simulator with short stream periods."""
-    sim_reset.stream.heartbeat_s, sim_reset.stream.quote_interval_s = 0.2, 0.05
-    yield sim_reset
-    sim_reset.stream.heartbeat_s, sim_reset.stream.quote_interval_s = 10.0, 0.5
-
-
-def test_wait_price_streams_through_the_hosts_factory(quick_sim: Simulator) -> None:
+def test_wait_price_streams_through_the_hosts_factory(quick_sim: Simulator) -> None:  # noqa: F811
     """run_action hands wait_price the host's stream factory bound to the step's client."""
     host = default_host()
     built: list[tuple[IBClient, StreamSettings | None]] = []
@@ -67,7 +58,7 @@ def test_waits_module_never_constructs_a_stream_client() -> None:
     assert calls == []
 
 
-def test_a_streaming_action_without_the_factory_is_a_type_error(quick_sim: Any) -> None:
+def test_a_streaming_action_without_the_factory_is_a_type_error() -> None:
     """Calling wait_price directly without open_stream fails loudly (no hidden fallback)."""
     from noetl_ib_plugin.actions.waits import WaitPriceInput, wait_price
 

@@ -73,7 +73,7 @@ def test_stream_tickles_rest_through_the_session_keepalive(stream_sim: Simulator
         opened = len(calls)
         time.sleep(1.0)
         assert len(calls) - opened >= 3
-        assert ib.brokerage_manager.keepalive is not None
+        assert ib.brokerage_manager.keepalive.holder is not None
     time.sleep(0.3)
     assert _keepalive_threads() == before  # close() stopped the stream's keepalive
 
