@@ -12,15 +12,25 @@ all keys first, then only the changed ones (AccountCode always). `sld`: `{"topic
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
+from .auth import Principal
+from .engine import Engine
 from .ledger import ledger
 from .portfolio import summary
 
-if TYPE_CHECKING:
-    from .ws import StreamSession
+__all__ = ["AccountStreams", "Session", "act_message"]
 
-__all__ = ["AccountStreams", "act_message"]
+
+class Session(Protocol):
+    """What these topics need of a stream session (ws.StreamSession)."""
+
+    engine: Engine
+    principal: Principal
+
+    def send(self, message: Mapping[str, Any]) -> None:
+        """Send one message (faults apply)."""
 
 #: IBKR's `ssd` keys -> the simulator's summary figures (portfolio.summary).
 SUMMARY_KEYS = {
@@ -33,7 +43,7 @@ SUMMARY_KEYS = {
 CONFIRM = {"usd": "unsubscribed from summary", "uld": "unsubscribed from ledger"}
 
 
-def act_message(session: StreamSession) -> dict[str, Any]:
+def act_message(session: Session) -> dict[str, Any]:
     """`act`: the login's accounts and the selected one (no session identity)."""
     accounts = session.engine.broker.login_accounts(session.principal)
     selected = session.principal.account_id
@@ -46,7 +56,7 @@ def act_message(session: StreamSession) -> dict[str, Any]:
 class AccountStreams:
     """One socket's `ssd`/`sld` subscriptions: account -> (keys wanted, what was sent)."""
 
-    def __init__(self, session: StreamSession) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
         self.summary: dict[str, tuple[frozenset[str], dict[str, Any]]] = {}
         self.ledger: dict[str, tuple[frozenset[str], dict[str, Any]]] = {}
