@@ -311,9 +311,7 @@ class StreamClient:
                 pass
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(self.settings.close_timeout + 1.0)
-        keepalive, self._keepalive = self._keepalive, None
-        if keepalive is not None:
-            keepalive.stop()
+        self._stop_keepalive()
         self.buffer.end(self.error)
 
     def __enter__(self) -> StreamClient:
@@ -391,7 +389,15 @@ class StreamClient:
         """Record why and end the buffer (the consumer gets StreamClosed from `exc`)."""
         log.warning("stream stopped: %s", _safe(exc))
         self.error = exc
+        self._stop_keepalive()
         self.buffer.end(exc)
+
+    def _stop_keepalive(self) -> None:
+        """Stop the REST keepalive this stream started (once; bounded by its stop_timeout)."""
+        with self._lock:
+            keepalive, self._keepalive = self._keepalive, None
+        if keepalive is not None:
+            keepalive.stop()
 
     def _backoff(self, n: int) -> None:
         """Exponential backoff with jitter, cut short by close()."""

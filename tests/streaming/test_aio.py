@@ -108,3 +108,21 @@ def test_async_for_over_a_live_stream_keeps_the_loop_free(stream_sim: Simulator)
     quote, ticks = asyncio.run(main())
     assert quote.value("last") == 190.0
     assert ticks > 0  # the loop ran other tasks while the stream was connecting
+
+
+def test_trading_stream_async_for(stream_sim: Simulator) -> None:  # noqa: F811
+    """`async for` over TradingClient.stream() gives the same typed events."""
+    from noetl_ib_plugin import TradingClient
+
+    stream_sim.set_price(AAPL, 190.0)
+
+    async def first_quote() -> QuoteEvent:
+        with TradingClient("sim_oauth2", credentials_file=stream_sim.credentials_file) as ib, \
+                ib.stream(quotes=[AAPL], fields=["last"], settings=FAST) as live:
+            async with asyncio.timeout(10):
+                async for event in live:
+                    if isinstance(event, QuoteEvent):
+                        return event
+        raise AssertionError("no quote")
+
+    assert asyncio.run(first_quote()).value("last") == 190.0

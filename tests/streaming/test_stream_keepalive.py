@@ -102,3 +102,24 @@ def test_trading_client_keepalive_is_the_streams_keepalive(stream_sim: Simulator
                        keepalive=True) as ib, \
             ib.stream(settings=dataclasses.replace(FAST, rest_tickle_interval=0.2)):
         assert _keepalive_threads() == before + 1
+
+
+def test_a_stream_that_stops_for_good_stops_its_keepalive(stream_sim: Simulator) -> None:  # noqa: F811
+    """`sts` kick ends the stream for good: its REST keepalive stops too, before close()."""
+    ib = client_for(stream_sim, "sim_oauth2")
+    before = _keepalive_threads()
+    stream = StreamClient(ib, settings=dataclasses.replace(FAST, rest_tickle_interval=0.2))
+    try:
+        stream.start()
+        assert stream.wait_ready(5)
+        assert _keepalive_threads() == before + 1
+        stream_sim.set_faults({"ws_kick": 1.0})
+        deadline = time.monotonic() + 5
+        while stream.error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stream.error is not None
+        time.sleep(0.5)
+        assert _keepalive_threads() == before
+    finally:
+        stream_sim.set_faults({})
+        stream.close()
