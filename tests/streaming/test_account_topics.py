@@ -130,3 +130,13 @@ def test_cli_streams_the_credentials_account_summary(stream_sim: Simulator,  # n
     event = json.loads(lines[0])
     assert event["topic"] == "summary" and event["account_id"] == ACCOUNTS["sim_oauth2"]
     assert set(event["values"]) == {"AccountCode", "NetLiquidation"}
+
+
+def test_trading_client_streams_its_accounts_ledger(stream_sim: Simulator) -> None:  # noqa: F811
+    """`ib.stream(topics=["ledger"])`: the ledger of the client's own account, typed."""
+    from noetl_ib_plugin import TradingClient
+
+    with TradingClient("sim_oauth1a", credentials_file=stream_sim.credentials_file) as ib, \
+            ib.stream(topics=["ledger"]) as live:
+        event = next(e for e in live if isinstance(e, LedgerEvent))
+    assert event.account_id == ACCOUNTS["sim_oauth1a"] and "BASE" in event.rows
