@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ..errors import ConfigurationError
 from .events import ErrorEvent, StreamEvent
 
 __all__ = [
@@ -89,7 +90,15 @@ class UnsubscribedEvent(StreamEvent):
 
 def account_subscription(topic: str, account_id: str,
                          keys: Iterable[str] = ()) -> tuple[str, str]:
-    """IBKR's (subscribe, unsubscribe) texts for `summary` or `ledger` of `account_id`."""
+    """IBKR's (subscribe, unsubscribe) texts for `summary` or `ledger` of `account_id`.
+    Raises ConfigurationError for another topic or an account id that is not one (it becomes
+    part of a protocol text)."""
+    if topic not in ACCOUNT_TOPICS:
+        raise ConfigurationError(f"unknown account stream topic {topic!r}", field="topic",
+                                 fix=f"use one of: {', '.join(ACCOUNT_TOPICS)}.")
+    if not account_id or not account_id.replace("-", "").isalnum():
+        raise ConfigurationError(f"{topic} needs an account id such as DU1234567",
+                                 field="account_id", fix="pass account_id=DU1234567.")
     sub, unsub = ACCOUNT_TOPICS[topic]
     args: dict[str, Any] = {}
     wanted = list(keys)

@@ -31,7 +31,7 @@ from ..client.keepalive import Keepalive, session_keepalive
 from ..common.backoff import RetryPolicy
 from ..common.quote_fields import FIELD_IDS, as_int
 from ..errors import AuthError, ConfigurationError, SessionTakenOver, TransientError
-from .account_events import ACCOUNT_TOPICS, account_subscription, decode_other
+from .account_events import account_subscription, decode_other
 from .buffer import EventBuffer
 from .events import (
     ErrorEvent,
@@ -200,13 +200,7 @@ class StreamClient:
         """`summary` (`ssd`) or `ledger` (`sld`) of `account_id`; `keys` narrows them (IBKR's
         keys, e.g. `NetLiquidation`, `LedgerListBASE`). Events: AccountSummaryEvent,
         LedgerEvent; IBKR confirms the unsubscribe (UnsubscribedEvent)."""
-        if topic not in ACCOUNT_TOPICS:
-            raise ConfigurationError(f"unknown account stream topic {topic!r}", field="topic",
-                                     fix=f"use one of: {', '.join(ACCOUNT_TOPICS)}.")
-        if not account_id or not account_id.replace("-", "").isalnum():
-            raise ConfigurationError(f"{topic} needs an account id such as DU1234567",
-                                     field="account_id", fix="pass account_id=DU1234567.")
-        texts = account_subscription(topic, account_id, keys)
+        texts = account_subscription(topic, account_id, keys)  # ConfigurationError if bad
         with self._lock:
             self._account_subs[(topic, account_id)] = texts
             self._outbox.append(texts[0])

@@ -112,11 +112,10 @@ def test_account_subscription_texts_and_bad_account() -> None:
     assert account_subscription("summary", "DU1", ["NetLiquidation"]) == (
         'ssd+DU1+{"keys":["NetLiquidation"]}', "usd+DU1+{}")
     assert account_subscription("ledger", "DU1") == ("sld+DU1+{}", "uld+DU1+{}")
-    from noetl_ib_plugin.streaming import StreamClient
-
-    stream = StreamClient.__new__(StreamClient)
     with pytest.raises(ConfigurationError, match="account_id=DU1234567"):
-        StreamClient.subscribe_account(stream, "summary", "DU1+umd")
+        account_subscription("summary", "DU1+umd")
+    with pytest.raises(ConfigurationError, match="summary, ledger"):
+        account_subscription("positions", "DU1")
 
 
 def test_cli_streams_the_credentials_account_summary(stream_sim: Simulator,  # noqa: F811
