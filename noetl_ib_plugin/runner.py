@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -194,7 +195,11 @@ def run_action_typed(
         client.ensure_trading_allowed(getattr(validated, "account_id", None))
     from .actions.outputs.base import typed_output
 
-    return typed_output(action.output_model, action.run(client, validated), name)
+    run: Callable[..., Any] = action.run
+    if action.streams:  # the host builds the step's streams (one composition root)
+        return typed_output(action.output_model,
+                            run(client, validated, open_stream=partial(host.stream, client)), name)
+    return typed_output(action.output_model, run(client, validated), name)
 
 
 def output_schema(action: Action) -> dict[str, Any] | None:

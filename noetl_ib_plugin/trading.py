@@ -44,7 +44,7 @@ from .actions.outputs import (
     load_output,
     output_json,
 )
-from .client.keepalive import TICKLE_INTERVAL, Keepalive
+from .client.keepalive import TICKLE_INTERVAL, Keepalive, claim_session
 from .credentials import CredentialRecord, parse_record
 from .credentials.env_store import checked_record
 from .errors import IBPluginError, InputError
@@ -101,6 +101,8 @@ class TradingClient:
                 raise InputError("must be a positive number of seconds",
                                  field="keepalive_interval", fix="use keepalive_interval=60.")
             self._keepalive = Keepalive(self, keepalive_interval, stop_timeout=5.0).start()
+            # Streams of this client see it and start no second keepalive for the session.
+            claim_session(get_client(self.record, host=self.host), self._keepalive)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> TradingClient:
@@ -180,7 +182,8 @@ class TradingClient:
                ready_timeout: float = 15.0) -> TradingStream:
         """IBKR's WebSocket (`/v1/api/ws`) on this client's token and brokerage session: a
         started `TradingStream` (a context manager) with `quotes` (symbols or conids) and
-        `topics` (orders, trades, pnl) subscribed, authenticated within `ready_timeout` s.
+        `topics` (orders, trades, pnl; summary, ledger of the client's account) subscribed,
+        authenticated within `ready_timeout` s.
 
         Raises SessionTakenOver, AuthError or TransientError when it cannot stream.
         """

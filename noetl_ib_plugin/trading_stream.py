@@ -18,13 +18,14 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from .actions.contracts import resolve_contract
 from .client import IBClient
 from .errors import InputError, TransientError
 from .streaming import DEFAULT_QUOTE_FIELDS, StreamClient, StreamClosed, StreamEvent
+from .streaming.account_events import ACCOUNT_TOPICS
 from .streaming.events import QuoteEvent
 
 if TYPE_CHECKING:
@@ -35,7 +36,8 @@ __all__ = ["TradingStream"]
 log = logging.getLogger(__name__)
 
 #: Event topics a callback may be registered for ("*": every event).
-EVENT_TOPICS = ("quote", "order", "trade", "pnl", "resynced", "sts", "system", "error", "*")
+EVENT_TOPICS = ("quote", "order", "trade", "pnl", "resynced", "sts", "system", "error",
+                "summary", "ledger", "account", "bulletin", "notification", "unsubscribed", "*")
 
 
 class TradingStream:
@@ -80,13 +82,20 @@ class TradingStream:
         """Stop market data for symbols or conids."""
         self._stream.unsubscribe_quotes([self._conid(i) for i in items])
 
-    def subscribe(self, topic: str) -> None:
-        """`orders`, `trades` or `pnl`."""
-        self._stream.subscribe(topic)
+    def subscribe(self, topic: str, account_id: str | None = None) -> None:
+        """`orders`, `trades`, `pnl`, or `summary`/`ledger` of `account_id` (default: the
+        client's account)."""
+        if topic in ACCOUNT_TOPICS:
+            self._stream.subscribe_account(topic, account_id or self._client.account_id)
+        else:
+            self._stream.subscribe(topic)
 
-    def unsubscribe(self, topic: str) -> None:
-        """Stop `orders`, `trades` or `pnl`."""
-        self._stream.unsubscribe(topic)
+    def unsubscribe(self, topic: str, account_id: str | None = None) -> None:
+        """Stop `orders`, `trades`, `pnl`, or `summary`/`ledger` of `account_id`."""
+        if topic in ACCOUNT_TOPICS:
+            self._stream.unsubscribe_account(topic, account_id or self._client.account_id)
+        else:
+            self._stream.unsubscribe(topic)
 
     def last_quote(self, item: str | int) -> QuoteEvent | None:
         """The latest merged quote of a symbol or conid (None before its first message)."""
@@ -132,6 +141,10 @@ class TradingStream:
     def __iter__(self) -> Iterator[StreamEvent]:
         """Events until the stream is closed (its typed error if it stopped for good)."""
         return iter(self._stream)
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        """`async for event in live`: the same events, without blocking the asyncio loop."""
+        return aiter(self._stream)
 
     def wait(self, seconds: float) -> None:
         """Let callbacks run for `seconds` (or until the stream stops); raises its error."""

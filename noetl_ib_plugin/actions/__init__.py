@@ -124,6 +124,7 @@ BUILTIN_ACTIONS: list[Action] = [
         input_model=f"{__name__}.waits:WaitOrderInput",
         run=f"{__name__}.waits:wait_order",
         output_model=f"{_OUT}:WaitOrderOutput",
+        streams=True,
         description="Wait on IBKR's order stream until an order is filled, done or working "
         "(confirmed by one REST read); a timeout is an outcome field.",
     ),
@@ -132,6 +133,7 @@ BUILTIN_ACTIONS: list[Action] = [
         input_model=f"{__name__}.waits:WaitPriceInput",
         run=f"{__name__}.waits:wait_price",
         output_model=f"{_OUT}:WaitPriceOutput",
+        streams=True,
         description="Stream market data until a condition such as 'last >= 190' holds; a "
         "timeout is an outcome field.",
     ),

@@ -83,7 +83,9 @@ class _ImportedOnFirstUse(Generic[_T]):
 
 @dataclass(frozen=True, repr=False)
 class Action:
-    """A named trading job; `trading=True` puts it behind the paper guard.
+    """A named trading job; `trading=True` puts it behind the paper guard; `streams=True`: `run`
+    also takes `open_stream` (keyword), the host's StreamClient factory for the step's client
+    (`Host.stream`), so an action never builds a stream itself.
 
     `input_model`, `run` and `output_model` accept the objects or `"package.module:attribute"`
     strings; a string is imported the first time the field is read (validation, `list_actions`,
@@ -98,6 +100,7 @@ class Action:
     description: str
     trading: bool = False
     output_model: type[BaseModel] | None = None
+    streams: bool = False
 
     def __init__(
         self,
@@ -108,6 +111,7 @@ class Action:
         trading: bool = False,
         *,
         output_model: type[BaseModel] | str | None = None,
+        streams: bool = False,
     ) -> None:
         set_ = object.__setattr__  # frozen; the two import-path fields go through their descriptors
         set_(self, "name", name)
@@ -116,13 +120,14 @@ class Action:
         set_(self, "description", description)
         set_(self, "trading", trading)
         set_(self, "output_model", output_model)
+        set_(self, "streams", streams)
 
     def __repr__(self) -> str:
         """Shows import paths as given, so printing an action imports nothing."""
         return (
             f"Action(name={self.name!r}, input_model={_INPUT_MODEL.given(self)!r}, "
             f"run={_RUN.given(self)!r}, description={self.description!r}, trading={self.trading!r}, "
-            f"output_model={_OUTPUT_MODEL.given(self)!r})"
+            f"output_model={_OUTPUT_MODEL.given(self)!r}, streams={self.streams!r})"
         )
 
 

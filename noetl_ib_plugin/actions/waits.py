@@ -3,7 +3,9 @@ s.12) instead of polling REST, then answers with what IBKR holds.
 
 A step cannot keep a socket across steps, so each wait opens a `StreamClient` over the step's
 `IBClient` (same token, brokerage session and pacer), waits for its condition or `timeout`, and
-closes it. `wait_order` confirms the condition with one REST read (`order_status`); a timeout is
+closes it. The stream is built by the host (`Host.stream`, the composition root) and handed in
+as `open_stream` (the action is registered with `streams=True`); a wait never builds one
+itself. `wait_order` confirms the condition with one REST read (`order_status`); a timeout is
 an outcome (`timed_out: true`), not an error.
 """
 
@@ -30,7 +32,7 @@ from ..streaming import (
 )
 from .contracts import resolve_contract
 from .executions import OrderStatusInput, order_status
-from .order_lookup import find_order_by_coid, live_orders
+from .order_lookup import find_order_by_coid
 from .order_states import CAN_FILL, CANCELLED, FILLED, INACTIVE, WORKING
 from .outputs.base import load_output, output_json
 from .outputs.waits import WaitOrderOutput, WaitPriceOutput
@@ -53,12 +55,14 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 _CONDITION = re.compile(r"^\s*([a-z_]+)\s*(>=|<=|==|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
-def _stream(client: IBClient, timeout: float) -> StreamClient:
-    """A stream for one step, its deadlines inside the step's timeout."""
+#: The host's StreamClient factory for the step's client (`Host.stream` bound to it).
+StreamOpener = Callable[[StreamSettings], StreamClient]
+
+
+def _settings(timeout: float) -> StreamSettings:
+    """A step's stream deadlines, inside the step's timeout."""
     bound = max(1.0, min(10.0, timeout))
-    return StreamClient(client, settings=StreamSettings(open_timeout=bound, auth_timeout=bound,
-                                                        max_failures=3),
-                        read_live_orders=lambda: live_orders(client))
+    return StreamSettings(open_timeout=bound, auth_timeout=bound, max_failures=3)
 
 
 def _events(client: IBClient, stream: StreamClient, deadline: float) -> Iterator[StreamEvent]:
@@ -111,7 +115,8 @@ def _order_id(client: IBClient, inp: WaitOrderInput) -> str:
     return str(found["order_id"])
 
 
-def wait_order(client: IBClient, inp: WaitOrderInput) -> WaitOrderOutput:
+def wait_order(client: IBClient, inp: WaitOrderInput, *,
+               open_stream: StreamOpener) -> WaitOrderOutput:
     """Wait for the order's `until` condition on the orders stream, confirmed by one REST read.
 
     Returns `{"order": <order_status output>, "condition_met": bool, "timed_out": bool,
@@ -137,7 +142,7 @@ def wait_order(client: IBClient, inp: WaitOrderInput) -> WaitOrderOutput:
     if holds(order.get("status")):
         return result(order, True, 0)
     events = 0
-    stream = _stream(client, inp.timeout)
+    stream = open_stream(_settings(inp.timeout))
     stream.subscribe("orders")
     with stream:
         order = read()  # a change between the first read and the subscription is not missed
@@ -188,7 +193,8 @@ class WaitPriceInput(BaseModel):
         return self
 
 
-def wait_price(client: IBClient, inp: WaitPriceInput) -> WaitPriceOutput:
+def wait_price(client: IBClient, inp: WaitPriceInput, *,
+               open_stream: StreamOpener) -> WaitPriceOutput:
     """Stream market data until the condition holds; returns `{"conid", "symbol", "condition",
     "condition_met", "timed_out", "quote": {fields by name}, "waited_seconds"}` (`quote`: the
     quote that met the condition, else the last one seen, else null)."""
@@ -205,7 +211,7 @@ def wait_price(client: IBClient, inp: WaitPriceInput) -> WaitPriceOutput:
         conid, symbol = contract.conid, contract.symbol or inp.symbol
     last: QuoteEvent | None = None
     met = False
-    stream = _stream(client, inp.timeout)
+    stream = open_stream(_settings(inp.timeout))
     stream.subscribe_quotes([conid], dict.fromkeys(["last", "bid", "ask", name]))
     with stream:
         for event in _events(client, stream, deadline):

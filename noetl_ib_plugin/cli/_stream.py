@@ -1,7 +1,8 @@
 """`noetl-ib stream TOPIC`: IBKR's WebSocket as JSON lines (one event per line, flushed).
 
 Topics: `quotes` (symbols=AAPL,MSFT and/or conids=265598; fields=last,bid,ask), `orders`,
-`trades`, `pnl`. Ends at --max-events N, after --duration S, or on SIGINT/SIGTERM (exit 0,
+`trades`, `pnl`, `summary` and `ledger` (account=DU1234567, default the credential's account;
+keys=NetLiquidation). Ends at --max-events N, after --duration S, or on SIGINT/SIGTERM (exit 0,
 the socket closed cleanly); a stream that cannot go on exits with its error's code, as `run`.
 """
 
@@ -23,7 +24,11 @@ from ._run import collect_args, tell_waits
 __all__ = ["TOPICS", "add_stream_parser", "cmd_stream"]
 
 #: Topic -> the event topics it prints (errors and resyncs always).
-TOPICS = {"quotes": "quote", "orders": "order", "trades": "trade", "pnl": "pnl"}
+TOPICS = {"quotes": "quote", "orders": "order", "trades": "trade", "pnl": "pnl",
+          "summary": "summary", "ledger": "ledger"}
+#: Arguments each topic takes.
+_ARGS = {"quotes": {"symbols", "conids", "fields"}, "summary": {"account", "keys"},
+         "ledger": {"account", "keys"}}
 _ALWAYS = ("error", "resynced")
 
 
@@ -31,14 +36,16 @@ def add_stream_parser(sub: Any, parser_class: type[argparse.ArgumentParser],
                       verbose: Any, credential_options: Any) -> None:
     """The `stream` sub-command."""
     stream = sub.add_parser(
-        "stream", help="stream quotes, orders, trades or pnl as JSON lines (IBKR's WebSocket)",
+        "stream", help="stream quotes, orders, trades, pnl, summary or ledger as JSON lines (IBKR's "
+        "WebSocket)",
         description="Print one JSON object per event, flushed per line, until --max-events, "
         "--duration or SIGINT/SIGTERM. quotes: symbols=AAPL,MSFT conids=265598 "
-        "fields=last,bid,ask.")
+        "fields=last,bid,ask; summary, ledger: account=DU1234567 keys=NetLiquidation.")
     stream.add_argument("topic", choices=sorted(TOPICS), metavar="TOPIC",
-                        help="quotes, orders, trades or pnl")
+                        help="quotes, orders, trades, pnl, summary or ledger")
     stream.add_argument("params", nargs="*", metavar="key=value",
-                        help="quotes: symbols=, conids=, fields=")
+                        help="quotes: symbols=, conids=, fields=; summary, ledger: account=, "
+                        "keys=")
     credential_options(stream)
     stream.add_argument("--max-events", type=int, metavar="N", help="stop after N events")
     stream.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
@@ -77,11 +84,12 @@ def cmd_stream(ns: argparse.Namespace, out: TextIO) -> int:
     if ns.duration is not None and not ns.duration > 0:
         raise UsageError("--duration must be a positive number of seconds", field="duration")
     args = collect_args(None, list(ns.params or []))
-    unknown = set(args) - ({"symbols", "conids", "fields"} if ns.topic == "quotes" else set())
+    takes = _ARGS.get(ns.topic, set())
+    unknown = set(args) - takes
     if unknown:
         raise UsageError(f"{ns.topic}: unknown argument {sorted(unknown)[0]!r}"
-                            + (" (quotes takes symbols=, conids=, fields=)"
-                               if ns.topic == "quotes" else " (it takes none)"),
+                            + (f" ({ns.topic} takes {', '.join(f'{a}=' for a in sorted(takes))})"
+                               if takes else " (it takes none)"),
                             field=sorted(unknown)[0])
     from ..actions.contracts import resolve_contract
     from ..runner import default_host, get_client, resolve_credential
@@ -99,6 +107,9 @@ def cmd_stream(ns: argparse.Namespace, out: TextIO) -> int:
             raise UsageError("quotes needs symbols=AAPL or conids=265598", field="symbols")
         fields = _words(args["fields"]) if "fields" in args else list(DEFAULT_QUOTE_FIELDS)
         stream.subscribe_quotes(conids, fields)
+    elif ns.topic in ("summary", "ledger"):
+        stream.subscribe_account(ns.topic, str(args.get("account") or client.account_id),
+                                 _words(args.get("keys", "")))
     else:
         stream.subscribe(ns.topic)
     stop = threading.Event()

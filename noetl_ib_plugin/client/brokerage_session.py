@@ -21,6 +21,7 @@ from ..common.file_lock import file_lock
 from ..common.progress import Progress, announce
 from ..errors import AuthError, BrokerError, SessionTakenOver, TransientError
 from .brokerage_state import BrokerageSession
+from .keepalive_slot import KeepaliveSlot
 
 __all__ = [
     "BRIDGE_WAIT",
@@ -201,6 +202,9 @@ class BrokerageSessionManager:
         self.verified_session: BrokerageSession | None = None
         self.verified_token: Token | None = None
         self.portfolio_token: Token | None = None
+        #: The keepalive tickling this session while one runs (client/keepalive.py), so a
+        #: stream does not start a second.
+        self.keepalive = KeepaliveSlot()
 
     # -- the pipeline layer ---------------------------------------------------------------------
 

@@ -11,11 +11,14 @@ import contextvars
 import logging
 import threading
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import IBPluginError
 
-__all__ = ["TICKLE_INTERVAL", "Keepalive", "Tickles"]
+if TYPE_CHECKING:
+    from .ib_client import IBClient
+
+__all__ = ["TICKLE_INTERVAL", "Keepalive", "Tickles", "claim_session", "session_keepalive"]
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +90,18 @@ class Keepalive:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def claim_session(client: IBClient, keepalive: Keepalive) -> bool:
+    """Record `keepalive` as the one tickling `client`'s brokerage session; False (nothing
+    recorded) when another running keepalive already does."""
+    return client.brokerage_manager.keepalive.claim(keepalive)
+
+
+def session_keepalive(client: IBClient, interval: float, *,
+                      stop_timeout: float = 5.0) -> Keepalive | None:
+    """Start a keepalive for `client`'s brokerage session (`POST /tickle` every `interval` s)
+    unless one already runs for it: None then (the running one keeps the session alive; the
+    caller owns nothing to stop). Used by a stream, which IBKR asks to tickle over REST too."""
+    return client.brokerage_manager.keepalive.start_unless_held(
+        lambda: Keepalive(client, interval, stop_timeout=stop_timeout).start())

@@ -76,6 +76,18 @@ def _count(text: str) -> int:
     return value
 
 
+def _lines(text: str) -> int:
+    """A number of market data lines per account."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a count from 1 to 10000, e.g. --ws-md-lines 100")
+    return value
+
+
 def _json_object(option: str, check: Any) -> Any:
     """A JSON object that `check(obj)` accepts (it raises ValueError/TypeError otherwise)."""
     sample = '{"http_500": 0.2}' if option == "--faults" else '{"enforce_coid_unique": false}'
@@ -170,6 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "subscription (IBKR: about 0.5)")
     parser.add_argument("--ws-walk", action="store_true",
                         help="benchmarks: every /v1/api/ws market data message moves last/bid/ask")
+    parser.add_argument("--ws-md-lines", default=100, type=_lines,
+                        help="market data lines per account across its sockets (IBKR: 100 by "
+                        "default); over it, smd is refused with an error")
+    parser.add_argument("--ws-md-lifetime", default=600.0,
+                        type=_seconds(0.0, 86400.0, low_open=True,
+                                      example="--ws-md-lifetime 600"),
+                        help="seconds a market data subscription streams before it ends unless "
+                        "renewed by another smd (IBKR: about 10-15 minutes)")
     parser.add_argument("--register", action="append", default=[], metavar="FILE",
                         help="JSON file registering your own OAuth 2.0 client or OAuth 1.0a "
                         "consumer (the body of POST /__sim/clients); may repeat")
@@ -208,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
                     ws_heartbeat_s=args.ws_heartbeat, ws_quote_interval_s=args.ws_quote_interval)
     sim.set_order_options(**order_options)
     sim.stream.walk = bool(args.ws_walk)
+    sim.stream.market_data_lines = args.ws_md_lines
+    sim.stream.market_data_lifetime_s = args.ws_md_lifetime
     try:
         try:
             sim.start()

@@ -39,8 +39,9 @@ ORDER_KINDS = ("inactive", "inactive_later", "session_change")
 #: once per message the server is about to send: `ws_drop` closes the socket without a close
 #: frame, `ws_silent` stops sending (heartbeats too) while the socket stays open, `ws_kick` sends
 #: `sts` competing/unauthenticated and closes the brokerage session, `ws_malformed` sends a frame
-#: that is not JSON in place of the message.
-WS_KINDS = ("ws_refuse", "ws_drop", "ws_silent", "ws_kick", "ws_malformed")
+#: that is not JSON in place of the message. `ws_slow_reader` is drawn once per frame the client
+#: sends: the server stops reading (and sending) for `ws_slow_ms` before it handles the frame.
+WS_KINDS = ("ws_refuse", "ws_drop", "ws_silent", "ws_kick", "ws_malformed", "ws_slow_reader")
 KINDS = (*WIRE_KINDS, *GARBAGE_KINDS, *ORDER_KINDS, *WS_KINDS)
 ORDER_PATHS = ("/v1/api/iserver/account/", "/v1/api/iserver/reply/")
 
@@ -65,12 +66,15 @@ class FaultPlan:
     wrong_shape_body: Any = field(default_factory=lambda: {"foo": 1})
     live_orders_lag_s: float = 0.0
     inactive_reason: str = ""
+    #: How long a `ws_slow_reader` stall lasts (milliseconds).
+    ws_slow_ms: float = 1500.0
 
     @classmethod
     def parse(cls, plan: dict[str, Any]) -> FaultPlan:
         """Validate a JSON plan ({} clears); unknown keys are refused so typos are noticed."""
         known = {*KINDS, "seed", "latency_ms", "paths", "methods", "garbage_paths",
-                 "garbage_methods", "wrong_shape_body", "live_orders_lag_s", "inactive_reason"}
+                 "garbage_methods", "wrong_shape_body", "live_orders_lag_s", "inactive_reason",
+                 "ws_slow_ms"}
         unknown = set(plan) - known
         if unknown:
             raise ValueError(f"unknown fault keys: {sorted(unknown)}")
@@ -84,6 +88,9 @@ class FaultPlan:
         lag = float(plan.get("live_orders_lag_s", 0.0))
         if lag < 0:
             raise ValueError("live_orders_lag_s must be >= 0 (seconds)")
+        slow = float(plan.get("ws_slow_ms", 1500.0))
+        if not 0 <= slow <= 60_000:
+            raise ValueError("ws_slow_ms must be from 0 to 60000 (milliseconds)")
         methods = plan.get("methods")
         return cls(
             seed=int(plan.get("seed", 0)),
@@ -96,6 +103,7 @@ class FaultPlan:
             wrong_shape_body=plan.get("wrong_shape_body", {"foo": 1}),
             live_orders_lag_s=lag,
             inactive_reason=str(plan.get("inactive_reason", "")),
+            ws_slow_ms=slow,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -112,6 +120,8 @@ class FaultPlan:
             out["live_orders_lag_s"] = self.live_orders_lag_s
         if self.inactive_reason:
             out["inactive_reason"] = self.inactive_reason
+        if "ws_slow_reader" in self.probabilities:
+            out["ws_slow_ms"] = self.ws_slow_ms
         return out
 
 

@@ -4,7 +4,8 @@ The HTTP server parses the Upgrade request; this module replays it into a `webso
 server protocol (the handshake and all framing are the library's), authenticates the caller as
 IBKR does and then runs one stream session on the handler's thread: first messages (`system`,
 `sts`), heartbeats, market data (`smd`/`umd`), live orders (`sor`/`uor`), trades (`str`/`utr`)
-and P&L (`spl`/`upl`), with the WebSocket faults of the fault plan (faults.WS_KINDS).
+and P&L (`spl`/`upl`), account summary and ledger (ws_account.py), market data lines and
+lifetimes (ws_limits.py), with the WebSocket faults of the fault plan (faults.WS_KINDS).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import socket
 import struct
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -29,6 +30,8 @@ from websockets.sync.connection import Connection
 from .auth import AuthError, Principal
 from .engine import Engine
 from .orders import WORKING, render_live
+from .ws_account import AccountStreams, act_message
+from .ws_limits import LINES_REFUSED, MarketDataLines
 
 __all__ = ["StreamSettings", "is_upgrade", "serve_websocket"]
 
@@ -57,6 +60,13 @@ class StreamSettings:
     #: Benchmarks: last/bid/ask step by a cent on every market data message (so every message
     #: carries changes at any rate), instead of the seeded per-second path.
     walk: bool = False
+    #: Market data lines per account, across its sockets (IBKR's default allotment: 100).
+    market_data_lines: int = 100
+    #: A market data subscription stops this long after its `smd` unless renewed by another
+    #: `smd` (IBKR: about 10-15 minutes).
+    market_data_lifetime_s: float = 600.0
+    #: Who holds the lines now (one table per simulator).
+    lines: MarketDataLines = field(default_factory=MarketDataLines)
 
 
 def is_upgrade(headers: Mapping[str, str]) -> bool:
@@ -132,6 +142,9 @@ class StreamSession:
         self.engine, self.conn, self.sock = engine, conn, sock
         self.principal, self.settings = principal, settings
         self.quotes: dict[int, tuple[str, ...]] = {}
+        #: When each market data subscription was made or renewed (monotonic s).
+        self.quote_since: dict[int, float] = {}
+        self.account = AccountStreams(self)
         self.sent_quotes: dict[int, dict[str, Any]] = {}
         self.orders: dict[int, dict[str, Any]] | None = None
         self.trades: set[str] | None = None
@@ -150,6 +163,7 @@ class StreamSession:
             self.send({"topic": "system", "success": self.principal.username,
                        "isFT": False, "isPaper": self.principal.account_id.startswith("DU")})
             self.send(self._sts())
+            self.send(act_message(self))
             now = time.monotonic()
             next_hb, next_quote, next_book = now + s.heartbeat_s, now, now
             while not self.ended:
@@ -161,6 +175,7 @@ class StreamSession:
                 except ConnectionClosed:
                     return
                 if isinstance(message, str):
+                    self._slow_read()
                     self.command(message)
                 now = time.monotonic()
                 if self.silent:
@@ -175,10 +190,31 @@ class StreamSession:
                     self.push_book()
                 if now >= next_quote:
                     next_quote = now + s.quote_interval_s
+                    self._expire_quotes(now)
                     self.push_quotes()
                     self.push_pnl()
+                    self.account.push()
         except _Dropped:
             return
+        finally:
+            s.lines.release(self.principal.account_id, self)
+
+    def _expire_quotes(self, now: float) -> None:
+        """End market data subscriptions older than their lifetime (IBKR's stream end)."""
+        lifetime = self.settings.market_data_lifetime_s
+        for conid, since in list(self.quote_since.items()):
+            if now - since >= lifetime:
+                self.quotes.pop(conid, None)
+                self.sent_quotes.pop(conid, None)
+                self.quote_since.pop(conid, None)
+                self.settings.lines.release(self.principal.account_id, self, conid)
+
+    def _slow_read(self) -> None:
+        """The ws_slow_reader fault: a congested reader stalls before it handles a frame."""
+        faults = self.engine.faults
+        if faults.draw_ws("ws_slow_reader"):
+            self.engine.stats.fault("ws_slow_reader")
+            time.sleep(faults.plan.ws_slow_ms / 1000.0)
 
     def send(self, message: Mapping[str, Any]) -> None:
         """Send one message, unless a WebSocket fault says otherwise."""
@@ -271,6 +307,8 @@ class StreamSession:
             if topic == "umd":
                 self.quotes.pop(conid, None)
                 self.sent_quotes.pop(conid, None)
+                self.quote_since.pop(conid, None)
+                self.settings.lines.release(self.principal.account_id, self, conid)
                 return
             if conid not in self.engine.market.contracts:
                 self.send({"topic": f"smd+{conid}", "error": f"Invalid conid {conid}"})
@@ -280,9 +318,17 @@ class StreamSession:
             except (ValueError, AttributeError):
                 self.send({"topic": "error", "error": "bad smd arguments"})
                 return
+            limit = self.settings.market_data_lines
+            if not self.settings.lines.take(self.principal.account_id, self, conid, limit):
+                self.send({"topic": f"smd+{conid}", "conid": conid,
+                           "error": LINES_REFUSED.format(limit=limit)})
+                return
             self.quotes[conid] = tuple(str(f) for f in fields)
+            self.quote_since[conid] = time.monotonic()
             self.sent_quotes.pop(conid, None)
             self.push_quotes(only=conid)
+            return
+        if self.account.command(topic, rest):
             return
         if topic == "sor":
             self.orders = {}

@@ -7,6 +7,14 @@ live orders used to resync after a reconnect. It never reads the environment and
 actions, wiring or a front door (tests/test_layering.py). See docs/architecture.md.
 """
 
+from .account_events import (
+    AccountEvent,
+    AccountSummaryEvent,
+    BulletinEvent,
+    LedgerEvent,
+    NotificationEvent,
+    UnsubscribedEvent,
+)
 from .buffer import EventBuffer, StreamClosed, StreamOverflow
 from .client import DEFAULT_QUOTE_FIELDS, StreamClient, StreamSettings, websocket_url
 from .events import (
@@ -23,8 +31,13 @@ from .events import (
 
 __all__ = [
     "DEFAULT_QUOTE_FIELDS",
+    "AccountEvent",
+    "AccountSummaryEvent",
+    "BulletinEvent",
     "ErrorEvent",
     "EventBuffer",
+    "LedgerEvent",
+    "NotificationEvent",
     "OrderEvent",
     "PnlEvent",
     "QuoteEvent",
@@ -37,5 +50,6 @@ __all__ = [
     "StreamSettings",
     "SystemEvent",
     "TradeEvent",
+    "UnsubscribedEvent",
     "websocket_url",
 ]

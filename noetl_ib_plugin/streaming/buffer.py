@@ -101,3 +101,15 @@ class EventBuffer:
         """Events waiting (a conflated quote counts once)."""
         with self._cond:
             return len(self._order)
+
+    def wait(self, timeout: float) -> bool:
+        """Whether `get` has something to give (an event, a loss or the end) within `timeout`
+        seconds; consumes nothing, so a waiter that is cancelled loses no event (streaming/aio)."""
+        deadline = self._clock() + max(0.0, timeout)
+        with self._cond:
+            while not (self._order or self._lost or self._ended):
+                left = deadline - self._clock()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True

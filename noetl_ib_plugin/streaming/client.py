@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -27,9 +27,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from websockets.sync.client import ClientConnection, connect
 
 from ..client import IBClient
+from ..client.keepalive import Keepalive, session_keepalive
 from ..common.backoff import RetryPolicy
 from ..common.quote_fields import FIELD_IDS, as_int
 from ..errors import AuthError, ConfigurationError, SessionTakenOver, TransientError
+from .account_events import account_subscription, decode_other
 from .buffer import EventBuffer
 from .events import (
     ErrorEvent,
@@ -81,6 +83,17 @@ class StreamSettings:
     close_timeout: float = 2.0
     #: Market data renewal before IBKR's ~10-minute stream end (IBKR clients renew at 9 min).
     renew_quotes_after: float = 540.0
+    #: REST `POST /tickle` period while the stream runs (IBKR: every few minutes besides
+    #: `tic`), through the session's keepalive; 0: none (the caller keeps the session alive).
+    rest_tickle_interval: float = 180.0
+
+    def __post_init__(self) -> None:
+        """IBKR drops `/iserver` without a `tic` for a minute: refuse a longer period."""
+        if not 0 < self.tic_interval <= 60:
+            raise ConfigurationError(
+                f"tic_interval must be more than 0 and at most 60 seconds, got "
+                f"{self.tic_interval!r}", field="tic_interval",
+                fix="use `StreamSettings(tic_interval=50)` (IBKR: a tic at least once a minute).")
 
 
 def websocket_url(trading_base_url: str) -> str:
@@ -130,6 +143,8 @@ class StreamClient:
         self._lock = threading.Lock()
         self._quotes: dict[int, tuple[str, ...]] = {}
         self._topics: set[str] = set()
+        #: (summary|ledger, account) -> IBKR's (subscribe, unsubscribe) texts.
+        self._account_subs: dict[tuple[str, str], tuple[str, str]] = {}
         self._outbox: deque[str] = deque()
         self._raw: dict[int, dict[str, Any]] = {}
         self._last: dict[int, QuoteEvent] = {}
@@ -137,6 +152,7 @@ class StreamClient:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
+        self._keepalive: Keepalive | None = None
         self._ws: ClientConnection | None = None
         #: Why the stream stopped for good (None while it runs or after a clean close).
         self.error: BaseException | None = None
@@ -180,6 +196,22 @@ class StreamClient:
                 self._topics.discard(topic)
                 self._outbox.append(_UNSUBSCRIBE[topic])
 
+    def subscribe_account(self, topic: str, account_id: str, keys: Iterable[str] = ()) -> None:
+        """`summary` (`ssd`) or `ledger` (`sld`) of `account_id`; `keys` narrows them (IBKR's
+        keys, e.g. `NetLiquidation`, `LedgerListBASE`). Events: AccountSummaryEvent,
+        LedgerEvent; IBKR confirms the unsubscribe (UnsubscribedEvent)."""
+        texts = account_subscription(topic, account_id, keys)  # ConfigurationError if bad
+        with self._lock:
+            self._account_subs[(topic, account_id)] = texts
+            self._outbox.append(texts[0])
+
+    def unsubscribe_account(self, topic: str, account_id: str) -> None:
+        """Stop `summary` or `ledger` of `account_id`."""
+        with self._lock:
+            texts = self._account_subs.pop((topic, account_id), None)
+            if texts is not None:
+                self._outbox.append(texts[1])
+
     @staticmethod
     def _check_topic(topic: str) -> None:
         if topic not in TOPICS:
@@ -206,8 +238,13 @@ class StreamClient:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> StreamClient:
-        """Connect in the background (idempotent)."""
+        """Connect in the background (idempotent); REST `/tickle` every rest_tickle_interval
+        through the session's keepalive, unless one already runs for the session."""
         if self._thread is None:
+            if self.settings.rest_tickle_interval > 0:
+                self._keepalive = session_keepalive(self.client,
+                                                    self.settings.rest_tickle_interval,
+                                                    stop_timeout=self.settings.close_timeout)
             self._thread = threading.Thread(target=self._run, name="noetl-ib-stream",
                                             daemon=True)
             self._thread.start()
@@ -244,6 +281,13 @@ class StreamClient:
             if event is not None:
                 yield event
 
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        """`async for event in stream`: the same events as iteration, read without blocking
+        the loop (streaming/aio.py); the stream's error if it stopped for good."""
+        from .aio import aiter_events
+
+        return aiter_events(self.buffer, lambda: self.error)
+
     def close(self) -> None:
         """Unsubscribe, send a close frame, stop the reader (bounded by close_timeout)."""
         self._stop.set()
@@ -252,6 +296,7 @@ class StreamClient:
             with self._lock:
                 goodbye = [f"umd+{c}+{{}}" for c in self._quotes]
                 goodbye += [_UNSUBSCRIBE[t] for t in sorted(self._topics)]
+                goodbye += [unsub for _, unsub in self._account_subs.values()]
             try:
                 for text in goodbye:
                     ws.send(text)
@@ -260,6 +305,7 @@ class StreamClient:
                 pass
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(self.settings.close_timeout + 1.0)
+        self._stop_keepalive()
         self.buffer.end(self.error)
 
     def __enter__(self) -> StreamClient:
@@ -337,7 +383,15 @@ class StreamClient:
         """Record why and end the buffer (the consumer gets StreamClosed from `exc`)."""
         log.warning("stream stopped: %s", _safe(exc))
         self.error = exc
+        self._stop_keepalive()
         self.buffer.end(exc)
+
+    def _stop_keepalive(self) -> None:
+        """Stop the REST keepalive this stream started (once; bounded by its stop_timeout)."""
+        with self._lock:
+            keepalive, self._keepalive = self._keepalive, None
+        if keepalive is not None:
+            keepalive.stop()
 
     def _backoff(self, n: int) -> None:
         """Exponential backoff with jitter, cut short by close()."""
@@ -404,6 +458,7 @@ class StreamClient:
             self._outbox.clear()
             texts = [_smd(c, ids) for c, ids in self._quotes.items()]
             texts += [_SUBSCRIBE[t] for t in sorted(self._topics)]
+            texts += [sub for sub, _ in self._account_subs.values()]
             self._raw.clear()
         for text in texts:
             ws.send(text)
@@ -492,6 +547,10 @@ class StreamClient:
         elif topic == "error":
             self._emit(ErrorEvent(kind="ibkr", message=str(msg.get("error", ""))[:300],
                                   received_at=now))
+        else:  # account topics, act/blt/ntf, unsubscribe confirmations (account_events.py)
+            other = decode_other(topic, msg, now)
+            if other is not None:
+                self._emit(other)
         return False
 
     def _status(self, args: Any, now: float) -> bool:
@@ -517,8 +576,8 @@ class StreamClient:
         if conid is None:
             return
         if "error" in msg:
-            self._emit(ErrorEvent(kind="market_data", message=str(msg["error"])[:300],
-                                  received_at=now))
+            self._emit(ErrorEvent(kind=market_data_error_kind(msg["error"]),
+                                  message=str(msg["error"])[:300], received_at=now))
             return
         changed = [k for k in msg if k.isdigit()]
         with self._lock:
@@ -548,6 +607,14 @@ class StreamClient:
 def _smd(conid: int, ids: tuple[str, ...]) -> str:
     """IBKR's market data subscription text."""
     return f"smd+{conid}+" + json.dumps({"fields": list(ids)}, separators=(",", ":"))
+
+
+def market_data_error_kind(error: Any) -> str:
+    """`market_data_lines` when IBKR refused a subscription for the account's market data lines
+    (its limit), else `market_data`."""
+    text = str(error).lower()
+    return "market_data_lines" if "max number of tickers" in text \
+        or "market data lines" in text else "market_data"
 
 
 def _safe(exc: BaseException) -> str:

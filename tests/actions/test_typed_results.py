@@ -74,14 +74,14 @@ def spied(sim_reset: Simulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[lis
     for name in CASES:
         original = actions[name]
 
-        def run(client: Any, inp: Any, _run: Any = original.run) -> Any:
-            raw = _run(client, inp)
+        def run(client: Any, inp: Any, _run: Any = original.run, **collaborators: Any) -> Any:
+            raw = _run(client, inp, **collaborators)  # open_stream for streams=True actions
             raws.append(raw)
             return raw
 
         monkeypatch.setitem(actions, name, Action(
             name, original.input_model, run, original.description, original.trading,
-            output_model=original.output_model))
+            output_model=original.output_model, streams=original.streams))
     yield raws
 
 
