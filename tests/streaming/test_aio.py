@@ -106,7 +106,7 @@ def test_async_for_over_a_live_stream_keeps_the_loop_free(stream_sim: Simulator)
         raise AssertionError("the stream ended without a quote")
 
     quote, ticks = asyncio.run(main())
-    assert quote.value("last") == 190.0
+    assert quote.last == 190.0
     assert ticks > 0  # the loop ran other tasks while the stream was connecting
 
 
@@ -125,4 +125,4 @@ def test_trading_stream_async_for(stream_sim: Simulator) -> None:  # noqa: F811
                         return event
         raise AssertionError("no quote")
 
-    assert asyncio.run(first_quote()).value("last") == 190.0
+    assert asyncio.run(first_quote()).last == 190.0

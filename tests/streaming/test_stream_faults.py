@@ -29,7 +29,7 @@ def test_slow_reader_delays_but_the_stream_goes_on(stream_sim: Simulator) -> Non
         stream.subscribe_quotes([AAPL], ["last"])
         assert stream.wait_ready(5)
         quote = _next(stream, lambda e: isinstance(e, QuoteEvent), 5)
-        assert isinstance(quote, QuoteEvent) and quote.value("last") == 190.0
+        assert isinstance(quote, QuoteEvent) and quote.last == 190.0
         time.sleep(1.0)  # several tic stalls
         assert stream.connections == 1 and stream.error is None
     assert stream_sim.stats()["faults_injected"]["ws_slow_reader"] >= 1
@@ -99,7 +99,7 @@ def test_expired_bearer_during_stream_reauthenticates(stream_sim: Simulator) -> 
         _next(stream, lambda e: isinstance(e, StatusEvent) and not e.authenticated)
         _next(stream, lambda e: isinstance(e, StatusEvent) and e.authenticated, 8)
         stream_sim.set_price(AAPL, 194.0)
-        _next(stream, lambda e: isinstance(e, QuoteEvent) and e.value("last") == 194.0)
+        _next(stream, lambda e: isinstance(e, QuoteEvent) and e.last == 194.0)
         assert stream.error is None
         assert stream.client.provider.current_token().value != before
 

@@ -87,7 +87,7 @@ def test_client_renews_market_data_before_the_stream_end(limited: Simulator) -> 
         for price in (202.0, 203.0):
             limited.set_price(AAPL, price)
             _next(stream, lambda e, p=price: isinstance(e, QuoteEvent)  # type: ignore[misc]
-                  and e.value("last") == p, 3)
+                  and e.last == p, 3)
 
 
 def test_simulator_cli_sets_lines_and_lifetime() -> None:
