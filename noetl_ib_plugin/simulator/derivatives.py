@@ -81,10 +81,10 @@ def derivative_contracts(stocks: dict[int, Contract]) -> list[Contract]:
                         right=right, multiplier=multiplier, underlying=under,
                         trading_class=trading_class))
                     next_conid += 1
-    for symbol, (index, company, exchange, multiplier, base, expiries, first) in _FUTURES.items():
+    for symbol, (index, company, exchange, multiplier, base, months, first) in _FUTURES.items():
         out.append(Contract(index, symbol, company, exchange, "USD", base, sec_type="IND",
                             fractions=False))
-        for n, expiry in enumerate(expiries):
+        for n, expiry in enumerate(months):
             out.append(Contract(
                 first + n, symbol, company, exchange, "USD", round(base * (1 + 0.01 * n), 2),
                 search=False, fractions=False, sec_type="FUT", month=month_of(expiry),
