@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from ..common.quote_fields import FIELD_IDS
 from ..credentials.accounts import ACCOUNT_ID_PATTERN
+from .derivative_parts import DerivativeFields
 from .order_states import LIMIT_PRICED, ORDER_TYPES, STOP_PRICED, OrderType, fold_order_type
 
 __all__ = [
@@ -101,8 +102,9 @@ def _id_list(value: Any) -> Any:
     return value
 
 
-class PlaceOrderInput(BaseModel):
-    """One order; `symbol` or `conid` picks the contract, prices only where the type needs them."""
+class PlaceOrderInput(DerivativeFields):
+    """One order; `symbol` or `conid` picks the contract (an option or future also by its parts:
+    DerivativeFields), prices only where the type needs them."""
 
     model_config = _BASE
 
@@ -133,7 +135,7 @@ class PlaceOrderInput(BaseModel):
     sec_type: str = Field(
         default="STK", min_length=1, max_length=8, pattern=SEC_TYPE_PATTERN,
         description="security type the contract must have (default STK, also for a conid); "
-        "a derivative (OPT, FUT...) only by its own conid",
+        "OPT by month/expiry, strike and right, FUT by month, or any type by its own conid",
     )
     client_order_id: str | None = Field(
         default=None,

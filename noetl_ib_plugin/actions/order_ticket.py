@@ -27,6 +27,7 @@ COID_PREFIX = "nib-"
 ORDER_PARAMETERS = (
     "account_id", "symbol", "conid", "exchange", "currency", "sec_type", "side", "quantity",
     "order_type", "limit_price", "stop_price", "tif", "outside_rth",
+    "month", "expiry", "strike", "right", "multiplier",
 )
 
 
@@ -44,10 +45,10 @@ def derive_client_order_id(execution_id: object, step: object, params: Mapping[s
     A step that places several identical orders on purpose must pass its own keys.
     """
     order = {k: params[k] for k in ORDER_PARAMETERS if params.get(k) is not None}
-    for key in ("side", "order_type", "tif", "symbol"):
+    for key in ("side", "order_type", "tif", "symbol", "month", "right"):
         if isinstance(order.get(key), str):
             order[key] = order[key].strip().upper()
-    for key in ("quantity", "limit_price", "stop_price"):
+    for key in ("quantity", "limit_price", "stop_price", "strike", "multiplier"):
         if key in order:
             try:
                 order[key] = float(order[key])

@@ -26,6 +26,7 @@ from ..errors import (
 )
 from .confirm import ConfirmPolicy
 from .contracts import resolve_contract
+from .derivatives import contract_fields
 from .models import GetOpenOrdersInput, PlaceOrderInput
 from .order_cancel import cancel_order
 from .order_fills import with_fills
@@ -253,6 +254,7 @@ def _place_order(client: IBClient, inp: PlaceOrderInput, settings: OrderSettings
         exchange=inp.exchange,
         currency=inp.currency,
         sec_type=inp.sec_type,
+        parts=inp.parts(),
     )
     coid = inp.client_order_id or settings.coid_factory()
     ticket = build_ticket(inp, account, contract, coid)
@@ -291,6 +293,7 @@ def _place_order(client: IBClient, inp: PlaceOrderInput, settings: OrderSettings
         "account_id": account,
         "reconciled": reconciled,
         "source": record["source"],
+        **contract_fields(contract),
     }, "place_order")
 
 
