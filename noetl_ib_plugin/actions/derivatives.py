@@ -13,6 +13,7 @@ expired one is refused, whichever way the contract was named (symbol, conid, bot
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -196,10 +197,11 @@ def _option_candidates(client: IBClient, under: int | None, symbol: str, asked: 
     strike = parts.strike or 0.0
     if not any(_same(s, strike) for s in by_right):
         near = _nearest(by_right, strike)
+        closest = min(near, key=lambda s: (abs(s - strike), s))
         raise InputError(
             f"{symbol} {month} has no {strike:g} {parts.right} (nearest listed strikes: "
             f"{', '.join(f'{s:g}' for s in near)}); nothing was sent",
-            field="strike", fix=f"pass strike={near[0]:g} or another listed strike.")
+            field="strike", fix=f"pass strike={closest:g} or another listed strike.")
     items = secdef_info(client, under, "OPT", month, strike=strike, right=parts.right,
                         exchange=asked.exchange)
     return [_candidate(i, "OPT") for i in items]
@@ -230,13 +232,15 @@ def _month_key(month: str) -> tuple[str, int]:
 
 def _not_listed(near: list[dict[str, Any]], asked: Asked, parts: Parts, what: str,
                 today: date) -> InputError:
-    """No listed contract has the month/expiry/multiplier asked: name it and list what is."""
+    """No listed contract has the month/expiry/multiplier asked: name the first such field and
+    list the values of the contracts that have the fields before it."""
+    pool, field = near, "month"
     for field in ("month", "expiry", "multiplier"):
-        if any(differences(c, asked, parts) and
-               differences(c, asked, parts)[0][0] == field for c in near) or not near:
+        fits = [c for c in pool if field not in {f for f, _, _ in differences(c, asked, parts)}]
+        if not fits:
             break
-    live = [c for c in near if not _expired(c, today)
-            and (field == "month" or c["month"] == parts.contract_month)]
+        pool = fits
+    live = [c for c in pool if not _expired(c, today)]
     values = sorted({str(c[field]) if field != "multiplier" else _number(c[field])
                      for c in live if c[field] is not None},
                     key=lambda v: _month_key(v) if field == "month" else (v, 0))
@@ -305,7 +309,9 @@ def resolve_derivative(client: IBClient, asked: Asked, parts: Parts, *, conid_ar
         candidates = _option_candidates(client, under, symbol, named, parts, months=months)
     else:
         candidates = _future_candidates(client, symbol)
-    chosen = _pick(candidates, named, parts, symbol=symbol, today=today(),
+    # /trsrv/futures names no multiplier: a future's is checked against contract info below.
+    listed_parts = replace(parts, multiplier=None) if asked.sec_type == "FUT" else parts
+    chosen = _pick(candidates, named, listed_parts, symbol=symbol, today=today(),
                    conid_argument=conid_argument)
     conid = chosen["conid"]
     if conid is None:
@@ -334,15 +340,28 @@ def resolve_derivative(client: IBClient, asked: Asked, parts: Parts, *, conid_ar
                 f"{confirmed[name]} (contract info); nothing was sent", field=name,
                 fix="retry later; if it persists, pass the contract's conid after checking it "
                 "in IBKR's portal.", requested=_requested(asked, parts), resolved=chosen)
-    multiplier = chosen["multiplier"] if chosen["multiplier"] is not None \
-        else confirmed["multiplier"]
-    currency = chosen["currency"] or confirmed["currency"]
+    final = {**chosen, **{k: v for k, v in confirmed.items()
+                          if chosen.get(k) is None and v is not None}}
+    wrong = differences(final, named, parts)
+    if wrong:
+        field, want, have = wrong[0]
+        what = describe(symbol, asked.sec_type, parts)
+        if field == "multiplier":
+            raise InputError(
+                f"{what} has multiplier {_number(have)}, not {_number(want)}; nothing was sent",
+                field="multiplier", fix=f"pass multiplier={_number(have)} or leave it out.")
+        raise ContractMismatch(
+            f"conid {conid} has {field}={have} in IBKR's contract info, not {want}; nothing was "
+            "sent", field=field, fix="retry later; if it persists, check the contract in "
+            "IBKR's portal.", requested=_requested(asked, parts), resolved=final)
+    multiplier = final["multiplier"]
+    currency = final["currency"]
     return Contract(
         conid=conid, symbol=symbol or None,
-        exchange=chosen["exchange"] or confirmed["exchange"],
+        exchange=final["exchange"],
         currency=currency, company=str(info.get("company_name") or "") or None,
         sec_type=asked.sec_type, month=chosen["month"], expiry=chosen["expiry"],
         strike=chosen["strike"], right=chosen["right"], multiplier=multiplier,
-        trading_class=chosen["trading_class"] or confirmed["trading_class"],
+        trading_class=final["trading_class"],
         underlying_conid=under if under is not None else chosen["underlying_conid"],
     )

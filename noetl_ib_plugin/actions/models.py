@@ -284,10 +284,17 @@ class AccountSummaryInput(BaseModel):
     )
 
 
-class SnapshotInput(BaseModel):
-    """Quotes for symbols and/or conids, polled until the requested fields arrive (bounded)."""
+class SnapshotInput(DerivativeFields):
+    """Quotes for symbols and/or conids, polled until the requested fields arrive (bounded);
+    with `sec_type` (and an option's or future's parts) every one must be that contract."""
 
     model_config = _BASE
+
+    sec_type: str | None = Field(
+        default=None, min_length=1, max_length=8, pattern=SEC_TYPE_PATTERN,
+        description="security type every symbol and conid must have (symbols: STK when "
+        "absent; conids: unchecked when absent); OPT/FUT with month, strike, right",
+    )
 
     symbols: list[Symbol] = Field(
         default_factory=list, max_length=MAX_LIST_ITEMS, description="tickers, e.g. ['AAPL']"
@@ -337,6 +344,11 @@ class SnapshotInput(BaseModel):
     @classmethod
     def _upper(cls, value: list[str]) -> list[str]:
         return [v.upper() for v in value]
+
+    @field_validator("sec_type", mode="after")
+    @classmethod
+    def _sec_type(cls, value: str | None) -> str | None:
+        return value.upper() if value else value
 
     @field_validator("fields", mode="after")
     @classmethod
