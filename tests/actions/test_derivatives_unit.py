@@ -83,22 +83,33 @@ def test_the_asked_call_is_placed(desk: responses.RequestsMock) -> None:
     assert placed.conid == CALL and placed.right == "C" and placed.multiplier == 100.0
 
 
+#: Contract info of the asked call: it agrees with the request, so only secdef/info is wrong.
+ASKED_INFO = {"conid": CALL, "symbol": "AAPL", "instrument_type": "OPT", "currency": "USD",
+              "maturity_date": "20300118", "multiplier": "100"}
+
+
 @pytest.mark.parametrize(
-    ("answer", "field"),
+    ("answer", "asked", "field"),
     [
-        ({"right": "P"}, "right"),
-        ({"strike": 210.0}, "strike"),
-        ({"maturityDate": "20300215"}, "month"),
-        ({"symbol": "AAPL7"}, "symbol"),
-        ({"secType": "WAR"}, "sec_type"),
+        ({"right": "P"}, {}, "right"),
+        ({"strike": 210.0}, {}, "strike"),
+        ({"maturityDate": "20300215"}, {}, "month"),
+        ({"symbol": "AAPL7"}, {}, "symbol"),
+        ({"secType": "WAR"}, {}, "sec_type"),
+        ({"currency": "EUR"}, {"currency": "USD"}, "currency"),
+        ({"exchange": "SMART"}, {"exchange": "CBOE"}, "exchange"),
     ],
 )
 def test_secdef_info_answering_another_contract_is_refused(
-        desk: responses.RequestsMock, answer: dict[str, Any], field: str) -> None:
-    """IBKR answers a put, another strike, month, symbol or type for the call asked: refused."""
-    _info(desk, [{**OPTION, **answer}])
-    error = _refused(desk, ContractMismatch)
-    assert error.field == field and "nothing was sent" in str(error)
+        desk: responses.RequestsMock, answer: dict[str, Any], asked: dict[str, Any],
+        field: str) -> None:
+    """IBKR answers a put, another strike, month, symbol, type, currency or exchange for the
+    call asked (its contract info agreeing with the request): refused."""
+    _info(desk, [{**OPTION, **answer}], contract=ASKED_INFO)
+    with pytest.raises(ContractMismatch) as info:
+        place_order(make_client(), _order().model_copy(update=asked))
+    assert calls_to(desk, "/orders", "POST") == 0
+    assert info.value.field == field and "nothing was sent" in str(info.value)
 
 
 def test_answers_in_other_spellings_are_the_same_contract(desk: responses.RequestsMock) -> None:
