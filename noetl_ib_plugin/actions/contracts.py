@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..client import IBClient
 from ..common.quote_fields import as_float, as_int
 from ..errors import AmbiguousContract, BrokerError, ContractMismatch, ContractNotFound, InputError
 from .contract_match import Asked, check_info, refuse_derivative_by_symbol
 from .shapes import expect_list, get_json
-
-if TYPE_CHECKING:
-    from .derivative_parts import Parts
 
 __all__ = ["Contract", "contract_info", "resolve_contract", "search"]
 
@@ -131,8 +126,6 @@ def resolve_contract(
     currency: str | None = None,
     sec_type: str = "STK",
     conid_argument: str = "conid",
-    parts: Parts | None = None,
-    today: Callable[[], date] | None = None,
 ) -> Contract:
     """The single contract the caller means; AmbiguousContract / ContractNotFound otherwise.
 
@@ -144,25 +137,12 @@ def resolve_contract(
 
     `conid_argument` is how the calling action spells its conid input, so the ambiguity hint
     names an argument the user can pass as written (`conid=` for orders, `conids=` for quotes).
-
-    An option or future named by `parts` (month/expiry, strike, right, multiplier; sec_type
-    OPT or FUT) is resolved by actions/derivatives.py, with or without symbol/conid; `today`
-    (UTC date by default) decides what has expired.
+    An option or future named by its parts goes through actions/instruments.py instead.
     """
     sec_type = sec_type.upper()
     asked = Asked(symbol=symbol.upper() if symbol else None, conid=conid, sec_type=sec_type,
                   exchange=exchange.upper() if exchange else None,
                   currency=currency.upper() if currency else None)
-    if parts is not None and parts.given():
-        # Imported here: derivatives builds on this module (search, contract_info, Contract).
-        from .derivatives import BY_PARTS, resolve_derivative, utc_today
-
-        if sec_type not in BY_PARTS:
-            raise InputError(f"month/expiry/strike/right name an option or a future, not "
-                             f"{sec_type}", field="sec_type", fix="pass sec_type=OPT or "
-                             "sec_type=FUT with them, or leave them out.")
-        return resolve_derivative(client, asked, parts, conid_argument=conid_argument,
-                                  today=today or utc_today)
     if symbol is None:
         if conid is None:
             raise InputError("give symbol or conid", field="symbol")

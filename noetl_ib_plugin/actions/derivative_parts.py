@@ -16,6 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from .field_errors import field_error
+
 __all__ = [
     "MONTHS",
     "NO_PARTS",
@@ -177,9 +179,6 @@ class DerivativeFields(BaseModel):
 
     @model_validator(mode="after")
     def _parts_fit_the_type(self) -> DerivativeFields:
-        # Imported here: models.py imports this module for its input models.
-        from .models import field_error
-
         sec_type = str(getattr(self, "sec_type", None) or "").upper()
         if self.month and self.expiry and month_of(self.expiry) != self.month:
             raise field_error("expiry", f"{self.expiry} is not in month {self.month}; pass "

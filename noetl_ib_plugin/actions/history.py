@@ -20,9 +20,10 @@ from ..client.history_slots import history_slot
 from ..client.lookups import HISTORY_CONCURRENCY
 from ..common.quote_fields import as_float, as_int
 from ..errors import BrokerError, TransientError
-from .contracts import resolve_contract
 from .derivative_parts import DerivativeFields
-from .models import MAX_CONID, SEC_TYPE_PATTERN, field_error
+from .field_errors import field_error
+from .instruments import resolve_instrument
+from .models import MAX_CONID, SEC_TYPE_PATTERN
 from .outputs.base import load_output
 from .outputs.marketdata import HistoryOutput
 
@@ -152,7 +153,7 @@ def history(client: IBClient, inp: HistoryInput) -> HistoryOutput:
     if conid is None or symbol is not None or inp.exchange or inp.currency or inp.sec_type:
         # A symbol given with a conid must name that conid: bars of one contract under another's
         # name would be wrong data.
-        contract = resolve_contract(
+        contract = resolve_instrument(
             client, symbol=inp.symbol, conid=conid, exchange=inp.exchange, currency=inp.currency,
             sec_type=inp.sec_type or "STK", parts=inp.parts(),
         )

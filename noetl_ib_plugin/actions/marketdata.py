@@ -22,7 +22,8 @@ from ..errors import (
     InputError,
     TransientError,
 )
-from .contracts import contract_info, resolve_contract
+from .contracts import contract_info
+from .instruments import resolve_instrument
 from .models import SnapshotInput
 from .outputs.base import load_output
 from .outputs.marketdata import SnapshotOutput
@@ -99,7 +100,7 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> SnapshotOutput:
         named += [(None, c) for c in dict.fromkeys(inp.conids)]
     for symbol, given in named:
         try:
-            contract = resolve_contract(
+            contract = resolve_instrument(
                 client, symbol=symbol, conid=given, exchange=inp.exchange,
                 currency=inp.currency, sec_type=inp.sec_type or "STK", parts=inp.parts(),
                 conid_argument="conids",

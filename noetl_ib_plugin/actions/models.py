@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 from ..common.quote_fields import FIELD_IDS
 from ..credentials.accounts import ACCOUNT_ID_PATTERN
 from .derivative_parts import DerivativeFields
+from .field_errors import field_error
 from .order_states import LIMIT_PRICED, ORDER_TYPES, STOP_PRICED, OrderType, fold_order_type
 
 __all__ = [
@@ -21,7 +22,6 @@ __all__ = [
     "GetPositionsInput",
     "PlaceOrderInput",
     "SnapshotInput",
-    "field_error",
 ]
 
 #: The one order-type table (order_states.ORDER_TYPES), under the name this module exported.
@@ -62,11 +62,6 @@ MessageId = Annotated[str, Field(min_length=1, max_length=32, pattern=MESSAGE_ID
 StatusFilter = Annotated[str, Field(min_length=1, max_length=32, pattern=STATUS_FILTER_PATTERN)]
 Exchange = Annotated[str, Field(min_length=1, max_length=16, pattern=EXCHANGE_PATTERN)]
 Currency = Annotated[str, Field(min_length=3, max_length=3, pattern=CURRENCY_PATTERN)]
-
-
-def field_error(field: str, message: str) -> PydanticCustomError:
-    """A validation error that names its field even when raised by a model-level check."""
-    return PydanticCustomError("field_error", "{field}: {detail}", {"field": field, "detail": message})
 
 
 _DECIMAL_TEXT = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*")

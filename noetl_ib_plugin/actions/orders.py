@@ -25,8 +25,8 @@ from ..errors import (
     RateLimited,
 )
 from .confirm import ConfirmPolicy
-from .contracts import resolve_contract
 from .derivatives import contract_fields
+from .instruments import resolve_instrument
 from .models import GetOpenOrdersInput, PlaceOrderInput
 from .order_cancel import cancel_order
 from .order_fills import with_fills
@@ -247,7 +247,7 @@ def place_order(
 def _place_order(client: IBClient, inp: PlaceOrderInput, settings: OrderSettings) -> PlaceOrderOutput:
     """`place_order`'s work for one caller (see its docstring)."""
     account = client.ensure_trading_allowed(inp.account_id)
-    contract = resolve_contract(
+    contract = resolve_instrument(
         client,
         symbol=inp.symbol,
         conid=inp.conid,

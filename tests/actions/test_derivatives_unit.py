@@ -13,8 +13,8 @@ import pytest
 import responses
 
 from noetl_ib_plugin import testing
-from noetl_ib_plugin.actions.contracts import resolve_contract
 from noetl_ib_plugin.actions.derivative_parts import Parts
+from noetl_ib_plugin.actions.instruments import resolve_instrument
 from noetl_ib_plugin.actions.models import PlaceOrderInput
 from noetl_ib_plugin.actions.orders import place_order
 from noetl_ib_plugin.client.lookups import LookupCache
@@ -103,8 +103,7 @@ ASKED_INFO = {"conid": CALL, "symbol": "AAPL", "instrument_type": "OPT", "curren
 def test_secdef_info_answering_another_contract_is_refused(
         desk: responses.RequestsMock, answer: dict[str, Any], asked: dict[str, Any],
         field: str) -> None:
-    """IBKR answers a put, another strike, month, symbol, type, currency or exchange for the
-    call asked (its contract info agreeing with the request): refused."""
+    """IBKR answers another right/strike/month/symbol/type/currency/exchange: refused."""
     _info(desk, [{**OPTION, **answer}], contract=ASKED_INFO)
     with pytest.raises(ContractMismatch) as info:
         place_order(make_client(), _order().model_copy(update=asked))
@@ -172,7 +171,7 @@ def _futures(mock: responses.RequestsMock, listed: Any) -> None:
 
 
 def _future(client: Any, month: str, today: date) -> Any:
-    return resolve_contract(client, symbol="ES", sec_type="FUT", parts=Parts(month=month),
+    return resolve_instrument(client, symbol="ES", sec_type="FUT", parts=Parts(month=month),
                             today=lambda: today)
 
 

@@ -49,6 +49,8 @@ CASES: dict[str, tuple[Callable[[Simulator], dict[str, Any]], str]] = {
                    "wait_order"),
     "wait_price": (lambda sim: {"symbol": "AAPL", "condition": "last >= 1", "timeout": 5},
                    "wait_price"),
+    "search_contracts": (lambda sim: {"symbol": "AAPL", "sec_type": "OPT", "month": "JAN30"},
+                         "search_contracts"),
 }
 
 

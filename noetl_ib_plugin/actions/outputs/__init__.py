@@ -20,6 +20,13 @@ from .base import ActionResult, Number, load_output, output_json, typed_output
 
 if TYPE_CHECKING:
     from .auth_status import AuthStatusOutput
+    from .contracts import (
+        ContractSearchOutput,
+        FutureListing,
+        OptionStrikes,
+        SearchSection,
+        Underlying,
+    )
     from .marketdata import Bar, HistoryOutput, Quote, SnapshotOutput
     from .orders import (
         CancelOrderOutput,
@@ -49,20 +56,25 @@ __all__ = [
     "AuthStatusOutput",
     "Bar",
     "CancelOrderOutput",
+    "ContractSearchOutput",
     "Execution",
+    "FutureListing",
     "HistoryOutput",
     "LedgerCurrency",
     "LedgerOutput",
     "Number",
     "OpenOrdersOutput",
+    "OptionStrikes",
     "Order",
     "OrderStatusOutput",
     "PlaceOrderOutput",
     "Position",
     "PositionsOutput",
     "Quote",
+    "SearchSection",
     "SnapshotOutput",
     "TradesOutput",
+    "Underlying",
     "WaitOrderOutput",
     "WaitPriceOutput",
     "load_output",
@@ -78,6 +90,8 @@ _WHERE = {
                      "LedgerOutput", "Position", "PositionsOutput"), ".portfolio"),
     "AuthStatusOutput": ".auth_status",
     **dict.fromkeys(("WaitOrderOutput", "WaitPriceOutput"), ".waits"),
+    **dict.fromkeys(("ContractSearchOutput", "FutureListing", "OptionStrikes", "SearchSection",
+                     "Underlying"), ".contracts"),
 }
 
 
