@@ -49,6 +49,11 @@ class SearchContractsInput(BaseModel):
     def _upper(cls, value: str | None) -> str | None:
         return value.upper() if value else value
 
+    @field_validator("month", mode="before")
+    @classmethod
+    def _digits(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
     @field_validator("month", mode="after")
     @classmethod
     def _month(cls, value: str | None) -> str | None:

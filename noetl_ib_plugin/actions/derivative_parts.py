@@ -142,6 +142,12 @@ class DerivativeFields(BaseModel):
     def _numbers(cls, value: Any) -> Any:
         return _number_text(value)
 
+    @field_validator("month", "expiry", mode="before")
+    @classmethod
+    def _digits(cls, value: Any) -> Any:
+        # `expiry=20300118` on the command line arrives as a JSON number.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
     @field_validator("month", mode="after")
     @classmethod
     def _month(cls, value: str | None) -> str | None:

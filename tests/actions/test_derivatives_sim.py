@@ -192,8 +192,12 @@ def test_snapshot_refuses_a_stock_conid_named_as_an_option(sim_reset: Simulator)
 
 def test_delayed_account_gets_delayed_derivative_quotes(sim_reset: Simulator) -> None:
     """An account without a subscription sees an option quote flagged delayed (s.13)."""
+    before = sim_reset.engine.broker.order_options()
     sim_reset.set_order_options(delayed_accounts=["DU1234567"])
-    quotes = act(sim_reset, CRED, "snapshot", symbols=["AAPL"], max_wait=5,
-                 fields=["last"], **{k: v for k, v in AAPL_JAN30_200C.items() if k != "symbol"})
+    try:
+        quotes = act(sim_reset, CRED, "snapshot", symbols=["AAPL"], max_wait=5, fields=["last"],
+                     **{k: v for k, v in AAPL_JAN30_200C.items() if k != "symbol"})
+    finally:
+        sim_reset.set_order_options(**before)
     (quote,) = quotes["snapshots"]
     assert quote["conid"] == AAPL_OPTION_CONID and quote["delayed"] is True
