@@ -61,7 +61,10 @@ def test_search_month_for_a_stock_is_refused_by_the_model(sim_reset: Simulator) 
 
 
 def test_search_then_order_on_the_cli(sim_env: Simulator) -> None:
-    """The CLI lists the strikes, then places the option by the parts it showed (exit 0)."""
+    """The README's commands: AAPL's months, a month's strikes, then the option by those parts."""
+    sections = cli("run", "search_contracts", "--credential", CRED, "symbol=AAPL")
+    assert sections.returncode == 0, sections.stderr
+    assert "JAN30" in json.loads(sections.stdout)["underlyings"][0]["sections"][1]["months"]
     found = cli("run", "search_contracts", "--credential", CRED, "symbol=AAPL", "sec_type=OPT",
                 "month=JAN30")
     assert found.returncode == 0, found.stderr
