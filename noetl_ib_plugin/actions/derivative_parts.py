@@ -112,7 +112,8 @@ def _number_text(value: Any) -> Any:
 
 class DerivativeFields(BaseModel):
     """`month`, `expiry`, `strike`, `right`, `multiplier`: an option (sec_type=OPT) or a future
-    (sec_type=FUT) by its parts. Only for those types; validated into IBKR's forms."""
+    (sec_type=FUT) by its parts. Only for those types; validated into IBKR's forms. Its
+    validators are named `_part_*` so a subclass's own validators never replace them."""
 
     model_config = ConfigDict(defer_build=True)
 
@@ -139,18 +140,18 @@ class DerivativeFields(BaseModel):
 
     @field_validator("strike", "multiplier", mode="before")
     @classmethod
-    def _numbers(cls, value: Any) -> Any:
+    def _part_numbers(cls, value: Any) -> Any:
         return _number_text(value)
 
     @field_validator("month", "expiry", mode="before")
     @classmethod
-    def _digits(cls, value: Any) -> Any:
+    def _part_digits(cls, value: Any) -> Any:
         # `expiry=20300118` on the command line arrives as a JSON number.
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @field_validator("month", mode="after")
     @classmethod
-    def _month(cls, value: str | None) -> str | None:
+    def _part_month(cls, value: str | None) -> str | None:
         if value is None:
             return None
         month = parse_month(value)
@@ -162,7 +163,7 @@ class DerivativeFields(BaseModel):
 
     @field_validator("expiry", mode="after")
     @classmethod
-    def _expiry(cls, value: str | None) -> str | None:
+    def _part_expiry(cls, value: str | None) -> str | None:
         if value is None:
             return None
         expiry = parse_expiry(value)
@@ -174,7 +175,7 @@ class DerivativeFields(BaseModel):
 
     @field_validator("right", mode="after")
     @classmethod
-    def _right(cls, value: str | None) -> str | None:
+    def _part_right(cls, value: str | None) -> str | None:
         if value is None:
             return None
         right = parse_right(value)

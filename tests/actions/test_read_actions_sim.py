@@ -181,6 +181,8 @@ def test_every_action_output_matches_its_published_schema(sim_reset: Simulator) 
                           until="done", timeout=5),
         "wait_price": act(sim_reset, "sim_oauth2", "wait_price", symbol="AAPL",
                           condition="last >= 1", timeout=5),
+        "search_contracts": act(sim_reset, "sim_oauth2", "search_contracts", symbol="AAPL",
+                                sec_type="OPT", month="JAN30"),
     }
     names = set(default_host().registry.actions)
     assert names - set(results) == {"order_status"}  # order_status: tests/actions/test_read_actions_unit.py
