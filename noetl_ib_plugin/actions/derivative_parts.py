@@ -20,7 +20,6 @@ from .field_errors import field_error
 
 __all__ = [
     "MONTHS",
-    "NO_PARTS",
     "DerivativeFields",
     "Parts",
     "month_of",
@@ -96,9 +95,6 @@ class Parts:
     def contract_month(self) -> str | None:
         """The month asked, or the month of the expiry asked."""
         return self.month or (month_of(self.expiry) if self.expiry else None)
-
-
-NO_PARTS = Parts()
 
 
 def _number_text(value: Any) -> Any:
