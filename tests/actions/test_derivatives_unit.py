@@ -211,5 +211,5 @@ def test_the_failing_input_by_symbol_alone_is_refused_naming_the_parts(
     with pytest.raises(ContractMismatch) as info:
         place_order(make_client(), PlaceOrderInput(symbol="AAPL", sec_type="OPT", side="BUY",
                                                    quantity=1, order_type="MKT"))
-    assert "month=JAN30 strike=200 right=C" in info.value.fix
+    assert "month=JAN30 strike=200 right=C" in str(info.value.fix)
     assert calls_to(desk, "/orders", "POST") == 0 and calls_to(desk, "/secdef/search") == 0

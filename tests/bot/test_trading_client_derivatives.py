@@ -19,4 +19,5 @@ def test_trading_client_searches_and_trades_a_future(sim_reset: Simulator,
         position = next(p for p in ib.get_positions().positions if p.conid == placed.conid)
     assert placed.conid == ES_MAR30_CONID + 1 and placed.multiplier == 50.0
     assert position.sec_type == "FUT" and position.multiplier == 50.0
+    assert position.market_price is not None
     assert position.market_value == pytest.approx(position.market_price * 50.0, abs=0.01)
