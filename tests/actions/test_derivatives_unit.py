@@ -213,3 +213,11 @@ def test_the_failing_input_by_symbol_alone_is_refused_naming_the_parts(
                                                    quantity=1, order_type="MKT"))
     assert "month=JAN30 strike=200 right=C" in str(info.value.fix)
     assert calls_to(desk, "/orders", "POST") == 0 and calls_to(desk, "/secdef/search") == 0
+
+
+def test_parts_for_a_stock_are_refused_before_any_request(desk: responses.RequestsMock) -> None:
+    """resolve_instrument called directly with parts and sec_type=STK: InputError, no lookup."""
+    with pytest.raises(InputError) as info:
+        resolve_instrument(make_client(), symbol="AAPL", sec_type="STK",
+                           parts=Parts(month="JAN30"))
+    assert info.value.field == "sec_type" and calls_to(desk, "/secdef/search") == 0
