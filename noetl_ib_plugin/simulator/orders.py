@@ -282,7 +282,8 @@ def render_trade(order: Order, n: int, fill: Fill) -> dict[str, Any]:
     """One execution of GET /iserver/account/trades in IBKR's field names."""
     c = order.contract
     verb = "Bot" if order.side == "BUY" else "Sld"
-    signed = -fill.quantity * fill.price if order.side == "BUY" else fill.quantity * fill.price
+    amount = fill.quantity * fill.price * c.multiplier  # an option's 1 @ 12.50 is 1,250
+    signed = -amount if order.side == "BUY" else amount
     return {
         "execution_id": f"{order.order_id:08x}.{n:04d}.01.01", "symbol": c.symbol,
         "supports_tax_opt": "1", "side": "B" if order.side == "BUY" else "S",

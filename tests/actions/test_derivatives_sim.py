@@ -169,6 +169,9 @@ def test_option_position_carries_the_multiplier(sim_reset: Simulator) -> None:
         "OPT", 100.0, "20300118", 200.0, "C")
     assert pos["position"] == 2.0 and pos["market_value"] == 2500.0
     assert pos["avg_price"] == 12.5
+    (fill,) = [t for t in sim_reset.engine.broker.trades("DU1234567")
+               if t["conid"] == AAPL_OPTION_CONID]
+    assert fill["net_amount"] == -2500.0 and fill["sec_type"] == "OPT"
 
 
 def test_future_quote_and_history_by_parts(sim_reset: Simulator) -> None:
