@@ -352,7 +352,8 @@ class AmbiguousContract(InputError, LookupError):
     details = ("candidates",)
 
     def __init__(
-        self, message: str, *, candidates: list[dict[str, Any]], conid_argument: str = "conid"
+        self, message: str, *, candidates: list[dict[str, Any]], conid_argument: str = "conid",
+        field: str = "symbol", fix: str | None = None,
     ) -> None:
         self.candidates = candidates
         # Name the argument of the action that raised it: place_order takes conid=, snapshot conids=.
@@ -361,10 +362,11 @@ class AmbiguousContract(InputError, LookupError):
         narrow = " or ".join(
             f"{key}={first[key]}" for key in ("exchange", "currency") if first.get(key)
         ) or "exchange=EXCHANGE or currency=CURRENCY"
+        # A derivative is narrowed by its own field (expiry, multiplier): the caller says which.
         super().__init__(
             message,
-            field="symbol",
-            fix=f"pick one candidate: pass {pick} (its conid), or narrow with {narrow}.",
+            field=field,
+            fix=fix or f"pick one candidate: pass {pick} (its conid), or narrow with {narrow}.",
         )
 
 

@@ -29,6 +29,7 @@ from .actions.outputs import (
     AccountSummaryOutput,
     AuthStatusOutput,
     CancelOrderOutput,
+    ContractSearchOutput,
     HistoryOutput,
     LedgerOutput,
     OpenOrdersOutput,
@@ -215,6 +216,11 @@ class TradingClient:
         currency: str | None = None,
         sec_type: str | None = None,
         account_id: str | None = None,
+        month: str | None = None,
+        expiry: str | None = None,
+        strike: float | None = None,
+        right: str | None = None,
+        multiplier: float | None = None,
     ) -> PlaceOrderOutput:
         """`place_order`: exactly once per `client_order_id` (generated when absent).
 
@@ -223,6 +229,9 @@ class TradingClient:
         when IBKR may hold the order and looking it up could not tell,
         LiveTradingRefused on a live account without both opt-ins, and ContractMismatch when
         the contract found is not the one named (`sec_type` defaults to STK, also for a conid).
+        An option is named by `sec_type="OPT"`, `month` ("JAN30") or `expiry` ("20300118"),
+        `strike` and `right` ("C"/"P"); a future by `sec_type="FUT"` and `month`; `multiplier`
+        narrows either (InputError / AmbiguousContract name the part that does not fit).
         """
         return self._run("place_order", PlaceOrderOutput, {
             "side": side, "quantity": quantity, "order_type": order_type, "symbol": symbol,
@@ -230,6 +239,8 @@ class TradingClient:
             "client_order_id": client_order_id, "confirm": confirm, "decline": decline,
             "outside_rth": outside_rth, "exchange": exchange, "currency": currency,
             "sec_type": sec_type, "account_id": account_id,
+            "month": month, "expiry": expiry, "strike": strike, "right": right,
+            "multiplier": multiplier,
         })
 
     def cancel_order(self, order_id: str | int, account_id: str | None = None) -> CancelOrderOutput:
@@ -333,13 +344,22 @@ class TradingClient:
         exchange: str | None = None,
         currency: str | None = None,
         max_wait: float | None = None,
+        sec_type: str | None = None,
+        month: str | None = None,
+        expiry: str | None = None,
+        strike: float | None = None,
+        right: str | None = None,
+        multiplier: float | None = None,
     ) -> SnapshotOutput:
-        """`snapshot`: quotes (last, bid, ask, sizes, volume by default)."""
+        """`snapshot`: quotes (last, bid, ask, sizes, volume by default); with `sec_type` (and
+        an option's or future's parts, as for place_order) every symbol and conid must be it."""
         if isinstance(symbols, str):
             symbols = [symbols]
         return self._run("snapshot", SnapshotOutput, {
             "symbols": symbols, "conids": conids, "fields": fields, "exchange": exchange,
             "currency": currency, "max_wait": max_wait,
+            "sec_type": sec_type, "month": month, "expiry": expiry, "strike": strike,
+            "right": right, "multiplier": multiplier,
         })
 
     def get_history(
@@ -352,9 +372,29 @@ class TradingClient:
         outside_rth: bool | None = None,
         exchange: str | None = None,
         currency: str | None = None,
+        sec_type: str | None = None,
+        month: str | None = None,
+        expiry: str | None = None,
+        strike: float | None = None,
+        right: str | None = None,
+        multiplier: float | None = None,
     ) -> HistoryOutput:
-        """`history`: OHLCV bars, times in UTC."""
+        """`history`: OHLCV bars, times in UTC; an option or future by its parts as for
+        place_order."""
         return self._run("history", HistoryOutput, {
             "symbol": symbol, "conid": conid, "period": period, "bar": bar,
             "outside_rth": outside_rth, "exchange": exchange, "currency": currency,
+            "sec_type": sec_type, "month": month, "expiry": expiry, "strike": strike,
+            "right": right, "multiplier": multiplier,
         })
+
+    # -- contracts ---------------------------------------------------------------------------
+
+    def search_contracts(self, symbol: str, *, sec_type: str | None = None,
+                         month: str | None = None,
+                         exchange: str | None = None) -> ContractSearchOutput:
+        """`search_contracts`: the symbol's listings and derivative sections (types, months,
+        exchanges); `sec_type="OPT", month="JAN30"` adds that month's strikes, `sec_type="FUT"`
+        the listed futures."""
+        return self._run("search_contracts", ContractSearchOutput, {
+            "symbol": symbol, "sec_type": sec_type, "month": month, "exchange": exchange})

@@ -59,6 +59,11 @@ NOT_RUN = {
     "noetl-ib run auth_status": "quoted from a fix text; test_hints parses every fix's command",
     "tail -f ~/ib-sim.log": "follows forever; the quick start test reads ~/ib-sim.log itself",
     "noetl-ib credentials check FILE": "a placeholder; run here on the simulator's credentials file",
+    "noetl-ib run search_contracts symbol=AAPL": "run with --credential against the simulator by "
+    "tests/actions/test_contract_search_sim.py (test_search_then_order_on_the_cli)",
+    "noetl-ib run place_order symbol=AAPL sec_type=OPT expiry=20300118 strike=200 right=C "
+    "side=BUY quantity=1 order_type=MKT": "run with --credential against the simulator by "
+    "tests/actions/test_contract_search_sim.py (test_search_then_order_on_the_cli)",
 }
 #: The lines of fenced blocks that are skipped (each is in NOT_RUN with its reason).
 SKIPPED_LINES = ("make demo", "make test", "make setup", ". .venv/bin/activate", "make dist",

@@ -129,6 +129,14 @@ BUILTIN_ACTIONS: list[Action] = [
         "(confirmed by one REST read); a timeout is an outcome field.",
     ),
     Action(
+        name="search_contracts",
+        input_model=f"{__name__}.contract_search:SearchContractsInput",
+        run=f"{__name__}.contract_search:search_contracts",
+        output_model=f"{_OUT}:ContractSearchOutput",
+        description="What a symbol names at IBKR and its derivative sections (types, months, "
+        "exchanges); with sec_type=OPT month= the strikes, with sec_type=FUT the futures.",
+    ),
+    Action(
         name="wait_price",
         input_model=f"{__name__}.waits:WaitPriceInput",
         run=f"{__name__}.waits:wait_price",

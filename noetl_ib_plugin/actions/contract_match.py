@@ -49,14 +49,17 @@ def refuse_derivative_by_symbol(asked: Asked, conid_argument: str) -> None:
     would trade the underlying. Refused before any request."""
     if asked.symbol is None or asked.sec_type not in DERIVATIVE_TYPES:
         return
+    by_parts = {"OPT": "month=JAN30 strike=200 right=C (its parts; the search_contracts action "
+                       "lists them), or ",
+                "FUT": "month=MAR30 (its contract month; the search_contracts action lists "
+                       "them), or "}.get(asked.sec_type, "")
     raise ContractMismatch(
-        f"sec_type {asked.sec_type} cannot be resolved from symbol {asked.symbol}: IBKR's contract "
-        f"search answers the underlying {asked.symbol}, not its {asked.sec_type} contracts, so "
-        "nothing was sent",
+        f"sec_type {asked.sec_type} cannot be resolved from symbol {asked.symbol} alone: IBKR's "
+        f"contract search answers the underlying {asked.symbol}, not its {asked.sec_type} "
+        "contracts, so nothing was sent",
         field="sec_type",
-        fix=f"pass {conid_argument}=CONID sec_type={asked.sec_type} with the {asked.sec_type} "
-        "contract's own conid (IBKR: GET /iserver/secdef/info), or sec_type=STK for "
-        f"{asked.symbol} stock.",
+        fix=f"pass {by_parts}{conid_argument}=CONID sec_type={asked.sec_type} with the "
+        f"{asked.sec_type} contract's own conid, or sec_type=STK for {asked.symbol} stock.",
         requested=asked.to_dict(),
         resolved={},
     )

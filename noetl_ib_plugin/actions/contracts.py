@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ..client import IBClient
-from ..common.quote_fields import as_int
+from ..common.quote_fields import as_float, as_int
 from ..errors import AmbiguousContract, BrokerError, ContractMismatch, ContractNotFound, InputError
 from .contract_match import Asked, check_info, refuse_derivative_by_symbol
 from .shapes import expect_list, get_json
@@ -26,6 +26,15 @@ class Contract:
     currency: str | None = None
     company: str | None = None
     sec_type: str = "STK"
+    # A derivative's parts (actions/derivatives.py): contract month (MMMYY), last trading date
+    # (YYYYMMDD), strike, right (C/P), multiplier, trading class and the underlying's conid.
+    month: str | None = None
+    expiry: str | None = None
+    strike: float | None = None
+    right: str | None = None
+    multiplier: float | None = None
+    trading_class: str | None = None
+    underlying_conid: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (candidates in errors, action outputs)."""
@@ -105,14 +114,7 @@ def _with_currency(client: IBClient, contract: Contract) -> Contract:
     except ContractNotFound:
         return contract
     currency = info.get("currency")
-    return Contract(
-        conid=contract.conid,
-        symbol=contract.symbol,
-        exchange=contract.exchange,
-        currency=str(currency).upper() if currency else None,
-        company=contract.company,
-        sec_type=contract.sec_type,
-    )
+    return replace(contract, currency=str(currency).upper() if currency else None)
 
 
 def resolve_contract(
@@ -135,6 +137,7 @@ def resolve_contract(
 
     `conid_argument` is how the calling action spells its conid input, so the ambiguity hint
     names an argument the user can pass as written (`conid=` for orders, `conids=` for quotes).
+    An option or future named by its parts goes through actions/instruments.py instead.
     """
     sec_type = sec_type.upper()
     asked = Asked(symbol=symbol.upper() if symbol else None, conid=conid, sec_type=sec_type,
@@ -146,6 +149,7 @@ def resolve_contract(
         info = contract_info(client, conid)
         check_info(conid, info, asked)
         cur = info.get("currency")
+        maturity = str(info.get("maturity_date") or "") or None
         return Contract(
             conid=conid,
             symbol=str(info.get("symbol") or info.get("local_symbol") or "") or None,
@@ -154,6 +158,9 @@ def resolve_contract(
             currency=str(cur).upper() if cur else None,
             company=str(info.get("company_name") or "") or None,
             sec_type=sec_type,
+            expiry=maturity,
+            multiplier=as_float(info.get("multiplier")),
+            underlying_conid=as_int(info.get("underlying_con_id")),
         )
     refuse_derivative_by_symbol(asked, conid_argument)
     symbol = symbol.upper()

@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..client import IBClient
@@ -20,8 +20,10 @@ from ..client.history_slots import history_slot
 from ..client.lookups import HISTORY_CONCURRENCY
 from ..common.quote_fields import as_float, as_int
 from ..errors import BrokerError, TransientError
-from .contracts import resolve_contract
-from .models import MAX_CONID, field_error
+from .derivative_parts import DerivativeFields
+from .field_errors import field_error
+from .instruments import resolve_instrument
+from .models import MAX_CONID, SEC_TYPE_PATTERN
 from .outputs.base import load_output
 from .outputs.marketdata import HistoryOutput
 
@@ -44,8 +46,9 @@ _BARS = ("1min", "2min", "3min", "5min", "10min", "15min", "30min",
 _PERIOD = re.compile(r"^(\d+)(min|h|d|w|m|y)$")
 
 
-class HistoryInput(BaseModel):
-    """Bars for one contract: `symbol` or `conid`, a period and a bar size in IBKR's notation."""
+class HistoryInput(DerivativeFields):
+    """Bars for one contract: `symbol` or `conid` (an option or future also by its parts), a
+    period and a bar size in IBKR's notation."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
@@ -57,6 +60,10 @@ class HistoryInput(BaseModel):
     outside_rth: bool = Field(default=False, description="include bars outside regular hours")
     exchange: str | None = Field(default=None, description="listing exchange filter for symbol")
     currency: str | None = Field(default=None, description="currency filter for symbol")
+    sec_type: str | None = Field(
+        default=None, min_length=1, max_length=8, pattern=SEC_TYPE_PATTERN,
+        description="security type the contract must have (symbol: STK when absent); OPT/FUT "
+        "with month, strike, right")
 
     @field_validator("conid", mode="before")
     @classmethod
@@ -88,7 +95,7 @@ class HistoryInput(BaseModel):
             )
         return text
 
-    @field_validator("symbol", "exchange", "currency", mode="after")
+    @field_validator("symbol", "exchange", "currency", "sec_type", mode="after")
     @classmethod
     def _upper(cls, value: str | None) -> str | None:
         return value.upper() if value else value
@@ -143,11 +150,12 @@ def history(client: IBClient, inp: HistoryInput) -> HistoryOutput:
     """Bars oldest first; raises BrokerError when IBKR answers with an error."""
     symbol = inp.symbol
     conid = inp.conid
-    if conid is None or symbol is not None or inp.exchange or inp.currency:
+    if conid is None or symbol is not None or inp.exchange or inp.currency or inp.sec_type:
         # A symbol given with a conid must name that conid: bars of one contract under another's
         # name would be wrong data.
-        contract = resolve_contract(
-            client, symbol=inp.symbol, conid=conid, exchange=inp.exchange, currency=inp.currency
+        contract = resolve_instrument(
+            client, symbol=inp.symbol, conid=conid, exchange=inp.exchange, currency=inp.currency,
+            sec_type=inp.sec_type or "STK", parts=inp.parts(),
         )
         conid, symbol = contract.conid, contract.symbol or inp.symbol
     params = {"conid": str(conid), "period": inp.period, "bar": inp.bar,

@@ -19,9 +19,11 @@ from ..errors import (
     ContractMismatch,
     ContractNotFound,
     IBPluginError,
+    InputError,
     TransientError,
 )
-from .contracts import contract_info, resolve_contract
+from .contracts import contract_info
+from .instruments import resolve_instrument
 from .models import SnapshotInput
 from .outputs.base import load_output
 from .outputs.marketdata import SnapshotOutput
@@ -92,21 +94,28 @@ def snapshot(client: IBClient, inp: SnapshotInput) -> SnapshotOutput:
     """
     symbols: dict[int, str | None] = {}
     errors: list[tuple[IBPluginError, dict[str, Any]]] = []
-    for symbol in inp.symbols:
+    named: list[tuple[str | None, int | None]] = [(s, None) for s in inp.symbols]
+    if inp.sec_type is not None:
+        # A type (and parts) asked: every conid must be that contract too (issue 22).
+        named += [(None, c) for c in dict.fromkeys(inp.conids)]
+    for symbol, given in named:
         try:
-            contract = resolve_contract(
-                client, symbol=symbol, exchange=inp.exchange, currency=inp.currency,
+            contract = resolve_instrument(
+                client, symbol=symbol, conid=given, exchange=inp.exchange,
+                currency=inp.currency, sec_type=inp.sec_type or "STK", parts=inp.parts(),
                 conid_argument="conids",
             )
-        except (AmbiguousContract, ContractMismatch, ContractNotFound) as exc:
+        except (AmbiguousContract, ContractMismatch, ContractNotFound, InputError) as exc:
             if inp.all_or_nothing:
                 raise
-            errors.append((exc, {"symbol": symbol}))
+            errors.append((exc, {"symbol": symbol} if symbol is not None else {"conid": given}))
             continue
         symbols.setdefault(contract.conid, contract.symbol or symbol)
-    unverified = [c for c in dict.fromkeys(inp.conids) if c not in symbols]
+    refused = {key.get("conid") for _, key in errors}
+    unverified = [c for c in dict.fromkeys(inp.conids) if c not in symbols and c not in refused]
     for conid in inp.conids:
-        symbols.setdefault(conid, None)
+        if conid not in refused:
+            symbols.setdefault(conid, None)
     conids = list(symbols)
     ids = [FIELD_IDS.get(name, name) for name in inp.fields]
     ids = list(dict.fromkeys(ids))

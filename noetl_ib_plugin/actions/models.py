@@ -10,6 +10,8 @@ from pydantic_core import PydanticCustomError
 
 from ..common.quote_fields import FIELD_IDS
 from ..credentials.accounts import ACCOUNT_ID_PATTERN
+from .derivative_parts import DerivativeFields
+from .field_errors import field_error
 from .order_states import LIMIT_PRICED, ORDER_TYPES, STOP_PRICED, OrderType, fold_order_type
 
 __all__ = [
@@ -20,7 +22,6 @@ __all__ = [
     "GetPositionsInput",
     "PlaceOrderInput",
     "SnapshotInput",
-    "field_error",
 ]
 
 #: The one order-type table (order_states.ORDER_TYPES), under the name this module exported.
@@ -63,11 +64,6 @@ Exchange = Annotated[str, Field(min_length=1, max_length=16, pattern=EXCHANGE_PA
 Currency = Annotated[str, Field(min_length=3, max_length=3, pattern=CURRENCY_PATTERN)]
 
 
-def field_error(field: str, message: str) -> PydanticCustomError:
-    """A validation error that names its field even when raised by a model-level check."""
-    return PydanticCustomError("field_error", "{field}: {detail}", {"field": field, "detail": message})
-
-
 _DECIMAL_TEXT = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*")
 _WHOLE_TEXT = re.compile(r"\s*[0-9]+\s*")
 
@@ -101,8 +97,9 @@ def _id_list(value: Any) -> Any:
     return value
 
 
-class PlaceOrderInput(BaseModel):
-    """One order; `symbol` or `conid` picks the contract, prices only where the type needs them."""
+class PlaceOrderInput(DerivativeFields):
+    """One order; `symbol` or `conid` picks the contract (an option or future also by its parts:
+    DerivativeFields), prices only where the type needs them."""
 
     model_config = _BASE
 
@@ -133,7 +130,7 @@ class PlaceOrderInput(BaseModel):
     sec_type: str = Field(
         default="STK", min_length=1, max_length=8, pattern=SEC_TYPE_PATTERN,
         description="security type the contract must have (default STK, also for a conid); "
-        "a derivative (OPT, FUT...) only by its own conid",
+        "OPT by month/expiry, strike and right, FUT by month, or any type by its own conid",
     )
     client_order_id: str | None = Field(
         default=None,
@@ -282,10 +279,17 @@ class AccountSummaryInput(BaseModel):
     )
 
 
-class SnapshotInput(BaseModel):
-    """Quotes for symbols and/or conids, polled until the requested fields arrive (bounded)."""
+class SnapshotInput(DerivativeFields):
+    """Quotes for symbols and/or conids, polled until the requested fields arrive (bounded);
+    with `sec_type` (and an option's or future's parts) every one must be that contract."""
 
     model_config = _BASE
+
+    sec_type: str | None = Field(
+        default=None, min_length=1, max_length=8, pattern=SEC_TYPE_PATTERN,
+        description="security type every symbol and conid must have (symbols: STK when "
+        "absent; conids: unchecked when absent); OPT/FUT with month, strike, right",
+    )
 
     symbols: list[Symbol] = Field(
         default_factory=list, max_length=MAX_LIST_ITEMS, description="tickers, e.g. ['AAPL']"
@@ -335,6 +339,11 @@ class SnapshotInput(BaseModel):
     @classmethod
     def _upper(cls, value: list[str]) -> list[str]:
         return [v.upper() for v in value]
+
+    @field_validator("sec_type", mode="after")
+    @classmethod
+    def _sec_type(cls, value: str | None) -> str | None:
+        return value.upper() if value else value
 
     @field_validator("fields", mode="after")
     @classmethod

@@ -19,7 +19,8 @@ from ..client import IBClient
 from ..common.quote_fields import parse_number
 from ..credentials.urls import path_segment
 from ..errors import OrderRejected, TransientError
-from .models import PlaceOrderInput, field_error
+from .field_errors import field_error
+from .models import PlaceOrderInput
 from .order_states import LIMIT_PRICED
 from .order_ticket import prepare_ticket
 from .outputs.base import load_output

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..client import IBClient
-from .contracts import Contract, resolve_contract
+from .contracts import Contract
+from .instruments import resolve_instrument
 from .models import PlaceOrderInput
 from .order_states import order_type_name
 
@@ -29,6 +30,7 @@ COID_PREFIX = "nib-"
 ORDER_PARAMETERS = (
     "account_id", "symbol", "conid", "exchange", "currency", "sec_type", "side", "quantity",
     "order_type", "limit_price", "stop_price", "tif", "outside_rth",
+    "month", "expiry", "strike", "right", "multiplier",
 )
 
 
@@ -46,10 +48,10 @@ def derive_client_order_id(execution_id: object, step: object, params: Mapping[s
     A step that places several identical orders on purpose must pass its own keys.
     """
     order = {k: params[k] for k in ORDER_PARAMETERS if params.get(k) is not None}
-    for key in ("side", "order_type", "tif", "symbol"):
+    for key in ("side", "order_type", "tif", "symbol", "month", "right"):
         if isinstance(order.get(key), str):
             order[key] = order[key].strip().upper()
-    for key in ("quantity", "limit_price", "stop_price"):
+    for key in ("quantity", "limit_price", "stop_price", "strike", "multiplier"):
         if key in order:
             try:
                 order[key] = float(order[key])
@@ -92,13 +94,14 @@ def prepare_ticket(client: IBClient, inp: PlaceOrderInput,
     order's placement would be, before anything is sent.
     """
     account = client.ensure_trading_allowed(inp.account_id)
-    contract = resolve_contract(
+    contract = resolve_instrument(
         client,
         symbol=inp.symbol,
         conid=inp.conid,
         exchange=inp.exchange,
         currency=inp.currency,
         sec_type=inp.sec_type,
+        parts=inp.parts(),
     )
     return account, contract, build_ticket(inp, account, contract, coid)
 

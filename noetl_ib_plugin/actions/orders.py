@@ -25,6 +25,7 @@ from ..errors import (
     RateLimited,
 )
 from .confirm import ConfirmPolicy
+from .derivatives import contract_fields
 from .models import GetOpenOrdersInput, PlaceOrderInput
 from .order_cancel import cancel_order
 from .order_fills import with_fills
@@ -286,6 +287,7 @@ def _place_order(client: IBClient, inp: PlaceOrderInput, settings: OrderSettings
         "account_id": account,
         "reconciled": reconciled,
         "source": record["source"],
+        **contract_fields(contract),
     }, "place_order")
 
 

@@ -52,6 +52,14 @@ def normalize_position(item: dict[str, Any]) -> dict[str, Any]:
         "currency": item.get("currency"),
         "asset_class": item.get("assetClass"),
         "exchange": item.get("listingExchange"),
+        # A derivative's parts: IBKR's mktValue and avgCost already carry the multiplier,
+        # mktPrice and avgPrice do not (an option's value is position x price x 100).
+        "sec_type": item.get("assetClass") or item.get("secType"),
+        "multiplier": as_float(item.get("multiplier")),
+        "expiry": str(item["expiry"]) if item.get("expiry") else None,
+        "strike": as_float(item.get("strike")) or None,
+        "right": str(item["putOrCall"]).upper()[:1] if item.get("putOrCall") else None,
+        "underlying_conid": as_int(item.get("undConid")) or None,
     }
 
 

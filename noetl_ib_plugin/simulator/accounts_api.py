@@ -115,7 +115,7 @@ def trsrv_stocks(engine: Services, call: Call) -> Any:
     for symbol in symbols:
         companies: dict[str, dict[str, Any]] = {}
         for c in engine.market.contracts.values():
-            if c.search and c.symbol == symbol:
+            if c.search and c.symbol == symbol and c.sec_type == "STK":
                 entry = companies.setdefault(c.company, {
                     "name": c.company, "chineseName": None, "assetClass": "STK",
                     "contracts": []})

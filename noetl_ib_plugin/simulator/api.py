@@ -16,7 +16,10 @@ from .auth import tickle_session
 from .broker import BrokerSession
 from .call import Call
 from .common import ApiError, Request, Response
-from .market import _US_SECTIONS
+from .derivatives import futures as futures_data
+from .derivatives import secdef_info as secdef_info_data
+from .derivatives import sections as sections_of
+from .derivatives import strikes as strikes_data
 from .services import Services
 
 __all__ = ["ROUTES", "Call", "Route", "match"]
@@ -148,7 +151,7 @@ def secdef_search(engine: Services, call: Call) -> Any:
         if not c.search:
             continue
         if c.symbol == symbol or (by_name and c.company.upper().startswith(symbol)):
-            sections = _US_SECTIONS if c.currency == "USD" else [{"secType": "STK"}]
+            sections = sections_of(c, engine.market.contracts)
             # IBKR answers a derivative type with the *underlying* whose sections name it.
             if sec_type not in {s["secType"] for s in sections}:
                 continue
@@ -164,12 +167,34 @@ def contract_info(engine: Services, call: Call) -> Any:
     contract = engine.market.contracts.get(int(call.args[0]))
     if contract is None:
         raise ApiError(500, {"error": f"Invalid conid: {call.args[0]}", "statusCode": 500})
-    return {"con_id": contract.conid, "conid": contract.conid, "symbol": contract.symbol,
+    info = {"con_id": contract.conid, "conid": contract.conid, "symbol": contract.symbol,
             "exchange": contract.exchange, "listing_exchange": contract.exchange,
             "currency": contract.currency, "company_name": contract.company,
             "local_symbol": contract.symbol, "instrument_type": contract.sec_type,
             "secType": contract.sec_type,
             "valid_exchanges": f"SMART,{contract.exchange}"}
+    if contract.expiry:
+        # IBKR's contract info of a derivative: no strike or right (those come from secdef/info).
+        info.update({"maturity_date": contract.expiry, "contract_month": contract.expiry[:6],
+                     "multiplier": f"{contract.multiplier:g}",
+                     "underlying_con_id": contract.underlying,
+                     "trading_class": contract.trading_class})
+    return info
+
+
+def secdef_strikes(engine: Services, call: Call) -> Any:
+    """Strikes of an underlying's option month (simulator/derivatives.py)."""
+    return strikes_data(engine.market.contracts, call.req.params())
+
+
+def secdef_info(engine: Services, call: Call) -> Any:
+    """Contracts of (underlying, month, strike, right) (simulator/derivatives.py)."""
+    return secdef_info_data(engine.market.contracts, call.req.params())
+
+
+def trsrv_futures(engine: Services, call: Call) -> Any:
+    """Futures of each symbol (simulator/derivatives.py)."""
+    return futures_data(engine.market.contracts, call.req.params())
 
 
 def snapshot(engine: Services, call: Call) -> Any:
@@ -304,6 +329,9 @@ ROUTES: list[Route] = [
     _r("GET", "/v1/api/portfolio/{acct}/ledger", ledger),
     _r("GET|POST", "/v1/api/iserver/secdef/search", secdef_search, bridge=True),
     _r("GET", "/v1/api/iserver/contract/{conid}/info", contract_info, bridge=True),
+    _r("GET", "/v1/api/iserver/secdef/strikes", secdef_strikes, bridge=True),
+    _r("GET", "/v1/api/iserver/secdef/info", secdef_info, bridge=True),
+    _r("GET", "/v1/api/trsrv/futures", trsrv_futures),
     _r("GET", "/v1/api/iserver/marketdata/snapshot", snapshot, bridge=True, pace=("snapshot",)),
     _r("GET", "/v1/api/iserver/marketdata/history", history, bridge=True),
     _r("POST", "/v1/api/iserver/account/{acct}/orders", place_order, bridge=True),

@@ -432,7 +432,8 @@ class Broker:
 
     def _book_fill(self, account: Account, contract: Contract, side: str, qty: float,
                    price: float) -> None:
-        """Update position, average cost, realized P&L and cash for one execution."""
+        """Update position, average cost (per unit), realized P&L and cash for one execution;
+        money moves by price x quantity x the contract's multiplier (100 for an equity option)."""
         signed = qty if side == "BUY" else -qty
         pos = account.positions.setdefault(contract.conid, Position(contract))
         if pos.quantity == 0 or (pos.quantity > 0) == (signed > 0):
@@ -442,13 +443,13 @@ class Broker:
         else:
             closing = min(qty, abs(pos.quantity))
             direction = 1.0 if pos.quantity > 0 else -1.0
-            pos.realized += closing * (price - pos.avg_cost) * direction
+            pos.realized += closing * (price - pos.avg_cost) * direction * contract.multiplier
             pos.quantity += signed
             if pos.quantity == 0:
                 pos.avg_cost = 0.0
             elif (pos.quantity > 0) != (direction > 0):
                 pos.avg_cost = price
-        account.cash -= signed * price
+        account.cash -= signed * price * contract.multiplier
 
     def _new_reply(self, order: Order, remaining: list[tuple[str, str]]) -> list[dict[str, Any]]:
         """Register the next question of a chain and render it like IBKR."""

@@ -11,6 +11,7 @@ from . import accounts_api, api, state
 from .auth import AuthError, AuthService
 from .broker import Broker
 from .common import ApiError, Request, Response
+from .derivatives import derivative_contracts
 from .faults import FaultDecision, Faults
 from .market import CONTRACTS, Market, bulk_contracts
 from .pacing import Pacer
@@ -41,6 +42,7 @@ class Engine:
         self.faults = Faults()
         self.auth = AuthService(clock)
         contracts = dict(CONTRACTS)
+        contracts.update({c.conid: c for c in derivative_contracts(CONTRACTS)})
         largest = max((bulk_positions or {}).values(), default=0)
         extra = bulk_contracts(largest)
         contracts.update({c.conid: c for c in extra})

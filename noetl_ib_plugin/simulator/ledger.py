@@ -41,10 +41,10 @@ def ledger(account: Account, market: Market, base_currency: str = "USD") -> dict
     per: dict[str, list[float]] = {base_currency: [account.cash / base_usd, 0.0, 0.0, 0.0]}
     for pos in account.positions.values():
         c = pos.contract
-        value = pos.quantity * market.price(c.conid)
+        value = pos.quantity * market.price(c.conid) * c.multiplier
         row = per.setdefault(c.currency, [0.0, 0.0, 0.0, 0.0])
         row[1] += value
-        row[2] += value - pos.quantity * pos.avg_cost
+        row[2] += value - pos.quantity * pos.avg_cost * c.multiplier
         row[3] += pos.realized
     out: dict[str, Any] = {}
     base = [0.0, 0.0, 0.0, 0.0]

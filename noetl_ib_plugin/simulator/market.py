@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "AAPL_OPTION_CONID",
     "CONTRACTS",
     "LATE_FIELDS",
     "Contract",
@@ -48,17 +47,16 @@ class Contract:
     fractions: bool = True
     #: IBKR's security type (`instrument_type` of contract info); search answers stocks only.
     sec_type: str = "STK"
+    # Derivatives (simulator/derivatives.py): contract month (MMMYY), last trading date
+    # (YYYYMMDD), strike, right (C/P), multiplier and the underlying's conid.
+    month: str | None = None
+    expiry: str | None = None
+    strike: float | None = None
+    right: str | None = None
+    multiplier: float = 1.0
+    underlying: int | None = None
+    trading_class: str | None = None
 
-
-#: The one option contract of the universe (AAPL JAN27 200 C).
-AAPL_OPTION_CONID = 730000001
-
-_US_SECTIONS: list[dict[str, str]] = [
-    {"secType": "STK"},
-    {"secType": "OPT", "months": "JAN27;FEB27", "exchange": "SMART;AMEX;BATS;BOX;CBOE"},
-    {"secType": "WAR", "exchange": "FWB;SWB"},
-    {"secType": "BAG"},
-]
 
 CONTRACTS: dict[int, Contract] = {
     c.conid: c
@@ -74,10 +72,6 @@ CONTRACTS: dict[int, Contract] = {
         Contract(459530, "SIVB", "SVB FINANCIAL GROUP", "NASDAQ", "USD", 106.0, halted=True),
         Contract(13109, "VOD", "VODAFONE GROUP PLC", "LSE", "GBP", 0.7, market_data=False,
                  fractions=False),
-        # An AAPL option (JAN27 200 call): found by conid only, as IBKR's search names the
-        # underlying and the option's conid comes from secdef/info.
-        Contract(AAPL_OPTION_CONID, "AAPL", "APPLE INC", "CBOE", "USD", 12.5, search=False,
-                 sec_type="OPT", fractions=False),
     )
 }
 

@@ -137,6 +137,8 @@ def parse_ticket(ticket: Any, account: str, contracts: dict[int, Contract], now:
     contract = contracts.get(conid)
     if contract is None:
         raise OrderRejectedError(f"Invalid contract id: {ticket.get('conid')}")
+    if contract.sec_type == "IND":
+        raise OrderRejectedError(f"Contract {conid} is an index: it cannot be traded")
     order_type = ORDER_TYPES.get(str(ticket.get("orderType", "")).upper())
     if order_type is None:
         raise OrderRejectedError(f"Invalid order type: {ticket.get('orderType')!r}")
@@ -202,7 +204,7 @@ def render_live(order: Order) -> dict[str, Any]:
         "orderId": order.order_id, "cashCcy": c.currency,
         "sizeAndFills": f"{order.filled:g}/{order.quantity:g}",
         "orderDesc": f"{order.side.title()} {order.quantity:g} {c.symbol} {short}",
-        "description1": c.symbol, "ticker": c.symbol, "secType": "STK",
+        "description1": c.symbol, "ticker": c.symbol, "secType": c.sec_type,
         "listingExchange": c.exchange, "companyName": c.company,
         "remainingQuantity": order.quantity - order.filled, "filledQuantity": order.filled,
         "totalSize": order.quantity, "status": order.status, "origOrderType": orig,
@@ -256,7 +258,7 @@ def render_status(order: Order) -> dict[str, Any]:
         "tif": order.tif, "fgColor": "#FFFFFF", "bgColor": "#000000",
         "order_not_editable": order.status not in WORKING, "editable_fields": "",
         "cannot_cancel_order": order.status not in WORKING, "deactivate_order": False,
-        "sec_type": "STK", "available_chart_periods": "#R|1",
+        "sec_type": c.sec_type, "available_chart_periods": "#R|1",
         "order_description": f"{verb} {order.quantity:g} {kind}, {tif}",
         "order_description_with_contract": f"{verb} {order.quantity:g} {c.symbol} {kind}, {tif}",
         "alert_active": 1, "child_order_type": "0", "order_clearing_account": order.account,
@@ -280,7 +282,8 @@ def render_trade(order: Order, n: int, fill: Fill) -> dict[str, Any]:
     """One execution of GET /iserver/account/trades in IBKR's field names."""
     c = order.contract
     verb = "Bot" if order.side == "BUY" else "Sld"
-    signed = -fill.quantity * fill.price if order.side == "BUY" else fill.quantity * fill.price
+    amount = fill.quantity * fill.price * c.multiplier  # an option's 1 @ 12.50 is 1,250
+    signed = -amount if order.side == "BUY" else amount
     return {
         "execution_id": f"{order.order_id:08x}.{n:04d}.01.01", "symbol": c.symbol,
         "supports_tax_opt": "1", "side": "B" if order.side == "BUY" else "S",
@@ -290,7 +293,7 @@ def render_trade(order: Order, n: int, fill: Fill) -> dict[str, Any]:
         "price": f"{fill.price:.2f}", "order_ref": order.coid or "", "submitter": order.account,
         "exchange": c.exchange, "commission": "0.00", "net_amount": round(signed, 2),
         "account": order.account, "accountCode": order.account, "company_name": c.company,
-        "contract_description_1": c.symbol, "sec_type": "STK", "listing_exchange": c.exchange,
+        "contract_description_1": c.symbol, "sec_type": c.sec_type, "listing_exchange": c.exchange,
         "conid": c.conid, "conidEx": str(c.conid), "clearing_id": "IB",
         "clearing_name": "IB", "liquidation_trade": "0", "is_event_trading": "0",
         "order_id": order.order_id,

@@ -64,7 +64,7 @@ def _figures(account: Account, market: Market, rate: float) -> dict[str, float]:
     """The summary figures in the base currency (`rate`: USD per unit of it)."""
     longs = shorts = 0.0
     for pos in account.positions.values():
-        value = pos.quantity * market.price(pos.contract.conid)
+        value = pos.quantity * market.price(pos.contract.conid) * pos.contract.multiplier
         if value >= 0:
             longs += value
         else:
@@ -134,7 +134,7 @@ def portfolio2_row(row: dict[str, Any]) -> dict[str, Any]:
             "avgCost": row["avgCost"], "avgPrice": row["avgPrice"], "currency": row["currency"],
             "description": row["contractDesc"], "isLastToLoq": False,
             "marketPrice": row["mktPrice"], "marketValue": row["mktValue"],
-            "realizedPnl": row["realizedPnl"], "secType": "STK", "timestamp": 0,
+            "realizedPnl": row["realizedPnl"], "secType": row["assetClass"], "timestamp": 0,
             "unrealizedPnl": row["unrealizedPnl"], "assetClass": row["assetClass"],
             "sector": row["sector"], "group": row["group"], "model": ""}
 
@@ -145,16 +145,20 @@ def position_rows(account: Account, market: Market) -> list[dict[str, Any]]:
     for pos in account.positions.values():
         c = pos.contract
         price = market.price(c.conid)
-        value = pos.quantity * price
+        # IBKR: market value and avgCost carry the multiplier, mktPrice and avgPrice do not.
+        value = pos.quantity * price * c.multiplier
         out.append({
             "acctId": account.account_id, "conid": c.conid, "contractDesc": c.symbol,
             "position": pos.quantity, "mktPrice": price, "mktValue": round(value, 2),
-            "currency": c.currency, "avgCost": round(pos.avg_cost, 4),
+            "currency": c.currency, "avgCost": round(pos.avg_cost * c.multiplier, 4),
             "avgPrice": round(pos.avg_cost, 4), "realizedPnl": round(pos.realized, 2),
-            "unrealizedPnl": round(value - pos.quantity * pos.avg_cost, 2),
-            "exchs": None, "expiry": None, "putOrCall": None, "multiplier": None,
-            "strike": 0.0, "exerciseStyle": None, "conExchMap": [], "assetClass": "STK",
-            "undConid": 0, "model": "", "ticker": c.symbol, "listingExchange": c.exchange,
+            "unrealizedPnl": round(value - pos.quantity * pos.avg_cost * c.multiplier, 2),
+            "exchs": None, "expiry": c.expiry, "putOrCall": c.right,
+            "multiplier": c.multiplier if c.sec_type != "STK" else None,
+            "strike": c.strike or 0.0, "exerciseStyle": "AMERICAN" if c.right else None,
+            "conExchMap": [], "assetClass": c.sec_type,
+            "undConid": c.underlying or 0, "model": "", "ticker": c.symbol,
+            "listingExchange": c.exchange,
             "name": c.company, "fullName": c.symbol, "hasOptions": c.currency == "USD",
             "sector": None, "group": None, "isUS": c.currency == "USD",
         })

@@ -2,7 +2,7 @@
 
 Every refusal happens before any order request, and the simulator's book (orders, positions)
 is what it was. The simulator answers secdef/search as IBKR documents it: the underlying, with
-`sections` naming its derivative types; option 730000001 (AAPL JAN27 200 C) is known by conid.
+`sections` naming its derivative types; option 730000001 (AAPL JAN30 200 C) is known by conid.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 from noetl_ib_plugin.errors import AmbiguousContract, ContractMismatch, InputError
 from noetl_ib_plugin.simulator import Simulator
-from noetl_ib_plugin.simulator.market import AAPL_OPTION_CONID
+from noetl_ib_plugin.simulator.derivatives import AAPL_OPTION_CONID
 from tests.cli.helpers import cli
 from tests.fixtures.simulators import act, client_for
 
@@ -22,7 +22,7 @@ CRED = "sim_oauth2"
 AAPL = 265598
 BHP_ASX = 4036818
 MKT = {"side": "BUY", "quantity": 1, "order_type": "MKT"}
-ORDER_POSTS = "POST /v1/api/iserver/account/DU1234567/orders"
+ORDER_POSTS = "POST /v1/api/iserver/account/{acct}/orders"  # the simulator counts by route template
 
 
 def _book(sim: Simulator) -> tuple[list[dict[str, Any]], list[tuple[int, float]]]:
@@ -47,7 +47,7 @@ def test_simulator_search_answers_the_underlying_with_derivative_sections(
     client = client_for(sim_reset, CRED)
     (item,) = client.get("/iserver/secdef/search", params={"symbol": "AAPL", "secType": "OPT"})
     assert item["conid"] == str(AAPL) and item["symbol"] == "AAPL"
-    assert {"secType": "OPT", "months": "JAN27;FEB27",
+    assert {"secType": "OPT", "months": "JAN30;FEB30",
             "exchange": "SMART;AMEX;BATS;BOX;CBOE"} in item["sections"]
     assert client.get(f"/iserver/contract/{AAPL_OPTION_CONID}/info")["instrument_type"] == "OPT"
     assert client.get(f"/iserver/contract/{AAPL}/info")["instrument_type"] == "STK"
@@ -136,3 +136,9 @@ def test_history_by_conid_checks_the_currency_asked(sim_reset: Simulator) -> Non
     assert sim_reset.stats()["requests_by_endpoint"].get(
         "GET /v1/api/iserver/marketdata/history", 0) == 0
 
+
+
+def test_order_request_counter_counts_a_placement(sim_reset: Simulator) -> None:
+    """The counter the refusals read goes up when an order is sent, so "0 order requests" means something."""
+    act(sim_reset, CRED, "place_order", symbol="AAPL", **MKT)
+    assert sim_reset.stats()["requests_by_endpoint"].get(ORDER_POSTS, 0) >= 1

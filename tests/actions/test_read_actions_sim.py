@@ -185,6 +185,8 @@ def test_every_action_output_matches_its_published_schema(sim_reset: Simulator) 
         "preview_order": act(sim_reset, "sim_oauth2", "preview_order", symbol="AAPL",
                              side="BUY", quantity=1, order_type="LMT", limit_price=99.0),
         "get_pnl": act(sim_reset, "sim_oauth2", "get_pnl"),
+        "search_contracts": act(sim_reset, "sim_oauth2", "search_contracts", symbol="AAPL",
+                                sec_type="OPT", month="JAN30"),
     }
     names = set(default_host().registry.actions)
     assert names - set(results) == {"order_status"}  # order_status: tests/actions/test_read_actions_unit.py

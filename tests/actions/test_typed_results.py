@@ -52,6 +52,8 @@ CASES: dict[str, tuple[Callable[[Simulator], dict[str, Any]], str]] = {
     # preview22
     "preview_order": (lambda sim: dict(RESTING), "preview_order"),
     "get_pnl": (lambda sim: {}, "get_pnl"),
+    "search_contracts": (lambda sim: {"symbol": "AAPL", "sec_type": "OPT", "month": "JAN30"},
+                         "search_contracts"),
 }
 
 

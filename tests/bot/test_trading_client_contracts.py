@@ -7,7 +7,7 @@ import pytest
 from noetl_ib_plugin import TradingClient
 from noetl_ib_plugin.errors import ContractMismatch
 from noetl_ib_plugin.simulator import Simulator
-from noetl_ib_plugin.simulator.market import AAPL_OPTION_CONID
+from noetl_ib_plugin.simulator.derivatives import AAPL_OPTION_CONID
 
 
 def test_trading_client_takes_the_type_the_fix_names(sim_reset: Simulator,

@@ -20,6 +20,13 @@ from .base import ActionResult, Number, load_output, output_json, typed_output
 
 if TYPE_CHECKING:
     from .auth_status import AuthStatusOutput
+    from .contracts import (
+        ContractSearchOutput,
+        FutureListing,
+        OptionStrikes,
+        SearchSection,
+        Underlying,
+    )
     from .marketdata import Bar, HistoryOutput, Quote, SnapshotOutput
     from .orders import (
         CancelOrderOutput,
@@ -51,12 +58,15 @@ __all__ = [
     "AuthStatusOutput",
     "Bar",
     "CancelOrderOutput",
+    "ContractSearchOutput",
     "Execution",
+    "FutureListing",
     "HistoryOutput",
     "LedgerCurrency",
     "LedgerOutput",
     "Number",
     "OpenOrdersOutput",
+    "OptionStrikes",
     "Order",
     "OrderStatusOutput",
     "PlaceOrderOutput",
@@ -66,8 +76,10 @@ __all__ = [
     "PreviewChange",
     "PreviewOrderOutput",
     "Quote",
+    "SearchSection",
     "SnapshotOutput",
     "TradesOutput",
+    "Underlying",
     "WaitOrderOutput",
     "WaitPriceOutput",
     "load_output",
@@ -86,6 +98,8 @@ _WHERE = {
     # preview22: preview_order and get_pnl
     **dict.fromkeys(("PreviewChange", "PreviewOrderOutput"), ".preview"),
     "PnlOutput": ".pnl",
+    **dict.fromkeys(("ContractSearchOutput", "FutureListing", "OptionStrikes", "SearchSection",
+                     "Underlying"), ".contracts"),
 }
 
 

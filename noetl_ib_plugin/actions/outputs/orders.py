@@ -47,6 +47,14 @@ class PlaceOrderOutput(_Output):
     reconciled: bool = Field(
         default=False, description="true when the outcome was read back from live orders"
     )
+    # The contract traded, as resolved (an option's or future's parts; None for a stock).
+    sec_type: str | None = Field(default=None, description="security type: STK, OPT, FUT")
+    month: str | None = Field(default=None, description="contract month, MMMYY (OPT, FUT)")
+    expiry: str | None = Field(default=None, description="last trading date YYYYMMDD")
+    strike: float | None = Field(default=None, description="option strike price")
+    right: str | None = Field(default=None, description="option right: C or P")
+    multiplier: float | None = Field(
+        default=None, description="contract multiplier (100 for most equity options)")
 
 
 class CancelOrderOutput(_Output):

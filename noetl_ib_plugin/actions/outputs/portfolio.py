@@ -35,6 +35,15 @@ class Position(_Output):
     currency: str | None = Field(default=None, description="ISO currency code, e.g. USD")
     asset_class: str | None = Field(default=None, description="e.g. STK")
     exchange: str | None = Field(default=None, description="listing exchange, e.g. NASDAQ")
+    # Derivatives: market_value and avg_cost include the multiplier, market_price and
+    # avg_price are per unit (IBKR's convention).
+    sec_type: str | None = Field(default=None, description="security type: STK, OPT, FUT")
+    multiplier: float | None = Field(
+        default=None, description="contract multiplier (100 for most equity options)")
+    expiry: str | None = Field(default=None, description="last trading date YYYYMMDD")
+    strike: float | None = Field(default=None, description="option strike price")
+    right: str | None = Field(default=None, description="option right: C or P")
+    underlying_conid: int | None = Field(default=None, description="the underlying's conid")
 
 
 class PositionsOutput(_Output):
