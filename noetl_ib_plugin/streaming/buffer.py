@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from ..errors import BrokerError
 from .events import QuoteEvent, StreamEvent
+from .quotes import with_merged
 
 __all__ = ["EventBuffer", "StreamClosed", "StreamOverflow"]
 
@@ -51,7 +52,7 @@ class EventBuffer:
             if isinstance(event, QuoteEvent):
                 pending = self._quotes.get(event.conid)
                 if pending is not None:
-                    event = event.model_copy(update={"merged": pending.merged + event.merged + 1})
+                    event = with_merged(event, pending.merged + event.merged + 1)
                 else:
                     self._order.append(event.conid)
                 self._quotes[event.conid] = event

@@ -41,8 +41,8 @@ from .events import (
     StreamEvent,
     SystemEvent,
     TradeEvent,
-    quote_from_fields,
 )
+from .quotes import QuoteState
 
 __all__ = ["StreamClient", "StreamSettings", "websocket_url"]
 
@@ -131,7 +131,7 @@ class StreamClient:
         self._quotes: dict[int, tuple[str, ...]] = {}
         self._topics: set[str] = set()
         self._outbox: deque[str] = deque()
-        self._raw: dict[int, dict[str, Any]] = {}
+        self._raw: dict[int, QuoteState] = {}
         self._last: dict[int, QuoteEvent] = {}
         self._orders: dict[int, dict[str, Any]] = {}
         self._stop = threading.Event()
@@ -520,13 +520,11 @@ class StreamClient:
             self._emit(ErrorEvent(kind="market_data", message=str(msg["error"])[:300],
                                   received_at=now))
             return
-        changed = [k for k in msg if k.isdigit()]
         with self._lock:
-            raw = self._raw.setdefault(conid, {})
-            raw.update({k: msg[k] for k in changed})
-            if "_updated" in msg:
-                raw["_updated"] = msg["_updated"]
-            event = quote_from_fields(conid, dict(raw), changed, now)
+            state = self._raw.get(conid)
+            if state is None:
+                state = self._raw[conid] = QuoteState(conid)
+            event = state.apply(msg, now)
             self._last[conid] = event
         self._emit(event)
 
