@@ -24,13 +24,13 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
-from websockets.sync.client import ClientConnection, connect
 
 from ..client import IBClient
 from ..common.backoff import RetryPolicy
 from ..common.quote_fields import FIELD_IDS, as_int
 from ..errors import AuthError, ConfigurationError, SessionTakenOver, TransientError
 from .buffer import EventBuffer
+from .connection import WebSocket, connect
 from .events import (
     ErrorEvent,
     OrderEvent,
@@ -114,7 +114,7 @@ class StreamClient:
 
     def __init__(self, client: IBClient, *, settings: StreamSettings | None = None,
                  read_live_orders: Callable[[], list[dict[str, Any]]] | None = None,
-                 connector: Callable[..., ClientConnection] = connect,
+                 connector: Callable[..., WebSocket] = connect,
                  rand: Callable[[], float] = random.random,
                  clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time) -> None:
@@ -137,7 +137,7 @@ class StreamClient:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
-        self._ws: ClientConnection | None = None
+        self._ws: WebSocket | None = None
         #: Why the stream stopped for good (None while it runs or after a clean close).
         self.error: BaseException | None = None
         #: Sockets opened so far (1 + reconnects).
@@ -343,7 +343,7 @@ class StreamClient:
         """Exponential backoff with jitter, cut short by close()."""
         self._stop.wait(self._reconnect.delay(n))
 
-    def _open(self, *, reauth: bool) -> ClientConnection:
+    def _open(self, *, reauth: bool) -> WebSocket:
         """Brokerage session, `/tickle`, handshake, then wait for `sts authenticated: true`."""
         client = self.client
         if reauth:
@@ -386,7 +386,7 @@ class StreamClient:
         log.info("stream connected to %s", url.partition("?")[0])
         return ws
 
-    def _await_authenticated(self, ws: ClientConnection) -> None:
+    def _await_authenticated(self, ws: WebSocket) -> None:
         """Read until `sts authenticated: true` (bounded by auth_timeout)."""
         deadline = self._clock() + self.settings.auth_timeout
         while True:
@@ -398,7 +398,7 @@ class StreamClient:
                 self._ready.set()
                 return
 
-    def _resubscribe(self, ws: ClientConnection) -> None:
+    def _resubscribe(self, ws: WebSocket) -> None:
         """Everything subscribed so far, again (also the first time: the outbox is replaced)."""
         with self._lock:
             self._outbox.clear()
@@ -426,7 +426,7 @@ class StreamClient:
         self._emit(ResyncedEvent(orders=orders, reconnects=reconnects,
                                  received_at=self._wall()))
 
-    def _pump(self, ws: ClientConnection) -> None:
+    def _pump(self, ws: WebSocket) -> None:
         """Read, send `tic` when due, drain the outbox, replace a stale socket, renew quotes."""
         s = self.settings
         now = self._clock()
@@ -554,7 +554,7 @@ def _safe(exc: BaseException) -> str:
     return text.split("?", 1)[0][:300]
 
 
-def _quiet_close(ws: ClientConnection) -> None:
+def _quiet_close(ws: WebSocket) -> None:
     """Close a socket we are giving up on, bounded by its close_timeout."""
     with contextlib.suppress(ConnectionClosed, OSError, RuntimeError):
         ws.close()
