@@ -45,6 +45,8 @@ class EventBuffer:
         self._lost = 0
         self._closed: BaseException | None = None
         self._ended = False
+        #: Consumers blocked in `get` (a put with nobody waiting skips the notify).
+        self._waiting = 0
 
     def put(self, event: StreamEvent) -> bool:
         """Queue an event; False when it was lost to a full buffer (the consumer will be told)."""
@@ -63,7 +65,8 @@ class EventBuffer:
             else:
                 self._order.append(event)
                 self._others += 1
-            self._cond.notify_all()
+            if self._waiting:
+                self._cond.notify_all()
             return True
 
     def end(self, cause: BaseException | None = None) -> None:
@@ -96,7 +99,11 @@ class EventBuffer:
                 left = deadline - self._clock()
                 if left <= 0:
                     return None
-                self._cond.wait(left)
+                self._waiting += 1
+                try:
+                    self._cond.wait(left)
+                finally:
+                    self._waiting -= 1
 
     def __len__(self) -> int:
         """Events waiting (a conflated quote counts once)."""

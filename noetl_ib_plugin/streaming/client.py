@@ -432,11 +432,12 @@ class StreamClient:
         now = self._clock()
         last_rx, next_tic, renew_at = now, now + s.tic_interval, now + s.renew_quotes_after
         while not self._stop.is_set():
-            with self._lock:
-                outgoing = list(self._outbox)
-                self._outbox.clear()
-            for command in outgoing:
-                ws.send(command)
+            if self._outbox:  # a plain look first: the lock only when something waits
+                with self._lock:
+                    outgoing = list(self._outbox)
+                    self._outbox.clear()
+                for command in outgoing:
+                    ws.send(command)
             wait = min(0.25, max(0.0, min(next_tic, last_rx + s.stale_after) - self._clock()))
             text: str | bytes | None
             try:
