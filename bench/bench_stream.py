@@ -14,11 +14,13 @@ time measured is the client's alone.
    callback, same clock; worst of our runs.
 3. Resident memory while the consumer does not read for `--pause` s (30), quotes conflating,
    orders placed meanwhile all delivered afterwards.
-4. Reconnect + re-subscribe after a dropped socket (`ws_drop`), default StreamSettings: worst
-   of `--drops` (5) drops, from the client seeing the drop to the first quote of the new socket.
+4. Reconnect + re-subscribe after a dropped socket (`ws_drop`), default StreamSettings, quotes
+   and orders subscribed: worst of `--drops` (4) drops 5.5 s apart, from the client seeing the
+   drop to the first quote of the new socket (the orders resync included).
 5. Order updates across `--reconnects` (100) forced reconnects during `--orders` (250) orders
    placed and cancelled (500 changes): orders whose merged state differs from the simulator's
-   book.
+   book. Client pacing off (NOETL_IB_PACING=off) for this one: each resync's live-orders read
+   would otherwise wait for IBKR's 1-per-5-s limit (over 8 minutes in all).
 
     .venv/bin/python bench/bench_stream.py [SECONDS] [--rounds 2] [--pause 30] [--strict]
 """
@@ -42,11 +44,11 @@ SIM_ARGS = ("--no-pacing", "--ws-walk", "--ws-quote-interval", "0.0005", "--brid
 
 
 def _worker(python: str, script: str, sim: SimProcess, cfg: dict[str, Any],
-            timeout: float) -> dict[str, Any]:
+            timeout: float, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run one measurement in its own process (fresh token cache) on a reset simulator."""
     sim.admin("reset", {})
     with tempfile.TemporaryDirectory(prefix="nib-bench-cache-") as cache:
-        env = {**os.environ, "NOETL_IB_CACHE_DIR": cache}
+        env = {**os.environ, **(env or {}), "NOETL_IB_CACHE_DIR": cache}
         run = subprocess.run([python, str(HERE / script),
                               json.dumps({"credentials_file": str(sim.credentials_file), **cfg})],
                              capture_output=True, text=True, timeout=timeout, check=False, env=env)
@@ -94,7 +96,7 @@ def main() -> None:
     parser.add_argument("seconds", nargs="?", type=float, default=60.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--pause", type=float, default=30.0)
-    parser.add_argument("--drops", type=int, default=5)
+    parser.add_argument("--drops", type=int, default=4)
     parser.add_argument("--reconnects", type=int, default=100)
     parser.add_argument("--orders", type=int, default=250)
     parser.add_argument("--strict", action="store_true")
@@ -109,7 +111,7 @@ def main() -> None:
                                       {"mode": "reconnect", "drops": args.drops}, 300)
         result["orders"] = _worker(sys.executable, "_our_stream_worker.py", sim,
                                    {"mode": "orders", "drops": args.reconnects,
-                                    "orders": args.orders}, 900)
+                                    "orders": args.orders}, 900, {"NOETL_IB_PACING": "off"})
     emit(result, (
         Target("cpu.cpu_ratio_worst", "<=", 0.5, "our CPU per message vs ibind's, worst round"),
         Target("cpu.p99_ms_worst", "<=", 5.0, "simulator send to our callback"),
