@@ -43,6 +43,7 @@ from .events import (
     TradeEvent,
 )
 from .quotes import QuoteState
+from .resync import Resync
 
 __all__ = ["StreamClient", "StreamSettings", "websocket_url"]
 
@@ -56,6 +57,8 @@ TOPICS = ("orders", "trades", "pnl")
 _SUBSCRIBE = {"orders": "sor+{}", "trades": 'str+{"realtimeUpdatesOnly":true}', "pnl": "spl+{}"}
 _UNSUBSCRIBE = {"orders": "uor+{}", "trades": "utr+{}", "pnl": "upl+{}"}
 DEFAULT_QUOTE_FIELDS = ("last", "bid", "ask", "bid_size", "ask_size", "volume")
+#: Seconds a new reconnect waits for the previous reconnect's live-orders read to finish.
+RESYNC_WAIT = 30.0
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,8 @@ class StreamClient:
         self._raw: dict[int, QuoteState] = {}
         self._last: dict[int, QuoteEvent] = {}
         self._orders: dict[int, dict[str, Any]] = {}
+        #: The live-orders read after the last reconnect while it runs (reader thread only).
+        self._pending: Resync | None = None
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -409,22 +414,36 @@ class StreamClient:
             ws.send(text)
 
     def _resync(self, reconnects: int) -> None:
-        """One REST read of live orders after a reconnect, merged and announced."""
+        """Start one REST read of live orders after a reconnect (merged and announced by
+        `_finish_resync` once done, while market data goes on)."""
         if self._read_live_orders is None or "orders" not in self._topics:
             return
-        try:
-            orders = self._read_live_orders()
-        except Exception as exc:  # announced, the stream goes on
-            self._emit(ErrorEvent(kind="resync_failed", message=_safe(exc),
-                                  received_at=self._wall()))
+        if self._pending is not None:  # the previous read first: its orders are older
+            if not self._pending.wait(RESYNC_WAIT):
+                self._emit(ErrorEvent(kind="resync_failed", message="the previous live-orders "
+                                      "read is still running", received_at=self._wall()))
+                return
+            self._finish_resync()
+        self._pending = Resync(self._read_live_orders, reconnects)
+
+    def _finish_resync(self) -> None:
+        """Merge the finished read, announce it, then the order updates that waited for it."""
+        job, self._pending = self._pending, None
+        if job is None:
             return
-        with self._lock:
-            for order in orders:
-                oid = as_int(order.get("orderId"))
-                if oid is not None:
-                    self._orders[oid] = {**self._orders.get(oid, {}), **order}
-        self._emit(ResyncedEvent(orders=orders, reconnects=reconnects,
-                                 received_at=self._wall()))
+        if job.error is not None:
+            self._emit(ErrorEvent(kind="resync_failed", message=_safe(job.error),
+                                  received_at=self._wall()))
+        else:
+            with self._lock:
+                for order in job.orders:
+                    oid = as_int(order.get("orderId"))
+                    if oid is not None:
+                        self._orders[oid] = {**self._orders.get(oid, {}), **order}
+            self._emit(ResyncedEvent(orders=job.orders, reconnects=job.reconnects,
+                                     received_at=self._wall()))
+        for args, received_at in job.deferred:
+            self._order_updates(args, received_at)
 
     def _pump(self, ws: WebSocket) -> None:
         """Read, send `tic` when due, drain the outbox, replace a stale socket, renew quotes."""
@@ -432,6 +451,8 @@ class StreamClient:
         now = self._clock()
         last_rx, next_tic, renew_at = now, now + s.tic_interval, now + s.renew_quotes_after
         while not self._stop.is_set():
+            if self._pending is not None and self._pending.done():
+                self._finish_resync()
             if self._outbox:  # a plain look first: the lock only when something waits
                 with self._lock:
                     outgoing = list(self._outbox)
@@ -482,7 +503,10 @@ class StreamClient:
         elif topic.startswith("smd+"):
             self._quote(topic, msg, now)
         elif topic == "sor":
-            self._order_updates(msg.get("args"), now)
+            if self._pending is not None:
+                self._pending.deferred.append((msg.get("args"), now))
+            else:
+                self._order_updates(msg.get("args"), now)
         elif topic == "str":
             for trade in msg.get("args") or []:
                 if isinstance(trade, dict):
