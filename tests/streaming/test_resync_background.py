@@ -22,8 +22,7 @@ from tests.streaming.test_stream_client import AAPL, FAST, _next, stream_sim  # 
 
 
 def test_quotes_flow_while_the_resync_read_waits(stream_sim: Simulator) -> None:  # noqa: F811
-    """A live-orders read held 2 s: quotes keep coming meanwhile; an order update the socket
-    brought during the read comes after the resynced event, merged over the read's state."""
+    """A held resync read: quotes keep coming; an order update from meanwhile follows resynced."""
     ib = client_for(stream_sim, "sim_oauth2")
     reading, release = threading.Event(), threading.Event()
 
