@@ -380,8 +380,8 @@ class StreamClient:
                 raise _Reconnect(f"handshake refused with HTTP {exc.response.status_code}",
                                  reauth=True) from None
             raise
-        # The socket outlives this call (the reader thread owns and closes it): mark it as
-        # managed, as `with connect(...)` would (websockets >= 17.1 warns otherwise).
+        # The socket outlives this call (the reader thread owns and closes it): entered as
+        # `with connect(...)` would (a library connector, websockets >= 17.1, warns otherwise).
         ws = ws.__enter__()
         try:
             self._await_authenticated(ws)
