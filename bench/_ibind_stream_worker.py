@@ -1,8 +1,9 @@
 """Runs inside ibind 0.2.2's venv: its IbkrWsClient consumes AAPL market data for N seconds.
 
-Argument: one JSON object {credentials_file, seconds}. Prints one JSON line: messages, CPU
-seconds of this process, latency percentiles (ms, from the message's `_updated` to the callback).
-Imports only ibind and the standard library.
+Argument: one JSON object {credentials_file, seconds}. Prints one JSON line: messages (callbacks)
+and the simulator's sends in the window, CPU seconds of this process, latency percentiles (ms,
+from the message's `_updated` to the callback, when ibind passes it on). Imports only ibind and
+the standard library.
 """
 
 from __future__ import annotations
@@ -10,7 +11,14 @@ from __future__ import annotations
 import json
 import sys
 import time
+import urllib.request
 from typing import Any
+
+
+def _sent(root: str) -> int:
+    """WebSocket messages the simulator has sent so far."""
+    with urllib.request.urlopen(f"{root}/__sim/stats", timeout=10) as answer:
+        return int(json.load(answer).get("ws_messages", 0))
 
 
 def main() -> None:
@@ -53,16 +61,21 @@ def main() -> None:
     deadline = time.monotonic() + 10
     while not count[0] and time.monotonic() < deadline:
         time.sleep(0.05)
+    time.sleep(1.0)
+    root = data["api_base_url"].split("/v1/")[0].rstrip("/")
     latencies.clear()
-    count[0] = 0
-    cpu0 = time.process_time()
+    sent0, n0 = _sent(root), count[0]
+    cpu0, wall0 = time.process_time(), time.monotonic()
     time.sleep(float(cfg["seconds"]))
-    cpu = time.process_time() - cpu0
-    got, messages = sorted(latencies), count[0]
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    got, messages = sorted(latencies), count[0] - n0
+    sent = _sent(root) - sent0
     ws.shutdown()
-    print(json.dumps({"messages": messages, "cpu_s": cpu,
+    print(json.dumps({"messages": messages, "sim_sent": sent, "seconds": wall, "cpu_s": cpu,
+                      "rate_msg_s": messages / wall,
                       "p50_ms": got[len(got) // 2] if got else None,
-                      "p99_ms": got[int(len(got) * 0.99)] if got else None}))
+                      "p99_ms": got[int(len(got) * 0.99)] if got else None,
+                      "latency_samples": len(got)}))
 
 
 if __name__ == "__main__":

@@ -189,7 +189,9 @@ class StreamSession:
                     next_book = now + s.book_poll_s
                     self.push_book()
                 if now >= next_quote:
-                    next_quote = now + s.quote_interval_s
+                    # On a fixed schedule (not `now + interval`: the time a push takes would
+                    # lower the rate); after a stall of over 0.1 s the schedule restarts.
+                    next_quote = max(next_quote + s.quote_interval_s, now - 0.1)
                     self._expire_quotes(now)
                     self.push_quotes()
                     self.push_pnl()

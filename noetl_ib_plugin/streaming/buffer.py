@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from ..errors import BrokerError
 from .events import QuoteEvent, StreamEvent
+from .quotes import with_merged
 
 __all__ = ["EventBuffer", "StreamClosed", "StreamOverflow"]
 
@@ -44,6 +45,8 @@ class EventBuffer:
         self._lost = 0
         self._closed: BaseException | None = None
         self._ended = False
+        #: Consumers blocked in `get` (a put with nobody waiting skips the notify).
+        self._waiting = 0
 
     def put(self, event: StreamEvent) -> bool:
         """Queue an event; False when it was lost to a full buffer (the consumer will be told)."""
@@ -51,7 +54,7 @@ class EventBuffer:
             if isinstance(event, QuoteEvent):
                 pending = self._quotes.get(event.conid)
                 if pending is not None:
-                    event = event.model_copy(update={"merged": pending.merged + event.merged + 1})
+                    event = with_merged(event, pending.merged + event.merged + 1)
                 else:
                     self._order.append(event.conid)
                 self._quotes[event.conid] = event
@@ -62,7 +65,8 @@ class EventBuffer:
             else:
                 self._order.append(event)
                 self._others += 1
-            self._cond.notify_all()
+            if self._waiting:
+                self._cond.notify_all()
             return True
 
     def end(self, cause: BaseException | None = None) -> None:
@@ -95,7 +99,11 @@ class EventBuffer:
                 left = deadline - self._clock()
                 if left <= 0:
                     return None
-                self._cond.wait(left)
+                self._waiting += 1
+                try:
+                    self._cond.wait(left)
+                finally:
+                    self._waiting -= 1
 
     def __len__(self) -> int:
         """Events waiting (a conflated quote counts once)."""

@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
-from websockets.sync.client import ClientConnection, connect
 
 from ..client import IBClient
 from ..client.keepalive import Keepalive, session_keepalive
@@ -33,6 +32,7 @@ from ..common.quote_fields import FIELD_IDS, as_int
 from ..errors import AuthError, ConfigurationError, SessionTakenOver, TransientError
 from .account_events import account_subscription, decode_other
 from .buffer import EventBuffer
+from .connection import WebSocket, connect
 from .events import (
     ErrorEvent,
     OrderEvent,
@@ -43,8 +43,9 @@ from .events import (
     StreamEvent,
     SystemEvent,
     TradeEvent,
-    quote_from_fields,
 )
+from .quotes import QuoteState
+from .resync import Resync
 
 __all__ = ["StreamClient", "StreamSettings", "websocket_url"]
 
@@ -58,6 +59,8 @@ TOPICS = ("orders", "trades", "pnl")
 _SUBSCRIBE = {"orders": "sor+{}", "trades": 'str+{"realtimeUpdatesOnly":true}', "pnl": "spl+{}"}
 _UNSUBSCRIBE = {"orders": "uor+{}", "trades": "utr+{}", "pnl": "upl+{}"}
 DEFAULT_QUOTE_FIELDS = ("last", "bid", "ask", "bid_size", "ask_size", "volume")
+#: Seconds a new reconnect waits for the previous reconnect's live-orders read to finish.
+RESYNC_WAIT = 30.0
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ class StreamClient:
 
     def __init__(self, client: IBClient, *, settings: StreamSettings | None = None,
                  read_live_orders: Callable[[], list[dict[str, Any]]] | None = None,
-                 connector: Callable[..., ClientConnection] = connect,
+                 connector: Callable[..., WebSocket] = connect,
                  rand: Callable[[], float] = random.random,
                  clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time) -> None:
@@ -146,14 +149,16 @@ class StreamClient:
         #: (summary|ledger, account) -> IBKR's (subscribe, unsubscribe) texts.
         self._account_subs: dict[tuple[str, str], tuple[str, str]] = {}
         self._outbox: deque[str] = deque()
-        self._raw: dict[int, dict[str, Any]] = {}
+        self._raw: dict[int, QuoteState] = {}
         self._last: dict[int, QuoteEvent] = {}
         self._orders: dict[int, dict[str, Any]] = {}
+        #: The live-orders read after the last reconnect while it runs (reader thread only).
+        self._pending: Resync | None = None
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._keepalive: Keepalive | None = None
-        self._ws: ClientConnection | None = None
+        self._ws: WebSocket | None = None
         #: Why the stream stopped for good (None while it runs or after a clean close).
         self.error: BaseException | None = None
         #: Sockets opened so far (1 + reconnects).
@@ -397,7 +402,7 @@ class StreamClient:
         """Exponential backoff with jitter, cut short by close()."""
         self._stop.wait(self._reconnect.delay(n))
 
-    def _open(self, *, reauth: bool) -> ClientConnection:
+    def _open(self, *, reauth: bool) -> WebSocket:
         """Brokerage session, `/tickle`, handshake, then wait for `sts authenticated: true`."""
         client = self.client
         if reauth:
@@ -429,8 +434,8 @@ class StreamClient:
                 raise _Reconnect(f"handshake refused with HTTP {exc.response.status_code}",
                                  reauth=True) from None
             raise
-        # The socket outlives this call (the reader thread owns and closes it): mark it as
-        # managed, as `with connect(...)` would (websockets >= 17.1 warns otherwise).
+        # The socket outlives this call (the reader thread owns and closes it): entered as
+        # `with connect(...)` would (a library connector, websockets >= 17.1, warns otherwise).
         ws = ws.__enter__()
         try:
             self._await_authenticated(ws)
@@ -440,7 +445,7 @@ class StreamClient:
         log.info("stream connected to %s", url.partition("?")[0])
         return ws
 
-    def _await_authenticated(self, ws: ClientConnection) -> None:
+    def _await_authenticated(self, ws: WebSocket) -> None:
         """Read until `sts authenticated: true` (bounded by auth_timeout)."""
         deadline = self._clock() + self.settings.auth_timeout
         while True:
@@ -452,7 +457,7 @@ class StreamClient:
                 self._ready.set()
                 return
 
-    def _resubscribe(self, ws: ClientConnection) -> None:
+    def _resubscribe(self, ws: WebSocket) -> None:
         """Everything subscribed so far, again (also the first time: the outbox is replaced)."""
         with self._lock:
             self._outbox.clear()
@@ -464,34 +469,51 @@ class StreamClient:
             ws.send(text)
 
     def _resync(self, reconnects: int) -> None:
-        """One REST read of live orders after a reconnect, merged and announced."""
+        """Start one REST read of live orders after a reconnect (merged and announced by
+        `_finish_resync` once done, while market data goes on)."""
         if self._read_live_orders is None or "orders" not in self._topics:
             return
-        try:
-            orders = self._read_live_orders()
-        except Exception as exc:  # announced, the stream goes on
-            self._emit(ErrorEvent(kind="resync_failed", message=_safe(exc),
-                                  received_at=self._wall()))
-            return
-        with self._lock:
-            for order in orders:
-                oid = as_int(order.get("orderId"))
-                if oid is not None:
-                    self._orders[oid] = {**self._orders.get(oid, {}), **order}
-        self._emit(ResyncedEvent(orders=orders, reconnects=reconnects,
-                                 received_at=self._wall()))
+        if self._pending is not None:  # the previous read first: its orders are older
+            if not self._pending.wait(RESYNC_WAIT):
+                self._emit(ErrorEvent(kind="resync_failed", message="the previous live-orders "
+                                      "read is still running", received_at=self._wall()))
+                return
+            self._finish_resync()
+        self._pending = Resync(self._read_live_orders, reconnects)
 
-    def _pump(self, ws: ClientConnection) -> None:
+    def _finish_resync(self) -> None:
+        """Merge the finished read, announce it, then the order updates that waited for it."""
+        job, self._pending = self._pending, None
+        if job is None:
+            return
+        if job.error is not None:
+            self._emit(ErrorEvent(kind="resync_failed", message=_safe(job.error),
+                                  received_at=self._wall()))
+        else:
+            with self._lock:
+                for order in job.orders:
+                    oid = as_int(order.get("orderId"))
+                    if oid is not None:
+                        self._orders[oid] = {**self._orders.get(oid, {}), **order}
+            self._emit(ResyncedEvent(orders=job.orders, reconnects=job.reconnects,
+                                     received_at=self._wall()))
+        for args, received_at in job.deferred:
+            self._order_updates(args, received_at)
+
+    def _pump(self, ws: WebSocket) -> None:
         """Read, send `tic` when due, drain the outbox, replace a stale socket, renew quotes."""
         s = self.settings
         now = self._clock()
         last_rx, next_tic, renew_at = now, now + s.tic_interval, now + s.renew_quotes_after
         while not self._stop.is_set():
-            with self._lock:
-                outgoing = list(self._outbox)
-                self._outbox.clear()
-            for command in outgoing:
-                ws.send(command)
+            if self._pending is not None and self._pending.done():
+                self._finish_resync()
+            if self._outbox:  # a plain look first: the lock only when something waits
+                with self._lock:
+                    outgoing = list(self._outbox)
+                    self._outbox.clear()
+                for command in outgoing:
+                    ws.send(command)
             wait = min(0.25, max(0.0, min(next_tic, last_rx + s.stale_after) - self._clock()))
             text: str | bytes | None
             try:
@@ -536,7 +558,10 @@ class StreamClient:
         elif topic.startswith("smd+"):
             self._quote(topic, msg, now)
         elif topic == "sor":
-            self._order_updates(msg.get("args"), now)
+            if self._pending is not None:
+                self._pending.deferred.append((msg.get("args"), now))
+            else:
+                self._order_updates(msg.get("args"), now)
         elif topic == "str":
             for trade in msg.get("args") or []:
                 if isinstance(trade, dict):
@@ -579,13 +604,11 @@ class StreamClient:
             self._emit(ErrorEvent(kind=market_data_error_kind(msg["error"]),
                                   message=str(msg["error"])[:300], received_at=now))
             return
-        changed = [k for k in msg if k.isdigit()]
         with self._lock:
-            raw = self._raw.setdefault(conid, {})
-            raw.update({k: msg[k] for k in changed})
-            if "_updated" in msg:
-                raw["_updated"] = msg["_updated"]
-            event = quote_from_fields(conid, dict(raw), changed, now)
+            state = self._raw.get(conid)
+            if state is None:
+                state = self._raw[conid] = QuoteState(conid)
+            event = state.apply(msg, now)
             self._last[conid] = event
         self._emit(event)
 
@@ -623,7 +646,7 @@ def _safe(exc: BaseException) -> str:
     return text.split("?", 1)[0][:300]
 
 
-def _quiet_close(ws: ClientConnection) -> None:
+def _quiet_close(ws: WebSocket) -> None:
     """Close a socket we are giving up on, bounded by its close_timeout."""
     with contextlib.suppress(ConnectionClosed, OSError, RuntimeError):
         ws.close()

@@ -1,0 +1,132 @@
+"""streaming/connection.py against the websockets library's own server on loopback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, InvalidStatus
+from websockets.http11 import Request, Response
+from websockets.sync.server import ServerConnection, serve
+
+from noetl_ib_plugin.streaming.connection import connect
+
+
+@contextmanager
+def _server(handler: Callable[[ServerConnection], None],
+            process_request: Any = None) -> Iterator[str]:
+    """A websockets server on a free loopback port running `handler` per connection."""
+    with serve(handler, "127.0.0.1", 0, process_request=process_request) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"ws://127.0.0.1:{server.socket.getsockname()[1]}/v1/api/ws"
+        finally:
+            server.shutdown()
+            thread.join(5)
+
+
+def test_refused_handshake_raises_invalid_status() -> None:
+    """A 401 answer to the upgrade is InvalidStatus carrying the status, as the library raises."""
+    def refuse(conn: ServerConnection, request: Request) -> Response:
+        return conn.respond(401, "not authenticated\n")
+
+    with _server(lambda ws: None, refuse) as url, pytest.raises(InvalidStatus) as info:
+        connect(url, open_timeout=5)
+    assert info.value.response.status_code == 401
+
+
+def test_messages_fragments_headers_and_the_server_close() -> None:
+    """Text, fragmented, binary messages in order, headers sent; the server's close is OK."""
+    seen: dict[str, str] = {}
+
+    def handler(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        seen.update(cookie=ws.request.headers.get("Cookie", ""),
+                    agent=ws.request.headers.get("User-Agent", ""))
+        ws.send('{"topic":"system"}')
+        ws.send(["frag", "mented"])
+        ws.send(b"\x00\x01")
+        ws.recv(timeout=5)  # the client's "bye"
+        ws.close()
+
+    with _server(handler) as url:
+        ws = connect(url, open_timeout=5, additional_headers={"Cookie": "api=s1"},
+                     user_agent_header="ClientPortalGW/1")
+        assert ws.recv(timeout=5) == '{"topic":"system"}'
+        assert ws.recv(timeout=5) == "fragmented"
+        assert ws.recv(timeout=5) == b"\x00\x01"
+        ws.send("bye")
+        with pytest.raises(ConnectionClosedOK):
+            ws.recv(timeout=5)
+        with pytest.raises(ConnectionClosed):
+            ws.send("after")
+    assert seen == {"cookie": "api=s1", "agent": "ClientPortalGW/1"}
+
+
+def test_pings_are_answered_and_recv_times_out_on_time() -> None:
+    """A server ping gets its pong while the client reads; an empty recv times out on time."""
+    ponged = threading.Event()
+
+    def handler(ws: ServerConnection) -> None:
+        if ws.ping().wait(5):
+            ponged.set()
+        ws.recv(timeout=10)
+
+    with _server(handler) as url:
+        ws = connect(url, open_timeout=5)
+        start = time.monotonic()
+        with pytest.raises(TimeoutError):
+            ws.recv(timeout=0.5)
+        assert 0.4 <= time.monotonic() - start < 2.0
+        assert ponged.wait(5)
+        ws.close()
+
+
+def test_close_from_another_thread_ends_a_blocked_reader() -> None:
+    """close() while another thread waits in recv: that reader gets ConnectionClosed promptly."""
+    def handler(ws: ServerConnection) -> None:
+        ws.recv(timeout=10)
+
+    with _server(handler) as url:
+        ws = connect(url, open_timeout=5, close_timeout=2)
+        outcome: list[BaseException] = []
+
+        def read() -> None:
+            try:
+                while True:
+                    ws.recv(timeout=0.25)
+            except TimeoutError:
+                pass
+            except ConnectionClosed as exc:
+                outcome.append(exc)
+
+        def reader_loop() -> None:
+            while not outcome:
+                read()
+
+        reader = threading.Thread(target=reader_loop, daemon=True)
+        reader.start()
+        time.sleep(0.2)
+        start = time.monotonic()
+        ws.close()
+        reader.join(5)
+        assert outcome and not reader.is_alive()
+        assert time.monotonic() - start < 3.0
+
+
+def test_a_dropped_connection_is_connection_closed_error() -> None:
+    """The server's socket vanishing without a close frame ends recv with ConnectionClosedError."""
+    def handler(ws: ServerConnection) -> None:
+        ws.send("one")
+        ws.socket.close()
+
+    with _server(handler) as url:
+        ws = connect(url, open_timeout=5)
+        assert ws.recv(timeout=5) == "one"
+        with pytest.raises(ConnectionClosedError):
+            ws.recv(timeout=5)
