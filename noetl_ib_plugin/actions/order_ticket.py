@@ -11,7 +11,7 @@ from typing import Any
 
 from .contracts import Contract
 from .models import PlaceOrderInput
-from .order_states import order_type_name
+from .order_states import TRAILING, order_type_name
 
 __all__ = [
     "COID_PREFIX",
@@ -20,6 +20,7 @@ __all__ = [
     "derive_client_order_id",
     "differences",
     "new_client_order_id",
+    "special_fields",
 ]
 
 COID_PREFIX = "nib-"
@@ -27,6 +28,7 @@ COID_PREFIX = "nib-"
 ORDER_PARAMETERS = (
     "account_id", "symbol", "conid", "exchange", "currency", "sec_type", "side", "quantity",
     "order_type", "limit_price", "stop_price", "tif", "outside_rth",
+    "trailing_amount", "trailing_type", "limit_offset", "cash_quantity",
 )
 
 
@@ -47,7 +49,8 @@ def derive_client_order_id(execution_id: object, step: object, params: Mapping[s
     for key in ("side", "order_type", "tif", "symbol"):
         if isinstance(order.get(key), str):
             order[key] = order[key].strip().upper()
-    for key in ("quantity", "limit_price", "stop_price"):
+    for key in ("quantity", "limit_price", "stop_price", "trailing_amount", "limit_offset",
+                "cash_quantity"):
         if key in order:
             try:
                 order[key] = float(order[key])
@@ -58,13 +61,16 @@ def derive_client_order_id(execution_id: object, step: object, params: Mapping[s
 
 
 def build_ticket(inp: PlaceOrderInput, account: str, contract: Contract, coid: str) -> dict[str, Any]:
-    """IBKR's order ticket: `price` is the limit (or the stop for STP), `auxPrice` the stop."""
+    """IBKR's order ticket: `price` is the limit (or the stop for STP), `auxPrice` the stop
+    (TRAILLMT: the limit offset); `trailingAmt`/`trailingType` for trailing stops; `cashQty`
+    in place of `quantity` for a cash quantity."""
     ticket: dict[str, Any] = {
         "acctId": account,
         "conid": contract.conid,
         "orderType": inp.order_type,
         "side": inp.side,
-        "quantity": inp.quantity,
+        **({"quantity": inp.quantity} if inp.cash_quantity is None
+           else {"cashQty": inp.cash_quantity}),
         "tif": inp.tif,
         "cOID": coid,
         "outsideRTH": inp.outside_rth,
@@ -76,9 +82,26 @@ def build_ticket(inp: PlaceOrderInput, account: str, contract: Contract, coid: s
     elif inp.order_type == "STOP_LIMIT":
         ticket["price"] = inp.limit_price
         ticket["auxPrice"] = inp.stop_price
+    if inp.order_type in TRAILING:
+        ticket["trailingAmt"] = inp.trailing_amount
+        ticket["trailingType"] = inp.trailing_type
+    if inp.order_type == "TRAILLMT":
+        # IBKR: auxPrice is required for TRAILLMT; it carries the limit offset.
+        ticket["auxPrice"] = inp.limit_offset
     if inp.exchange and contract.exchange == inp.exchange:
         ticket["listingExchange"] = inp.exchange
     return ticket
+
+
+def special_fields(ticket: Mapping[str, Any]) -> dict[str, Any]:
+    """The trailing-stop and cash-quantity fields of a ticket, in the outputs' names."""
+    trailing = ticket.get("orderType") in TRAILING
+    return {
+        "trailing_amount": ticket.get("trailingAmt") if trailing else None,
+        "trailing_type": ticket.get("trailingType") if trailing else None,
+        "limit_offset": ticket.get("auxPrice") if ticket.get("orderType") == "TRAILLMT" else None,
+        "cash_quantity": ticket.get("cashQty"),
+    }
 
 
 def _ticket_prices(ticket: Mapping[str, Any]) -> tuple[float | None, float | None]:
@@ -115,7 +138,9 @@ def differences(ticket: Mapping[str, Any], record: Mapping[str, Any]) -> list[st
     check("conid", ticket.get("conid"), conid, conid == ticket.get("conid"))
     check("side", ticket.get("side"), side, str(side).upper() == str(ticket.get("side")).upper())
     quantity = record.get("quantity")
-    if quantity is not None:
+    if "quantity" not in ticket:
+        pass  # a cash quantity: IBKR sizes the order, so its share count is not ours to compare
+    elif quantity is not None:
         check("quantity", ticket.get("quantity"), quantity,
               abs(float(quantity) - float(ticket["quantity"])) < 1e-9)
     elif record.get("filled_quantity") is not None:

@@ -13,6 +13,7 @@ from .auth import Principal
 from .common import ApiError
 from .logins import AccountRules, linked_ids
 from .market import Contract, Market
+from .order_modify import modify_order
 from .orders import (
     WORKING,
     Fill,
@@ -24,7 +25,6 @@ from .orders import (
     render_status,
     render_trade,
 )
-from .order_modify import modify_order
 from .questions import OPTIONAL_WARNINGS, SUPPRESSIBLE, questions_for
 from .stats import Stats
 
@@ -591,7 +591,7 @@ class Broker:
                flags: Collection[str] = ()) -> Any:
         """POST /iserver/account/{acct}/order/{orderId}: see order_modify.modify."""
         self.order_account(principal, account_id)
-        return modify_order(self, principal, account_id, order_id, body, flags)
+        return modify_order(self, principal, account_id, order_id, body=body, flags=flags)
 
     def live_orders(self, session: BrokerSession, account_id: str, filters: set[str],
                     force: bool, lag: float = 0.0, *, account_given: bool = True

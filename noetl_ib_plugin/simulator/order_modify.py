@@ -131,7 +131,7 @@ def _apply(broker: Broker, order: Order, candidate: Order,
              "encrypt_message": "1"}]
 
 
-def modify_order(broker: Broker, principal: Principal, account_id: str, order_id: str,
+def modify_order(broker: Broker, principal: Principal, account_id: str, order_id: str, *,
                  body: Any, flags: Collection[str] = ()) -> Any:
     """Modify one working order of `account_id`: a question, the modified order, or {"error"}.
 

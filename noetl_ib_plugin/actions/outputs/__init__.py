@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .orders import (
         CancelOrderOutput,
         Execution,
+        ModifyOrderOutput,
         OpenOrdersOutput,
         Order,
         OrderStatusOutput,
@@ -53,6 +54,7 @@ __all__ = [
     "HistoryOutput",
     "LedgerCurrency",
     "LedgerOutput",
+    "ModifyOrderOutput",
     "Number",
     "OpenOrdersOutput",
     "Order",
@@ -72,7 +74,8 @@ __all__ = [
 
 _WHERE = {
     **dict.fromkeys(("Bar", "HistoryOutput", "Quote", "SnapshotOutput"), ".marketdata"),
-    **dict.fromkeys(("CancelOrderOutput", "Execution", "OpenOrdersOutput", "Order",
+    **dict.fromkeys(("CancelOrderOutput", "Execution", "ModifyOrderOutput", "OpenOrdersOutput",
+                     "Order",
                      "OrderStatusOutput", "PlaceOrderOutput", "TradesOutput"), ".orders"),
     **dict.fromkeys(("AccountInfo", "AccountsOutput", "AccountSummaryOutput", "LedgerCurrency",
                      "LedgerOutput", "Position", "PositionsOutput"), ".portfolio"),
