@@ -107,8 +107,7 @@ def test_lost_twice_is_unknown_exit_6_and_never_applied(priced: Simulator) -> No
 
 
 def test_filled_meanwhile_and_answer_lost_reports_the_fill(priced: Simulator) -> None:
-    """The order fills before the modification and the answer is lost: OrderNotWorking with
-    the fill as the book holds it, nothing modified."""
+    """Filled before the modification, answer lost: OrderNotWorking with the book's fill."""
     oid = _resting(priced)
     priced.set_faults({"modify_fill_race": 1.0, "modify_lost": 1.0})
     with pytest.raises(OrderNotWorking) as info:
@@ -163,8 +162,7 @@ def test_unknown_order_is_order_not_found_exit_4(priced: Simulator) -> None:
 def test_inapplicable_or_identity_changes_are_input_errors(priced: Simulator,
                                                            args: dict[str, Any],
                                                            field: str) -> None:
-    """A field the LMT order does not take, a side/contract/type change, a quantity not above
-    the filled part (partial fill of 1): InputError naming the field; the book unchanged."""
+    """Inapplicable field, side/contract/type change, quantity <= filled: InputError, book unchanged."""
     priced.set_order_options(partial_fill_lot=1)
     oid = str(act(priced, "sim_oauth2", "place_order", symbol="AAPL", side="BUY", quantity=5,
                   order_type="LMT", limit_price=100.0)["order_id"])
