@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from . import accounts_api, portfolio
+from . import accounts_api, order_modify, portfolio
 from . import history as history_data
 from . import ledger as ledger_data
 from .auth import tickle_session
@@ -216,8 +216,8 @@ def reply(engine: Services, call: Call) -> Any:
 
 def modify_order(engine: Services, call: Call) -> Any:
     """Modify a working order (maybe answered by a question)."""
-    return engine.broker.modify(call.who, call.args[0], call.args[1], call.req.json(),
-                                call.order_faults)
+    return order_modify.modify_order(engine.broker, call.who, call.args[0], call.args[1],
+                                     body=call.req.json(), flags=call.order_faults)
 
 
 def live_orders(engine: Services, call: Call) -> Any:

@@ -13,7 +13,6 @@ from .auth import Principal
 from .common import ApiError
 from .logins import AccountRules, linked_ids
 from .market import Contract, Market
-from .order_modify import modify_order
 from .orders import (
     WORKING,
     Fill,
@@ -586,12 +585,6 @@ class Broker:
             self.evaluate()
             return {"msg": "Request was submitted", "order_id": order.order_id,
                     "conid": order.contract.conid, "account": account_id}
-
-    def modify(self, principal: Principal, account_id: str, order_id: str, body: Any,
-               flags: Collection[str] = ()) -> Any:
-        """POST /iserver/account/{acct}/order/{orderId}: see order_modify.modify."""
-        self.order_account(principal, account_id)
-        return modify_order(self, principal, account_id, order_id, body=body, flags=flags)
 
     def live_orders(self, session: BrokerSession, account_id: str, filters: set[str],
                     force: bool, lag: float = 0.0, *, account_given: bool = True

@@ -15,14 +15,12 @@ oracle: a target applied twice shows up there).
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .auth import Principal
+from .broker import Broker
 from .orders import ORDER_TYPES, WORKING, Fill, Order, OrderRejectedError, parse_ticket
 from .questions import questions_for
-
-if TYPE_CHECKING:
-    from .broker import Broker
 
 __all__ = ["MODIFIABLE", "modify_order"]
 
@@ -136,7 +134,9 @@ def modify_order(broker: Broker, principal: Principal, account_id: str, order_id
     """Modify one working order of `account_id`: a question, the modified order, or {"error"}.
 
     `flags`: the fault kinds drawn for this request (`modify_fill_race` fills the order first).
+    An account the login does not hold is IBKR's 400 (as for placement).
     """
+    broker.order_account(principal, account_id)
     with broker.lock:
         order = broker.orders.get(int(order_id)) if order_id.isdigit() else None
         if order is not None and order.account != account_id:
