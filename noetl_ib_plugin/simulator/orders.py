@@ -82,6 +82,8 @@ class Order:
     modifications: list[dict[str, Any]] = field(default_factory=list)
     #: The logical key as placed: a modification does not make it another logical request.
     placed_key: str = ""
+    #: quantity, price, auxPrice and tif as placed (GET /__sim/orders `placed`).
+    placed_values: dict[str, Any] = field(default_factory=dict)
 
     @property
     def logical_key(self) -> str:
@@ -165,6 +167,8 @@ class Order:
                     f"Cash quantity {self.cash_qty:g} buys less than one share at {basis:g}")
         if not self.placed_key:
             self.placed_key = self.current_key
+            self.placed_values = {"quantity": self.quantity, "price": self.price,
+                                  "auxPrice": self.aux_price, "tif": self.tif}
 
     def to_admin(self) -> dict[str, Any]:
         """Everything tests want to assert on, in one flat record."""
@@ -178,6 +182,7 @@ class Order:
             "trailingType": self.trailing_type, "trailStop": self.trail_stop,
             "cashQty": self.cash_qty,
             "modifications": [dict(m) for m in self.modifications],
+            "placed": dict(self.placed_values),
             "fills": [{"quantity": f.quantity, "price": f.price, "time": f.time}
                       for f in self.fills],
         }
