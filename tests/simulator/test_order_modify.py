@@ -10,6 +10,7 @@ import requests
 from noetl_ib_plugin.simulator import Simulator
 
 from .clients import Trader
+from .test_ws import _greeted, _open, _session, _until
 
 AAPL = 265598
 
@@ -180,3 +181,16 @@ def test_cash_quantity_buys_whole_shares_for_the_amount(sim_shared: Simulator,
     placed = t.order(conid=AAPL, orderType="MKT", cashQty=1050)
     held = _admin(sim_shared, str(placed[0]["order_id"]))
     assert (held["status"], held["quantity"], held["cashQty"]) == ("Filled", 10.5, 1050.0)
+
+
+def test_modification_is_published_on_the_order_stream(sim_shared: Simulator, t: Trader) -> None:
+    """sor: a modification arrives as the changed fields (new price and size) of that order."""
+    with _open(sim_shared, _session(t)) as ws:
+        _greeted(ws)
+        ws.send("sor+{}")
+        oid = int(_resting(t))
+        _until(ws, lambda m: m.get("topic") == "sor" and m["args"][0].get("orderId") == oid)
+        _modify(t, str(oid), price=98.25, quantity=6)
+        update = _until(ws, lambda m: m.get("topic") == "sor"
+                        and m["args"][0].get("price") == "98.25")["args"][0]
+    assert update["orderId"] == oid and update["totalSize"] == 6
