@@ -22,6 +22,7 @@ beside BrokerError rather than under it, so `except TransientError: retry` and
     │   │   └── OrderInactive          accepted but held Inactive: a refusal in disguise
     │   ├── ContractNotFound (LookupError)  no contract matched
     │   ├── OrderNotFound (LookupError)     IBKR knows no order with that order_id
+    │   ├── OrderNotWorking            the order to modify is filled, cancelled or inactive
     │   ├── SessionTakenOver           another session of the username holds the brokerage session
     │   ├── RedirectRefused            a 3xx: credentials are never sent after a redirect
     │   ├── ResponseTooLarge           an answer past the byte cap
@@ -30,7 +31,8 @@ beside BrokerError rather than under it, so `except TransientError: retry` and
     │       └── RateLimited            429 past the retry budget; retry_after in seconds
     └── OutcomeUnknownError            "unknown"   IBKR may hold what we sent: reconcile first
         ├── OutcomeUnknown             a non-idempotent request got no usable answer
-        └── OrderUnconfirmed           IBKR may hold the order; its cOID lookup could not tell
+        ├── OrderUnconfirmed           IBKR may hold the order; its cOID lookup could not tell
+        └── ModifyUnconfirmed          a modification may be applied; reading it back could not tell
 
 `transport.DeadlineExceeded` stays beside the transport: it subclasses `requests.ReadTimeout` so
 requests' own retry and timeout handling treat it as one, and this base module imports nothing
@@ -58,8 +60,10 @@ __all__ = [
     "IdempotencyKeyConflict",
     "InputError",
     "LiveTradingRefused",
+    "ModifyUnconfirmed",
     "OrderInactive",
     "OrderNotFound",
+    "OrderNotWorking",
     "OrderRejected",
     "OrderUnconfirmed",
     "OutcomeUnknown",
@@ -403,3 +407,45 @@ class OutcomeUnknown(OutcomeUnknownError):
     IBKR may or may not have processed it; callers reconcile (e.g. look the order's cOID up)
     instead of resending blindly.
     """
+
+
+class OrderNotWorking(BrokerError):
+    """The order to modify is no longer working (filled, cancelled, inactive): nothing changed.
+
+    `status`, `filled_quantity` and `avg_price` are the order as IBKR holds it.
+    """
+
+    details = ("order_id", "order_status", "filled_quantity", "avg_price")
+
+    def __init__(self, message: str, *, order_id: str, order_status: str | None,
+                 filled_quantity: float | None = None, avg_price: float | None = None) -> None:
+        self.order_id = order_id
+        self.order_status = order_status
+        self.filled_quantity = filled_quantity
+        self.avg_price = avg_price
+        super().__init__(
+            message,
+            field="order_id",
+            fix=f"order {order_id} is {order_status} and cannot be modified; check it with "
+            f"`noetl-ib run order_status order_id={order_id} --credential NAME`, and place a new "
+            "order if you still want one.",
+        )
+
+
+class ModifyUnconfirmed(OutcomeUnknownError):
+    """Outcome unknown: a modification may or may not be applied, and reading the order back
+    could not tell. Category "unknown" (CLI exit 6). Modifications carry target values, so
+    sending the same modification again cannot apply it twice, but read the order first."""
+
+    details = ("order_id",)
+
+    def __init__(self, message: str, *, order_id: str, status: int | None = None) -> None:
+        self.order_id = order_id
+        super().__init__(
+            message,
+            field="order_id",
+            status=status,
+            fix=f"read the order with `noetl-ib run order_status order_id={order_id} "
+            "--credential NAME`; if it still shows the old values and is working, run the same "
+            "modify_order again (same target values, so it is never applied twice).",
+        )

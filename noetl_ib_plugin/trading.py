@@ -32,6 +32,7 @@ from .actions.outputs import (
     ContractSearchOutput,
     HistoryOutput,
     LedgerOutput,
+    ModifyOrderOutput,
     OpenOrdersOutput,
     OrderStatusOutput,
     PlaceOrderOutput,
@@ -201,7 +202,7 @@ class TradingClient:
         self,
         *,
         side: Literal["BUY", "SELL"] | str,
-        quantity: float,
+        quantity: float | None = None,
         order_type: str,
         symbol: str | None = None,
         conid: int | None = None,
@@ -221,8 +222,16 @@ class TradingClient:
         strike: float | None = None,
         right: str | None = None,
         multiplier: float | None = None,
+        trailing_amount: float | None = None,
+        trailing_type: Literal["amt", "%"] | str | None = None,
+        limit_offset: float | None = None,
+        cash_quantity: float | None = None,
     ) -> PlaceOrderOutput:
         """`place_order`: exactly once per `client_order_id` (generated when absent).
+
+        `quantity` in shares, or `cash_quantity` in the contract's currency (MKT/LMT stocks);
+        TRAIL/TRAILLMT take `trailing_amount` + `trailing_type` ("amt" or "%"), TRAILLMT also
+        `limit_offset`.
 
         Raises OrderRejected (IBKR refused, or a question the confirm policy declined),
         OrderUnconfirmed (an OutcomeUnknownError, neither a BrokerError nor a TransientError)
@@ -241,6 +250,37 @@ class TradingClient:
             "sec_type": sec_type, "account_id": account_id,
             "month": month, "expiry": expiry, "strike": strike, "right": right,
             "multiplier": multiplier,
+            "trailing_amount": trailing_amount, "trailing_type": trailing_type,
+            "limit_offset": limit_offset, "cash_quantity": cash_quantity,
+        })
+
+    def modify_order(
+        self,
+        order_id: str | int,
+        *,
+        quantity: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        tif: str | None = None,
+        trailing_amount: float | None = None,
+        trailing_type: Literal["amt", "%"] | str | None = None,
+        limit_offset: float | None = None,
+        confirm: list[str] | None = None,
+        decline: list[str] | None = None,
+        account_id: str | None = None,
+    ) -> ModifyOrderOutput:
+        """`modify_order`: give a working order these target values (never deltas: calling it
+        again with the same values changes nothing); returns the order as IBKR holds it after.
+
+        Raises OrderNotWorking (filled, cancelled, inactive: nothing modified), OrderNotFound,
+        InputError (a field the order type does not take, nothing sent), OrderRejected, and
+        ModifyUnconfirmed (an OutcomeUnknownError) when a lost answer could not be resolved.
+        """
+        return self._run("modify_order", ModifyOrderOutput, {
+            "order_id": order_id, "quantity": quantity, "limit_price": limit_price,
+            "stop_price": stop_price, "tif": tif, "trailing_amount": trailing_amount,
+            "trailing_type": trailing_type, "limit_offset": limit_offset, "confirm": confirm,
+            "decline": decline, "account_id": account_id,
         })
 
     def cancel_order(self, order_id: str | int, account_id: str | None = None) -> CancelOrderOutput:

@@ -20,6 +20,9 @@ SAMPLES: list[errors.IBPluginError] = [
     errors.OutcomeUnknown("reset after POST", status=None),
     errors.OutcomeUnknownError("lost", status=None),
     errors.UsageError("bad option"),
+    errors.ModifyUnconfirmed("lost modification", order_id="9", status=None),
+    errors.OrderNotWorking("filled", order_id="9", order_status="Filled", filled_quantity=2.0,
+                           avg_price=100.0),
 ]
 
 

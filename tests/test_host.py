@@ -40,7 +40,7 @@ _MEMO_DECORATORS = {"cache", "lru_cache", "cached_property"}
 #: Classes whose module-level instances are values (frozen or configuration), not state: any other
 #: instance built at import time (a table, a registry, a lock holder) counts as state.
 _VALUES = {"ConfigDict", "Struct", "Field", "TypeVar", "Path", "OrderSettings", "_OriginEnv",
-           "Limit", "HookspecMarker", "HookimplMarker"}
+           "Limit", "HookspecMarker", "HookimplMarker", "Wording", "ModifySettings"}
 
 
 def _is_state(value: ast.expr | None) -> bool:

@@ -33,8 +33,8 @@ BUILTIN_ACTIONS: list[Action] = [
         input_model=f"{_MODELS}:PlaceOrderInput",
         run=_place_order,
         output_model=f"{_OUT}:PlaceOrderOutput",
-        description="Place one order (MKT/LMT/STP/STOP_LIMIT) exactly once, answering IBKR's "
-        "questions by the confirm policy.",
+        description="Place one order (MKT/LMT/STP/STOP_LIMIT/TRAIL/TRAILLMT, or a cash quantity) "
+        "exactly once, answering IBKR's questions by the confirm policy.",
         trading=True,
     ),
     Action(
@@ -43,6 +43,16 @@ BUILTIN_ACTIONS: list[Action] = [
         run=f"{__name__}.order_cancel:cancel_order",
         output_model=f"{_OUT}:CancelOrderOutput",
         description="Request cancellation of a working order by order_id.",
+        trading=True,
+    ),
+    # -- issue 22: modify --
+    Action(
+        name="modify_order",
+        input_model=f"{__name__}.order_modify:ModifyOrderInput",
+        run=f"{__name__}.order_modify:modify_order",
+        output_model=f"{_OUT}:ModifyOrderOutput",
+        description="Modify a working order (price, stop, quantity, tif, trailing amount) to "
+        "target values; a lost answer is resolved by reading the order back.",
         trading=True,
     ),
     Action(

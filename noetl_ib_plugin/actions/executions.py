@@ -124,6 +124,10 @@ def order_status(client: IBClient, inp: OrderStatusInput) -> OrderStatusOutput:
         "description": body.get("order_description"),
         "can_cancel": None if cannot_cancel is None else not bool(cannot_cancel),
         "time": placed,
+        "trailing_amount": as_float(body.get("trailing_amount")),
+        "trailing_type": body.get("trailing_type") or None,
+        "limit_offset": as_float(body.get("limit_offset")),
+        "cash_quantity": as_float(body.get("cash_quantity")),
     }, "order_status")
 
 

@@ -12,7 +12,15 @@ from ..common.quote_fields import FIELD_IDS
 from ..credentials.accounts import ACCOUNT_ID_PATTERN
 from .derivative_parts import DerivativeFields
 from .field_errors import field_error
-from .order_states import LIMIT_PRICED, ORDER_TYPES, STOP_PRICED, OrderType, fold_order_type
+from .order_states import (
+    CASH_QUANTITY_TYPES,
+    LIMIT_PRICED,
+    ORDER_TYPES,
+    STOP_PRICED,
+    TRAILING,
+    OrderType,
+    fold_order_type,
+)
 
 __all__ = [
     "ORDER_TYPE_ALIASES",
@@ -97,6 +105,19 @@ def _id_list(value: Any) -> Any:
     return value
 
 
+TrailingType = Literal["amt", "%"]
+#: A cash quantity's bound in the contract's currency (far above any real order).
+MAX_CASH_QUANTITY = 100_000_000.0
+_TRAILING_WORDS = {"amt": "amt", "amount": "amt", "%": "%", "pct": "%", "percent": "%"}
+
+
+def _trailing_word(value: Any) -> Any:
+    """'AMT', 'amount' -> 'amt'; 'percent', 'pct' -> '%' (IBKR's trailingType values)."""
+    if isinstance(value, str):
+        return _TRAILING_WORDS.get(value.strip().lower(), value)
+    return value
+
+
 class PlaceOrderInput(DerivativeFields):
     """One order; `symbol` or `conid` picks the contract (an option or future also by its parts:
     DerivativeFields), prices only where the type needs them."""
@@ -108,13 +129,14 @@ class PlaceOrderInput(DerivativeFields):
     )
     conid: int | None = Field(default=None, gt=0, le=MAX_CONID, description="IBKR contract id")
     side: Literal["BUY", "SELL"] = Field(description="BUY or SELL (case-insensitive)")
-    quantity: float = Field(
-        ge=MIN_QUANTITY, le=MAX_QUANTITY, allow_inf_nan=False,
-        description=f"number of shares, {MIN_QUANTITY} to {MAX_QUANTITY:.0f}",
+    quantity: float | None = Field(
+        default=None, ge=MIN_QUANTITY, le=MAX_QUANTITY, allow_inf_nan=False,
+        description=f"number of shares, {MIN_QUANTITY} to {MAX_QUANTITY:.0f}; required unless "
+        "cash_quantity is given",
     )
     # Required on purpose: an omitted type must not silently become a market order.
     order_type: OrderType = Field(
-        description="MKT, LMT, STP or STOP_LIMIT ('STP LMT' accepted); required"
+        description="MKT, LMT, STP, STOP_LIMIT, TRAIL or TRAILLMT ('STP LMT' accepted); required"
     )
     limit_price: float | None = Field(
         default=None, ge=MIN_PRICE, le=MAX_PRICE, allow_inf_nan=False,
@@ -152,11 +174,34 @@ class PlaceOrderInput(DerivativeFields):
         default=None, max_length=32, pattern=ACCOUNT_PATTERN,
         description="override the credential's account",
     )
+    # -- trailing stops and cash quantity (issue 22 item 3) --
+    trailing_amount: float | None = Field(
+        default=None, gt=0, le=MAX_PRICE, allow_inf_nan=False,
+        description="TRAIL/TRAILLMT only: how far the stop trails the price (IBKR trailingAmt), "
+        "in currency or percent per trailing_type",
+    )
+    trailing_type: TrailingType | None = Field(
+        default=None, description="TRAIL/TRAILLMT only: 'amt' (currency) or '%' (percent)")
+    limit_offset: float | None = Field(
+        default=None, ge=0, le=MAX_PRICE, allow_inf_nan=False,
+        description="TRAILLMT only: the limit trails the stop by this much (sent as auxPrice)",
+    )
+    cash_quantity: float | None = Field(
+        default=None, gt=0, le=MAX_CASH_QUANTITY, allow_inf_nan=False,
+        description="instead of quantity: the order's value in the contract's currency (IBKR "
+        "cashQty; MKT or LMT stock orders only; the shares follow from the price)",
+    )
 
-    @field_validator("quantity", "limit_price", "stop_price", mode="before")
+    @field_validator("quantity", "limit_price", "stop_price", "trailing_amount", "limit_offset",
+                     "cash_quantity", mode="before")
     @classmethod
     def _numbers(cls, value: Any) -> Any:
         return _not_bool(value)
+
+    @field_validator("trailing_type", mode="before")
+    @classmethod
+    def _trailing_type(cls, value: Any) -> Any:
+        return _trailing_word(value)
 
     @field_validator("conid", mode="before")
     @classmethod
@@ -187,7 +232,7 @@ class PlaceOrderInput(DerivativeFields):
         if canonical is None:
             raise PydanticCustomError(
                 "order_type",
-                "unknown order type '{value}'; use MKT, LMT, STP or STOP_LIMIT",
+                "unknown order type '{value}'; use MKT, LMT, STP, STOP_LIMIT, TRAIL or TRAILLMT",
                 {"value": value[:20]},
             )
         return canonical
@@ -216,7 +261,56 @@ class PlaceOrderInput(DerivativeFields):
             raise field_error("stop_price", f"is required for {self.order_type} orders")
         if not needs_stop and self.stop_price is not None:
             raise field_error("stop_price", f"is not allowed for {self.order_type} orders")
+        check_size(self.order_type, self.sec_type, self.quantity, self.cash_quantity)
+        check_trailing(self.order_type, self.trailing_amount, self.trailing_type,
+                       self.limit_offset)
         return self
+
+
+def check_size(order_type: str, sec_type: str, quantity: float | None,
+               cash_quantity: float | None) -> None:
+    """Exactly one of quantity and cash_quantity; a cash quantity only where IBKR takes one."""
+    if quantity is not None and cash_quantity is not None:
+        raise field_error("cash_quantity", "cannot be given with quantity",
+                          "pass quantity=N (shares) or cash_quantity=AMOUNT, not both.")
+    if quantity is None and cash_quantity is None:
+        raise field_error("quantity", "is required", "pass quantity=N (shares), or "
+                          "cash_quantity=AMOUNT for a MKT or LMT stock order.")
+    if cash_quantity is not None and (order_type not in CASH_QUANTITY_TYPES or sec_type != "STK"):
+        raise field_error("cash_quantity", f"is not accepted for {order_type} {sec_type} orders "
+                          "(IBKR takes a cash quantity on MKT and LMT stock orders)",
+                          f"pass quantity=N (shares) for this {order_type} order.")
+
+
+def check_trailing(order_type: str, amount: float | None, kind: str | None,
+                   offset: float | None) -> None:
+    """Trailing fields exactly on TRAIL/TRAILLMT: amount and type, plus TRAILLMT's offset."""
+    if order_type not in TRAILING:
+        for name, value in (("trailing_amount", amount), ("trailing_type", kind),
+                            ("limit_offset", offset)):
+            if value is not None:
+                raise field_error(name, f"is not allowed for {order_type} orders",
+                                  f"remove {name}, or use order_type=TRAIL (TRAILLMT with "
+                                  "limit_offset) for a trailing stop.")
+        return
+    if amount is None:
+        raise field_error("trailing_amount", f"is required for {order_type} orders",
+                          "pass trailing_amount=2 trailing_type=amt (2.00 behind the price) or "
+                          "trailing_amount=1 trailing_type=% (1 percent).")
+    if kind is None:
+        raise field_error("trailing_type", f"is required for {order_type} orders",
+                          f"pass trailing_type=amt (trailing_amount={amount:g} in currency) or "
+                          f"trailing_type=% (trailing_amount={amount:g} percent).")
+    if kind == "%" and amount >= 100:
+        raise field_error("trailing_amount", "must be below 100 for trailing_type=%",
+                          "pass a percentage such as trailing_amount=1.5 trailing_type=%.")
+    if order_type == "TRAILLMT" and offset is None:
+        raise field_error("limit_offset", "is required for TRAILLMT orders",
+                          "pass limit_offset=0.1 (the limit trails the stop by 0.10), or use "
+                          "order_type=TRAIL for a trailing stop that executes at market.")
+    if order_type == "TRAIL" and offset is not None:
+        raise field_error("limit_offset", "is not allowed for TRAIL orders",
+                          "remove limit_offset, or use order_type=TRAILLMT.")
 
 
 class CancelOrderInput(BaseModel):

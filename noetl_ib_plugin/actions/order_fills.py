@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 #: What the order status read may update in a placement record (the broker's current state).
 _FROM_STATUS = ("status", "filled_quantity", "avg_price")
+_IF_MISSING = ("quantity", "limit_price", "stop_price")
 
 
 def with_fills(client: IBClient, record: dict[str, Any]) -> dict[str, Any]:
@@ -39,4 +40,7 @@ def with_fills(client: IBClient, record: dict[str, Any]) -> dict[str, Any]:
         return record
     out = dict(record)
     out.update({key: found[key] for key in _FROM_STATUS if found.get(key) is not None})
+    # What the placement answer cannot say: a cash quantity's shares, a trailing stop's prices.
+    out.update({key: found[key] for key in _IF_MISSING
+                if out.get(key) is None and found.get(key) is not None})
     return out

@@ -22,7 +22,7 @@ from ..common.quote_fields import as_float, as_int
 from ..errors import BrokerError, OrderNotFound, OrderUnconfirmed
 from .account_scope import entries_of
 from .executions import OrderStatusInput, order_status
-from .order_states import FILLED, LIMIT_PRICED, STATES, order_type_name
+from .order_states import FILLED, LIMIT_PRICED, STATES, TRAILING, order_type_name
 from .shapes import expect_list, get_json
 
 __all__ = [
@@ -131,6 +131,18 @@ def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
         "exchange": order.get("listingExchange"),
         "currency": order.get("cashCcy"),
         "source": "live_orders",
+        **_special(order, kind),
+    }
+
+
+def _special(order: dict[str, Any], kind: str | None) -> dict[str, Any]:
+    """A live order's trailing-stop and cash-quantity fields (None where they do not apply)."""
+    trailing = kind in TRAILING
+    return {
+        "trailing_amount": as_float(order.get("trailingAmt")) if trailing else None,
+        "trailing_type": order.get("trailingType") or None if trailing else None,
+        "limit_offset": as_float(order.get("limitOffset")) if kind == "TRAILLMT" else None,
+        "cash_quantity": as_float(order.get("cashQty")),
     }
 
 
@@ -193,7 +205,8 @@ def order_status_record(client: IBClient, order_id: str, *,
     record = {key: getattr(found, key, None) for key in (
         "order_id", "client_order_id", "account_id", "conid", "symbol", "side", "order_type",
         "status", "quantity", "filled_quantity", "remaining_quantity", "limit_price",
-        "stop_price", "avg_price", "tif")}
+        "stop_price", "avg_price", "tif", "trailing_amount", "trailing_type", "limit_offset",
+        "cash_quantity")}
     record.update(price=None, exchange=None, currency=None, source="order_status")
     return record
 

@@ -4,6 +4,7 @@ question or unknown (`POST /iserver/account/{acct}/orders`, `POST /iserver/reply
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from ..client import IBClient
@@ -15,8 +16,12 @@ __all__ = [
     "DEFINITE_REFUSAL_STATUS",
     "DUPLICATE_COID_MARKER",
     "MAX_QUESTIONS",
+    "PLACEMENT",
     "DuplicateCoid",
+    "Wording",
+    "answer_questions",
     "classify",
+    "post_order_call",
     "submit_with_questions",
 ]
 
@@ -84,6 +89,20 @@ def _decline(client: IBClient, reply_id: str) -> None:
         log.warning("declining question %s failed: %s", reply_id, exc.message)
 
 
+@dataclass(frozen=True)
+class Wording:
+    """How refusals name the request: a placement (the default) or a modification."""
+
+    noun: str = "the order"
+    undone: str = "the order was not placed"
+    again: str = "place the order again"
+    #: The fix of IBKR's own refusal (None: OrderRejected's default, about a placement).
+    refused_fix: str | None = None
+
+
+PLACEMENT = Wording()
+
+
 def submit_with_questions(
     client: IBClient,
     account: str,
@@ -97,20 +116,36 @@ def submit_with_questions(
     OutcomeUnknown (no usable answer: the order may exist), RateLimited (not processed).
     """
     body = post_order_call(client, f"/iserver/account/{path_segment(account)}/orders", {"orders": [ticket]})
+    return answer_questions(client, body, policy, confirmed)
+
+
+def answer_questions(
+    client: IBClient,
+    body: Any,
+    policy: ConfirmPolicy,
+    confirmed: list[str],
+    wording: Wording = PLACEMENT,
+) -> dict[str, Any]:
+    """Walk the question chain that starts with `body` (an order, modify or reply answer),
+    answering each question by id with `policy`; returns the accepted item (with `order_id`).
+
+    Raises as `submit_with_questions`; `wording` names what was asked in the messages.
+    """
     for _ in range(MAX_QUESTIONS):
         kind, item = classify(body)
         if kind == "placed":
             return item
         if kind == "unknown":
             raise OutcomeUnknown(
-                f"IBKR's answer to the order is not an accept, a refusal or a question: "
+                f"IBKR's answer to {wording.noun} is not an accept, a refusal or a question: "
                 f"{item['answer']!r}"
             )
         if kind == "refused":
             message = str(item["error"])
             if DUPLICATE_COID_MARKER in message.lower():
                 raise DuplicateCoid(message)
-            raise OrderRejected(f"IBKR rejected the order: {message}", status=200)
+            raise OrderRejected(f"IBKR rejected {wording.noun}: {message}", status=200,
+                                fix=wording.refused_fix)
         reply_id = str(item["id"])
         ids = [str(m) for m in item.get("messageIds") or []]
         refused = policy.refused(ids)
@@ -121,7 +156,7 @@ def submit_with_questions(
             allow = ", ".join(f'"{m}"' for m in refused if not m.startswith("<"))
             raise OrderRejected(
                 f"IBKR asked to confirm {described}: {text!r}; the confirm policy declined it, "
-                "so the order was not placed",
+                f"so {wording.undone}",
                 fix=f"if this is intended, pass confirm=[{allow}] (CLI: confirm="
                 f"{','.join(m for m in refused if not m.startswith('<'))}).",
             )
@@ -130,14 +165,14 @@ def submit_with_questions(
             body = post_order_call(client, f"/iserver/reply/{reply_id}", {"confirmed": True})
         except OrderRejected as exc:
             raise OrderRejected(
-                f"IBKR did not accept the confirmation ({exc.message}); the order was not placed",
+                f"IBKR did not accept the confirmation ({exc.message}); {wording.undone}",
                 status=exc.status,
-                fix="the question expired or was answered elsewhere; place the order again.",
+                fix=f"the question expired or was answered elsewhere; {wording.again}.",
             ) from None
     kind, item = classify(body)
     if kind == "question":
         _decline(client, str(item["id"]))
     raise OrderRejected(
-        f"IBKR asked more than {MAX_QUESTIONS} questions about one order; it was declined",
+        f"IBKR asked more than {MAX_QUESTIONS} questions about {wording.noun}; it was declined",
         fix="check the order's parameters in IBKR's client portal.",
     )

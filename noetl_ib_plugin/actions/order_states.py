@@ -14,12 +14,14 @@ from ..errors import InputError
 __all__ = [
     "CANCELLED",
     "CAN_FILL",
+    "CASH_QUANTITY_TYPES",
     "FILLED",
     "INACTIVE",
     "LIMIT_PRICED",
     "ORDER_TYPES",
     "STATES",
     "STOP_PRICED",
+    "TRAILING",
     "WORKING",
     "OrderType",
     "filter_tokens",
@@ -49,8 +51,8 @@ INACTIVE = frozenset(s for s, (kind, _) in STATES.items() if kind == "inactive")
 #: confirmed yet, so the order can still fill; IBKR/TWS docs, ibkr-web-api.md s.13).
 CAN_FILL = WORKING | {"PendingCancel"}
 
-#: The four order types a ticket can carry (IBKR `orderType`).
-OrderType = Literal["MKT", "LMT", "STP", "STOP_LIMIT"]
+#: The order types a ticket can carry (IBKR `orderType`).
+OrderType = Literal["MKT", "LMT", "STP", "STOP_LIMIT", "TRAIL", "TRAILLMT"]
 
 #: Every spelling of the four order types (IBKR's long and short names, and what users type),
 #: upper-cased with '-' and ' ' folded to '_' -> the ticket's MKT/LMT/STP/STOP_LIMIT.
@@ -67,10 +69,20 @@ ORDER_TYPES: dict[str, str] = {
     "STPLMT": "STOP_LIMIT",
     "STOP_LMT": "STOP_LIMIT",
     "STP_LIMIT": "STOP_LIMIT",
+    "TRAIL": "TRAIL",
+    "TRAILING_STOP": "TRAIL",
+    "TRAILLMT": "TRAILLMT",
+    "TRAIL_LMT": "TRAILLMT",
+    "TRAIL_LIMIT": "TRAILLMT",
+    "TRAILING_STOP_LIMIT": "TRAILLMT",
 }
 #: Order types whose ticket carries a limit price (`price`) / a stop price (`auxPrice`).
 LIMIT_PRICED = frozenset({"LMT", "STOP_LIMIT"})
 STOP_PRICED = frozenset({"STP", "STOP_LIMIT"})
+#: Trailing stops: `trailingAmt` + `trailingType` ("amt" or "%"); TRAILLMT adds a limit offset.
+TRAILING = frozenset({"TRAIL", "TRAILLMT"})
+#: Order types IBKR takes a cash quantity (`cashQty`) for, on stocks.
+CASH_QUANTITY_TYPES = frozenset({"MKT", "LMT"})
 
 _TOKENS = {token: token for _, token in STATES.values()}
 _BY_FOLDED = {

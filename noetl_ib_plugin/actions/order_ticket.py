@@ -13,7 +13,7 @@ from ..client import IBClient
 from .contracts import Contract
 from .instruments import resolve_instrument
 from .models import PlaceOrderInput
-from .order_states import order_type_name
+from .order_states import TRAILING, order_type_name
 
 __all__ = [
     "COID_PREFIX",
@@ -23,6 +23,7 @@ __all__ = [
     "differences",
     "new_client_order_id",
     "prepare_ticket",
+    "special_fields",
 ]
 
 COID_PREFIX = "nib-"
@@ -31,6 +32,7 @@ ORDER_PARAMETERS = (
     "account_id", "symbol", "conid", "exchange", "currency", "sec_type", "side", "quantity",
     "order_type", "limit_price", "stop_price", "tif", "outside_rth",
     "month", "expiry", "strike", "right", "multiplier",
+    "trailing_amount", "trailing_type", "limit_offset", "cash_quantity",
 )
 
 
@@ -51,7 +53,8 @@ def derive_client_order_id(execution_id: object, step: object, params: Mapping[s
     for key in ("side", "order_type", "tif", "symbol", "month", "right"):
         if isinstance(order.get(key), str):
             order[key] = order[key].strip().upper()
-    for key in ("quantity", "limit_price", "stop_price", "strike", "multiplier"):
+    for key in ("quantity", "limit_price", "stop_price", "strike", "multiplier", "trailing_amount",
+                "limit_offset", "cash_quantity"):
         if key in order:
             try:
                 order[key] = float(order[key])
@@ -62,13 +65,16 @@ def derive_client_order_id(execution_id: object, step: object, params: Mapping[s
 
 
 def build_ticket(inp: PlaceOrderInput, account: str, contract: Contract, coid: str) -> dict[str, Any]:
-    """IBKR's order ticket: `price` is the limit (or the stop for STP), `auxPrice` the stop."""
+    """IBKR's order ticket: `price` is the limit (or the stop for STP), `auxPrice` the stop
+    (TRAILLMT: the limit offset); `trailingAmt`/`trailingType` for trailing stops; `cashQty`
+    in place of `quantity` for a cash quantity."""
     ticket: dict[str, Any] = {
         "acctId": account,
         "conid": contract.conid,
         "orderType": inp.order_type,
         "side": inp.side,
-        "quantity": inp.quantity,
+        **({"quantity": inp.quantity} if inp.cash_quantity is None
+           else {"cashQty": inp.cash_quantity}),
         "tif": inp.tif,
         "cOID": coid,
         "outsideRTH": inp.outside_rth,
@@ -80,6 +86,12 @@ def build_ticket(inp: PlaceOrderInput, account: str, contract: Contract, coid: s
     elif inp.order_type == "STOP_LIMIT":
         ticket["price"] = inp.limit_price
         ticket["auxPrice"] = inp.stop_price
+    if inp.order_type in TRAILING:
+        ticket["trailingAmt"] = inp.trailing_amount
+        ticket["trailingType"] = inp.trailing_type
+    if inp.order_type == "TRAILLMT":
+        # IBKR: auxPrice is required for TRAILLMT; it carries the limit offset.
+        ticket["auxPrice"] = inp.limit_offset
     if inp.exchange and contract.exchange == inp.exchange:
         ticket["listingExchange"] = inp.exchange
     return ticket
@@ -104,6 +116,17 @@ def prepare_ticket(client: IBClient, inp: PlaceOrderInput,
         parts=inp.parts(),
     )
     return account, contract, build_ticket(inp, account, contract, coid)
+
+
+def special_fields(ticket: Mapping[str, Any]) -> dict[str, Any]:
+    """The trailing-stop and cash-quantity fields of a ticket, in the outputs' names."""
+    trailing = ticket.get("orderType") in TRAILING
+    return {
+        "trailing_amount": ticket.get("trailingAmt") if trailing else None,
+        "trailing_type": ticket.get("trailingType") if trailing else None,
+        "limit_offset": ticket.get("auxPrice") if ticket.get("orderType") == "TRAILLMT" else None,
+        "cash_quantity": ticket.get("cashQty"),
+    }
 
 
 def _ticket_prices(ticket: Mapping[str, Any]) -> tuple[float | None, float | None]:
@@ -140,7 +163,9 @@ def differences(ticket: Mapping[str, Any], record: Mapping[str, Any]) -> list[st
     check("conid", ticket.get("conid"), conid, conid == ticket.get("conid"))
     check("side", ticket.get("side"), side, str(side).upper() == str(ticket.get("side")).upper())
     quantity = record.get("quantity")
-    if quantity is not None:
+    if "quantity" not in ticket:
+        pass  # a cash quantity: IBKR sizes the order, so its share count is not ours to compare
+    elif quantity is not None:
         check("quantity", ticket.get("quantity"), quantity,
               abs(float(quantity) - float(ticket["quantity"])) < 1e-9)
     elif record.get("filled_quantity") is not None:

@@ -47,6 +47,7 @@ from .order_ticket import (
     differences,
     new_client_order_id,
     prepare_ticket,
+    special_fields,
 )
 from .outputs.base import load_output
 from .outputs.orders import OpenOrdersOutput, PlaceOrderOutput
@@ -211,7 +212,7 @@ def _from_answer(item: dict[str, Any], ticket: dict[str, Any]) -> dict[str, Any]
         "status": item.get("order_status"),
         "conid": ticket["conid"],
         "side": ticket["side"],
-        "quantity": ticket["quantity"],
+        "quantity": ticket.get("quantity"),
         "order_type": kind,
         "limit_price": ticket.get("price") if kind in LIMIT_PRICED else None,
         "stop_price": ticket.get("auxPrice") if kind == "STOP_LIMIT"
@@ -220,6 +221,7 @@ def _from_answer(item: dict[str, Any], ticket: dict[str, Any]) -> dict[str, Any]
         "filled_quantity": None,
         "avg_price": None,
         "source": "placement",
+        **special_fields(ticket),
     }
 
 
@@ -257,6 +259,7 @@ def _place_order(client: IBClient, inp: PlaceOrderInput, settings: OrderSettings
     if reconciled:
         record = dict(item)
         if record["source"] == "trades" and record.get("filled_quantity") is not None and \
+                "quantity" in ticket and \
                 abs(record["filled_quantity"] - float(ticket["quantity"])) < 1e-9:
             record.update(status="Filled", quantity=record["filled_quantity"])
         reason = None
@@ -283,6 +286,7 @@ def _place_order(client: IBClient, inp: PlaceOrderInput, settings: OrderSettings
         "tif": record["tif"],
         "filled_quantity": record.get("filled_quantity"),
         "avg_price": record.get("avg_price"),
+        **{key: record.get(key, value) for key, value in special_fields(ticket).items()},
         "confirmed_message_ids": confirmed,
         "account_id": account,
         "reconciled": reconciled,

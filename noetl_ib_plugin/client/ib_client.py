@@ -43,8 +43,8 @@ READ_ONLY_POSTS = frozenset(
 )
 
 
-#: Order placement and question replies: logged at INFO with their outcome.
-ORDER_PATHS = re.compile(r"^/iserver/(account/[^/]+/orders|reply/[^/]+)$")
+#: Order placement, modification and question replies: logged at INFO with their outcome.
+ORDER_PATHS = re.compile(r"^/iserver/(account/[^/]+/orders|account/[^/]+/order/[^/]+|reply/[^/]+)$")
 #: Calls that place, modify or cancel an order of the account in the path: the trading guard
 #: runs right before each send, for the token about to be used.
 GUARDED_ORDER_PATH = re.compile(r"^/iserver/account/([^/]+)/(?:orders|order/[^/]+)$")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from . import accounts_api, pnl, portfolio, whatif
+from . import accounts_api, order_modify, pnl, portfolio, whatif
 from . import history as history_data
 from . import ledger as ledger_data
 from .auth import tickle_session
@@ -239,6 +239,12 @@ def reply(engine: Services, call: Call) -> Any:
                                call.inactive_reason)
 
 
+def modify_order(engine: Services, call: Call) -> Any:
+    """Modify a working order (maybe answered by a question)."""
+    return order_modify.modify_order(engine.broker, call.who, call.args[0], call.args[1],
+                                     body=call.req.json(), flags=call.order_faults)
+
+
 def live_orders(engine: Services, call: Call) -> Any:
     """Orders of the day, with pre-flight."""
     params = call.req.params()
@@ -338,6 +344,7 @@ ROUTES: list[Route] = [
     _r("POST", "/v1/api/iserver/reply/{id}", reply, bridge=True),
     _r("GET", "/v1/api/iserver/account/orders", live_orders, bridge=True, pace=("live_orders",)),
     _r("DELETE", "/v1/api/iserver/account/{acct}/order/{id}", cancel_order, bridge=True),
+    _r("POST", "/v1/api/iserver/account/{acct}/order/{id}", modify_order, bridge=True),
     _r("GET", "/v1/api/iserver/account/trades", trades, bridge=True, pace=("trades",)),
     _r("GET", "/v1/api/iserver/account/order/status/{id}", order_status, bridge=True),
     _r("POST", "/v1/api/iserver/questions/suppress", suppress_questions, bridge=True),

@@ -126,6 +126,8 @@ class PendingReply:
     order: Order
     remaining: list[tuple[str, str]]
     created: float
+    #: What the last confirmation does instead of accepting `order` (a modification).
+    apply: Callable[[Collection[str]], Any] | None = None
 
 
 def _may_change(order: Order) -> bool:
@@ -451,21 +453,23 @@ class Broker:
                 pos.avg_cost = price
         account.cash -= signed * price * contract.multiplier
 
-    def _new_reply(self, order: Order, remaining: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    def _new_reply(self, order: Order, remaining: list[tuple[str, str]],
+                   apply: Callable[[Collection[str]], Any] | None = None) -> list[dict[str, Any]]:
         """Register the next question of a chain and render it like IBKR."""
         reply_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        self.replies[reply_id] = PendingReply(reply_id, order, remaining[1:], self.clock())
+        self.replies[reply_id] = PendingReply(reply_id, order, remaining[1:], self.clock(), apply)
         self.stats.incr("questions_asked")
         message_id, text = remaining[0]
         return [{"id": reply_id, "message": [text], "isSuppressed": False,
                  "messageIds": [message_id]}]
 
-    def _ask(self, order: Order, questions: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    def _ask(self, order: Order, questions: list[tuple[str, str]],
+             apply: Callable[[Collection[str]], Any] | None = None) -> list[dict[str, Any]]:
         """One question per message (a chain), or one question carrying them all."""
         if not self.combine_questions or len(questions) == 1:
-            return self._new_reply(order, questions)
+            return self._new_reply(order, questions, apply)
         reply_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        self.replies[reply_id] = PendingReply(reply_id, order, [], self.clock())
+        self.replies[reply_id] = PendingReply(reply_id, order, [], self.clock(), apply)
         self.stats.incr("questions_asked")
         return [{"id": reply_id, "message": [t for _, t in questions], "isSuppressed": False,
                  "messageIds": [m for m, _ in questions]}]
@@ -493,6 +497,7 @@ class Broker:
                 if not isinstance(tickets, list) or len(tickets) != 1:
                     raise OrderRejectedError("Exactly one order per request is supported")
                 order = parse_ticket(tickets[0], account_id, self.market.contracts, self.clock())
+                order.prepare(self.market.price(order.contract.conid))
                 self._check_coid(account, order)
             except OrderRejectedError as exc:
                 self.stats.incr("orders_rejected")
@@ -530,7 +535,9 @@ class Broker:
                 return {"error": "Order was not confirmed and has been cancelled "
                                  "(reply answered with confirmed=false).", "confirmed": False}
             if pending.remaining:
-                return self._new_reply(pending.order, pending.remaining)
+                return self._new_reply(pending.order, pending.remaining, pending.apply)
+            if pending.apply is not None:
+                return pending.apply(flags)
             account = self.accounts[pending.order.account]
             try:
                 self._check_coid(account, pending.order)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,8 +34,12 @@ ACCESS_DENIED_HTML = (b"<HTML><HEAD><TITLE>Access Denied</TITLE></HEAD><BODY><H1
 #: Accept-then-garbage: the request IS processed (an order is recorded), the answer is replaced.
 GARBAGE_KINDS = ("garbage_html", "garbage_empty", "garbage_shape",
                  "garbage_408", "garbage_501", "garbage_524")
-#: Applied by the broker when an order is accepted (placement or the last reply of a chain).
-ORDER_KINDS = ("inactive", "inactive_later", "session_change")
+#: Applied by the broker when an order is accepted (placement or the last reply of a chain);
+#: `modify_fill_race` when a modification is processed (the order fills just before it).
+ORDER_KINDS = ("inactive", "inactive_later", "session_change", "modify_fill_race")
+#: `modify_lost`: a modification (POST /iserver/account/{acct}/order/{id}) is processed, then
+#: the connection is reset (drawn only for that request).
+MODIFY_PATH = re.compile(r"^/v1/api/iserver/account/[^/]+/order/[^/]+/?$")
 #: Drawn by the WebSocket endpoint (ws.py): `ws_refuse` once per handshake (401), the others
 #: once per message the server is about to send: `ws_drop` closes the socket without a close
 #: frame, `ws_silent` stops sending (heartbeats too) while the socket stays open, `ws_kick` sends
@@ -42,7 +47,7 @@ ORDER_KINDS = ("inactive", "inactive_later", "session_change")
 #: that is not JSON in place of the message. `ws_slow_reader` is drawn once per frame the client
 #: sends: the server stops reading (and sending) for `ws_slow_ms` before it handles the frame.
 WS_KINDS = ("ws_refuse", "ws_drop", "ws_silent", "ws_kick", "ws_malformed", "ws_slow_reader")
-KINDS = (*WIRE_KINDS, *GARBAGE_KINDS, *ORDER_KINDS, *WS_KINDS)
+KINDS = (*WIRE_KINDS, *GARBAGE_KINDS, *ORDER_KINDS, "modify_lost", *WS_KINDS)
 ORDER_PATHS = ("/v1/api/iserver/account/", "/v1/api/iserver/reply/")
 
 _HTML = (b"<!DOCTYPE html><html><head><title>Interactive Brokers</title></head><body>"
@@ -189,6 +194,8 @@ class Faults:
         hit -= set(WS_KINDS)
         if not (path.startswith(REPLY_PATH) and method == "POST"):
             hit.discard("reply_500")
+        if not (MODIFY_PATH.match(path) and method == "POST"):
+            hit -= {"modify_lost", "modify_fill_race"}
         return FaultDecision(plan.latency_ms / 1000.0, frozenset(hit), chosen,
                              plan.wrong_shape_body, plan.inactive_reason)
 

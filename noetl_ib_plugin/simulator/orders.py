@@ -19,10 +19,17 @@ __all__ = [
 ]
 
 ORDER_TYPES = {"MKT": "MKT", "LMT": "LMT", "STP": "STP", "STOP_LIMIT": "STOP_LIMIT",
-               "STP LMT": "STOP_LIMIT", "STP_LMT": "STOP_LIMIT", "STPLMT": "STOP_LIMIT"}
+               "STP LMT": "STOP_LIMIT", "STP_LMT": "STOP_LIMIT", "STPLMT": "STOP_LIMIT",
+               "TRAIL": "TRAIL", "TRAILLMT": "TRAILLMT"}
 TIFS = {"DAY", "GTC", "IOC", "OPG", "FOK", "PAX", "OVT", "OND"}
 _NAMES = {"MKT": ("Market", "MARKET"), "LMT": ("Limit", "LIMIT"), "STP": ("Stop", "STOP"),
-          "STOP_LIMIT": ("StopLimit", "STOP_LIMIT")}
+          "STOP_LIMIT": ("StopLimit", "STOP_LIMIT"), "TRAIL": ("Trail", "TRAIL"),
+          "TRAILLMT": ("TrailLmt", "TRAILLMT")}
+#: Trailing stops: `trailingAmt` in currency ("amt") or percent of the price ("%").
+TRAILING = frozenset({"TRAIL", "TRAILLMT"})
+TRAILING_TYPES = frozenset({"amt", "%"})
+#: Order types a cash quantity (`cashQty` instead of `quantity`) is accepted for (stocks).
+CASH_QTY_TYPES = frozenset({"MKT", "LMT"})
 WORKING = {"PreSubmitted", "Submitted", "PendingSubmit"}
 #: Statuses an order no longer leaves.
 FINAL = {"Filled", "Cancelled", "Inactive"}
@@ -66,10 +73,26 @@ class Order:
     submit_at: float = 0.0
     inactive_later: bool = False
     reason: str = ""
+    trailing_amount: float | None = None
+    trailing_type: str | None = None
+    #: The trailing stop now (moves with the price until it triggers).
+    trail_stop: float | None = None
+    cash_qty: float | None = None
+    #: Every modification applied (POST /iserver/account/{acct}/order/{id}), oldest first.
+    modifications: list[dict[str, Any]] = field(default_factory=list)
+    #: The logical key as placed: a modification does not make it another logical request.
+    placed_key: str = ""
+    #: quantity, price, auxPrice and tif as placed (GET /__sim/orders `placed`).
+    placed_values: dict[str, Any] = field(default_factory=dict)
 
     @property
     def logical_key(self) -> str:
         """What identifies one logical request without the client's help: who, what, how much."""
+        return self.placed_key or self.current_key
+
+    @property
+    def current_key(self) -> str:
+        """The logical key of the order's present values."""
         return (f"{self.account}|{self.contract.conid}|{self.side}|{self.quantity:g}|"
                 f"{self.order_type}|{self.price}|{self.aux_price}|{self.tif}")
 
@@ -91,10 +114,61 @@ class Order:
 
     @property
     def stop_price(self) -> float | None:
-        """The trigger price: `price` for STP (auxPrice accepted too), `auxPrice` for STOP_LIMIT."""
+        """The trigger price: `price` for STP (auxPrice accepted too), `auxPrice` for STOP_LIMIT,
+        the trailing stop now for TRAIL/TRAILLMT."""
         if self.order_type == "STP":
             return self.price if self.price is not None else self.aux_price
+        if self.order_type in TRAILING:
+            return self.trail_stop
         return self.aux_price if self.order_type == "STOP_LIMIT" else None
+
+    @property
+    def limit_offset(self) -> float | None:
+        """TRAILLMT's limit offset (its ticket's `auxPrice`): the limit trails the stop by it."""
+        return self.aux_price if self.order_type == "TRAILLMT" else None
+
+    @property
+    def limit_price(self) -> float | None:
+        """The limit it executes at: `price` (LMT, STOP_LIMIT), stop -/+ offset (TRAILLMT)."""
+        if self.order_type == "TRAILLMT":
+            if self.trail_stop is None or self.aux_price is None:
+                return None
+            offset = self.aux_price if self.side == "BUY" else -self.aux_price
+            return round(self.trail_stop + offset, 6)
+        return self.price if self.order_type in ("LMT", "STOP_LIMIT") else None
+
+    def trail_distance(self, last: float) -> float:
+        """How far the trailing stop sits from `last` (amount, or percent of `last`)."""
+        amount = self.trailing_amount or 0.0
+        return last * amount / 100.0 if self.trailing_type == "%" else amount
+
+    def follow(self, last: float) -> None:
+        """Move an untriggered trailing stop with the price (only ever towards it)."""
+        if self.order_type not in TRAILING or self.triggered or last <= 0:
+            return
+        distance = self.trail_distance(last)
+        candidate = round(last + distance if self.side == "BUY" else last - distance, 6)
+        if self.trail_stop is None or \
+                (candidate < self.trail_stop if self.side == "BUY" else candidate > self.trail_stop):
+            self.trail_stop = candidate
+
+    def prepare(self, last: float) -> None:
+        """What an accepted ticket needs from the market: the first trailing stop, and the
+        share count of a cash quantity (whole shares unless the contract trades fractions)."""
+        self.follow(last)
+        if self.cash_qty is not None:
+            basis = self.price if self.order_type == "LMT" and self.price else last
+            if basis <= 0:
+                raise OrderRejectedError("Cash quantity orders need a price for the contract")
+            shares = self.cash_qty / basis
+            self.quantity = round(shares, 4) if self.contract.fractions else float(int(shares))
+            if self.quantity <= 0:
+                raise OrderRejectedError(
+                    f"Cash quantity {self.cash_qty:g} buys less than one share at {basis:g}")
+        if not self.placed_key:
+            self.placed_key = self.current_key
+            self.placed_values = {"quantity": self.quantity, "price": self.price,
+                                  "auxPrice": self.aux_price, "tif": self.tif}
 
     def to_admin(self) -> dict[str, Any]:
         """Everything tests want to assert on, in one flat record."""
@@ -104,7 +178,11 @@ class Order:
             "side": self.side, "quantity": self.quantity, "orderType": self.order_type,
             "price": self.price, "auxPrice": self.aux_price, "tif": self.tif,
             "filled": self.filled, "avgPrice": self.avg_price, "logical_key": self.logical_key,
-            "reason": self.reason,
+            "reason": self.reason, "trailingAmt": self.trailing_amount,
+            "trailingType": self.trailing_type, "trailStop": self.trail_stop,
+            "cashQty": self.cash_qty,
+            "modifications": [dict(m) for m in self.modifications],
+            "placed": dict(self.placed_values),
             "fills": [{"quantity": f.quantity, "price": f.price, "time": f.time}
                       for f in self.fills],
         }
@@ -145,8 +223,11 @@ def parse_ticket(ticket: Any, account: str, contracts: dict[int, Contract], now:
     side = str(ticket.get("side", "")).upper()
     if side not in ("BUY", "SELL"):
         raise OrderRejectedError(f"Invalid side: {ticket.get('side')!r}")
-    quantity = _number(ticket, "quantity")
-    if quantity is None or quantity <= 0:
+    quantity, cash_qty = _number(ticket, "quantity"), _number(ticket, "cashQty")
+    if cash_qty is not None:
+        _check_cash_quantity(quantity, cash_qty, order_type, contract)
+        quantity = 0.0  # sized from the price when accepted (Order.prepare)
+    elif quantity is None or quantity <= 0:
         raise OrderRejectedError("Order quantity must be a positive number")
     if quantity != int(quantity) and not contract.fractions:
         raise OrderRejectedError(
@@ -159,6 +240,7 @@ def parse_ticket(ticket: Any, account: str, contracts: dict[int, Contract], now:
         raise OrderRejectedError("Stop orders require a positive stop price")
     if order_type == "STOP_LIMIT" and ((price or 0) <= 0 or (aux or 0) <= 0):
         raise OrderRejectedError("Stop limit orders require price (limit) and auxPrice (stop)")
+    trailing_amount, trailing_type = _trailing(ticket, order_type, aux)
     tif = str(ticket.get("tif") or "DAY").upper()
     if tif not in TIFS:
         raise OrderRejectedError(f"Invalid time in force: {tif}")
@@ -169,20 +251,55 @@ def parse_ticket(ticket: Any, account: str, contracts: dict[int, Contract], now:
         coid=str(coid) if coid not in (None, "") else None,
         outside_rth=bool(ticket.get("outsideRTH", False)),
         listing_exchange=str(ticket.get("listingExchange") or "SMART"), created=now,
+        trailing_amount=trailing_amount, trailing_type=trailing_type, cash_qty=cash_qty,
     )
 
 
+def _check_cash_quantity(quantity: float | None, cash_qty: float, order_type: str,
+                         contract: Contract) -> None:
+    """`cashQty` replaces `quantity`, for market and limit orders on stocks."""
+    if quantity is not None:
+        raise OrderRejectedError("Specify either quantity or cashQty, not both")
+    if cash_qty <= 0:
+        raise OrderRejectedError("Cash quantity must be a positive amount")
+    if order_type not in CASH_QTY_TYPES or contract.sec_type != "STK":
+        raise OrderRejectedError(
+            f"Cash quantity is not supported for {order_type} orders on {contract.sec_type}")
+
+
+def _trailing(ticket: dict[str, Any], order_type: str,
+              aux: float | None) -> tuple[float | None, str | None]:
+    """(trailingAmt, trailingType) of a TRAIL/TRAILLMT ticket; refused on other types."""
+    amount = _number(ticket, "trailingAmt")
+    kind = ticket.get("trailingType")
+    if order_type not in TRAILING:
+        if amount is not None or kind not in (None, ""):
+            raise OrderRejectedError(f"trailingAmt applies to TRAIL and TRAILLMT orders, not "
+                                     f"{order_type}")
+        return None, None
+    if amount is None or amount <= 0 or kind not in TRAILING_TYPES:
+        raise OrderRejectedError("Trailing orders require trailingAmt > 0 and trailingType "
+                                 "'amt' or '%'")
+    if kind == "%" and amount >= 100:
+        raise OrderRejectedError("A trailing percentage must be below 100")
+    if order_type == "TRAILLMT" and (aux is None or aux < 0):
+        raise OrderRejectedError("Trailing stop limit orders require auxPrice (the limit offset)")
+    return amount, str(kind)
+
+
 def fill_price(order: Order, last: float) -> float | None:
-    """Decide whether a working order executes at `last`; triggers stops as a side effect."""
+    """Decide whether a working order executes at `last`; moves trailing stops and triggers
+    stops as side effects."""
+    order.follow(last)
     stop = order.stop_price
     if stop is not None and not order.triggered:
         hit = last >= stop if order.side == "BUY" else last <= stop
         if not hit:
             return None
         order.triggered = True
-    if order.order_type in ("MKT", "STP"):
+    if order.order_type in ("MKT", "STP", "TRAIL"):
         return last
-    limit = order.price or 0.0
+    limit = order.limit_price or 0.0
     ok = last <= limit if order.side == "BUY" else last >= limit
     return last if ok else None
 
@@ -220,7 +337,22 @@ def render_live(order: Order) -> dict[str, Any]:
         entry["auxPrice"] = _fmt(order.stop_price)
     if order.order_type == "STP":
         entry["price"] = _fmt(order.stop_price)
+    entry.update(_special_live(order))
     return entry
+
+
+def _special_live(order: Order) -> dict[str, Any]:
+    """Trailing and cash-quantity fields of a live order (names the simulator's; the shared
+    IBKR notes do not list them)."""
+    out: dict[str, Any] = {}
+    if order.order_type in TRAILING:
+        out.update(trailingAmt=_fmt(order.trailing_amount), trailingType=order.trailing_type,
+                   price=_fmt(order.limit_price))
+        if order.order_type == "TRAILLMT":
+            out["limitOffset"] = _fmt(order.limit_offset)
+    if order.cash_qty is not None:
+        out["cashQty"] = _fmt(order.cash_qty)
+    return out
 
 
 def _side_word(order: Order, past: bool) -> str:
@@ -269,10 +401,16 @@ def render_status(order: Order) -> dict[str, Any]:
     }
     if order.avg_price is not None:
         out["average_price"] = _fmt(order.avg_price)
-    if order.order_type in ("LMT", "STOP_LIMIT") and order.price is not None:
-        out["limit_price"] = _fmt(order.price)
+    if order.limit_price is not None:
+        out["limit_price"] = _fmt(order.limit_price)
     if order.stop_price is not None:
         out["stop_price"] = _fmt(order.stop_price)
+    if order.order_type in TRAILING:
+        out.update(trailing_amount=_fmt(order.trailing_amount), trailing_type=order.trailing_type)
+        if order.order_type == "TRAILLMT":
+            out["limit_offset"] = _fmt(order.limit_offset)
+    if order.cash_qty is not None:
+        out["cash_quantity"] = _fmt(order.cash_qty)
     if order.reason:
         out["order_status_description"] = f"Order Inactive: {order.reason}"
     return out

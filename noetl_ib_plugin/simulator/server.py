@@ -175,8 +175,9 @@ class _Handler(BaseHTTPRequestHandler):
             if replaced is not None:
                 engine.stats.fault(str(decision.garbage))
                 response = replaced
-            if "reset_after" in decision:
-                engine.stats.fault("reset_after")
+            lost = next((k for k in ("reset_after", "modify_lost") if k in decision), None)
+            if lost is not None:
+                engine.stats.fault(lost)
                 self._abort()
                 return
         except Exception:

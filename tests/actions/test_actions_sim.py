@@ -224,7 +224,7 @@ def test_revoked_token_mid_run_refreshes_once(sim_reset: Simulator) -> None:
     [
         ({"symbol": "AAPL", "side": "BUY", "quantity": -1}, "quantity"),
         ({"symbol": "AAPL", "side": "BUY", "quantity": 1, "order_type": "LMT"}, "limit_price"),
-        ({"symbol": "AAPL", "side": "BUY", "quantity": 1, "order_type": "TRAIL"}, "order_type"),
+        ({"symbol": "AAPL", "side": "BUY", "quantity": 1, "order_type": "MIDPRICE"}, "order_type"),
         ({"symbol": "AAPL", "conid": 8314, "side": "BUY", "quantity": 1, "order_type": "MKT"},
          "conid"),
         ({"symbol": "AAPL", "side": "HOLD", "quantity": 1, "order_type": "MKT"}, "side"),

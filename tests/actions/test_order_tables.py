@@ -15,7 +15,7 @@ PACKAGE = Path(noetl_ib_plugin.__file__).resolve().parent
 #: Written out here (not read from order_states) so a changed table fails this test.
 STATUSES = {"PendingSubmit", "PreSubmitted", "Submitted", "Filled", "PendingCancel",
             "PreCancelled", "Cancelled", "Inactive"}
-TYPES = {"MKT", "LMT", "STP", "STOP_LIMIT"}
+TYPES = {"MKT", "LMT", "STP", "STOP_LIMIT", "TRAIL", "TRAILLMT"}
 
 
 def _literal_collections(path: Path) -> list[set[str]]:

@@ -168,6 +168,8 @@ def test_every_action_output_matches_its_published_schema(sim_reset: Simulator) 
     results = {
         "place_order": placed,
         "get_open_orders": act(sim_reset, "sim_oauth2", "get_open_orders"),
+        "modify_order": act(sim_reset, "sim_oauth2", "modify_order", order_id=placed["order_id"],
+                            limit_price=98.5),
         "cancel_order": act(sim_reset, "sim_oauth2", "cancel_order", order_id=placed["order_id"]),
         "get_positions": act(sim_reset, "sim_oauth2", "get_positions"),
         "account_summary": act(sim_reset, "sim_oauth2", "account_summary"),

@@ -35,6 +35,7 @@ def _placed(sim: Simulator) -> str:
 CASES: dict[str, tuple[Callable[[Simulator], dict[str, Any]], str]] = {
     "place_order": (lambda sim: dict(RESTING), "place_order"),
     "cancel_order": (lambda sim: {"order_id": _placed(sim)}, "cancel_order"),
+    "modify_order": (lambda sim: {"order_id": _placed(sim), "limit_price": 98.5}, "modify_order"),
     "get_open_orders": (lambda sim: {}, "get_open_orders"),
     "get_positions": (lambda sim: {}, "get_positions"),
     "account_summary": (lambda sim: {}, "get_account_balance"),

@@ -91,7 +91,7 @@ def test_actions_prints_a_table_by_default(capsys: pytest.CaptureFixture[str]) -
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:3] == ["ACTION", "TRADES", "REQUIRED"]
     row = next(line for line in lines if line.startswith("place_order "))
-    assert "yes" in row.split() and "side, quantity, order_type" in row
+    assert "yes" in row.split() and "side, order_type" in row
 
 
 def test_actions_name_prints_one_action_inputs(capsys: pytest.CaptureFixture[str]) -> None:

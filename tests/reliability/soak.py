@@ -58,6 +58,9 @@ FAULTS: dict[str, Any] = {
     # Applied when an order is accepted.
     "inactive": 0.01,
     "session_change": 0.01,
+    # Modifications: applied then the connection reset; the order fills just before.
+    "modify_lost": 0.05,
+    "modify_fill_race": 0.02,
 }
 #: Fault kinds that are a probability (the rest of the plan are settings).
 FAULT_KINDS = tuple(FAULTS)
@@ -88,6 +91,8 @@ MIX: dict[str, float] = {
     "get_open_orders": 0.12,
     "place_order": 0.35,
     "cancel_order": 0.15,
+    # A modify falls back to a place too; its target quantity is unique per op (index + 1).
+    "modify_order": 0.12,
 }
 WORKING = {"PreSubmitted", "Submitted", "PendingSubmit"}
 
@@ -121,6 +126,8 @@ class Call:
     result: dict[str, Any] | None = None
     message: str = ""
     typed: bool = True
+    #: modify_order: the target quantity (unique per op, so the book shows each application).
+    target: float | None = None
 
 
 @dataclass
@@ -147,6 +154,10 @@ def _args(kind: str, index: int, cfg: SoakConfig, rng: random.Random,
         if worker.mine:
             return kind, {"order_id": worker.mine.pop(rng.randrange(len(worker.mine)))}
         kind = "place_order"
+    if kind == "modify_order":
+        if worker.mine:
+            return kind, {"order_id": rng.choice(worker.mine), "quantity": index + 1}
+        kind = "place_order"
     if kind == "place_order":
         symbol = rng.choice(sorted(PRICES))
         price = PRICES[symbol][1]
@@ -171,7 +182,8 @@ def _work(worker: _Worker, cfg: SoakConfig, credentials_file: Path, index: int) 
     for number, planned in worker.ops:
         kind, args = _args(planned, number, cfg, rng, worker)
         call = Call(kind, worker.cred, coid=args.get("client_order_id"),
-                    order_id=args.get("order_id"))
+                    order_id=args.get("order_id"),
+                    target=args.get("quantity") if kind == "modify_order" else None)
         started = time.monotonic()
         try:
             call.result = run_action(kind, worker.cred, credentials_file=credentials_file, **args)
@@ -346,6 +358,7 @@ def _summarise(calls: list[Call], sim: Simulator, cfg: SoakConfig, wall: float) 
             "cancel_ok_still_working": cancel_ok_still_working[:20],
             "book_status": dict(Counter(str(o["status"]) for o in book)),
         },
+        "modifies": _modify_summary(calls, by_id),
         "sim": {
             key: stats[key] for key in (
                 "requests_total", "orders_accepted", "orders_rejected",
@@ -358,11 +371,61 @@ def _summarise(calls: list[Call], sim: Simulator, cfg: SoakConfig, wall: float) 
     }
 
 
+#: What a modify call may report while the simulator applied its target: only "unknown".
+_MAY_BE_APPLIED = {"ok", "ModifyUnconfirmed"}
+_FINAL = {"Filled", "Cancelled", "Inactive"}
+
+
+def _modify_summary(calls: list[Call], by_id: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """modify_order calls against the simulator's own record of the modifications it applied.
+
+    Each op's target quantity is unique, so a target the book applied twice is a modification
+    applied twice, and a target the book holds is one the call must not report as refused.
+    """
+    modifies = [c for c in calls if c.kind == "modify_order"]
+    applied_twice: list[str] = []
+    for order_id, order in by_id.items():
+        counts = Counter(m["quantity"] for m in order.get("modifications", []))
+        applied_twice += [f"{order_id}: quantity {q:g} x{n}" for q, n in counts.items() if n > 1]
+    differ: list[str] = []
+    outcomes: Counter[str] = Counter()
+    for c in modifies:
+        outcomes[c.outcome] += 1
+        order = by_id.get(str(c.order_id), {})
+        applied = [m for m in order.get("modifications", []) if m["quantity"] == c.target]
+        if c.outcome == "ok" and c.result is not None:
+            if not applied:
+                differ.append(f"{c.order_id}: reported applied (quantity {c.target:g}), the book "
+                              "never applied it")
+            elif c.result.get("quantity") != c.target:
+                differ.append(f"{c.order_id}: reported quantity {c.result.get('quantity')} for "
+                              f"target {c.target:g}")
+        elif applied and c.outcome not in _MAY_BE_APPLIED:
+            differ.append(f"{c.order_id}: {c.outcome} while the book applied quantity "
+                          f"{c.target:g}")
+        if c.outcome == "OrderNotWorking" and order.get("status") not in _FINAL:
+            differ.append(f"{c.order_id}: OrderNotWorking while the book holds it "
+                          f"{order.get('status')}")
+    return {
+        "modify_calls": len(modifies),
+        "outcomes": dict(outcomes),
+        "reconciled": sum(bool(c.result and c.result.get("reconciled")) for c in modifies),
+        "resent": sum(bool(c.result and c.result.get("resent")) for c in modifies),
+        "applied_in_book": sum(len(o.get("modifications", [])) for o in by_id.values()),
+        "applied_twice": len(applied_twice),
+        "applied_twice_examples": applied_twice[:20],
+        "reported_differently": len(differ),
+        "reported_differently_examples": differ[:20],
+    }
+
+
 def _differs(result: dict[str, Any], book: dict[str, Any]) -> list[str]:
-    """Fields of a place_order result that are not the broker's (the book is the oracle)."""
-    checks = {"conid": book["conid"], "side": book["side"], "quantity": book["quantity"],
-              "order_type": book["orderType"], "limit_price": book["price"], "tif": book["tif"],
-              "client_order_id": book["cOID"]}
+    """Fields of a place_order result that are not the broker's (the book is the oracle; its
+    values as placed, since a later modify_order may have changed the order)."""
+    placed = book.get("placed") or book
+    checks = {"conid": book["conid"], "side": book["side"], "quantity": placed["quantity"],
+              "order_type": book["orderType"], "limit_price": placed["price"],
+              "tif": placed["tif"], "client_order_id": book["cOID"]}
     out = [f"{k}={result.get(k)!r} vs broker {v!r}" for k, v in checks.items()
            if result.get(k) is not None and result.get(k) != v]
     if result.get("source") != "trades" and result.get("quantity") is None:
@@ -400,6 +463,12 @@ def violations(summary: dict[str, Any]) -> list[str]:
         out.append(f"cOIDs in the book that no call sent: {orders['foreign_coids']}")
     if orders["cancel_ok_still_working"]:
         out.append(f"cancel acknowledged but order still working: {orders['cancel_ok_still_working']}")
+    modifies = summary["modifies"]
+    if modifies["applied_twice"]:
+        out.append(f"modifications applied twice: {modifies['applied_twice_examples']}")
+    if modifies["reported_differently"]:
+        out.append(f"modify outcomes differing from the book: "
+                   f"{modifies['reported_differently_examples']}")
     if summary["actions"] != summary["expected_actions"]:
         out.append(f"{summary['actions']} of {summary['expected_actions']} actions ran")
     return out

@@ -71,7 +71,7 @@ PLACE_INVALID: list[tuple[str, dict[str, Any], str]] = [
                                   "stop_price": 101.0}, "limit_price"),
     ("lmt-with-stop", {"stop_price": 101.0}, "stop_price"),
     ("inf-stop", {"order_type": "STP", "limit_price": DROP, "stop_price": math.inf}, "stop_price"),
-    ("unknown-order-type", {"order_type": "TRAIL"}, "order_type"),
+    ("unknown-order-type", {"order_type": "MIDPRICE"}, "order_type"),
     ("empty-order-type", {"order_type": ""}, "order_type"),
     ("int-order-type", {"order_type": 5}, "order_type"),
     ("bad-side", {"side": "HOLD"}, "side"),
@@ -374,7 +374,9 @@ _TIFS = {"DAY", "GTC", "IOC", "OPG", "FOK"}
 _ORDER_TYPES = {"MKT": "MKT", "MARKET": "MKT", "LMT": "LMT", "LIMIT": "LMT", "STP": "STP",
                 "STOP": "STP", "STOP_LIMIT": "STOP_LIMIT", "STP_LMT": "STOP_LIMIT",
                 "STOPLIMIT": "STOP_LIMIT", "STPLMT": "STOP_LIMIT", "STOP_LMT": "STOP_LIMIT",
-                "STP_LIMIT": "STOP_LIMIT"}
+                "STP_LIMIT": "STOP_LIMIT", "TRAIL": "TRAIL", "TRAILING_STOP": "TRAIL",
+                "TRAILLMT": "TRAILLMT", "TRAIL_LMT": "TRAILLMT", "TRAIL_LIMIT": "TRAILLMT",
+                "TRAILING_STOP_LIMIT": "TRAILLMT"}
 _SNAPSHOT_FIELDS = {"last", "symbol", "high", "low", "change", "change_pct", "bid", "ask_size",
                     "ask", "volume", "bid_size", "availability", "last_size", "open", "close",
                     "prior_close"}
@@ -450,9 +452,10 @@ def _place_problems(args: dict[str, Any]) -> set[str]:
     bad: set[str] = set()
     known = {"symbol", "conid", "side", "quantity", "order_type", "limit_price", "stop_price",
              "tif", "exchange", "currency", "sec_type", "client_order_id", "confirm", "decline",
-             "outside_rth", "account_id"}
+             "outside_rth", "account_id", "trailing_amount", "trailing_type", "limit_offset",
+             "cash_quantity"}
     bad |= {k for k in args if k not in known}
-    for name in ("side", "quantity", "order_type"):
+    for name in ("side", "order_type"):
         if name not in args:
             bad.add(name)
     checks: dict[str, Callable[[Any], bool]] = {
@@ -461,7 +464,8 @@ def _place_problems(args: dict[str, Any]) -> set[str]:
         "conid": lambda v: v is None or (_whole(v) is not None
                                          and 0 < (_whole(v) or 0) <= MAX_CONID_),
         "side": lambda v: isinstance(v, str) and v.strip().upper() in _SIDES,
-        "quantity": lambda v: _number(v) is not None and 0.0001 <= (_number(v) or 0) <= 1e7,
+        "quantity": lambda v: v is None or (_number(v) is not None
+                                            and 0.0001 <= (_number(v) or 0) <= 1e7),
         "order_type": lambda v: isinstance(v, str) and (
             v.strip().upper().replace("-", "_").replace(" ", "_") in _ORDER_TYPES),
         "limit_price": lambda v: v is None or (_number(v) is not None
@@ -493,6 +497,10 @@ def _place_problems(args: dict[str, Any]) -> set[str]:
         return {"limit_price"}
     if needs_stop != (args.get("stop_price") is not None):
         return {"stop_price"}
+    if args.get("quantity") is None:  # the generators never give cash_quantity
+        return {"quantity"}
+    if kind in ("TRAIL", "TRAILLMT"):  # nor a trailing amount
+        return {"trailing_amount"}
     return set()
 
 

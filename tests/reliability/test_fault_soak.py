@@ -17,7 +17,7 @@ from tests.reliability.soak import FAULTS, SoakConfig, run_soak, soak_simulator,
 
 #: 200 actions make ~70 orders, too few for 1 % kinds: garbage 4 % each, order kinds 8 %.
 BOOSTED = {**FAULTS, **{k: 0.04 for k in FAULTS if k.startswith("garbage_")},
-           "inactive": 0.08, "session_change": 0.08}
+           "inactive": 0.08, "session_change": 0.08, "modify_lost": 0.2, "modify_fill_race": 0.1}
 GARBAGE = {k for k in FAULTS if k.startswith("garbage_")}
 CONFIG = SoakConfig(actions=200, threads=8, seed=11, deadline=120.0, faults=BOOSTED)
 
@@ -46,7 +46,7 @@ def test_all_actions_ran_and_ended_typed(summary: dict[str, Any]) -> None:
     assert summary["crash_count"] == 0, summary["crashes"]
     ran = {kind for kind, counts in summary["outcomes"].items() if sum(counts.values())}
     assert ran == {"get_positions", "snapshot", "account_summary", "get_open_orders",
-                   "place_order", "cancel_order"}
+                   "place_order", "cancel_order", "modify_order"}
 
 
 def test_faults_were_really_injected(summary: dict[str, Any]) -> None:
@@ -74,7 +74,8 @@ def test_durations_within_bounds(summary: dict[str, Any]) -> None:
     """The slowest call of each kind stays inside the bound derived from the retry policy."""
     bounds = summary["bounds_seconds"]
     for kind, seconds in summary["max_duration_seconds"].items():
-        limit = bounds["order"] if kind in ("place_order", "cancel_order") else bounds["read"]
+        limit = bounds["order"] if kind in ("place_order", "cancel_order", "modify_order") \
+            else bounds["read"]
         assert seconds <= limit, (kind, seconds)
 
 
@@ -89,3 +90,13 @@ def test_outcome_unknown_results_name_their_coid(summary: dict[str, Any]) -> Non
     assert orders["outcome_unknown_without_coid"] == []
     assert orders["failed_but_in_book"] <= (orders["outcome_unknown"]
                                             + orders["inactive_reported_and_held_inactive"])
+
+
+def test_modifications_exactly_once_and_reported_as_the_book_holds_them(
+        summary: dict[str, Any]) -> None:
+    """No modification applied twice; every modify outcome agrees with the simulator's book."""
+    modifies = summary["modifies"]
+    assert modifies["applied_twice"] == 0, modifies["applied_twice_examples"]
+    assert modifies["reported_differently"] == 0, modifies["reported_differently_examples"]
+    assert modifies["outcomes"].get("ok", 0) >= modifies["modify_calls"] * 0.4, modifies
+    assert modifies["reconciled"] >= 1  # modify_lost at 20 % made some answers lost

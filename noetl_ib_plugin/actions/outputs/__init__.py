@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .orders import (
         CancelOrderOutput,
         Execution,
+        ModifyOrderOutput,
         OpenOrdersOutput,
         Order,
         OrderStatusOutput,
@@ -64,6 +65,7 @@ __all__ = [
     "HistoryOutput",
     "LedgerCurrency",
     "LedgerOutput",
+    "ModifyOrderOutput",
     "Number",
     "OpenOrdersOutput",
     "OptionStrikes",
@@ -89,7 +91,8 @@ __all__ = [
 
 _WHERE = {
     **dict.fromkeys(("Bar", "HistoryOutput", "Quote", "SnapshotOutput"), ".marketdata"),
-    **dict.fromkeys(("CancelOrderOutput", "Execution", "OpenOrdersOutput", "Order",
+    **dict.fromkeys(("CancelOrderOutput", "Execution", "ModifyOrderOutput", "OpenOrdersOutput",
+                     "Order",
                      "OrderStatusOutput", "PlaceOrderOutput", "TradesOutput"), ".orders"),
     **dict.fromkeys(("AccountInfo", "AccountsOutput", "AccountSummaryOutput", "LedgerCurrency",
                      "LedgerOutput", "Position", "PositionsOutput"), ".portfolio"),

@@ -11,6 +11,7 @@ from .base import _Output
 __all__ = [
     "CancelOrderOutput",
     "Execution",
+    "ModifyOrderOutput",
     "OpenOrdersOutput",
     "Order",
     "OrderStatusOutput",
@@ -30,7 +31,7 @@ class PlaceOrderOutput(_Output):
     exchange: str | None = Field(default=None, description="listing exchange, e.g. NASDAQ")
     side: str | None = Field(default=None, description="BUY or SELL")
     quantity: float | None = Field(default=None, description="shares")
-    order_type: str | None = Field(default=None, description="MKT, LMT, STP or STOP_LIMIT")
+    order_type: str | None = Field(default=None, description="MKT, LMT, STP, STOP_LIMIT, TRAIL or TRAILLMT")
     limit_price: float | None = Field(
         default=None, description="limit price, in the contract's currency"
     )
@@ -55,6 +56,51 @@ class PlaceOrderOutput(_Output):
     right: str | None = Field(default=None, description="option right: C or P")
     multiplier: float | None = Field(
         default=None, description="contract multiplier (100 for most equity options)")
+    trailing_amount: float | None = Field(
+        default=None, description="TRAIL/TRAILLMT: how far the stop trails (IBKR trailingAmt)")
+    trailing_type: str | None = Field(
+        default=None, description="TRAIL/TRAILLMT: 'amt' (currency) or '%' (percent)")
+    limit_offset: float | None = Field(
+        default=None, description="TRAILLMT: the limit trails the stop by this much")
+    cash_quantity: float | None = Field(
+        default=None, description="the order's size in currency (IBKR cashQty), when given so")
+
+
+class ModifyOrderOutput(_Output):
+    """`modify_order`: the order as IBKR holds it after the modification, read back with
+    `GET /iserver/account/order/status/{orderId}` (`POST /iserver/account/{acct}/order/{id}`)."""
+
+    order_id: str = Field(description="IBKR order id (digits)")
+    outcome: str = Field(description="applied, or unchanged (it already held every target "
+                         "value: nothing was sent)")
+    changed: list[str] = Field(default_factory=list, description="the fields asked for")
+    client_order_id: str | None = Field(default=None, description="cOID (IBKR's order_ref)")
+    status: str | None = Field(default=None, description="IBKR order status, e.g. Submitted")
+    conid: int | None = Field(default=None, description="IBKR contract id")
+    symbol: str | None = Field(default=None, description="ticker")
+    side: str | None = Field(default=None, description="BUY or SELL")
+    order_type: str | None = Field(default=None, description="LMT, STP, TRAIL, ...")
+    quantity: float | None = Field(default=None, description="total quantity, filled included")
+    filled_quantity: float | None = Field(default=None, description="shares filled so far")
+    remaining_quantity: float | None = Field(default=None, description="shares still working")
+    avg_price: float | None = Field(default=None, description="average fill price")
+    limit_price: float | None = Field(default=None, description="limit price")
+    stop_price: float | None = Field(default=None, description="stop trigger price (a trailing "
+                                     "stop's present stop)")
+    tif: str | None = Field(default=None, description="time in force, e.g. DAY, GTC")
+    trailing_amount: float | None = Field(default=None, description="TRAIL/TRAILLMT amount")
+    trailing_type: str | None = Field(default=None, description="'amt' or '%'")
+    limit_offset: float | None = Field(default=None, description="TRAILLMT limit offset")
+    cash_quantity: float | None = Field(default=None, description="IBKR cashQty, when sized so")
+    account_id: str | None = Field(default=None, description="IBKR account id")
+    confirmed_message_ids: list[str] = Field(default_factory=list,
+                                             description="IBKR question ids answered yes")
+    reconciled: bool = Field(default=False, description="decided by reading the order back "
+                             "after a lost answer")
+    resent: bool = Field(default=False, description="sent a second time after the order showed "
+                         "its old values (target values: never applied twice)")
+    read_back: bool = Field(default=True, description="false when reading the order back "
+                            "failed: values are IBKR's accept plus the targets")
 
 
 class CancelOrderOutput(_Output):
@@ -76,7 +122,7 @@ class Order(_Output):
     conid: int | None = Field(default=None, description="IBKR contract id")
     symbol: str | None = Field(default=None, description="ticker")
     side: str | None = Field(default=None, description="BUY or SELL")
-    order_type: str | None = Field(default=None, description="MKT, LMT, STP or STOP_LIMIT")
+    order_type: str | None = Field(default=None, description="MKT, LMT, STP, STOP_LIMIT, TRAIL or TRAILLMT")
     status: str | None = Field(
         default=None, description="IBKR status: PreSubmitted, Submitted, Filled, Cancelled, Inactive, ..."
     )
@@ -89,6 +135,14 @@ class Order(_Output):
     tif: str | None = Field(default=None, description="time in force, e.g. DAY, GTC")
     exchange: str | None = Field(default=None, description="listing exchange, e.g. NASDAQ")
     currency: str | None = Field(default=None, description="ISO currency code, e.g. USD")
+    trailing_amount: float | None = Field(
+        default=None, description="TRAIL/TRAILLMT: how far the stop trails (IBKR trailingAmt)")
+    trailing_type: str | None = Field(
+        default=None, description="TRAIL/TRAILLMT: 'amt' (currency) or '%' (percent)")
+    limit_offset: float | None = Field(
+        default=None, description="TRAILLMT: the limit trails the stop by this much")
+    cash_quantity: float | None = Field(
+        default=None, description="the order's size in currency (IBKR cashQty), when given so")
 
 
 class OpenOrdersOutput(_Output):
@@ -112,7 +166,7 @@ class OrderStatusOutput(_Output):
     conid: int | None = Field(default=None, description="IBKR contract id")
     symbol: str | None = Field(default=None, description="ticker")
     side: str | None = Field(default=None, description="BUY or SELL")
-    order_type: str | None = Field(default=None, description="MKT, LMT, STP or STOP_LIMIT")
+    order_type: str | None = Field(default=None, description="MKT, LMT, STP, STOP_LIMIT, TRAIL or TRAILLMT")
     quantity: float | None = Field(default=None, description="shares")
     filled_quantity: float | None = Field(default=None, description="shares filled so far")
     remaining_quantity: float | None = Field(default=None, description="shares still working")
@@ -126,6 +180,14 @@ class OrderStatusOutput(_Output):
     description: str | None = Field(default=None, description="IBKR's order description")
     can_cancel: bool | None = Field(default=None, description="IBKR would accept a cancel")
     time: datetime | None = Field(default=None, description="IBKR's order_time, ISO-8601 UTC")
+    trailing_amount: float | None = Field(
+        default=None, description="TRAIL/TRAILLMT: how far the stop trails (IBKR trailingAmt)")
+    trailing_type: str | None = Field(
+        default=None, description="TRAIL/TRAILLMT: 'amt' (currency) or '%' (percent)")
+    limit_offset: float | None = Field(
+        default=None, description="TRAILLMT: the limit trails the stop by this much")
+    cash_quantity: float | None = Field(
+        default=None, description="the order's size in currency (IBKR cashQty), when given so")
 
 
 class Execution(_Output):
