@@ -38,7 +38,7 @@ class Engine:
     ) -> None:
         self.clock = clock
         self.stats = Stats()
-        self.faults = Faults()
+        self.faults = Faults(self.stats)
         self.auth = AuthService(clock)
         contracts = dict(CONTRACTS)
         largest = max((bulk_positions or {}).values(), default=0)
