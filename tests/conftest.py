@@ -22,6 +22,24 @@ os.environ.setdefault("NOETL_IB_RETRY_MAX_DELAY", "0.16")
 #: Fixture modules, loaded once here instead of conftests importing fixtures across folders.
 pytest_plugins = ["tests.fixtures.simulators", "tests.fixtures.cli_env"]
 
+#: Test folders whose tests share something outside tmp_path: `make test` (pytest-xdist,
+#: --dist loadgroup) runs each group's tests on one worker, one after another.
+XDIST_GROUPS = {
+    # Warm servers serve only while the installed package's mtimes match their code key, and
+    # test_server / test_plugin_staleness bump those mtimes: any other warm test would see it.
+    "tests/warm/": "warm",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of each XDIST_GROUPS folder with their xdist_group."""
+    for item in items:
+        where = item.path.relative_to(config.rootpath).as_posix()
+        for folder, group in XDIST_GROUPS.items():
+            if where.startswith(folder):
+                item.add_marker(pytest.mark.xdist_group(group))
+
+
 _ISOLATED_ENV = (
     "NOETL_IB_CREDENTIALS",
     "NOETL_SERVER_URL",

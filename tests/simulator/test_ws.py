@@ -50,6 +50,23 @@ def _until(ws: ClientConnection, pred: Any, timeout: float = 10.0) -> dict[str, 
             return dict(msg)
 
 
+def _until_each(ws: ClientConnection, preds: dict[str, Any], timeout: float = 10.0
+                ) -> dict[str, dict[str, Any]]:
+    """The first JSON message meeting each named predicate, whichever order they arrive in."""
+    found: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout
+    while len(found) < len(preds):
+        left = deadline - time.monotonic()
+        try:
+            msg = json.loads(ws.recv(timeout=max(left, 0.0)))
+        except TimeoutError:
+            raise AssertionError(f"no message in time for {sorted(set(preds) - set(found))}") from None
+        for name, pred in preds.items():
+            if name not in found and pred(msg):
+                found[name] = dict(msg)
+    return found
+
+
 @pytest.fixture
 def fast(sim_shared: Simulator) -> Iterator[Simulator]:
     """The shared simulator with short stream periods (tests must not wait 10 s)."""
@@ -125,9 +142,10 @@ def test_order_updates_follow_the_rest_book(fast: Simulator, trader: Trader) -> 
     fast.set_price(AAPL, 190.0)
     with _open(fast, _session(trader)) as ws:
         _greeted(ws)
-        ws.send("sor+{}")
+        # str before sor: the server reads a socket's messages in order, so the sor message
+        # below also proves the str subscription is in place before the fill.
         ws.send('str+{"realtimeUpdatesOnly":true}')
-        time.sleep(0.1)
+        ws.send("sor+{}")
         placed = trader.confirm_all(trader.order(conid=AAPL, orderType="LMT", price=180.0,
                                                  side="BUY", quantity=3, tif="DAY"))
         order_id = int(placed[0]["order_id"])
@@ -135,10 +153,12 @@ def test_order_updates_follow_the_rest_book(fast: Simulator, trader: Trader) -> 
         assert full["orderId"] == order_id and full["status"] in ("Submitted", "PreSubmitted")
         assert full["totalSize"] == 3
         fast.set_price(AAPL, 179.0)
-        update = _until(ws, lambda m: m.get("topic") == "sor"
-                        and m["args"][0].get("status") == "Filled")["args"][0]
+        # The fill's sor change and its str row are two pushes of the book: either comes first.
+        got = _until_each(ws, {
+            "update": lambda m: m.get("topic") == "sor" and m["args"][0].get("status") == "Filled",
+            "trade": lambda m: m.get("topic") == "str"})
+        update, trade = got["update"]["args"][0], got["trade"]["args"][0]
         assert update["orderId"] == order_id and "companyName" not in update
-        trade = _until(ws, lambda m: m.get("topic") == "str")["args"][0]
         assert trade["order_id"] == order_id and trade["size"] == 3
 
 
