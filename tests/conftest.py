@@ -29,15 +29,24 @@ XDIST_GROUPS = {
     # test_server / test_plugin_staleness bump those mtimes: any other warm test would see it.
     "tests/warm/": "warm",
 }
+#: The longest groups (tens of seconds each) go to the workers first, so that none of them is
+#: left running alone at the end of a parallel run.
+LONGEST_FIRST = ("tests/warm/", "tests/test_readme_commands.py", "tests/reliability/test_fault_soak.py",
+                 "tests/security/test_keychain_every_field.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the tests of each XDIST_GROUPS folder with their xdist_group."""
+    """Put each test in its xdist group: its XDIST_GROUPS folder's, else its own file's (so a
+    module-scoped fixture, a simulator or a fault soak, is built once, not once per worker);
+    the LONGEST_FIRST groups first."""
+    def where(item: pytest.Item) -> str:
+        return item.path.relative_to(config.rootpath).as_posix()
+
     for item in items:
-        where = item.path.relative_to(config.rootpath).as_posix()
-        for folder, group in XDIST_GROUPS.items():
-            if where.startswith(folder):
-                item.add_marker(pytest.mark.xdist_group(group))
+        path = where(item)
+        group = next((g for folder, g in XDIST_GROUPS.items() if path.startswith(folder)), path)
+        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: not where(item).startswith(LONGEST_FIRST))
 
 
 _ISOLATED_ENV = (
