@@ -34,7 +34,7 @@ typecheck: setup
 # marked serial assert timing that the other workers' CPU use would skew: they run alone after.
 PYTEST_WORKERS ?= 4
 pytest: setup
-	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup -m "not serial"
+	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not serial"
 	$(VENV)/bin/pytest -q -m serial
 
 test: lint typecheck pytest wheel-check

@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -22,31 +23,39 @@ os.environ.setdefault("NOETL_IB_RETRY_MAX_DELAY", "0.16")
 #: Fixture modules, loaded once here instead of conftests importing fixtures across folders.
 pytest_plugins = ["tests.fixtures.simulators", "tests.fixtures.cli_env"]
 
-#: Test folders whose tests share something outside tmp_path: `make test` (pytest-xdist,
-#: --dist loadgroup) runs each group's tests on one worker, one after another.
-XDIST_GROUPS = {
+#: Test folders whose tests share something outside tmp_path: with `make test`'s
+#: `-n 4 --dist loadfile` each runs on one worker, its tests one after another (every other
+#: test file is one unit already, so a module-scoped fixture is built once, not once per worker).
+SHARED_FOLDERS = (
     # Warm servers serve only while the installed package's mtimes match their code key, and
     # test_server / test_plugin_staleness bump those mtimes: any other warm test would see it.
-    "tests/warm/": "warm",
-}
-#: The longest groups (tens of seconds each) go to the workers first, so that none of them is
+    "tests/warm/",
+)
+#: The longest units (tens of seconds each) go to the workers first, so that none of them is
 #: left running alone at the end of a parallel run.
 LONGEST_FIRST = ("tests/warm/", "tests/test_readme_commands.py", "tests/reliability/test_fault_soak.py",
                  "tests/security/test_keychain_every_field.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Put each test in its xdist group: its XDIST_GROUPS folder's, else its own file's (so a
-    module-scoped fixture, a simulator or a fault soak, is built once, not once per worker);
-    the LONGEST_FIRST groups first."""
-    def where(item: pytest.Item) -> str:
-        return item.path.relative_to(config.rootpath).as_posix()
+    """The LONGEST_FIRST files first (a stable sort: each file's own order is kept)."""
+    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
 
-    for item in items:
-        path = where(item)
-        group = next((g for folder, g in XDIST_GROUPS.items() if path.startswith(folder)), path)
-        item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=lambda item: not where(item).startswith(LONGEST_FIRST))
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """--dist loadfile, with each SHARED_FOLDERS folder one unit instead of one per file."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedFoldersTogether(LoadFileScheduling):  # type: ignore[misc]  # xdist is untyped
+        """A test's unit: its SHARED_FOLDERS folder, else its file (LoadFileScheduling's)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return next((f for f in SHARED_FOLDERS if nodeid.startswith(f)), super()._split_scope(nodeid))
+
+    return SharedFoldersTogether(config, log)
 
 
 _ISOLATED_ENV = (

@@ -16,6 +16,7 @@ from noetl_ib_plugin.simulator import Simulator
 from .clients import OAuth1aClient, Trader
 
 AAPL = 265598
+MSFT = 272093
 
 
 def _ws_url(sim: Simulator, token: str = "") -> str:
@@ -131,7 +132,9 @@ def test_market_data_first_full_then_changed_fields_only(fast: Simulator, trader
         update = _until(ws, lambda m: m.get("topic") == f"smd+{AAPL}")
         assert update["31"] == "191.50" and "6509" not in update
         ws.send(f"umd+{AAPL}+{{}}")
-        time.sleep(0.1)
+        # The server reads a socket's messages in order: MSFT's first quote proves umd was read.
+        ws.send(f'smd+{MSFT}+{{"fields":["31"]}}')
+        _until(ws, lambda m: m.get("topic") == f"smd+{MSFT}")
         fast.set_price(AAPL, 150.0)
         with pytest.raises(AssertionError):
             _until(ws, lambda m: m.get("topic") == f"smd+{AAPL}", 0.4)
