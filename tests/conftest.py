@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -21,6 +22,41 @@ os.environ.setdefault("NOETL_IB_RETRY_MAX_DELAY", "0.16")
 
 #: Fixture modules, loaded once here instead of conftests importing fixtures across folders.
 pytest_plugins = ["tests.fixtures.simulators", "tests.fixtures.cli_env"]
+
+#: Test folders whose tests share something outside tmp_path: with `make test`'s
+#: `-n 4 --dist loadfile` each runs on one worker, its tests one after another (every other
+#: test file is one unit already, so a module-scoped fixture is built once, not once per worker).
+SHARED_FOLDERS = (
+    # Warm servers serve only while the installed package's mtimes match their code key, and
+    # test_server / test_plugin_staleness bump those mtimes: any other warm test would see it.
+    "tests/warm/",
+)
+#: The longest units (tens of seconds each) go to the workers first, so that none of them is
+#: left running alone at the end of a parallel run.
+LONGEST_FIRST = ("tests/warm/", "tests/test_readme_commands.py", "tests/reliability/test_fault_soak.py",
+                 "tests/security/test_keychain_every_field.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The LONGEST_FIRST files first (a stable sort: each file's own order is kept)."""
+    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """--dist loadfile, with each SHARED_FOLDERS folder one unit instead of one per file."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedFoldersTogether(LoadFileScheduling):  # type: ignore[misc]  # xdist is untyped
+        """A test's unit: its SHARED_FOLDERS folder, else its file (LoadFileScheduling's)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return next((f for f in SHARED_FOLDERS if nodeid.startswith(f)), super()._split_scope(nodeid))
+
+    return SharedFoldersTogether(config, log)
+
 
 _ISOLATED_ENV = (
     "NOETL_IB_CREDENTIALS",

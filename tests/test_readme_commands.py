@@ -219,7 +219,8 @@ def test_quick_start_runs_as_written(quick_start: tuple[subprocess.CompletedProc
     log = (home / "ib-sim.log").read_text()
     assert "GET /v1/api/iserver/accounts -> 200" in log  # "one line per request"
     pid = json.loads((home / "ib-sim.json").read_text())["pid"]
-    assert not alive(pid, wait=10), "`kill $SIM` left the simulator running"
+    # Polled until it exits (it does in ~0.1 s idle); the deadline only has to outlast a loaded machine.
+    assert not alive(pid, wait=60), "`kill $SIM` left the simulator running"
 
 
 @pytest.mark.slow

@@ -39,7 +39,7 @@ class Engine:
     ) -> None:
         self.clock = clock
         self.stats = Stats()
-        self.faults = Faults()
+        self.faults = Faults(self.stats)
         self.auth = AuthService(clock)
         contracts = dict(CONTRACTS)
         contracts.update({c.conid: c for c in derivative_contracts(CONTRACTS)})

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .common import Response
+from .stats import Stats
 
 __all__ = ["GARBAGE_KINDS", "ORDER_KINDS", "WS_KINDS", "FaultDecision", "FaultPlan", "Faults", "garbage"]
 
@@ -73,13 +74,15 @@ class FaultPlan:
     inactive_reason: str = ""
     #: How long a `ws_slow_reader` stall lasts (milliseconds).
     ws_slow_ms: float = 1500.0
+    #: Force each kind onto a request it applies to until it has fired once under this plan.
+    at_least_once: bool = False
 
     @classmethod
     def parse(cls, plan: dict[str, Any]) -> FaultPlan:
         """Validate a JSON plan ({} clears); unknown keys are refused so typos are noticed."""
         known = {*KINDS, "seed", "latency_ms", "paths", "methods", "garbage_paths",
                  "garbage_methods", "wrong_shape_body", "live_orders_lag_s", "inactive_reason",
-                 "ws_slow_ms"}
+                 "ws_slow_ms", "at_least_once"}
         unknown = set(plan) - known
         if unknown:
             raise ValueError(f"unknown fault keys: {sorted(unknown)}")
@@ -109,6 +112,7 @@ class FaultPlan:
             live_orders_lag_s=lag,
             inactive_reason=str(plan.get("inactive_reason", "")),
             ws_slow_ms=slow,
+            at_least_once=_flag(plan.get("at_least_once", False), "at_least_once"),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -127,7 +131,31 @@ class FaultPlan:
             out["inactive_reason"] = self.inactive_reason
         if "ws_slow_reader" in self.probabilities:
             out["ws_slow_ms"] = self.ws_slow_ms
+        if self.at_least_once:
+            out["at_least_once"] = True
         return out
+
+
+def _flag(value: Any, key: str) -> bool:
+    """A JSON boolean; anything else is refused (a typo must not turn a guarantee off)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false")
+    return value
+
+
+#: Which kind a forced request gets first: the ones few requests can carry before the wire ones.
+_FORCE_ORDER = (*ORDER_KINDS, *GARBAGE_KINDS, "reply_500", *WIRE_KINDS)
+
+
+def _applies(kind: str, method: str, path: str, plan: FaultPlan) -> bool:
+    """Whether a fault of this kind can take effect on this request (see `Faults.decide`)."""
+    if kind in GARBAGE_KINDS:
+        return path.startswith(plan.garbage_paths) and method in plan.garbage_methods
+    if kind in ORDER_KINDS:
+        return method == "POST" and path.startswith(ORDER_PATHS)
+    if kind == "reply_500":
+        return method == "POST" and path.startswith(REPLY_PATH)
+    return kind not in WS_KINDS
 
 
 @dataclass
@@ -166,8 +194,11 @@ def garbage(decision: FaultDecision) -> Response | None:
 class Faults:
     """Holds the active plan and draws decisions from its seeded generator."""
 
-    def __init__(self) -> None:
+    def __init__(self, stats: Stats) -> None:
         self._lock = threading.Lock()
+        #: The fault counts (Stats.fault) tell `at_least_once` which kinds have fired.
+        self._stats = stats
+        self._fired_before: dict[str, int] = {}
         self.set({})
 
     def set(self, plan: dict[str, Any]) -> None:
@@ -176,6 +207,15 @@ class Faults:
         with self._lock:
             self.plan = parsed
             self._rng = random.Random(parsed.seed)
+            self._fired_before = self._stats.fault_counts()
+
+    def _owed(self) -> list[str]:
+        """Kinds of an `at_least_once` plan that have not fired since it was set (lock held)."""
+        if not self.plan.at_least_once:
+            return []
+        fired = self._stats.fault_counts()
+        return [kind for kind in _FORCE_ORDER + WS_KINDS if kind in self.plan.probabilities
+                and fired.get(kind, 0) <= self._fired_before.get(kind, 0)]
 
     def decide(self, method: str, path: str) -> FaultDecision:
         """Draw once per kind (fixed order) for requests the plan targets."""
@@ -187,6 +227,9 @@ class Faults:
                 return FaultDecision()
             hit = {kind for kind in KINDS
                    if kind in plan.probabilities and self._rng.random() < plan.probabilities[kind]}
+            # One owed kind per request (the drawn ones stay as drawn): a kind still owed after
+            # this request (it could not take effect here) is forced onto a later one.
+            hit.update(next(([k] for k in self._owed() if _applies(k, method, path, plan)), []))
         chosen = None
         if path.startswith(plan.garbage_paths) and method in plan.garbage_methods:
             chosen = next((k for k in GARBAGE_KINDS if k in hit), None)
@@ -203,4 +246,4 @@ class Faults:
         """One draw of a WebSocket fault kind (WS_KINDS); False when the plan does not name it."""
         with self._lock:
             p = self.plan.probabilities.get(kind, 0.0)
-            return bool(p) and self._rng.random() < p
+            return bool(p) and (self._rng.random() < p or kind in self._owed())

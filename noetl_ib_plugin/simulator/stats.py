@@ -41,6 +41,11 @@ class Stats:
         with self._lock:
             self._faults[kind] += 1
 
+    def fault_counts(self) -> dict[str, int]:
+        """Injected faults so far by kind (a copy)."""
+        with self._lock:
+            return dict(self._faults)
+
     def request(self, endpoint: str) -> None:
         """Count one request to a trading/OAuth endpoint (admin calls are not counted)."""
         with self._lock:

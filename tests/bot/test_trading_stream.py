@@ -66,12 +66,18 @@ def test_subscribe_and_unsubscribe_while_running(ticking_sim: Simulator) -> None
             live.get(0.1)
         assert live.last_quote(MSFT) is not None
         live.unsubscribe_quotes([MSFT])
-        time.sleep(0.2)
+        # Subscriptions are sent and read in order: AAPL's first quote proves MSFT's umd was read.
+        live.subscribe_quotes([AAPL], ["last"])
+        deadline = time.monotonic() + 30
+        while live.last_quote(AAPL) is None and time.monotonic() < deadline:
+            live.get(0.1)
+        assert live.last_quote(AAPL) is not None
         while live.get(0.05) is not None:
             pass
         ticking_sim.set_price(MSFT, 420.0)
         time.sleep(0.3)
-        assert all(not isinstance(e, QuoteEvent) for e in iter(lambda: live.get(0.05), None))
+        assert all(not (isinstance(e, QuoteEvent) and e.conid == MSFT)
+                   for e in iter(lambda: live.get(0.05), None))
 
 
 def test_unknown_callback_topic_is_an_input_error(ticking_sim: Simulator) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from noetl_ib_plugin.testing import running_simulator
 
 from .helpers import cli, one_json, process_env
@@ -12,6 +14,7 @@ from .helpers import cli, one_json, process_env
 _WAIT = re.compile(r"^noetl-ib: waiting (\d+\.\d) s for (.+)$", re.MULTILINE)
 
 
+@pytest.mark.serial  # the second process must start within ~4 s of the first's request
 def test_pacing_wait_is_announced_with_its_endpoint_and_length(tmp_path: Path) -> None:
     """A second `trades` within IBKR's 1-per-5 s limit says it waits ~5 s for that endpoint's pacing."""
     with running_simulator(pacing=False, state_dir=tmp_path / "sim") as sim:

@@ -111,6 +111,9 @@ class SoakConfig:
     faults: dict[str, float] | None = None
     #: Give up waiting for the workers after this long (a hang is reported, not waited out).
     deadline: float = 600.0
+    #: Every fault kind of the plan fires at least once (the simulator's `at_least_once`), so a
+    #: short run does not depend on which request the draws and the thread timing give a kind.
+    at_least_once: bool = False
 
 
 @dataclass
@@ -227,7 +230,8 @@ def run_soak(sim: Simulator, cfg: SoakConfig) -> dict[str, Any]:
         sim.set_price(conid, price)
     sim.set_order_options(enforce_coid_unique=cfg.enforce_coid_unique)
     sim.set_faults({"seed": cfg.seed, "live_orders_lag_s": LIVE_ORDERS_LAG_S,
-                    "inactive_reason": "soak: not allowed", **(cfg.faults or FAULTS)})
+                    "inactive_reason": "soak: not allowed", "at_least_once": cfg.at_least_once,
+                    **(cfg.faults or FAULTS)})
     plan = _plan(cfg)
     workers = [_Worker(cfg.creds[i % len(cfg.creds)], plan[i :: cfg.threads])
                for i in range(cfg.threads)]

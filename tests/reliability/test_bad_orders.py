@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -212,15 +213,16 @@ OPEN_ORDERS_INVALID: list[tuple[str, dict[str, Any], str]] = [
 
 @pytest.fixture(scope="module")
 def warm(module_sim: Simulator, tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[tuple[Simulator, SecretScanner]]:
+         ) -> Iterator[tuple[Simulator, SecretScanner, Path]]:
     """The module's simulator with both clients logged in once, and a scanner for every secret.
 
     Clients are built here (own token cache, pacing off) and reused by every test of the module,
     so the scanner knows the very tokens the calls use.
     """
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NOETL_IB_CACHE_DIR", str(tmp_path_factory.mktemp("token-cache")))
-        mp.setenv("NOETL_IB_PACING", "off")
+        home = tmp_path_factory.mktemp("warm")
+        for name, value in _warm_environment(home).items():
+            mp.setenv(name, value)
         testing.reset()
         sim_warm = module_sim
         sim_warm.reset()
@@ -236,19 +238,31 @@ def warm(module_sim: Simulator, tmp_path_factory: pytest.TempPathFactory
         assert sim_warm.keys is not None
         scan.add("sim_oauth1a.prepend", sim_warm.keys.access_token_secret_plain.hex())
         try:
-            yield sim_warm, scan
+            yield sim_warm, scan, home
         finally:
             testing.reset()
 
 
+def _warm_environment(home: Path) -> dict[str, str]:
+    """The module's token cache and alias store, pacing off: the settings of the host (and its
+    clients) that `warm` built."""
+    return {"NOETL_IB_CACHE_DIR": str(home / "token-cache"),
+            "NOETL_CREDENTIALS_DIR": str(home / "noetl-credentials"), "NOETL_IB_PACING": "off"}
+
+
 @pytest.fixture
-def sim_warm(warm: tuple[Simulator, SecretScanner]) -> Simulator:
-    """The warmed-up simulator (not reset between tests: assertions use counter deltas)."""
+def sim_warm(warm: tuple[Simulator, SecretScanner, Path], monkeypatch: pytest.MonkeyPatch) -> Simulator:
+    """The warmed-up simulator (not reset between tests: assertions use counter deltas), with the
+    environment `warm` logged in under put back over the per-test isolation (conftest), so every
+    call goes through the same host and clients: the scanner knows their tokens, and no call
+    waits out IBKR's pacing (5 s per /iserver/account/orders) that this module does not test."""
+    for name, value in _warm_environment(warm[2]).items():
+        monkeypatch.setenv(name, value)
     return warm[0]
 
 
 @pytest.fixture
-def scanner(warm: tuple[Simulator, SecretScanner]) -> SecretScanner:
+def scanner(warm: tuple[Simulator, SecretScanner, Path]) -> SecretScanner:
     """Scanner for the records' keys and secrets, both providers' tokens and the prepend."""
     return warm[1]
 

@@ -11,7 +11,7 @@ from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.simulator.keys import new_rsa_key, public_pem
 
 from .clients import OAuth1aClient, OAuth2Client, Trader
-from .conftest import records
+from .conftest import Clocked, records
 
 
 def test_no_bridge_before_ssodh_init(sim_shared: Simulator, o2: OAuth2Client) -> None:
@@ -112,26 +112,26 @@ def test_single_session_off_keeps_both(sim_shared: Simulator, o2: OAuth2Client) 
         _strict(sim_shared, single_session=True)
 
 
-def test_bridge_warms_up_then_accounts_first(sim_shared: Simulator, trader: Trader) -> None:
+def test_bridge_warms_up_then_accounts_first(clocked: Clocked) -> None:
     """Warm-up answers accounts {}; other iserver calls answer 500 query /accounts first until then."""
-    _strict(sim_shared, bridge_warmup=0.3, accounts_first=True)
-    try:
-        trader.init()
-        assert trader.get("/iserver/accounts").json() == {}
-        early = trader.get("/iserver/secdef/search", params={"symbol": "AAPL"})
-        assert early.status_code == 500
-        assert early.json()["error"] == "Please query /accounts first"
-        time.sleep(0.35)
-        accounts = trader.get("/iserver/accounts").json()
-        assert accounts["accounts"] == ["DU1234567", "DU2345678"]
-        assert trader.get("/iserver/secdef/search", params={"symbol": "AAPL"}).status_code == 200
-        trader.init()  # another step re-initialising the same live session keeps it usable
-        assert trader.get("/iserver/secdef/search", params={"symbol": "AAPL"}).status_code == 200
-        trader.post("/logout")
-        trader.init()
-        assert trader.get("/iserver/accounts").json() == {}
-    finally:
-        _strict(sim_shared, bridge_warmup=0.0, accounts_first=False)
+    # The simulator's clock moves only when the test says so: a busy machine cannot end the
+    # warm-up between two requests that must both fall inside it.
+    trader = clocked.trader
+    _strict(clocked.sim, bridge_warmup=0.3, accounts_first=True)
+    trader.init()
+    assert trader.get("/iserver/accounts").json() == {}
+    early = trader.get("/iserver/secdef/search", params={"symbol": "AAPL"})
+    assert early.status_code == 500
+    assert early.json()["error"] == "Please query /accounts first"
+    clocked.advance(0.35)
+    accounts = trader.get("/iserver/accounts").json()
+    assert accounts["accounts"] == ["DU1234567", "DU2345678"]
+    assert trader.get("/iserver/secdef/search", params={"symbol": "AAPL"}).status_code == 200
+    trader.init()  # another step re-initialising the same live session keeps it usable
+    assert trader.get("/iserver/secdef/search", params={"symbol": "AAPL"}).status_code == 200
+    trader.post("/logout")
+    trader.init()
+    assert trader.get("/iserver/accounts").json() == {}
 
 
 def test_uninitialised_session_answers_init_session_first(sim_shared: Simulator,

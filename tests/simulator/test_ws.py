@@ -16,6 +16,7 @@ from noetl_ib_plugin.simulator import Simulator
 from .clients import OAuth1aClient, Trader
 
 AAPL = 265598
+MSFT = 272093
 
 
 def _ws_url(sim: Simulator, token: str = "") -> str:
@@ -48,6 +49,23 @@ def _until(ws: ClientConnection, pred: Any, timeout: float = 10.0) -> dict[str, 
             raise AssertionError("no matching message in time") from None
         if pred(msg):
             return dict(msg)
+
+
+def _until_each(ws: ClientConnection, preds: dict[str, Any], timeout: float = 10.0
+                ) -> dict[str, dict[str, Any]]:
+    """The first JSON message meeting each named predicate, whichever order they arrive in."""
+    found: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout
+    while len(found) < len(preds):
+        left = deadline - time.monotonic()
+        try:
+            msg = json.loads(ws.recv(timeout=max(left, 0.0)))
+        except TimeoutError:
+            raise AssertionError(f"no message in time for {sorted(set(preds) - set(found))}") from None
+        for name, pred in preds.items():
+            if name not in found and pred(msg):
+                found[name] = dict(msg)
+    return found
 
 
 @pytest.fixture
@@ -114,7 +132,9 @@ def test_market_data_first_full_then_changed_fields_only(fast: Simulator, trader
         update = _until(ws, lambda m: m.get("topic") == f"smd+{AAPL}")
         assert update["31"] == "191.50" and "6509" not in update
         ws.send(f"umd+{AAPL}+{{}}")
-        time.sleep(0.1)
+        # The server reads a socket's messages in order: MSFT's first quote proves umd was read.
+        ws.send(f'smd+{MSFT}+{{"fields":["31"]}}')
+        _until(ws, lambda m: m.get("topic") == f"smd+{MSFT}")
         fast.set_price(AAPL, 150.0)
         with pytest.raises(AssertionError):
             _until(ws, lambda m: m.get("topic") == f"smd+{AAPL}", 0.4)
@@ -125,9 +145,10 @@ def test_order_updates_follow_the_rest_book(fast: Simulator, trader: Trader) -> 
     fast.set_price(AAPL, 190.0)
     with _open(fast, _session(trader)) as ws:
         _greeted(ws)
-        ws.send("sor+{}")
+        # str before sor: the server reads a socket's messages in order, so the sor message
+        # below also proves the str subscription is in place before the fill.
         ws.send('str+{"realtimeUpdatesOnly":true}')
-        time.sleep(0.1)
+        ws.send("sor+{}")
         placed = trader.confirm_all(trader.order(conid=AAPL, orderType="LMT", price=180.0,
                                                  side="BUY", quantity=3, tif="DAY"))
         order_id = int(placed[0]["order_id"])
@@ -135,10 +156,12 @@ def test_order_updates_follow_the_rest_book(fast: Simulator, trader: Trader) -> 
         assert full["orderId"] == order_id and full["status"] in ("Submitted", "PreSubmitted")
         assert full["totalSize"] == 3
         fast.set_price(AAPL, 179.0)
-        update = _until(ws, lambda m: m.get("topic") == "sor"
-                        and m["args"][0].get("status") == "Filled")["args"][0]
+        # The fill's sor change and its str row are two pushes of the book: either comes first.
+        got = _until_each(ws, {
+            "update": lambda m: m.get("topic") == "sor" and m["args"][0].get("status") == "Filled",
+            "trade": lambda m: m.get("topic") == "str"})
+        update, trade = got["update"]["args"][0], got["trade"]["args"][0]
         assert update["orderId"] == order_id and "companyName" not in update
-        trade = _until(ws, lambda m: m.get("topic") == "str")["args"][0]
         assert trade["order_id"] == order_id and trade["size"] == 3
 
 

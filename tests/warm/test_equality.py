@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +75,12 @@ def _diff(a: Any, b: Any, path: str = "") -> list[str]:
 
 @pytest.fixture
 def still_sim(sim_env: Simulator) -> Simulator:
-    """The simulator with every price pinned and snapshots unstaged: results depend on inputs only."""
+    """The simulator with every price pinned, snapshots unstaged and the market's clock stopped
+    (book sizes change each second): results depend on inputs only."""
     market = sim_env.engine.market
     market.staged = False
+    stopped = time.time()
+    market.clock = lambda: stopped
     for conid, contract in market.contracts.items():
         market.set_price(conid, contract.base_price)
     return sim_env
