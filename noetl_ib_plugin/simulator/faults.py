@@ -34,7 +34,7 @@ ACCESS_DENIED_HTML = (b"<HTML><HEAD><TITLE>Access Denied</TITLE></HEAD><BODY><H1
 GARBAGE_KINDS = ("garbage_html", "garbage_empty", "garbage_shape",
                  "garbage_408", "garbage_501", "garbage_524")
 #: Applied by the broker when an order is accepted (placement or the last reply of a chain).
-ORDER_KINDS = ("inactive", "inactive_later", "session_change")
+ORDER_KINDS = ("inactive", "inactive_later", "session_change", "leg_refused")
 #: Drawn by the WebSocket endpoint (ws.py): `ws_refuse` once per handshake (401), the others
 #: once per message the server is about to send: `ws_drop` closes the socket without a close
 #: frame, `ws_silent` stops sending (heartbeats too) while the socket stays open, `ws_kick` sends

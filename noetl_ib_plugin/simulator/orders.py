@@ -66,6 +66,12 @@ class Order:
     submit_at: float = 0.0
     inactive_later: bool = False
     reason: str = ""
+    #: Brackets and OCA groups (order_groups.py): the parent's cOID and order id, the OCA
+    #: group id, and whether the order is held until its parent fills.
+    parent_coid: str | None = None
+    parent_id: int = 0
+    oca_group: str = ""
+    held: bool = False
 
     @property
     def logical_key(self) -> str:
@@ -105,6 +111,8 @@ class Order:
             "price": self.price, "auxPrice": self.aux_price, "tif": self.tif,
             "filled": self.filled, "avgPrice": self.avg_price, "logical_key": self.logical_key,
             "reason": self.reason,
+            "parent_id": self.parent_id or None, "parent_cOID": self.parent_coid,
+            "oca_group": self.oca_group or None, "held": self.held,
             "fills": [{"quantity": f.quantity, "price": f.price, "time": f.time}
                       for f in self.fills],
         }
