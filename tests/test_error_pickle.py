@@ -20,6 +20,10 @@ SAMPLES: list[errors.IBPluginError] = [
     errors.OutcomeUnknown("reset after POST", status=None),
     errors.OutcomeUnknownError("lost", status=None),
     errors.UsageError("bad option"),
+    errors.OrderGroupIncomplete("part", client_order_id="g-1", fix="cancel 9.",
+                                legs=[{"role": "parent", "outcome": "placed", "order_id": "9"}]),
+    errors.OrderGroupUnconfirmed("lost", client_order_id="g-2",
+                                 legs=[{"role": "stop_loss", "outcome": "unknown"}]),
 ]
 
 

@@ -63,9 +63,11 @@ Exchange = Annotated[str, Field(min_length=1, max_length=16, pattern=EXCHANGE_PA
 Currency = Annotated[str, Field(min_length=3, max_length=3, pattern=CURRENCY_PATTERN)]
 
 
-def field_error(field: str, message: str) -> PydanticCustomError:
-    """A validation error that names its field even when raised by a model-level check."""
-    return PydanticCustomError("field_error", "{field}: {detail}", {"field": field, "detail": message})
+def field_error(field: str, message: str, fix: str | None = None) -> PydanticCustomError:
+    """A validation error that names its field even when raised by a model-level check; `fix`
+    (when given) replaces the generic fix of the InputError it becomes."""
+    ctx = {"field": field, "detail": message, **({"fix": fix} if fix else {})}
+    return PydanticCustomError("field_error", "{field}: {detail}", ctx)
 
 
 _DECIMAL_TEXT = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*")

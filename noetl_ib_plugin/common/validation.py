@@ -150,7 +150,7 @@ def input_error(action: str, exc: ValidationError, model: type[BaseModel]) -> In
     field = str(ctx.get("field") or loc or "input")
     count = exc.error_count()
     more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
-    fix = INPUT_FIXES.get(kind, _DEFAULT_FIX)
+    fix = str(ctx.get("fix") or INPUT_FIXES.get(kind, _DEFAULT_FIX))
     # A misspelt input (`qty=1`) also makes the real one missing: report the typo first.
     for err in exc.errors(include_input=False, include_url=False):
         if err.get("type") == "extra_forbidden" and err.get("loc"):

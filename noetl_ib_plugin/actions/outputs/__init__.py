@@ -21,6 +21,7 @@ from .base import ActionResult, Number, load_output, output_json, typed_output
 if TYPE_CHECKING:
     from .auth_status import AuthStatusOutput
     from .marketdata import Bar, HistoryOutput, Quote, SnapshotOutput
+    from .order_groups import OrderGroupOutput, OrderLeg
     from .orders import (
         CancelOrderOutput,
         Execution,
@@ -56,6 +57,8 @@ __all__ = [
     "Number",
     "OpenOrdersOutput",
     "Order",
+    "OrderGroupOutput",
+    "OrderLeg",
     "OrderStatusOutput",
     "PlaceOrderOutput",
     "Position",
@@ -77,6 +80,7 @@ _WHERE = {
     **dict.fromkeys(("AccountInfo", "AccountsOutput", "AccountSummaryOutput", "LedgerCurrency",
                      "LedgerOutput", "Position", "PositionsOutput"), ".portfolio"),
     "AuthStatusOutput": ".auth_status",
+    **dict.fromkeys(("OrderGroupOutput", "OrderLeg"), ".order_groups"),
     **dict.fromkeys(("WaitOrderOutput", "WaitPriceOutput"), ".waits"),
 }
 
