@@ -221,23 +221,22 @@ def _report(kind: Literal["bracket", "oca"], key: str, account: str, results: li
                          + (f" (order {leg['order_id']}, {leg['status']})" if leg["order_id"]
                             else "") for leg in by[outcome])
 
-    held = by["placed"] + by["inactive"]
+    story = "; ".join(f"{word} {named(o)}" for o, word in (
+        ("placed", "placed"), ("inactive", "held Inactive"), ("refused", "refused"),
+        ("unknown", "unknown")) if by[o])
     if by["unknown"]:
+        why = str(by["unknown"][0]["reason"] or "no usable answer")[:200]
         raise OrderGroupUnconfirmed(
-            f"{kind} {key}: IBKR may hold {named('unknown')}; "
-            + (f"it holds {named('placed')}; " if by["placed"] else "")
-            + "the unknown legs must be looked up by their client_order_id",
-            client_order_id=key, legs=legs)
+            f"{kind} {key}: IBKR may hold the unknown legs ({why}): {story}; look each unknown "
+            "leg up by its client_order_id", client_order_id=key, legs=legs)
+    held = by["placed"] + by["inactive"]
     if not held:
         reasons = "; ".join(sorted({str(leg["reason"]) for leg in legs if leg["reason"]}))
         raise OrderRejected(f"IBKR holds no leg of {kind} {key}: {reasons}")
     if by["refused"] or by["inactive"]:
         ids = ", ".join(f"order_id={leg['order_id']}" for leg in by["placed"])
         raise OrderGroupIncomplete(
-            f"{kind} {key} is held only in part: placed {named('placed') or 'none'}; "
-            + (f"held Inactive {named('inactive')}; " if by["inactive"] else "")
-            + (f"refused {named('refused')}" if by["refused"] else "").rstrip("; "),
-            client_order_id=key, legs=legs,
+            f"{kind} {key} is held only in part: {story}", client_order_id=key, legs=legs,
             fix=(f"IBKR holds {ids}: cancel them with cancel_order if they must not stand "
                  "alone, or place the missing leg as its own order; do not resend the group "
                  "(its held legs would be refused as duplicates).") if ids else
