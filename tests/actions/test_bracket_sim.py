@@ -234,3 +234,25 @@ def test_group_unconfirmed_is_not_a_broker_error() -> None:
     assert unknown.category == "unknown" and "g" in str(unknown)
     part = OrderGroupIncomplete("part", client_order_id="g", legs=[], fix="cancel 1.")
     assert part.category == "broker" and part.to_dict()["legs"] == []
+
+
+def test_cli_key_value_form_places_a_bracket_and_an_oca_group(
+        priced: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    """`noetl-ib run place_bracket k=v ...` and `place_oca orders='[...]'` exit 0 with the legs."""
+    base = ["--credential", "sim_oauth2", "--credentials-file", str(priced.credentials_file)]
+    code = main(["run", "place_bracket", *base, "symbol=AAPL", "side=SELL", "quantity=2",
+                 "order_type=LMT", "limit_price=101", "take_profit_price=99",
+                 "stop_loss_price=103", "client_order_id=cli1", "exit_tif=gtc"])
+    bracket = json.loads(capsys.readouterr().out)
+    orders = json.dumps([{"symbol": "AAPL", "side": "BUY", "quantity": 1, "order_type": "LMT",
+                          "limit_price": 99},
+                         {"symbol": "MSFT", "side": "BUY", "quantity": 1, "order_type": "LMT",
+                          "limit_price": 99}])
+    priced.set_price(MSFT, 100.0)
+    code_oca = main(["run", "place_oca", *base, f"orders={orders}", "client_order_id=cli2"])
+    oca = json.loads(capsys.readouterr().out)
+    assert (code, code_oca) == (0, 0)
+    book = _book(priced)
+    assert [book[leg["client_order_id"]]["tif"] for leg in bracket["legs"]] == ["DAY", "GTC", "GTC"]
+    assert [leg["client_order_id"] for leg in oca["legs"]] == ["cli2-1", "cli2-2"]
+    assert all(book[leg["client_order_id"]]["side"] == leg["side"] for leg in bracket["legs"])
