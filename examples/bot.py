@@ -1,4 +1,5 @@
-"""A trading bot's loop on `TradingClient`: connect, balance, positions, quote, a resting order, cancel.
+"""A trading bot's loop on `TradingClient`: connect, balance, positions, quote, a resting order,
+cancel, a bracket (resting buy, take-profit, stop-loss) and its cancel.
 
 Run it as is (`.venv/bin/python examples/bot.py`): it starts the embedded IBKR simulator, writes
 its throw-away OAuth 1.0a keys to a temporary directory and exports the same OAUTH_* variables a
@@ -57,6 +58,13 @@ def run_bot(ib: TradingClient, symbol: str = "AAPL", run_id: str | None = None) 
     order = ib.place_order(symbol=symbol, side="BUY", quantity=1, order_type="LMT",
                            limit_price=limit, client_order_id=key)
     cancel = ib.cancel_order(order.order_id)
+    # A bracket: the resting buy plus a take-profit above the bid and a stop-loss below the entry
+    # (held by IBKR until the buy fills); cancelling the parent cancels both children.
+    bracket = ib.place_bracket(symbol=symbol, side="BUY", quantity=1, order_type="LMT",
+                               limit_price=limit, take_profit_price=round(bid * 1.02, 2),
+                               stop_loss_price=round(limit * 0.97, 2), exit_tif="GTC",
+                               client_order_id=f"{key}-br")
+    bracket_cancel = ib.cancel_order(str(bracket.order_id))
     return {
         "connected": status.authenticated and status.connected,
         "account_id": balance.account_id,
@@ -66,6 +74,8 @@ def run_bot(ib: TradingClient, symbol: str = "AAPL", run_id: str | None = None) 
         "order": {"order_id": order.order_id, "client_order_id": order.client_order_id,
                   "limit_price": limit, "status": order.status},
         "cancel": cancel.status,
+        "bracket": {"legs": {leg.role: leg.status for leg in bracket.legs},
+                    "cancel": bracket_cancel.status},
     }
 
 

@@ -168,7 +168,7 @@ def test_by_record_name(sim_reset: Simulator) -> None:
 
 
 def test_bot_example_runs_against_the_simulator(tmp_path: Path) -> None:
-    """examples/bot.py (connect, balance, positions, quote, resting order, cancel) exits 0."""
+    """examples/bot.py (connect, balance, positions, quote, resting order, cancel, bracket) exits 0."""
     env = process_env(NOETL_IB_CACHE_DIR=str(tmp_path / "cache"))
     for var in ("OAUTH_CONSUMER_KEY", "OAUTH_ACCESS_TOKEN", "NOETL_IB_CREDENTIALS"):
         env.pop(var, None)
@@ -181,6 +181,9 @@ def test_bot_example_runs_against_the_simulator(tmp_path: Path) -> None:
     assert summary["order"]["status"] == "Submitted"
     assert summary["order"]["limit_price"] < summary["quote"]["bid"]
     assert summary["cancel"] == "cancel_requested"
+    assert summary["bracket"]["legs"] == {"parent": "Submitted", "take_profit": "PreSubmitted",
+                                          "stop_loss": "PreSubmitted"}
+    assert summary["bracket"]["cancel"] == "cancel_requested"
 
 
 def test_bot_example_runs_twice_against_one_simulator(sim_reset: Simulator, bot_env: dict[str, str],
