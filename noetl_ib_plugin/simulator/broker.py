@@ -513,13 +513,17 @@ class Broker:
     def _accept(self, principal: Principal, account: Account, order: Order,
                 flags: Collection[str], reason: str) -> list[dict[str, Any]]:
         """Submit, then apply the order faults drawn for this request."""
-        placed = self._submit(account, order, flags, reason)
+        return self._session_fault(principal, flags, self._submit(account, order, flags, reason))
+
+    def _session_fault(self, principal: Principal, flags: Collection[str],
+                       answer: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The `session_change` fault: the caller's brokerage session closes after acceptance."""
         if "session_change" in flags:
             self.stats.fault("session_change")
             session = self.sessions.get(principal.token_id)
             if session is not None:
                 session.close()
-        return placed
+        return answer
 
     def reply(self, principal: Principal, reply_id: str, confirmed: bool,
               flags: Collection[str] = (), reason: str = "") -> Any:
@@ -648,12 +652,7 @@ class Broker:
             answer.append(item)
         if refused is not None:
             answer.append({"error": LEG_REFUSED_TEXT})
-        if "session_change" in flags:
-            self.stats.fault("session_change")
-            session = self.sessions.get(principal.token_id)
-            if session is not None:
-                session.close()
-        return answer
+        return self._session_fault(principal, flags, answer)
 
     def cancel(self, principal: Principal, account_id: str, order_id: str) -> dict[str, Any]:
         """DELETE an order: acknowledge and move it to PendingCancel, then Cancelled."""
