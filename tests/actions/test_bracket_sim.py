@@ -12,6 +12,7 @@ import pytest
 from noetl_ib_plugin import TradingClient, entry
 from noetl_ib_plugin.cli import main
 from noetl_ib_plugin.errors import (
+    IdempotencyKeyConflict,
     InputError,
     OrderGroupIncomplete,
     OrderGroupUnconfirmed,
@@ -256,3 +257,27 @@ def test_cli_key_value_form_places_a_bracket_and_an_oca_group(
     assert [book[leg["client_order_id"]]["tif"] for leg in bracket["legs"]] == ["DAY", "GTC", "GTC"]
     assert [leg["client_order_id"] for leg in oca["legs"]] == ["cli2-1", "cli2-2"]
     assert all(book[leg["client_order_id"]]["side"] == leg["side"] for leg in bracket["legs"])
+
+
+def test_threads_placing_one_group_key_send_it_once(priced: Simulator) -> None:
+    """Four threads of one TradingClient place the same bracket key at once: one set of legs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with TradingClient("sim_oauth2", credentials_file=priced.credentials_file) as ib:
+        ib.connect()
+        args = _bracket("th1")
+        with ThreadPoolExecutor(4) as pool:
+            groups = list(pool.map(lambda _: ib.place_bracket(**args), range(4)))
+    ids = {tuple(leg.order_id for leg in g.legs) for g in groups}
+    assert len(ids) == 1 and len(_book(priced)) == 3
+
+
+def test_group_key_naming_another_order_is_a_conflict_and_places_nothing(
+        priced: Simulator) -> None:
+    """A bracket keyed by a cOID IBKR holds for another order: IdempotencyKeyConflict, no leg."""
+    act(priced, "sim_oauth2", "place_order", symbol="AAPL", side="BUY", quantity=1,
+        order_type="LMT", limit_price=98.0, client_order_id="taken1")
+    with pytest.raises(IdempotencyKeyConflict) as err:
+        act(priced, "sim_oauth2", "place_bracket", **_bracket("taken1"))
+    assert err.value.client_order_id == "taken1"
+    assert set(_book(priced)) == {"taken1"}
