@@ -82,6 +82,15 @@ def start(orders: list[Order]) -> None:
             child.parent_id = parent.order_id
 
 
+def _children(broker: Broker, parent_id: int) -> list[Order]:
+    """A parent's children: a group's legs get consecutive order ids, parent first."""
+    out: list[Order] = []
+    while (child := broker.orders.get(parent_id + len(out) + 1)) is not None and \
+            child.parent_id == parent_id:
+        out.append(child)
+    return out
+
+
 def _siblings(broker: Broker, order: Order) -> list[Order]:
     """The other open members of `order`'s OCA group."""
     if not order.oca_group:
@@ -111,10 +120,10 @@ def on_fill(broker: Broker, order: Order, quantity: float, now: float) -> None:
             else:
                 _cancel(sibling, now)
     if complete:
-        for child in [o for o in broker._open_orders().values()
-                      if o.held and o.parent_id == order.order_id]:
-            child.held = False
-            broker._activate(child, now)
+        for child in _children(broker, order.order_id):
+            if child.held:
+                child.held = False
+                broker._activate(child, now)
 
 
 def settle_groups(broker: Broker, now: float) -> None:
@@ -128,8 +137,6 @@ def settle_groups(broker: Broker, now: float) -> None:
             _cancel(order, now)
             continue
         if any(s.status in ("PendingCancel", "Cancelled") and not s.fills
-               for s in broker.orders.values()
-               if s.parent_id == order.parent_id and s is not order and
-               s.oca_group == order.oca_group):
+               for s in _children(broker, order.parent_id) if s is not order):
             _cancel(order, now)
 
