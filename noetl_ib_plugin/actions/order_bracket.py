@@ -90,6 +90,10 @@ class PlaceBracketInput(PlaceOrderInput):
             raise field_error("take_profit_price", "a bracket needs a take-profit and/or a "
                               "stop-loss child", "add take_profit_price=PRICE and/or "
                               "stop_loss_price=PRICE (or use place_order for a lone order).")
+        if self.exit_tif is None and self.tif not in ("DAY", "GTC"):
+            raise field_error("exit_tif", f"is needed with tif={self.tif}: the children wait for "
+                              f"the entry to fill, and a {self.tif} child would end at once",
+                              "pass exit_tif=GTC (or exit_tif=DAY).")
         entry = _entry_prices(self)
         high, low = (max(entry), min(entry)) if entry else (None, None)
         word, other = ("above", "below") if buy else ("below", "above")
@@ -114,7 +118,8 @@ class PlaceBracketInput(PlaceOrderInput):
 
 def _beyond(price: float, up: bool) -> str:
     """A price 1 % beyond `price` (up or down), as a value the user can paste."""
-    return f"{price * (1.01 if up else 0.99):.2f}"
+    value = price * (1.01 if up else 0.99)
+    return f"{value:.2f}" if value >= 1 else f"{value:.6f}"
 
 
 class PlaceOcaInput(BaseModel):

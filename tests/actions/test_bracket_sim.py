@@ -136,13 +136,14 @@ def test_wrong_side_prices_are_input_errors_before_any_request(priced: Simulator
         (_bracket(order_type="MKT", limit_price=None, take_profit_price=97.0,
                   stop_loss_price=101.0), "stop_loss_price"),
         (_bracket(take_profit_price=None, stop_loss_price=None), "take_profit_price"),
+        (_bracket(tif="IOC"), "exit_tif"),
     ]
     for given, field in cases:
         args = {k: v for k, v in given.items() if v is not None}
         with pytest.raises(InputError) as err:
             act(priced, "sim_oauth2", "place_bracket", **args)
         assert err.value.field == field, (args, err.value)
-        assert "pass " in (err.value.fix or "") or "add " in (err.value.fix or "")
+        assert (err.value.fix or "").startswith(("pass ", "add ")), err.value.fix
     assert priced.orders() == []
 
 
