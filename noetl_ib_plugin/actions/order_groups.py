@@ -9,9 +9,10 @@ sent [guess: the order is not documented], so each placed leg is read back by it
 (`/iserver/account/order/status/{id}`) and its `order_ref` must be the leg's cOID; otherwise
 every leg is looked up by cOID.
 
-Every leg has its own cOID, so whatever went wrong is resolved leg by leg
-(order_lookup.find_order_by_coid through orders._reconcile): found -> placed (or inactive), proven
-absent -> refused, lookup inconclusive -> unknown. The request is sent again (once, same cOIDs)
+Every leg has its own cOID, so whatever went wrong is resolved leg by leg, all legs in one
+polling window (order_lookup.find_orders_by_coids): found -> placed (or inactive; a found order
+must be the leg asked for, orders._check_same_order), proven absent -> refused, lookup
+inconclusive -> unknown. The request is sent again (once, same cOIDs)
 only when every leg was proven absent within one brokerage session.
 """
 
@@ -22,13 +23,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..client import IBClient
-from ..errors import AuthError, IBPluginError, OrderUnconfirmed, OutcomeUnknown, RateLimited
+from ..errors import AuthError, IBPluginError, OutcomeUnknown, RateLimited
 from .confirm import ConfirmPolicy
 from .order_fills import apply_status
-from .order_lookup import order_status_record
+from .order_lookup import find_orders_by_coids, order_status_record
 from .order_questions import DuplicateCoid, submit_tickets
 from .order_states import INACTIVE
-from .orders import OrderSettings, _from_answer, _reconcile
+from .orders import OrderSettings, _check_same_order, _from_answer
 
 __all__ = ["Leg", "LegResult", "place_group"]
 
@@ -66,20 +67,31 @@ def _held(leg: Leg, record: dict[str, Any], *, reconciled: bool,
     return LegResult(leg, outcome, record, reason, reconciled)
 
 
-def _lookup(client: IBClient, leg: Leg, settings: OrderSettings, why: str,
-            sent_in: float) -> LegResult:
-    """Find one leg by its cOID. Absence is a refusal only when proven in the session the group
-    was sent in (live orders are session-scoped: a new session cannot list an Inactive leg)."""
+def _lookup(client: IBClient, legs: list[Leg], settings: OrderSettings, why: str,
+            sent_in: float) -> list[LegResult]:
+    """Find the legs by their cOIDs in one polling window. Absence is a refusal only when proven
+    in the session the group was sent in (live orders are session-scoped: a new session cannot
+    list an Inactive leg of the old one); an inconclusive lookup leaves a leg unknown."""
+    log.warning("group %s: %s; looking its legs up by client_order_id", legs[0].coid, why)
     try:
-        found = _reconcile(client, leg.ticket, settings, why)
-    except OrderUnconfirmed as exc:
-        return LegResult(leg, "unknown", reason=exc.message)
-    if found is not None:
-        return _held(leg, found, reconciled=True)
-    if client.brokerage().opened_at != sent_in:
-        return LegResult(leg, "unknown", reason=f"{why}; the brokerage session changed before "
-                         "absence could be proven")
-    return LegResult(leg, "refused", reason=why)
+        found, settled, last = find_orders_by_coids(
+            client, [leg.coid for leg in legs], settings, str(legs[0].ticket["acctId"]))
+        cause = f"{why} (last error: {last.message})" if last else why
+    except IBPluginError as exc:  # the legs may be held whatever stopped the lookup
+        found, settled, cause = {}, False, f"{why}; looking the legs up failed: {exc.message}"
+    if settled and client.brokerage().opened_at != sent_in:
+        settled, cause = False, f"{why}; the brokerage session changed before absence could " \
+            "be proven"
+    out: list[LegResult] = []
+    for leg in legs:
+        record = found.get(leg.coid)
+        if record is not None:
+            _check_same_order(leg.ticket, record)
+            out.append(_held(leg, record, reconciled=True))
+        else:
+            out.append(LegResult(leg, "refused" if settled else "unknown",
+                                 reason=why if settled else cause))
+    return out
 
 
 def _read_back(client: IBClient, leg: Leg, item: dict[str, Any]) -> dict[str, Any] | None:
@@ -103,21 +115,27 @@ def _from_answer_items(client: IBClient, legs: list[Leg], body: Any, settings: O
     items = [i for i in (body if isinstance(body, list) else [body]) if isinstance(i, dict)]
     if len(items) != len(legs):
         why = f"IBKR's answer lists {len(items)} items for {len(legs)} legs"
-        return [_lookup(client, leg, settings, why, sent_in) for leg in legs]
-    out: list[LegResult] = []
+        return _lookup(client, legs, settings, why, sent_in)
+    out: dict[str, LegResult] = {}
+    errors: dict[str, str] = {}
     for leg, item in zip(legs, items, strict=True):
         if item.get("order_id") in (None, ""):
-            text = str(item.get("error") or item.get("text") or "no order id")[:300]
-            found = _lookup(client, leg, settings, f"IBKR refused this leg: {text}", sent_in)
-            out.append(replace(found, reason=text) if found.outcome != "unknown" else found)
+            errors[leg.coid] = str(item.get("error") or item.get("text") or "no order id")[:300]
             continue
         record = _read_back(client, leg, item)
         if record is None:
             why = "IBKR's answer does not list the legs in the order sent"
-            return [_lookup(client, one, settings, why, sent_in) for one in legs]
+            return _lookup(client, legs, settings, why, sent_in)
         reason = item.get("text") or item.get("order_status_message") or None
-        out.append(_held(leg, record, reconciled=False, reason=reason))
-    return out
+        out[leg.coid] = _held(leg, record, reconciled=False, reason=reason)
+    refused = [leg for leg in legs if leg.coid in errors]
+    if refused:
+        why = "IBKR refused " + "; ".join(f"{leg.coid}: {errors[leg.coid]}" for leg in refused)
+        for found in _lookup(client, refused, settings, why, sent_in):
+            text = errors[found.leg.coid]
+            out[found.leg.coid] = replace(found, reason=text) \
+                if found.outcome != "unknown" else found
+    return [out[leg.coid] for leg in legs]
 
 
 def _all_unknown(results: list[LegResult], why: str) -> list[LegResult]:
@@ -142,7 +160,7 @@ def place_group(client: IBClient, account: str, legs: list[Leg], policy: Confirm
         try:
             body = submit_tickets(client, account, tickets, policy, confirmed)
         except OutcomeUnknown as exc:
-            results = [_lookup(client, leg, settings, exc.message, sent_in) for leg in legs]
+            results = _lookup(client, legs, settings, exc.message, sent_in)
             if any(r.outcome != "refused" for r in results):
                 return results, confirmed
             if resent:
@@ -161,7 +179,7 @@ def place_group(client: IBClient, account: str, legs: list[Leg], policy: Confirm
             client.wait(wait, f"IBKR's rate limit before resending group {legs[0].coid}")
         except DuplicateCoid as dup:
             # IBKR holds at least one of these cOIDs: never advise new ids; report what it holds.
-            results = [_lookup(client, leg, settings, dup.message, sent_in) for leg in legs]
+            results = _lookup(client, legs, settings, dup.message, sent_in)
             if all(r.outcome == "refused" for r in results):
                 return _all_unknown(results, f"IBKR refused the group as a duplicate "
                                     f"({dup.message}) but lists none of its legs"), confirmed
