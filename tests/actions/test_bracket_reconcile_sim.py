@@ -124,3 +124,18 @@ def test_simulator_broker_answers_one_item_per_leg() -> None:
     """The simulator's group acceptance is the method these tests wrap (a rename fails here)."""
     assert callable(getattr(Broker, "_accept_group", None))
     assert callable(getattr(Broker, "place", None))
+
+
+def test_rerun_after_a_session_change_finds_the_filled_parent_in_trades(priced: Simulator) -> None:
+    """Parent filled in an earlier brokerage session (only in trades), children still listed:
+    a re-run reports every leg placed, the parent Filled, none refused."""
+    args = {**_bracket("rc2"), "order_type": "MKT"}
+    del args["limit_price"]
+    priced.set_faults({"session_change": 1.0, "paths": [ORDERS_POST]})
+    act(priced, "sim_oauth2", "place_bracket", **args)
+    priced.set_faults({})
+    again = act(priced, "sim_oauth2", "place_bracket", **args)
+    book = _by_coid(priced)
+    assert len(book) == 3 and book["rc2"]["status"] == "Filled"
+    assert [leg["outcome"] for leg in again["legs"]] == ["placed"] * 3
+    assert again["legs"][0]["order_id"] == str(book["rc2"]["order_id"])

@@ -19,6 +19,7 @@ from noetl_ib_plugin.errors import (
     OrderRejected,
 )
 from noetl_ib_plugin.simulator import Simulator
+from noetl_ib_plugin.simulator.common import ApiError
 from tests.fixtures.simulators import act
 
 AAPL = 265598
@@ -107,21 +108,31 @@ def test_one_leg_refused_is_reported_as_the_broker_holds_it(priced: Simulator) -
     assert str(book["br1"]["order_id"]) in (err.value.fix or "")
 
 
-def test_lost_answer_with_lookups_failing_is_unknown_exit_6(priced: Simulator,
-                                                           capsys: pytest.CaptureFixture[str]
-                                                           ) -> None:
-    """Answer lost and live orders/trades failing: every leg unknown, naming the cOIDs (exit 6)."""
-    priced.set_faults({"garbage_empty": 1.0, "http_500": 1.0,
-                       "paths": ["/v1/api/iserver/account/"], "methods": ["POST", "GET"],
-                       "garbage_methods": ["POST"]})
+def test_lost_answer_with_lookups_failing_is_unknown_exit_6(
+        priced: Simulator, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Placed but answered 500, live orders/trades failing: every leg unknown (exit 6), sent once."""
+    broker = priced.engine.broker
+    place = broker.place
+    sent: list[int] = []
+
+    def processed_then_500(*args: Any, **kwargs: Any) -> Any:
+        sent.append(1)
+        place(*args, **kwargs)
+        raise ApiError(500, {"error": "Internal Server Error", "statusCode": 500})
+
+    monkeypatch.setattr(broker, "place", processed_then_500)
+    priced.set_faults({"http_500": 1.0, "methods": ["GET"],
+                       "paths": ["/v1/api/iserver/account/orders",
+                                 "/v1/api/iserver/account/trades"]})
     argv = ["run", "place_bracket", "--credential", "sim_oauth2", "--credentials-file",
             str(priced.credentials_file), "--args-json", json.dumps(_bracket())]
     code = main(argv)
     priced.set_faults({})
     error = json.loads(capsys.readouterr().err.strip().splitlines()[-1])["error"]
     assert code == 6 and error["type"] == "OrderGroupUnconfirmed"
-    assert {leg["outcome"] for leg in error["legs"]} <= {"unknown", "placed"}
-    assert "br1-sl" in error["message"] or "br1-sl" in json.dumps(error["legs"])
+    assert [leg["outcome"] for leg in error["legs"]] == ["unknown"] * 3
+    assert "br1" in error["message"] and len(sent) == 1 and len(_book(priced)) == 3
 
 
 def test_wrong_side_prices_are_input_errors_before_any_request(priced: Simulator) -> None:
