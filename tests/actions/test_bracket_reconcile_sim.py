@@ -127,8 +127,7 @@ def test_simulator_broker_answers_one_item_per_leg() -> None:
 
 
 def test_rerun_after_a_session_change_finds_the_filled_parent_in_trades(priced: Simulator) -> None:
-    """Parent filled in an earlier brokerage session (only in trades), children still listed:
-    a re-run reports every leg placed, the parent Filled, none refused."""
+    """A parent filled in an earlier session (in trades only) is found on a re-run, not refused."""
     args = {**_bracket("rc2"), "order_type": "MKT"}
     del args["limit_price"]
     priced.set_faults({"session_change": 1.0, "paths": [ORDERS_POST]})
