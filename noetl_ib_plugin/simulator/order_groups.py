@@ -16,13 +16,10 @@ place (one leg refused, the rest held).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .market import Contract
 from .orders import WORKING, Order, OrderRejectedError, parse_ticket
-
-if TYPE_CHECKING:
-    from .broker import Broker
 
 __all__ = ["GONE", "LEG_REFUSED_TEXT", "on_fill", "parse_group", "settle_groups", "start"]
 
@@ -30,6 +27,16 @@ __all__ = ["GONE", "LEG_REFUSED_TEXT", "on_fill", "parse_group", "settle_groups"
 #: fill, so its children wait).
 GONE = frozenset({"Cancelled", "Inactive"})
 LEG_REFUSED_TEXT = "Order rejected: the order could not be accepted (simulated leg refusal)"
+
+
+class Broker(Protocol):
+    """What the group rules need of broker.Broker (which imports this module)."""
+
+    orders: dict[int, Order]
+
+    def _open_orders(self) -> dict[int, Order]: ...
+
+    def _activate(self, order: Order, now: float) -> None: ...
 
 
 def _flag(ticket: Any, key: str) -> Any:
