@@ -1,10 +1,12 @@
 """Fault soak: 2,000 mixed actions over 8 threads against a faulty in-process simulator.
 
-Reads, resting LMT orders with explicit cOIDs and cancels go through `run_action` with both
+Reads, resting LMT orders with explicit cOIDs, brackets (parent + take-profit + stop-loss) and
+two-leg OCA groups with explicit keys, and cancels go through `run_action` with both
 credential schemes (OAuth 2.0 and OAuth 1.0a) while the simulator injects 500s (10%), 429s
 (5%), resets before (3%) / after (2%) processing, token revocations (1%), accept-then-garbage
 order answers (HTML, empty, wrong shape, 408, 501, 524: 1% each), Inactive at placement (1%),
-brokerage-session changes at placement (1%) and a 0.5 s live-orders lag. It runs once with
+brokerage-session changes at placement (1%), a refused bracket/OCA leg (5% of group
+acceptances) and a 0.5 s live-orders lag. It runs once with
 IBKR's cOID uniqueness and once without it (only the client's reconciliation keeps orders
 single), and prints one JSON summary per mode plus `headline` (the figures issue 10 asks for);
 exits 1 if any invariant broke.
@@ -45,6 +47,11 @@ def _headline(summary: dict[str, Any]) -> dict[str, Any]:
         "outcome_unknown_coids": orders["outcome_unknown_coids"],
         "outcome_unknown_not_naming_coid": len(orders["outcome_unknown_without_coid"]),
         "inactive_reported_and_held_inactive": orders["inactive_reported_and_held_inactive"],
+        "group_calls": summary["groups"]["group_calls"],
+        "group_legs_by_outcome": summary["groups"]["legs_by_outcome"],
+        "group_legs_reported_differently_from_book": summary["groups"]["legs_reported_differently"],
+        "group_reported_failed_but_legs_held": summary["groups"]["reported_refused_but_held"],
+        "orphaned_children_or_broken_oca": summary["groups"]["orphaned_children"],
         "violations": len(summary["violations"]),
     }
 

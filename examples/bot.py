@@ -1,5 +1,6 @@
 """A trading bot's loop on `TradingClient`: connect, balance, positions, quote, a preview, a resting
-order, cancel.
+order and its cancel, a trailing stop moved with `modify_order`, a bracket (resting buy,
+take-profit, stop-loss) and its cancel.
 
 Run it as is (`.venv/bin/python examples/bot.py`): it starts the embedded IBKR simulator, writes
 its throw-away OAuth 1.0a keys to a temporary directory and exports the same OAUTH_* variables a
@@ -45,7 +46,8 @@ def new_run_id() -> str:
 
 
 def run_bot(ib: TradingClient, symbol: str = "AAPL", run_id: str | None = None) -> dict[str, Any]:
-    """One pass of a swing bot: read the account and the market, rest a buy, then cancel it."""
+    """One pass of a swing bot: read the account and the market, preview and rest a buy, trail a
+    stop and tighten it, place a bracket; every order it rests is cancelled again."""
     status = ib.connect()
     balance = ib.get_account_balance()
     positions = ib.get_positions()
@@ -60,6 +62,20 @@ def run_bot(ib: TradingClient, symbol: str = "AAPL", run_id: str | None = None) 
     order = ib.place_order(symbol=symbol, side="BUY", quantity=1, order_type="LMT",
                            limit_price=limit, client_order_id=key)
     cancel = ib.cancel_order(order.order_id)
+    # A trailing stop protecting one share: it sells if the price falls 5 % from its high, and
+    # `modify_order` tightens it to 4 % in place (no cancel-and-replace window without a stop).
+    # Target values, not deltas: a retried modify cannot tighten it twice.
+    trail = ib.place_order(symbol=symbol, side="SELL", quantity=1, order_type="TRAIL",
+                           trailing_amount=5, trailing_type="%", client_order_id=f"{key}-trail")
+    tightened = ib.modify_order(trail.order_id, trailing_amount=4, trailing_type="%")
+    trail_cancel = ib.cancel_order(trail.order_id)
+    # A bracket: the resting buy plus a take-profit above the bid and a stop-loss below the entry
+    # (held by IBKR until the buy fills); cancelling the parent cancels both children.
+    bracket = ib.place_bracket(symbol=symbol, side="BUY", quantity=1, order_type="LMT",
+                               limit_price=limit, take_profit_price=round(bid * 1.02, 2),
+                               stop_loss_price=round(limit * 0.97, 2), exit_tif="GTC",
+                               client_order_id=f"{key}-br")
+    bracket_cancel = ib.cancel_order(str(bracket.order_id))
     return {
         "connected": status.authenticated and status.connected,
         "account_id": balance.account_id,
@@ -72,6 +88,12 @@ def run_bot(ib: TradingClient, symbol: str = "AAPL", run_id: str | None = None) 
         "order": {"order_id": order.order_id, "client_order_id": order.client_order_id,
                   "limit_price": limit, "status": order.status},
         "cancel": cancel.status,
+        "trailing_stop": {"order_id": trail.order_id, "placed_percent": trail.trailing_amount,
+                          "modified_percent": tightened.trailing_amount,
+                          "outcome": tightened.outcome, "status": tightened.status,
+                          "cancel": trail_cancel.status},
+        "bracket": {"legs": {leg.role: leg.status for leg in bracket.legs},
+                    "cancel": bracket_cancel.status},
     }
 
 

@@ -50,6 +50,8 @@ NoETL step, the id is `noetl_ib_plugin.actions.order_ticket.derive_client_order_
 (``"nib-"`` + 24 hex of SHA-256 over the execution id, the step name and the normalised order
 parameters). Re-driving the same execution and step therefore resends the same cOID, which IBKR
 and this plugin treat as the same order.
+`place_bracket` and `place_oca` derive their group key the same way over all their arguments
+(`order_bracket.derive_group_client_order_id`); each leg's cOID is derived from that key.
 """
 
 from __future__ import annotations
@@ -287,6 +289,12 @@ def _run(
             action_params["client_order_id"] = default_client_order_id(
                 ctx.execution_id, ctx.step, action_params
             )
+        elif (action in ("place_bracket", "place_oca") and not action_params.get("client_order_id")
+                and ctx.execution_id and ctx.step):
+            from .actions.order_bracket import derive_group_client_order_id
+
+            action_params["client_order_id"] = derive_group_client_order_id(
+                ctx.execution_id, ctx.step, action, action_params)
         result = run_action_typed(action, record, allow_live=live, host=host, **action_params)
     from .common.step_result import success_result
 

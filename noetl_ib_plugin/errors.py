@@ -20,6 +20,7 @@ beside BrokerError rather than under it, so `except TransientError: retry` and
     ├── BrokerError                    "broker"    IBKR (or a server we call) said no
     │   ├── OrderRejected              IBKR refused the order
     │   │   └── OrderInactive          accepted but held Inactive: a refusal in disguise
+    │   ├── OrderGroupIncomplete       a bracket / OCA group IBKR holds only in part (`legs`)
     │   ├── ContractNotFound (LookupError)  no contract matched
     │   ├── OrderNotFound (LookupError)     IBKR knows no order with that order_id
     │   ├── OrderNotWorking            the order to modify is filled, cancelled or inactive
@@ -32,6 +33,7 @@ beside BrokerError rather than under it, so `except TransientError: retry` and
     └── OutcomeUnknownError            "unknown"   IBKR may hold what we sent: reconcile first
         ├── OutcomeUnknown             a non-idempotent request got no usable answer
         ├── OrderUnconfirmed           IBKR may hold the order; its cOID lookup could not tell
+        │   └── OrderGroupUnconfirmed  a leg of a bracket / OCA group is unknown (`legs`)
         └── ModifyUnconfirmed          a modification may be applied; reading it back could not tell
 
 `transport.DeadlineExceeded` stays beside the transport: it subclasses `requests.ReadTimeout` so
@@ -61,6 +63,8 @@ __all__ = [
     "InputError",
     "LiveTradingRefused",
     "ModifyUnconfirmed",
+    "OrderGroupIncomplete",
+    "OrderGroupUnconfirmed",
     "OrderInactive",
     "OrderNotFound",
     "OrderNotWorking",
@@ -264,7 +268,7 @@ class OrderUnconfirmed(OutcomeUnknownError):
     `client_order_id` (get_open_orders, or IBKR's portal) first.
     """
 
-    details = ("client_order_id",)
+    details: ClassVar[tuple[str, ...]] = ("client_order_id",)
 
     def __init__(self, message: str, *, client_order_id: str, status: int | None = None) -> None:
         self.client_order_id = client_order_id
@@ -299,6 +303,36 @@ class OrderInactive(OrderRejected):
             fix=f"order {order_id} will not execute; check IBKR's reason, fix the order and "
             "place it with a new client_order_id (cancel_order on it is a no-op).",
         )
+
+
+class OrderGroupIncomplete(BrokerError):
+    """A bracket or OCA group that IBKR holds only in part: some legs placed, others refused or
+    held Inactive (none unknown). `legs` lists every leg as IBKR holds it: `role`,
+    `client_order_id`, `outcome` (placed | inactive | refused), `order_id`, `status`, `reason`.
+    """
+
+    details = ("client_order_id", "legs")
+
+    def __init__(self, message: str, *, client_order_id: str, legs: list[dict[str, Any]],
+                 fix: str) -> None:
+        self.client_order_id = client_order_id
+        self.legs = legs
+        super().__init__(message, field="client_order_id", fix=fix)
+
+
+class OrderGroupUnconfirmed(OrderUnconfirmed):
+    """Outcome unknown for at least one leg of a bracket or OCA group (category "unknown", exit 6).
+
+    `legs` lists every leg (`outcome` placed | inactive | refused | unknown); look the unknown
+    ones up by their `client_order_id` before anything else, never resend with new ids.
+    """
+
+    details = ("client_order_id", "legs")
+
+    def __init__(self, message: str, *, client_order_id: str,
+                 legs: list[dict[str, Any]] | None = None, status: int | None = None) -> None:
+        self.legs = legs or []
+        super().__init__(message, client_order_id=client_order_id, status=status)
 
 
 class IdempotencyKeyConflict(InputError):

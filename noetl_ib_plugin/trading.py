@@ -34,6 +34,7 @@ from .actions.outputs import (
     LedgerOutput,
     ModifyOrderOutput,
     OpenOrdersOutput,
+    OrderGroupOutput,
     OrderStatusOutput,
     PlaceOrderOutput,
     PnlOutput,
@@ -281,6 +282,58 @@ class TradingClient:
             "stop_price": stop_price, "tif": tif, "trailing_amount": trailing_amount,
             "trailing_type": trailing_type, "limit_offset": limit_offset, "confirm": confirm,
             "decline": decline, "account_id": account_id,
+        })
+
+    def place_bracket(
+        self,
+        *,
+        side: Literal["BUY", "SELL"] | str,
+        quantity: float,
+        order_type: str,
+        take_profit_price: float | None = None,
+        stop_loss_price: float | None = None,
+        symbol: str | None = None,
+        conid: int | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        tif: str | None = None,
+        exit_tif: str | None = None,
+        client_order_id: str | None = None,
+        confirm: list[str] | None = None,
+        decline: list[str] | None = None,
+        outside_rth: bool | None = None,
+        exchange: str | None = None,
+        currency: str | None = None,
+        sec_type: str | None = None,
+        account_id: str | None = None,
+    ) -> OrderGroupOutput:
+        """`place_bracket`: the entry order plus a take-profit LMT and/or stop-loss STP child
+        (IBKR's `parentId`), in one request, exactly once per `client_order_id`.
+
+        Returns OrderGroupOutput (`legs`, parent first) when IBKR holds every leg; raises
+        InputError (prices on the wrong side of the entry, before any request), OrderRejected
+        (nothing held), OrderGroupIncomplete (IBKR holds some legs: `legs` says which) and
+        OrderGroupUnconfirmed (a leg may be held: look it up by its client_order_id).
+        """
+        return self._run("place_bracket", OrderGroupOutput, {
+            "side": side, "quantity": quantity, "order_type": order_type,
+            "take_profit_price": take_profit_price, "stop_loss_price": stop_loss_price,
+            "symbol": symbol, "conid": conid, "limit_price": limit_price,
+            "stop_price": stop_price, "tif": tif, "exit_tif": exit_tif,
+            "client_order_id": client_order_id, "confirm": confirm, "decline": decline,
+            "outside_rth": outside_rth, "exchange": exchange, "currency": currency,
+            "sec_type": sec_type, "account_id": account_id,
+        })
+
+    def place_oca(self, orders: list[Mapping[str, Any]], *, client_order_id: str | None = None,
+                  confirm: list[str] | None = None, decline: list[str] | None = None,
+                  account_id: str | None = None) -> OrderGroupOutput:
+        """`place_oca`: `orders` (each as `place_order` takes it) in one OCA group (IBKR's
+        `isSingleGroup`): the first to fill cancels the others. Returns and raises as
+        `place_bracket`."""
+        return self._run("place_oca", OrderGroupOutput, {
+            "orders": [dict(o) for o in orders], "client_order_id": client_order_id,
+            "confirm": confirm, "decline": decline, "account_id": account_id,
         })
 
     def cancel_order(self, order_id: str | int, account_id: str | None = None) -> CancelOrderOutput:

@@ -23,6 +23,10 @@ SAMPLES: list[errors.IBPluginError] = [
     errors.ModifyUnconfirmed("lost modification", order_id="9", status=None),
     errors.OrderNotWorking("filled", order_id="9", order_status="Filled", filled_quantity=2.0,
                            avg_price=100.0),
+    errors.OrderGroupIncomplete("part", client_order_id="g-1", fix="cancel 9.",
+                                legs=[{"role": "parent", "outcome": "placed", "order_id": "9"}]),
+    errors.OrderGroupUnconfirmed("lost", client_order_id="g-2",
+                                 legs=[{"role": "stop_loss", "outcome": "unknown"}]),
 ]
 
 

@@ -95,7 +95,7 @@ def test_outcome_unknown_branch_holds_every_unknown_error_and_nothing_else() -> 
 
 
 def _sample(cls: type[errors.IBPluginError]) -> errors.IBPluginError:
-    if cls is errors.OrderUnconfirmed:
+    if issubclass(cls, errors.OrderUnconfirmed):
         return cls("no answer", client_order_id="c-1")
     if cls is errors.ModifyUnconfirmed:
         return cls("no answer", order_id="1")

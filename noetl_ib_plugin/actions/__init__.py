@@ -38,6 +38,24 @@ BUILTIN_ACTIONS: list[Action] = [
         trading=True,
     ),
     Action(
+        name="place_bracket",
+        input_model=f"{__name__}.order_bracket:PlaceBracketInput",
+        run=f"{__name__}.order_bracket:place_bracket",
+        output_model=f"{_OUT}:OrderGroupOutput",
+        description="Place an entry order with a take-profit (LMT) and/or stop-loss (STP) child "
+        "in one request, exactly once; each leg's outcome as IBKR holds it.",
+        trading=True,
+    ),
+    Action(
+        name="place_oca",
+        input_model=f"{__name__}.order_bracket:PlaceOcaInput",
+        run=f"{__name__}.order_bracket:place_oca",
+        output_model=f"{_OUT}:OrderGroupOutput",
+        description="Place several orders as one OCA group (IBKR isSingleGroup: the first to "
+        "fill cancels the others), exactly once; each leg's outcome as IBKR holds it.",
+        trading=True,
+    ),
+    Action(
         name="cancel_order",
         input_model=f"{_MODELS}:CancelOrderInput",
         run=f"{__name__}.order_cancel:cancel_order",

@@ -14,7 +14,7 @@ from ..client import IBClient
 from ..errors import IBPluginError
 from .order_lookup import order_status_record
 
-__all__ = ["with_fills"]
+__all__ = ["apply_status", "with_fills"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,13 @@ def with_fills(client: IBClient, record: dict[str, Any]) -> dict[str, Any]:
     except IBPluginError as exc:
         log.warning("order %s: placed; reading its fills failed (%s)", order_id, exc.message)
         return record
+    return apply_status(record, found)
+
+
+def apply_status(record: dict[str, Any], found: dict[str, Any] | None) -> dict[str, Any]:
+    """`record` updated from an order status read (`found`), unless that read is missing or
+    answers for another order or contract."""
+    order_id = str(record.get("order_id") or "")
     if found is None or found.get("order_id") != order_id or \
             found.get("conid") not in (None, record.get("conid")):
         return record

@@ -31,6 +31,7 @@ __all__ = [
     "TRADES",
     "LookupSettings",
     "find_order_by_coid",
+    "find_orders_by_coids",
     "live_orders",
     "live_orders_once",
     "normalize_order",
@@ -226,20 +227,22 @@ def _trades(client: IBClient, account: str) -> tuple[list[dict[str, Any]], bool]
     return entries_of(trades, account)
 
 
-def find_order_by_coid(
-    client: IBClient, coid: str, settings: LookupSettings | None = None,
+def find_orders_by_coids(
+    client: IBClient, coids: list[str], settings: LookupSettings | None = None,
     account: str | None = None,
-) -> dict[str, Any] | None:
-    """The order IBKR holds under this cOID (normalised), from live orders, else recent trades.
+) -> tuple[dict[str, dict[str, Any]], bool, BrokerError | None]:
+    """(the orders IBKR holds under these cOIDs, normalised, by cOID; settled; last error).
 
+    One polling window for all of them (a bracket's legs): live orders until every cOID is
+    found or the list answered for real for `settle_seconds`, then recent trades for the rest.
+    `settled` True means every cOID not returned is absent (live orders answered for real for
+    `settle_seconds` and the trades answer was the account's); False means those are unknown.
     With `account`, an order of another account under the same cOID is not this order.
-
-    Returns None only when live orders answered for real for `settle_seconds` without it AND the
-    trades list does not hold it either. Raises OrderUnconfirmed (category "unknown") naming the
-    cOID when neither source could answer.
     """
     settings = settings or LookupSettings()
     account = account or client.account_id
+    wanted = set(coids)
+    found: dict[str, dict[str, Any]] = {}
     started = client.clock()
     last_error: BrokerError | None = None
     settled = False
@@ -255,8 +258,11 @@ def find_order_by_coid(
             last_error = exc
             continue
         for order in orders:
-            if str(order.get("order_ref") or "") == coid:
-                return normalize_order(order)
+            ref = str(order.get("order_ref") or "")
+            if ref in wanted and ref not in found:
+                found[ref] = normalize_order(order)
+        if len(found) == len(wanted):
+            return found, True, last_error
         if real and asked_at - started >= settings.settle_seconds:
             settled = True
             break
@@ -264,13 +270,31 @@ def find_order_by_coid(
         # Live orders are scoped to the brokerage session: a filled order of an earlier
         # session is only in the trades.
         trades, honest = _trades(client, account)
-        found = order_from_trades(trades, coid)
         settled = settled and honest
     except BrokerError as exc:
-        last_error, settled = exc, False
-        found = None
-    if found is not None:
-        return _with_status(client, found)
+        last_error, settled, trades = exc, False, []
+    for coid in coids:
+        record = order_from_trades(trades, coid) if coid not in found else None
+        if record is not None:
+            found[coid] = _with_status(client, record)
+    return found, settled, last_error
+
+
+def find_order_by_coid(
+    client: IBClient, coid: str, settings: LookupSettings | None = None,
+    account: str | None = None,
+) -> dict[str, Any] | None:
+    """The order IBKR holds under this cOID (normalised), from live orders, else recent trades.
+
+    With `account`, an order of another account under the same cOID is not this order.
+
+    Returns None only when live orders answered for real for `settle_seconds` without it AND the
+    trades list does not hold it either. Raises OrderUnconfirmed (category "unknown") naming the
+    cOID when neither source could answer.
+    """
+    found, settled, last_error = find_orders_by_coids(client, [coid], settings, account)
+    if coid in found:
+        return found[coid]
     if settled:
         return None
     cause = f" (last error: {last_error.message})" if last_error else ""

@@ -19,9 +19,11 @@ __all__ = [
     "PLACEMENT",
     "DuplicateCoid",
     "Wording",
+    "answer_chain",
     "answer_questions",
     "classify",
     "post_order_call",
+    "submit_tickets",
     "submit_with_questions",
 ]
 
@@ -46,15 +48,15 @@ class DuplicateCoid(Exception):
 def classify(body: Any) -> tuple[str, dict[str, Any]]:
     """("placed" | "question" | "refused" | "unknown", item) for an order or reply answer.
 
-    placed: an item with an `order_id`; question: `id` plus `message`/`messageIds`;
-    refused: `{"error": "<text>"}`; anything else (empty, `{"foo": 1}`, a string) is unknown.
+    placed: an item with an `order_id` (any item: a bracket's answer may list a refused leg
+    first); question: `id` plus `message`/`messageIds`; refused: `{"error": "<text>"}`;
+    anything else (empty, `{"foo": 1}`, a string) is unknown.
     """
-    items = body if isinstance(body, list) else [body]
+    items = [i for i in (body if isinstance(body, list) else [body]) if isinstance(i, dict)]
+    placed = next((i for i in items if i.get("order_id") not in (None, "")), None)
+    if placed is not None:
+        return "placed", placed
     for item in items:
-        if not isinstance(item, dict):
-            continue
-        if item.get("order_id") not in (None, ""):
-            return "placed", item
         if item.get("id") not in (None, "") and ("message" in item or "messageIds" in item):
             return "question", item
         if isinstance(item.get("error"), str) and item["error"].strip():
@@ -115,8 +117,22 @@ def submit_with_questions(
     Raises OrderRejected (definite refusal or a question the policy declines), DuplicateCoid,
     OutcomeUnknown (no usable answer: the order may exist), RateLimited (not processed).
     """
-    body = post_order_call(client, f"/iserver/account/{path_segment(account)}/orders", {"orders": [ticket]})
-    return answer_questions(client, body, policy, confirmed)
+    return classify(submit_tickets(client, account, [ticket], policy, confirmed))[1]
+
+
+def submit_tickets(
+    client: IBClient,
+    account: str,
+    tickets: list[dict[str, Any]],
+    policy: ConfirmPolicy,
+    confirmed: list[str],
+) -> Any:
+    """POST the tickets (one order, or a bracket / OCA group in one request) and walk the
+    question chain; returns IBKR's accepting answer (a list with an item per leg, at least one
+    with an `order_id`). Raises as `submit_with_questions`.
+    """
+    body = post_order_call(client, f"/iserver/account/{path_segment(account)}/orders", {"orders": tickets})
+    return answer_chain(client, body, policy, confirmed)
 
 
 def answer_questions(
@@ -131,10 +147,21 @@ def answer_questions(
 
     Raises as `submit_with_questions`; `wording` names what was asked in the messages.
     """
+    return classify(answer_chain(client, body, policy, confirmed, wording))[1]
+
+
+def answer_chain(
+    client: IBClient,
+    body: Any,
+    policy: ConfirmPolicy,
+    confirmed: list[str],
+    wording: Wording = PLACEMENT,
+) -> Any:
+    """`answer_questions`, returning IBKR's whole accepting answer (every leg's item)."""
     for _ in range(MAX_QUESTIONS):
         kind, item = classify(body)
         if kind == "placed":
-            return item
+            return body
         if kind == "unknown":
             raise OutcomeUnknown(
                 f"IBKR's answer to {wording.noun} is not an accept, a refusal or a question: "

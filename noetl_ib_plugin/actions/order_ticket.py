@@ -22,6 +22,7 @@ __all__ = [
     "derive_client_order_id",
     "differences",
     "new_client_order_id",
+    "order_contract",
     "prepare_ticket",
     "special_fields",
 ]
@@ -106,7 +107,14 @@ def prepare_ticket(client: IBClient, inp: PlaceOrderInput,
     order's placement would be, before anything is sent.
     """
     account = client.ensure_trading_allowed(inp.account_id)
-    contract = resolve_instrument(
+    contract = order_contract(client, inp)
+    return account, contract, build_ticket(inp, account, contract, coid)
+
+
+def order_contract(client: IBClient, inp: PlaceOrderInput) -> Contract:
+    """The one contract an order asks for, type and derivative parts included (every order
+    path resolves through here: a single order, a preview, each leg of a bracket or OCA group)."""
+    return resolve_instrument(
         client,
         symbol=inp.symbol,
         conid=inp.conid,
@@ -115,7 +123,6 @@ def prepare_ticket(client: IBClient, inp: PlaceOrderInput,
         sec_type=inp.sec_type,
         parts=inp.parts(),
     )
-    return account, contract, build_ticket(inp, account, contract, coid)
 
 
 def special_fields(ticket: Mapping[str, Any]) -> dict[str, Any]:

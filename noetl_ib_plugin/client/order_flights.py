@@ -26,9 +26,10 @@ ORDER_FLIGHT_WAIT = 180.0
 
 
 class Placed(Protocol):
-    """What a placement gives (the place_order action's output model): its IBKR order id."""
+    """What a placement gives (an order action's output model): its IBKR order id, if any."""
 
-    order_id: str
+    @property
+    def order_id(self) -> str | None: ...
 
 
 _P = TypeVar("_P", bound=Placed)

@@ -13,6 +13,7 @@ from .auth import Principal
 from .common import ApiError
 from .logins import AccountRules, linked_ids
 from .market import Contract, Market
+from .order_groups import LEG_REFUSED_TEXT, on_fill, parse_group, settle_groups, start
 from .orders import (
     WORKING,
     Fill,
@@ -128,6 +129,8 @@ class PendingReply:
     created: float
     #: What the last confirmation does instead of accepting `order` (a modification).
     apply: Callable[[Collection[str]], Any] | None = None
+    #: Every order of a bracket or OCA request (`order` is its first); empty for one order.
+    group: list[Order] = field(default_factory=list)
 
 
 def _may_change(order: Order) -> bool:
@@ -405,6 +408,7 @@ class Broker:
                     self._try_fill(order, now)
                 if not _may_change(order):
                     del open_orders[order.order_id]
+            settle_groups(self, now)
 
     def _activate(self, order: Order, now: float) -> None:
         """Leave PendingSubmit: work (PreSubmitted for stops), trade at once if marketable."""
@@ -418,6 +422,8 @@ class Broker:
 
     def _try_fill(self, order: Order, now: float) -> None:
         """Execute the remaining quantity (one lot of `partial_fill_lot` when set) if it trades."""
+        if order.held:
+            return  # a bracket child waits for its parent's fill
         price = fill_price(order, self.market.price(order.contract.conid))
         if price is None:
             if order.triggered and order.status == "PreSubmitted":
@@ -431,6 +437,7 @@ class Broker:
         order.set_status("Filled" if done else "Submitted", now)
         self.stats.incr("orders_filled" if done else "orders_partially_filled")
         self._book_fill(self.accounts[order.account], order.contract, order.side, quantity, price)
+        on_fill(self, order, quantity, now)
 
     def _book_fill(self, account: Account, contract: Contract, side: str, qty: float,
                    price: float) -> None:
@@ -454,22 +461,25 @@ class Broker:
         account.cash -= signed * price * contract.multiplier
 
     def _new_reply(self, order: Order, remaining: list[tuple[str, str]],
-                   apply: Callable[[Collection[str]], Any] | None = None) -> list[dict[str, Any]]:
+                   apply: Callable[[Collection[str]], Any] | None = None,
+                   group: list[Order] | None = None) -> list[dict[str, Any]]:
         """Register the next question of a chain and render it like IBKR."""
         reply_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        self.replies[reply_id] = PendingReply(reply_id, order, remaining[1:], self.clock(), apply)
+        self.replies[reply_id] = PendingReply(reply_id, order, remaining[1:], self.clock(), apply,
+                                              group or [])
         self.stats.incr("questions_asked")
         message_id, text = remaining[0]
         return [{"id": reply_id, "message": [text], "isSuppressed": False,
                  "messageIds": [message_id]}]
 
     def _ask(self, order: Order, questions: list[tuple[str, str]],
-             apply: Callable[[Collection[str]], Any] | None = None) -> list[dict[str, Any]]:
+             apply: Callable[[Collection[str]], Any] | None = None,
+             group: list[Order] | None = None) -> list[dict[str, Any]]:
         """One question per message (a chain), or one question carrying them all."""
         if not self.combine_questions or len(questions) == 1:
-            return self._new_reply(order, questions, apply)
+            return self._new_reply(order, questions, apply, group)
         reply_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        self.replies[reply_id] = PendingReply(reply_id, order, [], self.clock(), apply)
+        self.replies[reply_id] = PendingReply(reply_id, order, [], self.clock(), apply, group or [])
         self.stats.incr("questions_asked")
         return [{"id": reply_id, "message": [t for _, t in questions], "isSuppressed": False,
                  "messageIds": [m for m, _ in questions]}]
@@ -492,6 +502,8 @@ class Broker:
         """
         account = self.order_account(principal, account_id)
         tickets = body.get("orders") if isinstance(body, dict) else body
+        if isinstance(tickets, list) and len(tickets) > 1:
+            return self._place_group(principal, account, tickets, flags, reason)
         with self.lock:
             try:
                 if not isinstance(tickets, list) or len(tickets) != 1:
@@ -512,13 +524,17 @@ class Broker:
     def _accept(self, principal: Principal, account: Account, order: Order,
                 flags: Collection[str], reason: str) -> list[dict[str, Any]]:
         """Submit, then apply the order faults drawn for this request."""
-        placed = self._submit(account, order, flags, reason)
+        return self._session_fault(principal, flags, self._submit(account, order, flags, reason))
+
+    def _session_fault(self, principal: Principal, flags: Collection[str],
+                       answer: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The `session_change` fault: the caller's brokerage session closes after acceptance."""
         if "session_change" in flags:
             self.stats.fault("session_change")
             session = self.sessions.get(principal.token_id)
             if session is not None:
                 session.close()
-        return placed
+        return answer
 
     def reply(self, principal: Principal, reply_id: str, confirmed: bool,
               flags: Collection[str] = (), reason: str = "") -> Any:
@@ -535,10 +551,13 @@ class Broker:
                 return {"error": "Order was not confirmed and has been cancelled "
                                  "(reply answered with confirmed=false).", "confirmed": False}
             if pending.remaining:
-                return self._new_reply(pending.order, pending.remaining, pending.apply)
+                return self._new_reply(pending.order, pending.remaining, pending.apply,
+                                       pending.group)
             if pending.apply is not None:
                 return pending.apply(flags)
             account = self.accounts[pending.order.account]
+            if pending.group:
+                return self._accept_group(principal, account, pending.group, flags, reason)
             try:
                 self._check_coid(account, pending.order)
             except OrderRejectedError as exc:
@@ -575,6 +594,81 @@ class Broker:
         if order.status == "Inactive" and reason:
             answer["text"] = reason
         return [answer]
+
+    def _place_group(self, principal: Principal, account: Account, tickets: list[Any],
+                     flags: Collection[str], reason: str) -> Any:
+        """A bracket or OCA request (order_groups.py): questions about any leg, then all legs."""
+        with self.lock:
+            try:
+                orders = parse_group(tickets, account.account_id, self.market.contracts,
+                                     self.clock())
+                for order in orders:
+                    self._check_coid(account, order)
+            except OrderRejectedError as exc:
+                self.stats.incr("orders_rejected")
+                return {"error": str(exc)}
+            questions: list[tuple[str, str]] = []
+            for order in orders:
+                for question in questions_for(
+                        order, self.market.price(order.contract.conid),
+                        warnings=self.order_warnings,
+                        suppressed=self.suppressed.get(principal.token_id, ())):
+                    if question[0] not in {q[0] for q in questions}:
+                        questions.append(question)
+            if questions:
+                return self._ask(orders[0], questions, group=orders)
+            return self._accept_group(principal, account, orders, flags, reason)
+
+    def _accept_group(self, principal: Principal, account: Account, orders: list[Order],
+                      flags: Collection[str], reason: str) -> list[dict[str, Any]]:
+        """Submit every leg (the parent first); `leg_refused` refuses the last leg."""
+        for order in orders:
+            try:
+                self._check_coid(account, order)
+                # As for one order: trailing stops, cash quantities and the values as placed.
+                order.prepare(self.market.price(order.contract.conid))
+            except OrderRejectedError as exc:
+                self.stats.incr("orders_rejected")
+                return [{"error": str(exc)}]
+        refused = orders[-1] if "leg_refused" in flags else None
+        if refused is not None:
+            self.stats.fault("leg_refused")
+            self.stats.incr("orders_rejected")
+        accepted = [o for o in orders if o is not refused]
+        now = self.clock()
+        for order in accepted:
+            order.order_id = self.next_order_id
+            self.next_order_id += 1
+            order.created = now
+            if order.coid is not None:
+                account.coids.add(order.coid)
+            self.orders[order.order_id] = order
+            self._open_orders()[order.order_id] = order
+            self.stats.incr("orders_accepted")
+            order.set_status("PreSubmitted" if order.held else "PendingSubmit", now)
+        start(accepted)  # OCA ids and parent links before any leg can trade
+        for n, order in enumerate(accepted):
+            if order.held:
+                continue  # a bracket child waits, PreSubmitted, for its parent's fill
+            if n == 0 and "inactive" in flags:
+                self.stats.fault("inactive")
+                order.reason = reason
+                order.set_status("Inactive", now)
+            elif self.pending_submit_s > 0:
+                order.submit_at = now + self.pending_submit_s
+            elif order.status == "PendingSubmit":  # an OCA sibling's fill may have cancelled it
+                self._activate(order, now)
+        self.evaluate()
+        answer: list[dict[str, Any]] = []
+        for order in accepted:
+            item: dict[str, Any] = {"order_id": str(order.order_id),
+                                    "order_status": order.status, "encrypt_message": "1"}
+            if order.status == "Inactive" and reason:
+                item["text"] = reason
+            answer.append(item)
+        if refused is not None:
+            answer.append({"error": LEG_REFUSED_TEXT})
+        return self._session_fault(principal, flags, answer)
 
     def cancel(self, principal: Principal, account_id: str, order_id: str) -> dict[str, Any]:
         """DELETE an order: acknowledge and move it to PendingCancel, then Cancelled."""

@@ -36,8 +36,9 @@ ACCESS_DENIED_HTML = (b"<HTML><HEAD><TITLE>Access Denied</TITLE></HEAD><BODY><H1
 GARBAGE_KINDS = ("garbage_html", "garbage_empty", "garbage_shape",
                  "garbage_408", "garbage_501", "garbage_524")
 #: Applied by the broker when an order is accepted (placement or the last reply of a chain);
+#: `leg_refused` to a bracket or OCA request;
 #: `modify_fill_race` when a modification is processed (the order fills just before it).
-ORDER_KINDS = ("inactive", "inactive_later", "session_change", "modify_fill_race")
+ORDER_KINDS = ("inactive", "inactive_later", "session_change", "modify_fill_race", "leg_refused")
 #: `modify_lost`: a modification (POST /iserver/account/{acct}/order/{id}) is processed, then
 #: the connection is reset (drawn only for that request).
 MODIFY_PATH = re.compile(r"^/v1/api/iserver/account/[^/]+/order/[^/]+/?$")

@@ -19,6 +19,7 @@ from typing import Any
 
 from .auth import Principal
 from .broker import Broker
+from .order_groups import on_fill
 from .orders import ORDER_TYPES, WORKING, Fill, Order, OrderRejectedError, parse_ticket
 from .questions import questions_for
 
@@ -89,6 +90,7 @@ def _fill_now(broker: Broker, order: Order) -> None:
     broker.stats.fault("modify_fill_race")
     broker.stats.incr("orders_filled")
     broker._book_fill(broker.accounts[order.account], order.contract, order.side, quantity, price)
+    on_fill(broker, order, quantity, now)  # a bracket parent releases its children, OCA cancels
 
 
 def _refusal(broker: Broker, order: Order | None, order_id: str) -> dict[str, Any] | None:
@@ -104,7 +106,7 @@ def _refusal(broker: Broker, order: Order | None, order_id: str) -> dict[str, An
 def _apply(broker: Broker, order: Order, candidate: Order,
            flags: Collection[str]) -> Any:
     """Give the order the candidate's values, record the modification, let it trade."""
-    if "modify_fill_race" in flags and order.status in WORKING:
+    if "modify_fill_race" in flags and order.status in WORKING and not order.held:
         _fill_now(broker, order)
     refused = _refusal(broker, order, str(order.order_id))
     if refused is not None:
@@ -141,7 +143,8 @@ def modify_order(broker: Broker, principal: Principal, account_id: str, order_id
         order = broker.orders.get(int(order_id)) if order_id.isdigit() else None
         if order is not None and order.account != account_id:
             order = None
-        if order is not None and "modify_fill_race" in flags and order.status in WORKING:
+        if order is not None and "modify_fill_race" in flags and order.status in WORKING \
+                and not order.held:
             _fill_now(broker, order)
         refused = _refusal(broker, order, order_id)
         if refused is not None or order is None:

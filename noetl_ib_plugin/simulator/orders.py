@@ -84,6 +84,12 @@ class Order:
     placed_key: str = ""
     #: quantity, price, auxPrice and tif as placed (GET /__sim/orders `placed`).
     placed_values: dict[str, Any] = field(default_factory=dict)
+    #: Brackets and OCA groups (order_groups.py): the parent's cOID and order id, the OCA
+    #: group id, and whether the order is held until its parent fills.
+    parent_coid: str | None = None
+    parent_id: int = 0
+    oca_group: str = ""
+    held: bool = False
 
     @property
     def logical_key(self) -> str:
@@ -183,6 +189,8 @@ class Order:
             "cashQty": self.cash_qty,
             "modifications": [dict(m) for m in self.modifications],
             "placed": dict(self.placed_values),
+            "parent_id": self.parent_id or None, "parent_cOID": self.parent_coid,
+            "oca_group": self.oca_group or None, "held": self.held,
             "fills": [{"quantity": f.quantity, "price": f.price, "time": f.time}
                       for f in self.fills],
         }

@@ -167,6 +167,14 @@ def test_every_action_output_matches_its_published_schema(sim_reset: Simulator) 
                  order_type="LMT", limit_price=99.0)
     results = {
         "place_order": placed,
+        "place_bracket": act(sim_reset, "sim_oauth2", "place_bracket", symbol="AAPL", side="BUY",
+                             quantity=2, order_type="LMT", limit_price=99.0,
+                             take_profit_price=101.0, stop_loss_price=97.0),
+        "place_oca": act(sim_reset, "sim_oauth2", "place_oca", orders=[
+            {"symbol": "AAPL", "side": "BUY", "quantity": 3, "order_type": "LMT",
+             "limit_price": 99.0},
+            {"symbol": "AAPL", "side": "BUY", "quantity": 3, "order_type": "LMT",
+             "limit_price": 98.5}]),
         "get_open_orders": act(sim_reset, "sim_oauth2", "get_open_orders"),
         "modify_order": act(sim_reset, "sim_oauth2", "modify_order", order_id=placed["order_id"],
                             limit_price=98.5),

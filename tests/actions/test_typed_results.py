@@ -34,6 +34,10 @@ def _placed(sim: Simulator) -> str:
 #: action -> (arguments given the simulator, the TradingClient method that runs it)
 CASES: dict[str, tuple[Callable[[Simulator], dict[str, Any]], str]] = {
     "place_order": (lambda sim: dict(RESTING), "place_order"),
+    "place_bracket": (lambda sim: {**RESTING, "take_profit_price": 101.0,
+                                   "stop_loss_price": 97.0}, "place_bracket"),
+    "place_oca": (lambda sim: {"orders": [dict(RESTING), {**RESTING, "limit_price": 98.5}]},
+                  "place_oca"),
     "cancel_order": (lambda sim: {"order_id": _placed(sim)}, "cancel_order"),
     "modify_order": (lambda sim: {"order_id": _placed(sim), "limit_price": 98.5}, "modify_order"),
     "get_open_orders": (lambda sim: {}, "get_open_orders"),

@@ -168,7 +168,7 @@ def test_by_record_name(sim_reset: Simulator) -> None:
 
 
 def test_bot_example_runs_against_the_simulator(tmp_path: Path) -> None:
-    """examples/bot.py (connect, balance, positions, quote, preview, resting order, cancel) exits 0."""
+    """examples/bot.py (quote, preview, resting order, cancel, trailing stop, bracket) exits 0."""
     env = process_env(NOETL_IB_CACHE_DIR=str(tmp_path / "cache"))
     for var in ("OAUTH_CONSUMER_KEY", "OAUTH_ACCESS_TOKEN", "NOETL_IB_CREDENTIALS"):
         env.pop(var, None)
@@ -187,6 +187,14 @@ def test_bot_example_runs_against_the_simulator(tmp_path: Path) -> None:
     assert summary["preview"]["commission"] == pytest.approx(min(1.0, 0.01 * limit))
     assert summary["preview"]["currency"] == "USD"
     assert summary["preview"]["initial_margin_change"] > 0
+    assert summary["trailing_stop"]["placed_percent"] == 5
+    assert summary["trailing_stop"]["modified_percent"] == 4
+    assert summary["trailing_stop"]["outcome"] == "applied"
+    assert summary["trailing_stop"]["status"] in ("PreSubmitted", "Submitted")
+    assert summary["trailing_stop"]["cancel"] == "cancel_requested"
+    assert summary["bracket"]["legs"] == {"parent": "Submitted", "take_profit": "PreSubmitted",
+                                          "stop_loss": "PreSubmitted"}
+    assert summary["bracket"]["cancel"] == "cancel_requested"
 
 
 def test_bot_example_runs_twice_against_one_simulator(sim_reset: Simulator, bot_env: dict[str, str],

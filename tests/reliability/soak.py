@@ -1,13 +1,17 @@
 """Fault-soak engine shared by tests/reliability/test_fault_soak.py and bench/soak.py.
 
-N mixed actions (reads, resting LMT orders with explicit cOIDs, cancels of our own orders) run
-over T threads through `run_action` against an in-process simulator that injects 500s, 429s,
-connection resets, token revocations, accept-then-garbage answers (HTML, empty, wrong shape,
-408/501/524), a lagging live-orders list, brokerage-session changes and Inactive orders.
+N mixed actions (reads, resting LMT orders with explicit cOIDs, brackets and OCA groups with
+explicit keys, cancels of our own orders) run over T threads through `run_action` against an
+in-process simulator that injects 500s, 429s, connection resets, token revocations,
+accept-then-garbage answers (HTML, empty, wrong shape, 408/501/524), a lagging live-orders list,
+brokerage-session changes, Inactive orders and refused bracket/OCA legs.
 Afterwards the simulator's order book is compared with what the calls returned: no cOID twice,
 no logical request placed twice (counted by the simulator from the order's own parameters, a
 tag the client does not control), no accepted order lost, nothing reported refused that the
-broker holds, no result whose fields differ from the broker's order, nothing we did not send.
+broker holds, no result whose fields differ from the broker's order, nothing we did not send;
+for brackets and OCA groups no leg twice, every leg's reported outcome what the book holds (placed
+= held working or done, inactive = held Inactive, refused = absent), no child working while its
+parent is cancelled or Inactive, no OCA member working once another filled.
 `SoakConfig.enforce_coid_unique=False` runs the simulator without IBKR's cOID uniqueness, so
 only the client's own reconciliation keeps orders single.
 """
@@ -61,6 +65,8 @@ FAULTS: dict[str, Any] = {
     # Modifications: applied then the connection reset; the order fills just before.
     "modify_lost": 0.05,
     "modify_fill_race": 0.02,
+    # A bracket's / OCA group's last leg refused while the others are accepted.
+    "leg_refused": 0.05,
 }
 #: Fault kinds that are a probability (the rest of the plan are settings).
 FAULT_KINDS = tuple(FAULTS)
@@ -93,7 +99,12 @@ MIX: dict[str, float] = {
     "cancel_order": 0.15,
     # A modify falls back to a place too; its target quantity is unique per op (index + 1).
     "modify_order": 0.12,
+    "place_bracket": 0.08,
+    "place_oca": 0.05,
 }
+GROUPS = ("place_bracket", "place_oca")
+#: An order of the book no longer working (the oracle's own table, not the client's).
+GONE = {"Cancelled", "Inactive"}
 WORKING = {"PreSubmitted", "Submitted", "PendingSubmit"}
 
 
@@ -131,6 +142,8 @@ class Call:
     typed: bool = True
     #: modify_order: the target quantity (unique per op, so the book shows each application).
     target: float | None = None
+    #: A group's legs as the error reported them (OrderGroupIncomplete / OrderGroupUnconfirmed).
+    legs: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -173,10 +186,37 @@ def _args(kind: str, index: int, cfg: SoakConfig, rng: random.Random,
             "limit_price": limit, "tif": "DAY",
             "client_order_id": f"soak-{cfg.seed}-{index:05d}",
         }
+    if kind in GROUPS:
+        return kind, _group_args(kind, index, cfg, rng)
     if kind == "snapshot":
         return kind, {"symbols": rng.sample(sorted(PRICES), 2), "poll_interval": 0.05,
                       "max_wait": 2.0}
     return kind, {}
+
+
+def _group_args(kind: str, index: int, cfg: SoakConfig, rng: random.Random) -> dict[str, Any]:
+    """A bracket (resting LMT or MKT entry, children 1 % / 4 % away) or a two-contract OCA
+    group of resting limits; quantities unique per op, like place_order's."""
+    symbol = rng.choice(sorted(PRICES))
+    price = PRICES[symbol][1]
+    key = f"{'soakb' if kind == 'place_bracket' else 'soako'}-{cfg.seed}-{index:05d}"
+    if kind == "place_bracket":
+        side = rng.choice(["BUY", "SELL"])
+        up = 1.0 if side == "BUY" else -1.0
+        entry: dict[str, Any] = {"order_type": "MKT"} if rng.random() < 0.3 else \
+            {"order_type": "LMT", "limit_price": round(price * (1 - 0.02 * up), 2)}
+        return {"symbol": symbol, "side": side, "quantity": index + 1, **entry, "tif": "DAY",
+                "take_profit_price": round(price * (1 + 0.01 * up), 2),
+                "stop_loss_price": round(price * (1 - 0.04 * up), 2), "client_order_id": key}
+    other = rng.choice(sorted(set(PRICES) - {symbol}))
+    return {"client_order_id": key, "orders": [
+        {"symbol": s, "side": "BUY", "quantity": index + 1, "order_type": "LMT",
+         "limit_price": round(PRICES[s][1] * 0.98, 2), "tif": "DAY"} for s in (symbol, other)]}
+
+
+def group_coids(kind: str, key: str) -> list[str]:
+    """The leg cOIDs a group key stands for (the oracle's own rule: `-tp`/`-sl`, `-1`/`-2`)."""
+    return [key, f"{key}-tp", f"{key}-sl"] if kind == "place_bracket" else [f"{key}-1", f"{key}-2"]
 
 
 def _work(worker: _Worker, cfg: SoakConfig, credentials_file: Path, index: int) -> None:
@@ -193,6 +233,7 @@ def _work(worker: _Worker, cfg: SoakConfig, credentials_file: Path, index: int) 
         except IBPluginError as exc:
             call.outcome = type(exc).__name__
             call.message = str(exc)[:300]
+            call.legs = getattr(exc, "legs", None)
         except Exception as exc:  # a crash: not one of the plugin's typed errors
             call.outcome = type(exc).__name__
             call.message = repr(exc)[:300]
@@ -202,6 +243,9 @@ def _work(worker: _Worker, cfg: SoakConfig, credentials_file: Path, index: int) 
             call.order_id = str(call.result.get("order_id") or "")
             if call.order_id:
                 worker.mine.append(call.order_id)
+        legs = (call.result or {}).get("legs") or call.legs or []
+        if kind in GROUPS and legs and legs[0].get("order_id"):
+            worker.mine.append(str(legs[0]["order_id"]))  # cancelling a parent takes its children
         worker.calls.append(call)
 
 
@@ -276,7 +320,8 @@ def _summarise(calls: list[Call], sim: Simulator, cfg: SoakConfig, wall: float) 
         by_coid[str(order["cOID"])].append(order)
     by_id = {str(o["order_id"]): o for o in book}
     places = [c for c in calls if c.kind == "place_order"]
-    ours = {c.coid for c in places}
+    groups = [c for c in calls if c.kind in GROUPS]
+    ours = {c.coid for c in places} | {x for c in groups for x in group_coids(c.kind, str(c.coid))}
     duplicates = {coid: len(found) for coid, found in by_coid.items() if len(found) > 1}
     foreign = sorted(coid for coid in by_coid if coid not in ours)
     lost, mismatched, field_mismatch, refused_but_held = [], [], [], []
@@ -316,7 +361,9 @@ def _summarise(calls: list[Call], sim: Simulator, cfg: SoakConfig, wall: float) 
         if c.outcome == "ok" and str(by_id.get(str(c.order_id), {}).get("status")) in WORKING
     ]
     stats = sim.stats()
+    singles = sum(1 for coid in by_coid if coid in {c.coid for c in places})
     return {
+        "groups": _group_summary(groups, book, by_coid),
         "actions": len(calls),
         "threads": cfg.threads,
         "seed": cfg.seed,
@@ -351,6 +398,7 @@ def _summarise(calls: list[Call], sim: Simulator, cfg: SoakConfig, wall: float) 
             "failed_but_in_book": failed_in_book,
             "failed_and_absent": failed_absent,
             "book_size": len(book),
+            "single_order_book_size": singles,
             "duplicates": len(duplicates),
             "duplicate_coids": sorted(duplicates)[:20],
             "lost": len(lost),
@@ -423,6 +471,101 @@ def _modify_summary(calls: list[Call], by_id: dict[str, dict[str, Any]]) -> dict
     }
 
 
+def _leg_differs(leg: dict[str, Any], found: list[dict[str, Any]]) -> str | None:
+    """How a reported leg differs from the book (None: it is what the broker holds)."""
+    outcome = leg.get("outcome")
+    statuses = [o["status"] for o in found]
+    if outcome == "unknown":
+        return None
+    if outcome == "refused":
+        return f"reported refused while the broker holds {statuses}" if found else None
+    if len(found) != 1:
+        return f"reported {outcome} while the broker holds {statuses}"
+    held = found[0]
+    if (outcome == "inactive") != (held["status"] == "Inactive"):
+        return f"reported {outcome} while the broker holds it {held['status']}"
+    # A leg is reported as IBKR held it when placed: a later modify_order (the mix modifies
+    # resting orders, legs included) changes the book's values, not the placement's truth.
+    placed = {**held, **(held.get("placed") or {})}
+    checks = {"order_id": str(held["order_id"]), "side": held["side"],
+              "quantity": placed["quantity"], "order_type": held["orderType"]}
+    wrong = [f"{k}={leg.get(k)!r} vs broker {v!r}" for k, v in checks.items() if leg.get(k) != v]
+    price = leg.get("limit_price") if held["orderType"] == "LMT" else leg.get("stop_price")
+    if held["orderType"] in ("LMT", "STP") and price != placed["price"]:
+        wrong.append(f"price={price!r} vs broker {placed['price']!r}")
+    return "; ".join(wrong) or None
+
+
+def _orphans(book: list[dict[str, Any]]) -> list[str]:
+    """Children working while their parent is gone, held after it filled, and OCA groups with a
+    filled member and another still working: read from the book alone."""
+    by_id = {o["order_id"]: o for o in book}
+    out = []
+    for order in book:
+        if not order.get("parent_id"):
+            continue
+        parent = by_id.get(order["parent_id"])
+        if order["status"] in WORKING and (parent is None or parent["status"] in GONE):
+            out.append(f"{order['cOID']} {order['status']} while parent "
+                       f"{parent and parent['status']}")
+        if order.get("held") and parent is not None and parent["status"] == "Filled":
+            out.append(f"{order['cOID']} still held after its parent filled")
+    members: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for order in book:
+        if order.get("oca_group"):
+            members[order["oca_group"]].append(order)
+    for group, orders in members.items():
+        done = [o for o in orders if o["status"] == "Filled"]
+        working = [o for o in orders if o["status"] in WORKING and not o.get("held")]
+        if done and working:
+            out.append(f"OCA {group}: {done[0]['cOID']} filled, {working[0]['cOID']} working")
+    return out
+
+
+def _group_summary(groups: list[Call], book: list[dict[str, Any]],
+                   by_coid: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Each group call's legs compared with the book (the oracle), plus the book's orphans."""
+    legs_by_outcome: Counter[str] = Counter()
+    differ, refused_held, unknown_without_key = [], [], []
+    for c in groups:
+        coids = group_coids(c.kind, str(c.coid))
+        legs = (c.result or {}).get("legs") or c.legs
+        if c.outcome.endswith("Unconfirmed") and str(c.coid) not in c.message:
+            unknown_without_key.append(c.coid)
+        if not legs:
+            held = [x for x in coids if by_coid.get(x)]
+            if c.outcome == "ok":
+                differ.append(f"{c.coid}: a result without legs")
+            elif held and not c.outcome.endswith("Unconfirmed"):
+                refused_held.append(f"{c.coid}: {c.outcome} while the broker holds {held}")
+            continue
+        reported = {str(leg.get("client_order_id")): leg for leg in legs}
+        if sorted(reported) != sorted(coids):
+            differ.append(f"{c.coid}: legs {sorted(reported)}, expected {coids}")
+        for coid in coids:
+            leg = reported.get(coid, {"outcome": "missing"})
+            legs_by_outcome[str(leg.get("outcome"))] += 1
+            wrong = _leg_differs(leg, by_coid.get(coid, []))
+            if wrong:
+                differ.append(f"{coid} ({c.outcome}): {wrong}")
+    orphans = _orphans(book)
+    return {
+        "group_calls": len(groups),
+        "by_kind": dict(Counter(c.kind for c in groups)),
+        "by_outcome": dict(Counter(c.outcome for c in groups)),
+        "legs_by_outcome": dict(legs_by_outcome),
+        "legs_in_book": sum(len(by_coid.get(x, [])) for c in groups
+                            for x in group_coids(c.kind, str(c.coid))),
+        "legs_reported_differently": len(differ),
+        "legs_reported_differently_examples": differ[:20],
+        "reported_refused_but_held": len(refused_held),
+        "reported_refused_but_held_examples": refused_held[:20],
+        "unknown_without_key": unknown_without_key[:20],
+        "orphaned_children": len(orphans),
+        "orphaned_children_examples": orphans[:20],
+    }
+
+
 def _differs(result: dict[str, Any], book: dict[str, Any]) -> list[str]:
     """Fields of a place_order result that are not the broker's (the book is the oracle; its
     values as placed, since a later modify_order may have changed the order)."""
@@ -473,6 +616,18 @@ def violations(summary: dict[str, Any]) -> list[str]:
     if modifies["reported_differently"]:
         out.append(f"modify outcomes differing from the book: "
                    f"{modifies['reported_differently_examples']}")
+    groups = summary["groups"]
+    if groups["legs_reported_differently"]:
+        out.append(f"group legs reported differently from the book: "
+                   f"{groups['legs_reported_differently_examples']}")
+    if groups["reported_refused_but_held"]:
+        out.append(f"groups reported failed while the broker holds legs: "
+                   f"{groups['reported_refused_but_held_examples']}")
+    if groups["unknown_without_key"]:
+        out.append(f"group outcome-unknown errors not naming their key: "
+                   f"{groups['unknown_without_key']}")
+    if groups["orphaned_children"]:
+        out.append(f"orphaned children / broken OCA: {groups['orphaned_children_examples']}")
     if summary["actions"] != summary["expected_actions"]:
         out.append(f"{summary['actions']} of {summary['expected_actions']} actions ran")
     return out

@@ -15,9 +15,11 @@ import pytest
 
 from tests.reliability.soak import FAULTS, SoakConfig, run_soak, soak_simulator, violations
 
-#: 200 actions make ~70 orders, too few for 1 % kinds: garbage 4 % each, order kinds 8 %.
+#: 200 actions make ~70 orders, too few for 1 % kinds: garbage 4 % each, order kinds 8 %;
+#: ~25 group POSTs: a refused leg 25 %.
 BOOSTED = {**FAULTS, **{k: 0.04 for k in FAULTS if k.startswith("garbage_")},
-           "inactive": 0.08, "session_change": 0.08, "modify_lost": 0.2, "modify_fill_race": 0.1}
+           "inactive": 0.08, "session_change": 0.08, "modify_lost": 0.2, "modify_fill_race": 0.1,
+           "leg_refused": 0.25}
 CONFIG = SoakConfig(actions=200, threads=8, seed=11, deadline=120.0, faults=BOOSTED,
                     at_least_once=True)
 
@@ -46,7 +48,7 @@ def test_all_actions_ran_and_ended_typed(summary: dict[str, Any]) -> None:
     assert summary["crash_count"] == 0, summary["crashes"]
     ran = {kind for kind, counts in summary["outcomes"].items() if sum(counts.values())}
     assert ran == {"get_positions", "snapshot", "account_summary", "get_open_orders",
-                   "place_order", "cancel_order", "modify_order"}
+                   "place_order", "cancel_order", "modify_order", "place_bracket", "place_oca"}
 
 
 def test_faults_were_really_injected(summary: dict[str, Any]) -> None:
@@ -65,7 +67,7 @@ def test_orders_exactly_once(summary: dict[str, Any]) -> None:
     assert orders["logical_duplicates"] == 0 and orders["logical_requests"] == orders["book_size"]
     assert orders["reported_refused_but_held"] == 0 and orders["result_fields_differ"] == 0
     assert orders["placed_ok"] >= orders["place_calls"] * 0.7
-    assert orders["book_size"] == orders["placed_ok"] + orders["failed_but_in_book"]
+    assert orders["single_order_book_size"] == orders["placed_ok"] + orders["failed_but_in_book"]
     assert summary["sim"]["orders_accepted"] == orders["book_size"]
 
 
@@ -73,7 +75,7 @@ def test_durations_within_bounds(summary: dict[str, Any]) -> None:
     """The slowest call of each kind stays inside the bound derived from the retry policy."""
     bounds = summary["bounds_seconds"]
     for kind, seconds in summary["max_duration_seconds"].items():
-        limit = bounds["order"] if kind in ("place_order", "cancel_order", "modify_order") \
+        limit = bounds["order"] if kind.endswith("_order") or kind.startswith("place_") \
             else bounds["read"]
         assert seconds <= limit, (kind, seconds)
 
@@ -99,3 +101,15 @@ def test_modifications_exactly_once_and_reported_as_the_book_holds_them(
     assert modifies["reported_differently"] == 0, modifies["reported_differently_examples"]
     assert modifies["outcomes"].get("ok", 0) >= modifies["modify_calls"] * 0.4, modifies
     assert modifies["reconciled"] >= 1  # modify_lost at 20 % made some answers lost
+
+
+def test_brackets_and_oca_groups_match_the_book(summary: dict[str, Any]) -> None:
+    """Every group leg reported as the book holds it, no orphaned child, no key-less unknown."""
+    groups = summary["groups"]
+    assert groups["group_calls"] >= 15 and set(groups["by_kind"]) == {"place_bracket",
+                                                                      "place_oca"}
+    assert groups["legs_reported_differently"] == 0, groups["legs_reported_differently_examples"]
+    assert groups["reported_refused_but_held"] == 0
+    assert groups["orphaned_children"] == 0, groups["orphaned_children_examples"]
+    assert groups["unknown_without_key"] == []
+    assert groups["legs_by_outcome"].get("placed", 0) >= groups["group_calls"]

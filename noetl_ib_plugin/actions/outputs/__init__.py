@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         Underlying,
     )
     from .marketdata import Bar, HistoryOutput, Quote, SnapshotOutput
+    from .order_groups import OrderGroupOutput, OrderLeg
     from .orders import (
         CancelOrderOutput,
         Execution,
@@ -70,6 +71,8 @@ __all__ = [
     "OpenOrdersOutput",
     "OptionStrikes",
     "Order",
+    "OrderGroupOutput",
+    "OrderLeg",
     "OrderStatusOutput",
     "PlaceOrderOutput",
     "PnlOutput",
@@ -97,6 +100,7 @@ _WHERE = {
     **dict.fromkeys(("AccountInfo", "AccountsOutput", "AccountSummaryOutput", "LedgerCurrency",
                      "LedgerOutput", "Position", "PositionsOutput"), ".portfolio"),
     "AuthStatusOutput": ".auth_status",
+    **dict.fromkeys(("OrderGroupOutput", "OrderLeg"), ".order_groups"),
     **dict.fromkeys(("WaitOrderOutput", "WaitPriceOutput"), ".waits"),
     # preview22: preview_order and get_pnl
     **dict.fromkeys(("PreviewChange", "PreviewOrderOutput"), ".preview"),
