@@ -69,7 +69,7 @@ class TradingStream:
                  dispatch: str = "thread") -> None:
         if dispatch not in DISPATCH_MODES:
             raise InputError(f"unknown dispatch mode {dispatch!r}", field="dispatch",
-                             fix='use dispatch="thread" (default) or dispatch="inline".')
+                             fix='pass "thread" (the default) or "inline" as the dispatch mode.')
         self._client = client
         self._stream = stream
         self._inline = dispatch == "inline"

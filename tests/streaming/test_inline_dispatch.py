@@ -56,7 +56,7 @@ def test_unknown_dispatch_mode_is_refused_naming_the_field() -> None:
     """dispatch="sync" is an InputError naming `dispatch` with a fix to copy."""
     with pytest.raises(InputError) as caught:
         TradingStream(cast(Any, None), cast(Any, None), dispatch="sync")
-    assert caught.value.field == "dispatch" and 'dispatch="inline"' in str(caught.value.fix)
+    assert caught.value.field == "dispatch" and '"inline"' in str(caught.value.fix)
 
 
 def test_events_queued_before_the_first_callback_come_first_in_order() -> None:
