@@ -1,9 +1,10 @@
 """Runs in our venv: one measurement of our stream (TradingClient.stream) on the simulator.
 
 Argument: one JSON object {credentials_file, mode, ...}. Prints one JSON line. Modes:
-- `cpu` {seconds}: a quote callback (TradingStream.on) counts socket messages (1 + `merged` of each
-  event) for `seconds`; process CPU time, the simulator's sends in the same window, latency
-  percentiles (ms, the simulator's `_updated` stamp to the callback, both on this machine's clock).
+- `cpu` {seconds, dispatch}: a quote callback (TradingStream.on; `dispatch` "thread", the
+  default, or "inline") counts socket messages (1 + `merged` of each event) for `seconds`;
+  process CPU time, the simulator's sends in the same window, latency percentiles (ms, the
+  simulator's `_updated` stamp to the callback, both on this machine's clock).
 - `pause` {seconds, orders}: read for 5 s, then stop reading for `seconds` while quotes keep
   coming and `orders` orders are placed and cancelled over REST; resident memory sampled each
   second; then read everything: the quote's `merged` count and every order id seen.
@@ -87,7 +88,7 @@ def cpu(ib: Any, sim: Sim, cfg: dict[str, Any]) -> dict[str, Any]:
         if measuring.is_set() and event.updated:
             latencies.append(time.time() * 1000 - event.updated)
 
-    with ib.stream(quotes=[AAPL], fields=FIELDS) as live:
+    with ib.stream(quotes=[AAPL], fields=FIELDS, dispatch=cfg.get("dispatch", "thread")) as live:
         live.on("quote", on_quote)
         deadline = time.monotonic() + 10
         while not count[0] and time.monotonic() < deadline:

@@ -182,11 +182,13 @@ class TradingClient:
     def stream(self, *, quotes: Iterable[str | int] = (), topics: Iterable[str] = (),
                fields: Iterable[str] = DEFAULT_QUOTE_FIELDS,
                settings: StreamSettings | None = None,
-               ready_timeout: float = 15.0) -> TradingStream:
+               ready_timeout: float = 15.0, dispatch: str = "thread") -> TradingStream:
         """IBKR's WebSocket (`/v1/api/ws`) on this client's token and brokerage session: a
         started `TradingStream` (a context manager) with `quotes` (symbols or conids) and
         `topics` (orders, trades, pnl; summary, ledger of the client's account) subscribed,
-        authenticated within `ready_timeout` s.
+        authenticated within `ready_timeout` s. `dispatch`: where `on` callbacks run, "thread"
+        (default, their own thread) or "inline" (the socket's reader thread: less CPU per
+        message, but a callback must return quickly; see TradingStream).
 
         Raises SessionTakenOver, AuthError or TransientError when it cannot stream.
         """
@@ -195,7 +197,8 @@ class TradingClient:
                              fix="create a new TradingClient.")
         client = get_client(self.record, host=self.host)
         return open_stream(client, self.host.stream(client, settings), quotes=quotes,
-                           fields=fields, topics=topics, ready_timeout=ready_timeout)
+                           fields=fields, topics=topics, ready_timeout=ready_timeout,
+                           dispatch=dispatch)
 
     # -- trading -----------------------------------------------------------------------------
 

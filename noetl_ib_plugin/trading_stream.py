@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING
 from .actions.contracts import resolve_contract
 from .client import IBClient
 from .errors import InputError, TransientError
-from .streaming import DEFAULT_QUOTE_FIELDS, StreamClient, StreamClosed, StreamEvent
+from .streaming import (
+    DEFAULT_QUOTE_FIELDS,
+    StreamClient,
+    StreamClosed,
+    StreamEvent,
+    StreamOverflow,
+)
 from .streaming.account_events import ACCOUNT_TOPICS
 from .streaming.events import QuoteEvent
 
@@ -40,17 +46,41 @@ EVENT_TOPICS = ("quote", "order", "trade", "pnl", "resynced", "sts", "system", "
                 "summary", "ledger", "account", "bulletin", "notification", "unsubscribed", "*")
 
 
+#: Where callbacks run: `thread` (default) a dispatcher thread of their own; `inline` the
+#: socket's reader thread.
+DISPATCH_MODES = ("thread", "inline")
+
+
 class TradingStream:
     """A running stream: iterate its events, or register callbacks per topic (one or the other:
-    callbacks run on a dispatcher thread that reads the same events)."""
+    callbacks take the events iteration would have given).
 
-    def __init__(self, client: IBClient, stream: StreamClient) -> None:
+    `dispatch="thread"` (default): callbacks run on a dispatcher thread of their own; a slow
+    callback only lets events wait in the bounded buffer (quotes conflate, see EventBuffer).
+    `dispatch="inline"`: callbacks run on the socket's reader thread, in order, as ibind's
+    IbkrWsClient calls back: about half the CPU per message at steady quote rates (one thread
+    wake-up per message instead of two, docs/benchmarks.md), but while a callback runs the socket
+    is not read, `tic` is not sent and nothing conflates: a callback must return quickly (hand
+    slow work such as REST orders to a thread of your own). A slow callback does not make the
+    socket count as stale; one longer than IBKR's minute without `tic` can end the session.
+    """
+
+    def __init__(self, client: IBClient, stream: StreamClient, *,
+                 dispatch: str = "thread") -> None:
+        if dispatch not in DISPATCH_MODES:
+            raise InputError(f"unknown dispatch mode {dispatch!r}", field="dispatch",
+                             fix='pass "thread" (the default) or "inline" as the dispatch mode.')
         self._client = client
         self._stream = stream
+        self._inline = dispatch == "inline"
         self._lock = threading.Lock()
         self._conids: dict[str, int] = {}
-        self._callbacks: dict[str, list[Callable[[StreamEvent], object]]] = {}
+        #: Replaced, never changed in place, under the lock: read without it on every event.
+        self._callbacks: dict[str, tuple[Callable[[StreamEvent], object], ...]] = {}
         self._dispatcher: threading.Thread | None = None
+        #: Inline mode: the context of the first `on` (callbacks run in it) once registered.
+        self._context: contextvars.Context | None = None
+        self._drained = False
 
     @property
     def client(self) -> StreamClient:
@@ -103,13 +133,20 @@ class TradingStream:
 
     def on(self, topic: str, callback: Callable[[StreamEvent], object]) -> None:
         """Call `callback(event)` for each event of `topic` (quote, order, trade, pnl, resynced,
-        sts, system, error, or * for all) on the dispatcher thread; exceptions are logged."""
+        sts, system, error, or * for all) on the dispatcher thread (the reader thread with
+        dispatch="inline"); exceptions are logged."""
         if topic not in EVENT_TOPICS:
             raise InputError(f"unknown event topic {topic!r}", field="topic",
                              fix=f"use one of: {', '.join(EVENT_TOPICS)}.")
         with self._lock:
-            self._callbacks.setdefault(topic, []).append(callback)
-            if self._dispatcher is None:
+            self._callbacks = {**self._callbacks,
+                               topic: (*self._callbacks.get(topic, ()), callback)}
+            if self._inline:
+                if self._context is None:
+                    # In a copy of the caller's context, as the dispatcher thread runs them.
+                    self._context = contextvars.copy_context()
+                    self._stream.set_sink(self._inline_event)
+            elif self._dispatcher is None:
                 # In a copy of the caller's context: a callback registered inside a NoETL step
                 # runs in that step (its orders go through the step's client and token cache).
                 self._dispatcher = threading.Thread(target=contextvars.copy_context().run,
@@ -124,15 +161,41 @@ class TradingStream:
                 event = self._stream.get(0.5)
             except StreamClosed:
                 return
-            if event is None:
+            if event is not None:
+                self._call(event)
+
+    def _call(self, event: StreamEvent) -> None:
+        """The event's topic's callbacks, then the `*` ones; each one's exception is logged."""
+        callbacks = self._callbacks
+        for callback in (*callbacks.get(event.topic, ()), *callbacks.get("*", ())):
+            try:
+                callback(event)
+            except Exception:
+                log.exception("stream callback for %s failed", event.topic)
+
+    def _inline_event(self, event: StreamEvent) -> None:
+        """Inline dispatch, on the reader thread: first the events queued before the first
+        callback (once), then this one, in the first `on`'s context."""
+        context = self._context
+        assert context is not None  # set before the sink is
+        if not self._drained:
+            self._drained = True
+            context.run(self._drain)
+        context.run(self._call, event)
+
+    def _drain(self) -> None:
+        """Hand what the buffer holds to the callbacks (a loss it reports is logged)."""
+        while True:
+            try:
+                queued = self._stream.get(0)
+            except StreamOverflow:
+                log.exception("stream events were lost before the first callback")
                 continue
-            with self._lock:
-                callbacks = [*self._callbacks.get(event.topic, []), *self._callbacks.get("*", [])]
-            for callback in callbacks:
-                try:
-                    callback(event)
-                except Exception:
-                    log.exception("stream callback for %s failed", event.topic)
+            except StreamClosed:
+                return
+            if queued is None:
+                return
+            self._call(queued)
 
     def get(self, timeout: float) -> StreamEvent | None:
         """The next event, or None after `timeout` s."""
@@ -148,9 +211,10 @@ class TradingStream:
 
     def wait(self, seconds: float) -> None:
         """Let callbacks run for `seconds` (or until the stream stops); raises its error."""
-        thread = self._dispatcher
-        if thread is not None:
-            thread.join(seconds)
+        if self._inline:
+            self._stream.join(seconds)
+        elif self._dispatcher is not None:
+            self._dispatcher.join(seconds)
         if self._stream.error is not None:
             raise self._stream.error
 
@@ -170,10 +234,10 @@ class TradingStream:
 
 
 def open_stream(client: IBClient, stream: StreamClient, *, quotes: Iterable[str | int],
-                fields: Iterable[str], topics: Iterable[str], ready_timeout: float
-                ) -> TradingStream:
+                fields: Iterable[str], topics: Iterable[str], ready_timeout: float,
+                dispatch: str = "thread") -> TradingStream:
     """Subscribe, start and wait for `sts authenticated`; the stream's error if it could not."""
-    live = TradingStream(client, stream)
+    live = TradingStream(client, stream, dispatch=dispatch)
     try:
         items = list(quotes)
         if items:

@@ -71,7 +71,8 @@ _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 #: Plain decimals (no sign, exponent, separator or suffix): int() / float() read them exactly as
 #: the Decimal path does (both round correctly; 15 digits are always finite), at a fraction of
 #: its cost.
-_PLAIN = re.compile(r"[0-9]{1,15}(\.[0-9]{0,15})?\Z")
+#: A plain non-negative decimal ("168.42", "300"): the common case on the stream, read by float().
+PLAIN_NUMBER = re.compile(r"[0-9]{1,15}(\.[0-9]{0,15})?\Z")
 
 
 class ParsedValue:
@@ -108,7 +109,7 @@ def parse_number(value: Any) -> int | float | None:
         return value if _finite(value) else None  # JSON NaN/Infinity are not numbers
     if not isinstance(value, str):
         return None
-    if _PLAIN.match(value):  # the common case on the stream: "168.42", "300"
+    if PLAIN_NUMBER.match(value):  # the common case on the stream: "168.42", "300"
         return float(value) if "." in value else int(value)
     text = value.strip().replace(",", "").replace("\u00a0", "").replace(" ", "")
     if text.endswith("%"):

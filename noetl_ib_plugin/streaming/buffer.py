@@ -29,7 +29,13 @@ class StreamClosed(BrokerError):
 
 
 class EventBuffer:
-    """Thread-safe, bounded; one producer (the reader thread), any number of consumers."""
+    """Thread-safe, bounded; one producer (the reader thread), any number of consumers.
+
+    A consumer with nothing to read parks on a lock of its own (kept per thread, reused, held
+    while idle) that `put` releases: one C-level release per wake-up instead of
+    threading.Condition's per-wait lock allocation and Python-level bookkeeping (bench_stream.py).
+    A waiter is registered under the state lock before it parks, so no wake-up is lost.
+    """
 
     def __init__(self, capacity: int = 10_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -37,7 +43,10 @@ class EventBuffer:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
         self._clock = clock
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        #: Parked consumers' locks (each held: `_wake` releases them).
+        self._waiters: list[threading.Lock] = []
+        self._parking = threading.local()
         #: Events in arrival order; a quote's place is held by its conid.
         self._order: deque[StreamEvent | int] = deque()
         self._quotes: dict[int, QuoteEvent] = {}
@@ -45,12 +54,10 @@ class EventBuffer:
         self._lost = 0
         self._closed: BaseException | None = None
         self._ended = False
-        #: Consumers blocked in `get` (a put with nobody waiting skips the notify).
-        self._waiting = 0
 
     def put(self, event: StreamEvent) -> bool:
         """Queue an event; False when it was lost to a full buffer (the consumer will be told)."""
-        with self._cond:
+        with self._lock:
             if isinstance(event, QuoteEvent):
                 pending = self._quotes.get(event.conid)
                 if pending is not None:
@@ -60,27 +67,53 @@ class EventBuffer:
                 self._quotes[event.conid] = event
             elif self._others >= self.capacity:
                 self._lost += 1
-                self._cond.notify_all()
+                if self._waiters:
+                    self._wake()
                 return False
             else:
                 self._order.append(event)
                 self._others += 1
-            if self._waiting:
-                self._cond.notify_all()
+            if self._waiters:
+                self._wake()
             return True
+
+    def _wake(self) -> None:
+        """Release every parked consumer (caller holds the state lock)."""
+        for waiter in self._waiters:
+            waiter.release()
+        self._waiters.clear()
+
+    def _park(self, timeout: float) -> None:
+        """Wait (at most `timeout` s) for a `_wake`; caller holds the state lock, which is
+        released while parked and held again on return."""
+        waiter: threading.Lock | None = getattr(self._parking, "lock", None)
+        if waiter is None:
+            waiter = self._parking.lock = threading.Lock()
+            waiter.acquire()
+        self._waiters.append(waiter)
+        self._lock.release()
+        try:
+            woken = waiter.acquire(timeout=timeout)
+        finally:
+            self._lock.acquire()
+        if not woken:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)  # timed out, still held: ready for the next park
+            else:
+                waiter.acquire()  # released by a wake that came after the timeout: take it back
 
     def end(self, cause: BaseException | None = None) -> None:
         """No more events will come; `get` raises StreamClosed (from `cause`) once drained."""
-        with self._cond:
+        with self._lock:
             self._ended = True
             self._closed = cause
-            self._cond.notify_all()
+            self._wake()
 
     def get(self, timeout: float) -> StreamEvent | None:
         """The next event, or None after `timeout` seconds. Raises StreamOverflow once after
         events were lost, StreamClosed when the stream ended and everything was read."""
         deadline = self._clock() + max(0.0, timeout)
-        with self._cond:
+        with self._lock:
             while True:
                 if self._lost:
                     lost, self._lost = self._lost, 0
@@ -99,25 +132,21 @@ class EventBuffer:
                 left = deadline - self._clock()
                 if left <= 0:
                     return None
-                self._waiting += 1
-                try:
-                    self._cond.wait(left)
-                finally:
-                    self._waiting -= 1
+                self._park(left)
 
     def __len__(self) -> int:
         """Events waiting (a conflated quote counts once)."""
-        with self._cond:
+        with self._lock:
             return len(self._order)
 
     def wait(self, timeout: float) -> bool:
         """Whether `get` has something to give (an event, a loss or the end) within `timeout`
         seconds; consumes nothing, so a waiter that is cancelled loses no event (streaming/aio)."""
         deadline = self._clock() + max(0.0, timeout)
-        with self._cond:
+        with self._lock:
             while not (self._order or self._lost or self._ended):
                 left = deadline - self._clock()
                 if left <= 0:
                     return False
-                self._cond.wait(left)
+                self._park(left)
             return True

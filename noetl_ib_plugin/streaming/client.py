@@ -163,6 +163,8 @@ class StreamClient:
         self.error: BaseException | None = None
         #: Sockets opened so far (1 + reconnects).
         self.connections = 0
+        #: Set by `set_sink`: every event goes to it on the reader thread instead of the buffer.
+        self._sink: Callable[[StreamEvent], object] | None = None
 
     # -- subscriptions (any thread) ------------------------------------------------------------
     def subscribe_quotes(self, conids: Iterable[int],
@@ -241,6 +243,13 @@ class StreamClient:
         with self._lock:
             return [dict(o) for o in self._orders.values()]
 
+    def set_sink(self, sink: Callable[[StreamEvent], object]) -> None:
+        """From now on hand every event to `sink(event)` on the reader thread, in order,
+        instead of queueing it (inline dispatch: TradingStream(dispatch="inline")). The sink
+        should return quickly: while it runs the socket is not read (a slow sink does not make
+        the socket count as stale: silence is measured from the end of the last sink call)."""
+        self._sink = sink
+
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> StreamClient:
         """Connect in the background (idempotent); REST `/tickle` every rest_tickle_interval
@@ -262,6 +271,12 @@ class StreamClient:
             if self._clock() >= deadline or self.buffer_ended:
                 return False
         return True
+
+    def join(self, timeout: float) -> None:
+        """Wait up to `timeout` s for the reader thread to stop (at once if it never started)."""
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     @property
     def buffer_ended(self) -> bool:
@@ -522,8 +537,9 @@ class StreamClient:
                 text = None
             now = self._clock()
             if isinstance(text, str):
-                last_rx = now
                 self._handle(text)
+                # After the message's handling: an inline sink's time is not the socket's silence.
+                last_rx = now if self._sink is None else self._clock()
             elif now - last_rx >= s.stale_after:
                 raise _Reconnect(f"no message for {s.stale_after:g} s: stale socket replaced")
             if now >= next_tic:
@@ -535,8 +551,12 @@ class StreamClient:
                     self._outbox.extend(_smd(c, ids) for c, ids in self._quotes.items())
 
     def _emit(self, event: StreamEvent) -> None:
-        """Queue an event for the consumer."""
-        self.buffer.put(event)
+        """Queue an event for the consumer (or hand it to the inline sink)."""
+        sink = self._sink
+        if sink is None:
+            self.buffer.put(event)
+        else:
+            sink(event)
 
     def _handle(self, text: str) -> bool:
         """One message; True when it was `sts authenticated: true`."""

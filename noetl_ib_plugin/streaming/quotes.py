@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..common.quote_fields import AVAILABILITY, NAME_BY_ID, as_int, is_delayed, parse_snapshot_field
+from ..common.quote_fields import (
+    AVAILABILITY,
+    NAME_BY_ID,
+    NUMERIC_FIELDS,
+    PLAIN_NUMBER,
+    as_int,
+    is_delayed,
+    parse_snapshot_field,
+)
 from .events import QuoteEvent
 
 __all__ = ["QuoteState", "new_quote", "with_merged"]
@@ -21,6 +29,7 @@ _PRIOR = "31"
 #: with every field would say).
 _FIELDS_SET = frozenset(QuoteEvent.model_fields)
 _new = object.__new__
+_plain = PLAIN_NUMBER.match
 _setattr = object.__setattr__
 
 
@@ -69,6 +78,13 @@ class QuoteState:
                 self.availability = value
             if value is None or value == "":
                 fields.pop(name, None)
+                halted.discard(fid)
+                if fid == _PRIOR:
+                    self.prior = False
+                continue
+            if fid in NUMERIC_FIELDS and value.__class__ is str and _plain(value):
+                # What parse_snapshot_field gives a plain decimal, without its four calls.
+                fields[name] = float(value) if "." in value else int(value)
                 halted.discard(fid)
                 if fid == _PRIOR:
                     self.prior = False
