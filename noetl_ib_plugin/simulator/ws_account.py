@@ -12,6 +12,7 @@ all keys first, then only the changed ones (AccountCode always). `sld`: `{"topic
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -60,6 +61,9 @@ class AccountStreams:
         self.session = session
         self.summary: dict[str, tuple[frozenset[str], dict[str, Any]]] = {}
         self.ledger: dict[str, tuple[frozenset[str], dict[str, Any]]] = {}
+        #: The reader thread (a new subscription) and the session's push loop both push: one at
+        #: a time, or both would send the "all keys" first message.
+        self._lock = threading.Lock()
 
     def command(self, topic: str, rest: str) -> bool:
         """Handle `ssd`/`sld`/`usd`/`uld`; False for any other topic."""
@@ -86,6 +90,11 @@ class AccountStreams:
 
     def push(self) -> None:
         """Send what changed since the last message of each subscription."""
+        with self._lock:
+            self._push()
+
+    def _push(self) -> None:
+        """`push` under its lock."""
         for account, (keys, sent) in list(self.summary.items()):
             rows = self._summary_rows(account)
             self._send("ssd", account, rows, keys, sent, always="AccountCode")
