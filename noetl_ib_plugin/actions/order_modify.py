@@ -265,7 +265,11 @@ def _ticket(account: str, before: dict[str, Any], target: dict[str, Any]) -> dic
     ticket: dict[str, Any] = {"acctId": account, "conid": before.get("conid"),
                               "orderType": kind, "side": before.get("side"),
                               "tif": now["tif"]}
-    if now["quantity"] is not None:
+    if "quantity" not in target and before.get("cash_quantity") is not None:
+        # IBKR sized it from cashQty; order status prints the share count rounded (one
+        # decimal), so resending that count would resize an order the user only re-priced.
+        ticket["cashQty"] = before["cash_quantity"]
+    elif now["quantity"] is not None:
         ticket["quantity"] = now["quantity"]
     if kind == "LMT":
         ticket["price"] = now["limit_price"]
