@@ -25,6 +25,7 @@ from ..credentials.urls import path_segment
 from ..errors import (
     AuthError,
     BrokerError,
+    IBPluginError,
     InputError,
     ModifyUnconfirmed,
     OrderNotWorking,
@@ -49,7 +50,7 @@ from .models import (
     _not_bool,
     _trailing_word,
 )
-from .order_lookup import order_status_record
+from .order_lookup import live_orders_once, normalize_order, order_status_record
 from .order_questions import Wording, answer_questions, post_order_call
 from .order_states import LIMIT_PRICED, ORDER_TYPES, STOP_PRICED, TRAILING, WORKING, fold_order_type
 from .outputs.base import load_output
@@ -248,6 +249,33 @@ def _refuse_input(inp: ModifyOrderInput, before: dict[str, Any], account: str) -
             f"cancel_order order_id={order_id} to stop the rest.")
 
 
+def _exact_size(client: IBClient, account: str, before: dict[str, Any]) -> dict[str, Any]:
+    """`before` with the order's exact total size when order status shows a fractional one.
+
+    Order status prints sizes with one decimal (1.25 shares read 1.2), and the modify ticket
+    carries the quantity, so a re-priced fractional order would be resized. The live-order list
+    (`GET /iserver/account/orders`) carries `totalSize` unrounded; without it nothing is sent.
+    """
+    shown = before.get("quantity")
+    if shown is None or before.get("cash_quantity") is not None or float(shown).is_integer():
+        return before
+    order_id = str(before.get("order_id"))
+    try:
+        orders, _ = live_orders_once(client, account=account)
+    except IBPluginError:
+        orders = []
+    for order in orders:
+        record = normalize_order(order)
+        size = record.get("quantity")
+        if record["order_id"] == order_id and size is not None and abs(size - shown) < 0.05 + 1e-9:
+            return {**before, "quantity": size}
+    raise InputError(
+        f"order {order_id} shows its size rounded ({shown:g}) and its exact size could not be "
+        "read; nothing was sent", field="quantity",
+        fix=f"pass the order's total size as quantity, e.g. order_id={order_id} "
+        f"quantity={shown:g} if that is exact.")
+
+
 def _target(inp: ModifyOrderInput, before: dict[str, Any]) -> dict[str, Any]:
     """The values the modification sets (only those asked for)."""
     target = {name: getattr(inp, name) for name in MODIFIABLE if getattr(inp, name) is not None}
@@ -423,6 +451,8 @@ def modify_order(client: IBClient, inp: ModifyOrderInput,
     if before.get("status") not in WORKING:
         raise _not_working(before, "only a working order can be modified; nothing was sent")
     _refuse_input(inp, before, account)
+    if inp.quantity is None:
+        before = _exact_size(client, account, before)
     target = _target(inp, before)
     old = {name: before.get(name) for name in target}
     common: dict[str, Any] = {"account_id": account,

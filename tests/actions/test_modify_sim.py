@@ -207,3 +207,12 @@ def test_modify_through_entry_main_and_cli(priced: Simulator,
                      str(priced.credentials_file), f"order_id={oid}", "quantity=6"])
     printed = json.loads(capsys.readouterr().out)
     assert code == 0 and printed["quantity"] == 6.0 and _book(priced, oid)["quantity"] == 6.0
+
+
+def test_price_modify_of_a_fractional_order_keeps_its_size(priced: Simulator) -> None:
+    """Re-pricing BUY 1.25 (status prints 1.2) leaves the book's size at 1.25 shares."""
+    oid = _resting(priced, quantity=1.25)
+    out = act(priced, "sim_oauth2", "modify_order", order_id=oid, limit_price=97.5)
+    held = _book(priced, oid)
+    assert (held["quantity"], held["price"]) == (1.25, 97.5)
+    assert out["outcome"] == "applied" and len(held["modifications"]) == 1
