@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ..client import IBClient
+from ..common.jsonbounds import nests_within
 from ..errors import OrderGroupIncomplete, OrderGroupUnconfirmed, OrderRejected
 from .confirm import ConfirmPolicy
 from .field_errors import field_error
@@ -57,6 +58,8 @@ _KEY = Field(default=None, min_length=1, max_length=GROUP_KEY_MAX, pattern=r"^[A
              description="the group's key (the parent's cOID for a bracket); each leg's cOID is "
              "derived from it; generated (or derived from the NoETL step) when absent")
 _EXIT_TIFS = Literal["DAY", "GTC"]
+#: `orders=` as JSON text: ten orders of every field fit many times over.
+_MAX_ORDERS_CHARS = 65_536
 
 
 def _entry_prices(inp: PlaceOrderInput) -> list[float]:
@@ -153,12 +156,19 @@ class PlaceOcaInput(BaseModel):
     def _orders_json(cls, value: Any) -> Any:
         """The CLI passes `orders=` as JSON text."""
         if isinstance(value, str):
+            # A playbook or run_action hands the text over unbounded: deep nesting would raise
+            # RecursionError (an internal error) instead of a typed one naming the field.
             try:
-                return json.loads(value)
-            except ValueError:
-                raise field_error("orders", "is not a JSON list", 'pass orders=\'[{"symbol": '
-                                  '"AAPL", "side": "BUY", "quantity": 1, "order_type": "LMT", '
-                                  '"limit_price": 100}, {...}]\'') from None
+                if len(value) > _MAX_ORDERS_CHARS:
+                    raise ValueError
+                parsed = json.loads(value)
+                if not nests_within(parsed, 8):
+                    raise ValueError
+                return parsed
+            except (ValueError, RecursionError):
+                raise field_error("orders", "is not a JSON list of at most 10 orders", 'pass '
+                                  'orders=\'[{"symbol": "AAPL", "side": "BUY", "quantity": 1, '
+                                  '"order_type": "LMT", "limit_price": 100}, {...}]\'') from None
         return value
 
     @field_validator("confirm", "decline", mode="before")

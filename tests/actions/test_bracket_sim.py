@@ -206,6 +206,14 @@ def test_oca_legs_may_not_carry_group_arguments(priced: Simulator) -> None:
     assert err.value.field == "orders.1.account_id" and priced.orders() == []
 
 
+def test_oca_orders_text_nested_deep_is_a_typed_error(priced: Simulator) -> None:
+    """entry.main with orders= JSON text nested 5000 deep: InputError on orders, not internal."""
+    out = entry.main("place_oca", "sim_oauth2", str(priced.credentials_file),
+                     orders="[" * 5000 + "]" * 5000)
+    assert (out["error"]["type"], out["error"]["field"]) == ("InputError", "orders")
+    assert priced.orders() == []
+
+
 def test_entry_main_derives_the_key_so_a_redriven_step_sends_nothing(priced: Simulator) -> None:
     """Two entry.main calls of the same execution and step: one set of legs in the book."""
     args = {"action": "place_bracket", "credential": "sim_oauth2",
