@@ -240,6 +240,17 @@ def _refuse_input(inp: ModifyOrderInput, before: dict[str, Any], account: str) -
                 field=name, fix=f"leave {name} out; a {kind} order takes "
                 f"{', '.join(n for n, t in _APPLIES.items() if kind in t) or 'quantity and tif'}"
                 " (and quantity, tif).")
+    # The order's trailing amount and type combine with the new ones: 2 % + 150 = 150 %.
+    percent = (inp.trailing_type or before.get("trailing_type")) == "%"
+    amount = inp.trailing_amount if inp.trailing_amount is not None else \
+        before.get("trailing_amount")
+    if percent and amount is not None and amount >= 100 and \
+            (inp.trailing_amount is not None or inp.trailing_type is not None):
+        raise InputError(
+            f"trailing_amount {amount:g} with trailing_type=% would trail by {amount:g} % "
+            f"(order {order_id}); nothing was sent", field="trailing_amount",
+            fix=f"pass a percentage below 100, e.g. order_id={order_id} trailing_amount=1.5 "
+            "trailing_type=%, or trailing_type=amt for an amount in currency.")
     filled = before.get("filled_quantity") or 0.0
     if inp.quantity is not None and inp.quantity <= filled:
         raise InputError(

@@ -216,3 +216,17 @@ def test_price_modify_of_a_fractional_order_keeps_its_size(priced: Simulator) ->
     held = _book(priced, oid)
     assert (held["quantity"], held["price"]) == (1.25, 97.5)
     assert out["outcome"] == "applied" and len(held["modifications"]) == 1
+
+
+@pytest.mark.parametrize(("placed", "change"), [
+    ({"trailing_amount": 2, "trailing_type": "%"}, {"trailing_amount": 150}),
+    ({"trailing_amount": 150, "trailing_type": "amt", "side": "BUY"}, {"trailing_type": "%"})])
+def test_trailing_percent_of_100_or_more_is_refused_before_sending(
+        priced: Simulator, placed: dict[str, Any], change: dict[str, Any]) -> None:
+    """A new amount or type that makes the order trail by >= 100 %: InputError, nothing sent."""
+    args = {"symbol": "AAPL", "side": "SELL", "quantity": 1, "order_type": "TRAIL", **placed}
+    oid = str(act(priced, "sim_oauth2", "place_order", **args)["order_id"])
+    with pytest.raises(InputError) as err:
+        act(priced, "sim_oauth2", "modify_order", order_id=oid, **change)
+    assert err.value.field == "trailing_amount" and "trailing_amount=1.5" in str(err.value.fix)
+    assert _book(priced, oid)["modifications"] == []
