@@ -178,19 +178,29 @@ class PlaceOcaInput(BaseModel):
 
     @model_validator(mode="after")
     def _legs(self) -> PlaceOcaInput:
-        seen: set[str] = set()
+        seen: dict[str, int] = {}  # each leg's cOID -> its index
         for n, leg in enumerate(self.orders):
             for name in ("account_id", "confirm", "decline"):
                 if getattr(leg, name):
                     raise field_error(f"orders.{n}.{name}", "is set on the group, not per order",
                                       f"move {name} out of orders[{n}] to the action's own "
                                       "arguments.")
-            if leg.client_order_id is not None:
-                if leg.client_order_id in seen:
+            # A leg without its own id gets `<client_order_id>-<n>`: it must not be another's.
+            coid = leg.client_order_id or (f"{self.client_order_id}-{n + 1}"
+                                           if self.client_order_id else None)
+            if coid is not None:
+                if coid in seen:
+                    if leg.client_order_id is None:
+                        other = seen[coid]
+                        raise field_error(
+                            f"orders.{other}.client_order_id", f"is {coid}, the id derived for "
+                            f"orders[{n}] from the group's client_order_id",
+                            f"rename orders[{other}].client_order_id (e.g. {coid}x), or leave "
+                            "it out.")
                     raise field_error(f"orders.{n}.client_order_id", "is used twice in the group",
                                       f"leave orders[{n}].client_order_id out (it is derived "
                                       "from the group's client_order_id).")
-                seen.add(leg.client_order_id)
+                seen[coid] = n
         return self
 
 
