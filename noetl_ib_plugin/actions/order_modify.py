@@ -462,13 +462,18 @@ def modify_order(client: IBClient, inp: ModifyOrderInput,
     if before.get("status") not in WORKING:
         raise _not_working(before, "only a working order can be modified; nothing was sent")
     _refuse_input(inp, before, account)
-    if inp.quantity is None:
+    exact = True
+    try:
         before = _exact_size(client, account, before)
+    except InputError:
+        if inp.quantity is None:
+            raise
+        exact = False  # the new quantity is sent as given; "unchanged" cannot be told
     target = _target(inp, before)
     old = {name: before.get(name) for name in target}
     common: dict[str, Any] = {"account_id": account,
                               "changed": sorted(target, key=MODIFIABLE.index)}
-    if _shows(before, target):
+    if exact and _shows(before, target):
         return _output(before, common, outcome="unchanged")
     path = f"/iserver/account/{path_segment(account)}/order/{path_segment(order_id)}"
     mod = _Modification(order_id, path, _ticket(account, before, target),

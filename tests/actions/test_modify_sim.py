@@ -230,3 +230,12 @@ def test_trailing_percent_of_100_or_more_is_refused_before_sending(
         act(priced, "sim_oauth2", "modify_order", order_id=oid, **change)
     assert err.value.field == "trailing_amount" and "trailing_amount=1.5" in str(err.value.fix)
     assert _book(priced, oid)["modifications"] == []
+
+
+def test_quantity_equal_to_the_rounded_status_size_is_sent(priced: Simulator) -> None:
+    """BUY 1.25 (status prints 1.2) modified to quantity=1.2: applied, the book holds 1.2."""
+    oid = _resting(priced, quantity=1.25)
+    out = act(priced, "sim_oauth2", "modify_order", order_id=oid, quantity=1.2)
+    held = _book(priced, oid)
+    assert out["outcome"] == "applied" and held["quantity"] == 1.2
+    assert [m["quantity"] for m in held["modifications"]] == [1.2]
