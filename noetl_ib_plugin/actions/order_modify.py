@@ -4,7 +4,9 @@ Source: IBKR Web API `POST /iserver/account/{accountId}/order/{orderId}`: the bo
 order ticket carrying the new values (conid, side and order type as they are; IBKR cannot
 change them); it answers like a placement (the order id and status, a question answered by id
 through `POST /iserver/reply/{replyId}`, or `{"error": ...}`). The order is read before and
-after with `GET /iserver/account/order/status/{orderId}` (any state, any brokerage session).
+after with `GET /iserver/account/order/status/{orderId}` (any state, any brokerage session);
+a size that status prints fractional (one decimal) is read exactly from
+`GET /iserver/account/orders`, and a cash-quantity order is resent as its `cashQty`.
 
 A modification carries target values, never deltas, so sending it again cannot apply it twice.
 When its answer is lost the order is read back: it shows the new values (applied), it shows the
