@@ -281,14 +281,16 @@ def _pick(candidates: list[dict[str, Any]], asked: Asked, parts: Parts, *, symbo
     if len(live) > 1:
         expiries = sorted({c["expiry"] for c in live})
         field = "expiry" if len(expiries) > 1 else "multiplier"
-        example = expiries[0] if field == "expiry" else _number(live[0]["multiplier"])
+        # The fix's two ways name one contract: the conid of the expiry it suggests.
+        first = min(live, key=lambda c: str(c["expiry"])) if field == "expiry" else live[0]
+        example = first["expiry"] if field == "expiry" else _number(first["multiplier"])
         shown = "; ".join(f"conid {c['conid']} expiry {c['expiry']} multiplier "
                           f"{_number(c['multiplier'])}" for c in live[:10])
         raise AmbiguousContract(
             f"{what} matches {len(live)} contracts ({shown}); nothing was sent",
             candidates=[{k: v for k, v in c.items() if v is not None} for c in live[:10]],
             conid_argument=conid_argument, field=field,
-            fix=f"narrow with {field}={example} (or pass {conid_argument}={live[0]['conid']}).")
+            fix=f"narrow with {field}={example} (or pass {conid_argument}={first['conid']}).")
     return live[0]
 
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ..client import IBClient
+from ..common.jsonbounds import nests_within
 from ..errors import OrderGroupIncomplete, OrderGroupUnconfirmed, OrderRejected
 from .confirm import ConfirmPolicy
 from .field_errors import field_error
@@ -57,6 +58,8 @@ _KEY = Field(default=None, min_length=1, max_length=GROUP_KEY_MAX, pattern=r"^[A
              description="the group's key (the parent's cOID for a bracket); each leg's cOID is "
              "derived from it; generated (or derived from the NoETL step) when absent")
 _EXIT_TIFS = Literal["DAY", "GTC"]
+#: `orders=` as JSON text: ten orders of every field fit many times over.
+_MAX_ORDERS_CHARS = 65_536
 
 
 def _entry_prices(inp: PlaceOrderInput) -> list[float]:
@@ -153,12 +156,19 @@ class PlaceOcaInput(BaseModel):
     def _orders_json(cls, value: Any) -> Any:
         """The CLI passes `orders=` as JSON text."""
         if isinstance(value, str):
+            # A playbook or run_action hands the text over unbounded: deep nesting would raise
+            # RecursionError (an internal error) instead of a typed one naming the field.
             try:
-                return json.loads(value)
-            except ValueError:
-                raise field_error("orders", "is not a JSON list", 'pass orders=\'[{"symbol": '
-                                  '"AAPL", "side": "BUY", "quantity": 1, "order_type": "LMT", '
-                                  '"limit_price": 100}, {...}]\'') from None
+                if len(value) > _MAX_ORDERS_CHARS:
+                    raise ValueError
+                parsed = json.loads(value)
+                if not nests_within(parsed, 8):
+                    raise ValueError
+                return parsed
+            except (ValueError, RecursionError):
+                raise field_error("orders", "is not a JSON list of at most 10 orders", 'pass '
+                                  'orders=\'[{"symbol": "AAPL", "side": "BUY", "quantity": 1, '
+                                  '"order_type": "LMT", "limit_price": 100}, {...}]\'') from None
         return value
 
     @field_validator("confirm", "decline", mode="before")
@@ -168,19 +178,29 @@ class PlaceOcaInput(BaseModel):
 
     @model_validator(mode="after")
     def _legs(self) -> PlaceOcaInput:
-        seen: set[str] = set()
+        seen: dict[str, int] = {}  # each leg's cOID -> its index
         for n, leg in enumerate(self.orders):
             for name in ("account_id", "confirm", "decline"):
                 if getattr(leg, name):
                     raise field_error(f"orders.{n}.{name}", "is set on the group, not per order",
                                       f"move {name} out of orders[{n}] to the action's own "
                                       "arguments.")
-            if leg.client_order_id is not None:
-                if leg.client_order_id in seen:
+            # A leg without its own id gets `<client_order_id>-<n>`: it must not be another's.
+            coid = leg.client_order_id or (f"{self.client_order_id}-{n + 1}"
+                                           if self.client_order_id else None)
+            if coid is not None:
+                if coid in seen:
+                    if leg.client_order_id is None:
+                        other = seen[coid]
+                        raise field_error(
+                            f"orders.{other}.client_order_id", f"is {coid}, the id derived for "
+                            f"orders[{n}] from the group's client_order_id",
+                            f"rename orders[{other}].client_order_id (e.g. {coid}x), or leave "
+                            "it out.")
                     raise field_error(f"orders.{n}.client_order_id", "is used twice in the group",
                                       f"leave orders[{n}].client_order_id out (it is derived "
                                       "from the group's client_order_id).")
-                seen.add(leg.client_order_id)
+                seen[coid] = n
         return self
 
 

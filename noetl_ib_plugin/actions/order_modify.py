@@ -4,7 +4,9 @@ Source: IBKR Web API `POST /iserver/account/{accountId}/order/{orderId}`: the bo
 order ticket carrying the new values (conid, side and order type as they are; IBKR cannot
 change them); it answers like a placement (the order id and status, a question answered by id
 through `POST /iserver/reply/{replyId}`, or `{"error": ...}`). The order is read before and
-after with `GET /iserver/account/order/status/{orderId}` (any state, any brokerage session).
+after with `GET /iserver/account/order/status/{orderId}` (any state, any brokerage session);
+a size that status prints fractional (one decimal) is read exactly from
+`GET /iserver/account/orders`, and a cash-quantity order is resent as its `cashQty`.
 
 A modification carries target values, never deltas, so sending it again cannot apply it twice.
 When its answer is lost the order is read back: it shows the new values (applied), it shows the
@@ -25,6 +27,7 @@ from ..credentials.urls import path_segment
 from ..errors import (
     AuthError,
     BrokerError,
+    IBPluginError,
     InputError,
     ModifyUnconfirmed,
     OrderNotWorking,
@@ -49,7 +52,7 @@ from .models import (
     _not_bool,
     _trailing_word,
 )
-from .order_lookup import order_status_record
+from .order_lookup import live_orders_once, normalize_order, order_status_record
 from .order_questions import Wording, answer_questions, post_order_call
 from .order_states import LIMIT_PRICED, ORDER_TYPES, STOP_PRICED, TRAILING, WORKING, fold_order_type
 from .outputs.base import load_output
@@ -239,6 +242,17 @@ def _refuse_input(inp: ModifyOrderInput, before: dict[str, Any], account: str) -
                 field=name, fix=f"leave {name} out; a {kind} order takes "
                 f"{', '.join(n for n, t in _APPLIES.items() if kind in t) or 'quantity and tif'}"
                 " (and quantity, tif).")
+    # The order's trailing amount and type combine with the new ones: 2 % + 150 = 150 %.
+    percent = (inp.trailing_type or before.get("trailing_type")) == "%"
+    amount = inp.trailing_amount if inp.trailing_amount is not None else \
+        before.get("trailing_amount")
+    if percent and amount is not None and amount >= 100 and \
+            (inp.trailing_amount is not None or inp.trailing_type is not None):
+        raise InputError(
+            f"trailing_amount {amount:g} with trailing_type=% would trail by {amount:g} % "
+            f"(order {order_id}); nothing was sent", field="trailing_amount",
+            fix=f"pass a percentage below 100, e.g. order_id={order_id} trailing_amount=1.5 "
+            "trailing_type=%, or trailing_type=amt for an amount in currency.")
     filled = before.get("filled_quantity") or 0.0
     if inp.quantity is not None and inp.quantity <= filled:
         raise InputError(
@@ -246,6 +260,33 @@ def _refuse_input(inp: ModifyOrderInput, before: dict[str, Any], account: str) -
             f"{order_id}; nothing was sent", field="quantity",
             fix=f"pass quantity above {filled:g} (the new total, filled shares included), or "
             f"cancel_order order_id={order_id} to stop the rest.")
+
+
+def _exact_size(client: IBClient, account: str, before: dict[str, Any]) -> dict[str, Any]:
+    """`before` with the order's exact total size when order status shows a fractional one.
+
+    Order status prints sizes with one decimal (1.25 shares read 1.2), and the modify ticket
+    carries the quantity, so a re-priced fractional order would be resized. The live-order list
+    (`GET /iserver/account/orders`) carries `totalSize` unrounded; without it nothing is sent.
+    """
+    shown = before.get("quantity")
+    if shown is None or before.get("cash_quantity") is not None or float(shown).is_integer():
+        return before
+    order_id = str(before.get("order_id"))
+    try:
+        orders, _ = live_orders_once(client, account=account)
+    except IBPluginError:
+        orders = []
+    for order in orders:
+        record = normalize_order(order)
+        size = record.get("quantity")
+        if record["order_id"] == order_id and size is not None and abs(size - shown) < 0.05 + 1e-9:
+            return {**before, "quantity": size}
+    raise InputError(
+        f"order {order_id} shows its size rounded ({shown:g}) and its exact size could not be "
+        "read; nothing was sent", field="quantity",
+        fix=f"pass the order's total size as quantity, e.g. order_id={order_id} "
+        f"quantity={shown:g} if that is exact.")
 
 
 def _target(inp: ModifyOrderInput, before: dict[str, Any]) -> dict[str, Any]:
@@ -265,7 +306,11 @@ def _ticket(account: str, before: dict[str, Any], target: dict[str, Any]) -> dic
     ticket: dict[str, Any] = {"acctId": account, "conid": before.get("conid"),
                               "orderType": kind, "side": before.get("side"),
                               "tif": now["tif"]}
-    if now["quantity"] is not None:
+    if "quantity" not in target and before.get("cash_quantity") is not None:
+        # IBKR sized it from cashQty; order status prints the share count rounded (one
+        # decimal), so resending that count would resize an order the user only re-priced.
+        ticket["cashQty"] = before["cash_quantity"]
+    elif now["quantity"] is not None:
         ticket["quantity"] = now["quantity"]
     if kind == "LMT":
         ticket["price"] = now["limit_price"]
@@ -419,11 +464,18 @@ def modify_order(client: IBClient, inp: ModifyOrderInput,
     if before.get("status") not in WORKING:
         raise _not_working(before, "only a working order can be modified; nothing was sent")
     _refuse_input(inp, before, account)
+    exact = True
+    try:
+        before = _exact_size(client, account, before)
+    except InputError:
+        if inp.quantity is None:
+            raise
+        exact = False  # the new quantity is sent as given; "unchanged" cannot be told
     target = _target(inp, before)
     old = {name: before.get(name) for name in target}
     common: dict[str, Any] = {"account_id": account,
                               "changed": sorted(target, key=MODIFIABLE.index)}
-    if _shows(before, target):
+    if exact and _shows(before, target):
         return _output(before, common, outcome="unchanged")
     path = f"/iserver/account/{path_segment(account)}/order/{path_segment(order_id)}"
     mod = _Modification(order_id, path, _ticket(account, before, target),

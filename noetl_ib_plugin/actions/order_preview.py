@@ -160,7 +160,7 @@ def preview_order(client: IBClient, inp: PreviewOrderInput) -> PreviewOrderOutpu
         "conid": contract.conid,
         "symbol": contract.symbol or inp.symbol,
         "side": ticket["side"],
-        "quantity": ticket["quantity"],
+        "quantity": ticket.get("quantity"),  # absent when IBKR sizes it from cashQty
         "order_type": kind,
         "limit_price": inp.limit_price if kind in LIMIT_PRICED else None,
         "stop_price": inp.stop_price,

@@ -106,6 +106,8 @@ def whatif(engine: Services, call: Call) -> Any:
                 raise OrderRejectedError("Exactly one order per request is supported")
             order = parse_ticket(tickets[0], account.account_id, engine.market.contracts,
                                  engine.clock())
+            # As a placement: a cash quantity sized in shares, a trailing stop set.
+            order.prepare(engine.market.price(order.contract.conid))
         except OrderRejectedError as exc:
             return {"error": str(exc)}
         questions = questions_for(

@@ -206,6 +206,29 @@ def test_oca_legs_may_not_carry_group_arguments(priced: Simulator) -> None:
     assert err.value.field == "orders.1.account_id" and priced.orders() == []
 
 
+def test_oca_orders_text_nested_deep_is_a_typed_error(priced: Simulator) -> None:
+    """entry.main with orders= JSON text nested 5000 deep: InputError on orders, not internal."""
+    out = entry.main("place_oca", "sim_oauth2", str(priced.credentials_file),
+                     orders="[" * 5000 + "]" * 5000)
+    assert (out["error"]["type"], out["error"]["field"]) == ("InputError", "orders")
+    assert priced.orders() == []
+
+
+def test_oca_leg_id_equal_to_a_derived_one_is_an_input_error(priced: Simulator) -> None:
+    """orders[0] named g-2, the id derived for orders[1]: InputError naming orders.0, none sent."""
+    orders = [{"symbol": "AAPL", "side": "BUY", "quantity": 1, "order_type": "LMT",
+               "limit_price": 99, "client_order_id": "g-2"},
+              {"symbol": "MSFT", "side": "BUY", "quantity": 1, "order_type": "LMT",
+               "limit_price": 99}]
+    with pytest.raises(InputError) as err:
+        act(priced, "sim_oauth2", "place_oca", orders=orders, client_order_id="g")
+    assert err.value.field == "orders.0.client_order_id" and priced.orders() == []
+    orders[0]["client_order_id"] = "g-2x"  # the fix, as written
+    priced.set_price(MSFT, 100.0)
+    out = act(priced, "sim_oauth2", "place_oca", orders=orders, client_order_id="g")
+    assert [leg["client_order_id"] for leg in out["legs"]] == ["g-2x", "g-2"]
+
+
 def test_entry_main_derives_the_key_so_a_redriven_step_sends_nothing(priced: Simulator) -> None:
     """Two entry.main calls of the same execution and step: one set of legs in the book."""
     args = {"action": "place_bracket", "credential": "sim_oauth2",

@@ -70,7 +70,7 @@ def test_month_with_two_expiries_asks_for_the_expiry(sim_reset: Simulator) -> No
     del args["expiry"]
     error = _refused(sim_reset, AmbiguousContract, **args)
     assert error.field == "expiry" and "20300111" in str(error) and "20300118" in str(error)
-    assert "expiry=20300111" in error.fix
+    assert error.fix == "narrow with expiry=20300111 (or pass conid=730000011)."
 
 
 def test_unlisted_strike_names_the_field_and_nearby_strikes(sim_reset: Simulator) -> None:

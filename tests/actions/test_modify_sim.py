@@ -207,3 +207,35 @@ def test_modify_through_entry_main_and_cli(priced: Simulator,
                      str(priced.credentials_file), f"order_id={oid}", "quantity=6"])
     printed = json.loads(capsys.readouterr().out)
     assert code == 0 and printed["quantity"] == 6.0 and _book(priced, oid)["quantity"] == 6.0
+
+
+def test_price_modify_of_a_fractional_order_keeps_its_size(priced: Simulator) -> None:
+    """Re-pricing BUY 1.25 (status prints 1.2) leaves the book's size at 1.25 shares."""
+    oid = _resting(priced, quantity=1.25)
+    out = act(priced, "sim_oauth2", "modify_order", order_id=oid, limit_price=97.5)
+    held = _book(priced, oid)
+    assert (held["quantity"], held["price"]) == (1.25, 97.5)
+    assert out["outcome"] == "applied" and len(held["modifications"]) == 1
+
+
+@pytest.mark.parametrize(("placed", "change"), [
+    ({"trailing_amount": 2, "trailing_type": "%"}, {"trailing_amount": 150}),
+    ({"trailing_amount": 150, "trailing_type": "amt", "side": "BUY"}, {"trailing_type": "%"})])
+def test_trailing_percent_of_100_or_more_is_refused_before_sending(
+        priced: Simulator, placed: dict[str, Any], change: dict[str, Any]) -> None:
+    """A new amount or type that makes the order trail by >= 100 %: InputError, nothing sent."""
+    args = {"symbol": "AAPL", "side": "SELL", "quantity": 1, "order_type": "TRAIL", **placed}
+    oid = str(act(priced, "sim_oauth2", "place_order", **args)["order_id"])
+    with pytest.raises(InputError) as err:
+        act(priced, "sim_oauth2", "modify_order", order_id=oid, **change)
+    assert err.value.field == "trailing_amount" and "trailing_amount=1.5" in str(err.value.fix)
+    assert _book(priced, oid)["modifications"] == []
+
+
+def test_quantity_equal_to_the_rounded_status_size_is_sent(priced: Simulator) -> None:
+    """BUY 1.25 (status prints 1.2) modified to quantity=1.2: applied, the book holds 1.2."""
+    oid = _resting(priced, quantity=1.25)
+    out = act(priced, "sim_oauth2", "modify_order", order_id=oid, quantity=1.2)
+    held = _book(priced, oid)
+    assert out["outcome"] == "applied" and held["quantity"] == 1.2
+    assert [m["quantity"] for m in held["modifications"]] == [1.2]

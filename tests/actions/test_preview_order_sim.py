@@ -104,6 +104,14 @@ def test_preview_of_a_sell_reports_the_position_going_down(pinned: Simulator) ->
     assert out["initial_margin"]["change"] < 0  # a smaller position needs less margin
 
 
+def test_preview_of_a_cash_quantity_order_reports_ibkrs_figures(pinned: Simulator) -> None:
+    """BUY cash_quantity=1000 LMT 98: a preview (amount near 1000 USD), nothing placed."""
+    out = act(pinned, CRED, "preview_order", symbol="AAPL", side="BUY", cash_quantity=1000,
+              order_type="LMT", limit_price=98)
+    assert out["amount"] == pytest.approx(1000.0, abs=98.0) and out["currency"] == "USD"
+    assert (out["quantity"], out["placed"], _submitting(pinned)) == (None, False, 0)
+
+
 def test_preview_sends_one_whatif_request_and_nothing_that_submits(pinned: Simulator) -> None:
     """The only order-path request of a preview is the whatif one; the book stays as it was."""
     before = _book(pinned)

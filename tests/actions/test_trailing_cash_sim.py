@@ -107,3 +107,14 @@ def test_derived_client_order_id_tells_trailing_amounts_apart() -> None:
     one = derive_client_order_id("e1", "s", {**base, "trailing_amount": 1})
     assert one == derive_client_order_id("e1", "s", {**base, "trailing_amount": "1.0"})
     assert one != derive_client_order_id("e1", "s", {**base, "trailing_amount": 2})
+
+
+def test_price_modify_of_a_cash_quantity_order_keeps_its_size(priced: Simulator) -> None:
+    """A limit-only modify of a cash-quantity order leaves the broker's share count as placed."""
+    out = act(priced, "sim_oauth2", "place_order", symbol="AAPL", side="BUY",
+              cash_quantity=1000, order_type="LMT", limit_price=98)
+    placed = _book(priced, out["order_id"])["quantity"]
+    act(priced, "sim_oauth2", "modify_order", order_id=out["order_id"], limit_price=97.5)
+    held = _book(priced, out["order_id"])
+    assert (held["price"], held["cashQty"]) == (97.5, 1000.0)
+    assert held["quantity"] == placed == pytest.approx(1000 / 98, abs=1e-4)
