@@ -605,6 +605,10 @@ class StreamClient:
                                   message=str(msg["error"])[:300], received_at=now))
             return
         with self._lock:
+            if conid not in self._quotes:
+                # Not asked for (or unsubscribed): a broker sending endless conids must not
+                # grow the per-conid state and the buffer without bound.
+                return
             state = self._raw.get(conid)
             if state is None:
                 state = self._raw[conid] = QuoteState(conid)

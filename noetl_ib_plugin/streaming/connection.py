@@ -199,8 +199,9 @@ def connect(url: str, *, open_timeout: float = 10.0, close_timeout: float = 2.0,
             user_agent_header: str | None = None, logger: logging.Logger | None = None,
             max_size: int | None = 2**20, ping_interval: float | None = None) -> Connection:
     """Open `url` (ws:// or wss://, verified TLS) and complete the opening handshake within
-    `open_timeout` s (afterwards the bound of one socket write or started read). Raises InvalidStatus when the server refuses it (e.g. HTTP 401), OSError
-    or TimeoutError when it cannot be reached. `ping_interval` must be None: IBKR's stream is
+    `open_timeout` s (afterwards the bound of one socket write or started read). Raises
+    InvalidStatus when the server refuses it (e.g. HTTP 401), OSError or TimeoutError when it
+    cannot be reached. `ping_interval` must be None: IBKR's stream is
     kept alive by `tic`, not by pings."""
     if ping_interval is not None:
         raise ValueError("this connection sends no pings of its own")

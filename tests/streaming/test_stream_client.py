@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,6 +27,7 @@ from noetl_ib_plugin.streaming import (
     TradeEvent,
     websocket_url,
 )
+from noetl_ib_plugin.streaming.connection import Connection, connect
 from noetl_ib_plugin.streaming.events import StatusEvent
 from tests.fixtures.simulators import CREDS, act, client_for
 
@@ -259,3 +261,56 @@ def test_no_secret_in_any_log_line(stream_sim: Simulator, cred: str,
     assert text  # something was logged
     for secret in secrets:
         assert secret not in text
+
+
+class _UnaskedQuotes:
+    """The simulator's real socket; once it authenticated, `smd` messages for conids nobody
+    subscribed (a hostile broker) come first."""
+
+    def __init__(self, ws: Connection, conids: deque[int]) -> None:
+        self._ws, self._conids, self._authenticated = ws, conids, False
+
+    def recv(self, timeout: float | None = None) -> str | bytes:
+        """A hostile quote while one is left after authentication, else the real message."""
+        if self._authenticated and self._conids:
+            conid = self._conids.popleft()
+            return f'{{"topic":"smd+{conid}","conid":{conid},"31":"1.5"}}'
+        text = self._ws.recv(timeout)
+        if isinstance(text, str) and '"authenticated":true' in text.replace(" ", ""):
+            self._authenticated = True
+        return text
+
+    def send(self, message: str) -> None:
+        """To the real socket."""
+        self._ws.send(message)
+
+    def close(self) -> None:
+        """The real socket's close."""
+        self._ws.close()
+
+    def __enter__(self) -> _UnaskedQuotes:
+        self._ws.__enter__()
+        return self
+
+
+def test_quotes_for_conids_never_subscribed_are_not_kept(stream_sim: Simulator) -> None:
+    """smd for 2000 conids nobody asked for: no event, no state kept; the subscribed one flows."""
+    unasked = deque(range(1_000_000, 1_002_000))
+
+    def connector(url: str, **kwargs: Any) -> Any:
+        return _UnaskedQuotes(connect(url, **kwargs), unasked)
+
+    stream_sim.set_price(AAPL, 190.0)
+    ib = client_for(stream_sim, "sim_oauth2")
+    with StreamClient(ib, settings=FAST, connector=connector) as stream:
+        stream.subscribe_quotes([AAPL], ["last"])
+        assert stream.wait_ready(5)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            event = stream.get(0.5)
+            assert not (isinstance(event, QuoteEvent) and event.conid >= 1_000_000), event
+            if not unasked and isinstance(event, QuoteEvent):
+                break
+        assert not unasked
+        assert stream.last_quote(1_000_000) is None and stream.last_quote(1_001_999) is None
+        assert stream.last_quote(AAPL) is not None
