@@ -29,6 +29,7 @@ from ..client import IBClient
 from ..client.keepalive import Keepalive, session_keepalive
 from ..common.backoff import RetryPolicy
 from ..common.quote_fields import FIELD_IDS, as_int
+from ..credentials.urls import UnsafeURL, check_url
 from ..errors import AuthError, ConfigurationError, SessionTakenOver, TransientError
 from .account_events import account_subscription, decode_other
 from .buffer import EventBuffer
@@ -101,12 +102,16 @@ class StreamSettings:
 
 def websocket_url(trading_base_url: str) -> str:
     """`https://host/v1/api` -> `wss://host/v1/api/ws` (`http` -> `ws`: only where the URL rule
-    already allowed plain http for REST)."""
+    already allowed plain http for REST). ConfigurationError for a root the REST URL rule refuses
+    (credentials/urls.py): the handshake carries the `api` cookie and OAuth 1.0a's token."""
+    try:
+        check_url(trading_base_url)  # the same rule as REST, again here: no ws:// to a remote host
+    except UnsafeURL as exc:
+        raise ConfigurationError(f"the stream's api_base_url {exc}", field="api_base_url",
+                                 fix="use an https:// api_base_url, e.g. "
+                                     "api_base_url=https://api.ibkr.com") from None
     parts = urlsplit(trading_base_url)
-    scheme = {"https": "wss", "http": "ws"}.get(parts.scheme)
-    if scheme is None:
-        raise ConfigurationError(f"no WebSocket for a trading root with scheme {parts.scheme!r}",
-                                 field="api_base_url", fix="use an https:// api_base_url.")
+    scheme = {"https": "wss", "http": "ws"}[parts.scheme.lower()]
     return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ws", "", ""))
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from noetl_ib_plugin.actions.order_lookup import live_orders
-from noetl_ib_plugin.errors import AuthError, SessionTakenOver
+from noetl_ib_plugin.errors import AuthError, ConfigurationError, SessionTakenOver
 from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.streaming import (
     ErrorEvent,
@@ -66,6 +66,15 @@ def test_websocket_url_follows_the_trading_root() -> None:
     """https -> wss, http -> ws (only where REST already allowed http), path + /ws."""
     assert websocket_url("https://api.ibkr.com/v1/api") == "wss://api.ibkr.com/v1/api/ws"
     assert websocket_url("http://127.0.0.1:5/v1/api/") == "ws://127.0.0.1:5/v1/api/ws"
+
+
+@pytest.mark.parametrize("root", ["http://api.ibkr.com/v1/api", "ftp://api.ibkr.com/v1/api",
+                                  "HTTP://api.ibkr.com/v1/api"])
+def test_websocket_url_refuses_plain_ws_to_a_remote_host(root: str) -> None:
+    """A careless non-https root is refused as REST refuses it, never turned into ws:// (cookie in clear)."""
+    with pytest.raises(ConfigurationError) as info:
+        websocket_url(root)
+    assert info.value.field == "api_base_url" and "https" in str(info.value)
 
 
 @pytest.mark.parametrize("cred", CREDS)
