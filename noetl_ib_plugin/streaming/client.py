@@ -60,6 +60,9 @@ TOPICS = ("orders", "trades", "pnl")
 _SUBSCRIBE = {"orders": "sor+{}", "trades": 'str+{"realtimeUpdatesOnly":true}', "pnl": "spl+{}"}
 _UNSUBSCRIBE = {"orders": "uor+{}", "trades": "utr+{}", "pnl": "upl+{}"}
 DEFAULT_QUOTE_FIELDS = ("last", "bid", "ask", "bid_size", "ask_size", "volume")
+#: Seconds after a re-authentication in which IBKR ending the stream's authentication again
+#: stops the stream (AuthError) instead of re-authenticating in a loop.
+REAUTH_WINDOW = 60.0
 #: Seconds a new reconnect waits for the previous reconnect's live-orders read to finish.
 RESYNC_WAIT = 30.0
 
@@ -329,6 +332,8 @@ class StreamClient:
         """Connect, pump, reconnect; end the buffer with the reason it stopped."""
         failures = reauths = 0
         reconnects = 0
+        #: When IBKR last ended an authenticated socket's authentication (clock seconds).
+        lost_auth_at: float | None = None
         while not self._stop.is_set():
             try:
                 ws = self._open(reauth=reauths > 0)
@@ -371,6 +376,12 @@ class StreamClient:
             except _Reconnect as exc:
                 if exc.reauth:
                     reauths += 1
+                    now = self._clock()
+                    # A socket that authenticates and is dropped again at once would otherwise
+                    # loop (each turn a forced brokerage session): twice within REAUTH_WINDOW stops.
+                    if lost_auth_at is not None and now - lost_auth_at < REAUTH_WINDOW:
+                        reauths += 1
+                    lost_auth_at = now
                     if reauths > 1:
                         self._stop_for_good(AuthError(
                             "IBKR ended the stream's authentication twice in a row",

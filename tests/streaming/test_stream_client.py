@@ -323,3 +323,33 @@ def test_quotes_for_conids_never_subscribed_are_not_kept(stream_sim: Simulator) 
         assert not unasked
         assert stream.last_quote(1_000_000) is None and stream.last_quote(1_001_999) is None
         assert stream.last_quote(AAPL) is not None
+
+
+class _DeauthAfterAuth(_UnaskedQuotes):
+    """The simulator's real socket; right after each real `sts authenticated: true`, a hostile
+    `sts authenticated: false` (a broker that lets every socket in and drops it at once)."""
+
+    def recv(self, timeout: float | None = None) -> str | bytes:
+        """The injected unauthenticated sts once per socket, else the real message."""
+        if self._authenticated and self._conids:
+            self._conids.popleft()
+            return '{"topic":"sts","args":{"authenticated":false,"competing":false}}'
+        return super().recv(timeout)
+
+
+def test_sts_unauthenticated_after_every_login_stops_instead_of_looping(
+        stream_sim: Simulator) -> None:
+    """Each re-authenticated socket dropped again at once: AuthError after one retry, no loop."""
+    def connector(url: str, **kwargs: Any) -> Any:
+        return _DeauthAfterAuth(connect(url, **kwargs), deque([1]))
+
+    ib = client_for(stream_sim, "sim_oauth2")
+    stream = StreamClient(ib, settings=FAST, connector=connector).start()
+    try:
+        deadline = time.monotonic() + 8
+        while stream.error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert isinstance(stream.error, AuthError), stream.connections
+        assert stream.connections == 2
+    finally:
+        stream.close()
