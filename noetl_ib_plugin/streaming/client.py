@@ -329,6 +329,16 @@ class StreamClient:
 
     # -- the reader thread ---------------------------------------------------------------------
     def _run(self) -> None:
+        """The reader thread: never dies without ending the buffer (a consumer in `get` or
+        `async for` would otherwise wait for ever)."""
+        try:
+            self._serve()
+        except Exception as exc:  # a broker's message or answer no branch expected
+            self._stop_for_good(TransientError(
+                f"the stream's reader stopped on an unexpected {type(exc).__name__}",
+                fix="start the stream again; report it with `-v` output if it repeats."))
+
+    def _serve(self) -> None:
         """Connect, pump, reconnect; end the buffer with the reason it stopped."""
         failures = reauths = 0
         reconnects = 0
@@ -579,7 +589,8 @@ class StreamClient:
             else:
                 self._order_updates(msg.get("args"), now)
         elif topic == "str":
-            for trade in msg.get("args") or []:
+            trades = msg.get("args")
+            for trade in trades if isinstance(trades, list) else []:
                 if isinstance(trade, dict):
                     self._emit(TradeEvent(trade=trade, received_at=now))
         elif topic == "spl":

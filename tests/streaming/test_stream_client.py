@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from noetl_ib_plugin.actions.order_lookup import live_orders
-from noetl_ib_plugin.errors import AuthError, ConfigurationError, SessionTakenOver
+from noetl_ib_plugin.errors import AuthError, ConfigurationError, SessionTakenOver, TransientError
 from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.streaming import (
     ErrorEvent,
@@ -351,5 +351,58 @@ def test_sts_unauthenticated_after_every_login_stops_instead_of_looping(
             time.sleep(0.05)
         assert isinstance(stream.error, AuthError), stream.connections
         assert stream.connections == 2
+    finally:
+        stream.close()
+
+
+class _OddMessages(_UnaskedQuotes):
+    """The simulator's real socket; once authenticated, `texts` (a hostile broker's) come first."""
+
+    def __init__(self, ws: Connection, texts: deque[str]) -> None:
+        super().__init__(ws, deque())
+        self._texts = texts
+
+    def recv(self, timeout: float | None = None) -> str | bytes:
+        """The next odd text after authentication, else the real message."""
+        if self._authenticated and self._texts:
+            return self._texts.popleft()
+        return super().recv(timeout)
+
+
+def test_odd_but_valid_json_keeps_the_stream_alive(stream_sim: Simulator) -> None:
+    """`str` args that are a number, a 5000-digit conid or order id: skipped, quotes go on."""
+    odd = deque(['{"topic":"str","args":1}',
+                 '{"topic":"smd+265598","conid":"' + "9" * 5000 + '","31":"1"}',
+                 '{"topic":"sor","args":[{"orderId":"' + "9" * 5000 + '","status":"Filled"}]}'])
+
+    def connector(url: str, **kwargs: Any) -> Any:
+        return _OddMessages(connect(url, **kwargs), odd)
+
+    stream_sim.set_price(AAPL, 190.0)
+    ib = client_for(stream_sim, "sim_oauth2")
+    with StreamClient(ib, settings=FAST, connector=connector) as stream:
+        stream.subscribe_quotes([AAPL], ["last"])
+        stream.subscribe("orders")
+        assert stream.wait_ready(5)
+        _next(stream, lambda e: isinstance(e, QuoteEvent) and e.last == 190.0)
+        stream_sim.set_price(AAPL, 192.0)
+        _next(stream, lambda e: isinstance(e, QuoteEvent) and e.last == 192.0)
+        assert not odd and stream.error is None and stream.orders() == []
+
+
+def test_an_unexpected_error_in_the_reader_ends_the_stream(stream_sim: Simulator) -> None:
+    """The reader thread failing on something unforeseen ends the buffer (typed), never a silent hang."""
+    def connector(url: str, **kwargs: Any) -> Any:
+        raise KeyError("a connector bug")
+
+    ib = client_for(stream_sim, "sim_oauth2")
+    stream = StreamClient(ib, settings=FAST, connector=connector).start()
+    try:
+        with pytest.raises(StreamClosed) as info:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                stream.get(0.2)
+        assert isinstance(info.value.__cause__, TransientError)
+        assert isinstance(stream.error, TransientError) and "KeyError" in str(stream.error)
     finally:
         stream.close()
