@@ -89,11 +89,15 @@ class TradingStream:
 
     def _conid(self, item: str | int) -> int:
         """A conid for a symbol (looked up once, like the REST actions do) or a conid."""
-        if isinstance(item, int) and not isinstance(item, bool):
-            return item
         text = str(item).strip()
-        if text.isdigit():
-            return int(text)
+        if (isinstance(item, int) and not isinstance(item, bool)) or text.isdigit():
+            # isascii: int() refuses other digits ('²') and more than 4300 of them (ValueError).
+            conid = item if isinstance(item, int) else \
+                int(text) if text.isascii() and len(text) <= 10 else 0
+            if not 0 < conid < 2**31:
+                raise InputError(f"{text[:20]!r} is not an IBKR contract id", field="quotes",
+                                 fix="give a symbol or a conid, e.g. quotes=['AAPL', 265598].")
+            return conid
         with self._lock:
             known = self._conids.get(text.upper())
         if known is None:

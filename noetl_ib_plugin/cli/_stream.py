@@ -59,6 +59,15 @@ def _words(value: Any) -> list[str]:
     return [w for w in str(value).split(",") if w.strip()]
 
 
+def _conid(word: str) -> int:
+    """One `conids=` word as IBKR's contract id (a positive whole number)."""
+    word = word.strip()
+    if not word.isdigit() or not 0 < int(word) < 2**31:
+        raise UsageError(f"conids: {word[:20]!r} is not an IBKR contract id; write digits, e.g. "
+                         "conids=265598 (or symbols=AAPL)", field="conids")
+    return int(word)
+
+
 @contextmanager
 def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
     """SIGINT and SIGTERM end the stream cleanly (main thread only; elsewhere they do not)."""
@@ -101,7 +110,7 @@ def cmd_stream(ns: argparse.Namespace, out: TextIO) -> int:
     stream = host.stream(client)
     wanted = (TOPICS[ns.topic], *_ALWAYS)
     if ns.topic == "quotes":
-        conids = [int(c) for c in _words(args.get("conids", ""))]
+        conids = [_conid(c) for c in _words(args.get("conids", ""))]
         conids += [resolve_contract(client, symbol=s).conid for s in _words(args.get("symbols", ""))]
         if not conids:
             raise UsageError("quotes needs symbols=AAPL or conids=265598", field="symbols")

@@ -162,8 +162,11 @@ def as_int(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip())
+    text = value.strip() if isinstance(value, str) else ""
+    # At most 19 digits (an int64, IBKR's widest id): int() of a broker's 5000-digit string
+    # raises ValueError (Python's digit limit), which would end the stream's reader thread.
+    if 0 < len(text) <= 19 and text.isascii() and text.isdigit():
+        return int(text)
     return None
 
 

@@ -29,6 +29,7 @@ from ..client import IBClient
 from ..client.keepalive import Keepalive, session_keepalive
 from ..common.backoff import RetryPolicy
 from ..common.quote_fields import FIELD_IDS, as_int
+from ..credentials.urls import UnsafeURL, check_url
 from ..errors import AuthError, ConfigurationError, SessionTakenOver, TransientError
 from .account_events import account_subscription, decode_other
 from .buffer import EventBuffer
@@ -59,6 +60,9 @@ TOPICS = ("orders", "trades", "pnl")
 _SUBSCRIBE = {"orders": "sor+{}", "trades": 'str+{"realtimeUpdatesOnly":true}', "pnl": "spl+{}"}
 _UNSUBSCRIBE = {"orders": "uor+{}", "trades": "utr+{}", "pnl": "upl+{}"}
 DEFAULT_QUOTE_FIELDS = ("last", "bid", "ask", "bid_size", "ask_size", "volume")
+#: Seconds after a re-authentication in which IBKR ending the stream's authentication again
+#: stops the stream (AuthError) instead of re-authenticating in a loop.
+REAUTH_WINDOW = 60.0
 #: Seconds a new reconnect waits for the previous reconnect's live-orders read to finish.
 RESYNC_WAIT = 30.0
 
@@ -101,12 +105,16 @@ class StreamSettings:
 
 def websocket_url(trading_base_url: str) -> str:
     """`https://host/v1/api` -> `wss://host/v1/api/ws` (`http` -> `ws`: only where the URL rule
-    already allowed plain http for REST)."""
+    already allowed plain http for REST). ConfigurationError for a root the REST URL rule refuses
+    (credentials/urls.py): the handshake carries the `api` cookie and OAuth 1.0a's token."""
+    try:
+        check_url(trading_base_url)  # the same rule as REST, again here: no ws:// to a remote host
+    except UnsafeURL as exc:
+        raise ConfigurationError(f"the stream's api_base_url {exc}", field="api_base_url",
+                                 fix="use an https:// api_base_url, e.g. "
+                                     "api_base_url=https://api.ibkr.com") from None
     parts = urlsplit(trading_base_url)
-    scheme = {"https": "wss", "http": "ws"}.get(parts.scheme)
-    if scheme is None:
-        raise ConfigurationError(f"no WebSocket for a trading root with scheme {parts.scheme!r}",
-                                 field="api_base_url", fix="use an https:// api_base_url.")
+    scheme = {"https": "wss", "http": "ws"}[parts.scheme.lower()]
     return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ws", "", ""))
 
 
@@ -336,9 +344,21 @@ class StreamClient:
 
     # -- the reader thread ---------------------------------------------------------------------
     def _run(self) -> None:
+        """The reader thread: never dies without ending the buffer (a consumer in `get` or
+        `async for` would otherwise wait for ever)."""
+        try:
+            self._serve()
+        except Exception as exc:  # a broker's message or answer no branch expected
+            self._stop_for_good(TransientError(
+                f"the stream's reader stopped on an unexpected {type(exc).__name__}",
+                fix="start the stream again; report it with `-v` output if it repeats."))
+
+    def _serve(self) -> None:
         """Connect, pump, reconnect; end the buffer with the reason it stopped."""
         failures = reauths = 0
         reconnects = 0
+        #: When IBKR last ended an authenticated socket's authentication (clock seconds).
+        lost_auth_at: float | None = None
         while not self._stop.is_set():
             try:
                 ws = self._open(reauth=reauths > 0)
@@ -381,6 +401,12 @@ class StreamClient:
             except _Reconnect as exc:
                 if exc.reauth:
                     reauths += 1
+                    now = self._clock()
+                    # A socket that authenticates and is dropped again at once would otherwise
+                    # loop (each turn a forced brokerage session): twice within REAUTH_WINDOW stops.
+                    if lost_auth_at is not None and now - lost_auth_at < REAUTH_WINDOW:
+                        reauths += 1
+                    lost_auth_at = now
                     if reauths > 1:
                         self._stop_for_good(AuthError(
                             "IBKR ended the stream's authentication twice in a row",
@@ -583,7 +609,8 @@ class StreamClient:
             else:
                 self._order_updates(msg.get("args"), now)
         elif topic == "str":
-            for trade in msg.get("args") or []:
+            trades = msg.get("args")
+            for trade in trades if isinstance(trades, list) else []:
                 if isinstance(trade, dict):
                     self._emit(TradeEvent(trade=trade, received_at=now))
         elif topic == "spl":
@@ -625,6 +652,10 @@ class StreamClient:
                                   message=str(msg["error"])[:300], received_at=now))
             return
         with self._lock:
+            if conid not in self._quotes:
+                # Not asked for (or unsubscribed): a broker sending endless conids must not
+                # grow the per-conid state and the buffer without bound.
+                return
             state = self._raw.get(conid)
             if state is None:
                 state = self._raw[conid] = QuoteState(conid)

@@ -114,8 +114,12 @@ class Connection:
             else:
                 protocol.receive_eof()
             events = protocol.events_received()
-            self._flush()  # pongs, the answer to a close frame
-            ended = not data or protocol.close_rcvd is not None or \
+            try:
+                self._flush()  # pongs, the answer to a close frame
+                stuck = False
+            except OSError:  # a peer that reads nothing (the write timed out) or a reset
+                stuck = True
+            ended = stuck or not data or protocol.close_rcvd is not None or \
                 protocol.parser_exc is not None or protocol.state is State.CLOSED
             if ended and protocol.state is not State.CLOSED:
                 # The server closed (or broke the protocol); its TCP close would follow, but
@@ -195,8 +199,9 @@ def connect(url: str, *, open_timeout: float = 10.0, close_timeout: float = 2.0,
             user_agent_header: str | None = None, logger: logging.Logger | None = None,
             max_size: int | None = 2**20, ping_interval: float | None = None) -> Connection:
     """Open `url` (ws:// or wss://, verified TLS) and complete the opening handshake within
-    `open_timeout` s. Raises InvalidStatus when the server refuses it (e.g. HTTP 401), OSError
-    or TimeoutError when it cannot be reached. `ping_interval` must be None: IBKR's stream is
+    `open_timeout` s (afterwards the bound of one socket write or started read). Raises
+    InvalidStatus when the server refuses it (e.g. HTTP 401), OSError or TimeoutError when it
+    cannot be reached. `ping_interval` must be None: IBKR's stream is
     kept alive by `tic`, not by pings."""
     if ping_interval is not None:
         raise ValueError("this connection sends no pings of its own")
@@ -231,7 +236,10 @@ def connect(url: str, *, open_timeout: float = 10.0, close_timeout: float = 2.0,
                 raise ConnectionError("the server closed the connection during the handshake")
         if protocol.handshake_exc is not None:
             raise protocol.handshake_exc
-        sock.settimeout(None)
+        # Not None: after select() a read or write that makes no progress for open_timeout s
+        # (a TLS record dripped byte by byte, a peer that reads none of our pongs) raises
+        # TimeoutError instead of holding the reader thread for ever.
+        sock.settimeout(open_timeout)
         conn = Connection(sock, protocol, close_timeout=close_timeout)
         for event in events:  # frames that came in the same read as the handshake's answer
             if isinstance(event, Frame):

@@ -87,6 +87,15 @@ def test_unknown_callback_topic_is_an_input_error(ticking_sim: Simulator) -> Non
         live.on("orders_typo", print)
 
 
+@pytest.mark.parametrize("item", ["\u00b2", "9" * 5000, -5, 0, 2**31])
+def test_a_conid_that_is_not_one_is_an_input_error(ticking_sim: Simulator, item: object) -> None:
+    """subscribe_quotes('²' / 5000 digits / -5): InputError naming quotes, not ValueError."""
+    with TradingClient("sim_oauth2", credentials_file=ticking_sim.credentials_file) as ib, \
+            ib.stream() as live, pytest.raises(InputError) as info:
+        live.subscribe_quotes([item])  # type: ignore[list-item]
+    assert info.value.field == "quotes" and "265598" in str(info.value)
+
+
 def test_callbacks_run_in_the_step_they_were_registered_in() -> None:
     """A callback registered inside a NoETL step runs in that step (its orders use the step's client)."""
     from types import SimpleNamespace

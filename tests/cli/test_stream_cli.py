@@ -74,6 +74,16 @@ def test_bad_arguments_are_usage_errors(ws_sim: Simulator,
     assert cli_main(_cli(ws_sim, "quotes", "--credential", "sim_oauth2")) == 2
 
 
+@pytest.mark.parametrize("conids", ["abc", "265598,x1", "-5", "0"])
+def test_a_conid_that_is_not_a_number_is_a_usage_error(
+        ws_sim: Simulator, capsys: pytest.CaptureFixture[str], conids: str) -> None:
+    """`stream quotes conids=abc`: exit 2 naming conids and a working example, not UnexpectedError."""
+    code = cli_main(_cli(ws_sim, "quotes", f"conids={conids}", "--credential", "sim_oauth2",
+                         "--duration", "1"))
+    err = capsys.readouterr().err
+    assert code == 2 and "conids=265598" in err and "Unexpected" not in err
+
+
 def test_sigterm_ends_the_stream_cleanly(ws_sim: Simulator, tmp_path: Path) -> None:
     """SIGTERM during `noetl-ib stream`: exit 0, whole JSON lines, no oauth_token in any output."""
     ws_sim.set_price(AAPL, 190.0)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -130,3 +134,64 @@ def test_a_dropped_connection_is_connection_closed_error() -> None:
         assert ws.recv(timeout=5) == "one"
         with pytest.raises(ConnectionClosedError):
             ws.recv(timeout=5)
+
+
+def _raw_server(after_handshake: Callable[[socket.socket], None]) -> tuple[str, threading.Event]:
+    """A hostile server on loopback: a real 101 answer, then `after_handshake(socket)`."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # its window fills soon
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def run() -> None:
+        conn, _ = listener.accept()
+        listener.close()
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += conn.recv(4096)
+        key = next(line.split(b":", 1)[1].strip() for line in request.split(b"\r\n")
+                   if line.lower().startswith(b"sec-websocket-key:"))
+        accept = base64.b64encode(hashlib.sha1(
+            key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        try:
+            after_handshake(conn)
+            stop.wait(30)
+        finally:
+            conn.close()
+
+    threading.Thread(target=run, daemon=True).start()
+    return f"ws://127.0.0.1:{listener.getsockname()[1]}/v1/api/ws", stop
+
+
+def test_a_server_that_pings_and_never_reads_ends_the_connection_in_time() -> None:
+    """Pings flooded by a server that reads nothing: the pongs' write times out, recv ends."""
+    def flood(conn: socket.socket) -> None:
+        conn.settimeout(0.5)
+        ping = b"\x89\x7d" + b"p" * 125
+        with contextlib.suppress(OSError):
+            while True:
+                conn.sendall(ping * 64)
+
+    url, stop = _raw_server(flood)
+    ws = connect(url, open_timeout=2, close_timeout=1)
+    outcome: list[BaseException] = []
+
+    def read() -> None:
+        while True:
+            try:
+                ws.recv(timeout=0.25)
+            except TimeoutError:
+                continue
+            except BaseException as exc:  # the test records how recv ended
+                outcome.append(exc)
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(15)
+    stop.set()
+    assert not reader.is_alive(), "recv hung writing pongs to a server that never reads"
+    assert isinstance(outcome[0], ConnectionClosedError)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from noetl_ib_plugin.actions.order_lookup import live_orders
-from noetl_ib_plugin.errors import AuthError, SessionTakenOver
+from noetl_ib_plugin.errors import AuthError, ConfigurationError, SessionTakenOver, TransientError
 from noetl_ib_plugin.simulator import Simulator
 from noetl_ib_plugin.streaming import (
     ErrorEvent,
@@ -26,6 +27,7 @@ from noetl_ib_plugin.streaming import (
     TradeEvent,
     websocket_url,
 )
+from noetl_ib_plugin.streaming.connection import Connection, connect
 from noetl_ib_plugin.streaming.events import StatusEvent
 from tests.fixtures.simulators import CREDS, act, client_for
 
@@ -64,6 +66,15 @@ def test_websocket_url_follows_the_trading_root() -> None:
     """https -> wss, http -> ws (only where REST already allowed http), path + /ws."""
     assert websocket_url("https://api.ibkr.com/v1/api") == "wss://api.ibkr.com/v1/api/ws"
     assert websocket_url("http://127.0.0.1:5/v1/api/") == "ws://127.0.0.1:5/v1/api/ws"
+
+
+@pytest.mark.parametrize("root", ["http://api.ibkr.com/v1/api", "ftp://api.ibkr.com/v1/api",
+                                  "HTTP://api.ibkr.com/v1/api"])
+def test_websocket_url_refuses_plain_ws_to_a_remote_host(root: str) -> None:
+    """A careless non-https root is refused as REST refuses it, never turned into ws:// (cookie in clear)."""
+    with pytest.raises(ConfigurationError) as info:
+        websocket_url(root)
+    assert info.value.field == "api_base_url" and "https" in str(info.value)
 
 
 @pytest.mark.parametrize("cred", CREDS)
@@ -259,3 +270,139 @@ def test_no_secret_in_any_log_line(stream_sim: Simulator, cred: str,
     assert text  # something was logged
     for secret in secrets:
         assert secret not in text
+
+
+class _UnaskedQuotes:
+    """The simulator's real socket; once it authenticated, `smd` messages for conids nobody
+    subscribed (a hostile broker) come first."""
+
+    def __init__(self, ws: Connection, conids: deque[int]) -> None:
+        self._ws, self._conids, self._authenticated = ws, conids, False
+
+    def recv(self, timeout: float | None = None) -> str | bytes:
+        """A hostile quote while one is left after authentication, else the real message."""
+        if self._authenticated and self._conids:
+            conid = self._conids.popleft()
+            return f'{{"topic":"smd+{conid}","conid":{conid},"31":"1.5"}}'
+        text = self._ws.recv(timeout)
+        if isinstance(text, str) and '"authenticated":true' in text.replace(" ", ""):
+            self._authenticated = True
+        return text
+
+    def send(self, message: str) -> None:
+        """To the real socket."""
+        self._ws.send(message)
+
+    def close(self) -> None:
+        """The real socket's close."""
+        self._ws.close()
+
+    def __enter__(self) -> _UnaskedQuotes:
+        self._ws.__enter__()
+        return self
+
+
+def test_quotes_for_conids_never_subscribed_are_not_kept(stream_sim: Simulator) -> None:
+    """smd for 2000 conids nobody asked for: no event, no state kept; the subscribed one flows."""
+    unasked = deque(range(1_000_000, 1_002_000))
+
+    def connector(url: str, **kwargs: Any) -> Any:
+        return _UnaskedQuotes(connect(url, **kwargs), unasked)
+
+    stream_sim.set_price(AAPL, 190.0)
+    ib = client_for(stream_sim, "sim_oauth2")
+    with StreamClient(ib, settings=FAST, connector=connector) as stream:
+        stream.subscribe_quotes([AAPL], ["last"])
+        assert stream.wait_ready(5)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            event = stream.get(0.5)
+            assert not (isinstance(event, QuoteEvent) and event.conid >= 1_000_000), event
+            if not unasked and isinstance(event, QuoteEvent):
+                break
+        assert not unasked
+        assert stream.last_quote(1_000_000) is None and stream.last_quote(1_001_999) is None
+        assert stream.last_quote(AAPL) is not None
+
+
+class _DeauthAfterAuth(_UnaskedQuotes):
+    """The simulator's real socket; right after each real `sts authenticated: true`, a hostile
+    `sts authenticated: false` (a broker that lets every socket in and drops it at once)."""
+
+    def recv(self, timeout: float | None = None) -> str | bytes:
+        """The injected unauthenticated sts once per socket, else the real message."""
+        if self._authenticated and self._conids:
+            self._conids.popleft()
+            return '{"topic":"sts","args":{"authenticated":false,"competing":false}}'
+        return super().recv(timeout)
+
+
+def test_sts_unauthenticated_after_every_login_stops_instead_of_looping(
+        stream_sim: Simulator) -> None:
+    """Each re-authenticated socket dropped again at once: AuthError after one retry, no loop."""
+    def connector(url: str, **kwargs: Any) -> Any:
+        return _DeauthAfterAuth(connect(url, **kwargs), deque([1]))
+
+    ib = client_for(stream_sim, "sim_oauth2")
+    stream = StreamClient(ib, settings=FAST, connector=connector).start()
+    try:
+        deadline = time.monotonic() + 8
+        while stream.error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert isinstance(stream.error, AuthError), stream.connections
+        assert stream.connections == 2
+    finally:
+        stream.close()
+
+
+class _OddMessages(_UnaskedQuotes):
+    """The simulator's real socket; once authenticated, `texts` (a hostile broker's) come first."""
+
+    def __init__(self, ws: Connection, texts: deque[str]) -> None:
+        super().__init__(ws, deque())
+        self._texts = texts
+
+    def recv(self, timeout: float | None = None) -> str | bytes:
+        """The next odd text after authentication, else the real message."""
+        if self._authenticated and self._texts:
+            return self._texts.popleft()
+        return super().recv(timeout)
+
+
+def test_odd_but_valid_json_keeps_the_stream_alive(stream_sim: Simulator) -> None:
+    """`str` args that are a number, a 5000-digit conid or order id: skipped, quotes go on."""
+    odd = deque(['{"topic":"str","args":1}',
+                 '{"topic":"smd+265598","conid":"' + "9" * 5000 + '","31":"1"}',
+                 '{"topic":"sor","args":[{"orderId":"' + "9" * 5000 + '","status":"Filled"}]}'])
+
+    def connector(url: str, **kwargs: Any) -> Any:
+        return _OddMessages(connect(url, **kwargs), odd)
+
+    stream_sim.set_price(AAPL, 190.0)
+    ib = client_for(stream_sim, "sim_oauth2")
+    with StreamClient(ib, settings=FAST, connector=connector) as stream:
+        stream.subscribe_quotes([AAPL], ["last"])
+        stream.subscribe("orders")
+        assert stream.wait_ready(5)
+        _next(stream, lambda e: isinstance(e, QuoteEvent) and e.last == 190.0)
+        stream_sim.set_price(AAPL, 192.0)
+        _next(stream, lambda e: isinstance(e, QuoteEvent) and e.last == 192.0)
+        assert not odd and stream.error is None and stream.orders() == []
+
+
+def test_an_unexpected_error_in_the_reader_ends_the_stream(stream_sim: Simulator) -> None:
+    """The reader thread failing on something unforeseen ends the buffer (typed), never a silent hang."""
+    def connector(url: str, **kwargs: Any) -> Any:
+        raise KeyError("a connector bug")
+
+    ib = client_for(stream_sim, "sim_oauth2")
+    stream = StreamClient(ib, settings=FAST, connector=connector).start()
+    try:
+        with pytest.raises(StreamClosed) as info:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                stream.get(0.2)
+        assert isinstance(info.value.__cause__, TransientError)
+        assert isinstance(stream.error, TransientError) and "KeyError" in str(stream.error)
+    finally:
+        stream.close()
