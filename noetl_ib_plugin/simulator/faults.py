@@ -145,13 +145,15 @@ def _flag(value: Any, key: str) -> bool:
 
 
 #: Which kind a forced request gets first: the ones few requests can carry before the wire ones.
-_FORCE_ORDER = (*ORDER_KINDS, *GARBAGE_KINDS, "reply_500", *WIRE_KINDS)
+_FORCE_ORDER = (*ORDER_KINDS, "modify_lost", *GARBAGE_KINDS, "reply_500", *WIRE_KINDS)
 
 
 def _applies(kind: str, method: str, path: str, plan: FaultPlan) -> bool:
     """Whether a fault of this kind can take effect on this request (see `Faults.decide`)."""
     if kind in GARBAGE_KINDS:
         return path.startswith(plan.garbage_paths) and method in plan.garbage_methods
+    if kind in ("modify_lost", "modify_fill_race"):
+        return method == "POST" and MODIFY_PATH.match(path) is not None
     if kind in ORDER_KINDS:
         return method == "POST" and path.startswith(ORDER_PATHS)
     if kind == "reply_500":
@@ -228,9 +230,12 @@ class Faults:
                 return FaultDecision()
             hit = {kind for kind in KINDS
                    if kind in plan.probabilities and self._rng.random() < plan.probabilities[kind]}
-            # One owed kind per request (the drawn ones stay as drawn): a kind still owed after
-            # this request (it could not take effect here) is forced onto a later one.
-            hit.update(next(([k] for k in self._owed() if _applies(k, method, path, plan)), []))
+            # One owed kind per request, without the wire kinds drawn beside it (they answer
+            # before the request is handled, or are counted instead of modify_lost); a kind
+            # still owed after this request (it could not take effect here) is forced later.
+            owed = next((k for k in self._owed() if _applies(k, method, path, plan)), None)
+            if owed is not None:
+                hit = (hit - set(WIRE_KINDS)) | {owed}
         chosen = None
         if path.startswith(plan.garbage_paths) and method in plan.garbage_methods:
             chosen = next((k for k in GARBAGE_KINDS if k in hit), None)

@@ -71,3 +71,18 @@ def test_the_key_is_shown_and_checked(sim_shared: Simulator) -> None:
     assert "at_least_once" not in requests.post(url, json={"http_500": 0.1}, timeout=5).json()
     with pytest.raises(ValueError, match="at_least_once"):
         FaultPlan.parse({"http_500": 0.1, "at_least_once": "yes"})
+
+
+def test_modify_lost_is_forced_onto_a_modify_and_not_pre_empted(sim_shared: Simulator,
+                                                                t: Trader) -> None:
+    """modify_lost waits for a modify POST and fires there, even beside a drawn http_500."""
+    placed = t.order(conid=AAPL, orderType="LMT", price=99.0, quantity=1, cOID="to-modify")
+    order_id = placed[0]["order_id"]
+    sim_shared.set_faults({"modify_lost": NEVER, "http_500": 1.0, "at_least_once": True,
+                           "paths": ["/v1/api/iserver/account/"]})
+    with pytest.raises(requests.ConnectionError):
+        t.post(f"/iserver/account/{t.account}/order/{order_id}",
+               json={"acctId": t.account, "conid": AAPL, "orderType": "LMT", "price": 98.5,
+                     "quantity": 1, "side": "BUY", "tif": "DAY"})
+    sim_shared.set_faults({})
+    assert sim_shared.stats()["faults_injected"].get("modify_lost") == 1
