@@ -244,7 +244,8 @@ def test_bare_options_and_arguments_in_fixes_exist() -> None:
     # Python callers also pass the entry point's and the bot client's own keywords
     # (credential=, allow_live=, keepalive_interval=, ...).
     inputs = set().union(*_action_inputs().values(), inspect.signature(entry_main).parameters,
-                         inspect.signature(TradingClient.__init__).parameters)
+                         inspect.signature(TradingClient.__init__).parameters,
+                         inspect.signature(TradingClient.stream).parameters)
     problems = []
     for where, text in FIXES:
         outside = re.sub(r"`[^`]*`", "", text)

@@ -111,8 +111,8 @@ def websocket_url(trading_base_url: str) -> str:
         check_url(trading_base_url)  # the same rule as REST, again here: no ws:// to a remote host
     except UnsafeURL as exc:
         raise ConfigurationError(f"the stream's api_base_url {exc}", field="api_base_url",
-                                 fix="use an https:// api_base_url, e.g. "
-                                     "api_base_url=https://api.ibkr.com") from None
+                                 fix="give the credential an https:// api_base_url, e.g. "
+                                     "`\"api_base_url\": \"https://api.ibkr.com\"`") from None
     parts = urlsplit(trading_base_url)
     scheme = {"https": "wss", "http": "ws"}[parts.scheme.lower()]
     return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ws", "", ""))

@@ -94,20 +94,22 @@ def test_async_for_over_a_live_stream_keeps_the_loop_free(stream_sim: Simulator)
             while True:
                 await asyncio.sleep(0.01)
                 ticks += 1
+                if ticks == 5:  # only a loop left free by `async for` gets here
+                    stream_sim.set_price(AAPL, 191.0)
 
-        side = asyncio.create_task(ticker())
         with StreamClient(ib, settings=FAST) as stream:
             stream.subscribe_quotes([AAPL], ["last"])
+            side = asyncio.create_task(ticker())
             async with asyncio.timeout(10):
                 async for event in stream:
-                    if isinstance(event, QuoteEvent):
+                    if isinstance(event, QuoteEvent) and event.last == 191.0:
                         side.cancel()
                         return event, ticks
         raise AssertionError("the stream ended without a quote")
 
     quote, ticks = asyncio.run(main())
-    assert quote.last == 190.0
-    assert ticks > 0  # the loop ran other tasks while the stream was connecting
+    assert quote.last == 191.0
+    assert ticks >= 5  # the loop ran the ticker while `async for` waited for the quote
 
 
 def test_trading_stream_async_for(stream_sim: Simulator) -> None:  # noqa: F811
