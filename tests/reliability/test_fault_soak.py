@@ -99,7 +99,9 @@ def test_modifications_exactly_once_and_reported_as_the_book_holds_them(
     modifies = summary["modifies"]
     assert modifies["applied_twice"] == 0, modifies["applied_twice_examples"]
     assert modifies["reported_differently"] == 0, modifies["reported_differently_examples"]
-    assert modifies["outcomes"].get("ok", 0) >= modifies["modify_calls"] * 0.4, modifies
+    # Enough applied to mean something: with modify_fill_race at 10 % and OCA siblings and
+    # bracket legs filling or cancelling first, OrderNotWorking is often over half of the calls.
+    assert modifies["outcomes"].get("ok", 0) >= max(3, modifies["modify_calls"] * 0.2), modifies
     assert modifies["reconciled"] >= 1  # modify_lost at 20 % made some answers lost
 
 
