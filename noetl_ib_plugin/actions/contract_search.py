@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
 from ..client import IBClient
 from ..common.quote_fields import as_int
 from ..errors import AmbiguousContract, ContractNotFound, InputError
 from .contracts import search
-from .derivative_parts import month_of, parse_month
+from .derivative_parts import checked_month, digits_as_text, month_of
 from .derivatives import utc_today
 from .field_errors import field_error
 from .models import EXCHANGE_PATTERN, SEC_TYPE_PATTERN, SYMBOL_PATTERN
@@ -52,19 +51,12 @@ class SearchContractsInput(BaseModel):
     @field_validator("month", mode="before")
     @classmethod
     def _digits(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        return digits_as_text(value)
 
     @field_validator("month", mode="after")
     @classmethod
     def _month(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        month = parse_month(value)
-        if month is None:
-            raise PydanticCustomError(
-                "month", "'{value}' is not a contract month; use IBKR's MMMYY, e.g. JAN30",
-                {"value": value[:16]})
-        return month
+        return checked_month(value)
 
     @model_validator(mode="after")
     def _month_needs_a_derivative(self) -> SearchContractsInput:

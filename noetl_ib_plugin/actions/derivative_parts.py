@@ -22,6 +22,8 @@ __all__ = [
     "MONTHS",
     "DerivativeFields",
     "Parts",
+    "checked_month",
+    "digits_as_text",
     "month_of",
     "parse_expiry",
     "parse_month",
@@ -42,6 +44,23 @@ _RIGHTS = {"C": "C", "CALL": "C", "P": "P", "PUT": "P"}
 def month_of(expiry: str) -> str:
     """IBKR's contract month (`JAN30`) of a `YYYYMMDD` date."""
     return f"{MONTHS[int(expiry[4:6]) - 1]}{expiry[2:4]}"
+
+
+def digits_as_text(value: Any) -> Any:
+    """`month=203001` / `expiry=20300118` on the command line arrive as JSON numbers."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def checked_month(value: str | None) -> str | None:
+    """A model's `month` as IBKR's MMMYY, or the validation error naming it."""
+    if value is None:
+        return None
+    month = parse_month(value)
+    if month is None:
+        raise PydanticCustomError(
+            "month", "'{value}' is not a contract month; use IBKR's MMMYY, e.g. JAN30",
+            {"value": value[:16]})
+    return month
 
 
 def parse_month(text: str) -> str | None:
@@ -142,20 +161,12 @@ class DerivativeFields(BaseModel):
     @field_validator("month", "expiry", mode="before")
     @classmethod
     def _part_digits(cls, value: Any) -> Any:
-        # `expiry=20300118` on the command line arrives as a JSON number.
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        return digits_as_text(value)
 
     @field_validator("month", mode="after")
     @classmethod
     def _part_month(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        month = parse_month(value)
-        if month is None:
-            raise PydanticCustomError(
-                "month", "'{value}' is not a contract month; use IBKR's MMMYY, e.g. JAN30",
-                {"value": value[:16]})
-        return month
+        return checked_month(value)
 
     @field_validator("expiry", mode="after")
     @classmethod
