@@ -376,7 +376,6 @@ class TradingClient:
         return self._run("wait_price", WaitPriceOutput, {
             "condition": condition, "symbol": symbol, "conid": conid, "timeout": timeout})
 
-    # preview22: what-if preview and P&L
     def preview_order(
         self,
         *,

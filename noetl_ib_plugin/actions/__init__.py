@@ -63,7 +63,6 @@ BUILTIN_ACTIONS: list[Action] = [
         description="Request cancellation of a working order by order_id.",
         trading=True,
     ),
-    # -- issue 22: modify --
     Action(
         name="modify_order",
         input_model=f"{__name__}.order_modify:ModifyOrderInput",
@@ -173,7 +172,6 @@ BUILTIN_ACTIONS: list[Action] = [
         description="Stream market data until a condition such as 'last >= 190' holds; a "
         "timeout is an outcome field.",
     ),
-    # preview22: what-if preview and P&L
     Action(
         name="preview_order",
         input_model=f"{__name__}.order_preview:PreviewOrderInput",

@@ -11,7 +11,7 @@ every leg is looked up by cOID.
 
 Every leg has its own cOID, so whatever went wrong is resolved leg by leg, all legs in one
 polling window (order_lookup.find_orders_by_coids): found -> placed (or inactive; a found order
-must be the leg asked for, orders._check_same_order), proven absent -> refused, lookup
+must be the leg asked for, orders.check_same_order), proven absent -> refused, lookup
 inconclusive -> unknown. The request is sent again (once, same cOIDs)
 only when every leg was proven absent within one brokerage session.
 """
@@ -29,7 +29,7 @@ from .order_fills import apply_status
 from .order_lookup import find_orders_by_coids, order_status_record
 from .order_questions import DuplicateCoid, submit_tickets
 from .order_states import INACTIVE
-from .orders import OrderSettings, _check_same_order, _from_answer
+from .orders import OrderSettings, check_same_order, record_from_answer
 
 __all__ = ["Leg", "LegResult", "place_group"]
 
@@ -86,7 +86,7 @@ def _lookup(client: IBClient, legs: list[Leg], settings: OrderSettings, why: str
     for leg in legs:
         record = found.get(leg.coid)
         if record is not None:
-            _check_same_order(leg.ticket, record)
+            check_same_order(leg.ticket, record)
             out.append(_held(leg, record, reconciled=True))
         else:
             out.append(LegResult(leg, "refused" if settled else "unknown",
@@ -97,7 +97,7 @@ def _lookup(client: IBClient, legs: list[Leg], settings: OrderSettings, why: str
 def _read_back(client: IBClient, leg: Leg, item: dict[str, Any]) -> dict[str, Any] | None:
     """The placed leg as IBKR's order status holds it; None when that order is not this leg
     (its order_ref is another cOID), so the answer's order cannot be trusted."""
-    record = _from_answer(item, leg.ticket)
+    record = record_from_answer(item, leg.ticket)
     try:
         found = order_status_record(client, record["order_id"])
     except IBPluginError as exc:

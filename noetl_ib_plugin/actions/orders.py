@@ -57,6 +57,7 @@ __all__ = [
     "ORDERS_PRIMED",
     "OrderSettings",
     "cancel_order",
+    "check_same_order",
     "derive_client_order_id",
     "find_order_by_coid",
     "get_open_orders",
@@ -64,6 +65,7 @@ __all__ = [
     "new_client_order_id",
     "normalize_order",
     "place_order",
+    "record_from_answer",
 ]
 
 log = logging.getLogger(__name__)
@@ -96,7 +98,7 @@ def _inactive(record: dict[str, Any], coid: str, reason: str | None) -> OrderIna
     )
 
 
-def _check_same_order(ticket: dict[str, Any], record: dict[str, Any]) -> None:
+def check_same_order(ticket: dict[str, Any], record: dict[str, Any]) -> None:
     """An order found under our cOID must be the order we asked for (idempotency-key rule)."""
     diff = differences(ticket, record)
     if diff:
@@ -127,7 +129,7 @@ def _reconcile(client: IBClient, ticket: dict[str, Any], settings: OrderSettings
             status=exc.status,
         ) from None
     if found is not None:
-        _check_same_order(ticket, found)
+        check_same_order(ticket, found)
     return found
 
 
@@ -204,7 +206,7 @@ def _submit_exactly_once(
         log.info("order %s confirmed absent; resending once with the same cOID", coid)
 
 
-def _from_answer(item: dict[str, Any], ticket: dict[str, Any]) -> dict[str, Any]:
+def record_from_answer(item: dict[str, Any], ticket: dict[str, Any]) -> dict[str, Any]:
     """The accepted ticket as IBKR's placement answer names it (order id and status)."""
     kind = ticket["orderType"]
     return {
@@ -264,7 +266,7 @@ def _place_order(client: IBClient, inp: PlaceOrderInput, settings: OrderSettings
             record.update(status="Filled", quantity=record["filled_quantity"])
         reason = None
     else:
-        record = _from_answer(item, ticket)
+        record = record_from_answer(item, ticket)
         reason = next((str(item[k]) for k in _REASON_KEYS if item.get(k)), None)
     if record.get("status") not in INACTIVE:
         record = with_fills(client, record)

@@ -349,7 +349,7 @@ ROUTES: list[Route] = [
     _r("GET", "/v1/api/iserver/account/order/status/{id}", order_status, bridge=True),
     _r("POST", "/v1/api/iserver/questions/suppress", suppress_questions, bridge=True),
     _r("POST", "/v1/api/iserver/questions/suppress/reset", suppress_reset, bridge=True),
-    # preview22: what-if preview (simulator/whatif.py) and partitioned P&L (simulator/pnl.py)
+    # What-if preview (simulator/whatif.py) and partitioned P&L (simulator/pnl.py).
     _r("POST", "/v1/api/iserver/account/{acct}/orders/whatif", whatif.whatif, bridge=True),
     _r("GET", "/v1/api/iserver/account/pnl/partitioned", pnl.partitioned, bridge=True,
        pace=("pnl",)),

@@ -191,7 +191,6 @@ def test_every_action_output_matches_its_published_schema(sim_reset: Simulator) 
                           until="done", timeout=5),
         "wait_price": act(sim_reset, "sim_oauth2", "wait_price", symbol="AAPL",
                           condition="last >= 1", timeout=5),
-        # preview22
         "preview_order": act(sim_reset, "sim_oauth2", "preview_order", symbol="AAPL",
                              side="BUY", quantity=1, order_type="LMT", limit_price=99.0),
         "get_pnl": act(sim_reset, "sim_oauth2", "get_pnl"),

@@ -54,7 +54,6 @@ CASES: dict[str, tuple[Callable[[Simulator], dict[str, Any]], str]] = {
                    "wait_order"),
     "wait_price": (lambda sim: {"symbol": "AAPL", "condition": "last >= 1", "timeout": 5},
                    "wait_price"),
-    # preview22
     "preview_order": (lambda sim: dict(RESTING), "preview_order"),
     "get_pnl": (lambda sim: {}, "get_pnl"),
     "search_contracts": (lambda sim: {"symbol": "AAPL", "sec_type": "OPT", "month": "JAN30"},

@@ -102,7 +102,6 @@ _WHERE = {
     "AuthStatusOutput": ".auth_status",
     **dict.fromkeys(("OrderGroupOutput", "OrderLeg"), ".order_groups"),
     **dict.fromkeys(("WaitOrderOutput", "WaitPriceOutput"), ".waits"),
-    # preview22: preview_order and get_pnl
     **dict.fromkeys(("PreviewChange", "PreviewOrderOutput"), ".preview"),
     "PnlOutput": ".pnl",
     **dict.fromkeys(("ContractSearchOutput", "FutureListing", "OptionStrikes", "SearchSection",
