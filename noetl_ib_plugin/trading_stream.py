@@ -16,6 +16,7 @@ REST calls of the same TradingClient (one token, one brokerage session, one pace
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -46,8 +47,8 @@ EVENT_TOPICS = ("quote", "order", "trade", "pnl", "resynced", "sts", "system", "
                 "summary", "ledger", "account", "bulletin", "notification", "unsubscribed", "*")
 
 
-#: Where callbacks run: `thread` (default) a dispatcher thread of their own; `inline` the
-#: socket's reader thread.
+#: Where callbacks run: `thread` (default) the socket's reader thread while they return within
+#: StreamSettings.callback_budget, then a thread of their own; `inline` always the reader thread.
 DISPATCH_MODES = ("thread", "inline")
 
 
@@ -55,14 +56,20 @@ class TradingStream:
     """A running stream: iterate its events, or register callbacks per topic (one or the other:
     callbacks take the events iteration would have given).
 
-    `dispatch="thread"` (default): callbacks run on a dispatcher thread of their own; a slow
+    Callbacks run one at a time, in the order the socket delivered the events, in a copy of the
+    context of the first `on` (a callback registered inside a NoETL step runs in that step).
+
+    `dispatch="thread"` (default): callbacks run on the socket's reader thread as long as each
+    returns within `StreamSettings.callback_budget` (0.1 s): no thread wake-up per message, about
+    half the CPU per message at steady quote rates (docs/benchmarks.md). The first callback
+    that runs longer gets the socket handed to a new reader thread (reading waits on it
+    for the budget at most), and from then on callbacks run on a thread of their own: a slow
     callback only lets events wait in the bounded buffer (quotes conflate, see EventBuffer).
-    `dispatch="inline"`: callbacks run on the socket's reader thread, in order, as ibind's
-    IbkrWsClient calls back: about half the CPU per message at steady quote rates (one thread
-    wake-up per message instead of two, docs/benchmarks.md), but while a callback runs the socket
-    is not read, `tic` is not sent and nothing conflates: a callback must return quickly (hand
-    slow work such as REST orders to a thread of your own). A slow callback does not make the
-    socket count as stale; one longer than IBKR's minute without `tic` can end the session.
+    `dispatch="inline"`: callbacks always run on the reader thread, as ibind's IbkrWsClient calls
+    back: while a callback runs the socket is not read, `tic` is not sent and nothing
+    conflates, so a callback must return quickly (hand slow work such as REST orders to a
+    thread of your own). A slow callback does not make the socket count as stale; one longer
+    than IBKR's minute without `tic` can end the session.
     """
 
     def __init__(self, client: IBClient, stream: StreamClient, *,
@@ -77,10 +84,10 @@ class TradingStream:
         self._conids: dict[str, int] = {}
         #: Replaced, never changed in place, under the lock: read without it on every event.
         self._callbacks: dict[str, tuple[Callable[[StreamEvent], object], ...]] = {}
+        self._routes: dict[str, tuple[Callable[[StreamEvent], object], ...]] = {}
         self._dispatcher: threading.Thread | None = None
-        #: Inline mode: the context of the first `on` (callbacks run in it) once registered.
+        #: The context of the first `on` (callbacks run in it) once registered.
         self._context: contextvars.Context | None = None
-        self._drained = False
 
     @property
     def client(self) -> StreamClient:
@@ -137,32 +144,41 @@ class TradingStream:
 
     def on(self, topic: str, callback: Callable[[StreamEvent], object]) -> None:
         """Call `callback(event)` for each event of `topic` (quote, order, trade, pnl, resynced,
-        sts, system, error, or * for all) on the dispatcher thread (the reader thread with
-        dispatch="inline"); exceptions are logged."""
+        sts, system, error, or * for all), on the thread the dispatch mode says (see the class);
+        exceptions are logged."""
         if topic not in EVENT_TOPICS:
             raise InputError(f"unknown event topic {topic!r}", field="topic",
                              fix=f"use one of: {', '.join(EVENT_TOPICS)}.")
         with self._lock:
             self._callbacks = {**self._callbacks,
                                topic: (*self._callbacks.get(topic, ()), callback)}
-            if self._inline:
-                if self._context is None:
-                    # In a copy of the caller's context, as the dispatcher thread runs them.
-                    self._context = contextvars.copy_context()
-                    self._stream.set_sink(self._inline_event)
-            elif self._dispatcher is None:
+            everyone = self._callbacks.get("*", ())
+            # What each topic calls, built once here rather than per event: its own callbacks,
+            # then the `*` ones (a topic missing here calls the `*` ones alone).
+            routes = {name: (*own, *everyone) for name, own in self._callbacks.items()
+                      if name != "*"}
+            routes["*"] = everyone
+            self._routes = routes
+            if self._context is None:
                 # In a copy of the caller's context: a callback registered inside a NoETL step
                 # runs in that step (its orders go through the step's client and token cache).
-                self._dispatcher = threading.Thread(target=contextvars.copy_context().run,
-                                                    args=(self._dispatch,),
-                                                    name="noetl-ib-stream-callbacks", daemon=True)
-                self._dispatcher.start()
+                context = self._context = contextvars.copy_context()
+                budget = None if self._inline else self._stream.settings.callback_budget
+                self._stream.set_delivery(functools.partial(context.run, self._drain),
+                                          budget=budget,
+                                          on_handoff=functools.partial(context.run,
+                                                                       self._take_over))
 
-    def _dispatch(self) -> None:
-        """Hand every event to its topic's callbacks until the stream ends."""
+    def _take_over(self) -> None:
+        """After a hand-over (a callback outran the budget): this thread, no longer the reader,
+        delivers every later event until the stream ends."""
+        self._dispatcher = threading.current_thread()
         while True:
             try:
                 event = self._stream.get(0.5)
+            except StreamOverflow:
+                log.exception("stream events were lost: the callbacks fell behind")
+                continue
             except StreamClosed:
                 return
             if event is not None:
@@ -170,36 +186,28 @@ class TradingStream:
 
     def _call(self, event: StreamEvent) -> None:
         """The event's topic's callbacks, then the `*` ones; each one's exception is logged."""
-        callbacks = self._callbacks
-        for callback in (*callbacks.get(event.topic, ()), *callbacks.get("*", ())):
+        routes = self._routes
+        for callback in routes.get(event.topic) or routes.get("*", ()):
             try:
                 callback(event)
             except Exception:
                 log.exception("stream callback for %s failed", event.topic)
 
-    def _inline_event(self, event: StreamEvent) -> None:
-        """Inline dispatch, on the reader thread: first the events queued before the first
-        callback (once), then this one, in the first `on`'s context."""
-        context = self._context
-        assert context is not None  # set before the sink is
-        if not self._drained:
-            self._drained = True
-            context.run(self._drain)
-        context.run(self._call, event)
-
     def _drain(self) -> None:
-        """Hand what the buffer holds to the callbacks (a loss it reports is logged)."""
+        """Hand what the buffer holds to the callbacks (on the reader thread; a loss the buffer
+        reports is logged)."""
+        get, call = self._stream.get, self._call
         while True:
             try:
-                queued = self._stream.get(0)
+                queued = get(0)
             except StreamOverflow:
-                log.exception("stream events were lost before the first callback")
+                log.exception("stream events were lost: the callbacks fell behind")
                 continue
             except StreamClosed:
                 return
             if queued is None:
                 return
-            self._call(queued)
+            call(queued)
 
     def get(self, timeout: float) -> StreamEvent | None:
         """The next event, or None after `timeout` s."""
@@ -215,10 +223,11 @@ class TradingStream:
 
     def wait(self, seconds: float) -> None:
         """Let callbacks run for `seconds` (or until the stream stops); raises its error."""
-        if self._inline:
+        thread = self._dispatcher
+        if thread is None:
             self._stream.join(seconds)
-        elif self._dispatcher is not None:
-            self._dispatcher.join(seconds)
+        else:
+            thread.join(seconds)
         if self._stream.error is not None:
             raise self._stream.error
 

@@ -55,8 +55,10 @@ class EventBuffer:
         self._closed: BaseException | None = None
         self._ended = False
 
-    def put(self, event: StreamEvent) -> bool:
-        """Queue an event; False when it was lost to a full buffer (the consumer will be told)."""
+    def put(self, event: StreamEvent, *, wake: bool = True) -> bool:
+        """Queue an event; False when it was lost to a full buffer (the consumer will be told).
+        `wake=False` leaves parked consumers parked until `wake()`: a reader about to block
+        wakes them once, while it gives up the GIL, instead of once per message."""
         with self._lock:
             if isinstance(event, QuoteEvent):
                 pending = self._quotes.get(event.conid)
@@ -73,9 +75,16 @@ class EventBuffer:
             else:
                 self._order.append(event)
                 self._others += 1
-            if self._waiters:
+            if wake and self._waiters:
                 self._wake()
             return True
+
+    def wake(self) -> None:
+        """Release parked consumers if something was queued with `wake=False`."""
+        if self._waiters and self._order:  # a plain look first: the lock only when needed
+            with self._lock:
+                if self._order:
+                    self._wake()
 
     def _wake(self) -> None:
         """Release every parked consumer (caller holds the state lock)."""

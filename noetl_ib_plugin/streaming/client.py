@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import orjson
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from ..client import IBClient
@@ -49,6 +50,10 @@ from .quotes import QuoteState
 from .resync import Resync
 
 __all__ = ["StreamClient", "StreamSettings", "websocket_url"]
+
+#: IBKR's messages parsed by orjson (C, about 4x the standard library's speed on `smd`
+#: messages: bench_stream.py); its errors are ValueErrors like json's.
+_loads = orjson.loads
 
 log = logging.getLogger(__name__)
 #: The library's logger, WARNING and up only: its DEBUG prints the handshake (the `api` cookie
@@ -93,6 +98,10 @@ class StreamSettings:
     #: REST `POST /tickle` period while the stream runs (IBKR: every few minutes besides
     #: `tic`), through the session's keepalive; 0: none (the caller keeps the session alive).
     rest_tickle_interval: float = 180.0
+    #: Callbacks delivered on the reader thread (`set_delivery`): one still running after this
+    #: many seconds gets the socket handed to a new reader thread, so reading never waits
+    #: longer than this on a callback.
+    callback_budget: float = 0.1
 
     def __post_init__(self) -> None:
         """IBKR drops `/iserver` without a `tic` for a minute: refuse a longer period."""
@@ -116,6 +125,10 @@ def websocket_url(trading_base_url: str) -> str:
     parts = urlsplit(trading_base_url)
     scheme = {"https": "wss", "http": "ws"}[parts.scheme.lower()]
     return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ws", "", ""))
+
+
+class _HandedOff(Exception):
+    """A callback outran callback_budget: another thread reads the socket now."""
 
 
 class _Reconnect(Exception):
@@ -171,8 +184,13 @@ class StreamClient:
         self.error: BaseException | None = None
         #: Sockets opened so far (1 + reconnects).
         self.connections = 0
-        #: Set by `set_sink`: every event goes to it on the reader thread instead of the buffer.
-        self._sink: Callable[[StreamEvent], object] | None = None
+        #: Set by `set_delivery`: the reader thread hands queued events to it after each message.
+        self._deliver: Callable[[], object] | None = None
+        self._on_handoff: Callable[[], object] | None = None
+        #: Guards the hand-over of the socket from a reader stuck in a callback to a new one.
+        self._role = threading.Lock()
+        #: When the reader thread started its current delivery (clock seconds), else None.
+        self._delivering_since: float | None = None
 
     # -- subscriptions (any thread) ------------------------------------------------------------
     def subscribe_quotes(self, conids: Iterable[int],
@@ -251,12 +269,55 @@ class StreamClient:
         with self._lock:
             return [dict(o) for o in self._orders.values()]
 
-    def set_sink(self, sink: Callable[[StreamEvent], object]) -> None:
-        """From now on hand every event to `sink(event)` on the reader thread, in order,
-        instead of queueing it (inline dispatch: TradingStream(dispatch="inline")). The sink
-        should return quickly: while it runs the socket is not read (a slow sink does not make
-        the socket count as stale: silence is measured from the end of the last sink call)."""
-        self._sink = sink
+    def set_delivery(self, deliver: Callable[[], object], *, budget: float | None = None,
+                     on_handoff: Callable[[], object] | None = None) -> None:
+        """From now on the reader thread calls `deliver()` after each message to hand what the
+        buffer holds to callbacks (no thread wake-up per message). `budget` None: always so
+        (a slow callback holds up reading; silence is measured from its end). `budget` seconds
+        (settings.callback_budget): a delivery still running after it gets the socket handed to
+        a new reader thread, and the stuck thread, once its callback returns, runs
+        `on_handoff()` (deliver from the buffer on a thread of its own until the stream ends)."""
+        with self._role:
+            self._deliver, self._on_handoff = deliver, on_handoff
+        if budget is not None:
+            threading.Thread(target=self._watch, args=(budget,), name="noetl-ib-stream-watch",
+                             daemon=True).start()
+
+    def _watch(self, budget: float) -> None:
+        """Hand the socket to a new reader when a delivery outruns `budget` s (checked every
+        half budget); ends with the stream or after the one hand-over."""
+        while not self._stop.wait(budget / 2):
+            thread = self._thread
+            if self.error is not None or (thread is not None and not thread.is_alive()):
+                return
+            with self._role:
+                since = self._delivering_since
+                if since is None or self._deliver is None or self._clock() - since < budget:
+                    continue
+                self._deliver = None  # the buffer is read by the stuck thread from now on
+                reader = threading.Thread(target=self._run, args=(self._ws,),
+                                          name="noetl-ib-stream", daemon=True)
+                self._thread = reader
+                reader.start()  # started under the lock: close() never joins an unstarted one
+            log.info("a stream callback ran past %g s: the socket moved to a new reader thread",
+                     budget)
+            return
+
+    def _deliver_now(self) -> None:
+        """Hand queued events to the delivery; _HandedOff when a callback ran so long that a
+        new reader took the socket meanwhile (this thread then touches it no more)."""
+        deliver = self._deliver
+        if deliver is None:
+            return
+        self._delivering_since = self._clock()
+        try:
+            deliver()
+        finally:
+            with self._role:
+                self._delivering_since = None
+                handed_off = self._thread is not threading.current_thread()
+        if handed_off:
+            raise _HandedOff
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> StreamClient:
@@ -343,57 +404,72 @@ class StreamClient:
         self.close()
 
     # -- the reader thread ---------------------------------------------------------------------
-    def _run(self) -> None:
+    def _run(self, resume: WebSocket | None = None) -> None:
         """The reader thread: never dies without ending the buffer (a consumer in `get` or
-        `async for` would otherwise wait for ever)."""
+        `async for` would otherwise wait for ever). `resume`: a socket handed over open."""
         try:
-            self._serve()
+            self._serve(resume)
+        except _HandedOff:
+            # Another thread reads the socket now; this one goes on delivering from the buffer.
+            if self._on_handoff is not None:
+                self._on_handoff()
+            return
         except Exception as exc:  # a broker's message or answer no branch expected
             self._stop_for_good(TransientError(
                 f"the stream's reader stopped on an unexpected {type(exc).__name__}",
                 fix="start the stream again; report it with `-v` output if it repeats."))
+        deliver = self._deliver
+        if deliver is not None:
+            deliver()  # the last events (no socket left to hand over: no budget)
 
-    def _serve(self) -> None:
+    def _serve(self, resume: WebSocket | None = None) -> None:
         """Connect, pump, reconnect; end the buffer with the reason it stopped."""
         failures = reauths = 0
         reconnects = 0
         #: When IBKR last ended an authenticated socket's authentication (clock seconds).
         lost_auth_at: float | None = None
         while not self._stop.is_set():
-            try:
-                ws = self._open(reauth=reauths > 0)
-            except (SessionTakenOver, AuthError, ConfigurationError) as exc:
-                self._stop_for_good(exc)
-                return
-            except _Reconnect as exc:
-                reauths += 1
-                if reauths > 1:
-                    self._stop_for_good(AuthError(
-                        f"IBKR refused the stream again after a re-authentication: {exc.reason}",
-                        fix="check the credential with `noetl-ib run auth_status --credential "
-                            "NAME`; another session may hold this username."))
+            if resume is not None:
+                # Handed over by a reader held up in a callback: open, authenticated, subscribed.
+                ws, resume, resumed = resume, None, True
+            else:
+                resumed = False
+                try:
+                    ws = self._open(reauth=reauths > 0)
+                except (SessionTakenOver, AuthError, ConfigurationError) as exc:
+                    self._stop_for_good(exc)
                     return
-                continue
-            except (OSError, TimeoutError, WebSocketException, TransientError) as exc:
-                failures += 1
-                if failures >= self.settings.max_failures:
-                    self._stop_for_good(TransientError(
-                        f"the stream could not connect {failures} times in a row: "
-                        f"{type(exc).__name__}"))
-                    return
-                self._emit(ErrorEvent(kind="connect_failed", message=_safe(exc),
-                                      received_at=self._wall()))
-                self._backoff(failures)
-                continue
-            failures = 0
-            self.connections += 1
-            self._ws = ws
+                except _Reconnect as exc:
+                    reauths += 1
+                    if reauths > 1:
+                        self._stop_for_good(AuthError(
+                            f"IBKR refused the stream again after a re-authentication: {exc.reason}",
+                            fix="check the credential with `noetl-ib run auth_status --credential "
+                                "NAME`; another session may hold this username."))
+                        return
+                    continue
+                except (OSError, TimeoutError, WebSocketException, TransientError) as exc:
+                    failures += 1
+                    if failures >= self.settings.max_failures:
+                        self._stop_for_good(TransientError(
+                            f"the stream could not connect {failures} times in a row: "
+                            f"{type(exc).__name__}"))
+                        return
+                    self._emit(ErrorEvent(kind="connect_failed", message=_safe(exc),
+                                          received_at=self._wall()))
+                    self._backoff(failures)
+                    continue
+                failures = 0
+                self.connections += 1
+                self._ws = ws
+            backoff = 0
             try:
-                self._resubscribe(ws)
-                if self.connections > 1:
-                    reconnects += 1
-                    self._resync(reconnects)
-                reauths = 0
+                if not resumed:
+                    self._resubscribe(ws)
+                    if self.connections > 1:
+                        reconnects += 1
+                        self._resync(reconnects)
+                    reauths = 0
                 self._pump(ws)
             except SessionTakenOver as exc:
                 self._stop_for_good(exc)
@@ -414,15 +490,18 @@ class StreamClient:
                         return
                 self._emit(ErrorEvent(kind="reconnect", message=exc.reason,
                                       received_at=self._wall()))
-                self._backoff(1)
+                backoff = 1
             except (ConnectionClosed, OSError) as exc:
                 self._emit(ErrorEvent(kind="reconnect", message=_safe(exc),
                                       received_at=self._wall()))
-                self._backoff(1)
+                backoff = 1
             finally:
-                self._ready.clear()
-                self._ws = None
-                _quiet_close(ws)
+                if self._thread is threading.current_thread():  # else: the new reader's socket
+                    self._ready.clear()
+                    self._ws = None
+                    _quiet_close(ws)
+            if backoff:
+                self._backoff(backoff)
         self.buffer.end(self.error)
 
     def _stop_for_good(self, exc: BaseException) -> None:
@@ -440,7 +519,9 @@ class StreamClient:
             keepalive.stop()
 
     def _backoff(self, n: int) -> None:
-        """Exponential backoff with jitter, cut short by close()."""
+        """Exponential backoff with jitter, cut short by close(); what the failure announced
+        is delivered first."""
+        self._deliver_now()
         self._stop.wait(self._reconnect.delay(n))
 
     def _open(self, *, reauth: bool) -> WebSocket:
@@ -544,65 +625,73 @@ class StreamClient:
     def _pump(self, ws: WebSocket) -> None:
         """Read, send `tic` when due, drain the outbox, replace a stale socket, renew quotes."""
         s = self.settings
-        now = self._clock()
+        clock, recv, handle, stop = self._clock, ws.recv, self._handle, self._stop.is_set
+        wake = self.buffer.wake
+        now = clock()
         last_rx, next_tic, renew_at = now, now + s.tic_interval, now + s.renew_quotes_after
-        while not self._stop.is_set():
+        # The next time something besides reading is due (tic, stale check, renewal).
+        due = min(next_tic, last_rx + s.stale_after)
+        self._deliver_now()  # what the handshake announced (sts, system)
+        while not stop():
             if self._pending is not None and self._pending.done():
                 self._finish_resync()
+                self._deliver_now()
             if self._outbox:  # a plain look first: the lock only when something waits
                 with self._lock:
                     outgoing = list(self._outbox)
                     self._outbox.clear()
                 for command in outgoing:
                     ws.send(command)
-            wait = min(0.25, max(0.0, min(next_tic, last_rx + s.stale_after) - self._clock()))
+            # Consumers woken once per read, just before this thread blocks (buffer.wake).
+            wake()
             text: str | bytes | None
             try:
-                text = ws.recv(timeout=wait)
+                text = recv(min(0.25, max(0.0, due - now)))
             except TimeoutError:
                 text = None
-            now = self._clock()
-            if isinstance(text, str):
-                self._handle(text)
-                # After the message's handling: an inline sink's time is not the socket's silence.
-                last_rx = now if self._sink is None else self._clock()
+            now = clock()
+            if text.__class__ is str:
+                handle(text)
+                if self._deliver is not None:
+                    self._deliver_now()
+                    now = clock()  # a callback's time is not the socket's silence
+                last_rx = now
             elif now - last_rx >= s.stale_after:
                 raise _Reconnect(f"no message for {s.stale_after:g} s: stale socket replaced")
             if now >= next_tic:
                 ws.send("tic")
                 next_tic = now + s.tic_interval
+            due = min(next_tic, last_rx + s.stale_after)
             if now >= renew_at:
                 renew_at = now + s.renew_quotes_after
                 with self._lock:
                     self._outbox.extend(_smd(c, ids) for c, ids in self._quotes.items())
 
     def _emit(self, event: StreamEvent) -> None:
-        """Queue an event for the consumer (or hand it to the inline sink)."""
-        sink = self._sink
-        if sink is None:
-            self.buffer.put(event)
-        else:
-            sink(event)
+        """Queue an event for the consumer."""
+        self.buffer.put(event)
 
     def _handle(self, text: str) -> bool:
         """One message; True when it was `sts authenticated: true`."""
         now = self._wall()
         try:
-            msg = json.loads(text)
+            msg = _loads(text)
         except ValueError:
             self._emit(ErrorEvent(kind="malformed", message=f"a frame that is not JSON "
                                   f"({len(text)} characters) was skipped", received_at=now))
             return False
-        if not isinstance(msg, dict):
+        if msg.__class__ is not dict:
             return False
-        topic = str(msg.get("topic", ""))
-        if topic == "sts":
+        topic = msg.get("topic")
+        if topic.__class__ is not str:
+            topic = "" if topic is None else str(topic)
+        if topic.startswith("smd+"):  # market data first: nearly every message is one
+            self._quote(topic, msg, now)
+        elif topic == "sts":
             return self._status(msg.get("args"), now)
-        if topic == "system":
+        elif topic == "system":
             if "success" in msg:
                 self._emit(SystemEvent(username=str(msg["success"]), received_at=now))
-        elif topic.startswith("smd+"):
-            self._quote(topic, msg, now)
         elif topic == "sor":
             if self._pending is not None:
                 self._pending.deferred.append((msg.get("args"), now))
@@ -644,9 +733,11 @@ class StreamClient:
 
     def _quote(self, topic: str, msg: dict[str, Any], now: float) -> None:
         """Merge `smd` fields into the conid's quote and queue the typed result."""
-        conid = as_int(msg.get("conid")) or as_int(topic.partition("+")[2])
-        if conid is None:
-            return
+        conid = msg.get("conid")
+        if conid.__class__ is not int:
+            conid = as_int(conid) or as_int(topic.partition("+")[2])
+            if conid is None:
+                return
         if "error" in msg:
             self._emit(ErrorEvent(kind=market_data_error_kind(msg["error"]),
                                   message=str(msg["error"])[:300], received_at=now))
@@ -661,7 +752,7 @@ class StreamClient:
                 state = self._raw[conid] = QuoteState(conid)
             event = state.apply(msg, now)
             self._last[conid] = event
-        self._emit(event)
+        self.buffer.put(event, wake=False)  # woken when the reader next blocks (_pump)
 
     def _order_updates(self, args: Any, now: float) -> None:
         """Merge each `sor` entry into its order's full state and queue it."""

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import select
 import socket
 import ssl
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from websockets.client import ClientProtocol
@@ -62,6 +64,13 @@ class Connection:
         self._messages: deque[str | bytes] = deque()
         self._fragments: list[Frame] = []
         self._finished = False
+        self._tls = isinstance(sock, ssl.SSLSocket)
+        #: poll(2) on this one socket, registered once (select() builds three lists per call).
+        self._poll: Callable[[int], list[tuple[int, int]]] | None = None
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock.fileno(), select.POLLIN)
+            self._poll = poller.poll
 
     def __enter__(self) -> Connection:
         return self
@@ -73,31 +82,35 @@ class Connection:
     def recv(self, timeout: float | None = None) -> str | bytes:
         """The next message (text as str); TimeoutError after `timeout` s, ConnectionClosed
         once the connection ended (messages received before the end come first)."""
-        if self._messages:
-            return self._messages.popleft()
-        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        messages = self._messages
+        if messages:
+            return messages.popleft()
         if not self._reading.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
             raise TimeoutError("another thread is reading this WebSocket")
         try:
-            while not self._messages:
+            deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+            while not messages:
                 if self._finished:
                     raise self._protocol.close_exc
                 left = None if deadline is None else deadline - time.monotonic()
                 if not self._readable(left):
                     raise TimeoutError("no WebSocket message in time")
                 self._read_once()
-            return self._messages.popleft()
+            return messages.popleft()
         finally:
             self._reading.release()
 
     def _readable(self, timeout: float | None) -> bool:
         """Whether bytes wait on the socket (a TLS socket may hold decrypted bytes already)."""
-        if isinstance(self._sock, ssl.SSLSocket) and self._sock.pending():
+        if self._tls and self._sock.pending():  # type: ignore[attr-defined]
             return True
-        if timeout is not None and timeout <= 0:
-            timeout = 0.0
-        ready, _, _ = select.select([self._sock], [], [], timeout)
-        return bool(ready)
+        if self._poll is None:  # no poll(2) on this platform
+            ready, _, _ = select.select([self._sock], [], [], None if timeout is None
+                                        else max(0.0, timeout))
+            return bool(ready)
+        # poll(2) takes whole milliseconds: round up, so a short wait is not a busy loop.
+        return bool(self._poll(-1 if timeout is None else
+                               max(0, math.ceil(timeout * 1000))))
 
     def _read_once(self) -> None:
         """One socket read fed to the protocol; complete messages queued; the end noticed."""
@@ -125,8 +138,14 @@ class Connection:
                 # The server closed (or broke the protocol); its TCP close would follow, but
                 # nothing more can come from it.
                 protocol.receive_eof()
+        fragments, messages = self._fragments, self._messages
         for event in events:
-            if isinstance(event, Frame):
+            if event.__class__ is not Frame:
+                continue
+            if event.opcode is Opcode.TEXT and event.fin and not fragments:
+                # The common case, one whole text frame (str() decodes any buffer, no copy).
+                messages.append(str(event.data, "utf-8"))
+            else:
                 self._frame(event)
         if ended:
             self._end()

@@ -25,6 +25,11 @@ from .events import QuoteEvent
 __all__ = ["QuoteState", "new_quote", "with_merged"]
 
 _PRIOR = "31"
+#: Field id -> (snapshot name, numeric?) for every id with a name or a numeric type: one lookup
+#: per key (ids outside it keep their id as name and go through the general parser).
+_KNOWN: dict[str, tuple[str, bool]] = {
+    fid: (NAME_BY_ID.get(fid, fid), fid in NUMERIC_FIELDS)
+    for fid in (*NAME_BY_ID, *NUMERIC_FIELDS)}
 #: Every field of a QuoteEvent is given on construction, so all count as set (as model_construct
 #: with every field would say).
 _FIELDS_SET = frozenset(QuoteEvent.model_fields)
@@ -70,9 +75,12 @@ class QuoteState:
         changed: list[str] = []
         fields, halted = self.fields, self.halted
         for fid, value in msg.items():
-            if not fid.isdigit():
-                continue
-            name = NAME_BY_ID.get(fid, fid)
+            known = _KNOWN.get(fid)
+            if known is None:
+                if not fid.isdigit():  # topic, conid, _updated, server_id, ...
+                    continue
+                known = (fid, False)  # an id without a name stays by id
+            name, numeric = known
             changed.append(name)
             if fid == AVAILABILITY:
                 self.availability = value
@@ -82,10 +90,11 @@ class QuoteState:
                 if fid == _PRIOR:
                     self.prior = False
                 continue
-            if fid in NUMERIC_FIELDS and value.__class__ is str and _plain(value):
+            if numeric and value.__class__ is str and _plain(value):
                 # What parse_snapshot_field gives a plain decimal, without its four calls.
                 fields[name] = float(value) if "." in value else int(value)
-                halted.discard(fid)
+                if halted:
+                    halted.discard(fid)
                 if fid == _PRIOR:
                     self.prior = False
                 continue

@@ -102,12 +102,19 @@ def test_callbacks_run_in_the_step_they_were_registered_in() -> None:
     from typing import Any, cast
 
     from noetl_ib_plugin.common.step_context import StepContext, current_step, running_step
-    from noetl_ib_plugin.streaming import StreamClosed
+    from noetl_ib_plugin.streaming import StreamClosed, StreamSettings
     from noetl_ib_plugin.trading_stream import TradingStream
 
     class OneEvent:
+        """The StreamClient surface callbacks use: a reader thread (outside the step) delivers."""
+
+        settings = StreamSettings()
+
         def __init__(self) -> None:
             self.events = [SimpleNamespace(topic="order")]
+
+        def set_delivery(self, deliver: Any, *, budget: float | None, on_handoff: Any) -> None:
+            threading.Thread(target=deliver).start()
 
         def get(self, timeout: float) -> object:
             if not self.events:

@@ -60,18 +60,19 @@ def test_unknown_dispatch_mode_is_refused_naming_the_field() -> None:
 
 
 def test_events_queued_before_the_first_callback_come_first_in_order() -> None:
-    """Events buffered before `on` are handed over, in order, before the first inline event."""
+    """Events buffered before `on` come first, in order; inline has no budget (never handed over)."""
 
     class Queued:
-        """The StreamClient surface inline dispatch uses."""
+        """The StreamClient surface callbacks use."""
 
         def __init__(self) -> None:
             self.queued = deque(ErrorEvent(kind="t", message=str(n), received_at=n)
                                 for n in range(3))
-            self.sink: Any = None
+            self.deliver: Any = None
+            self.budget: Any = "unset"
 
-        def set_sink(self, sink: Any) -> None:
-            self.sink = sink
+        def set_delivery(self, deliver: Any, *, budget: float | None, on_handoff: Any) -> None:
+            self.deliver, self.budget = deliver, budget
 
         def get(self, timeout: float) -> StreamEvent | None:
             return self.queued.popleft() if self.queued else None
@@ -80,8 +81,11 @@ def test_events_queued_before_the_first_callback_come_first_in_order() -> None:
     live = TradingStream(cast(Any, None), cast(Any, stream), dispatch="inline")
     seen: list[str] = []
     live.on("error", lambda e: seen.append(cast(ErrorEvent, e).message))
-    stream.sink(ErrorEvent(kind="t", message="3", received_at=3.0))
-    stream.sink(ErrorEvent(kind="t", message="4", received_at=4.0))
+    assert stream.budget is None
+    stream.queued.append(ErrorEvent(kind="t", message="3", received_at=3.0))
+    stream.deliver()
+    stream.queued.append(ErrorEvent(kind="t", message="4", received_at=4.0))
+    stream.deliver()
     assert seen == ["0", "1", "2", "3", "4"]
 
 
