@@ -370,11 +370,30 @@ class TradingClient:
             "order_id": order_id, "client_order_id": client_order_id, "until": until,
             "timeout": timeout})
 
-    def wait_price(self, condition: str, *, symbol: str | None = None, conid: int | None = None,
-                   timeout: float = 60.0) -> WaitPriceOutput:
-        """`wait_price`: stream quotes until `condition` (e.g. "last >= 190") holds."""
+    def wait_price(
+        self,
+        condition: str,
+        *,
+        symbol: str | None = None,
+        conid: int | None = None,
+        timeout: float = 60.0,
+        exchange: str | None = None,
+        currency: str | None = None,
+        sec_type: str | None = None,
+        month: str | None = None,
+        expiry: str | None = None,
+        strike: float | None = None,
+        right: str | None = None,
+        multiplier: float | None = None,
+    ) -> WaitPriceOutput:
+        """`wait_price`: stream quotes until `condition` (e.g. "last >= 190") holds; the
+        contract is named as for place_order (an option or future also by its parts) and the
+        result names the conid waited on."""
         return self._run("wait_price", WaitPriceOutput, {
-            "condition": condition, "symbol": symbol, "conid": conid, "timeout": timeout})
+            "condition": condition, "symbol": symbol, "conid": conid, "timeout": timeout,
+            "exchange": exchange, "currency": currency,
+            "sec_type": sec_type, "month": month, "expiry": expiry, "strike": strike,
+            "right": right, "multiplier": multiplier})
 
     def preview_order(
         self,

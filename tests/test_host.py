@@ -25,6 +25,7 @@ NOT_CACHES = {
     ("common/file_lock.py", "_THREAD_LOCKS"),  # a held lock must never be forgotten
     ("transport/deadline.py", "_watchdog"),  # one thread, reset after fork
     ("transport/deadline.py", "_current"),
+    ("transport/dns.py", "_lookups"),  # one thread per hanging name lookup, reset after fork
     ("runner.py", "_default"),
     ("runner.py", "_default_lock"),
     # Context-local, not a table: the NoETL step `entry.main` runs; only front doors read it.

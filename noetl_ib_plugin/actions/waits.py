@@ -30,8 +30,12 @@ from ..streaming import (
     StreamEvent,
     StreamSettings,
 )
-from .contracts import resolve_contract
+from .derivative_parts import DerivativeFields
+from .derivatives import contract_fields
 from .executions import OrderStatusInput, order_status
+from .field_errors import field_error
+from .instruments import resolve_instrument
+from .models import SEC_TYPE_PATTERN
 from .order_lookup import find_order_by_coid
 from .order_states import CAN_FILL, CANCELLED, FILLED, INACTIVE, WORKING
 from .outputs.base import load_output, output_json
@@ -164,8 +168,9 @@ def wait_order(client: IBClient, inp: WaitOrderInput, *,
     return result(order, holds(order.get("status")), events)
 
 
-class WaitPriceInput(BaseModel):
-    """Wait until a quote meets a condition such as `last >= 190` or `bid <= 185`."""
+class WaitPriceInput(DerivativeFields):
+    """Wait until a quote meets a condition such as `last >= 190` or `bid <= 185`; the contract
+    is named as for place_order (an option or future also by its parts: DerivativeFields)."""
 
     model_config = _CONFIG
     symbol: str | None = Field(default=None, min_length=1, max_length=32,
@@ -173,6 +178,11 @@ class WaitPriceInput(BaseModel):
     conid: int | None = Field(default=None, gt=0, lt=2**31, description="IBKR contract id")
     exchange: str | None = Field(default=None, max_length=16, description="listing exchange")
     currency: str | None = Field(default=None, max_length=3, description="trading currency")
+    sec_type: str | None = Field(
+        default=None, min_length=1, max_length=8, pattern=SEC_TYPE_PATTERN,
+        description="security type the contract must have (STK for a symbol when absent; a "
+        "bare conid is unchecked when absent); OPT by month/expiry, strike and right, FUT by "
+        "month")
     condition: str = Field(description="FIELD OP NUMBER, e.g. 'last >= 190' (fields: last, bid, "
                            "ask, ...; OP one of >=, <=, >, <, ==)")
     timeout: float = Field(default=60.0, gt=0, le=3600, description="seconds to wait at most")
@@ -186,29 +196,48 @@ class WaitPriceInput(BaseModel):
                              "condition='last >= 190'")
         return value
 
+    @field_validator("sec_type", mode="after")
+    @classmethod
+    def _sec_type(cls, value: str | None) -> str | None:
+        return value.upper() if value else value
+
     @model_validator(mode="after")
     def _one_contract(self) -> WaitPriceInput:
-        if (self.symbol is None) == (self.conid is None):
-            raise ValueError("give exactly one of symbol and conid, e.g. symbol=AAPL")
+        if self.symbol is None and self.conid is None:
+            raise field_error("symbol", "give symbol (e.g. AAPL) or conid")
         return self
+
+
+def _waited_on(client: IBClient, inp: WaitPriceInput) -> tuple[int, dict[str, Any]]:
+    """(conid, output fields naming the contract): the one contract the inputs name
+    (`resolve_instrument`, as place_order and snapshot), or a bare conid streamed as given
+    without a request (as snapshot's conids; its type and parts unknown, so left out)."""
+    if inp.conid is not None and inp.symbol is None and inp.sec_type is None:
+        return inp.conid, {}
+    contract = resolve_instrument(client, symbol=inp.symbol, conid=inp.conid,
+                                  exchange=inp.exchange, currency=inp.currency,
+                                  sec_type=inp.sec_type or "STK", parts=inp.parts())
+    return contract.conid, {**contract_fields(contract), "symbol": contract.symbol or inp.symbol}
 
 
 def wait_price(client: IBClient, inp: WaitPriceInput, *,
                open_stream: StreamOpener) -> WaitPriceOutput:
-    """Stream market data until the condition holds; returns `{"conid", "symbol", "condition",
-    "condition_met", "timed_out", "quote": {fields by name}, "waited_seconds"}` (`quote`: the
-    quote that met the condition, else the last one seen, else null)."""
+    """Stream market data for the named contract until the condition holds; returns
+    `{"conid", "symbol", "sec_type", "month", "expiry", "strike", "right", "multiplier",
+    "condition", "condition_met", "timed_out", "quote": {fields by name}, "waited_seconds"}`
+    (`conid` and the parts: the contract waited on, parts null for a bare conid; `quote`: the
+    quote that met the condition, else the last one seen, else null).
+
+    An option or future by its parts resolves as for place_order (`resolve_instrument`): a
+    missing or unlisted part is an InputError naming it, a wrong contract ContractMismatch,
+    several AmbiguousContract, all before any subscription.
+    """
     started = client.clock()
     deadline = started + inp.timeout
     match = _CONDITION.match(inp.condition)
     assert match is not None  # validated
     name, op, number = match.group(1), _OPS[match.group(2)], float(match.group(3))
-    if inp.conid is not None:
-        conid, symbol = inp.conid, inp.symbol
-    else:
-        contract = resolve_contract(client, symbol=inp.symbol, exchange=inp.exchange,
-                                    currency=inp.currency)
-        conid, symbol = contract.conid, contract.symbol or inp.symbol
+    conid, named = _waited_on(client, inp)
     last: QuoteEvent | None = None
     met = False
     stream = open_stream(_settings(inp.timeout))
@@ -225,6 +254,7 @@ def wait_price(client: IBClient, inp: WaitPriceInput, *,
         **last.fields, "last_is_prior_close": last.last_is_prior_close, "halted": last.halted,
         "delayed": last.delayed, "updated": last.updated}
     return load_output(WaitPriceOutput, {
-        "conid": conid, "symbol": symbol, "condition": inp.condition, "condition_met": met,
-        "timed_out": not met, "quote": quote, "waited_seconds": round(client.clock() - started, 3)},
+        "conid": conid, "symbol": inp.symbol, **named, "condition": inp.condition,
+        "condition_met": met, "timed_out": not met, "quote": quote,
+        "waited_seconds": round(client.clock() - started, 3)},
         "wait_price")

@@ -41,6 +41,11 @@ class MarketDataLines:
             held = self._held.get(account, set())
             held -= {h for h in held if h[0] == holder and (conid is None or h[1] == conid)}
 
+    def conids(self) -> set[int]:
+        """The conids some socket holds a line for now (tests wait on a subscription with it)."""
+        with self._lock:
+            return {conid for held in self._held.values() for _, conid in held}
+
     def in_use(self, account: str) -> int:
         """Lines the account holds now."""
         with self._lock:

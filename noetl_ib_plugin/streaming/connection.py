@@ -33,6 +33,8 @@ from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
+from ..transport.dns import Resolver, open_connection
+
 __all__ = ["Connection", "WebSocket", "connect"]
 
 _CHUNK = 65536
@@ -216,20 +218,23 @@ class Connection:
 def connect(url: str, *, open_timeout: float = 10.0, close_timeout: float = 2.0,
             additional_headers: dict[str, str] | None = None,
             user_agent_header: str | None = None, logger: logging.Logger | None = None,
-            max_size: int | None = 2**20, ping_interval: float | None = None) -> Connection:
+            max_size: int | None = 2**20, ping_interval: float | None = None,
+            resolver: Resolver = socket.getaddrinfo) -> Connection:
     """Open `url` (ws:// or wss://, verified TLS) and complete the opening handshake within
-    `open_timeout` s (afterwards the bound of one socket write or started read). Raises
-    InvalidStatus when the server refuses it (e.g. HTTP 401), OSError or TimeoutError when it
-    cannot be reached. `ping_interval` must be None: IBKR's stream is
-    kept alive by `tic`, not by pings."""
+    `open_timeout` s, the host's name lookup (`resolver`, getaddrinfo's shape) included
+    (afterwards the bound of one socket write or started read). Raises InvalidStatus when the
+    server refuses it (e.g. HTTP 401), OSError or TimeoutError (naming the host, never the URL
+    with its `oauth_token`) when it cannot be reached in time. `ping_interval` must be None:
+    IBKR's stream is kept alive by `tic`, not by pings."""
     if ping_interval is not None:
         raise ValueError("this connection sends no pings of its own")
     uri = parse_uri(url)
     deadline = time.monotonic() + open_timeout
-    sock = socket.create_connection((uri.host, uri.port), timeout=open_timeout)
+    sock = open_connection(uri.host, uri.port, open_timeout, resolver=resolver,
+                           socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
     try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if uri.secure:
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
             sock = ssl.create_default_context().wrap_socket(sock, server_hostname=uri.host)
         protocol = ClientProtocol(uri, max_size=max_size, logger=logger)
         request = protocol.connect()

@@ -1,7 +1,8 @@
 """HTTP transport limits every call shares: a total deadline, a body-size cap, no redirects.
 
 One module a job: `deadline` (the watchdog and `DeadlineAdapter`, the byte cap, redirects
-refused), `settled` (`SettledSession`, which reads proxies/CA/netrc once per origin, and the
+refused), `dns` (a TCP connection whose name lookup is inside its deadline; the WebSocket
+uses it too), `settled` (`SettledSession`, which reads proxies/CA/netrc once per origin, and the
 session factories), `urls` (origins for messages and logs), `decode` (JSON bodies).
 """
 

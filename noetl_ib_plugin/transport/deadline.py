@@ -4,7 +4,10 @@
 can hold a call forever. `DeadlineAdapter` arms a watchdog per request that shuts the socket
 down when the call's total deadline passes (headers or body), reads the body itself under a
 byte cap, and refuses every 3xx instead of following it (credentials never travel to another
-origin). Every request and answer is logged at DEBUG without headers, query or body.
+origin). A socket does not exist while its host's name is looked up, so the lookup cannot be
+shut down: new connections are opened by `dns.open_connection`, which bounds the lookup by
+what is left of the deadline. Every request and answer is logged at DEBUG without headers,
+query or body.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import logging
 import math
 import os
 import socket
+import sys
 import threading
 import time
 from typing import Any
@@ -24,8 +28,11 @@ import requests
 import requests.adapters
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family
 
 from ..errors import ConfigurationError, RedirectRefused, ResponseTooLarge
+from .dns import Resolver, open_connection
 from .urls import LazyWhere, loggable_url, origin
 
 __all__ = [
@@ -71,9 +78,11 @@ def parse_deadline(raw: str) -> float:
 
 
 class _Watch:
-    """The connections one call uses; `fire()` shuts their sockets down from the watchdog thread."""
+    """The connections one call uses; `fire()` shuts their sockets down from the watchdog thread.
+    `due` (monotonic) bounds what cannot be shut down (a name lookup), with `resolver`."""
 
-    def __init__(self) -> None:
+    def __init__(self, due: float = math.inf, resolver: Resolver = socket.getaddrinfo) -> None:
+        self.due, self.resolver = due, resolver
         self.fired = False
         #: Set when the call ended; the watchdog then drops the entry without firing.
         self.done = False
@@ -90,6 +99,10 @@ class _Watch:
         """The call is over: its connection may go back to the pool, so never fire after this."""
         with self._lock:
             self.done = True
+
+    def past_due(self) -> bool:
+        """The call's deadline has passed (the watchdog may not have fired yet)."""
+        return time.monotonic() >= self.due
 
     def fire(self) -> None:
         with self._lock:
@@ -168,8 +181,36 @@ def _watch_socket(conn: Any) -> None:
         watch.add(conn.sock)
 
 
+def _new_socket(conn: HTTPConnection) -> socket.socket:
+    """urllib3's `HTTPConnection._new_conn` (same errors) with the name lookup inside the
+    connect timeout and what is left of the calling thread's deadline."""
+    watch = getattr(_current, "watch", None)
+    bounds = [float(conn.timeout)] if isinstance(conn.timeout, (int, float)) else []
+    if watch is not None:
+        bounds.append(max(0.0, watch.due - time.monotonic()))
+    timeout = min(bounds) if bounds else None
+    try:
+        sock = open_connection(
+            conn._dns_host, conn.port, timeout,  # _dns_host keeps an FQDN's trailing dot
+            resolver=watch.resolver if watch is not None else socket.getaddrinfo,
+            family=allowed_gai_family(), source_address=conn.source_address,
+            socket_options=conn.socket_options)
+    except socket.gaierror as exc:
+        raise NameResolutionError(conn.host, conn, exc) from exc
+    except TimeoutError as exc:
+        raise ConnectTimeoutError(conn, f"{exc} (connect timeout={timeout})") from exc
+    except OSError as exc:
+        raise NewConnectionError(conn, f"Failed to establish a new connection: {exc}") from exc
+    sys.audit("http.client.connect", conn, conn.host, conn.port)
+    return sock
+
+
 class _WatchedHTTPConnection(HTTPConnection):
-    """Registers its socket with the calling thread's watchdog before reading an answer."""
+    """Registers its socket with the calling thread's watchdog before reading an answer; opens
+    it with the name lookup inside the call's deadline."""
+
+    def _new_conn(self) -> socket.socket:
+        return _new_socket(self)
 
     def getresponse(self) -> Any:
         _watch_socket(self)
@@ -178,6 +219,9 @@ class _WatchedHTTPConnection(HTTPConnection):
 
 class _WatchedHTTPSConnection(HTTPSConnection):
     """HTTPS twin of `_WatchedHTTPConnection`."""
+
+    def _new_conn(self) -> socket.socket:
+        return _new_socket(self)
 
     def getresponse(self) -> Any:
         _watch_socket(self)
@@ -212,8 +256,9 @@ class DeadlineAdapter(requests.adapters.HTTPAdapter):
     """An HTTPAdapter with a total deadline per call, a body cap and no redirects.
 
     `deadline` (seconds, default 45; the `Host` passes `NOETL_IB_HTTP_DEADLINE`) bounds one attempt from the
-    first byte sent to the last byte read; `max_bytes` bounds the decoded body. The body is
-    always read before `send` returns (a `stream=True` caller gets it preloaded).
+    first byte sent to the last byte read, the name lookup of a new connection included
+    (`resolver`: getaddrinfo's shape, injected by tests); `max_bytes` bounds the decoded body.
+    The body is always read before `send` returns (a `stream=True` caller gets it preloaded).
     Raises `DeadlineExceeded` (a `requests.ReadTimeout`), `ResponseTooLarge` or `RedirectRefused`.
     """
 
@@ -222,10 +267,12 @@ class DeadlineAdapter(requests.adapters.HTTPAdapter):
         *,
         deadline: float | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        resolver: Resolver = socket.getaddrinfo,
         **kwargs: Any,
     ) -> None:
         self.deadline = DEFAULT_DEADLINE if deadline is None else deadline
         self.max_bytes = max_bytes
+        self.resolver = resolver
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -246,7 +293,7 @@ class DeadlineAdapter(requests.adapters.HTTPAdapter):
     ) -> requests.Response:
         debug = log.isEnabledFor(logging.DEBUG)
         where = loggable_url(request.url) if debug else LazyWhere(request.url)
-        watch = _Watch()
+        watch = _Watch(time.monotonic() + self.deadline, self.resolver)
         previous = getattr(_current, "watch", None)
         _current.watch = watch
         started = time.monotonic()
@@ -268,7 +315,7 @@ class DeadlineAdapter(requests.adapters.HTTPAdapter):
                     )
                 body = self._read_capped(resp, request, where, watch)
             except requests.RequestException:
-                if watch.fired:
+                if watch.fired or watch.past_due():
                     raise DeadlineExceeded(
                         f"{request.method} {where}: no complete answer within the total "
                         f"deadline of {self.deadline:g} s",

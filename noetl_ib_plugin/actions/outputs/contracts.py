@@ -8,8 +8,21 @@ from pydantic import Field
 
 from .base import _Output
 
-__all__ = ["ContractSearchOutput", "FutureListing", "OptionStrikes", "SearchSection",
-           "Underlying"]
+__all__ = ["ContractParts", "ContractSearchOutput", "FutureListing", "OptionStrikes",
+           "SearchSection", "Underlying"]
+
+
+class ContractParts(_Output):
+    """The resolved contract's type and an option's or future's parts (None for a stock), as
+    the outputs that name one show them (`derivatives.contract_fields` fills them)."""
+
+    sec_type: str | None = Field(default=None, description="security type: STK, OPT, FUT")
+    month: str | None = Field(default=None, description="contract month, MMMYY (OPT, FUT)")
+    expiry: str | None = Field(default=None, description="last trading date YYYYMMDD")
+    strike: float | None = Field(default=None, description="option strike price")
+    right: str | None = Field(default=None, description="option right: C or P")
+    multiplier: float | None = Field(
+        default=None, description="contract multiplier (100 for most equity options)")
 
 
 class SearchSection(_Output):

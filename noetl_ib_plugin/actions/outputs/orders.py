@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from .base import _Output
+from .contracts import ContractParts
 
 __all__ = [
     "CancelOrderOutput",
@@ -20,8 +21,9 @@ __all__ = [
 ]
 
 
-class PlaceOrderOutput(_Output):
-    """`place_order`: the order IBKR accepted (`POST /iserver/account/{accountId}/orders`)."""
+class PlaceOrderOutput(ContractParts):
+    """`place_order`: the order IBKR accepted (`POST /iserver/account/{accountId}/orders`), and
+    the contract traded as resolved (ContractParts)."""
 
     order_id: str = Field(description="IBKR order id (digits)")
     client_order_id: str | None = Field(default=None, description="cOID sent with the order")
@@ -48,14 +50,6 @@ class PlaceOrderOutput(_Output):
     reconciled: bool = Field(
         default=False, description="true when the outcome was read back from live orders"
     )
-    # The contract traded, as resolved (an option's or future's parts; None for a stock).
-    sec_type: str | None = Field(default=None, description="security type: STK, OPT, FUT")
-    month: str | None = Field(default=None, description="contract month, MMMYY (OPT, FUT)")
-    expiry: str | None = Field(default=None, description="last trading date YYYYMMDD")
-    strike: float | None = Field(default=None, description="option strike price")
-    right: str | None = Field(default=None, description="option right: C or P")
-    multiplier: float | None = Field(
-        default=None, description="contract multiplier (100 for most equity options)")
     trailing_amount: float | None = Field(
         default=None, description="TRAIL/TRAILLMT: how far the stop trails (IBKR trailingAmt)")
     trailing_type: str | None = Field(

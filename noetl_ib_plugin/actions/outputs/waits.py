@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from .base import _Output
+from .contracts import ContractParts
 from .orders import OrderStatusOutput
 
 __all__ = ["WaitOrderOutput", "WaitPriceOutput"]
@@ -23,8 +24,9 @@ class WaitOrderOutput(_Output):
     stream_events: int = Field(default=0, description="order updates the stream delivered")
 
 
-class WaitPriceOutput(_Output):
-    """`wait_price`: the quote that met the condition (or the last one seen)."""
+class WaitPriceOutput(ContractParts):
+    """`wait_price`: the quote that met the condition (or the last one seen), and the contract
+    waited on as resolved (ContractParts; null for a bare conid, streamed unchecked)."""
 
     conid: int = Field(description="IBKR contract id")
     symbol: str | None = Field(default=None, description="ticker")
