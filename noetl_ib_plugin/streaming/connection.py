@@ -260,7 +260,7 @@ def connect(url: str, *, open_timeout: float = 10.0, close_timeout: float = 2.0,
                 raise ConnectionError("the server closed the connection during the handshake")
         if protocol.handshake_exc is not None:
             raise protocol.handshake_exc
-        # Not None: after select() a read or write that makes no progress for open_timeout s
+        # Not None: after poll() a read or write that makes no progress for open_timeout s
         # (a TLS record dripped byte by byte, a peer that reads none of our pongs) raises
         # TimeoutError instead of holding the reader thread for ever.
         sock.settimeout(open_timeout)
