@@ -165,6 +165,7 @@ class TradingStream:
                 context = self._context = contextvars.copy_context()
                 budget = None if self._inline else self._stream.settings.callback_budget
                 self._stream.set_delivery(functools.partial(context.run, self._drain),
+                                          lambda event: context.run(self._call, event),
                                           budget=budget,
                                           on_handoff=functools.partial(context.run,
                                                                        self._take_over))

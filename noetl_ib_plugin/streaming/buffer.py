@@ -79,6 +79,11 @@ class EventBuffer:
                 self._wake()
             return True
 
+    def pending(self) -> bool:
+        """Whether `get` has an event or a loss to report (a look without the lock: exact for
+        the producer thread, a hint for any other)."""
+        return bool(self._order or self._lost)
+
     def wake(self) -> None:
         """Release parked consumers if something was queued with `wake=False`."""
         if self._waiters and self._order:  # a plain look first: the lock only when needed

@@ -54,6 +54,7 @@ __all__ = ["StreamClient", "StreamSettings", "websocket_url"]
 #: IBKR's messages parsed by orjson (C, about 4x the standard library's speed on `smd`
 #: messages: bench_stream.py); its errors are ValueErrors like json's.
 _loads = orjson.loads
+_get_ident = threading.get_ident
 
 log = logging.getLogger(__name__)
 #: The library's logger, WARNING and up only: its DEBUG prints the handshake (the `api` cookie
@@ -184,13 +185,18 @@ class StreamClient:
         self.error: BaseException | None = None
         #: Sockets opened so far (1 + reconnects).
         self.connections = 0
-        #: Set by `set_delivery`: the reader thread hands queued events to it after each message.
-        self._deliver: Callable[[], object] | None = None
+        #: Set by `set_delivery`: (drain, call): the reader thread hands events to them after
+        #: each message; None: events wait in the buffer for a consumer thread.
+        self._delivery: tuple[Callable[[], object], Callable[[StreamEvent], object]] | None = None
+        #: A quote for `call` straight from the reader, when nothing waited before it.
+        self._direct: StreamEvent | None = None
         self._on_handoff: Callable[[], object] | None = None
         #: Guards the hand-over of the socket from a reader stuck in a callback to a new one.
         self._role = threading.Lock()
         #: When the reader thread started its current delivery (clock seconds), else None.
         self._delivering_since: float | None = None
+        #: The reader thread's ident (`_thread`'s), compared on every delivery.
+        self._reader_ident: int | None = None
 
     # -- subscriptions (any thread) ------------------------------------------------------------
     def subscribe_quotes(self, conids: Iterable[int],
@@ -269,16 +275,18 @@ class StreamClient:
         with self._lock:
             return [dict(o) for o in self._orders.values()]
 
-    def set_delivery(self, deliver: Callable[[], object], *, budget: float | None = None,
+    def set_delivery(self, drain: Callable[[], object], call: Callable[[StreamEvent], object],
+                     *, budget: float | None = None,
                      on_handoff: Callable[[], object] | None = None) -> None:
-        """From now on the reader thread calls `deliver()` after each message to hand what the
-        buffer holds to callbacks (no thread wake-up per message). `budget` None: always so
-        (a slow callback holds up reading; silence is measured from its end). `budget` seconds
+        """From now on the reader thread delivers after each message: `call(event)` for a quote
+        that found nothing waiting before it, then `drain()` to hand what the buffer holds to
+        callbacks (no thread wake-up per message). `budget` None: always so (a slow callback
+        holds up reading; silence is measured from its end). `budget` seconds
         (settings.callback_budget): a delivery still running after it gets the socket handed to
         a new reader thread, and the stuck thread, once its callback returns, runs
         `on_handoff()` (deliver from the buffer on a thread of its own until the stream ends)."""
         with self._role:
-            self._deliver, self._on_handoff = deliver, on_handoff
+            self._delivery, self._on_handoff = (drain, call), on_handoff
         if budget is not None:
             threading.Thread(target=self._watch, args=(budget,), name="noetl-ib-stream-watch",
                              daemon=True).start()
@@ -292,32 +300,43 @@ class StreamClient:
                 return
             with self._role:
                 since = self._delivering_since
-                if since is None or self._deliver is None or self._clock() - since < budget:
+                if since is None or self._delivery is None or self._clock() - since < budget:
                     continue
-                self._deliver = None  # the buffer is read by the stuck thread from now on
+                self._delivery = None  # the buffer is read by the stuck thread from now on
                 reader = threading.Thread(target=self._run, args=(self._ws,),
                                           name="noetl-ib-stream", daemon=True)
                 self._thread = reader
                 reader.start()  # started under the lock: close() never joins an unstarted one
+                self._reader_ident = reader.ident
             log.info("a stream callback ran past %g s: the socket moved to a new reader thread",
                      budget)
             return
 
     def _deliver_now(self) -> None:
-        """Hand queued events to the delivery; _HandedOff when a callback ran so long that a
+        """Hand the waiting events to the delivery; _HandedOff when a callback ran so long that a
         new reader took the socket meanwhile (this thread then touches it no more)."""
-        deliver = self._deliver
-        if deliver is None:
+        delivery = self._delivery
+        if delivery is None:
             return
         self._delivering_since = self._clock()
         try:
-            deliver()
+            self._deliver_all(delivery)
         finally:
             with self._role:
                 self._delivering_since = None
-                handed_off = self._thread is not threading.current_thread()
+                handed_off = self._reader_ident != _get_ident()
         if handed_off:
             raise _HandedOff
+
+    def _deliver_all(self, delivery: tuple[Callable[[], object],
+                                           Callable[[StreamEvent], object]]) -> None:
+        """The direct quote first (nothing was queued before it), then the buffer's events."""
+        drain, call = delivery
+        direct, self._direct = self._direct, None
+        if direct is not None:
+            call(direct)
+        if self.buffer.pending():
+            drain()
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> StreamClient:
@@ -328,9 +347,11 @@ class StreamClient:
                 self._keepalive = session_keepalive(self.client,
                                                     self.settings.rest_tickle_interval,
                                                     stop_timeout=self.settings.close_timeout)
-            self._thread = threading.Thread(target=self._run, name="noetl-ib-stream",
-                                            daemon=True)
-            self._thread.start()
+            with self._role:
+                self._thread = threading.Thread(target=self._run, name="noetl-ib-stream",
+                                                daemon=True)
+                self._thread.start()
+                self._reader_ident = self._thread.ident
         return self
 
     def wait_ready(self, timeout: float) -> bool:
@@ -418,9 +439,9 @@ class StreamClient:
             self._stop_for_good(TransientError(
                 f"the stream's reader stopped on an unexpected {type(exc).__name__}",
                 fix="start the stream again; report it with `-v` output if it repeats."))
-        deliver = self._deliver
-        if deliver is not None:
-            deliver()  # the last events (no socket left to hand over: no budget)
+        delivery = self._delivery
+        if delivery is not None:
+            self._deliver_all(delivery)  # the last events (no socket left to hand over: no budget)
 
     def _serve(self, resume: WebSocket | None = None) -> None:
         """Connect, pump, reconnect; end the buffer with the reason it stopped."""
@@ -652,7 +673,7 @@ class StreamClient:
             now = clock()
             if text.__class__ is str:
                 handle(text)
-                if self._deliver is not None:
+                if self._delivery is not None:
                     self._deliver_now()
                     now = clock()  # a callback's time is not the socket's silence
                 last_rx = now
@@ -752,7 +773,10 @@ class StreamClient:
                 state = self._raw[conid] = QuoteState(conid)
             event = state.apply(msg, now)
             self._last[conid] = event
-        self.buffer.put(event, wake=False)  # woken when the reader next blocks (_pump)
+        if self._delivery is not None and self._direct is None and not self.buffer.pending():
+            self._direct = event  # to the callbacks after this message, without the buffer
+        else:
+            self.buffer.put(event, wake=False)  # woken when the reader next blocks (_pump)
 
     def _order_updates(self, args: Any, now: float) -> None:
         """Merge each `sor` entry into its order's full state and queue it."""

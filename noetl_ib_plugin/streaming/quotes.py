@@ -82,19 +82,20 @@ class QuoteState:
                 known = (fid, False)  # an id without a name stays by id
             name, numeric = known
             changed.append(name)
+            if numeric and value.__class__ is str and _plain(value):
+                # The common case first: what parse_snapshot_field gives a plain decimal,
+                # without its four calls (never empty, never 6509).
+                fields[name] = float(value) if "." in value else int(value)
+                if halted:
+                    halted.discard(fid)
+                if fid == _PRIOR:
+                    self.prior = False
+                continue
             if fid == AVAILABILITY:
                 self.availability = value
             if value is None or value == "":
                 fields.pop(name, None)
                 halted.discard(fid)
-                if fid == _PRIOR:
-                    self.prior = False
-                continue
-            if numeric and value.__class__ is str and _plain(value):
-                # What parse_snapshot_field gives a plain decimal, without its four calls.
-                fields[name] = float(value) if "." in value else int(value)
-                if halted:
-                    halted.discard(fid)
                 if fid == _PRIOR:
                     self.prior = False
                 continue

@@ -113,7 +113,8 @@ def test_callbacks_run_in_the_step_they_were_registered_in() -> None:
         def __init__(self) -> None:
             self.events = [SimpleNamespace(topic="order")]
 
-        def set_delivery(self, deliver: Any, *, budget: float | None, on_handoff: Any) -> None:
+        def set_delivery(self, deliver: Any, call: Any, *, budget: float | None,
+                         on_handoff: Any) -> None:
             threading.Thread(target=deliver).start()
 
         def get(self, timeout: float) -> object:

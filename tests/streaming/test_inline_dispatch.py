@@ -71,7 +71,8 @@ def test_events_queued_before_the_first_callback_come_first_in_order() -> None:
             self.deliver: Any = None
             self.budget: Any = "unset"
 
-        def set_delivery(self, deliver: Any, *, budget: float | None, on_handoff: Any) -> None:
+        def set_delivery(self, deliver: Any, call: Any, *, budget: float | None,
+                         on_handoff: Any) -> None:
             self.deliver, self.budget = deliver, budget
 
         def get(self, timeout: float) -> StreamEvent | None:
