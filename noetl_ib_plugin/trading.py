@@ -187,8 +187,9 @@ class TradingClient:
         started `TradingStream` (a context manager) with `quotes` (symbols or conids) and
         `topics` (orders, trades, pnl; summary, ledger of the client's account) subscribed,
         authenticated within `ready_timeout` s. `dispatch`: where `on` callbacks run, "thread"
-        (default, their own thread) or "inline" (the socket's reader thread: less CPU per
-        message, but a callback must return quickly; see TradingStream).
+        (default: the socket's reader thread while each returns within the settings'
+        `callback_budget`, 0.1 s, then a thread of their own) or "inline" (always the reader
+        thread: a callback must return quickly; see TradingStream).
 
         Raises SessionTakenOver, AuthError or TransientError when it cannot stream.
         """
