@@ -59,7 +59,7 @@ def with_merged(event: QuoteEvent, merged: int) -> QuoteEvent:
 class QuoteState:
     """One conid's fields as parsed so far (by snapshot name), with the flags they carried."""
 
-    __slots__ = ("availability", "conid", "fields", "halted", "prior", "updated")
+    __slots__ = ("availability", "conid", "delayed", "fields", "halted", "prior", "updated")
 
     def __init__(self, conid: int) -> None:
         self.conid = conid
@@ -68,7 +68,10 @@ class QuoteState:
         self.halted: set[str] = set()
         self.prior = False
         self.availability: Any = None
-        self.updated: Any = None
+        #: is_delayed(availability), kept as availability changes (not per message).
+        self.delayed: bool | None = None
+        #: `_updated` as an int (None: never sent or not a number), converted when it comes.
+        self.updated: int | None = None
 
     def apply(self, msg: dict[str, Any], received_at: float) -> QuoteEvent:
         """Merge one `smd` message (field ids as keys) and return the merged quote."""
@@ -93,6 +96,7 @@ class QuoteState:
                 continue
             if fid == AVAILABILITY:
                 self.availability = value
+                self.delayed = is_delayed(value)
             if value is None or value == "":
                 fields.pop(name, None)
                 halted.discard(fid)
@@ -108,9 +112,10 @@ class QuoteState:
             if fid == _PRIOR:
                 self.prior = parsed.prior_close
         if "_updated" in msg:
-            self.updated = msg["_updated"]
+            updated = msg["_updated"]
+            self.updated = updated if updated.__class__ is int else as_int(updated)
         return new_quote({
             "topic": "quote", "received_at": received_at, "conid": self.conid,
             "fields": dict(fields), "changed": changed, "last_is_prior_close": self.prior,
-            "halted": bool(halted), "delayed": is_delayed(self.availability),
-            "updated": as_int(self.updated), "merged": 0})
+            "halted": bool(halted), "delayed": self.delayed, "updated": self.updated,
+            "merged": 0})
