@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -132,6 +133,25 @@ class _HandedOff(Exception):
     """A callback outran callback_budget: another thread reads the socket now."""
 
 
+@dataclass
+class _ReaderState:
+    """What the reader thread keeps across sockets, handed with the socket to a new reader
+    (`_watch`): the reconnect guards, the backoff under way, and what IBKR is owed when."""
+
+    #: Failed connects in a row; re-authentications since the last good socket.
+    failures: int = 0
+    reauths: int = 0
+    #: Reconnects so far (the resync's count).
+    reconnects: int = 0
+    #: When IBKR last ended an authenticated socket's authentication (clock seconds).
+    lost_auth_at: float | None = None
+    #: No connect before this (clock seconds): the backoff under way.
+    retry_at: float = -math.inf
+    #: When the next `tic` and the next market data renewal are due (clock seconds).
+    next_tic: float = 0.0
+    renew_at: float = 0.0
+
+
 class _Reconnect(Exception):
     """The socket must be replaced (stale, closed, or `sts` said unauthenticated)."""
 
@@ -176,6 +196,8 @@ class StreamClient:
         self._orders: dict[int, dict[str, Any]] = {}
         #: The live-orders read after the last reconnect while it runs (reader thread only).
         self._pending: Resync | None = None
+        #: The reader thread's bookkeeping (whichever thread reads now; handed over with it).
+        self._state = _ReaderState()
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -445,10 +467,9 @@ class StreamClient:
 
     def _serve(self, resume: WebSocket | None = None) -> None:
         """Connect, pump, reconnect; end the buffer with the reason it stopped."""
-        failures = reauths = 0
-        reconnects = 0
-        #: When IBKR last ended an authenticated socket's authentication (clock seconds).
-        lost_auth_at: float | None = None
+        state = self._state  # carried over from the reader this one replaces, if any
+        if resume is None:  # the backoff the replaced reader was in, if it was
+            self._stop.wait(max(0.0, state.retry_at - self._clock()))
         while not self._stop.is_set():
             if resume is not None:
                 # Handed over by a reader held up in a callback: open, authenticated, subscribed.
@@ -456,13 +477,13 @@ class StreamClient:
             else:
                 resumed = False
                 try:
-                    ws = self._open(reauth=reauths > 0)
+                    ws = self._open(reauth=state.reauths > 0)
                 except (SessionTakenOver, AuthError, ConfigurationError) as exc:
                     self._stop_for_good(exc)
                     return
                 except _Reconnect as exc:
-                    reauths += 1
-                    if reauths > 1:
+                    state.reauths += 1
+                    if state.reauths > 1:
                         self._stop_for_good(AuthError(
                             f"IBKR refused the stream again after a re-authentication: {exc.reason}",
                             fix="check the credential with `noetl-ib run auth_status --credential "
@@ -470,17 +491,17 @@ class StreamClient:
                         return
                     continue
                 except (OSError, TimeoutError, WebSocketException, TransientError) as exc:
-                    failures += 1
-                    if failures >= self.settings.max_failures:
+                    state.failures += 1
+                    if state.failures >= self.settings.max_failures:
                         self._stop_for_good(TransientError(
-                            f"the stream could not connect {failures} times in a row: "
+                            f"the stream could not connect {state.failures} times in a row: "
                             f"{type(exc).__name__}"))
                         return
                     self._emit(ErrorEvent(kind="connect_failed", message=_safe(exc),
                                           received_at=self._wall()))
-                    self._backoff(failures)
+                    self._backoff(state.failures)
                     continue
-                failures = 0
+                state.failures = 0
                 self.connections += 1
                 self._ws = ws
             backoff = 0
@@ -488,23 +509,24 @@ class StreamClient:
                 if not resumed:
                     self._resubscribe(ws)
                     if self.connections > 1:
-                        reconnects += 1
-                        self._resync(reconnects)
-                    reauths = 0
-                self._pump(ws)
+                        state.reconnects += 1
+                        self._resync(state.reconnects)
+                    state.reauths = 0
+                self._pump(ws, resumed=resumed)
             except SessionTakenOver as exc:
                 self._stop_for_good(exc)
                 return
             except _Reconnect as exc:
                 if exc.reauth:
-                    reauths += 1
+                    state.reauths += 1
                     now = self._clock()
                     # A socket that authenticates and is dropped again at once would otherwise
                     # loop (each turn a forced brokerage session): twice within REAUTH_WINDOW stops.
-                    if lost_auth_at is not None and now - lost_auth_at < REAUTH_WINDOW:
-                        reauths += 1
-                    lost_auth_at = now
-                    if reauths > 1:
+                    lost = state.lost_auth_at
+                    if lost is not None and now - lost < REAUTH_WINDOW:
+                        state.reauths += 1
+                    state.lost_auth_at = now
+                    if state.reauths > 1:
                         self._stop_for_good(AuthError(
                             "IBKR ended the stream's authentication twice in a row",
                             fix="check the credential with `noetl-ib run auth_status --credential NAME`."))
@@ -541,9 +563,11 @@ class StreamClient:
 
     def _backoff(self, n: int) -> None:
         """Exponential backoff with jitter, cut short by close(); what the failure announced
-        is delivered first."""
+        is delivered first (a reader taking over meanwhile waits out the rest: retry_at)."""
+        state = self._state
+        state.retry_at = self._clock() + self._reconnect.delay(n)
         self._deliver_now()
-        self._stop.wait(self._reconnect.delay(n))
+        self._stop.wait(max(0.0, state.retry_at - self._clock()))
 
     def _open(self, *, reauth: bool) -> WebSocket:
         """Brokerage session, `/tickle`, handshake, then wait for `sts authenticated: true`."""
@@ -643,13 +667,16 @@ class StreamClient:
         for args, received_at in job.deferred:
             self._order_updates(args, received_at)
 
-    def _pump(self, ws: WebSocket) -> None:
-        """Read, send `tic` when due, drain the outbox, replace a stale socket, renew quotes."""
-        s = self.settings
+    def _pump(self, ws: WebSocket, *, resumed: bool = False) -> None:
+        """Read, send `tic` when due, drain the outbox, replace a stale socket, renew quotes.
+        `resumed`: a socket handed over, whose `tic` and renewal stay due when they were."""
+        s, state = self.settings, self._state
         clock, recv, handle, stop = self._clock, ws.recv, self._handle, self._stop.is_set
         wake = self.buffer.wake
         now = clock()
-        last_rx, next_tic, renew_at = now, now + s.tic_interval, now + s.renew_quotes_after
+        if not resumed:
+            state.next_tic, state.renew_at = now + s.tic_interval, now + s.renew_quotes_after
+        last_rx, next_tic, renew_at = now, state.next_tic, state.renew_at
         # The next time something besides reading is due (tic, stale check, renewal).
         due = min(next_tic, last_rx + s.stale_after)
         self._deliver_now()  # what the handshake announced (sts, system)
@@ -681,10 +708,10 @@ class StreamClient:
                 raise _Reconnect(f"no message for {s.stale_after:g} s: stale socket replaced")
             if now >= next_tic:
                 ws.send("tic")
-                next_tic = now + s.tic_interval
+                next_tic = state.next_tic = now + s.tic_interval
             due = min(next_tic, last_rx + s.stale_after)
             if now >= renew_at:
-                renew_at = now + s.renew_quotes_after
+                renew_at = state.renew_at = now + s.renew_quotes_after
                 with self._lock:
                     self._outbox.extend(_smd(c, ids) for c, ids in self._quotes.items())
 
