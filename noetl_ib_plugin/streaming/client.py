@@ -461,6 +461,15 @@ class StreamClient:
             self._stop_for_good(TransientError(
                 f"the stream's reader stopped on an unexpected {type(exc).__name__}",
                 fix="start the stream again; report it with `-v` output if it repeats."))
+        except BaseException as exc:
+            # A callback's sys.exit() on this thread (callbacks run here): the stream ends as
+            # close() ends it, never a consumer waiting for ever nor a keepalive left running.
+            self._stop.set()
+            self._stop_keepalive()
+            self.buffer.end(self.error)
+            if not isinstance(exc, SystemExit):  # a thread ends quietly on SystemExit anyway
+                raise
+            return
         delivery = self._delivery
         if delivery is not None:
             self._deliver_all(delivery)  # the last events (no socket left to hand over: no budget)

@@ -1,11 +1,13 @@
-"""A hand-over of the socket (dispatch="thread") keeps what the reader owed IBKR and its guards:
-the `tic` and market data renewal schedule, the re-authentication guard, the backoff."""
+"""The reader thread of dispatch="thread": a hand-over of the socket keeps what the reader owed
+IBKR and its guards (the `tic` and renewal schedule, the re-authentication guard, the backoff);
+a callback's sys.exit() on it ends the stream."""
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -13,7 +15,7 @@ from typing import Any, cast
 
 from noetl_ib_plugin.errors import AuthError
 from noetl_ib_plugin.simulator import Simulator
-from noetl_ib_plugin.streaming import ErrorEvent, StreamClient, StreamEvent
+from noetl_ib_plugin.streaming import ErrorEvent, StreamClient, StreamClosed, StreamEvent
 from noetl_ib_plugin.streaming.connection import connect
 from noetl_ib_plugin.trading_stream import TradingStream
 from tests.fixtures.simulators import client_for
@@ -118,5 +120,29 @@ def test_a_hand_over_during_the_backoff_keeps_the_reauthentication_guard(
         assert handed.is_set()
         assert isinstance(stream.error, AuthError), stream.error
         assert stream.connections == 2
+    finally:
+        stream.close()
+
+
+def test_a_callback_calling_sys_exit_ends_the_stream(stream_sim: Simulator) -> None:  # noqa: F811
+    """sys.exit() in a callback on the reader thread ends the stream: StreamClosed, keepalive stopped."""
+    stream_sim.set_price(AAPL, 190.0)
+    stream = StreamClient(client_for(stream_sim, "sim_oauth2"), settings=FAST)
+    live = TradingStream(cast(Any, None), stream)
+    live.on("quote", lambda event: sys.exit(0))
+    stream.subscribe_quotes([AAPL], ["last"])
+    stream.start()
+
+    def closed() -> bool:
+        try:
+            stream.get(0.05)
+        except StreamClosed:
+            return True
+        return False
+
+    try:
+        assert _wait_for(lambda: stream.buffer_ended, 10)
+        assert _wait_for(closed, 5), "the reader died and left the buffer open"
+        assert stream._keepalive is None
     finally:
         stream.close()
