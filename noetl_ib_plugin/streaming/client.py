@@ -102,16 +102,22 @@ class StreamSettings:
     rest_tickle_interval: float = 180.0
     #: Callbacks delivered on the reader thread (`set_delivery`): one still running after this
     #: many seconds gets the socket handed to a new reader thread, so reading never waits
-    #: longer than this on a callback.
+    #: longer than this on a callback (more than 0, at most 60).
     callback_budget: float = 0.1
 
     def __post_init__(self) -> None:
-        """IBKR drops `/iserver` without a `tic` for a minute: refuse a longer period."""
+        """IBKR drops `/iserver` without a `tic` for a minute: refuse a longer period, and a
+        callback budget the watchdog cannot keep (0 or NaN: it spins; inf: it dies)."""
         if not 0 < self.tic_interval <= 60:
             raise ConfigurationError(
                 f"tic_interval must be more than 0 and at most 60 seconds, got "
                 f"{self.tic_interval!r}", field="tic_interval",
                 fix="use `StreamSettings(tic_interval=50)` (IBKR: a tic at least once a minute).")
+        if not 0 < self.callback_budget <= 60:
+            raise ConfigurationError(
+                f"callback_budget must be more than 0 and at most 60 seconds, got "
+                f"{self.callback_budget!r}", field="callback_budget",
+                fix="use `StreamSettings(callback_budget=0.1)` (the default).")
 
 
 def websocket_url(trading_base_url: str) -> str:

@@ -1,21 +1,30 @@
 """The reader thread of dispatch="thread": a hand-over of the socket keeps what the reader owed
 IBKR and its guards (the `tic` and renewal schedule, the re-authentication guard, the backoff);
-a callback's sys.exit() on it ends the stream."""
+a callback's sys.exit() on it ends the stream; its callback budget is one the watchdog keeps."""
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
 import json
+import math
 import sys
 import threading
 import time
 from collections import deque
 from typing import Any, cast
 
-from noetl_ib_plugin.errors import AuthError
+import pytest
+
+from noetl_ib_plugin.errors import AuthError, ConfigurationError
 from noetl_ib_plugin.simulator import Simulator
-from noetl_ib_plugin.streaming import ErrorEvent, StreamClient, StreamClosed, StreamEvent
+from noetl_ib_plugin.streaming import (
+    ErrorEvent,
+    StreamClient,
+    StreamClosed,
+    StreamEvent,
+    StreamSettings,
+)
 from noetl_ib_plugin.streaming.connection import connect
 from noetl_ib_plugin.trading_stream import TradingStream
 from tests.fixtures.simulators import client_for
@@ -146,3 +155,11 @@ def test_a_callback_calling_sys_exit_ends_the_stream(stream_sim: Simulator) -> N
         assert stream._keepalive is None
     finally:
         stream.close()
+
+
+@pytest.mark.parametrize("budget", [0.0, -1.0, math.nan, math.inf])
+def test_a_callback_budget_the_watchdog_cannot_keep_is_refused(budget: float) -> None:
+    """callback_budget 0, negative, NaN (a spinning watchdog) or inf (a dead one): refused by name."""
+    with pytest.raises(ConfigurationError) as info:
+        StreamSettings(callback_budget=budget)
+    assert info.value.field == "callback_budget" and "callback_budget=0.1" in str(info.value.fix)
