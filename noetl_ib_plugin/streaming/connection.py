@@ -146,7 +146,7 @@ class Connection:
                 continue
             if event.opcode is Opcode.TEXT and event.fin and not fragments:
                 # The common case, one whole text frame (str() decodes any buffer, no copy).
-                messages.append(str(event.data, "utf-8"))
+                messages.append(str(event.data, "utf-8", "replace"))
             else:
                 self._frame(event)
         if ended:
@@ -158,13 +158,13 @@ class Connection:
             return
         if frame.fin and not self._fragments:
             data = bytes(frame.data)
-            self._messages.append(data.decode() if frame.opcode is Opcode.TEXT else data)
+            self._messages.append(_text(data) if frame.opcode is Opcode.TEXT else data)
             return
         self._fragments.append(frame)
         if frame.fin:
             first, data = self._fragments[0], b"".join(f.data for f in self._fragments)
             self._fragments = []
-            self._messages.append(data.decode() if first.opcode is Opcode.TEXT else data)
+            self._messages.append(_text(data) if first.opcode is Opcode.TEXT else data)
 
     # -- sending and closing -----------------------------------------------------------------
     def _flush(self) -> None:
@@ -213,6 +213,12 @@ class Connection:
             self._finished = True
             with contextlib.suppress(OSError):
                 self._sock.close()
+
+
+def _text(data: bytes) -> str:
+    """A text message's bytes as str; bytes that are not UTF-8 (a broken or hostile peer) become
+    U+FFFD, so the stream reports the message as malformed instead of its reader dying."""
+    return data.decode("utf-8", "replace")
 
 
 def connect(url: str, *, open_timeout: float = 10.0, close_timeout: float = 2.0,

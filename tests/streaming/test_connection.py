@@ -195,3 +195,20 @@ def test_a_server_that_pings_and_never_reads_ends_the_connection_in_time() -> No
     stop.set()
     assert not reader.is_alive(), "recv hung writing pongs to a server that never reads"
     assert isinstance(outcome[0], ConnectionClosedError)
+
+
+def test_a_text_frame_that_is_not_utf8_is_read_not_raised() -> None:
+    """A hostile text frame of invalid UTF-8 (whole or fragmented), then a valid one: all read."""
+    def send(conn: socket.socket) -> None:
+        conn.sendall(b"\x81\x03\xff\xfe{"  # one whole text frame
+                     b"\x01\x01\xc3" b"\x80\x01\x28"  # fragments: an invalid 2-byte sequence
+                     b"\x81\x02{}")
+
+    url, stop = _raw_server(send)
+    ws = connect(url, open_timeout=2, close_timeout=1)
+    try:
+        got = [ws.recv(timeout=5) for _ in range(3)]
+    finally:
+        stop.set()
+        ws.close()
+    assert got[0] == "\ufffd\ufffd{" and got[1] == "\ufffd(" and got[2] == "{}"
