@@ -58,6 +58,11 @@ class DeadlineExceeded(requests.exceptions.ReadTimeout):
     """The whole call outlived its total deadline; its socket was shut down."""
 
 
+class _NotConnectedInTime(DeadlineExceeded, requests.exceptions.ConnectTimeout):
+    """The deadline passed before a connection was open (name lookup or connect): nothing was
+    sent, as a ConnectTimeout says, so an order is known not placed rather than unknown."""
+
+
 def parse_deadline(raw: str) -> float:
     """`NOETL_IB_HTTP_DEADLINE`'s text (a front door's `Settings`) as seconds (1..600); unset
     ("") is DEFAULT_DEADLINE; anything else is a ConfigurationError naming the variable."""
@@ -314,9 +319,11 @@ class DeadlineAdapter(requests.adapters.HTTPAdapter):
                         "followed so that credentials cannot be sent to another origin.",
                     )
                 body = self._read_capped(resp, request, where, watch)
-            except requests.RequestException:
+            except requests.RequestException as exc:
                 if watch.fired or watch.past_due():
-                    raise DeadlineExceeded(
+                    late = _NotConnectedInTime if isinstance(
+                        exc, requests.exceptions.ConnectTimeout) else DeadlineExceeded
+                    raise late(
                         f"{request.method} {where}: no complete answer within the total "
                         f"deadline of {self.deadline:g} s",
                         request=request,

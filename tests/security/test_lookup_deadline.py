@@ -17,9 +17,14 @@ from typing import Any
 import pytest
 import requests
 
+from noetl_ib_plugin.client import Pacer
+from noetl_ib_plugin.client.trading_transport import TradingTransport
+from noetl_ib_plugin.common.backoff import RetryPolicy
+from noetl_ib_plugin.errors import IBPluginError, OutcomeUnknownError, TransientError
 from noetl_ib_plugin.streaming.connection import connect
 from noetl_ib_plugin.transport import DeadlineAdapter, DeadlineExceeded
 from noetl_ib_plugin.transport.dns import AddrInfo, lookup, open_connection
+from tests.client.fakes import FakeProvider
 
 #: Slack over a deadline on a loaded 2-core machine: a thread wake-up, not a second lookup.
 SLACK = 1.5
@@ -113,3 +118,19 @@ def test_a_resolver_answer_is_used() -> None:
 
         with open_connection("ibkr.sim.invalid", port, 5.0, resolver=loopback) as sock:
             assert sock.getpeername() == ("127.0.0.1", port)
+
+
+def test_an_order_whose_lookup_outlives_the_deadline_is_known_not_sent(
+        hanging: HangingResolver) -> None:
+    """POST orders whose lookup hangs past the deadline was never sent: not OutcomeUnknown."""
+    session = requests.Session()
+    session.mount("https://", DeadlineAdapter(deadline=0.3, resolver=hanging, max_retries=0))
+    policy = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.01, max_total=10.0,
+                         rand=lambda: 1.0)
+    transport = TradingTransport(FakeProvider("https://api.sim.invalid/v1/api"), session,
+                                 pacer=Pacer.disabled(), retry_policy=policy,
+                                 timeout=(5.0, 30.0), clock=time.monotonic)
+    with session, pytest.raises(IBPluginError) as info:
+        transport.send("POST", "/iserver/account/DU1110001/orders", None, {"orders": []}, False)
+    assert not isinstance(info.value, OutcomeUnknownError), info.value
+    assert isinstance(info.value, TransientError)
