@@ -67,7 +67,13 @@ class _Lookups:
                         del self._running[key]
                 job.done.set()
 
-        threading.Thread(target=run, name="noetl-ib-lookup", daemon=True).start()
+        try:
+            threading.Thread(target=run, name="noetl-ib-lookup", daemon=True).start()
+        except BaseException:  # no thread (a process at its limit): no job left that never ends
+            with self._lock:
+                if self._running.get(key) is job:
+                    del self._running[key]
+            raise
         return job
 
 

@@ -22,7 +22,7 @@ from noetl_ib_plugin.client.trading_transport import TradingTransport
 from noetl_ib_plugin.common.backoff import RetryPolicy
 from noetl_ib_plugin.errors import IBPluginError, OutcomeUnknownError, TransientError
 from noetl_ib_plugin.streaming.connection import connect
-from noetl_ib_plugin.transport import DeadlineAdapter, DeadlineExceeded
+from noetl_ib_plugin.transport import DeadlineAdapter, DeadlineExceeded, dns
 from noetl_ib_plugin.transport.dns import AddrInfo, lookup, open_connection
 from tests.client.fakes import FakeProvider
 
@@ -134,3 +134,31 @@ def test_an_order_whose_lookup_outlives_the_deadline_is_known_not_sent(
         transport.send("POST", "/iserver/account/DU1110001/orders", None, {"orders": []}, False)
     assert not isinstance(info.value, OutcomeUnknownError), info.value
     assert isinstance(info.value, TransientError)
+
+
+class _NoThreads:
+    """dns.py's `threading` for a process at its thread limit: Thread.start() fails."""
+
+    Event = threading.Event
+    Lock = threading.Lock
+
+    class Thread:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def start(self) -> None:
+            raise RuntimeError("can't start new thread")
+
+
+def test_a_lookup_thread_that_cannot_start_leaves_no_lookup_behind(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No thread for a lookup once: that call fails, and the next lookup of the name runs."""
+    def loopback(host: str, port: int, family: int, kind: int) -> Sequence[AddrInfo]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(dns, "threading", _NoThreads)
+    with pytest.raises(RuntimeError):
+        lookup("limit.sim.invalid", 443, 1.0, resolver=loopback)
+    monkeypatch.undo()
+    answers = lookup("limit.sim.invalid", 443, 5.0, resolver=loopback)
+    assert answers[0][4] == ("127.0.0.1", 443)
