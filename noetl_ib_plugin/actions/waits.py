@@ -210,9 +210,11 @@ class WaitPriceInput(DerivativeFields):
 
 def _waited_on(client: IBClient, inp: WaitPriceInput) -> tuple[int, dict[str, Any]]:
     """(conid, output fields naming the contract): the one contract the inputs name
-    (`resolve_instrument`, as place_order and snapshot), or a bare conid streamed as given
-    without a request (as snapshot's conids; its type and parts unknown, so left out)."""
-    if inp.conid is not None and inp.symbol is None and inp.sec_type is None:
+    (`resolve_instrument`, as place_order and snapshot), or a bare conid (nothing else asked
+    of it) streamed as given without a request (as snapshot's conids; its type and parts
+    unknown, so left out); an exchange or currency asked of a conid is checked."""
+    if inp.conid is not None and inp.symbol is None and inp.sec_type is None \
+            and inp.exchange is None and inp.currency is None:
         return inp.conid, {}
     contract = resolve_instrument(client, symbol=inp.symbol, conid=inp.conid,
                                   exchange=inp.exchange, currency=inp.currency,

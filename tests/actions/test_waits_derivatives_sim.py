@@ -156,3 +156,16 @@ def test_future_by_month_through_main(quick_sim: Simulator,  # noqa: F811
     out = main("wait_price", credential=CRED, symbol="ES", sec_type="FUT", month="MAR30",
                condition="last >= 1", timeout=10)
     assert out["conid"] == ES_MAR30_CONID and out["condition_met"] is True
+
+
+@pytest.mark.parametrize("asked", [{"exchange": "LSE"}, {"currency": "GBP"}])
+def test_a_conid_with_an_exchange_or_currency_it_lacks_is_refused(
+        quick_sim: Simulator, recording: Recording, asked: dict[str, str]) -> None:  # noqa: F811
+    """conid=AAPL's with exchange=LSE (or currency=GBP): ContractMismatch as place_order, no stream."""
+    with pytest.raises(InputError) as waited:
+        recording.run(quick_sim, conid=265598, **asked, condition="last >= 1", timeout=5)
+    with pytest.raises(InputError) as ordered:
+        act(quick_sim, CRED, "place_order", conid=265598, **asked, side="BUY", quantity=1,
+            order_type="MKT")
+    assert waited.value.field == ordered.value.field
+    assert recording.opened == []
