@@ -461,24 +461,31 @@ class StreamClient:
         except _HandedOff:
             # Another thread reads the socket now; this one goes on delivering from the buffer.
             if self._on_handoff is not None:
-                self._on_handoff()
+                try:
+                    self._on_handoff()
+                except BaseException as exc:  # a callback's sys.exit() there too
+                    self._ended_by(exc)
             return
         except Exception as exc:  # a broker's message or answer no branch expected
             self._stop_for_good(TransientError(
                 f"the stream's reader stopped on an unexpected {type(exc).__name__}",
                 fix="start the stream again; report it with `-v` output if it repeats."))
         except BaseException as exc:
-            # A callback's sys.exit() on this thread (callbacks run here): the stream ends as
-            # close() ends it, never a consumer waiting for ever nor a keepalive left running.
-            self._stop.set()
-            self._stop_keepalive()
-            self.buffer.end(self.error)
-            if not isinstance(exc, SystemExit):  # a thread ends quietly on SystemExit anyway
-                raise
+            self._ended_by(exc)
             return
         delivery = self._delivery
         if delivery is not None:
             self._deliver_all(delivery)  # the last events (no socket left to hand over: no budget)
+
+    def _ended_by(self, exc: BaseException) -> None:
+        """A callback's sys.exit() on a stream thread (callbacks run on them): the stream ends as
+        close() ends it, never a consumer waiting for ever nor a keepalive left running. Other
+        BaseExceptions go on up once it ended (a thread ends quietly on SystemExit anyway)."""
+        self._stop_keepalive()  # first: once the reader saw the stop, the stream looks ended
+        self._stop.set()
+        self.buffer.end(self.error)
+        if not isinstance(exc, SystemExit):
+            raise exc
 
     def _serve(self, resume: WebSocket | None = None) -> None:
         """Connect, pump, reconnect; end the buffer with the reason it stopped."""

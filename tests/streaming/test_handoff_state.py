@@ -1,6 +1,7 @@
 """The reader thread of dispatch="thread": a hand-over of the socket keeps what the reader owed
 IBKR and its guards (the `tic` and renewal schedule, the re-authentication guard, the backoff);
-a callback's sys.exit() on it ends the stream; its callback budget is one the watchdog keeps."""
+a callback's sys.exit() ends the stream, before or after a hand-over; its callback budget is one
+the watchdog keeps."""
 
 from __future__ import annotations
 
@@ -156,6 +157,33 @@ def test_a_callback_calling_sys_exit_ends_the_stream(stream_sim: Simulator) -> N
     finally:
         stream.close()
 
+
+
+def test_sys_exit_in_a_callback_after_a_hand_over_ends_the_stream(
+        stream_sim: Simulator) -> None:  # noqa: F811
+    """A callback ran past the budget (hand-over), then calls sys.exit(): the stream ends too."""
+    stream_sim.set_price(AAPL, 190.0)
+    stream = StreamClient(client_for(stream_sim, "sim_oauth2"), settings=FAST)
+    live = TradingStream(cast(Any, None), stream)
+    handed = threading.Event()
+
+    def on_quote(event: StreamEvent) -> None:
+        if not handed.is_set():
+            if _wait_for(lambda: stream._thread is not threading.current_thread(), 5):
+                handed.set()
+            return
+        sys.exit(0)
+
+    live.on("quote", on_quote)
+    stream.subscribe_quotes([AAPL], ["last"])
+    stream.start()
+    try:
+        assert handed.wait(10)
+        stream_sim.set_price(AAPL, 191.0)  # the next quote, for the callbacks' own thread
+        assert _wait_for(lambda: stream.buffer_ended, 10), "callbacks died, the stream went on"
+        assert stream._keepalive is None
+    finally:
+        stream.close()
 
 @pytest.mark.parametrize("budget", [0.0, -1.0, math.nan, math.inf])
 def test_a_callback_budget_the_watchdog_cannot_keep_is_refused(budget: float) -> None:
