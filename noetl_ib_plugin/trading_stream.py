@@ -226,8 +226,8 @@ class TradingStream:
         """Let callbacks run for `seconds` (or until the stream stops); raises its error."""
         thread = self._dispatcher
         if thread is None:
-            self._stream.join(seconds)
-        else:
+            self._stream.join(seconds)  # at once on the reader thread itself (a callback's)
+        elif thread is not threading.current_thread():  # as there, in a callback after a hand-over
             thread.join(seconds)
         if self._stream.error is not None:
             raise self._stream.error

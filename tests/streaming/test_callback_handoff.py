@@ -6,12 +6,21 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
 
 from noetl_ib_plugin import TradingClient
 from noetl_ib_plugin.simulator import Simulator
-from noetl_ib_plugin.streaming import OrderEvent, QuoteEvent, StreamEvent, StreamSettings
+from noetl_ib_plugin.streaming import (
+    ErrorEvent,
+    OrderEvent,
+    QuoteEvent,
+    StreamClosed,
+    StreamEvent,
+    StreamSettings,
+)
+from noetl_ib_plugin.trading_stream import TradingStream
 
 AAPL = 265598
 SETTINGS = StreamSettings(open_timeout=3, auth_timeout=3, stale_after=5.0, tic_interval=0.3,
@@ -161,3 +170,42 @@ def test_close_while_a_callback_is_stuck_is_bounded(walking_sim: Simulator) -> N
         took = time.monotonic() - started
     assert took < SETTINGS.close_timeout + 2.0 + 1.0
     assert _wait_for(lambda: not (set(_stream_threads()) - before), 10)
+
+
+def test_wait_in_a_callback_after_a_hand_over_returns_as_before_one() -> None:
+    """live.wait() inside a callback on the callbacks' own thread returns, never RuntimeError."""
+
+    class Stream:
+        """The StreamClient surface TradingStream uses: one event, then the end."""
+
+        settings = SETTINGS
+        error = None
+
+        def __init__(self) -> None:
+            self.events = [ErrorEvent(kind="t", message="x", received_at=1.0)]
+
+        def set_delivery(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def get(self, timeout: float) -> StreamEvent | None:
+            if self.events:
+                return self.events.pop()
+            raise StreamClosed("the stream is closed")
+
+        def join(self, timeout: float) -> None:
+            pass
+
+    live = TradingStream(cast(Any, None), cast(Any, Stream()))
+    errors: list[BaseException] = []
+
+    def on_error(event: StreamEvent) -> None:
+        try:
+            live.wait(0.01)
+        except RuntimeError as exc:  # what the test looks for
+            errors.append(exc)
+
+    live.on("error", on_error)
+    took_over = threading.Thread(target=live._take_over)  # the thread a hand-over leaves
+    took_over.start()
+    took_over.join(10)
+    assert not took_over.is_alive() and errors == []
