@@ -53,9 +53,11 @@ from .resync import Resync
 __all__ = ["StreamClient", "StreamSettings", "websocket_url"]
 
 #: IBKR's messages parsed by orjson (C, about 4x the standard library's speed on `smd`
-#: messages: bench_stream.py); its errors are ValueErrors like json's.
+#: messages: bench_stream.py); a text it refuses goes to json before it counts as malformed.
 _loads = orjson.loads
 _get_ident = threading.get_ident
+#: What `_handle` parsed when neither parser could.
+_MALFORMED = object()
 
 log = logging.getLogger(__name__)
 #: The library's logger, WARNING and up only: its DEBUG prints the handshake (the `api` cookie
@@ -747,6 +749,11 @@ class StreamClient:
         try:
             msg = _loads(text)
         except ValueError:
+            try:  # what orjson refuses and json reads (NaN, a lone surrogate): not lost
+                msg = json.loads(text)
+            except ValueError:
+                msg = _MALFORMED
+        if msg is _MALFORMED:
             self._emit(ErrorEvent(kind="malformed", message=f"a frame that is not JSON "
                                   f"({len(text)} characters) was skipped", received_at=now))
             return False
