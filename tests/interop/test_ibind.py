@@ -113,5 +113,8 @@ def test_ibind_ws_client_streams_quotes_and_sees_an_order_update(ibind_python: s
     assert float(seen["quote"]["last_price"]) > 0  # ibind names field 31 itself
     update = seen["order_update"]["args"][0]
     assert str(update["orderId"]) == seen["placed"]["order_id"]
-    assert update["status"] in ("Submitted", "PreSubmitted")
+    # The driver prices 0.5 % under ibind's field 31, which can be the prior close ("C" prefix);
+    # in the part of the simulator's 15-minute drift where the market sits below it, the order
+    # trades at once (seen once in a CI-like run): the update is this order's either way.
+    assert update["status"] in ("Submitted", "PreSubmitted", "Filled")
     assert stats["ws_sessions"] >= 1
