@@ -174,16 +174,7 @@ class TradingStream:
         """After a hand-over (a callback outran the budget): this thread, no longer the reader,
         delivers every later event until the stream ends."""
         self._dispatcher = threading.current_thread()
-        while True:
-            try:
-                event = self._stream.get(0.5)
-            except StreamOverflow:
-                log.exception("stream events were lost: the callbacks fell behind")
-                continue
-            except StreamClosed:
-                return
-            if event is not None:
-                self._call(event)
+        self._drain(wait=0.5)
 
     def _call(self, event: StreamEvent) -> None:
         """The event's topic's callbacks, then the `*` ones; each one's exception is logged."""
@@ -194,21 +185,22 @@ class TradingStream:
             except Exception:
                 log.exception("stream callback for %s failed", event.topic)
 
-    def _drain(self) -> None:
-        """Hand what the buffer holds to the callbacks (on the reader thread; a loss the buffer
-        reports is logged)."""
+    def _drain(self, wait: float = 0.0) -> None:
+        """Hand buffered events to the callbacks (a loss the buffer reports is logged) until the
+        stream ends; `wait` 0 (the reader thread's delivery): also once nothing is waiting."""
         get, call = self._stream.get, self._call
         while True:
             try:
-                queued = get(0)
+                queued = get(wait)
             except StreamOverflow:
                 log.exception("stream events were lost: the callbacks fell behind")
                 continue
             except StreamClosed:
                 return
-            if queued is None:
+            if queued is not None:
+                call(queued)
+            elif not wait:
                 return
-            call(queued)
 
     def get(self, timeout: float) -> StreamEvent | None:
         """The next event, or None after `timeout` s."""

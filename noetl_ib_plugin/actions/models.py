@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..common.quote_fields import FIELD_IDS
@@ -70,6 +70,9 @@ MessageId = Annotated[str, Field(min_length=1, max_length=32, pattern=MESSAGE_ID
 StatusFilter = Annotated[str, Field(min_length=1, max_length=32, pattern=STATUS_FILTER_PATTERN)]
 Exchange = Annotated[str, Field(min_length=1, max_length=16, pattern=EXCHANGE_PATTERN)]
 Currency = Annotated[str, Field(min_length=3, max_length=3, pattern=CURRENCY_PATTERN)]
+#: A security type asked of a contract (STK, OPT, FUT, ...), upper-cased once valid.
+SecType = Annotated[str, Field(min_length=1, max_length=8, pattern=SEC_TYPE_PATTERN),
+                    AfterValidator(str.upper)]
 
 
 _DECIMAL_TEXT = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*")
@@ -379,8 +382,8 @@ class SnapshotInput(DerivativeFields):
 
     model_config = _BASE
 
-    sec_type: str | None = Field(
-        default=None, min_length=1, max_length=8, pattern=SEC_TYPE_PATTERN,
+    sec_type: SecType | None = Field(
+        default=None,
         description="security type every symbol and conid must have (symbols: STK when "
         "absent; conids: unchecked when absent); OPT/FUT with month, strike, right",
     )
@@ -433,11 +436,6 @@ class SnapshotInput(DerivativeFields):
     @classmethod
     def _upper(cls, value: list[str]) -> list[str]:
         return [v.upper() for v in value]
-
-    @field_validator("sec_type", mode="after")
-    @classmethod
-    def _sec_type(cls, value: str | None) -> str | None:
-        return value.upper() if value else value
 
     @field_validator("fields", mode="after")
     @classmethod

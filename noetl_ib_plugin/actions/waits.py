@@ -35,7 +35,7 @@ from .derivatives import contract_fields
 from .executions import OrderStatusInput, order_status
 from .field_errors import field_error
 from .instruments import resolve_instrument
-from .models import SEC_TYPE_PATTERN
+from .models import SecType
 from .order_lookup import find_order_by_coid
 from .order_states import CAN_FILL, CANCELLED, FILLED, INACTIVE, WORKING
 from .outputs.base import load_output, output_json
@@ -178,8 +178,8 @@ class WaitPriceInput(DerivativeFields):
     conid: int | None = Field(default=None, gt=0, lt=2**31, description="IBKR contract id")
     exchange: str | None = Field(default=None, max_length=16, description="listing exchange")
     currency: str | None = Field(default=None, max_length=3, description="trading currency")
-    sec_type: str | None = Field(
-        default=None, min_length=1, max_length=8, pattern=SEC_TYPE_PATTERN,
+    sec_type: SecType | None = Field(
+        default=None,
         description="security type the contract must have (STK for a symbol when absent; a "
         "bare conid is unchecked when absent); OPT by month/expiry, strike and right, FUT by "
         "month")
@@ -195,11 +195,6 @@ class WaitPriceInput(DerivativeFields):
             raise ValueError("must read FIELD OP NUMBER with a snapshot field name, e.g. "
                              "condition='last >= 190'")
         return value
-
-    @field_validator("sec_type", mode="after")
-    @classmethod
-    def _sec_type(cls, value: str | None) -> str | None:
-        return value.upper() if value else value
 
     @model_validator(mode="after")
     def _one_contract(self) -> WaitPriceInput:

@@ -140,14 +140,8 @@ class Connection:
                 # The server closed (or broke the protocol); its TCP close would follow, but
                 # nothing more can come from it.
                 protocol.receive_eof()
-        fragments, messages = self._fragments, self._messages
         for event in events:
-            if event.__class__ is not Frame:
-                continue
-            if event.opcode is Opcode.TEXT and event.fin and not fragments:
-                # The common case, one whole text frame (str() decodes any buffer, no copy).
-                messages.append(str(event.data, "utf-8", "replace"))
-            else:
+            if event.__class__ is Frame:
                 self._frame(event)
         if ended:
             self._end()
@@ -156,9 +150,9 @@ class Connection:
         """Reassemble data frames into messages (control frames are the protocol's)."""
         if frame.opcode not in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
             return
-        if frame.fin and not self._fragments:
-            data = bytes(frame.data)
-            self._messages.append(_text(data) if frame.opcode is Opcode.TEXT else data)
+        if frame.fin and not self._fragments:  # the common case: one whole frame, no copy
+            self._messages.append(_text(frame.data) if frame.opcode is Opcode.TEXT
+                                  else bytes(frame.data))
             return
         self._fragments.append(frame)
         if frame.fin:
@@ -215,10 +209,11 @@ class Connection:
                 self._sock.close()
 
 
-def _text(data: bytes) -> str:
-    """A text message's bytes as str; bytes that are not UTF-8 (a broken or hostile peer) become
-    U+FFFD, so the stream reports the message as malformed instead of its reader dying."""
-    return data.decode("utf-8", "replace")
+def _text(data: bytes | bytearray | memoryview) -> str:
+    """A text message's bytes as str (any buffer, decoded without a copy); bytes that are not
+    UTF-8 (a broken or hostile peer) become U+FFFD, so the stream reports the message as
+    malformed instead of its reader dying."""
+    return str(data, "utf-8", "replace")
 
 
 def connect(url: str, *, open_timeout: float = 10.0, close_timeout: float = 2.0,
